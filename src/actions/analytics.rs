@@ -1,0 +1,153 @@
+//! `analytics_gate` decides which analytics weeks to restore; `analytics_record` records one as restored.
+
+use serde_json::{Value as J, json};
+use tokio::io::AsyncReadExt;
+
+use super::{Outcome, TaskCtx};
+use crate::exec::events::Event;
+use crate::gate::{self, Input, Mode, Pattern, Selected, State};
+
+const DEFAULT_STATE: &str = "/var/lib/setup/analytics-state.json";
+
+async fn read_state(ctx: &TaskCtx<'_>, path: &str) -> Result<State, String> {
+    let mut r = match ctx.transport.get(path).await {
+        Ok(r) => r,
+        // No state yet: nothing restored.
+        Err(_) => return Ok(State::default()),
+    };
+    let mut text = String::new();
+    r.read_to_string(&mut text)
+        .await
+        .map_err(|e| format!("reading {path}: {e}"))?;
+    if text.trim().is_empty() {
+        return Ok(State::default());
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "the gate state {path} on {} is not valid: {e}; fix or remove it",
+            ctx.host.name
+        )
+    })
+}
+
+fn setting(ctx: &TaskCtx<'_>, key: &str, answer: &str) -> Option<String> {
+    ctx.arg(key).or_else(|| ctx.shared.answers.text(answer))
+}
+
+/// The gate's decision as JSON, shared by the action and by `--check`.
+pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
+    let storage = ctx
+        .shared
+        .storage
+        .as_deref()
+        .ok_or("no storage is configured")?;
+    let pattern = Pattern::new(
+        &setting(ctx, "pattern", "analytics.pattern")
+            .unwrap_or_else(|| gate::DEFAULT_PATTERN.into()),
+    )?;
+    let prefix = setting(ctx, "prefix", "analytics.prefix")
+        .unwrap_or_else(|| pattern.literal_prefix().to_string());
+    let mode_text = setting(ctx, "mode", "analytics.mode").unwrap_or_else(|| "weekly".into());
+    let mode =
+        Mode::parse(&mode_text).ok_or_else(|| format!("invalid analytics mode `{mode_text}`"))?;
+    let since = match setting(ctx, "since", "analytics.since") {
+        Some(s) => Some(
+            chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .map_err(|e| format!("analytics.since `{s}`: {e}"))?,
+        ),
+        None => None,
+    };
+    let state_file = ctx
+        .arg("state_file")
+        .unwrap_or_else(|| DEFAULT_STATE.into());
+    let objects = storage.list(&prefix).await.map_err(|e| e.to_string())?;
+    let names: Vec<String> = objects
+        .into_iter()
+        .map(|o| o.name)
+        .filter(|n| !n.ends_with(".sha256"))
+        .collect();
+    let state = read_state(ctx, &state_file).await?;
+    let d = gate::decide(&Input {
+        names: &names,
+        pattern: &pattern,
+        state: &state,
+        now: ctx.shared.run.now,
+        mode,
+        since,
+    });
+    let mut v = serde_json::to_value(&d).map_err(|e| e.to_string())?;
+    v["state_file"] = J::String(state_file);
+    v["host"] = J::String(ctx.host.name.clone());
+    Ok(v)
+}
+
+pub async fn gate(ctx: &TaskCtx<'_>) -> Outcome {
+    match decide(ctx).await {
+        Ok(v) => {
+            ctx.events().emit(Event::Gate {
+                decision: v.clone(),
+            });
+            let n = v["selected"].as_array().map_or(0, Vec::len);
+            let mut o = Outcome::ok(format!("{n} week(s) to restore")).with_data(v.clone());
+            o.output = crate::plan::render::gate_text(&v);
+            o
+        }
+        Err(e) => Outcome::failed(e),
+    }
+}
+
+pub async fn record(ctx: &TaskCtx<'_>) -> Outcome {
+    let state_file = ctx
+        .arg("state_file")
+        .unwrap_or_else(|| DEFAULT_STATE.into());
+    let snap: Selected = match ctx
+        .args
+        .get("snapshot")
+        .cloned()
+        .map(serde_json::from_value::<SnapshotArg>)
+    {
+        Some(Ok(s)) => match chrono::NaiveDate::parse_from_str(&s.date, "%Y-%m-%d") {
+            Ok(date) => Selected {
+                name: s.name,
+                date,
+                week: s.week.unwrap_or_else(|| gate::week_label(date)),
+            },
+            Err(e) => return Outcome::failed(format!("snapshot date `{}`: {e}", s.date)),
+        },
+        _ => {
+            return Outcome::failed(
+                "`analytics_record` needs `snapshot: {name, date}` (e.g. `{{ item }}` over the gate's `selected`)",
+            );
+        }
+    };
+    let state = match read_state(ctx, &state_file).await {
+        Ok(s) => s,
+        Err(e) => return Outcome::failed(e),
+    };
+    let next = gate::record(&state, &snap, chrono::Utc::now());
+    if next == state {
+        return Outcome::ok(format!("{} already recorded", snap.name));
+    }
+    let body = serde_json::to_vec_pretty(&next).unwrap_or_default();
+    // `put` writes a temporary file and renames it: the state changes atomically or not at all.
+    match ctx
+        .transport
+        .put(
+            &state_file,
+            Box::new(std::io::Cursor::new(body)),
+            Some(0o644),
+        )
+        .await
+    {
+        Ok(_) => Outcome::changed(format!("restored through {} ({})", snap.date, snap.week))
+            .with_data(json!({"through": next.through})),
+        Err(e) => Outcome::failed(e.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SnapshotArg {
+    name: String,
+    date: String,
+    week: Option<String>,
+}

@@ -1,0 +1,219 @@
+//! `fetch` (storage → host) and `upload` (host → storage): streamed, sha256 computed as bytes pass.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use super::{Outcome, TaskCtx};
+use crate::exec::events::{Event, Events};
+use crate::transport::{Program, Reader, quote};
+
+#[derive(Default)]
+struct Tally {
+    hasher: Sha256,
+    bytes: u64,
+    reported: u64,
+}
+
+/// Hashes and counts what flows through, and reports progress.
+struct Hashing {
+    inner: Reader,
+    tally: Arc<Mutex<Tally>>,
+    events: Events,
+    task: usize,
+    host: String,
+    total: Option<u64>,
+}
+
+impl AsyncRead for Hashing {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &res {
+            let new = &buf.filled()[before..];
+            let mut t = self.tally.lock().expect("tally");
+            t.hasher.update(new);
+            t.bytes += new.len() as u64;
+            if t.bytes - t.reported >= 1 << 20 {
+                t.reported = t.bytes;
+                let bytes = t.bytes;
+                drop(t);
+                self.events.emit(Event::Transfer {
+                    task: self.task,
+                    host: self.host.clone(),
+                    bytes,
+                    total: self.total,
+                    done: false,
+                });
+            }
+        }
+        res
+    }
+}
+
+fn hashing(ctx: &TaskCtx<'_>, inner: Reader, total: Option<u64>) -> (Reader, Arc<Mutex<Tally>>) {
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let r = Hashing {
+        inner,
+        tally: tally.clone(),
+        events: ctx.events().clone(),
+        task: ctx.task,
+        host: ctx.host.name.clone(),
+        total,
+    };
+    (Box::new(r), tally)
+}
+
+fn finish(tally: &Arc<Mutex<Tally>>) -> (String, u64) {
+    let t = std::mem::take(&mut *tally.lock().expect("tally"));
+    (hex::encode(t.hasher.finalize()), t.bytes)
+}
+
+/// The first word of a `sha256sum` line, if it looks like a digest.
+fn parse_digest(text: &str) -> Option<String> {
+    let word = text
+        .split_whitespace()
+        .next()?
+        .trim_start_matches("sha256:")
+        .to_ascii_lowercase();
+    (word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit())).then_some(word)
+}
+
+pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
+    let Some(storage) = ctx.shared.storage.as_deref() else {
+        return Outcome::failed("no storage is configured");
+    };
+    let object = ctx.arg("object").unwrap_or_default();
+    let dest = ctx.arg("dest").unwrap_or_default();
+    let verify = ctx
+        .args
+        .get("verify")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
+    let expected = match ctx.arg("sha256") {
+        Some(s) => match parse_digest(&s) {
+            Some(d) => Some(d),
+            None => {
+                return Outcome::failed(format!("`sha256` for {object} is not a sha256 digest"));
+            }
+        },
+        None => match storage.get(&format!("{object}.sha256"), None).await {
+            Ok(mut r) => {
+                let mut s = String::new();
+                let _ = r.read_to_string(&mut s).await;
+                parse_digest(&s)
+            }
+            Err(_) => None,
+        },
+    };
+    if expected.is_none() && verify {
+        return Outcome::failed(format!(
+            "no checksum for `{object}`: give `sha256:` or keep `{object}.sha256` beside it in storage (or set `verify: false`)"
+        ));
+    }
+    let meta = match storage.stat(&object).await {
+        Ok(m) => m,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let reader = match storage.get(&object, None).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let (reader, tally) = hashing(ctx, reader, Some(meta.size));
+    let part = format!("{dest}.part");
+    let put = ctx.transport.put(&part, reader, None).await;
+    let (digest, bytes) = finish(&tally);
+    ctx.events().emit(Event::Transfer {
+        task: ctx.task,
+        host: ctx.host.name.clone(),
+        bytes,
+        total: Some(meta.size),
+        done: true,
+    });
+    let remove_part = || {
+        ctx.transport
+            .exec(crate::transport::ExecRequest::shell(format!(
+                "rm -f {}",
+                quote(&part)
+            )))
+    };
+    if let Err(e) = put {
+        let _ = remove_part().await;
+        return Outcome::failed(format!("fetching {object}: {e}"));
+    }
+    if let Some(want) = &expected {
+        if *want != digest {
+            let _ = remove_part().await;
+            return Outcome::failed(format!(
+                "checksum mismatch for {object}: expected sha256 {want}, got {digest}; the partial file was removed"
+            ));
+        }
+    }
+    let mv = ctx
+        .transport
+        .exec(ctx.request(Program::Shell(format!(
+            "mv -f {} {}",
+            quote(&part),
+            quote(&dest)
+        ))))
+        .await;
+    match mv {
+        Ok(o) if o.success() => {
+            let how = if expected.is_some() {
+                "verified"
+            } else {
+                "NOT verified"
+            };
+            Outcome::changed(format!("{object} -> {dest}, {bytes} bytes, sha256 {how}"))
+                .with_data(json!({"sha256": digest, "bytes": bytes, "dest": dest}))
+        }
+        Ok(o) => Outcome::failed(format!("moving {part} into place: {}", o.stderr.trim())),
+        Err(e) => Outcome::failed(e.to_string()),
+    }
+}
+
+pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
+    let Some(storage) = ctx.shared.storage.as_deref() else {
+        return Outcome::failed("no storage is configured");
+    };
+    let src = ctx.arg("src").unwrap_or_default();
+    let object = ctx.arg("object").unwrap_or_default();
+    let reader = match ctx.transport.get(&src).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let (reader, tally) = hashing(ctx, reader, None);
+    let put = storage.put(&object, reader).await;
+    let (digest, bytes) = finish(&tally);
+    ctx.events().emit(Event::Transfer {
+        task: ctx.task,
+        host: ctx.host.name.clone(),
+        bytes,
+        total: Some(bytes),
+        done: true,
+    });
+    if let Err(e) = put {
+        return Outcome::failed(e.to_string());
+    }
+    let base = object.rsplit('/').next().unwrap_or(&object);
+    let sidecar = format!("{digest}  {base}\n");
+    if let Err(e) = storage
+        .put(
+            &format!("{object}.sha256"),
+            Box::new(std::io::Cursor::new(sidecar.into_bytes())),
+        )
+        .await
+    {
+        return Outcome::failed(e.to_string());
+    }
+    Outcome::changed(format!("{src} -> {object}, {bytes} bytes, sha256 {digest}"))
+        .with_data(json!({"sha256": digest, "bytes": bytes}))
+}

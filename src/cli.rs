@@ -1,0 +1,164 @@
+//! Command-line definitions (clap). Raw arguments only; `app` turns them into a checked configuration.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  setup standalone restore -C inventories/demo            run the demo restore
+  setup standalone restore --check --plan-format dot      show the plan as a graph, change nothing
+  setup standalone restore --check --now 2026-11-23T00:00:00Z
+                                                          what the weekly gate would restore then
+  setup standalone restore --non-interactive --set storage.type=local --set storage.local.path=/backups
+  SETUP_STORAGE_S3_SECRET_KEY=... setup standalone restore --answers ci-answers.yml
+  setup standalone status                                 recent runs
+  setup validate -C site/                                 check every document, touch nothing
+  setup inventory --list -i master.yml                    inventory as ansible-inventory --list prints it
+
+Answers (strongest first): --set KEY=VALUE, env SETUP_<KEY> (dots become _), --answers FILE
+(default answers.yml), restore.yml, then an interactive prompt.
+Storage keys: storage.type = s3 | azure | sftp | ftp | local, then storage.<type>.<field>.
+
+Exit codes: 0 done, 1 a step failed, 2 invalid input (nothing touched),
+3 refused (lock held, gate closed, confirmation declined), 130 interrupted.";
+
+#[derive(Parser, Debug)]
+#[command(name = "setup", version, about = "Declarative disaster-recovery orchestrator: plan, verify, then restore.", after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// One director and one analytics node.
+    Standalone {
+        #[arg(value_enum)]
+        operation: Operation,
+    },
+    /// Run any playbook with the same engine.
+    Run {
+        /// The playbook file.
+        playbook: PathBuf,
+    },
+    /// Load and check every document; touch nothing.
+    Validate,
+    /// Show the resolved inventory.
+    Inventory {
+        /// Print it as JSON, in the shape of `ansible-inventory --list`.
+        #[arg(long, required = true)]
+        list: bool,
+    },
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the demo's sample backups into a folder (the demo ships with them).
+    #[command(hide = true)]
+    DemoBackups { dir: PathBuf },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Restore the configuration and analytics backups on the DR site.
+    Restore,
+    /// Take configuration and analytics backups on the DC side.
+    Backup,
+    /// Download, checksum and list backups; change no host.
+    Verify,
+    /// List the backups in the configured storage, with their age.
+    List,
+    /// List recent runs from the journal.
+    Status,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Dot,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Folder holding master.yml, restore.yml and answers.yml.
+    #[arg(
+        short = 'C',
+        long = "dir",
+        global = true,
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+    /// The inventory (default: DIR/master.yml).
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// What to restore (default: DIR/restore.yml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub restore_file: Option<PathBuf>,
+    /// Pre-filled answers (default: DIR/answers.yml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Set an answer or a template variable; repeatable.
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Never prompt; fail listing every missing answer (implied without a terminal or with CI set).
+    #[arg(long, global = true)]
+    pub non_interactive: bool,
+    /// Print the plan and the pre-flight decisions; change nothing.
+    #[arg(long, global = true)]
+    pub check: bool,
+    /// How --check prints the plan.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub plan_format: PlanFormat,
+    /// Run only these steps (ids or tags); repeatable.
+    #[arg(long, global = true, value_name = "STEP_OR_TAG")]
+    pub only: Vec<String>,
+    /// Skip these steps (ids or tags); repeatable.
+    #[arg(long, global = true, value_name = "STEP_OR_TAG")]
+    pub skip: Vec<String>,
+    /// Run on these hosts or groups only; repeatable.
+    #[arg(long, global = true, value_name = "HOSTS")]
+    pub limit: Vec<String>,
+    /// Tasks running at once, over all hosts.
+    #[arg(long, global = true, default_value_t = 10)]
+    pub forks: usize,
+    /// Keep independent branches running after a failure.
+    #[arg(long, global = true)]
+    pub keep_going: bool,
+    /// Resume a run (default: the latest): skip tasks that succeeded with the same inputs.
+    #[arg(long, global = true, value_name = "RUN_ID", num_args = 0..=1, default_missing_value = "latest")]
+    pub resume: Option<String>,
+    /// The clock, for the weekly gate and drills (RFC 3339; an offset is converted to UTC).
+    #[arg(long, global = true, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Write the run report as JSON to this file.
+    #[arg(long, global = true, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
+    /// Playbooks folder to use instead of the built-in ones.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub playbooks: Option<PathBuf>,
+    /// Print output as JSON (for `list` and `status`).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More output: each task's output excerpt.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output: errors and the final summary only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour in output (NO_COLOR is honoured).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: Color,
+}

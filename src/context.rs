@@ -1,0 +1,185 @@
+//! The variables a template sees, per host, in order of precedence:
+//! inventory (all < groups < host) < playbook vars < `restore.*` / `storage.*` < `--set`, then built-ins.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::Value;
+use serde_json::{Map, Value as J, json};
+
+use crate::answers::{Answers, STORAGE_TYPES, questions};
+use crate::docs::inventory::{Connection, Host, Inventory};
+use crate::docs::playbook::Playbook;
+use crate::docs::restore::RestoreSpec;
+use crate::template::{self, Templates};
+
+/// The name steps without `hosts` run on: this machine.
+pub const CONTROLLER: &str = "localhost";
+
+pub fn controller_host() -> Host {
+    Host {
+        name: CONTROLLER.into(),
+        address: None,
+        port: 22,
+        user: None,
+        key_file: None,
+        connection: Connection::Local,
+        become_: false,
+        max_parallel: 8,
+        groups: Vec::new(),
+        vars: Map::new(),
+        span: Default::default(),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub id: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub check: bool,
+}
+
+/// Builds contexts for hosts; shared values are built once.
+pub struct Vars<'a> {
+    pub inventory: &'a Inventory,
+    pub playbook: &'a Playbook,
+    pub restore: &'a RestoreSpec,
+    pub answers: &'a Answers,
+    pub run: &'a RunInfo,
+    hostvars: Value,
+    groups: Value,
+    common: Map<String, J>,
+}
+
+impl<'a> Vars<'a> {
+    pub fn new(
+        inventory: &'a Inventory,
+        playbook: &'a Playbook,
+        restore: &'a RestoreSpec,
+        answers: &'a Answers,
+        run: &'a RunInfo,
+    ) -> Self {
+        let hv: Map<String, J> = inventory
+            .hosts
+            .iter()
+            .map(|h| (h.name.clone(), J::Object(h.vars.clone())))
+            .collect();
+        let mut restore_value = restore.template_value();
+        if let J::Object(r) = &mut restore_value {
+            for key in ["analytics.mode", "config_backup"] {
+                if let Some(a) = answers.get(key) {
+                    crate::docs::restore::insert_dotted(r, key, a.value.clone());
+                }
+            }
+        }
+        let mut common = Map::new();
+        common.insert("restore".into(), restore_value);
+        common.insert("storage".into(), answers.storage_value());
+        common.insert(
+            "run".into(),
+            json!({
+                "id": run.id,
+                "started_at": run.started_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "now": run.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "check": run.check,
+            }),
+        );
+        Vars {
+            inventory,
+            playbook,
+            restore,
+            answers,
+            run,
+            hostvars: Templates::context(&J::Object(hv)),
+            groups: Templates::context(&inventory.groups_json()),
+            common,
+        }
+    }
+
+    /// The JSON variables of one host, playbook vars rendered in order.
+    pub fn host_json(
+        &self,
+        host: &Host,
+        templates: &Templates,
+    ) -> Result<Map<String, J>, minijinja::Error> {
+        let mut m = host.vars.clone();
+        m.extend(self.restore.vars.clone());
+        for (k, v) in &self.common {
+            m.insert(k.clone(), v.clone());
+        }
+        m.insert("inventory_hostname".into(), J::String(host.name.clone()));
+        for (k, node) in &self.playbook.vars {
+            let ctx = self.wrap(&m);
+            let rendered = templates.render_json(&node.to_json(), &ctx)?;
+            m.insert(k.clone(), rendered);
+        }
+        merge(&mut m, &self.answers.vars);
+        Ok(m)
+    }
+
+    /// Wraps JSON variables with the shared `hostvars` and `groups`.
+    pub fn wrap(&self, m: &Map<String, J>) -> Value {
+        let mut map: BTreeMap<String, Value> = m
+            .iter()
+            .map(|(k, v)| (k.clone(), Templates::context(v)))
+            .collect();
+        map.insert("hostvars".into(), self.hostvars.clone());
+        map.insert("groups".into(), self.groups.clone());
+        Value::from(map)
+    }
+
+    /// Names a template may read on `host` at load time, before anything runs.
+    pub fn known_names(&self, host: &Host, registers: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = host.vars.keys().cloned().collect();
+        names.extend(self.restore.vars.keys().cloned());
+        names.extend(self.common.keys().cloned());
+        names.extend(["inventory_hostname", "hostvars", "groups"].map(String::from));
+        names.extend(self.playbook.vars.iter().map(|(k, _)| k.clone()));
+        names.extend(self.answers.vars.keys().cloned());
+        names.extend(registers.iter().cloned());
+        names.extend(template::GLOBALS.iter().map(|s| s.to_string()));
+        names
+    }
+
+    /// Attributes known under a namespaced variable, for checking `restore.x` and friends.
+    pub fn known_attrs(&self, head: &str) -> Option<Vec<String>> {
+        match head {
+            "storage" => {
+                let mut f: BTreeSet<String> = STORAGE_TYPES
+                    .iter()
+                    .flat_map(|t| {
+                        questions(t)
+                            .iter()
+                            .filter(|q| !q.secret)
+                            .map(|q| q.field.to_string())
+                    })
+                    .collect();
+                f.insert("type".into());
+                Some(f.into_iter().collect())
+            }
+            "restore" | "run" => match self.common.get(head)? {
+                J::Object(o) => {
+                    let mut keys: Vec<String> = o.keys().cloned().collect();
+                    if head == "restore" {
+                        keys.extend(["config_backup", "analytics", "components"].map(String::from));
+                    }
+                    Some(keys)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Deep-merges `over` into `base`.
+pub fn merge(base: &mut Map<String, J>, over: &Map<String, J>) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(J::Object(b)), J::Object(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}

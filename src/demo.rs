@@ -1,0 +1,93 @@
+//! The demo's sample backups: small tar archives with sha256 sidecars, written by the tool itself.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use sha2::{Digest, Sha256};
+
+/// A minimal ustar archive of regular files.
+pub fn tar(files: &[(&str, &[u8])], mtime: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in files {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        let field = |h: &mut [u8; 512], at: usize, len: usize, v: u64| {
+            let s = format!("{:0width$o}\0", v, width = len - 1);
+            h[at..at + len].copy_from_slice(s.as_bytes());
+        };
+        field(&mut h, 100, 8, 0o644);
+        field(&mut h, 108, 8, 0);
+        field(&mut h, 116, 8, 0);
+        field(&mut h, 124, 12, data.len() as u64);
+        field(&mut h, 136, 12, mtime);
+        h[148..156].copy_from_slice(b"        ");
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        let sum: u32 = h.iter().map(|b| *b as u32).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+fn write_with_sum(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(dir.join(name), bytes)?;
+    let digest = hex::encode(Sha256::digest(bytes));
+    std::fs::write(
+        dir.join(format!("{name}.sha256")),
+        format!("{digest}  {name}\n"),
+    )
+}
+
+pub fn write_backups(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let config = tar(
+        &[
+            ("director/director.conf", b"site = dc-main\nlisten = 0.0.0.0:8443\nanalytics = analytics-1:9200\n"),
+            ("director/db.sql", b"-- director configuration database\nCREATE TABLE tenants (id int, name text);\nINSERT INTO tenants VALUES (1, 'acme');\n"),
+        ],
+        1_795_658_400,
+    );
+    write_with_sum(dir, "director-config-20261120T020000Z.tar", &config)?;
+    // Daily analytics snapshots: one in 2026-W43, none in W44 (a gap), then every day of W45 to W47.
+    let first = NaiveDate::from_ymd_opt(2026, 11, 2).expect("valid date");
+    let mut days = vec![NaiveDate::from_ymd_opt(2026, 10, 25).expect("valid date")];
+    days.extend((0..21).map(|i| first + Duration::days(i)));
+    for day in days {
+        let name = format!("analytics-{day}.tar");
+        let index = format!(
+            "{{\"date\": \"{day}\", \"week\": \"{}\", \"events\": {}}}\n",
+            crate::gate::week_label(day),
+            1000 + day.ordinal()
+        );
+        let path = format!("analytics/indices/{day}.json");
+        let body = tar(&[(&path, index.as_bytes())], 1_795_658_400);
+        write_with_sum(dir, &name, &body)?;
+    }
+    let mut readme = std::fs::File::create(dir.join("README"))?;
+    writeln!(
+        readme,
+        "Sample backups for the demo, written by `setup demo-backups`. Each archive has a sha256 sidecar."
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tar_headers_have_valid_checksums() {
+        let t = tar(&[("a.txt", b"hello")], 0);
+        assert_eq!(t.len(), 512 + 512 + 1024);
+        let mut h = t[..512].to_vec();
+        let stored = u32::from_str_radix(std::str::from_utf8(&h[148..154]).unwrap(), 8).unwrap();
+        h[148..156].copy_from_slice(b"        ");
+        assert_eq!(stored, h.iter().map(|b| *b as u32).sum::<u32>());
+    }
+}

@@ -1,0 +1,113 @@
+//! What the executor tells the world. Progress, journal and report all consume these events.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value as J;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Changed,
+    Failed,
+    Skipped,
+    Aborted,
+}
+
+impl Status {
+    pub fn succeeded(self) -> bool {
+        matches!(self, Status::Ok | Status::Changed | Status::Skipped)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        run_id: String,
+        playbook: String,
+        tasks: usize,
+        at: DateTime<Utc>,
+        resumed_from: Option<String>,
+    },
+    TaskStarted {
+        task: usize,
+        step: String,
+        host: String,
+        rollback: bool,
+        at: DateTime<Utc>,
+        input_hash: String,
+    },
+    TaskFinished {
+        task: usize,
+        step: String,
+        host: String,
+        rollback: bool,
+        at: DateTime<Utc>,
+        started_at: DateTime<Utc>,
+        status: Status,
+        exit_code: Option<i32>,
+        input_hash: String,
+        /// A masked excerpt of the output.
+        output: String,
+        message: String,
+        registered: Option<J>,
+        destructive: bool,
+    },
+    Transfer {
+        task: usize,
+        host: String,
+        bytes: u64,
+        total: Option<u64>,
+        done: bool,
+    },
+    Gate {
+        decision: J,
+    },
+    Note {
+        at: DateTime<Utc>,
+        text: String,
+    },
+    RollbackStarted {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    Interrupted {
+        at: DateTime<Utc>,
+        second: bool,
+    },
+    RunFinished {
+        at: DateTime<Utc>,
+        status: String,
+        exit_code: i32,
+    },
+}
+
+pub trait Sink: Send {
+    fn event(&mut self, e: &Event);
+    fn finish(&mut self) {}
+}
+
+/// Fans events out to every sink, in order.
+#[derive(Clone, Default)]
+pub struct Events {
+    sinks: Arc<Mutex<Vec<Box<dyn Sink>>>>,
+}
+
+impl Events {
+    pub fn add(&self, s: Box<dyn Sink>) {
+        self.sinks.lock().expect("sinks").push(s);
+    }
+    pub fn emit(&self, e: Event) {
+        for s in self.sinks.lock().expect("sinks").iter_mut() {
+            s.event(&e);
+        }
+    }
+    pub fn finish(&self) {
+        for s in self.sinks.lock().expect("sinks").iter_mut() {
+            s.finish();
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The journal: `.setup/runs/<run-id>/journal.jsonl`, one JSON event per line, UTC times, masked output.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as J;
+
+use super::events::{Event, Sink, Status};
+
+pub struct Journal {
+    file: std::fs::File,
+}
+
+pub fn runs_dir(base: &Path) -> PathBuf {
+    base.join(".setup").join("runs")
+}
+
+impl Journal {
+    pub fn create(dir: &Path) -> std::io::Result<Journal> {
+        std::fs::create_dir_all(dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("journal.jsonl"))?;
+        Ok(Journal { file })
+    }
+}
+
+impl Sink for Journal {
+    fn event(&mut self, e: &Event) {
+        if matches!(e, Event::Transfer { done: false, .. }) {
+            return;
+        }
+        if let Ok(line) = serde_json::to_string(e) {
+            let _ = writeln!(self.file, "{line}");
+            let _ = self.file.flush();
+        }
+    }
+    fn finish(&mut self) {
+        let _ = self.file.sync_all();
+    }
+}
+
+/// What a previous run finished successfully: (step, host) → (input hash, registered value).
+pub type Done = HashMap<(String, String), (String, Option<J>)>;
+
+pub fn read_done(path: &Path) -> std::io::Result<Done> {
+    let text = std::fs::read_to_string(path)?;
+    let mut done = Done::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<J>(line) else {
+            continue;
+        };
+        if v["event"] != "task_finished" || v["rollback"] == true {
+            continue;
+        }
+        let status: Option<Status> = serde_json::from_value(v["status"].clone()).ok();
+        let key = (
+            v["step"].as_str().unwrap_or("").to_string(),
+            v["host"].as_str().unwrap_or("").to_string(),
+        );
+        if status.is_some_and(|s| matches!(s, Status::Ok | Status::Changed)) {
+            let reg = v.get("registered").filter(|r| !r.is_null()).cloned();
+            done.insert(
+                key,
+                (v["input_hash"].as_str().unwrap_or("").to_string(), reg),
+            );
+        } else {
+            done.remove(&key);
+        }
+    }
+    Ok(done)
+}
+
+/// Run ids under `.setup/runs`, newest first.
+pub fn list_runs(base: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(runs_dir(base))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("journal.jsonl").exists())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids.reverse();
+    ids
+}

@@ -1,0 +1,280 @@
+//! The weekly analytics gate as a pure function: which daily snapshots to restore, and why each was taken or left.
+//!
+//! Weeks are ISO weeks (Monday to Sunday) in UTC. A week is complete once `now` reaches the next Monday 00:00:00Z.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_PATTERN: &str = "analytics-{date}";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Mode {
+    #[serde(rename = "weekly")]
+    Weekly,
+    #[serde(rename = "current-week")]
+    CurrentWeek,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "weekly" => Some(Mode::Weekly),
+            "current-week" => Some(Mode::CurrentWeek),
+            _ => None,
+        }
+    }
+}
+
+/// What the DR site has restored so far, kept on the analytics host.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub through: Option<NaiveDate>,
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub name: String,
+    pub date: NaiveDate,
+    pub week: String,
+    pub restored_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Selected {
+    pub name: String,
+    pub date: NaiveDate,
+    pub week: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Pending {
+    pub week: String,
+    pub restorable_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reason {
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decision {
+    pub mode: Mode,
+    pub now: String,
+    pub through: Option<NaiveDate>,
+    pub selected: Vec<Selected>,
+    pub pending: Vec<Pending>,
+    pub gaps: Vec<String>,
+    pub snapshots: Vec<Reason>,
+    pub warnings: Vec<String>,
+}
+
+/// A snapshot name pattern: literal text around one `{date}` (YYYY-MM-DD); any suffix may follow.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    prefix: String,
+    suffix: String,
+    text: String,
+}
+
+impl Pattern {
+    pub fn new(text: &str) -> Result<Pattern, String> {
+        let (prefix, suffix) = text
+            .split_once("{date}")
+            .ok_or_else(|| format!("pattern `{text}` has no `{{date}}`"))?;
+        Ok(Pattern {
+            prefix: prefix.into(),
+            suffix: suffix.into(),
+            text: text.into(),
+        })
+    }
+
+    pub fn date_of(&self, name: &str) -> Option<NaiveDate> {
+        let rest = name.strip_prefix(&self.prefix)?;
+        let date = NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()?;
+        rest[10..].starts_with(&self.suffix).then_some(date)
+    }
+
+    /// The text before `{date}`: a listing prefix.
+    pub fn literal_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Default for Pattern {
+    fn default() -> Self {
+        Pattern::new(DEFAULT_PATTERN).expect("default pattern is valid")
+    }
+}
+
+/// `2026-W47`.
+pub fn week_label(d: NaiveDate) -> String {
+    let w = d.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+pub fn week_monday(d: NaiveDate) -> NaiveDate {
+    d - Duration::days(d.weekday().num_days_from_monday() as i64)
+}
+
+/// The instant a date's week becomes restorable: the next Monday, 00:00:00Z.
+pub fn restorable_at(d: NaiveDate) -> DateTime<Utc> {
+    let next = week_monday(d) + Duration::days(7);
+    Utc.from_utc_datetime(&next.and_hms_opt(0, 0, 0).expect("midnight exists"))
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub struct Input<'a> {
+    pub names: &'a [String],
+    pub pattern: &'a Pattern,
+    pub state: &'a State,
+    pub now: DateTime<Utc>,
+    pub mode: Mode,
+    pub since: Option<NaiveDate>,
+}
+
+pub fn decide(input: &Input) -> Decision {
+    let today = input.now.date_naive();
+    let current_monday = week_monday(today);
+    let through = input.state.through;
+    let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    // Candidates by week Monday: (date, name, index).
+    let mut weeks: BTreeMap<NaiveDate, Vec<(NaiveDate, &str, usize)>> = BTreeMap::new();
+    let mut seen_weeks: std::collections::BTreeSet<NaiveDate> = Default::default();
+    let mut first: Option<NaiveDate> = None;
+    for (i, name) in input.names.iter().enumerate() {
+        let Some(date) = input.pattern.date_of(name) else {
+            reasons.insert(
+                i,
+                format!(
+                    "name does not match the pattern `{}` (ignored)",
+                    input.pattern.text()
+                ),
+            );
+            continue;
+        };
+        if date > today {
+            reasons.insert(
+                i,
+                format!("dated in the future ({date}, after today {today}; ignored)"),
+            );
+            warnings.push(format!(
+                "snapshot `{name}` is dated in the future ({date}); check the source site's clock"
+            ));
+            continue;
+        }
+        seen_weeks.insert(week_monday(date));
+        first = Some(first.map_or(date, |f: NaiveDate| f.min(date)));
+        if through.is_some_and(|t| date <= t) {
+            reasons.insert(
+                i,
+                format!("already restored (through {})", through.expect("checked")),
+            );
+            continue;
+        }
+        weeks
+            .entry(week_monday(date))
+            .or_default()
+            .push((date, name, i));
+    }
+    let mut selected = Vec::new();
+    let mut pending = Vec::new();
+    for (monday, mut snaps) in weeks {
+        snaps.sort();
+        let week = week_label(monday);
+        let complete = monday < current_monday;
+        let (latest_date, latest_name, latest_i) = *snaps.last().expect("a week has a snapshot");
+        if complete || input.mode == Mode::CurrentWeek {
+            let why = if complete {
+                format!("selected: latest of complete week {week}")
+            } else {
+                format!("selected: latest of current week {week} (current-week mode)")
+            };
+            reasons.insert(latest_i, why);
+            for (_, _, i) in &snaps[..snaps.len() - 1] {
+                reasons.insert(
+                    *i,
+                    format!("superseded by `{latest_name}`, a later snapshot of week {week}"),
+                );
+            }
+            selected.push(Selected {
+                name: latest_name.to_string(),
+                date: latest_date,
+                week,
+            });
+        } else {
+            let at = stamp(restorable_at(monday));
+            for (_, _, i) in &snaps {
+                reasons.insert(
+                    *i,
+                    format!("pending: week {week} is not over; restorable at {at}"),
+                );
+            }
+            pending.push(Pending {
+                week,
+                restorable_at: at,
+            });
+        }
+    }
+    let start = input.since.or(first).map(week_monday);
+    let mut gaps = Vec::new();
+    if let Some(mut w) = start {
+        while w < current_monday {
+            if !seen_weeks.contains(&w) {
+                gaps.push(week_label(w));
+            }
+            w += Duration::days(7);
+        }
+    }
+    Decision {
+        mode: input.mode,
+        now: stamp(input.now),
+        through,
+        selected,
+        pending,
+        gaps,
+        snapshots: input
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Reason {
+                name: n.clone(),
+                reason: reasons.remove(&i).unwrap_or_default(),
+            })
+            .collect(),
+        warnings,
+    }
+}
+
+/// The state after a selected snapshot was restored.
+pub fn record(state: &State, snap: &Selected, at: DateTime<Utc>) -> State {
+    let mut next = state.clone();
+    if next.through.is_none_or(|t| snap.date > t) {
+        next.through = Some(snap.date);
+    }
+    if !next.history.iter().any(|h| h.name == snap.name) {
+        next.history.push(HistoryEntry {
+            name: snap.name.clone(),
+            date: snap.date,
+            week: snap.week.clone(),
+            restored_at: stamp(at),
+        });
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests;

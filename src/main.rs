@@ -1,0 +1,59 @@
+//! `setup`: parse the command line, run, print any error, map it to an exit code.
+
+mod actions;
+mod answers;
+mod app;
+mod cli;
+mod context;
+mod demo;
+mod diag;
+mod docs;
+mod embedded;
+mod exec;
+mod gate;
+mod plan;
+mod report;
+mod runner;
+mod secret;
+mod storage;
+mod template;
+mod transport;
+mod yaml;
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let color = match cli.common.color {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let unicode = std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(unicode)
+                .terminal_links(false)
+                .width(100)
+                .context_lines(1)
+                .force_graphical(true)
+                .build(),
+        )
+    }));
+    let code = match app::run(cli) {
+        Ok(code) => code,
+        Err(failure) => {
+            let code = failure.exit_code();
+            eprintln!("{:?}", failure.into_report());
+            code
+        }
+    };
+    std::process::exit(code);
+}

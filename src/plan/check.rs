@@ -1,0 +1,183 @@
+//! Load-time template checks: every variable a step reads must exist on every host it runs on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::context::{CONTROLLER, Vars, controller_host};
+use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
+use crate::docs::playbook::{Playbook, TemplateUse};
+use crate::plan::Plan;
+use crate::template::{Templates, error_text};
+use crate::yaml::{Node, Span};
+
+pub fn check_templates(
+    plan: &Plan,
+    pb: &Playbook,
+    vars: &Vars,
+    templates: &Templates,
+    diags: &mut Diagnostics,
+) {
+    let Some(src) = pb.source.as_ref() else {
+        return;
+    };
+    let registers: BTreeSet<String> = pb
+        .steps
+        .iter()
+        .chain(&pb.on_failure)
+        .filter_map(|s| s.register.clone())
+        .collect();
+    let controller = controller_host();
+    let mut known_cache: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut seen: BTreeSet<(usize, String)> = BTreeSet::new();
+    for (_, node) in &pb.vars {
+        let known = vars.known_names(&controller, &registers);
+        for (n, _) in strings(node) {
+            check_one(
+                src,
+                n,
+                TemplateUse::Text,
+                &known,
+                None,
+                vars,
+                templates,
+                &mut seen,
+                diags,
+            );
+        }
+    }
+    for step in plan.main.steps.iter().chain(&plan.rollback.steps) {
+        let uses = step.step.template_strings();
+        for host_name in &step.hosts {
+            let host = vars.inventory.host(host_name).unwrap_or(&controller);
+            let known = known_cache
+                .entry(host.name.clone())
+                .or_insert_with(|| vars.known_names(host, &registers));
+            let mut known = known.clone();
+            if step.step.loop_.is_some() {
+                known.insert("item".into());
+            }
+            for (node, usage) in &uses {
+                let on =
+                    (host_name != CONTROLLER && step.hosts.len() > 1).then_some(host_name.as_str());
+                check_one(
+                    src, node, *usage, &known, on, vars, templates, &mut seen, diags,
+                );
+            }
+        }
+    }
+}
+
+fn strings(node: &Node) -> Vec<(&Node, ())> {
+    let mut out = Vec::new();
+    fn walk<'a>(n: &'a Node, out: &mut Vec<(&'a Node, ())>) {
+        match &n.kind {
+            crate::yaml::Kind::Str(_) => out.push((n, ())),
+            crate::yaml::Kind::Seq(i) => i.iter().for_each(|x| walk(x, out)),
+            crate::yaml::Kind::Map(m) => m.iter().for_each(|(_, v)| walk(v, out)),
+            _ => {}
+        }
+    }
+    walk(node, &mut out);
+    out
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces are unrelated"
+)]
+fn check_one(
+    src: &Source,
+    node: &Node,
+    usage: TemplateUse,
+    known: &BTreeSet<String>,
+    host: Option<&str>,
+    vars: &Vars,
+    templates: &Templates,
+    seen: &mut BTreeSet<(usize, String)>,
+    diags: &mut Diagnostics,
+) {
+    let Some(text) = node.as_str() else { return };
+    let expr = usage == TemplateUse::Expr;
+    let found = match templates.variables(text, expr) {
+        Ok(v) => v,
+        Err(e) => {
+            if seen.insert((node.span.start, "syntax".into())) {
+                diags.push(
+                    Diag::at(
+                        "template_syntax",
+                        src,
+                        node.span,
+                        format!("template error: {}", error_text(&e)),
+                    )
+                    .label("this template does not parse")
+                    .help("check the `{{ }}` and `{% %}` pairs and the expression inside"),
+                );
+            }
+            return;
+        }
+    };
+    for path in found {
+        let head = path.split('.').next().unwrap_or(&path).to_string();
+        if head == "secret" {
+            if usage != TemplateUse::Env && seen.insert((node.span.start, path.clone())) {
+                diags.push(
+                    Diag::at("secret_in_argv", src, locate(src, node, &path), format!("secret `{path}` used outside `env:`"))
+                        .label("a secret here would reach a command line")
+                        .help("pass it through `env:` (e.g. `env: { PASSWORD: \"{{ secret.storage... }}\" }`) and read `$PASSWORD`"),
+                );
+            }
+            continue;
+        }
+        let problem = if !known.contains(&head) && !guarded_by_default(text, &path) {
+            Some((
+                head.clone(),
+                did_you_mean(&head, known.iter().map(String::as_str)).map(str::to_string),
+            ))
+        } else {
+            let attr = path.split('.').nth(1);
+            match (attr, vars.known_attrs(&head)) {
+                (Some(a), Some(attrs)) if !attrs.iter().any(|x| x == a) => {
+                    let sug = did_you_mean(a, attrs.iter().map(String::as_str))
+                        .map(|s| format!("{head}.{s}"));
+                    Some((format!("{head}.{a}"), sug))
+                }
+                _ => None,
+            }
+        };
+        let Some((name, suggestion)) = problem else {
+            continue;
+        };
+        if !seen.insert((node.span.start, name.clone())) {
+            continue;
+        }
+        let on = host.map(|h| format!(" on host `{h}`")).unwrap_or_default();
+        diags.push(
+            Diag::at("undefined_variable", src, locate(src, node, &name), format!("undefined variable `{name}`{on}"))
+                .label("not defined")
+                .help(match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "define it in the inventory, the playbook's `vars`, restore.yml, with --set, or by a step's `register`".into(),
+                }),
+        );
+    }
+}
+
+/// `name | default(...)`: a reference that may be undefined on purpose.
+fn guarded_by_default(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(i, _)| {
+        let rest = text[i + name.len()..].trim_start();
+        rest.strip_prefix('|')
+            .is_some_and(|r| r.trim_start().starts_with("default"))
+    })
+}
+
+/// The span of `name` inside the node's source text, or the whole node.
+fn locate(src: &Source, node: &Node, name: &str) -> Span {
+    let raw = &src.text[node.span.start.min(src.text.len())..node.span.end().min(src.text.len())];
+    match raw.find(name) {
+        Some(i) => Span {
+            start: node.span.start + i,
+            len: name.len(),
+        },
+        None => node.span,
+    }
+}

@@ -1,0 +1,238 @@
+//! The run report: a summary for people and JSON for machines (schema in docs/report.md), with the RTO.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value as J, json};
+
+use crate::exec::events::{Event, Sink, Status};
+use crate::plan::Plan;
+
+#[derive(Clone, Debug)]
+pub struct TaskRecord {
+    pub step: String,
+    pub host: String,
+    pub rollback: bool,
+    pub status: Status,
+    pub exit_code: Option<i32>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub message: String,
+    pub input_hash: String,
+}
+
+#[derive(Default)]
+pub struct Collected {
+    pub run_id: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub tasks: Vec<TaskRecord>,
+    pub gate: Option<J>,
+    pub rollback_reason: Option<String>,
+    pub interrupted: bool,
+}
+
+/// A sink that keeps what the report needs.
+#[derive(Clone, Default)]
+pub struct Collector(pub Arc<Mutex<Collected>>);
+
+impl Sink for Collector {
+    fn event(&mut self, e: &Event) {
+        let mut c = self.0.lock().expect("collector");
+        match e {
+            Event::RunStarted { run_id, at, .. } => {
+                c.run_id = run_id.clone();
+                c.started_at = Some(*at);
+            }
+            Event::TaskFinished {
+                step,
+                host,
+                rollback,
+                status,
+                exit_code,
+                started_at,
+                at,
+                message,
+                input_hash,
+                ..
+            } => c.tasks.push(TaskRecord {
+                step: step.clone(),
+                host: host.clone(),
+                rollback: *rollback,
+                status: *status,
+                exit_code: *exit_code,
+                started_at: *started_at,
+                finished_at: *at,
+                message: message.clone(),
+                input_hash: input_hash.clone(),
+            }),
+            Event::Gate { decision } => c.gate = Some(decision.clone()),
+            Event::RollbackStarted { reason, .. } => c.rollback_reason = Some(reason.clone()),
+            Event::Interrupted { .. } => c.interrupted = true,
+            _ => {}
+        }
+    }
+}
+
+fn secs(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    (b - a).num_milliseconds() as f64 / 1000.0
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+pub struct Report {
+    pub json: J,
+    pub text: String,
+}
+
+pub fn build(
+    c: &Collected,
+    plan: &Plan,
+    finished: DateTime<Utc>,
+    status: &str,
+    exit_code: i32,
+) -> Report {
+    let start = c.started_at.unwrap_or(finished);
+    let mut steps = Vec::new();
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "Summary of run {} ({status}, {:.1}s):",
+        c.run_id,
+        secs(start, finished)
+    );
+    let _ = writeln!(
+        text,
+        "  {:<24} {:>4} {:>8} {:>7} {:>8} {:>8}",
+        "step", "ok", "changed", "failed", "skipped", "time"
+    );
+    let mut durations: BTreeMap<String, f64> = BTreeMap::new();
+    for (rollback, dag) in [(false, &plan.main), (true, &plan.rollback)] {
+        for s in &dag.steps {
+            let tasks: Vec<&TaskRecord> = c
+                .tasks
+                .iter()
+                .filter(|t| t.step == s.step.id && t.rollback == rollback)
+                .collect();
+            if rollback && tasks.is_empty() {
+                continue;
+            }
+            let count = |st: Status| tasks.iter().filter(|t| t.status == st).count();
+            let first = tasks.iter().map(|t| t.started_at).min();
+            let last = tasks.iter().map(|t| t.finished_at).max();
+            let dur = first.zip(last).map_or(0.0, |(a, b)| secs(a, b));
+            if !rollback {
+                durations.insert(s.step.id.clone(), dur);
+            }
+            let not_run = s.hosts.len().saturating_sub(tasks.len());
+            let name = if rollback {
+                format!("{} (rollback)", s.step.id)
+            } else {
+                s.step.id.clone()
+            };
+            let _ = writeln!(
+                text,
+                "  {:<24} {:>4} {:>8} {:>7} {:>8} {:>7.1}s{}",
+                name,
+                count(Status::Ok),
+                count(Status::Changed),
+                count(Status::Failed) + count(Status::Aborted),
+                count(Status::Skipped),
+                dur,
+                if not_run > 0 {
+                    format!("  ({not_run} not run)")
+                } else {
+                    String::new()
+                }
+            );
+            steps.push(json!({
+                "id": s.step.id,
+                "rollback": rollback,
+                "destructive": s.step.destructive,
+                "hosts": {"ok": count(Status::Ok), "changed": count(Status::Changed), "failed": count(Status::Failed), "skipped": count(Status::Skipped), "aborted": count(Status::Aborted), "not_run": not_run},
+                "started_at": first.map(stamp),
+                "finished_at": last.map(stamp),
+                "duration_seconds": dur,
+            }));
+        }
+    }
+    for t in c
+        .tasks
+        .iter()
+        .filter(|t| t.status == Status::Failed || t.status == Status::Aborted)
+    {
+        let _ = writeln!(text, "  FAILED {} on {}: {}", t.step, t.host, t.message);
+    }
+    let path = plan.main.longest_path(|i| {
+        durations
+            .get(&plan.main.steps[i].step.id)
+            .copied()
+            .unwrap_or(0.0)
+    });
+    let path_ids: Vec<String> = path
+        .iter()
+        .map(|i| plan.main.steps[*i].step.id.clone())
+        .collect();
+    let path_secs: f64 = path_ids
+        .iter()
+        .map(|id| durations.get(id).copied().unwrap_or(0.0))
+        .sum();
+    let _ = writeln!(
+        text,
+        "Critical path ({path_secs:.1}s): {}",
+        path_ids.join(" -> ")
+    );
+    let last_restore = c
+        .tasks
+        .iter()
+        .filter(|t| !t.rollback && matches!(t.status, Status::Ok | Status::Changed))
+        .map(|t| t.finished_at)
+        .max();
+    let rto = (status == "done")
+        .then_some(last_restore)
+        .flatten()
+        .map(|t| secs(start, t));
+    match rto {
+        Some(r) => {
+            let _ = writeln!(
+                text,
+                "RTO: {r:.1}s (from the start of the run to the end of its last restore step)"
+            );
+        }
+        None => {
+            let _ = writeln!(text, "RTO: not reached: the run did not complete");
+        }
+    }
+    if let Some(reason) = &c.rollback_reason {
+        let _ = writeln!(text, "Rollback ran: {reason}");
+    }
+    if let Some(g) = &c.gate {
+        text.push_str(&crate::plan::render::gate_text(g));
+    }
+    let json = json!({
+        "schema": "setup.report/1",
+        "run_id": c.run_id,
+        "playbook": plan.name,
+        "status": status,
+        "exit_code": exit_code,
+        "started_at": stamp(start),
+        "finished_at": stamp(finished),
+        "duration_seconds": secs(start, finished),
+        "rto_seconds": rto,
+        "critical_path": path_ids,
+        "critical_path_seconds": path_secs,
+        "steps": steps,
+        "tasks": c.tasks.iter().map(|t| json!({
+            "step": t.step, "host": t.host, "rollback": t.rollback, "status": t.status, "exit_code": t.exit_code,
+            "started_at": stamp(t.started_at), "finished_at": stamp(t.finished_at), "duration_seconds": secs(t.started_at, t.finished_at),
+            "message": t.message, "input_hash": t.input_hash,
+        })).collect::<Vec<_>>(),
+        "rollback": {"ran": c.rollback_reason.is_some(), "reason": c.rollback_reason},
+        "interrupted": c.interrupted,
+        "gate": c.gate,
+    });
+    Report { json, text }
+}

@@ -1,0 +1,468 @@
+//! Running a loaded world: `--check` prints the plan; otherwise execute with journal, progress and report.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::{Value as J, json};
+
+use crate::actions::TaskCtx;
+use crate::app::{Failure, World};
+use crate::cli::{Common, PlanFormat};
+use crate::context::{CONTROLLER, Vars, controller_host};
+use crate::diag::{Diag, Invalid};
+use crate::exec::events::{Event, Events};
+use crate::exec::{self, Dirs, Ending, Interrupt, Options, RunShared, journal};
+use crate::report::Collector;
+use crate::secret::Masker;
+
+/// Builds what tasks share; touches no host.
+fn shared(
+    c: &Common,
+    w: &World,
+    events: Events,
+    resume: journal::Done,
+) -> Result<RunShared, Failure> {
+    let masker = Masker::default();
+    w.answers.register_secrets(&masker);
+    let vars = Vars::new(&w.inventory, &w.playbook, &w.restore, &w.answers, &w.run);
+    let mut hosts: HashMap<String, crate::docs::inventory::Host> = w
+        .inventory
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), h.clone()))
+        .collect();
+    hosts
+        .entry(CONTROLLER.into())
+        .or_insert_with(controller_host);
+    let mut base = HashMap::new();
+    let mut transports = HashMap::new();
+    let mut problems = Vec::new();
+    let used: std::collections::BTreeSet<&str> = w
+        .plan
+        .main
+        .tasks
+        .iter()
+        .chain(&w.plan.rollback.tasks)
+        .map(|t| t.host.as_str())
+        .collect();
+    for name in used {
+        let host = &hosts[name];
+        base.insert(
+            name.to_string(),
+            vars.host_json(host, &w.templates).map_err(|e| {
+                Failure::Other(format!(
+                    "variables of {name}: {}",
+                    crate::template::error_text(&e)
+                ))
+            })?,
+        );
+        match exec::transport_for(host, &w.dir) {
+            Ok(t) => {
+                transports.insert(name.to_string(), t);
+            }
+            Err(e) => problems.push(
+                Diag::plain("transport", e)
+                    .help("set `connection: local` for hosts on this machine"),
+            ),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Failure::Invalid(Invalid(problems)));
+    }
+    let storage = if w.need_storage {
+        match crate::storage::open(&w.answers, &w.dir) {
+            Ok(s) => Some(Arc::from(s)),
+            Err(e) => {
+                return Err(Failure::Invalid(Invalid(vec![
+                    Diag::plain("storage", e).help("check the storage answers"),
+                ])));
+            }
+        }
+    } else {
+        None
+    };
+    let mut secrets = serde_json::Map::new();
+    for (k, a) in &w.answers.values {
+        if masker.mask(&a.text()) != a.text() {
+            crate::docs::restore::insert_dotted(&mut secrets, k, J::String(a.text()));
+        }
+    }
+    let templates_dir = w.dir.join("templates");
+    Ok(RunShared {
+        hosts,
+        base,
+        hostvars: crate::template::Templates::context(&J::Object(
+            w.inventory
+                .hosts
+                .iter()
+                .map(|h| (h.name.clone(), J::Object(h.vars.clone())))
+                .collect(),
+        )),
+        groups: crate::template::Templates::context(&w.inventory.groups_json()),
+        secrets: J::Object(secrets),
+        templates: crate::template::Templates::new(),
+        masker,
+        events,
+        storage,
+        transports,
+        run: w.run.clone(),
+        dirs: Dirs {
+            base: w.dir.clone(),
+            playbook_dir: w.playbook_dir.clone(),
+            templates: templates_dir
+                .is_dir()
+                .then_some(templates_dir)
+                .or_else(|| c.playbooks.as_ref().map(|p| p.join("../templates"))),
+        },
+        answers: w.answers.clone(),
+        become_password: w.answers.secret("become_password"),
+        registered: Default::default(),
+        resume,
+        destructive_started: Default::default(),
+    })
+}
+
+/// The gate's decision before anything runs, for `--check`.
+async fn gate_preview(shared: &RunShared, w: &World) -> Option<J> {
+    let ps = w
+        .plan
+        .main
+        .steps
+        .iter()
+        .find(|s| s.step.action == "analytics_gate")?;
+    let host_name = ps.hosts.first()?;
+    let host = shared.hosts.get(host_name)?.clone();
+    let vars = shared.base.get(host_name).cloned().unwrap_or_default();
+    let ctxv = crate::template::Templates::context(&J::Object(vars));
+    let args = shared
+        .templates
+        .render_json(&ps.step.payload.to_json(), &ctxv)
+        .unwrap_or(J::Null);
+    let transport = shared.transport(host_name);
+    let ctx = TaskCtx {
+        task: 0,
+        host: &host,
+        step: &ps.step,
+        args,
+        env: Vec::new(),
+        transport: transport.as_ref(),
+        shared,
+        vars: &ctxv,
+    };
+    Some(match crate::actions::gate_decision(&ctx).await {
+        Ok(v) => v,
+        Err(e) => json!({ "error": e }),
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+pub fn check_or_run(c: &Common, w: World) -> Result<i32, Failure> {
+    let rt = runtime();
+    if c.check {
+        let shared = shared(c, &w, Events::default(), Default::default())?;
+        let gate = rt.block_on(gate_preview(&shared, &w));
+        let preview = |rollback: bool, step: usize, host: &str| -> String {
+            let dag = if rollback {
+                &w.plan.rollback
+            } else {
+                &w.plan.main
+            };
+            let s = &dag.steps[step].step;
+            let vars = shared.base.get(host).cloned().unwrap_or_default();
+            let ctx = crate::template::Templates::context(&J::Object(vars));
+            let raw = s.payload.to_json();
+            match shared.templates.render_json(&raw, &ctx) {
+                Ok(args) => shared
+                    .masker
+                    .mask(&crate::actions::preview(s.action, &args)),
+                Err(_) => shared.masker.mask(&format!(
+                    "(rendered at run time) {}",
+                    crate::actions::preview(s.action, &raw)
+                )),
+            }
+        };
+        let out = match c.plan_format {
+            PlanFormat::Text => crate::plan::render::text(&w.plan, &preview, gate.as_ref()),
+            PlanFormat::Dot => crate::plan::render::dot(&w.plan),
+            PlanFormat::Json => {
+                serde_json::to_string_pretty(&crate::plan::render::json(
+                    &w.plan,
+                    &preview,
+                    gate.as_ref(),
+                ))
+                .expect("json")
+                    + "\n"
+            }
+        };
+        print!("{out}");
+        return Ok(0);
+    }
+    rt.block_on(execute(c, w))
+}
+
+async fn execute(c: &Common, w: World) -> Result<i32, Failure> {
+    let resume = match &c.resume {
+        None => Default::default(),
+        Some(id) => {
+            let runs = journal::list_runs(&w.dir);
+            let id = if id == "latest" {
+                runs.first().cloned()
+            } else {
+                Some(id.clone())
+            };
+            let Some(id) = id else {
+                return Err(Failure::Invalid(Invalid(vec![
+                    Diag::plain("resume", "--resume: there is no earlier run to resume")
+                        .help("run without --resume first"),
+                ])));
+            };
+            let path = journal::runs_dir(&w.dir).join(&id).join("journal.jsonl");
+            let done = journal::read_done(&path).map_err(|e| {
+                Failure::Invalid(Invalid(vec![
+                    Diag::plain(
+                        "resume",
+                        format!("--resume {id}: cannot read {}: {e}", path.display()),
+                    )
+                    .help("see `setup standalone status` for run ids"),
+                ]))
+            })?;
+            (id, done).1
+        }
+    };
+    let events = Events::default();
+    let shared = Arc::new(shared(c, &w, events.clone(), resume)?);
+    let run_dir = journal::runs_dir(&w.dir).join(&w.run.id);
+    let journal = journal::Journal::create(&run_dir).map_err(|e| {
+        Failure::Other(format!(
+            "cannot write the journal in {}: {e}",
+            run_dir.display()
+        ))
+    })?;
+    events.add(Box::new(journal));
+    events.add(Box::new(crate::exec::progress::Progress::new(
+        std::io::stdout().is_terminal(),
+        c.quiet,
+        c.verbose > 0,
+    )));
+    let collector = Collector::default();
+    events.add(Box::new(collector.clone()));
+    events.emit(Event::RunStarted {
+        run_id: w.run.id.clone(),
+        playbook: w.plan.name.clone(),
+        tasks: w.plan.main.tasks.len(),
+        at: w.run.started_at,
+        resumed_from: c.resume.clone(),
+    });
+    let interrupt = Arc::new(Interrupt::default());
+    let watcher = {
+        let (interrupt, events) = (interrupt.clone(), events.clone());
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                let n = interrupt.count.fetch_add(1, Ordering::SeqCst) + 1;
+                events.emit(Event::Interrupted {
+                    at: chrono::Utc::now(),
+                    second: n >= 2,
+                });
+                interrupt.notify.notify_one();
+            }
+        })
+    };
+    let opts = Options {
+        forks: c.forks,
+        keep_going: c.keep_going,
+    };
+    let main = Arc::new(w.plan.main.clone());
+    let mut ending = exec::run_dag(shared.clone(), main, &opts, false, interrupt.clone()).await;
+    if ending != Ending::Done
+        && shared.destructive_started.load(Ordering::SeqCst)
+        && !w.plan.rollback.tasks.is_empty()
+        && interrupt.count.load(Ordering::SeqCst) < 2
+    {
+        let reason = if ending == Ending::Interrupted {
+            "the run was interrupted after a destructive step started"
+        } else {
+            "a step failed after a destructive step started"
+        };
+        events.emit(Event::RollbackStarted {
+            at: chrono::Utc::now(),
+            reason: reason.into(),
+        });
+        let rb = Arc::new(w.plan.rollback.clone());
+        let rb_opts = Options {
+            forks: c.forks,
+            keep_going: true,
+        };
+        let rollback_interrupt = Arc::new(Interrupt::default());
+        exec::run_dag(shared.clone(), rb, &rb_opts, true, rollback_interrupt).await;
+        if ending == Ending::Done {
+            ending = Ending::Failed;
+        }
+    }
+    watcher.abort();
+    for t in shared.transports.values() {
+        t.close().await;
+    }
+    let (status, code) = match ending {
+        Ending::Done => ("done", 0),
+        Ending::Failed => ("failed", 1),
+        Ending::Interrupted => ("interrupted", 130),
+    };
+    let finished = chrono::Utc::now();
+    events.emit(Event::RunFinished {
+        at: finished,
+        status: status.into(),
+        exit_code: code,
+    });
+    events.finish();
+    let report = crate::report::build(
+        &collector.0.lock().expect("collector"),
+        &w.plan,
+        finished,
+        status,
+        code,
+    );
+    let body = serde_json::to_string_pretty(&report.json).expect("json");
+    let _ = std::fs::write(run_dir.join("report.json"), &body);
+    if let Some(p) = &c.report {
+        std::fs::write(p, &body)
+            .map_err(|e| Failure::Other(format!("cannot write the report {}: {e}", p.display())))?;
+    }
+    print!("{}", shared.masker.mask(&report.text));
+    println!("Journal: {}", run_dir.join("journal.jsonl").display());
+    match ending {
+        Ending::Failed => Err(Failure::Failed(format!(
+            "run {} failed: see the summary above and {}",
+            w.run.id,
+            run_dir.join("report.json").display()
+        ))),
+        _ => Ok(code),
+    }
+}
+
+/// `setup standalone status`: recent runs from the journal.
+pub fn status(c: &Common) -> Result<i32, Failure> {
+    let mut rows = Vec::new();
+    for id in journal::list_runs(&c.dir).into_iter().take(20) {
+        let text =
+            std::fs::read_to_string(journal::runs_dir(&c.dir).join(&id).join("journal.jsonl"))
+                .unwrap_or_default();
+        let mut row = json!({ "run_id": id, "status": "unfinished", "tasks": 0, "failed": 0 });
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<J>(line) else {
+                continue;
+            };
+            match v["event"].as_str() {
+                Some("run_started") => {
+                    row["started_at"] = v["at"].clone();
+                    row["playbook"] = v["playbook"].clone();
+                }
+                Some("task_finished") => {
+                    row["tasks"] = json!(row["tasks"].as_u64().unwrap_or(0) + 1);
+                    if v["status"] == "failed" {
+                        row["failed"] = json!(row["failed"].as_u64().unwrap_or(0) + 1);
+                    }
+                }
+                Some("run_finished") => {
+                    row["status"] = v["status"].clone();
+                    row["finished_at"] = v["at"].clone();
+                }
+                _ => {}
+            }
+        }
+        rows.push(row);
+    }
+    if c.json {
+        println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+    } else if rows.is_empty() {
+        println!("no runs yet in {}", journal::runs_dir(&c.dir).display());
+    } else {
+        println!(
+            "{:<26} {:<12} {:>6} {:>6}  started",
+            "run", "status", "tasks", "failed"
+        );
+        for r in rows {
+            println!(
+                "{:<26} {:<12} {:>6} {:>6}  {}",
+                r["run_id"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap_or(""),
+                r["tasks"],
+                r["failed"],
+                r["started_at"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// `setup standalone list`: the backups in storage, with their age.
+pub fn list(c: &Common) -> Result<i32, Failure> {
+    let mut w = crate::app::load(
+        c,
+        crate::app::PlaybookRef::Builtin("standalone/restore.yml".into()),
+        false,
+    )?;
+    w.need_storage = true;
+    let storage = crate::storage::open(&w.answers, &w.dir).map_err(|e| {
+        Failure::Invalid(Invalid(vec![
+            Diag::plain("storage", e).help("check the storage answers"),
+        ]))
+    })?;
+    let objects = runtime()
+        .block_on(storage.list(""))
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    let names: std::collections::BTreeSet<String> =
+        objects.iter().map(|o| o.name.clone()).collect();
+    let now = w.run.now;
+    let rows: Vec<J> = objects
+        .iter()
+        .filter(|o| !o.name.ends_with(".sha256"))
+        .map(|o| {
+            let age = o.modified.map(|m| (now - m).num_seconds().max(0));
+            json!({"name": o.name, "size": o.size, "modified": o.modified, "age_seconds": age, "checksum": names.contains(&format!("{}.sha256", o.name))})
+        })
+        .collect();
+    if c.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"storage": storage.describe(), "backups": rows}))
+                .expect("json")
+        );
+        return Ok(0);
+    }
+    println!("{}: {} backups", storage.describe(), rows.len());
+    for r in &rows {
+        let age = r["age_seconds"].as_i64().map_or("?".into(), human_age);
+        println!(
+            "  {:<50} {:>12} bytes  {:>8} old  {}",
+            r["name"].as_str().unwrap_or(""),
+            r["size"],
+            age,
+            if r["checksum"] == true {
+                "sha256"
+            } else {
+                "no checksum"
+            }
+        );
+    }
+    if let Some(newest) = rows.iter().filter_map(|r| r["age_seconds"].as_i64()).min() {
+        println!("RPO (age of the newest backup): {}", human_age(newest));
+    }
+    Ok(0)
+}
+
+fn human_age(s: i64) -> String {
+    match s {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}

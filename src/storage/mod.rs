@@ -1,0 +1,78 @@
+//! Where backups live. `local` (a local or NFS folder) now; s3, azure, sftp and ftp plug into the same trait.
+
+pub mod local;
+
+use std::ops::Range;
+
+use chrono::{DateTime, Utc};
+
+use crate::answers::Answers;
+use crate::transport::{BoxFut, Reader};
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ObjectMeta {
+    pub name: String,
+    pub size: u64,
+    pub modified: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageError {
+    pub server: String,
+    pub op: &'static str,
+    pub object: String,
+    pub message: String,
+    pub not_found: bool,
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.object.is_empty() {
+            write!(f, "{} on {}: {}", self.op, self.server, self.message)
+        } else {
+            write!(
+                f,
+                "{} `{}` on {}: {}",
+                self.op, self.object, self.server, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+pub trait Storage: Send + Sync {
+    /// Names the server or folder, for messages.
+    fn describe(&self) -> String;
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>>;
+    fn stat<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<ObjectMeta, StorageError>>;
+    fn get<'a>(
+        &'a self,
+        name: &'a str,
+        range: Option<Range<u64>>,
+    ) -> BoxFut<'a, Result<Reader, StorageError>>;
+    fn put<'a>(&'a self, name: &'a str, data: Reader) -> BoxFut<'a, Result<u64, StorageError>>;
+    fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>>;
+}
+
+/// Opens the storage the answers describe.
+pub fn open(answers: &Answers, base: &std::path::Path) -> Result<Box<dyn Storage>, String> {
+    match answers.storage_type().as_deref() {
+        Some("local") => {
+            let path = answers
+                .text("storage.local.path")
+                .ok_or("storage.local.path is not set")?;
+            let p = std::path::Path::new(&path);
+            let root = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            };
+            Ok(Box::new(local::LocalStorage::new(root)))
+        }
+        Some(other) => Err(format!(
+            "storage type `{other}` is not available in this build yet; use `local`"
+        )),
+        None => Err("no storage configured: set storage.type".into()),
+    }
+}

@@ -1,0 +1,173 @@
+//! The minijinja environment: strict undefined, so a misspelt variable is an error, never an empty string.
+
+use std::collections::BTreeSet;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde_json::Value as J;
+
+/// Names minijinja itself provides.
+pub const GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "loop",
+    "true",
+    "false",
+    "none",
+];
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .build()
+                .expect("valid syntax"),
+        );
+        env.add_filter("basename", |s: String| {
+            s.rsplit('/').next().unwrap_or_default().to_string()
+        });
+        env.add_filter("dirname", |s: String| {
+            s.rsplit_once('/')
+                .map(|x| x.0.to_string())
+                .unwrap_or_default()
+        });
+        Templates { env }
+    }
+
+    pub fn context(value: &J) -> Value {
+        Value::from(minijinja::value::Serde(value))
+    }
+
+    pub fn render(&self, text: &str, ctx: &Value) -> Result<String, minijinja::Error> {
+        if !text.contains("{{") && !text.contains("{%") {
+            return Ok(text.to_string());
+        }
+        self.env.render_str(text, ctx)
+    }
+
+    pub fn eval(&self, expr: &str, ctx: &Value) -> Result<Value, minijinja::Error> {
+        self.env.compile_expression(bare(expr))?.eval(ctx)
+    }
+
+    /// Renders every string inside a JSON value. A string that is one `{{ expr }}` keeps the expression's type.
+    pub fn render_json(&self, value: &J, ctx: &Value) -> Result<J, minijinja::Error> {
+        Ok(match value {
+            J::String(s) => match whole_expression(s) {
+                Some(expr) => to_json(&self.eval(expr, ctx)?),
+                None => J::String(self.render(s, ctx)?),
+            },
+            J::Array(a) => J::Array(
+                a.iter()
+                    .map(|v| self.render_json(v, ctx))
+                    .collect::<Result<_, _>>()?,
+            ),
+            J::Object(o) => J::Object(
+                o.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_json(v, ctx)?)))
+                    .collect::<Result<_, minijinja::Error>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Every variable a template or expression reads, with attribute paths (`restore.config_backup`).
+    pub fn variables(&self, text: &str, expr: bool) -> Result<BTreeSet<String>, minijinja::Error> {
+        let vars = if expr {
+            self.env
+                .compile_expression(bare(text))?
+                .undeclared_variables(true)
+        } else {
+            if !text.contains("{{") && !text.contains("{%") {
+                return Ok(BTreeSet::new());
+            }
+            self.env.template_from_str(text)?.undeclared_variables(true)
+        };
+        Ok(vars.into_iter().collect())
+    }
+}
+
+/// An expression written with or without `{{ }}`.
+pub fn bare(expr: &str) -> &str {
+    whole_expression(expr).unwrap_or(expr.trim())
+}
+
+fn whole_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
+}
+
+pub fn to_json(v: &Value) -> J {
+    serde_json::to_value(v).unwrap_or(J::Null)
+}
+
+/// A readable message from a minijinja error, without its internal kind names.
+pub fn error_text(e: &minijinja::Error) -> String {
+    let mut msg = e
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| e.kind().to_string());
+    if let Some(src) = std::error::Error::source(e) {
+        msg = format!("{msg}: {src}");
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strict_undefined_fails() {
+        let t = Templates::new();
+        let ctx = Templates::context(&json!({"a": 1}));
+        assert_eq!(t.render("{{ a }}", &ctx).unwrap(), "1");
+        assert!(t.render("{{ b }}", &ctx).is_err());
+    }
+
+    #[test]
+    fn whole_expressions_keep_their_type() {
+        let t = Templates::new();
+        let ctx = Templates::context(&json!({"l": [1, 2]}));
+        assert_eq!(
+            t.render_json(&json!({"x": "{{ l }}", "y": "n={{ l|length }}"}), &ctx)
+                .unwrap(),
+            json!({"x": [1, 2], "y": "n=2"})
+        );
+    }
+
+    #[test]
+    fn variables_are_found_with_paths() {
+        let t = Templates::new();
+        let v = t
+            .variables(
+                "{{ restore.config_backup }} {% for x in xs %}{{ x.a }}{% endfor %}",
+                false,
+            )
+            .unwrap();
+        assert_eq!(
+            v.into_iter().collect::<Vec<_>>(),
+            vec!["restore.config_backup", "xs"]
+        );
+        let v = t.variables("gate.selected | length > 0", true).unwrap();
+        assert!(v.contains("gate.selected"));
+    }
+}

@@ -1,0 +1,168 @@
+//! The `local` transport: commands and files on this machine.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use super::{
+    BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
+    read_capped,
+};
+
+pub struct Local {
+    host: String,
+    /// Relative paths and commands start here (the folder given with -C).
+    cwd: PathBuf,
+}
+
+impl Local {
+    pub fn new(host: &str, cwd: &Path) -> Self {
+        Local {
+            host: host.to_string(),
+            cwd: cwd.to_path_buf(),
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.cwd.join(p)
+    }
+
+    fn err(&self, message: String) -> TransportError {
+        TransportError {
+            host: self.host.clone(),
+            kind: ErrorKind::Io,
+            message,
+        }
+    }
+}
+
+fn is_root() -> bool {
+    std::env::var("USER").is_ok_and(|u| u == "root")
+        || std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false)
+}
+
+impl Transport for Local {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn exec(&self, mut req: ExecRequest) -> BoxFut<'_, Result<ExecOutput, TransportError>> {
+        Box::pin(async move {
+            let sudo = req.become_.as_ref().filter(|_| !is_root()).cloned();
+            let mut cmd = match (&req.program, &sudo) {
+                (Program::Shell(s), None) => {
+                    let mut c = Command::new("sh");
+                    c.arg("-c").arg(s);
+                    c
+                }
+                (Program::Argv(a), None) => {
+                    let mut c =
+                        Command::new(a.first().ok_or_else(|| self.err("empty command".into()))?);
+                    c.args(&a[1..]);
+                    c
+                }
+                (program, Some(_)) => {
+                    let mut c = Command::new("sudo");
+                    c.args(["-S", "-p", "", "--", "sh", "-c", &program.line()]);
+                    c
+                }
+            };
+            for (k, v) in &req.env {
+                cmd.env(k, v.expose());
+            }
+            cmd.current_dir(
+                req.cwd
+                    .as_deref()
+                    .map_or(self.cwd.clone(), |d| self.path(d)),
+            );
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            let mut child = cmd
+                .spawn()
+                .map_err(|e| self.err(format!("cannot start the command: {e}")))?;
+            let mut stdin = child.stdin.take().expect("piped");
+            let password = sudo.flatten();
+            let input = req.stdin.take();
+            let feed = async move {
+                if let Some(p) = password {
+                    let _ = stdin
+                        .write_all(format!("{}\n", p.expose()).as_bytes())
+                        .await;
+                }
+                if let Some(mut r) = input {
+                    let _ = tokio::io::copy(&mut r, &mut stdin).await;
+                }
+                drop(stdin);
+            };
+            let out = read_capped(child.stdout.take().expect("piped"), req.cap);
+            let err = read_capped(child.stderr.take().expect("piped"), req.cap);
+            let ((), (stdout, t1), (stderr, t2)) = tokio::join!(feed, out, err);
+            let status = child
+                .wait()
+                .await
+                .map_err(|e| self.err(format!("waiting for the command: {e}")))?;
+            Ok(ExecOutput {
+                code: status.code(),
+                stdout,
+                stderr,
+                truncated: t1 || t2,
+            })
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        path: &'a str,
+        mut data: Reader,
+        mode: Option<u32>,
+    ) -> BoxFut<'a, Result<u64, TransportError>> {
+        Box::pin(async move {
+            let full = self.path(path);
+            let target = full.as_path();
+            if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| self.err(format!("cannot create {}: {e}", parent.display())))?;
+            }
+            let tmp = format!("{}.setup-tmp-{}", full.display(), std::process::id());
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| self.err(format!("cannot write {tmp}: {e}")))?;
+            let copied = tokio::io::copy(&mut data, &mut file).await;
+            let n = match copied {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&tmp).await;
+                    return Err(self.err(format!("writing {path}: {e}")));
+                }
+            };
+            file.sync_all()
+                .await
+                .map_err(|e| self.err(format!("syncing {path}: {e}")))?;
+            drop(file);
+            if let Some(m) = mode {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m)).await;
+            }
+            tokio::fs::rename(&tmp, &full)
+                .await
+                .map_err(|e| self.err(format!("renaming into {path}: {e}")))?;
+            Ok(n)
+        })
+    }
+
+    fn get<'a>(&'a self, path: &'a str) -> BoxFut<'a, Result<Reader, TransportError>> {
+        Box::pin(async move {
+            let f = tokio::fs::File::open(self.path(path))
+                .await
+                .map_err(|e| self.err(format!("cannot read {path}: {e}")))?;
+            Ok(Box::new(f) as Reader)
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! How commands and files reach a host. `local` runs on this machine; `ssh` plugs into the same trait.
+
+pub mod local;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::secret::Secret;
+
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
+
+/// What to run: through `sh -c`, or an argument vector with no shell.
+#[derive(Clone, Debug)]
+pub enum Program {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+impl Program {
+    /// The command as one shell line.
+    pub fn line(&self) -> String {
+        match self {
+            Program::Shell(s) => s.clone(),
+            Program::Argv(a) => a.iter().map(|x| quote(x)).collect::<Vec<_>>().join(" "),
+        }
+    }
+}
+
+/// An environment value; secrets are kept as secrets until handed to the process.
+#[derive(Clone, Debug)]
+pub enum EnvValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl EnvValue {
+    pub fn expose(&self) -> &str {
+        match self {
+            EnvValue::Plain(s) => s,
+            EnvValue::Secret(s) => s.expose(),
+        }
+    }
+}
+
+pub struct ExecRequest {
+    pub program: Program,
+    pub env: Vec<(String, EnvValue)>,
+    pub stdin: Option<Reader>,
+    pub cwd: Option<String>,
+    /// Run through sudo; the password, if any, is fed on stdin with `sudo -S`.
+    pub become_: Option<Option<Secret>>,
+    /// Bytes kept of stdout and of stderr each.
+    pub cap: usize,
+}
+
+impl ExecRequest {
+    pub fn shell(cmd: impl Into<String>) -> Self {
+        ExecRequest {
+            program: Program::Shell(cmd.into()),
+            env: Vec::new(),
+            stdin: None,
+            cwd: None,
+            become_: None,
+            cap: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ExecOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub truncated: bool,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    Unreachable,
+    Auth,
+    HostKey,
+    Disconnected,
+    Io,
+}
+
+#[derive(Debug, Clone)]
+pub struct TransportError {
+    pub host: String,
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "host `{}`: {}", self.host, self.message)
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+pub trait Transport: Send + Sync {
+    fn host(&self) -> &str;
+    fn exec(&self, req: ExecRequest) -> BoxFut<'_, Result<ExecOutput, TransportError>>;
+    /// Streams `data` into `path`: written under a temporary name, renamed when complete.
+    fn put<'a>(
+        &'a self,
+        path: &'a str,
+        data: Reader,
+        mode: Option<u32>,
+    ) -> BoxFut<'a, Result<u64, TransportError>>;
+    /// Streams a file from the host.
+    fn get<'a>(&'a self, path: &'a str) -> BoxFut<'a, Result<Reader, TransportError>>;
+    /// Closes connections at the end of a run.
+    fn close(&self) -> BoxFut<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Quotes a word for a POSIX shell.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Reads a stream to its end, keeping at most `cap` bytes.
+pub async fn read_capped(mut r: impl AsyncRead + Unpin, cap: usize) -> (String, bool) {
+    let mut kept = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut truncated = false;
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = cap.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+                truncated |= n > room;
+            }
+        }
+    }
+    (String::from_utf8_lossy(&kept).into_owned(), truncated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("a/b.c"), "a/b.c");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote(""), "''");
+    }
+}

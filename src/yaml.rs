@@ -1,0 +1,352 @@
+//! The one place that knows the YAML parser: turns text into a tree of nodes that keep their byte spans.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+/// A byte range in a source text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub len: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span {
+            start,
+            len: end.saturating_sub(start),
+        }
+    }
+    pub fn end(&self) -> usize {
+        self.start + self.len
+    }
+}
+
+impl From<Span> for miette::SourceSpan {
+    fn from(s: Span) -> Self {
+        (s.start, s.len).into()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+/// A YAML value with the span it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub kind: Kind,
+    pub span: Span,
+}
+
+impl Node {
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Null => "null",
+            Kind::Bool(_) => "a boolean",
+            Kind::Int(_) => "an integer",
+            Kind::Float(_) => "a number",
+            Kind::Str(_) => "a string",
+            Kind::Seq(_) => "a list",
+            Kind::Map(_) => "a mapping",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.kind {
+            Kind::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.kind, Kind::Null)
+    }
+
+    /// Looks a key up in a mapping node.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.scalar_text().as_deref() == Some(key))
+            .map(|(_, v)| v)
+    }
+
+    /// The text of a scalar, whatever its type, as a mapping key or a string would read.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Str(s) => Some(s.clone()),
+            Kind::Int(i) => Some(i.to_string()),
+            Kind::Float(f) => Some(f.to_string()),
+            Kind::Bool(b) => Some(b.to_string()),
+            Kind::Null => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    /// Converts to JSON, the form templates and reports use.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.kind {
+            Kind::Null => J::Null,
+            Kind::Bool(b) => J::Bool(*b),
+            Kind::Int(i) => J::from(*i),
+            Kind::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or(J::Null),
+            Kind::Str(s) => J::String(s.clone()),
+            Kind::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Kind::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A parse failure: where and what.
+#[derive(Debug, Clone)]
+pub struct ParseError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// Parses the first YAML document of `text`. An empty text is a null node.
+pub fn parse(text: &str) -> Result<Node, ParseError> {
+    let offsets = CharOffsets::new(text);
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut root: Option<Node> = None;
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| ParseError {
+            offset: offsets.byte(e.marker().index()),
+            message: e.info().to_string(),
+        })?;
+        let start = offsets.byte(span.start.index());
+        let end = offsets.byte(span.end.index());
+        let done: Option<(Node, usize)> = match event {
+            Event::Scalar(value, style, anchor, tag) => {
+                let kind = scalar_kind(&value, style, tag.as_deref().map(|t| t.suffix.as_str()));
+                Some((
+                    Node {
+                        kind,
+                        span: Span::new(start, end),
+                    },
+                    anchor,
+                ))
+            }
+            Event::Alias(id) => {
+                let mut node = anchors.get(&id).cloned().ok_or(ParseError {
+                    offset: start,
+                    message: "unknown alias".into(),
+                })?;
+                node.span = Span::new(start, end);
+                Some((node, 0))
+            }
+            Event::SequenceStart(anchor, _) => {
+                stack.push(Frame {
+                    start,
+                    anchor,
+                    items: Vec::new(),
+                    is_map: false,
+                });
+                None
+            }
+            Event::MappingStart(anchor, _) => {
+                stack.push(Frame {
+                    start,
+                    anchor,
+                    items: Vec::new(),
+                    is_map: true,
+                });
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let frame = stack.pop().expect("balanced events");
+                let span = Span::new(frame.start, end.max(frame.start));
+                let kind = if frame.is_map {
+                    let mut entries = Vec::new();
+                    let mut it = frame.items.into_iter();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        entries.push((k, v));
+                    }
+                    Kind::Map(entries)
+                } else {
+                    Kind::Seq(frame.items)
+                };
+                Some((Node { kind, span }, frame.anchor))
+            }
+            Event::DocumentEnd if root.is_some() => break,
+            _ => None,
+        };
+        if let Some((node, anchor)) = done {
+            if anchor != 0 {
+                anchors.insert(anchor, node.clone());
+            }
+            match stack.last_mut() {
+                Some(frame) => frame.items.push(node),
+                None => root = Some(node),
+            }
+        }
+    }
+    Ok(root.unwrap_or(Node {
+        kind: Kind::Null,
+        span: Span::default(),
+    }))
+}
+
+struct Frame {
+    start: usize,
+    anchor: usize,
+    items: Vec<Node>,
+    is_map: bool,
+}
+
+fn scalar_kind(value: &str, style: ScalarStyle, tag: Option<&str>) -> Kind {
+    if let Some(tag) = tag {
+        if tag == "str" {
+            return Kind::Str(value.to_string());
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Kind::Str(value.to_string());
+    }
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => return Kind::Null,
+        "true" | "True" | "TRUE" => return Kind::Bool(true),
+        "false" | "False" | "FALSE" => return Kind::Bool(false),
+        _ => {}
+    }
+    if let Some(i) = parse_int(value) {
+        return Kind::Int(i);
+    }
+    let looks_numeric = value
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b"+-.".contains(&b))
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+    if looks_numeric {
+        if let Ok(f) = value.parse::<f64>() {
+            return Kind::Float(f);
+        }
+    }
+    Kind::Str(value.to_string())
+}
+
+fn parse_int(value: &str) -> Option<i64> {
+    if let Some(hex) = value.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    if let Some(oct) = value.strip_prefix("0o") {
+        return i64::from_str_radix(oct, 8).ok();
+    }
+    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// The parser counts characters; miette wants bytes.
+struct CharOffsets {
+    table: Option<Vec<usize>>,
+    len: usize,
+}
+
+impl CharOffsets {
+    fn new(text: &str) -> Self {
+        let table = (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b).collect());
+        CharOffsets {
+            table,
+            len: text.len(),
+        }
+    }
+    fn byte(&self, index: usize) -> usize {
+        match &self.table {
+            None => index.min(self.len),
+            Some(t) => t.get(index).copied().unwrap_or(self.len),
+        }
+    }
+}
+
+/// Finds the first tab used as indentation, as a byte offset.
+pub fn find_tab_indent(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if let Some(pos) = line[..indent].find('\t') {
+            let rest = line[indent..].trim();
+            if !rest.is_empty() && !rest.starts_with('#') {
+                return Some(offset + pos);
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_point_at_values() {
+        let text = "a: 1\nb:\n  - x\n  - 'y'\n";
+        let node = parse(text).unwrap();
+        let b = node.get("b").unwrap();
+        let Kind::Seq(items) = &b.kind else { panic!() };
+        assert_eq!(&text[items[0].span.start..items[0].span.end()], "x");
+        assert_eq!(node.get("a").unwrap().kind, Kind::Int(1));
+        assert_eq!(items[1].kind, Kind::Str("y".into()));
+    }
+
+    #[test]
+    fn scalars_follow_the_core_schema() {
+        let node = parse("a: ~\nb: true\nc: 1.5\nd: '1'\ne: 0x10\nf: 1.2.3\n").unwrap();
+        assert!(node.get("a").unwrap().is_null());
+        assert_eq!(node.get("b").unwrap().kind, Kind::Bool(true));
+        assert_eq!(node.get("c").unwrap().kind, Kind::Float(1.5));
+        assert_eq!(node.get("d").unwrap().kind, Kind::Str("1".into()));
+        assert_eq!(node.get("e").unwrap().kind, Kind::Int(16));
+        assert_eq!(node.get("f").unwrap().kind, Kind::Str("1.2.3".into()));
+    }
+
+    #[test]
+    fn non_ascii_offsets_are_bytes() {
+        let text = "é: ü\nk: v\n";
+        let node = parse(text).unwrap();
+        let v = node.get("k").unwrap();
+        assert_eq!(&text[v.span.start..v.span.end()], "v");
+    }
+
+    #[test]
+    fn anchors_and_aliases_resolve() {
+        let node = parse("a: &x {k: 1}\nb: *x\n").unwrap();
+        assert_eq!(node.get("b").unwrap().get("k").unwrap().kind, Kind::Int(1));
+    }
+
+    #[test]
+    fn tabs_in_indentation_are_found() {
+        assert_eq!(find_tab_indent("a:\n\tb: 1\n"), Some(3));
+        assert_eq!(find_tab_indent("a: 'x\ty'\n"), None);
+    }
+}
