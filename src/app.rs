@@ -254,7 +254,9 @@ pub fn load(c: &Common, pref: PlaybookRef, need_restore: bool) -> Result<World, 
     let templates = Templates::new();
     {
         let vars = Vars::new(&inventory, &playbook, &restore, &answers, &run);
-        plan::check::check_templates(&plan, &playbook, &vars, &templates, &mut diags);
+        if inventory.loaded() {
+            plan::check::check_templates(&plan, &playbook, &vars, &templates, &mut diags);
+        }
     }
     diags.into_result()?;
     Ok(World {

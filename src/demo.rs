@@ -48,8 +48,8 @@ pub fn write_backups(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let config = tar(
         &[
-            ("director/director.conf", b"site = dc-main\nlisten = 0.0.0.0:8443\nanalytics = analytics-1:9200\n"),
-            ("director/db.sql", b"-- director configuration database\nCREATE TABLE tenants (id int, name text);\nINSERT INTO tenants VALUES (1, 'acme');\n"),
+            ("director.conf", b"site = dc-main\nlisten = 0.0.0.0:8443\nanalytics = analytics-1:9200\n"),
+            ("db.sql", b"-- director configuration database\nCREATE TABLE tenants (id int, name text);\nINSERT INTO tenants VALUES (1, 'acme');\n"),
         ],
         1_795_658_400,
     );
@@ -65,7 +65,7 @@ pub fn write_backups(dir: &Path) -> std::io::Result<()> {
             crate::gate::week_label(day),
             1000 + day.ordinal()
         );
-        let path = format!("analytics/indices/{day}.json");
+        let path = format!("indices/{day}.json");
         let body = tar(&[(&path, index.as_bytes())], 1_795_658_400);
         write_with_sum(dir, &name, &body)?;
     }

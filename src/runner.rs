@@ -280,30 +280,18 @@ async fn execute(c: &Common, w: World) -> Result<i32, Failure> {
         keep_going: c.keep_going,
     };
     let main = Arc::new(w.plan.main.clone());
-    let mut ending = exec::run_dag(shared.clone(), main, &opts, false, interrupt.clone()).await;
-    if ending != Ending::Done
-        && shared.destructive_started.load(Ordering::SeqCst)
-        && !w.plan.rollback.tasks.is_empty()
-        && interrupt.count.load(Ordering::SeqCst) < 2
-    {
-        let reason = if ending == Ending::Interrupted {
-            "the run was interrupted after a destructive step started"
-        } else {
-            "a step failed after a destructive step started"
+    let ending = exec::run_dag(shared.clone(), main, &opts, false, interrupt.clone()).await;
+    if ending != Ending::Done && interrupt.count.load(Ordering::SeqCst) < 2 {
+        let destructive = shared.destructive_started.load(Ordering::SeqCst);
+        let (dag, reason) = match (destructive, ending) {
+            (true, Ending::Interrupted) => (&w.plan.rollback, "the run was interrupted after a destructive step started: rolling back"),
+            (true, _) => (&w.plan.rollback, "a step failed after a destructive step started: rolling back"),
+            (false, _) => (&w.plan.cleanup, "the run stopped before any destructive step: cleaning up (steps tagged `always`)"),
         };
-        events.emit(Event::RollbackStarted {
-            at: chrono::Utc::now(),
-            reason: reason.into(),
-        });
-        let rb = Arc::new(w.plan.rollback.clone());
-        let rb_opts = Options {
-            forks: c.forks,
-            keep_going: true,
-        };
-        let rollback_interrupt = Arc::new(Interrupt::default());
-        exec::run_dag(shared.clone(), rb, &rb_opts, true, rollback_interrupt).await;
-        if ending == Ending::Done {
-            ending = Ending::Failed;
+        if !dag.tasks.is_empty() {
+            events.emit(Event::RollbackStarted { at: chrono::Utc::now(), reason: reason.into() });
+            let rb_opts = Options { forks: c.forks, keep_going: true };
+            exec::run_dag(shared.clone(), Arc::new(dag.clone()), &rb_opts, true, Arc::new(Interrupt::default())).await;
         }
     }
     watcher.abort();
@@ -393,8 +381,8 @@ pub fn status(c: &Common) -> Result<i32, Failure> {
                 "{:<26} {:<12} {:>6} {:>6}  {}",
                 r["run_id"].as_str().unwrap_or(""),
                 r["status"].as_str().unwrap_or(""),
-                r["tasks"],
-                r["failed"],
+                r["tasks"].as_u64().unwrap_or(0),
+                r["failed"].as_u64().unwrap_or(0),
                 r["started_at"].as_str().unwrap_or("")
             );
         }

@@ -48,6 +48,13 @@ pub struct Inventory {
     pub source: Option<Source>,
 }
 
+impl Inventory {
+    /// False when master.yml could not be read or parsed: checks against it would only add noise.
+    pub fn loaded(&self) -> bool {
+        self.source.is_some()
+    }
+}
+
 /// Settings a host entry may give directly, over what variables say.
 #[derive(Clone, Debug, Default)]
 struct Conn {

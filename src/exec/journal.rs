@@ -75,15 +75,16 @@ pub fn read_done(path: &Path) -> std::io::Result<Done> {
 
 /// Run ids under `.setup/runs`, newest first.
 pub fn list_runs(base: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(runs_dir(base))
+    let mut runs: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(runs_dir(base))
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .filter(|e| e.path().join("journal.jsonl").exists())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter_map(|e| {
+                    let created = std::fs::metadata(e.path().join("journal.jsonl")).ok()?.created().ok()?;
+                    Some((created, e.file_name().to_string_lossy().into_owned()))
+                })
                 .collect()
         })
         .unwrap_or_default();
-    ids.sort();
-    ids.reverse();
-    ids
+    runs.sort();
+    runs.into_iter().rev().map(|r| r.1).collect()
 }

@@ -53,6 +53,8 @@ pub struct Plan {
     pub name: String,
     pub main: Dag,
     pub rollback: Dag,
+    /// The `on_failure` steps tagged `always`: run after any failure, destructive or not.
+    pub cleanup: Dag,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -81,11 +83,10 @@ pub fn build(pb: &Playbook, inv: &Inventory, filters: &Filters, diags: &mut Diag
     };
     let main = build_dag(&pb.steps, inv, &limit, &keep, &src, diags);
     let rollback = build_dag(&pb.on_failure, inv, &limit, &|_| true, &src, diags);
-    Plan {
-        name: pb.name.clone(),
-        main,
-        rollback,
-    }
+    // The same steps again; their problems were reported just above.
+    let mut again = Diagnostics::default();
+    let cleanup = build_dag(&pb.on_failure, inv, &limit, &|s| s.tags.iter().any(|t| t == "always"), &src, &mut again);
+    Plan { name: pb.name.clone(), main, rollback, cleanup }
 }
 
 fn check_filters(pb: &Playbook, inv: &Inventory, f: &Filters, diags: &mut Diagnostics) {
@@ -208,6 +209,7 @@ fn resolve_hosts(
                     .collect::<Vec<_>>(),
             ),
             None if p == CONTROLLER => hosts.push(p.clone()),
+            None if !inv.loaded() => {}
             None => {
                 let sug = did_you_mean(p, inv.names());
                 diags.push(

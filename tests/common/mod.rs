@@ -1,0 +1,120 @@
+//! A test bed: documents in a temporary folder, the real binary run against them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Bed {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    fn from(o: Output) -> Out {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+pub const INVENTORY: &str = "\
+defaults: { connection: local }
+hosts:
+  director-1:  { groups: [director] }
+  analytics-1: { groups: [analytics], vars: { data_dir: /srv/analytics } }
+vars: { site: dr-test }
+";
+
+impl Bed {
+    pub fn new() -> Bed {
+        Bed { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    pub fn file(&self, name: &str, text: &str) -> &Bed {
+        let p = self.path(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+        self
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_setup"));
+        c.args(args).current_dir(self.dir.path()).env("CI", "true").env("NO_COLOR", "1").env_remove("RUST_LOG");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SETUP_") {
+                c.env_remove(k);
+            }
+        }
+        c.stdin(std::process::Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        Out::from(self.command(args).output().expect("run setup"))
+    }
+
+    /// Replaces what changes between runs: the temp folder, run ids, times.
+    pub fn filter(&self, text: &str) -> String {
+        filter(text, self.dir.path())
+    }
+}
+
+pub fn filter(text: &str, dir: &Path) -> String {
+    let mut t = text.replace(&dir.display().to_string(), "[DIR]");
+    // Run ids: 20261123T024422Z-5b6a.
+    let mut out = String::new();
+    let bytes: Vec<char> = t.chars().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest: String = bytes[i..bytes.len().min(i + 21)].iter().collect();
+        if rest.len() == 21 && is_run_id(&rest) {
+            out.push_str("[RUN]");
+            i += 21;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    t = out;
+    t
+}
+
+fn is_run_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 21
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && b[15] == b'Z'
+        && b[16] == b'-'
+        && b[17..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// The journal of the only (or newest) run under `dir`.
+pub fn journal(dir: &Path) -> Vec<serde_json::Value> {
+    let runs = dir.join(".setup/runs");
+    let mut entries: Vec<_> = std::fs::read_dir(&runs).expect("runs dir").filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| std::fs::metadata(e.path().join("journal.jsonl")).and_then(|m| m.created()).ok());
+    let last = entries.last().expect("a run").path().join("journal.jsonl");
+    std::fs::read_to_string(last).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

@@ -1,0 +1,153 @@
+//! Every kind of invalid input gives its own diagnostic: file:line:col, a caret, a help line, exit code 2.
+
+mod common;
+
+use common::{Bed, INVENTORY};
+
+const PLAYBOOK: &str = "\
+name: Test
+vars: { staging: /var/tmp/x }
+steps:
+  - id: fetch
+    hosts: director
+    shell: echo {{ staging }}
+  - id: restore
+    hosts: director
+    needs: [fetch]
+    shell: echo {{ site }}
+";
+
+/// Runs `setup run pb.yml` on the given documents; asserts exit 2 and that no host was touched.
+fn diag(inventory: &str, playbook: &str, restore: Option<&str>, extra: &[&str]) -> String {
+    let bed = Bed::new();
+    bed.file("master.yml", inventory).file("pb.yml", playbook);
+    if let Some(r) = restore {
+        bed.file("restore.yml", r);
+    }
+    let mut args = vec!["run", "pb.yml"];
+    args.extend_from_slice(extra);
+    let out = bed.run(&args);
+    assert_eq!(out.code, 2, "stdout: {}\nstderr: {}", out.stdout, out.stderr);
+    assert!(out.stdout.is_empty(), "nothing runs on invalid input: {}", out.stdout);
+    assert!(!bed.path(".setup").exists(), "no run was recorded");
+    bed.filter(&out.stderr)
+}
+
+#[test]
+fn yaml_syntax_error() {
+    insta::assert_snapshot!(diag("hosts:\n  a: {address: 1.2.3.4\n  b: {address: 1.2.3.5}\n", PLAYBOOK, None, &[]));
+}
+
+#[test]
+fn tab_indentation() {
+    insta::assert_snapshot!(diag("hosts:\n\tdirector-1: {address: 1.2.3.4}\n", PLAYBOOK, None, &[]));
+}
+
+#[test]
+fn wrong_type() {
+    let inv = INVENTORY.replace("{ connection: local }", "{ connection: local, port: twenty-two }");
+    insta::assert_snapshot!(diag(&inv, PLAYBOOK, None, &[]));
+}
+
+#[test]
+fn unknown_key_with_suggestion() {
+    insta::assert_snapshot!(diag("hosts:\n  director-1: { address: 10.0.0.1, groups: [director], user: dr, prot: 22 }\nvars: { site: x }\n", PLAYBOOK, None, &[]));
+}
+
+#[test]
+fn non_local_host_without_address() {
+    insta::assert_snapshot!(diag("hosts:\n  director-1: { groups: [director], user: dr }\nvars: { site: x }\n", PLAYBOOK, None, &[]));
+}
+
+#[test]
+fn duplicate_step_id() {
+    let pb = format!("{PLAYBOOK}  - id: fetch\n    shell: 'true'\n");
+    insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
+}
+
+#[test]
+fn step_with_two_actions() {
+    let pb = PLAYBOOK.replace("    shell: echo {{ staging }}\n", "    shell: echo {{ staging }}\n    command: ls /\n");
+    insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
+}
+
+#[test]
+fn step_with_no_action() {
+    let pb = PLAYBOOK.replace("    shell: echo {{ staging }}\n", "");
+    insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
+}
+
+#[test]
+fn needs_an_unknown_step() {
+    let pb = PLAYBOOK.replace("needs: [fetch]", "needs: [fecth]");
+    insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
+}
+
+#[test]
+fn hosts_names_an_unknown_group() {
+    let pb = PLAYBOOK.replacen("hosts: director", "hosts: directr", 1);
+    insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
+}
+
+#[test]
+fn dependency_cycle_prints_the_loop() {
+    let pb = PLAYBOOK.replace("    hosts: director\n    shell: echo {{ staging }}", "    hosts: director\n    needs: [restore]\n    shell: echo {{ staging }}");
+    insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
+}
+
+#[test]
+fn undefined_variable_with_suggestion() {
+    let pb = PLAYBOOK.replace("echo {{ staging }}", "echo {{ stagng }}");
+    insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
+}
+
+#[test]
+fn misspelt_restore_attribute() {
+    let pb = PLAYBOOK.replace("echo {{ staging }}", "echo {{ restore.config_bakup }}");
+    insta::assert_snapshot!(diag(INVENTORY, &pb, Some("config_backup: c.tar\n"), &[]));
+}
+
+#[test]
+fn invalid_analytics_mode() {
+    insta::assert_snapshot!(diag(INVENTORY, PLAYBOOK, Some("config_backup: c.tar\nanalytics: { mode: dayly }\n"), &[]));
+}
+
+#[test]
+fn invalid_analytics_mode_from_set() {
+    insta::assert_snapshot!(diag(INVENTORY, PLAYBOOK, None, &["--set", "analytics.mode=current_week"]));
+}
+
+#[test]
+fn unknown_storage_type() {
+    insta::assert_snapshot!(diag(INVENTORY, PLAYBOOK, Some("storage: { type: s4, bucket: b }\n"), &[]));
+}
+
+#[test]
+fn malformed_set() {
+    insta::assert_snapshot!(diag(INVENTORY, PLAYBOOK, None, &["--set", "storage.type"]));
+}
+
+#[test]
+fn every_error_in_every_document_in_one_run() {
+    let pb = PLAYBOOK.replace("needs: [fetch]", "needs: [fecth]").replace("{{ site }}", "{{ sitee }}");
+    let out = diag("hosts:\n  director-1: { groups: [director], prot: 22 }\n", &pb, Some("analytics: { mode: never }\n"), &["--set", "=x"]);
+    for needle in ["unknown key `prot`", "has no address", "needs `fecth`", "undefined variable `sitee`", "invalid analytics mode", "malformed --set"] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn missing_answers_are_listed_together_in_ci() {
+    let bed = Bed::new();
+    bed.file("master.yml", INVENTORY).file("pb.yml", "steps:\n  - id: get\n    hosts: director\n    fetch: { object: a.tar, dest: /tmp/a.tar }\n");
+    let out = bed.run(&["run", "pb.yml", "--set", "storage.type=s3"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(bed.filter(&out.stderr));
+}
+
+#[test]
+fn secrets_on_a_command_line_are_refused() {
+    let pb = PLAYBOOK.replace("echo {{ staging }}", "echo {{ secret.become_password }}");
+    insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
+}
