@@ -141,6 +141,15 @@ impl<'a> Vars<'a> {
         names
     }
 
+    /// Whether some step of the playbook registers `name`.
+    pub fn is_register(&self, name: &str) -> bool {
+        self.playbook
+            .steps
+            .iter()
+            .chain(&self.playbook.on_failure)
+            .any(|s| s.register.as_deref() == Some(name))
+    }
+
     /// Attributes known under a namespaced variable, for checking `restore.x` and friends.
     pub fn known_attrs(&self, head: &str) -> Option<Vec<String>> {
         match head {

@@ -284,14 +284,36 @@ async fn execute(c: &Common, w: World) -> Result<i32, Failure> {
     if ending != Ending::Done && interrupt.count.load(Ordering::SeqCst) < 2 {
         let destructive = shared.destructive_started.load(Ordering::SeqCst);
         let (dag, reason) = match (destructive, ending) {
-            (true, Ending::Interrupted) => (&w.plan.rollback, "the run was interrupted after a destructive step started: rolling back"),
-            (true, _) => (&w.plan.rollback, "a step failed after a destructive step started: rolling back"),
-            (false, _) => (&w.plan.cleanup, "the run stopped before any destructive step: cleaning up (steps tagged `always`)"),
+            (true, Ending::Interrupted) => (
+                &w.plan.rollback,
+                "the run was interrupted after a destructive step started: rolling back",
+            ),
+            (true, _) => (
+                &w.plan.rollback,
+                "a step failed after a destructive step started: rolling back",
+            ),
+            (false, _) => (
+                &w.plan.cleanup,
+                "the run stopped before any destructive step: cleaning up (steps tagged `always`)",
+            ),
         };
         if !dag.tasks.is_empty() {
-            events.emit(Event::RollbackStarted { at: chrono::Utc::now(), reason: reason.into() });
-            let rb_opts = Options { forks: c.forks, keep_going: true };
-            exec::run_dag(shared.clone(), Arc::new(dag.clone()), &rb_opts, true, Arc::new(Interrupt::default())).await;
+            events.emit(Event::RollbackStarted {
+                at: chrono::Utc::now(),
+                reason: reason.into(),
+            });
+            let rb_opts = Options {
+                forks: c.forks,
+                keep_going: true,
+            };
+            exec::run_dag(
+                shared.clone(),
+                Arc::new(dag.clone()),
+                &rb_opts,
+                true,
+                Arc::new(Interrupt::default()),
+            )
+            .await;
         }
     }
     watcher.abort();

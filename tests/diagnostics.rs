@@ -27,36 +27,67 @@ fn diag(inventory: &str, playbook: &str, restore: Option<&str>, extra: &[&str]) 
     let mut args = vec!["run", "pb.yml"];
     args.extend_from_slice(extra);
     let out = bed.run(&args);
-    assert_eq!(out.code, 2, "stdout: {}\nstderr: {}", out.stdout, out.stderr);
-    assert!(out.stdout.is_empty(), "nothing runs on invalid input: {}", out.stdout);
+    assert_eq!(
+        out.code, 2,
+        "stdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing runs on invalid input: {}",
+        out.stdout
+    );
     assert!(!bed.path(".setup").exists(), "no run was recorded");
     bed.filter(&out.stderr)
 }
 
 #[test]
 fn yaml_syntax_error() {
-    insta::assert_snapshot!(diag("hosts:\n  a: {address: 1.2.3.4\n  b: {address: 1.2.3.5}\n", PLAYBOOK, None, &[]));
+    insta::assert_snapshot!(diag(
+        "hosts:\n  a: {address: 1.2.3.4\n  b: {address: 1.2.3.5}\n",
+        PLAYBOOK,
+        None,
+        &[]
+    ));
 }
 
 #[test]
 fn tab_indentation() {
-    insta::assert_snapshot!(diag("hosts:\n\tdirector-1: {address: 1.2.3.4}\n", PLAYBOOK, None, &[]));
+    insta::assert_snapshot!(diag(
+        "hosts:\n\tdirector-1: {address: 1.2.3.4}\n",
+        PLAYBOOK,
+        None,
+        &[]
+    ));
 }
 
 #[test]
 fn wrong_type() {
-    let inv = INVENTORY.replace("{ connection: local }", "{ connection: local, port: twenty-two }");
+    let inv = INVENTORY.replace(
+        "{ connection: local }",
+        "{ connection: local, port: twenty-two }",
+    );
     insta::assert_snapshot!(diag(&inv, PLAYBOOK, None, &[]));
 }
 
 #[test]
 fn unknown_key_with_suggestion() {
-    insta::assert_snapshot!(diag("hosts:\n  director-1: { address: 10.0.0.1, groups: [director], user: dr, prot: 22 }\nvars: { site: x }\n", PLAYBOOK, None, &[]));
+    insta::assert_snapshot!(diag(
+        "hosts:\n  director-1: { address: 10.0.0.1, groups: [director], user: dr, prot: 22 }\nvars: { site: x }\n",
+        PLAYBOOK,
+        None,
+        &[]
+    ));
 }
 
 #[test]
 fn non_local_host_without_address() {
-    insta::assert_snapshot!(diag("hosts:\n  director-1: { groups: [director], user: dr }\nvars: { site: x }\n", PLAYBOOK, None, &[]));
+    insta::assert_snapshot!(diag(
+        "hosts:\n  director-1: { groups: [director], user: dr }\nvars: { site: x }\n",
+        PLAYBOOK,
+        None,
+        &[]
+    ));
 }
 
 #[test]
@@ -67,7 +98,10 @@ fn duplicate_step_id() {
 
 #[test]
 fn step_with_two_actions() {
-    let pb = PLAYBOOK.replace("    shell: echo {{ staging }}\n", "    shell: echo {{ staging }}\n    command: ls /\n");
+    let pb = PLAYBOOK.replace(
+        "    shell: echo {{ staging }}\n",
+        "    shell: echo {{ staging }}\n    command: ls /\n",
+    );
     insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
 }
 
@@ -91,7 +125,10 @@ fn hosts_names_an_unknown_group() {
 
 #[test]
 fn dependency_cycle_prints_the_loop() {
-    let pb = PLAYBOOK.replace("    hosts: director\n    shell: echo {{ staging }}", "    hosts: director\n    needs: [restore]\n    shell: echo {{ staging }}");
+    let pb = PLAYBOOK.replace(
+        "    hosts: director\n    shell: echo {{ staging }}",
+        "    hosts: director\n    needs: [restore]\n    shell: echo {{ staging }}",
+    );
     insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
 }
 
@@ -109,17 +146,32 @@ fn misspelt_restore_attribute() {
 
 #[test]
 fn invalid_analytics_mode() {
-    insta::assert_snapshot!(diag(INVENTORY, PLAYBOOK, Some("config_backup: c.tar\nanalytics: { mode: dayly }\n"), &[]));
+    insta::assert_snapshot!(diag(
+        INVENTORY,
+        PLAYBOOK,
+        Some("config_backup: c.tar\nanalytics: { mode: dayly }\n"),
+        &[]
+    ));
 }
 
 #[test]
 fn invalid_analytics_mode_from_set() {
-    insta::assert_snapshot!(diag(INVENTORY, PLAYBOOK, None, &["--set", "analytics.mode=current_week"]));
+    insta::assert_snapshot!(diag(
+        INVENTORY,
+        PLAYBOOK,
+        None,
+        &["--set", "analytics.mode=current_week"]
+    ));
 }
 
 #[test]
 fn unknown_storage_type() {
-    insta::assert_snapshot!(diag(INVENTORY, PLAYBOOK, Some("storage: { type: s4, bucket: b }\n"), &[]));
+    insta::assert_snapshot!(diag(
+        INVENTORY,
+        PLAYBOOK,
+        Some("storage: { type: s4, bucket: b }\n"),
+        &[]
+    ));
 }
 
 #[test]
@@ -129,9 +181,23 @@ fn malformed_set() {
 
 #[test]
 fn every_error_in_every_document_in_one_run() {
-    let pb = PLAYBOOK.replace("needs: [fetch]", "needs: [fecth]").replace("{{ site }}", "{{ sitee }}");
-    let out = diag("hosts:\n  director-1: { groups: [director], prot: 22 }\n", &pb, Some("analytics: { mode: never }\n"), &["--set", "=x"]);
-    for needle in ["unknown key `prot`", "has no address", "needs `fecth`", "undefined variable `sitee`", "invalid analytics mode", "malformed --set"] {
+    let pb = PLAYBOOK
+        .replace("needs: [fetch]", "needs: [fecth]")
+        .replace("{{ site }}", "{{ sitee }}");
+    let out = diag(
+        "hosts:\n  director-1: { groups: [director], prot: 22 }\n",
+        &pb,
+        Some("analytics: { mode: never }\n"),
+        &["--set", "=x"],
+    );
+    for needle in [
+        "unknown key `prot`",
+        "has no address",
+        "needs `fecth`",
+        "undefined variable `sitee`",
+        "invalid analytics mode",
+        "malformed --set",
+    ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
     insta::assert_snapshot!(out);

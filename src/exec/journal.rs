@@ -79,7 +79,10 @@ pub fn list_runs(base: &Path) -> Vec<String> {
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter_map(|e| {
-                    let created = std::fs::metadata(e.path().join("journal.jsonl")).ok()?.created().ok()?;
+                    let created = std::fs::metadata(e.path().join("journal.jsonl"))
+                        .ok()?
+                        .created()
+                        .ok()?;
                     Some((created, e.file_name().to_string_lossy().into_owned()))
                 })
                 .collect()

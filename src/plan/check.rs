@@ -19,17 +19,19 @@ pub fn check_templates(
     let Some(src) = pb.source.as_ref() else {
         return;
     };
-    let registers: BTreeSet<String> = pb
+    let registered_by: BTreeMap<String, String> = pb
         .steps
         .iter()
         .chain(&pb.on_failure)
-        .filter_map(|s| s.register.clone())
+        .filter_map(|s| Some((s.register.clone()?, s.id.clone())))
         .collect();
+    let main_registers: BTreeSet<String> =
+        pb.steps.iter().filter_map(|s| s.register.clone()).collect();
     let controller = controller_host();
     let mut known_cache: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut seen: BTreeSet<(usize, String)> = BTreeSet::new();
     for (_, node) in &pb.vars {
-        let known = vars.known_names(&controller, &registers);
+        let known = vars.known_names(&controller, &BTreeSet::new());
         for (n, _) in strings(node) {
             check_one(
                 src,
@@ -44,25 +46,108 @@ pub fn check_templates(
             );
         }
     }
-    for step in plan.main.steps.iter().chain(&plan.rollback.steps) {
-        let uses = step.step.template_strings();
-        for host_name in &step.hosts {
-            let host = vars.inventory.host(host_name).unwrap_or(&controller);
-            let known = known_cache
-                .entry(host.name.clone())
-                .or_insert_with(|| vars.known_names(host, &registers));
-            let mut known = known.clone();
-            if step.step.loop_.is_some() {
-                known.insert("item".into());
-            }
-            for (node, usage) in &uses {
-                let on =
-                    (host_name != CONTROLLER && step.hosts.len() > 1).then_some(host_name.as_str());
-                check_one(
-                    src, node, *usage, &known, on, vars, templates, &mut seen, diags,
-                );
+    for (rollback, dag) in [(false, &plan.main), (true, &plan.rollback)] {
+        for (i, step) in dag.steps.iter().enumerate() {
+            // A registered value is there only once its step is done: it must be among those this step needs.
+            let mut registers: BTreeSet<String> = if rollback {
+                main_registers.clone()
+            } else {
+                BTreeSet::new()
+            };
+            registers.extend(
+                ancestors(dag, i)
+                    .into_iter()
+                    .filter_map(|a| dag.steps[a].step.register.clone()),
+            );
+            let uses = step.step.template_strings();
+            for host_name in &step.hosts {
+                let host = vars.inventory.host(host_name).unwrap_or(&controller);
+                let base = known_cache
+                    .entry(host.name.clone())
+                    .or_insert_with(|| vars.known_names(host, &BTreeSet::new()));
+                let mut known = base.clone();
+                known.extend(registers.iter().cloned());
+                if step.step.loop_.is_some() {
+                    known.insert("item".into());
+                }
+                for (node, usage) in &uses {
+                    let on = (host_name != CONTROLLER && step.hosts.len() > 1)
+                        .then_some(host_name.as_str());
+                    let unordered = |name: &str| {
+                        registered_by
+                            .get(name)
+                            .filter(|by| **by != step.step.id && !known.contains(name))
+                            .cloned()
+                    };
+                    check_one(
+                        src, node, *usage, &known, on, vars, templates, &mut seen, diags,
+                    );
+                    report_unordered(
+                        src,
+                        node,
+                        &step.step.id,
+                        &unordered,
+                        templates,
+                        *usage,
+                        &mut seen,
+                        diags,
+                    );
+                }
             }
         }
+    }
+}
+
+fn ancestors(dag: &crate::plan::Dag, i: usize) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    let mut todo = dag.steps[i].needs.clone();
+    while let Some(n) = todo.pop() {
+        if out.insert(n) {
+            todo.extend(dag.steps[n].needs.iter().copied());
+        }
+    }
+    out
+}
+
+/// A registered variable read by a step that does not wait for the step registering it.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces are unrelated"
+)]
+fn report_unordered(
+    src: &Source,
+    node: &Node,
+    step: &str,
+    unordered: &dyn Fn(&str) -> Option<String>,
+    templates: &Templates,
+    usage: TemplateUse,
+    seen: &mut BTreeSet<(usize, String)>,
+    diags: &mut Diagnostics,
+) {
+    let Some(text) = node.as_str() else { return };
+    let Ok(found) = templates.variables(text, usage == TemplateUse::Expr) else {
+        return;
+    };
+    for path in found {
+        let head = path.split('.').next().unwrap_or(&path).to_string();
+        let Some(by) = unordered(&head) else { continue };
+        if guarded_by_default(text, &path)
+            || !seen.insert((node.span.start, format!("order:{head}")))
+        {
+            continue;
+        }
+        diags.push(
+            Diag::at(
+                "unordered_register",
+                src,
+                locate(src, node, &head),
+                format!(
+                    "`{head}` is registered by step `{by}`, which step `{step}` does not wait for"
+                ),
+            )
+            .label("may not exist yet")
+            .help(format!("add `needs: [{by}]` to step `{step}`")),
+        );
     }
 }
 
@@ -127,7 +212,10 @@ fn check_one(
             }
             continue;
         }
-        let problem = if !known.contains(&head) && !guarded_by_default(text, &path) {
+        let problem = if !known.contains(&head)
+            && !guarded_by_default(text, &path)
+            && !vars.is_register(&head)
+        {
             Some((
                 head.clone(),
                 did_you_mean(&head, known.iter().map(String::as_str)).map(str::to_string),
@@ -170,11 +258,15 @@ fn guarded_by_default(text: &str, name: &str) -> bool {
     })
 }
 
-/// The span of `name` inside the node's source text, or the whole node.
+/// The span of `name` inside the node's source text, as a whole word, or the whole node.
 fn locate(src: &Source, node: &Node, name: &str) -> Span {
     let raw = &src.text[node.span.start.min(src.text.len())..node.span.end().min(src.text.len())];
-    match raw.find(name) {
-        Some(i) => Span {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let hit = raw.match_indices(name).find(|(i, _)| {
+        !word(raw[..*i].chars().next_back()) && !word(raw[i + name.len()..].chars().next())
+    });
+    match hit {
+        Some((i, _)) => Span {
             start: node.span.start + i,
             len: name.len(),
         },

@@ -85,8 +85,20 @@ pub fn build(pb: &Playbook, inv: &Inventory, filters: &Filters, diags: &mut Diag
     let rollback = build_dag(&pb.on_failure, inv, &limit, &|_| true, &src, diags);
     // The same steps again; their problems were reported just above.
     let mut again = Diagnostics::default();
-    let cleanup = build_dag(&pb.on_failure, inv, &limit, &|s| s.tags.iter().any(|t| t == "always"), &src, &mut again);
-    Plan { name: pb.name.clone(), main, rollback, cleanup }
+    let cleanup = build_dag(
+        &pb.on_failure,
+        inv,
+        &limit,
+        &|s| s.tags.iter().any(|t| t == "always"),
+        &src,
+        &mut again,
+    );
+    Plan {
+        name: pb.name.clone(),
+        main,
+        rollback,
+        cleanup,
+    }
 }
 
 fn check_filters(pb: &Playbook, inv: &Inventory, f: &Filters, diags: &mut Diagnostics) {

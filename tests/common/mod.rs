@@ -35,7 +35,9 @@ vars: { site: dr-test }
 
 impl Bed {
     pub fn new() -> Bed {
-        Bed { dir: tempfile::tempdir().expect("temp dir") }
+        Bed {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self, p: &str) -> PathBuf {
@@ -55,7 +57,11 @@ impl Bed {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_setup"));
-        c.args(args).current_dir(self.dir.path()).env("CI", "true").env("NO_COLOR", "1").env_remove("RUST_LOG");
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("CI", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG");
         for (k, _) in std::env::vars() {
             if k.starts_with("SETUP_") {
                 c.env_remove(k);
@@ -109,10 +115,21 @@ fn is_run_id(s: &str) -> bool {
 /// The journal of the only (or newest) run under `dir`.
 pub fn journal(dir: &Path) -> Vec<serde_json::Value> {
     let runs = dir.join(".setup/runs");
-    let mut entries: Vec<_> = std::fs::read_dir(&runs).expect("runs dir").filter_map(|e| e.ok()).collect();
-    entries.sort_by_key(|e| std::fs::metadata(e.path().join("journal.jsonl")).and_then(|m| m.created()).ok());
+    let mut entries: Vec<_> = std::fs::read_dir(&runs)
+        .expect("runs dir")
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| {
+        std::fs::metadata(e.path().join("journal.jsonl"))
+            .and_then(|m| m.created())
+            .ok()
+    });
     let last = entries.last().expect("a run").path().join("journal.jsonl");
-    std::fs::read_to_string(last).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(last)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 pub fn repo() -> PathBuf {
