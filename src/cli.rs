@@ -6,15 +6,22 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
-  setup standalone restore -C inventories/demo            run the demo restore
-  setup standalone restore --check --plan-format dot      show the plan as a graph, change nothing
-  setup standalone restore --check --now 2026-11-23T00:00:00Z
-                                                          what the weekly gate would restore then
-  setup standalone restore --non-interactive --set storage.type=local --set storage.local.path=/backups
-  SETUP_STORAGE_S3_SECRET_KEY=... setup standalone restore --answers ci-answers.yml
-  setup standalone status                                 recent runs
-  setup validate -C site/                                 check every document, touch nothing
-  setup inventory --list -i master.yml                    inventory as ansible-inventory --list prints it
+  Run the demo restore (local hosts, local storage):
+    setup standalone restore -C inventories/demo
+  Show the plan as a graph; change nothing:
+    setup standalone restore --check --plan-format dot
+  What the weekly analytics gate would restore on a given date:
+    setup standalone restore --check --now 2026-11-23T00:00:00Z
+  In CI, every answer given up front:
+    setup standalone restore --non-interactive --set storage.type=local --set storage.local.path=/backups
+    SETUP_STORAGE_S3_SECRET_KEY=... setup standalone restore --answers ci-answers.yml
+  Recent runs, and a run resumed after a failure:
+    setup standalone status
+    setup standalone restore --resume
+  Check every document, touch nothing:
+    setup validate -C site/
+  The inventory as `ansible-inventory --list` prints it:
+    setup inventory --list -i master.yml
 
 Answers (strongest first): --set KEY=VALUE, env SETUP_<KEY> (dots become _), --answers FILE
 (default answers.yml), restore.yml, then an interactive prompt.

@@ -1,6 +1,5 @@
 //! The demo's sample backups: small tar archives with sha256 sidecars, written by the tool itself.
 
-use std::io::Write;
 use std::path::Path;
 
 use chrono::{Datelike, Duration, NaiveDate};
@@ -69,11 +68,6 @@ pub fn write_backups(dir: &Path) -> std::io::Result<()> {
         let body = tar(&[(&path, index.as_bytes())], 1_795_658_400);
         write_with_sum(dir, &name, &body)?;
     }
-    let mut readme = std::fs::File::create(dir.join("README"))?;
-    writeln!(
-        readme,
-        "Sample backups for the demo, written by `setup demo-backups`. Each archive has a sha256 sidecar."
-    )?;
     Ok(())
 }
 
