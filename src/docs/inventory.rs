@@ -324,23 +324,19 @@ fn depths(groups: &BTreeMap<String, Group>) -> BTreeMap<String, usize> {
 }
 
 fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory {
-    // Hosts in no group but `all` belong to `ungrouped`, as in Ansible.
-    let grouped: BTreeSet<String> = raw
-        .groups
-        .iter()
-        .filter(|(n, _)| *n != "all")
-        .flat_map(|(_, g)| g.hosts.clone())
-        .collect();
-    let ungrouped: Vec<String> = raw
-        .hosts
-        .iter()
-        .map(|h| h.0.clone())
-        .filter(|h| !grouped.contains(h))
-        .collect();
-    raw.group("ungrouped").hosts = ungrouped;
-    if !raw.group("all").children.iter().any(|g| g == "ungrouped") {
-        raw.group("all").children.insert(0, "ungrouped".into());
+    // Hosts in no group but `all` belong to `ungrouped`, as in Ansible; `ungrouped` comes first under `all`.
+    let grouped: BTreeSet<String> =
+        raw.groups.iter().filter(|(n, _)| *n != "all" && *n != "ungrouped").flat_map(|(_, g)| g.hosts.clone()).collect();
+    let mut ungrouped = raw.group("ungrouped").hosts.clone();
+    ungrouped.retain(|h| !grouped.contains(h));
+    for h in raw.hosts.iter().map(|h| h.0.clone()) {
+        if !grouped.contains(&h) && !ungrouped.contains(&h) {
+            ungrouped.push(h);
+        }
     }
+    raw.group("ungrouped").hosts = ungrouped;
+    raw.group("all").children.retain(|g| g != "ungrouped");
+    raw.group("all").children.insert(0, "ungrouped".into());
     let depth = depths(&raw.groups);
     let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, g) in &raw.groups {
@@ -528,7 +524,7 @@ impl Inventory {
                 hostvars.insert(h.name.clone(), J::Object(vars));
             }
         }
-        out.insert("_meta".into(), json!({ "hostvars": hostvars }));
+        out.insert("_meta".into(), json!({ "hostvars": hostvars, "profile": "inventory_legacy" }));
         J::Object(out)
     }
 
