@@ -156,6 +156,12 @@ pub struct Common {
     /// Playbooks folder to use instead of the built-in ones.
     #[arg(long, global = true, value_name = "DIR")]
     pub playbooks: Option<PathBuf>,
+    /// Trust the key of an SSH host seen for the first time (and record it); changed keys are still refused.
+    #[arg(long, global = true)]
+    pub accept_new_host_keys: bool,
+    /// Seconds to wait for an SSH connection.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
+    pub connect_timeout: u64,
     /// Print output as JSON (for `list` and `status`).
     #[arg(long, global = true)]
     pub json: bool,

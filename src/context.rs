@@ -22,6 +22,7 @@ pub fn controller_host() -> Host {
         port: 22,
         user: None,
         key_file: None,
+        known_hosts: None,
         connection: Connection::Local,
         become_: false,
         max_parallel: 8,

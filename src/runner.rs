@@ -38,7 +38,12 @@ fn shared(
         .or_insert_with(controller_host);
     let mut base = HashMap::new();
     let mut transports = HashMap::new();
-    let mut problems = Vec::new();
+    let ssh = crate::transport::ssh::SshOptions {
+        connect_timeout: std::time::Duration::from_secs(c.connect_timeout),
+        accept_new_host_keys: c.accept_new_host_keys,
+        known_hosts: None,
+        control_dir: std::env::temp_dir(),
+    };
     let used: std::collections::BTreeSet<&str> = w
         .plan
         .main
@@ -58,18 +63,7 @@ fn shared(
                 ))
             })?,
         );
-        match exec::transport_for(host, &w.dir) {
-            Ok(t) => {
-                transports.insert(name.to_string(), t);
-            }
-            Err(e) => problems.push(
-                Diag::plain("transport", e)
-                    .help("set `connection: local` for hosts on this machine"),
-            ),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Failure::Invalid(Invalid(problems)));
+        transports.insert(name.to_string(), exec::transport_for(host, &w.dir, &ssh));
     }
     let storage = if w.need_storage {
         match crate::storage::open(&w.answers, &w.dir) {

@@ -12,26 +12,52 @@ fn ansible_inventory() -> PathBuf {
     }
     let home = std::env::var("HOME").expect("HOME is set");
     let p = PathBuf::from(home).join(".cache/setup/ansible-venv/bin/ansible-inventory");
-    assert!(p.exists(), "ansible-inventory not found at {}: run `scripts/test`, which installs ansible-core into that venv", p.display());
+    assert!(
+        p.exists(),
+        "ansible-inventory not found at {}: run `scripts/test`, which installs ansible-core into that venv",
+        p.display()
+    );
     p
 }
 
 fn list(cmd: &mut Command) -> serde_json::Value {
     let out = cmd.output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
 #[test]
 fn inventory_list_matches_ansible_inventory() {
     let dir = common::repo().join("tests/inventories");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert!(files.len() >= 5);
     let ansible = ansible_inventory();
     for f in files {
-        let want = list(Command::new(&ansible).arg("-i").arg(&f).arg("--list").env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true"));
-        let got = list(Command::new(env!("CARGO_BIN_EXE_setup")).args(["inventory", "--list", "-i"]).arg(&f));
-        assert_eq!(got, want, "{}: setup\n{got:#}\nansible\n{want:#}", f.display());
+        let want = list(
+            Command::new(&ansible)
+                .arg("-i")
+                .arg(&f)
+                .arg("--list")
+                .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true"),
+        );
+        let got = list(
+            Command::new(env!("CARGO_BIN_EXE_setup"))
+                .args(["inventory", "--list", "-i"])
+                .arg(&f),
+        );
+        assert_eq!(
+            got,
+            want,
+            "{}: setup\n{got:#}\nansible\n{want:#}",
+            f.display()
+        );
     }
 }

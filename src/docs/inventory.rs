@@ -24,6 +24,8 @@ pub struct Host {
     pub port: u16,
     pub user: Option<String>,
     pub key_file: Option<String>,
+    /// The known_hosts file ssh checks this host's key against (default: ssh's own).
+    pub known_hosts: Option<String>,
     pub connection: Connection,
     pub become_: bool,
     pub max_parallel: usize,
@@ -62,6 +64,7 @@ struct Conn {
     port: Option<u64>,
     user: Option<String>,
     key_file: Option<String>,
+    known_hosts: Option<String>,
     connection: Option<(String, Node)>,
     become_: Option<bool>,
     max_parallel: Option<u64>,
@@ -96,6 +99,7 @@ const CONN_KEYS: &[&str] = &[
     "port",
     "user",
     "key_file",
+    "known_hosts",
     "connection",
     "become",
     "max_parallel",
@@ -105,6 +109,7 @@ const HOST_KEYS: &[&str] = &[
     "port",
     "user",
     "key_file",
+    "known_hosts",
     "connection",
     "become",
     "max_parallel",
@@ -225,6 +230,9 @@ fn parse_conn(c: &mut Checker, node: &Node, what: &str, allowed: &[&str]) -> Con
     conn.port = node.get("port").and_then(|n| c.uint(n, "port"));
     conn.user = node.get("user").and_then(|n| c.string(n, "user"));
     conn.key_file = node.get("key_file").and_then(|n| c.string(n, "key_file"));
+    conn.known_hosts = node
+        .get("known_hosts")
+        .and_then(|n| c.string(n, "known_hosts"));
     conn.connection = node
         .get("connection")
         .and_then(|n| c.string(n, "connection").map(|s| (s, n.clone())));
@@ -325,8 +333,12 @@ fn depths(groups: &BTreeMap<String, Group>) -> BTreeMap<String, usize> {
 
 fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory {
     // Hosts in no group but `all` belong to `ungrouped`, as in Ansible; `ungrouped` comes first under `all`.
-    let grouped: BTreeSet<String> =
-        raw.groups.iter().filter(|(n, _)| *n != "all" && *n != "ungrouped").flat_map(|(_, g)| g.hosts.clone()).collect();
+    let grouped: BTreeSet<String> = raw
+        .groups
+        .iter()
+        .filter(|(n, _)| *n != "all" && *n != "ungrouped")
+        .flat_map(|(_, g)| g.hosts.clone())
+        .collect();
     let mut ungrouped = raw.group("ungrouped").hosts.clone();
     ungrouped.retain(|h| !grouped.contains(h));
     for h in raw.hosts.iter().map(|h| h.0.clone()) {
@@ -439,6 +451,7 @@ fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory {
                 .clone()
                 .or(d.key_file.clone())
                 .or_else(|| text("ansible_ssh_private_key_file")),
+            known_hosts: conn.known_hosts.clone().or(d.known_hosts.clone()),
             connection,
             become_,
             max_parallel: conn.max_parallel.or(d.max_parallel).unwrap_or(4).max(1) as usize,
@@ -524,7 +537,10 @@ impl Inventory {
                 hostvars.insert(h.name.clone(), J::Object(vars));
             }
         }
-        out.insert("_meta".into(), json!({ "hostvars": hostvars, "profile": "inventory_legacy" }));
+        out.insert(
+            "_meta".into(),
+            json!({ "hostvars": hostvars, "profile": "inventory_legacy" }),
+        );
         J::Object(out)
     }
 

@@ -563,15 +563,20 @@ pub async fn run_dag(
     }
 }
 
-/// Connection type of a host, for choosing its transport.
-pub fn transport_for(host: &Host, base: &Path) -> Result<Arc<dyn Transport>, String> {
+/// The transport for a host's connection type.
+pub fn transport_for(
+    host: &Host,
+    base: &Path,
+    ssh: &crate::transport::ssh::SshOptions,
+) -> Arc<dyn Transport> {
     match host.connection {
-        Connection::Local => Ok(Arc::new(crate::transport::local::Local::new(
-            &host.name, base,
-        ))),
-        Connection::Ssh => Err(format!(
-            "host `{}` uses ssh, which this build does not have yet; use `connection: local`",
-            host.name
-        )),
+        Connection::Local => Arc::new(crate::transport::local::Local::new(&host.name, base)),
+        Connection::Ssh => {
+            let mut opts = ssh.clone();
+            if let Some(k) = &host.known_hosts {
+                opts.known_hosts = Some(base.join(k));
+            }
+            Arc::new(crate::transport::ssh::Ssh::new(host, opts))
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! How commands and files reach a host. `local` runs on this machine; `ssh` plugs into the same trait.
 
 pub mod local;
+pub mod ssh;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod sshbed;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,448 @@
+//! The `ssh` transport: the system's OpenSSH client through the `openssh` crate, one multiplexed master
+//! per host, opened on first use and closed at the end of the run.
+//!
+//! Secrets never go on the remote command line: environment values travel on stdin, ahead of the
+//! command's own input, and a fixed bootstrap reads them (`head -c N`) before running the command.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Mutex;
+
+use super::{
+    BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError, quote,
+    read_capped,
+};
+use crate::docs::inventory::Host;
+
+#[derive(Clone, Debug)]
+pub struct SshOptions {
+    pub connect_timeout: Duration,
+    pub accept_new_host_keys: bool,
+    pub known_hosts: Option<PathBuf>,
+    pub control_dir: PathBuf,
+}
+
+pub struct Ssh {
+    host: Host,
+    opts: SshOptions,
+    session: Mutex<Option<Result<Arc<Session>, TransportError>>>,
+}
+
+impl Ssh {
+    pub fn new(host: &Host, opts: SshOptions) -> Self {
+        Ssh {
+            host: host.clone(),
+            opts,
+            session: Mutex::new(None),
+        }
+    }
+
+    fn address(&self) -> String {
+        format!(
+            "{}:{}",
+            self.host.address.as_deref().unwrap_or(&self.host.name),
+            self.host.port
+        )
+    }
+
+    fn err(&self, kind: ErrorKind, message: String) -> TransportError {
+        TransportError {
+            host: self.host.name.clone(),
+            kind,
+            message,
+        }
+    }
+
+    /// The session, opened on first use; a failed connection is remembered for the rest of the run.
+    async fn session(&self) -> Result<Arc<Session>, TransportError> {
+        let mut slot = self.session.lock().await;
+        if let Some(s) = slot.as_ref() {
+            return s.clone();
+        }
+        let mut b = SessionBuilder::default();
+        b.connect_timeout(self.opts.connect_timeout)
+            .server_alive_interval(Duration::from_secs(5))
+            .control_directory(&self.opts.control_dir)
+            .known_hosts_check(if self.opts.accept_new_host_keys {
+                KnownHosts::Add
+            } else {
+                KnownHosts::Strict
+            })
+            .port(self.host.port);
+        if let Some(u) = &self.host.user {
+            b.user(u.clone());
+        }
+        if let Some(k) = &self.host.key_file {
+            b.keyfile(expand_home(k));
+        }
+        if let Some(k) = &self.opts.known_hosts {
+            b.user_known_hosts_file(k);
+        }
+        let address = self
+            .host
+            .address
+            .clone()
+            .unwrap_or_else(|| self.host.name.clone());
+        let result = match tokio::time::timeout(self.opts.connect_timeout + Duration::from_secs(5), b.connect_mux(&address)).await {
+            Ok(Ok(s)) => Ok(Arc::new(s)),
+            Ok(Err(e)) => Err(self.classify(&e.to_string(), &source_text(&e))),
+            Err(_) => Err(self.err(ErrorKind::Unreachable, format!("cannot reach {} within {}s: the host does not answer; check the address and port in master.yml, and that the host is up", self.address(), self.opts.connect_timeout.as_secs()))),
+        };
+        *slot = Some(result.clone());
+        result
+    }
+
+    /// Turns ssh's own words into an error that names the host, its address and the fix.
+    fn classify(&self, summary: &str, detail: &str) -> TransportError {
+        let text = format!("{summary}: {detail}");
+        let addr = self.address();
+        let user = self
+            .host
+            .user
+            .clone()
+            .unwrap_or_else(|| "the current user".into());
+        let last = detail
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or(summary)
+            .to_string();
+        if text.contains("Host key verification failed")
+            || text.contains("HOST IDENTIFICATION HAS CHANGED")
+            || text.contains("host key is known")
+        {
+            let known = self
+                .opts
+                .known_hosts
+                .as_ref()
+                .map_or("~/.ssh/known_hosts".to_string(), |p| {
+                    p.display().to_string()
+                });
+            let host = self.host.address.as_deref().unwrap_or(&self.host.name);
+            let port = self.host.port;
+            return if text.contains("HAS CHANGED") || text.contains("Offending") {
+                self.err(ErrorKind::HostKey, format!("the host key of {addr} does not match the one in {known} ({last}); refusing to connect: if the host was rebuilt, verify its new key and replace the old one (`ssh-keygen -R '[{host}]:{port}'`)"))
+            } else {
+                self.err(ErrorKind::HostKey, format!("the host key of {addr} is not the one recorded in {known}, or is missing from it ({last}); verify the key and add it to known_hosts (for a host never seen before, --accept-new-host-keys records it), or if the host was rebuilt replace the old one (`ssh-keygen -R '[{host}]:{port}'`)"))
+            };
+        }
+        if text.contains("Permission denied") || text.contains("Too many authentication failures") {
+            let key = self
+                .host
+                .key_file
+                .clone()
+                .unwrap_or_else(|| "the default keys and agent".into());
+            return self.err(ErrorKind::Auth, format!("{addr} refused the login of {user} with {key} ({last}); check `user` and `key_file` for this host in master.yml, and that the public key is in the host's authorized_keys"));
+        }
+        if text.contains("Connection refused")
+            || text.contains("timed out")
+            || text.contains("No route to host")
+            || text.contains("Could not resolve")
+            || text.contains("Name or service not known")
+            || text.contains("Network is unreachable")
+            || text.contains("Connection closed")
+            || text.contains("Connection reset")
+        {
+            return self.err(ErrorKind::Unreachable, format!("cannot reach {addr} ({last}); check the address and port for this host in master.yml, and that sshd runs there"));
+        }
+        self.err(
+            ErrorKind::Unreachable,
+            format!("cannot connect to {addr}: {last}"),
+        )
+    }
+
+    fn lost(&self, e: impl std::fmt::Display) -> TransportError {
+        self.err(ErrorKind::Disconnected, format!("lost the connection to {} ({e}); the host may have gone down or the network dropped", self.address()))
+    }
+
+    /// Runs a command; returns its child with piped stdio.
+    async fn spawn(&self, line: String) -> Result<openssh::Child<Arc<Session>>, TransportError> {
+        let session = self.session().await?;
+        let mut cmd = Session::to_raw_command(session, line);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().await.map_err(|e| self.lost(e))
+    }
+}
+
+fn source_text(e: &openssh::Error) -> String {
+    let mut out = String::new();
+    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = cur {
+        out.push_str(&s.to_string());
+        out.push('\n');
+        cur = s.source();
+    }
+    out
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// `export K='v'` lines for the environment, sent on stdin.
+fn env_script(req: &ExecRequest) -> String {
+    req.env
+        .iter()
+        .map(|(k, v)| format!("export {k}={}\n", quote(v.expose())))
+        .collect()
+}
+
+/// The remote command line: a fixed bootstrap, the command itself (never a secret), no values.
+fn remote_line(req: &ExecRequest, env_len: usize) -> String {
+    let program = match &req.program {
+        Program::Shell(s) => s.clone(),
+        Program::Argv(a) => a.iter().map(|x| quote(x)).collect::<Vec<_>>().join(" "),
+    };
+    let program = match &req.cwd {
+        Some(dir) => format!("cd {} && {program}", quote(dir)),
+        None => program,
+    };
+    let inner = if env_len > 0 {
+        format!("eval \"$(head -c {env_len})\"; eval \"$1\"")
+    } else {
+        "eval \"$1\"".to_string()
+    };
+    let shell = format!("sh -c {} sh {}", quote(&inner), quote(&program));
+    match &req.become_ {
+        None => shell,
+        Some(Some(_)) => format!("sudo -S -p '' -- {shell}"),
+        Some(None) => format!("sudo -n -- {shell}"),
+    }
+}
+
+impl Transport for Ssh {
+    fn host(&self) -> &str {
+        &self.host.name
+    }
+
+    fn exec(&self, mut req: ExecRequest) -> BoxFut<'_, Result<ExecOutput, TransportError>> {
+        Box::pin(async move {
+            let env = env_script(&req);
+            let line = remote_line(&req, env.len());
+            let mut child = self.spawn(line).await?;
+            let mut stdin = child.stdin().take().expect("piped");
+            let stdout = child.stdout().take().expect("piped");
+            let stderr = child.stderr().take().expect("piped");
+            let password = req.become_.clone().flatten();
+            let input = req.stdin.take();
+            let feed = async move {
+                if let Some(p) = password {
+                    let _ = stdin
+                        .write_all(format!("{}\n", p.expose()).as_bytes())
+                        .await;
+                }
+                let _ = stdin.write_all(env.as_bytes()).await;
+                if let Some(mut r) = input {
+                    let _ = tokio::io::copy(&mut r, &mut stdin).await;
+                }
+                let _ = stdin.shutdown().await;
+            };
+            let ((), (out, t1), (err, t2)) = tokio::join!(
+                feed,
+                read_capped(stdout, req.cap),
+                read_capped(stderr, req.cap)
+            );
+            let status = child.wait().await.map_err(|e| self.lost(e))?;
+            Ok(ExecOutput {
+                code: status.code(),
+                stdout: out,
+                stderr: err,
+                truncated: t1 || t2,
+            })
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        path: &'a str,
+        mut data: Reader,
+        mode: Option<u32>,
+    ) -> BoxFut<'a, Result<u64, TransportError>> {
+        Box::pin(async move {
+            let tmp = format!("{path}.setup-tmp-{}", std::process::id());
+            let dir = std::path::Path::new(path)
+                .parent()
+                .map(|p| p.display().to_string())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| ".".into());
+            let line = format!(
+                "mkdir -p {} && cat > {} && sha256sum {}",
+                quote(&dir),
+                quote(&tmp),
+                quote(&tmp)
+            );
+            let mut child = self.spawn(line).await?;
+            let mut stdin = child.stdin().take().expect("piped");
+            let stdout = child.stdout().take().expect("piped");
+            let stderr = child.stderr().take().expect("piped");
+            let send = async move {
+                let mut hasher = Sha256::new();
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut total = 0u64;
+                loop {
+                    let n = data.read(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    stdin.write_all(&buf[..n]).await?;
+                    total += n as u64;
+                }
+                stdin.shutdown().await?;
+                Ok::<_, std::io::Error>((hex::encode(hasher.finalize()), total))
+            };
+            let (sent, (out, _), (err, _)) =
+                tokio::join!(send, read_capped(stdout, 4096), read_capped(stderr, 4096));
+            let status = child.wait().await.map_err(|e| self.lost(e))?;
+            let (local, total) = sent.map_err(|e| self.lost(e))?;
+            let rm = format!("rm -f {}", quote(&tmp));
+            let cleanup = |this: &'a Self| async move {
+                let _ = this.exec(ExecRequest::shell(rm)).await;
+            };
+            if !status.success() {
+                cleanup(self).await;
+                return Err(self.err(ErrorKind::Io, format!("writing {path}: {}", err.trim())));
+            }
+            let remote = out
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if remote != local {
+                cleanup(self).await;
+                return Err(self.err(
+                    ErrorKind::Io,
+                    format!(
+                        "{path}: sha256 on the host ({remote}) differs from what was sent ({local})"
+                    ),
+                ));
+            }
+            let chmod = mode
+                .map(|m| format!("chmod {m:o} {} && ", quote(&tmp)))
+                .unwrap_or_default();
+            let mv = self
+                .exec(ExecRequest::shell(format!(
+                    "{chmod}mv -f {} {}",
+                    quote(&tmp),
+                    quote(path)
+                )))
+                .await?;
+            if !mv.success() {
+                return Err(self.err(
+                    ErrorKind::Io,
+                    format!("renaming into {path}: {}", mv.stderr.trim()),
+                ));
+            }
+            Ok(total)
+        })
+    }
+
+    fn get<'a>(&'a self, path: &'a str) -> BoxFut<'a, Result<Reader, TransportError>> {
+        Box::pin(async move {
+            let sum = self
+                .exec(ExecRequest::shell(format!("sha256sum {}", quote(path))))
+                .await?;
+            if !sum.success() {
+                return Err(self.err(
+                    ErrorKind::Io,
+                    format!("cannot read {path}: {}", sum.stderr.trim()),
+                ));
+            }
+            let expected = sum
+                .stdout
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let mut child = self.spawn(format!("cat {}", quote(path))).await?;
+            let stdout = child.stdout().take().expect("piped");
+            Ok(Box::new(Verified {
+                inner: Box::new(stdout),
+                hasher: Sha256::new(),
+                expected,
+                path: path.to_string(),
+                _child: child,
+            }) as Reader)
+        })
+    }
+
+    fn close(&self) -> BoxFut<'_, ()> {
+        Box::pin(async move {
+            if let Some(Ok(s)) = self.session.lock().await.take() {
+                if let Ok(s) = Arc::try_unwrap(s) {
+                    let _ = s.close().await;
+                }
+            }
+        })
+    }
+}
+
+/// A download that fails at its end if its sha256 is not the one the host reported.
+struct Verified {
+    inner: Box<dyn AsyncRead + Send + Unpin>,
+    hasher: Sha256,
+    expected: String,
+    path: String,
+    _child: openssh::Child<Arc<Session>>,
+}
+
+impl AsyncRead for Verified {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let res = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &res {
+            let n = buf.filled().len() - before;
+            if n == 0 {
+                let got = hex::encode(std::mem::take(&mut self.hasher).finalize());
+                if got != self.expected {
+                    return std::task::Poll::Ready(Err(std::io::Error::other(format!(
+                        "{}: sha256 of what arrived ({got}) differs from the host's ({})",
+                        self.path, self.expected
+                    ))));
+                }
+            } else {
+                let filled = buf.filled()[before..].to_vec();
+                self.hasher.update(&filled);
+            }
+        }
+        res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::transport::EnvValue;
+
+    #[test]
+    fn secrets_stay_off_the_command_line() {
+        let mut req = ExecRequest::shell("echo $PW");
+        req.env
+            .push(("PW".into(), EnvValue::Secret(Secret::new("hunter22"))));
+        req.become_ = Some(Some(Secret::new("sudopw")));
+        let env = env_script(&req);
+        let line = remote_line(&req, env.len());
+        assert!(
+            !line.contains("hunter22") && !line.contains("sudopw"),
+            "{line}"
+        );
+        assert!(env.contains("hunter22"));
+        assert!(line.starts_with("sudo -S -p '' -- sh -c"), "{line}");
+    }
+}
