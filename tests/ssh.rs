@@ -8,12 +8,17 @@ use serde_json::Value as J;
 
 fn bed_with(ssh: &SshBed, playbook: &str) -> Bed {
     let bed = Bed::new();
-    bed.file("master.yml", &ssh.master()).file("pb.yml", &playbook.replace("BED", &ssh.dir().display().to_string()));
+    bed.file("master.yml", &ssh.master()).file(
+        "pb.yml",
+        &playbook.replace("BED", &ssh.dir().display().to_string()),
+    );
     bed
 }
 
 fn finished<'a>(j: &'a [J], step: &str, host: &str) -> &'a J {
-    j.iter().find(|e| e["event"] == "task_finished" && e["step"] == step && e["host"] == host).unwrap_or_else(|| panic!("{step} on {host} did not finish"))
+    j.iter()
+        .find(|e| e["event"] == "task_finished" && e["step"] == step && e["host"] == host)
+        .unwrap_or_else(|| panic!("{step} on {host} did not finish"))
 }
 
 fn at(v: &J) -> chrono::DateTime<chrono::Utc> {
@@ -26,7 +31,7 @@ fn a_multi_step_playbook_across_hosts_with_parallel_branches() {
     let bed = bed_with(
         &ssh,
         "steps:
-  - { id: prepare, hosts: bed, shell: 'mkdir -p BED/out/{{ inventory_hostname }} && echo "$SSH_CONNECTION"' }
+  - { id: prepare, hosts: bed, shell: 'mkdir -p BED/out/{{ inventory_hostname }} && echo \"$SSH_CONNECTION\"' }
   - { id: left, hosts: host1, needs: [prepare], shell: 'sleep 1; echo left > BED/out/host1/left' }
   - { id: right, hosts: [host2, host3], needs: [prepare], shell: 'sleep 1; echo right > BED/out/{{ inventory_hostname }}/right' }
   - { id: send, hosts: bed, needs: [prepare], copy: { content: \"from {{ inventory_hostname }}\\n\", dest: 'BED/out/{{ inventory_hostname }}/copied' } }
@@ -36,13 +41,22 @@ fn a_multi_step_playbook_across_hosts_with_parallel_branches() {
     let out = bed.run(&["run", "pb.yml", "-v"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     for h in &ssh.hosts {
-        assert_eq!(std::fs::read_to_string(ssh.path(&format!("out/{}/copied", h.name))).unwrap(), format!("from {}\n", h.name));
-        assert!(out.stdout.contains(&h.address), "each command ran through its own host's sshd");
+        assert_eq!(
+            std::fs::read_to_string(ssh.path(&format!("out/{}/copied", h.name))).unwrap(),
+            format!("from {}\n", h.name)
+        );
+        assert!(
+            out.stdout.contains(&h.address),
+            "each command ran through its own host's sshd"
+        );
     }
     let j = journal(bed.dir.path());
     let l = finished(&j, "left", "host1");
     let r = finished(&j, "right", "host2");
-    assert!(at(&l["started_at"]) < at(&r["at"]) && at(&r["started_at"]) < at(&l["at"]), "the branches overlap");
+    assert!(
+        at(&l["started_at"]) < at(&r["at"]) && at(&r["started_at"]) < at(&l["at"]),
+        "the branches overlap"
+    );
 }
 
 #[test]
@@ -55,9 +69,20 @@ fn become_runs_through_sudo_with_the_password_on_stdin() {
     cmd.env("SETUP_BECOME_PASSWORD", "setupdr-sudo");
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("| root"), "the command ran as root: {stdout}");
-    assert!(!stdout.contains("setupdr-sudo"), "the password is on no command line and in no output");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("| root"),
+        "the command ran as root: {stdout}"
+    );
+    assert!(
+        !stdout.contains("setupdr-sudo"),
+        "the password is on no command line and in no output"
+    );
     let mut wrong = bed.command(&["run", "pb.yml"]);
     wrong.env("SETUP_BECOME_PASSWORD", "not-the-password");
     let out = wrong.output().unwrap();
@@ -87,7 +112,11 @@ fn an_sshd_killed_mid_run_fails_its_task_and_others_continue() {
     let dead = finished(&j, "long", "host2");
     assert_eq!(dead["status"], "failed");
     let msg = dead["message"].as_str().unwrap();
-    assert!(msg.contains("host `host2`") && (msg.contains("lost the connection") || msg.contains("killed by a signal")), "{msg}");
+    assert!(
+        msg.contains("host `host2`")
+            && (msg.contains("lost the connection") || msg.contains("killed by a signal")),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -108,7 +137,10 @@ fn a_hung_host_fails_by_the_step_timeout() {
     let out = bed.run(&["run", "pb.yml", "--keep-going"]);
     ssh.signal(2, "CONT");
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    assert!(started.elapsed().as_secs() < 20, "the run did not wait forever");
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "the run did not wait forever"
+    );
     let j = journal(bed.dir.path());
     assert_eq!(finished(&j, "after", "host1")["status"], "changed");
     let hung = finished(&j, "after", "host3");
@@ -118,13 +150,24 @@ fn a_hung_host_fails_by_the_step_timeout() {
 
 fn first_error(ssh: &SshBed, master: &str, extra: &[&str]) -> (i32, String) {
     let bed = Bed::new();
-    bed.file("master.yml", master).file("pb.yml", "steps:\n  - { id: probe, hosts: host1, shell: 'true' }\n");
+    bed.file("master.yml", master).file(
+        "pb.yml",
+        "steps:\n  - { id: probe, hosts: host1, shell: 'true' }\n",
+    );
     let mut args = vec!["run", "pb.yml"];
     args.extend_from_slice(extra);
     let out = bed.run(&args);
-    let line = out.stdout.lines().find(|l| l.contains("FAILED")).map(str::to_string).unwrap_or_default();
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("FAILED"))
+        .map(str::to_string)
+        .unwrap_or_default();
     // The text after `FAILED probe on host1 (0.2s): `.
-    let line = line.split_once("): ").map(|x| x.1.trim().to_string()).unwrap_or(line);
+    let line = line
+        .split_once("): ")
+        .map(|x| x.1.trim().to_string())
+        .unwrap_or(line);
     (out.code, ssh.filter(&bed.filter(&line)))
 }
 
@@ -137,10 +180,15 @@ fn a_host_key_mismatch_is_refused() {
     let key2 = lines[1].split_once(' ').unwrap().1;
     let swapped = format!("{} {key2}\n", lines[0].split_once(' ').unwrap().0);
     std::fs::write(ssh.path("known_hosts-swapped"), swapped).unwrap();
-    let master = ssh.master().replace("/known_hosts,", "/known_hosts-swapped,");
+    let master = ssh
+        .master()
+        .replace("/known_hosts,", "/known_hosts-swapped,");
     let (code, err) = first_error(&ssh, &master, &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("does not match") || err.contains("is not the one recorded"), "{err}");
+    assert!(
+        err.contains("does not match") || err.contains("is not the one recorded"),
+        "{err}"
+    );
     // Accepting new keys never accepts a changed one.
     let (code, _) = first_error(&ssh, &master, &["--accept-new-host-keys"]);
     assert_eq!(code, 1);
@@ -155,7 +203,12 @@ fn a_new_host_key_is_accepted_only_when_asked() {
     assert_eq!(code, 1, "{err}");
     let (code, err) = first_error(&ssh, &master, &["--accept-new-host-keys"]);
     assert_eq!(code, 0, "{err}");
-    assert!(!std::fs::read_to_string(ssh.path("known_hosts-empty")).unwrap().is_empty(), "the key was recorded");
+    assert!(
+        !std::fs::read_to_string(ssh.path("known_hosts-empty"))
+            .unwrap()
+            .is_empty(),
+        "the key was recorded"
+    );
 }
 
 #[test]
@@ -172,9 +225,16 @@ fn an_unreachable_host_says_what_to_fix() {
 fn a_bad_key_says_what_to_fix() {
     let ssh = SshBed::start(3);
     let key = ssh.path("other_key");
-    let ok = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
     assert!(ok.success());
-    let master = ssh.master().replace(&format!("{}/id_ed25519", ssh.dir().display()), &key.display().to_string());
+    let master = ssh.master().replace(
+        &format!("{}/id_ed25519", ssh.dir().display()),
+        &key.display().to_string(),
+    );
     let (code, err) = first_error(&ssh, &master, &[]);
     assert_eq!(code, 1);
     insta::assert_snapshot!(err);
