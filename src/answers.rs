@@ -530,17 +530,17 @@ impl Answers {
                     }
                     continue;
                 }
-                if let Some(d) = q.default {
-                    if !interactive {
-                        self.values.insert(
-                            key,
-                            Answer {
-                                value: J::String(d.into()),
-                                origin: Origin::Default,
-                            },
-                        );
-                        continue;
-                    }
+                if let Some(d) = q.default
+                    && !interactive
+                {
+                    self.values.insert(
+                        key,
+                        Answer {
+                            value: J::String(d.into()),
+                            origin: Origin::Default,
+                        },
+                    );
+                    continue;
                 }
                 if interactive
                     && (!q.optional
@@ -624,10 +624,11 @@ fn prompt(q: &Question) -> Option<String> {
 /// `storage.bucket` becomes `storage.s3.bucket` once the type is known.
 fn normalize(key: &str, storage_type: Option<&J>) -> String {
     let parts: Vec<&str> = key.split('.').collect();
-    if let (["storage", field], Some(J::String(t))) = (parts.as_slice(), storage_type) {
-        if *field != "type" && questions(t).iter().any(|q| q.field == *field) {
-            return format!("storage.{t}.{field}");
-        }
+    if let (["storage", field], Some(J::String(t))) = (parts.as_slice(), storage_type)
+        && *field != "type"
+        && questions(t).iter().any(|q| q.field == *field)
+    {
+        return format!("storage.{t}.{field}");
     }
     key.to_string()
 }

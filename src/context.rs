@@ -28,7 +28,6 @@ pub fn controller_host() -> Host {
         max_parallel: 8,
         groups: Vec::new(),
         vars: Map::new(),
-        span: Default::default(),
     }
 }
 
@@ -46,7 +45,6 @@ pub struct Vars<'a> {
     pub playbook: &'a Playbook,
     pub restore: &'a RestoreSpec,
     pub answers: &'a Answers,
-    pub run: &'a RunInfo,
     hostvars: Value,
     groups: Value,
     common: Map<String, J>,
@@ -90,7 +88,6 @@ impl<'a> Vars<'a> {
             playbook,
             restore,
             answers,
-            run,
             hostvars: Templates::context(&J::Object(hv)),
             groups: Templates::context(&inventory.groups_json()),
             common,

@@ -78,13 +78,6 @@ impl Diag {
         self.help = Some(help.into());
         self
     }
-
-    /// `file:line:col`, for plain-text listings.
-    pub fn location(&self) -> Option<String> {
-        let src = self.source.as_ref()?;
-        let (line, col) = src.line_col(self.span.start);
-        Some(format!("{}:{line}:{col}", src.name))
-    }
 }
 
 impl fmt::Display for Diag {
@@ -127,9 +120,6 @@ impl Diagnostics {
     }
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
-    }
-    pub fn extend(&mut self, other: Diagnostics) {
-        self.list.extend(other.list);
     }
     /// Sorted by document and position, so output is stable.
     pub fn sorted(mut self) -> Self {

@@ -220,10 +220,10 @@ struct Frame {
 }
 
 fn scalar_kind(value: &str, style: ScalarStyle, tag: Option<&str>) -> Kind {
-    if let Some(tag) = tag {
-        if tag == "str" {
-            return Kind::Str(value.to_string());
-        }
+    if let Some(tag) = tag
+        && tag == "str"
+    {
+        return Kind::Str(value.to_string());
     }
     if style != ScalarStyle::Plain {
         return Kind::Str(value.to_string());
@@ -244,10 +244,8 @@ fn scalar_kind(value: &str, style: ScalarStyle, tag: Option<&str>) -> Kind {
         && value
             .bytes()
             .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-    if looks_numeric {
-        if let Ok(f) = value.parse::<f64>() {
-            return Kind::Float(f);
-        }
+    if looks_numeric && let Ok(f) = value.parse::<f64>() {
+        return Kind::Float(f);
     }
     Kind::Str(value.to_string())
 }

@@ -200,7 +200,7 @@ fn first_interrupt_finishes_running_tasks_rolls_back_and_exits_130() {
         "pb.yml",
         "steps:\n  - { id: long, hosts: h1, destructive: true, shell: 'sleep 1.5; echo finished > long.out' }\n  - { id: next, hosts: h1, needs: [long], shell: 'echo ran > next.out' }\non_failure:\n  - { id: undo, hosts: h1, shell: 'echo undone > undo.out' }\n",
     );
-    let mut child = bed
+    let child = bed
         .command(&["run", "pb.yml"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

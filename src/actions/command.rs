@@ -81,6 +81,6 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
     }
     match ctx.transport.exec(req).await {
         Ok(out) => Outcome::from_exec(&out),
-        Err(e) => Outcome::failed(e.to_string()),
+        Err(e) => Outcome::from_transport(&e),
     }
 }

@@ -85,6 +85,12 @@ impl Outcome {
             ..Outcome::ok(message)
         }
     }
+    /// A transport failure: unreachable, refused, host key, or a dropped connection.
+    pub fn from_transport(e: &crate::transport::TransportError) -> Self {
+        let kind = format!("{:?}", e.kind).to_lowercase();
+        Outcome::failed(e.to_string()).with_data(json!({ "transport_error": kind }))
+    }
+
     pub fn with_data(mut self, data: J) -> Self {
         self.data = data;
         self
@@ -95,6 +101,11 @@ impl Outcome {
         let mut output = out.stdout.clone();
         if !out.stderr.is_empty() {
             output.push_str(&out.stderr);
+        }
+        if out.truncated {
+            output.push_str(
+                "\n[output cut: only the first 64 KiB of stdout and of stderr were kept]\n",
+            );
         }
         let status = if out.success() {
             Status::Changed

@@ -26,6 +26,6 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
             }
             o
         }
-        Err(e) => Outcome::failed(e.to_string()),
+        Err(e) => Outcome::from_transport(&e),
     }
 }

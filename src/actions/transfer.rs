@@ -121,6 +121,12 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     }
     let meta = match storage.stat(&object).await {
         Ok(m) => m,
+        Err(e) if e.not_found => {
+            return Outcome::failed(format!(
+                "backup `{object}` is not in {}: see `setup standalone list` for what is there",
+                storage.describe()
+            ));
+        }
         Err(e) => return Outcome::failed(e.to_string()),
     };
     let reader = match storage.get(&object, None).await {
@@ -149,13 +155,13 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
         let _ = remove_part().await;
         return Outcome::failed(format!("fetching {object}: {e}"));
     }
-    if let Some(want) = &expected {
-        if *want != digest {
-            let _ = remove_part().await;
-            return Outcome::failed(format!(
-                "checksum mismatch for {object}: expected sha256 {want}, got {digest}; the partial file was removed"
-            ));
-        }
+    if let Some(want) = &expected
+        && *want != digest
+    {
+        let _ = remove_part().await;
+        return Outcome::failed(format!(
+            "checksum mismatch for {object}: expected sha256 {want}, got {digest}; the partial file was removed"
+        ));
     }
     let mv = ctx
         .transport

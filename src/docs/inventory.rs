@@ -33,7 +33,6 @@ pub struct Host {
     pub groups: Vec<String>,
     /// all < parent group < child group < host.
     pub vars: Vars,
-    pub span: Span,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -461,7 +460,6 @@ fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory {
                 .cloned()
                 .collect(),
             vars,
-            span: *span,
         });
     }
     Inventory {
@@ -528,10 +526,9 @@ impl Inventory {
             if self.source.is_some()
                 && !vars.contains_key("ansible_host")
                 && h.address.as_deref() != Some(h.name.as_str())
+                && let Some(a) = &h.address
             {
-                if let Some(a) = &h.address {
-                    vars.insert("ansible_host".into(), json!(a));
-                }
+                vars.insert("ansible_host".into(), json!(a));
             }
             if !vars.is_empty() {
                 hostvars.insert(h.name.clone(), J::Object(vars));

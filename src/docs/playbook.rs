@@ -72,7 +72,6 @@ pub struct Step {
     pub env: Vec<(String, Node)>,
     pub action: &'static str,
     pub payload: Node,
-    pub node: Node,
     pub rollback: bool,
 }
 
@@ -229,10 +228,10 @@ fn parse_step(c: &mut Checker, node: &Node, rollback: bool) -> Option<Step> {
         None => Vec::new(),
     };
     let when = get("when").cloned();
-    if let Some(w) = &when {
-        if !matches!(w.kind, Kind::Str(_) | Kind::Bool(_)) {
-            c.string(w, "when");
-        }
+    if let Some(w) = &when
+        && !matches!(w.kind, Kind::Str(_) | Kind::Bool(_))
+    {
+        c.string(w, "when");
     }
     Some(Step {
         id: id.clone(),
@@ -264,7 +263,6 @@ fn parse_step(c: &mut Checker, node: &Node, rollback: bool) -> Option<Step> {
         env,
         action: action.0,
         payload: action.1,
-        node: node.clone(),
         rollback,
     })
 }
@@ -293,24 +291,24 @@ fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
                     d.help = Some(format!("add `{r}: ...` to this `{action}`"));
                 }
             }
-            if action == "service" {
-                if let Some(state) = payload.get("state") {
-                    let states = ["started", "stopped", "restarted", "reloaded"];
-                    let s = state.scalar_text().unwrap_or_default();
-                    if !s.contains("{{") && !states.contains(&s.as_str()) {
-                        let sug = crate::diag::did_you_mean(&s, states);
-                        let d = c.error(
-                            "invalid_value",
-                            state,
-                            format!("invalid service state `{s}`"),
-                        );
-                        d.label = "not a service state".into();
-                        d.help = Some(
-                            sug.map_or(format!("use one of: {}", states.join(", ")), |x| {
-                                format!("did you mean `{x}`?")
-                            }),
-                        );
-                    }
+            if action == "service"
+                && let Some(state) = payload.get("state")
+            {
+                let states = ["started", "stopped", "restarted", "reloaded"];
+                let s = state.scalar_text().unwrap_or_default();
+                if !s.contains("{{") && !states.contains(&s.as_str()) {
+                    let sug = crate::diag::did_you_mean(&s, states);
+                    let d = c.error(
+                        "invalid_value",
+                        state,
+                        format!("invalid service state `{s}`"),
+                    );
+                    d.label = "not a service state".into();
+                    d.help = Some(
+                        sug.map_or(format!("use one of: {}", states.join(", ")), |x| {
+                            format!("did you mean `{x}`?")
+                        }),
+                    );
                 }
             }
         }
@@ -348,22 +346,22 @@ impl Step {
                 }
             }
         }
-        if self.action == "debug" {
-            if let Some(v) = self.payload.get("var") {
-                for (n, u) in out.iter_mut() {
-                    if std::ptr::eq(*n, v) {
-                        *u = TemplateUse::Expr;
-                    }
+        if self.action == "debug"
+            && let Some(v) = self.payload.get("var")
+        {
+            for (n, u) in out.iter_mut() {
+                if std::ptr::eq(*n, v) {
+                    *u = TemplateUse::Expr;
                 }
             }
         }
         for (_, v) in &self.env {
             collect_strings(v, TemplateUse::Env, &mut out);
         }
-        if let Some(w) = &self.when {
-            if matches!(w.kind, Kind::Str(_)) {
-                out.push((w, TemplateUse::Expr));
-            }
+        if let Some(w) = &self.when
+            && matches!(w.kind, Kind::Str(_))
+        {
+            out.push((w, TemplateUse::Expr));
         }
         if let Some(l) = &self.loop_ {
             match &l.kind {
@@ -375,10 +373,6 @@ impl Step {
             collect_strings(n, TemplateUse::Text, &mut out);
         }
         out
-    }
-
-    pub fn is_argv_action(&self) -> bool {
-        matches!(self.action, "shell" | "command" | "script")
     }
 }
 

@@ -40,26 +40,26 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> RestoreSpec 
     if c.map(node, "restore.yml", KEYS).is_none() {
         return spec;
     }
-    if let Some(n) = node.get("config_backup") {
-        if let Some(s) = c.string(n, "config_backup") {
-            spec.entries.push(Entry {
-                key: "config_backup".into(),
-                value: s.into(),
-                node: n.clone(),
-            });
-        }
+    if let Some(n) = node.get("config_backup")
+        && let Some(s) = c.string(n, "config_backup")
+    {
+        spec.entries.push(Entry {
+            key: "config_backup".into(),
+            value: s.into(),
+            node: n.clone(),
+        });
     }
-    if let Some(a) = node.get("analytics") {
-        if let Some(entries) = c.map(a, "analytics", ANALYTICS_KEYS) {
-            for (k, v) in entries {
-                let key = k.scalar_text().unwrap_or_default();
-                if let Some(s) = c.string(v, &format!("analytics.{key}")) {
-                    spec.entries.push(Entry {
-                        key: format!("analytics.{key}"),
-                        value: s.into(),
-                        node: v.clone(),
-                    });
-                }
+    if let Some(a) = node.get("analytics")
+        && let Some(entries) = c.map(a, "analytics", ANALYTICS_KEYS)
+    {
+        for (k, v) in entries {
+            let key = k.scalar_text().unwrap_or_default();
+            if let Some(s) = c.string(v, &format!("analytics.{key}")) {
+                spec.entries.push(Entry {
+                    key: format!("analytics.{key}"),
+                    value: s.into(),
+                    node: v.clone(),
+                });
             }
         }
     }
@@ -88,21 +88,21 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> RestoreSpec 
         }
         None => COMPONENTS.iter().map(|s| s.to_string()).collect(),
     };
-    if let Some(s) = node.get("storage") {
-        if let Some(entries) = c.map(s, "storage", &[]) {
-            for (k, v) in entries {
-                let key = k.scalar_text().unwrap_or_default();
-                flatten(&format!("storage.{key}"), v, &mut spec.entries);
-            }
+    if let Some(s) = node.get("storage")
+        && let Some(entries) = c.map(s, "storage", &[])
+    {
+        for (k, v) in entries {
+            let key = k.scalar_text().unwrap_or_default();
+            flatten(&format!("storage.{key}"), v, &mut spec.entries);
         }
     }
-    if let Some(v) = node.get("vars") {
-        if let Some(entries) = c.map(v, "vars", &[]) {
-            spec.vars = entries
-                .iter()
-                .map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_json()))
-                .collect();
-        }
+    if let Some(v) = node.get("vars")
+        && let Some(entries) = c.map(v, "vars", &[])
+    {
+        spec.vars = entries
+            .iter()
+            .map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.to_json()))
+            .collect();
     }
     spec
 }
@@ -128,10 +128,6 @@ pub fn flatten(prefix: &str, node: &Node, out: &mut Vec<Entry>) {
 }
 
 impl RestoreSpec {
-    pub fn get(&self, key: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.key == key)
-    }
-
     /// `restore.*` as templates see it.
     pub fn template_value(&self) -> serde_json::Value {
         let mut root = serde_json::Map::new();

@@ -52,10 +52,10 @@ impl Dirs {
 
     /// A template's text: from the templates folder, else the built-in ones.
     pub fn template(&self, name: &str) -> Result<String, String> {
-        if let Some(dir) = &self.templates {
-            if let Ok(t) = std::fs::read_to_string(dir.join(name)) {
-                return Ok(t);
-            }
+        if let Some(dir) = &self.templates
+            && let Ok(t) = std::fs::read_to_string(dir.join(name))
+        {
+            return Ok(t);
         }
         crate::embedded::template(name)
             .map(str::to_string)
@@ -137,10 +137,10 @@ impl RunShared {
             std::collections::BTreeMap::new();
         if let Ok(iter) = ctx.try_iter() {
             for k in iter {
-                if let Some(key) = k.as_str() {
-                    if let Ok(v) = ctx.get_attr(key) {
-                        map.insert(key.to_string(), v);
-                    }
+                if let Some(key) = k.as_str()
+                    && let Ok(v) = ctx.get_attr(key)
+                {
+                    map.insert(key.to_string(), v);
                 }
             }
         }
@@ -188,6 +188,9 @@ fn excerpt(text: &str, masker: &Masker) -> String {
     }
     format!("…{}", &masked[cut..])
 }
+
+/// One loop item's arguments, environment and template context.
+type Rendered = (J, Vec<(String, EnvValue)>, minijinja::Value);
 
 /// Runs one task: `when`, `loop`, rendering, resume, retries, timeout, register.
 async fn run_task(shared: Arc<RunShared>, dag: Arc<Dag>, t: usize, rollback: bool) -> Status {
@@ -297,7 +300,7 @@ async fn run_task(shared: Arc<RunShared>, dag: Arc<Dag>, t: usize, rollback: boo
         }
     };
     // Render every item's arguments before anything runs.
-    let mut rendered: Vec<(J, Vec<(String, EnvValue)>, minijinja::Value)> = Vec::new();
+    let mut rendered: Vec<Rendered> = Vec::new();
     for item in items.clone().unwrap_or_else(|| vec![J::Null]) {
         let ictx = if items.is_some() {
             match shared.context(&task.host, Some(("item", item))) {
@@ -354,23 +357,22 @@ async fn run_task(shared: Arc<RunShared>, dag: Arc<Dag>, t: usize, rollback: boo
         &rendered.first().map(|r| r.1.clone()).unwrap_or_default(),
         &shared.masker,
     );
-    if !rollback {
-        if let Some((prev, reg)) = shared.resume.get(&(step.id.clone(), task.host.clone())) {
-            if *prev == hash {
-                shared.events.emit(Event::TaskStarted {
-                    task: t,
-                    step: step.id.clone(),
-                    host: task.host.clone(),
-                    rollback,
-                    at: started_at,
-                    input_hash: hash.clone(),
-                });
-                let mut o = Outcome::ok("done in the resumed run; skipped");
-                o.status = Status::Skipped;
-                o.data = reg.clone().unwrap_or(J::Null);
-                return finish(o, hash, started_at);
-            }
-        }
+    if !rollback
+        && let Some((prev, reg)) = shared.resume.get(&(step.id.clone(), task.host.clone()))
+        && *prev == hash
+    {
+        shared.events.emit(Event::TaskStarted {
+            task: t,
+            step: step.id.clone(),
+            host: task.host.clone(),
+            rollback,
+            at: started_at,
+            input_hash: hash.clone(),
+        });
+        let mut o = Outcome::ok("done in the resumed run; skipped");
+        o.status = Status::Skipped;
+        o.data = reg.clone().unwrap_or(J::Null);
+        return finish(o, hash, started_at);
     }
     if step.destructive {
         shared.destructive_started.store(true, Ordering::SeqCst);
@@ -505,12 +507,13 @@ pub async fn run_dag(
         }
     }
     let mut running: JoinSet<(usize, Status)> = JoinSet::new();
+    let mut in_flight: std::collections::BTreeSet<usize> = Default::default();
     let mut failed = false;
     let mut stopping = false;
     let mut seen_interrupts = interrupt.count.load(Ordering::SeqCst);
     loop {
-        while !stopping {
-            let Some(t) = ready.pop_front() else { break };
+        while !stopping && let Some(t) = ready.pop_front() {
+            in_flight.insert(t);
             let (shared, dag, global, host) = (
                 shared.clone(),
                 dag.clone(),
@@ -530,6 +533,7 @@ pub async fn run_dag(
             done = running.join_next() => {
                 let Some(res) = done else { break };
                 let Ok((t, status)) = res else { continue };
+                in_flight.remove(&t);
                 if status.succeeded() {
                     complete(dag.task_nodes[t], &dag, &mut indeg, &mut ready);
                 } else {
@@ -547,6 +551,25 @@ pub async fn run_dag(
                     if count >= 2 {
                         running.abort_all();
                         while running.join_next().await.is_some() {}
+                        let now = Utc::now();
+                        for t in std::mem::take(&mut in_flight) {
+                            let task = &dag.tasks[t];
+                            shared.events.emit(Event::TaskFinished {
+                                task: t,
+                                step: dag.steps[task.step].step.id.clone(),
+                                host: task.host.clone(),
+                                rollback,
+                                at: now,
+                                started_at: now,
+                                status: Status::Aborted,
+                                exit_code: None,
+                                input_hash: String::new(),
+                                output: String::new(),
+                                message: "aborted by a second interrupt".into(),
+                                registered: None,
+                                destructive: dag.steps[task.step].step.destructive,
+                            });
+                        }
                         break;
                     }
                 }

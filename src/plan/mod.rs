@@ -391,6 +391,7 @@ impl Dag {
         }
     }
 
+    #[cfg(test)]
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.step.id == id)
     }

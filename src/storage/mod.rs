@@ -52,6 +52,10 @@ pub trait Storage: Send + Sync {
         range: Option<Range<u64>>,
     ) -> BoxFut<'a, Result<Reader, StorageError>>;
     fn put<'a>(&'a self, name: &'a str, data: Reader) -> BoxFut<'a, Result<u64, StorageError>>;
+    #[expect(
+        dead_code,
+        reason = "retention pruning in the backup flow deletes old backups"
+    )]
     fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>>;
 }
 

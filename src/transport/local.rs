@@ -46,10 +46,6 @@ fn is_root() -> bool {
 }
 
 impl Transport for Local {
-    fn host(&self) -> &str {
-        &self.host
-    }
-
     fn exec(&self, mut req: ExecRequest) -> BoxFut<'_, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
             let sudo = req.become_.as_ref().filter(|_| !is_root()).cloned();

@@ -109,7 +109,6 @@ impl std::fmt::Display for TransportError {
 impl std::error::Error for TransportError {}
 
 pub trait Transport: Send + Sync {
-    fn host(&self) -> &str;
     fn exec(&self, req: ExecRequest) -> BoxFut<'_, Result<ExecOutput, TransportError>>;
     /// Streams `data` into `path`: written under a temporary name, renamed when complete.
     fn put<'a>(

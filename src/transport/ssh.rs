@@ -222,10 +222,6 @@ fn remote_line(req: &ExecRequest, env_len: usize) -> String {
 }
 
 impl Transport for Ssh {
-    fn host(&self) -> &str {
-        &self.host.name
-    }
-
     fn exec(&self, mut req: ExecRequest) -> BoxFut<'_, Result<ExecOutput, TransportError>> {
         Box::pin(async move {
             let env = env_script(&req);
@@ -379,10 +375,10 @@ impl Transport for Ssh {
 
     fn close(&self) -> BoxFut<'_, ()> {
         Box::pin(async move {
-            if let Some(Ok(s)) = self.session.lock().await.take() {
-                if let Ok(s) = Arc::try_unwrap(s) {
-                    let _ = s.close().await;
-                }
+            if let Some(Ok(s)) = self.session.lock().await.take()
+                && let Ok(s) = Arc::try_unwrap(s)
+            {
+                let _ = s.close().await;
             }
         })
     }
