@@ -80,12 +80,12 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             );
             Ok(0)
         }
-        Command::Validate => {
-            let w = load(
-                c,
-                PlaybookRef::Builtin("standalone/restore.yml".into()),
-                false,
-            )?;
+        Command::Validate { playbook } => {
+            let pref = match playbook {
+                Some(p) => PlaybookRef::File(p.clone()),
+                None => PlaybookRef::Builtin("standalone/restore.yml".into()),
+            };
+            let w = load(c, pref, false)?;
             println!(
                 "valid: {} hosts, {} steps, {} tasks, {} rollback steps",
                 w.inventory.hosts.len(),

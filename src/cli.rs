@@ -52,7 +52,10 @@ pub enum Command {
         playbook: PathBuf,
     },
     /// Load and check every document; touch nothing.
-    Validate,
+    Validate {
+        /// A playbook to check instead of the built-in standalone restore.
+        playbook: Option<PathBuf>,
+    },
     /// Show the resolved inventory.
     Inventory {
         /// Print it as JSON, in the shape of `ansible-inventory --list`.

@@ -30,6 +30,10 @@ pub fn check_templates(
     let controller = controller_host();
     let mut known_cache: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut seen: BTreeSet<(usize, String)> = BTreeSet::new();
+    let templates = &mut VarCache {
+        templates,
+        parsed: Default::default(),
+    };
     for (_, node) in &pb.vars {
         let known = vars.known_names(&controller, &BTreeSet::new());
         for (n, _) in strings(node) {
@@ -98,6 +102,21 @@ pub fn check_templates(
     }
 }
 
+/// Variables of each template string, parsed once however many hosts read it.
+struct VarCache<'t> {
+    templates: &'t Templates,
+    parsed: std::collections::HashMap<(usize, bool), Result<BTreeSet<String>, String>>,
+}
+
+impl VarCache<'_> {
+    fn get(&mut self, node: &Node, text: &str, expr: bool) -> &Result<BTreeSet<String>, String> {
+        let templates = self.templates;
+        self.parsed
+            .entry((node.span.start, expr))
+            .or_insert_with(|| templates.variables(text, expr).map_err(|e| error_text(&e)))
+    }
+}
+
 fn ancestors(dag: &crate::plan::Dag, i: usize) -> BTreeSet<usize> {
     let mut out = BTreeSet::new();
     let mut todo = dag.steps[i].needs.clone();
@@ -119,13 +138,16 @@ fn report_unordered(
     node: &Node,
     step: &str,
     unordered: &dyn Fn(&str) -> Option<String>,
-    templates: &Templates,
+    templates: &mut VarCache,
     usage: TemplateUse,
     seen: &mut BTreeSet<(usize, String)>,
     diags: &mut Diagnostics,
 ) {
     let Some(text) = node.as_str() else { return };
-    let Ok(found) = templates.variables(text, usage == TemplateUse::Expr) else {
+    let Ok(found) = templates
+        .get(node, text, usage == TemplateUse::Expr)
+        .clone()
+    else {
         return;
     };
     for path in found {
@@ -176,13 +198,13 @@ fn check_one(
     known: &BTreeSet<String>,
     host: Option<&str>,
     vars: &Vars,
-    templates: &Templates,
+    templates: &mut VarCache,
     seen: &mut BTreeSet<(usize, String)>,
     diags: &mut Diagnostics,
 ) {
     let Some(text) = node.as_str() else { return };
     let expr = usage == TemplateUse::Expr;
-    let found = match templates.variables(text, expr) {
+    let found = match templates.get(node, text, expr).clone() {
         Ok(v) => v,
         Err(e) => {
             if seen.insert((node.span.start, "syntax".into())) {
@@ -191,7 +213,7 @@ fn check_one(
                         "template_syntax",
                         src,
                         node.span,
-                        format!("template error: {}", error_text(&e)),
+                        format!("template error: {e}"),
                     )
                     .label("this template does not parse")
                     .help("check the `{{ }}` and `{% %}` pairs and the expression inside"),
