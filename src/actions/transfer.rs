@@ -19,9 +19,10 @@ struct Tally {
     reported: u64,
 }
 
-/// Hashes and counts what flows through, and reports progress.
+/// Counts what flows through, hashes it when asked, and reports progress.
 struct Hashing {
     inner: Reader,
+    hash: bool,
     tally: Arc<Mutex<Tally>>,
     events: Events,
     task: usize,
@@ -39,8 +40,11 @@ impl AsyncRead for Hashing {
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &res {
             let new = &buf.filled()[before..];
+            let hash = self.hash;
             let mut t = self.tally.lock().expect("tally");
-            t.hasher.update(new);
+            if hash {
+                t.hasher.update(new);
+            }
             t.bytes += new.len() as u64;
             if t.bytes - t.reported >= 1 << 20 {
                 t.reported = t.bytes;
@@ -59,10 +63,11 @@ impl AsyncRead for Hashing {
     }
 }
 
-fn hashing(ctx: &TaskCtx<'_>, inner: Reader, total: Option<u64>) -> (Reader, Arc<Mutex<Tally>>) {
+fn hashing(ctx: &TaskCtx<'_>, inner: Reader, total: Option<u64>, hash: bool) -> (Reader, Arc<Mutex<Tally>>) {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let r = Hashing {
         inner,
+        hash,
         tally: tally.clone(),
         events: ctx.events().clone(),
         task: ctx.task,
@@ -133,10 +138,11 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
         Ok(r) => r,
         Err(e) => return Outcome::failed(e.to_string()),
     };
-    let (reader, tally) = hashing(ctx, reader, Some(meta.size));
+    // The transport hashes what it writes; this reader only counts, for progress.
+    let (reader, tally) = hashing(ctx, reader, Some(meta.size), false);
     let part = format!("{dest}.part");
     let put = ctx.transport.put(&part, reader, None).await;
-    let (digest, bytes) = finish(&tally);
+    let (_, mut bytes) = finish(&tally);
     ctx.events().emit(Event::Transfer {
         task: ctx.task,
         host: ctx.host.name.clone(),
@@ -151,10 +157,16 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
                 quote(&part)
             )))
     };
-    if let Err(e) = put {
-        let _ = remove_part().await;
-        return Outcome::failed(format!("fetching {object}: {e}"));
-    }
+    let digest = match put {
+        Ok(w) => {
+            bytes = w.bytes;
+            w.sha256
+        }
+        Err(e) => {
+            let _ = remove_part().await;
+            return Outcome::failed(format!("fetching {object}: {e}"));
+        }
+    };
     if let Some(want) = &expected
         && *want != digest
     {
@@ -196,7 +208,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
         Ok(r) => r,
         Err(e) => return Outcome::failed(e.to_string()),
     };
-    let (reader, tally) = hashing(ctx, reader, None);
+    let (reader, tally) = hashing(ctx, reader, None, true);
     let put = storage.put(&object, reader).await;
     let (digest, bytes) = finish(&tally);
     ctx.events().emit(Event::Transfer {

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::{
+use super::{Written, copy_hashing, 
     BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
     read_capped,
 };
@@ -117,7 +117,7 @@ impl Transport for Local {
         path: &'a str,
         mut data: Reader,
         mode: Option<u32>,
-    ) -> BoxFut<'a, Result<u64, TransportError>> {
+    ) -> BoxFut<'a, Result<Written, TransportError>> {
         Box::pin(async move {
             let full = self.path(path);
             let target = full.as_path();
@@ -130,8 +130,8 @@ impl Transport for Local {
             let mut file = tokio::fs::File::create(&tmp)
                 .await
                 .map_err(|e| self.err(format!("cannot write {tmp}: {e}")))?;
-            let copied = tokio::io::copy(&mut data, &mut file).await;
-            let n = match copied {
+            let copied = copy_hashing(&mut data, &mut file).await;
+            let written = match copied {
                 Ok(n) => n,
                 Err(e) => {
                     let _ = tokio::fs::remove_file(&tmp).await;
@@ -149,7 +149,7 @@ impl Transport for Local {
             tokio::fs::rename(&tmp, &full)
                 .await
                 .map_err(|e| self.err(format!("renaming into {path}: {e}")))?;
-            Ok(n)
+            Ok(written)
         })
     }
 

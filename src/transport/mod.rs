@@ -116,13 +116,40 @@ pub trait Transport: Send + Sync {
         path: &'a str,
         data: Reader,
         mode: Option<u32>,
-    ) -> BoxFut<'a, Result<u64, TransportError>>;
+    ) -> BoxFut<'a, Result<Written, TransportError>>;
     /// Streams a file from the host.
     fn get<'a>(&'a self, path: &'a str) -> BoxFut<'a, Result<Reader, TransportError>>;
     /// Closes connections at the end of a run.
     fn close(&self) -> BoxFut<'_, ()> {
         Box::pin(async {})
     }
+}
+
+/// What a `put` wrote: its size and the sha256 of the bytes as they passed.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Copies a stream, hashing it as it passes, in constant memory.
+pub async fn copy_hashing<W: tokio::io::AsyncWrite + Unpin>(data: &mut Reader, out: &mut W) -> std::io::Result<Written> {
+    use sha2::Digest;
+    use tokio::io::AsyncWriteExt;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut bytes = 0u64;
+    loop {
+        let n = data.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).await?;
+        bytes += n as u64;
+    }
+    out.flush().await?;
+    Ok(Written { bytes, sha256: hex::encode(hasher.finalize()) })
 }
 
 /// Quotes a word for a POSIX shell.

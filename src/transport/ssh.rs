@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::sync::Mutex;
 
-use super::{
+use super::{Written, copy_hashing, 
     BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError, quote,
     read_capped,
 };
@@ -264,7 +264,7 @@ impl Transport for Ssh {
         path: &'a str,
         mut data: Reader,
         mode: Option<u32>,
-    ) -> BoxFut<'a, Result<u64, TransportError>> {
+    ) -> BoxFut<'a, Result<Written, TransportError>> {
         Box::pin(async move {
             let tmp = format!("{path}.setup-tmp-{}", std::process::id());
             let dir = std::path::Path::new(path)
@@ -272,36 +272,26 @@ impl Transport for Ssh {
                 .map(|p| p.display().to_string())
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| ".".into());
+            // OpenSSL's digest uses the CPU's SHA instructions where it has them; sha256sum is the fallback.
+            let t = quote(&tmp);
             let line = format!(
-                "mkdir -p {} && cat > {} && sha256sum {}",
-                quote(&dir),
-                quote(&tmp),
-                quote(&tmp)
+                "mkdir -p {} && cat > {t} && {{ openssl dgst -sha256 -r {t} 2>/dev/null || sha256sum {t}; }}",
+                quote(&dir)
             );
             let mut child = self.spawn(line).await?;
             let mut stdin = child.stdin().take().expect("piped");
             let stdout = child.stdout().take().expect("piped");
             let stderr = child.stderr().take().expect("piped");
             let send = async move {
-                let mut hasher = Sha256::new();
-                let mut buf = vec![0u8; 256 * 1024];
-                let mut total = 0u64;
-                loop {
-                    let n = data.read(&mut buf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&buf[..n]);
-                    stdin.write_all(&buf[..n]).await?;
-                    total += n as u64;
-                }
+                let written = copy_hashing(&mut data, &mut stdin).await?;
                 stdin.shutdown().await?;
-                Ok::<_, std::io::Error>((hex::encode(hasher.finalize()), total))
+                Ok::<_, std::io::Error>(written)
             };
             let (sent, (out, _), (err, _)) =
                 tokio::join!(send, read_capped(stdout, 4096), read_capped(stderr, 4096));
             let status = child.wait().await.map_err(|e| self.lost(e))?;
-            let (local, total) = sent.map_err(|e| self.lost(e))?;
+            let written = sent.map_err(|e| self.lost(e))?;
+            let local = written.sha256.clone();
             let rm = format!("rm -f {}", quote(&tmp));
             let cleanup = |this: &'a Self| async move {
                 let _ = this.exec(ExecRequest::shell(rm)).await;
@@ -340,7 +330,7 @@ impl Transport for Ssh {
                     format!("renaming into {path}: {}", mv.stderr.trim()),
                 ));
             }
-            Ok(total)
+            Ok(written)
         })
     }
 
