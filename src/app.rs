@@ -70,6 +70,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             })?;
             Ok(0)
         }
+        Command::StorageTest { size_mb } => crate::runner::storage_test(c, *size_mb),
         Command::Inventory { .. } => {
             let mut diags = Diagnostics::default();
             let inv = load_inventory(c, &mut diags);
@@ -202,9 +203,33 @@ fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
     )
 }
 
+/// Loads what a storage command needs: the inventory is optional, storage answers are required.
+pub fn load_for_storage(c: &Common) -> Result<World, Failure> {
+    load_with(
+        c,
+        PlaybookRef::Builtin("standalone/restore.yml".into()),
+        false,
+        true,
+    )
+}
+
 pub fn load(c: &Common, pref: PlaybookRef, need_restore: bool) -> Result<World, Failure> {
+    load_with(c, pref, need_restore, false)
+}
+
+fn load_with(
+    c: &Common,
+    pref: PlaybookRef,
+    need_restore: bool,
+    storage_only: bool,
+) -> Result<World, Failure> {
     let mut diags = Diagnostics::default();
-    let inventory = load_inventory(c, &mut diags);
+    let (ipath, _) = path_in(c, &c.inventory, "master.yml");
+    let inventory = if storage_only && !ipath.exists() {
+        Inventory::default()
+    } else {
+        load_inventory(c, &mut diags)
+    };
     let (rpath, rshown) = path_in(c, &c.restore_file, "restore.yml");
     let restore = if need_restore || c.restore_file.is_some() || rpath.exists() {
         match docs::load(&rpath, &rshown, &mut diags) {
@@ -223,10 +248,11 @@ pub fn load(c: &Common, pref: PlaybookRef, need_restore: bool) -> Result<World, 
     };
     let (playbook, playbook_dir) = load_playbook(c, &pref, &mut diags)?;
     let sets = answers::parse_sets(&c.set, &mut diags);
-    let need_storage = playbook
-        .steps
-        .iter()
-        .any(|s| matches!(s.action, "fetch" | "upload" | "analytics_gate"));
+    let need_storage = storage_only
+        || playbook
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, "fetch" | "upload" | "analytics_gate"));
     let env = |k: &str| std::env::var(k).ok();
     let inputs = Inputs {
         sets: &sets,
@@ -254,7 +280,7 @@ pub fn load(c: &Common, pref: PlaybookRef, need_restore: bool) -> Result<World, 
     let templates = Templates::new();
     {
         let vars = Vars::new(&inventory, &playbook, &restore, &answers, &run);
-        if inventory.loaded() {
+        if inventory.loaded() && !storage_only {
             plan::check::check_templates(&plan, &playbook, &vars, &templates, &mut diags);
         }
     }

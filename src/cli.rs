@@ -62,6 +62,13 @@ pub enum Command {
         #[arg(long, required = true)]
         list: bool,
     },
+    /// Check the configured storage: write a test object, list it, read it back whole and by range,
+    /// compare sha256 digests, delete it.
+    StorageTest {
+        /// Size of the test object in MiB.
+        #[arg(long, default_value_t = 8)]
+        size_mb: u64,
+    },
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

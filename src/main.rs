@@ -26,6 +26,9 @@ use clap::Parser;
 
 fn main() {
     let cli = cli::Cli::parse();
+    // TLS for the HTTP storage backends (S3, Azure) and FTPS uses rustls with the ring provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    opendal_http_transport_reqwest::install_default();
     let color = match cli.common.color {
         cli::Color::Always => true,
         cli::Color::Never => false,

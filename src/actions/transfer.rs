@@ -63,7 +63,12 @@ impl AsyncRead for Hashing {
     }
 }
 
-fn hashing(ctx: &TaskCtx<'_>, inner: Reader, total: Option<u64>, hash: bool) -> (Reader, Arc<Mutex<Tally>>) {
+fn hashing(
+    ctx: &TaskCtx<'_>,
+    inner: Reader,
+    total: Option<u64>,
+    hash: bool,
+) -> (Reader, Arc<Mutex<Tally>>) {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let r = Hashing {
         inner,

@@ -1,5 +1,6 @@
 //! Where backups live. `local` (a local or NFS folder) now; s3, azure, sftp and ftp plug into the same trait.
 
+pub mod dal;
 pub mod local;
 
 use std::ops::Range;
@@ -52,15 +53,15 @@ pub trait Storage: Send + Sync {
         range: Option<Range<u64>>,
     ) -> BoxFut<'a, Result<Reader, StorageError>>;
     fn put<'a>(&'a self, name: &'a str, data: Reader) -> BoxFut<'a, Result<u64, StorageError>>;
-    #[expect(
-        dead_code,
-        reason = "retention pruning in the backup flow deletes old backups"
-    )]
     fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>>;
 }
 
 /// Opens the storage the answers describe.
-pub fn open(answers: &Answers, base: &std::path::Path) -> Result<Box<dyn Storage>, String> {
+pub fn open(
+    answers: &Answers,
+    base: &std::path::Path,
+    masker: &crate::secret::Masker,
+) -> Result<Box<dyn Storage>, String> {
     match answers.storage_type().as_deref() {
         Some("local") => {
             let path = answers
@@ -74,9 +75,7 @@ pub fn open(answers: &Answers, base: &std::path::Path) -> Result<Box<dyn Storage
             };
             Ok(Box::new(local::LocalStorage::new(root)))
         }
-        Some(other) => Err(format!(
-            "storage type `{other}` is not available in this build yet; use `local`"
-        )),
+        Some(other) => Ok(Box::new(dal::open(answers, other, masker.clone())?)),
         None => Err("no storage configured: set storage.type".into()),
     }
 }

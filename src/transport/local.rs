@@ -6,9 +6,9 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::{Written, copy_hashing, 
+use super::{
     BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
-    read_capped,
+    Written, copy_hashing, read_capped,
 };
 
 pub struct Local {

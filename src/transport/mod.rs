@@ -133,7 +133,10 @@ pub struct Written {
 }
 
 /// Copies a stream, hashing it as it passes, in constant memory.
-pub async fn copy_hashing<W: tokio::io::AsyncWrite + Unpin>(data: &mut Reader, out: &mut W) -> std::io::Result<Written> {
+pub async fn copy_hashing<W: tokio::io::AsyncWrite + Unpin>(
+    data: &mut Reader,
+    out: &mut W,
+) -> std::io::Result<Written> {
     use sha2::Digest;
     use tokio::io::AsyncWriteExt;
     let mut hasher = sha2::Sha256::new();
@@ -149,7 +152,10 @@ pub async fn copy_hashing<W: tokio::io::AsyncWrite + Unpin>(data: &mut Reader, o
         bytes += n as u64;
     }
     out.flush().await?;
-    Ok(Written { bytes, sha256: hex::encode(hasher.finalize()) })
+    Ok(Written {
+        bytes,
+        sha256: hex::encode(hasher.finalize()),
+    })
 }
 
 /// Quotes a word for a POSIX shell.

@@ -13,9 +13,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::sync::Mutex;
 
-use super::{Written, copy_hashing, 
-    BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError, quote,
-    read_capped,
+use super::{
+    BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
+    Written, copy_hashing, quote, read_capped,
 };
 use crate::docs::inventory::Host;
 

@@ -1,0 +1,352 @@
+//! S3, Azure Blob, SFTP and FTP/FTPS through Apache OpenDAL: one streaming API, ranged reads, and the
+//! same retry (exponential backoff, reads resumed from their offset) and timeout layers for every backend.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use opendal::layers::{RetryLayer, TimeoutLayer};
+use opendal::{ErrorKind, Operator, services};
+use tokio::io::AsyncReadExt;
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use super::{ObjectMeta, Storage, StorageError};
+use crate::answers::Answers;
+use crate::secret::Masker;
+use crate::transport::{BoxFut, Reader};
+
+/// Large objects go up in parts of this size (multipart on S3, blocks on Azure).
+const PART: usize = 8 * 1024 * 1024;
+
+pub struct Dal {
+    op: Operator,
+    kind: String,
+    server: String,
+    masker: Masker,
+}
+
+fn answer(a: &Answers, t: &str, field: &str) -> Option<String> {
+    a.text(&format!("storage.{t}.{field}"))
+}
+
+/// Builds the operator the answers describe.
+pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
+    let need =
+        |field: &str| answer(a, t, field).ok_or_else(|| format!("storage.{t}.{field} is not set"));
+    let root = answer(a, t, "prefix")
+        .or_else(|| answer(a, t, "path"))
+        .unwrap_or_else(|| "/".into());
+    let (op, server) = match t {
+        "s3" => {
+            let bucket = need("bucket")?;
+            let endpoint = answer(a, t, "endpoint");
+            let mut b = services::S3::default()
+                .bucket(&bucket)
+                .root(&root)
+                .region(&answer(a, t, "region").unwrap_or_else(|| "us-east-1".into()));
+            if let Some(e) = &endpoint {
+                b = b.endpoint(e);
+            }
+            if answer(a, t, "path_style").as_deref() == Some("false") && endpoint.is_none() {
+                b = b.enable_virtual_host_style();
+            }
+            // Explicit keys, or else the standard AWS environment and profile variables.
+            if let Some(k) = answer(a, t, "access_key") {
+                b = b
+                    .access_key_id(&k)
+                    .secret_access_key(&need("secret_key")?)
+                    .disable_config_load();
+            }
+            let server = format!(
+                "S3 bucket `{bucket}` at {}",
+                endpoint.unwrap_or_else(|| "AWS".into())
+            );
+            (Operator::new(b).map_err(|e| e.to_string())?, server)
+        }
+        "azure" => {
+            let mut b = match answer(a, t, "connection_string") {
+                Some(cs) => services::Azblob::from_connection_string(&cs)
+                    .map_err(|e| format!("storage.azure.connection_string: {}", e.kind()))?,
+                None => services::Azblob::default(),
+            };
+            let container = need("container")?;
+            b = b.container(&container).root(&root);
+            if let Some(acc) = answer(a, t, "account") {
+                b = b.account_name(&acc);
+                if answer(a, t, "endpoint").is_none() && answer(a, t, "connection_string").is_none()
+                {
+                    b = b.endpoint(&format!("https://{acc}.blob.core.windows.net"));
+                }
+            }
+            if let Some(e) = answer(a, t, "endpoint") {
+                b = b.endpoint(&e);
+            }
+            if let Some(k) = answer(a, t, "access_key") {
+                b = b.account_key(&k);
+            }
+            if let Some(s) = answer(a, t, "sas") {
+                b = b.sas_token(&s);
+            }
+            let server = format!(
+                "Azure container `{container}` at {}",
+                answer(a, t, "endpoint")
+                    .or(answer(a, t, "account"))
+                    .unwrap_or_else(|| "the connection string's account".into())
+            );
+            (Operator::new(b).map_err(|e| e.to_string())?, server)
+        }
+        "sftp" => {
+            let host = need("host")?;
+            let port = answer(a, t, "port").unwrap_or_else(|| "22".into());
+            let user = need("user")?;
+            if answer(a, t, "password").is_some() && answer(a, t, "key_file").is_none() {
+                return Err("SFTP with a password is not available in this version: give storage.sftp.key_file (key login)".into());
+            }
+            let mut b = services::Sftp::default()
+                .endpoint(&format!("ssh://{host}:{port}"))
+                .user(&user)
+                .root(&root);
+            if let Some(k) = answer(a, t, "key_file") {
+                b = b.key(&k);
+            }
+            if let Some(kh) = answer(a, t, "known_hosts") {
+                b = b.known_hosts_strategy(&kh);
+            }
+            (
+                Operator::new(b).map_err(|e| e.to_string())?,
+                format!("SFTP server {user}@{host}:{port}"),
+            )
+        }
+        "ftp" => {
+            let host = need("host")?;
+            let port = answer(a, t, "port").unwrap_or_else(|| "21".into());
+            let tls = answer(a, t, "tls").as_deref() == Some("true");
+            let scheme = if tls { "ftps" } else { "ftp" };
+            let mut b = services::Ftp::default()
+                .endpoint(&format!("{scheme}://{host}:{port}"))
+                .root(&root);
+            if let Some(u) = answer(a, t, "user") {
+                b = b.user(&u);
+            }
+            if let Some(p) = answer(a, t, "password") {
+                b = b.password(&p);
+            }
+            (
+                Operator::new(b).map_err(|e| e.to_string())?,
+                format!("{} server {host}:{port}", if tls { "FTPS" } else { "FTP" }),
+            )
+        }
+        other => return Err(format!("unknown storage type `{other}`")),
+    };
+    let op = op
+        .layer(
+            TimeoutLayer::new()
+                .with_timeout(Duration::from_secs(60))
+                .with_io_timeout(Duration::from_secs(30)),
+        )
+        .layer(
+            RetryLayer::new()
+                .with_max_times(4)
+                .with_min_delay(Duration::from_millis(200))
+                .with_jitter(),
+        );
+    Ok(Dal {
+        op,
+        kind: t.to_string(),
+        server,
+        masker,
+    })
+}
+
+impl Dal {
+    fn err(&self, op: &'static str, object: &str, e: opendal::Error) -> StorageError {
+        let not_found = e.kind() == ErrorKind::NotFound;
+        let message = match e.kind() {
+            ErrorKind::NotFound => "no such object".to_string(),
+            ErrorKind::PermissionDenied => format!(
+                "the server refused the credentials ({}); check {}",
+                e.kind(),
+                self.credential_keys()
+            ),
+            _ => {
+                let text = e.to_string();
+                if [
+                    "InvalidAccessKeyId",
+                    "SignatureDoesNotMatch",
+                    "AuthenticationFailed",
+                    "AccessDenied",
+                    "530 ",
+                    "Permission denied",
+                    "authentication",
+                ]
+                .iter()
+                .any(|k| text.contains(k))
+                {
+                    format!(
+                        "the server refused the credentials; check {}",
+                        self.credential_keys()
+                    )
+                } else {
+                    first_line(&text)
+                }
+            }
+        };
+        StorageError {
+            server: self.server.clone(),
+            op,
+            object: object.to_string(),
+            message: self.masker.mask(&message),
+            not_found,
+        }
+    }
+
+    fn credential_keys(&self) -> String {
+        let keys: &[&str] = match self.kind.as_str() {
+            "s3" => &["access_key", "secret_key"],
+            "azure" => &["account", "access_key", "sas", "connection_string"],
+            "sftp" => &["user", "key_file"],
+            _ => &["user", "password"],
+        };
+        keys.iter()
+            .map(|k| format!("storage.{}.{k}", self.kind))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).chars().take(300).collect()
+}
+
+impl Storage for Dal {
+    fn describe(&self) -> String {
+        self.server.clone()
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>> {
+        Box::pin(async move {
+            let entries = self
+                .op
+                .list_with("")
+                .recursive(true)
+                .await
+                .map_err(|e| self.err("list", prefix, e))?;
+            let mut out = Vec::new();
+            for e in entries {
+                let name = e.path().trim_start_matches('/').to_string();
+                if name.ends_with('/') || !name.starts_with(prefix) {
+                    continue;
+                }
+                let meta = e.metadata();
+                let (size, modified) =
+                    if meta.content_length() > 0 || meta.last_modified().is_some() {
+                        (meta.content_length(), meta.last_modified())
+                    } else {
+                        let m = self
+                            .op
+                            .stat(&name)
+                            .await
+                            .map_err(|er| self.err("stat", &name, er))?;
+                        (m.content_length(), m.last_modified())
+                    };
+                out.push(ObjectMeta {
+                    name,
+                    size,
+                    modified: modified.and_then(to_chrono),
+                });
+            }
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+    }
+
+    fn stat<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<ObjectMeta, StorageError>> {
+        Box::pin(async move {
+            let m = self
+                .op
+                .stat(name)
+                .await
+                .map_err(|e| self.err("stat", name, e))?;
+            Ok(ObjectMeta {
+                name: name.to_string(),
+                size: m.content_length(),
+                modified: m.last_modified().and_then(to_chrono),
+            })
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        name: &'a str,
+        range: Option<Range<u64>>,
+    ) -> BoxFut<'a, Result<Reader, StorageError>> {
+        Box::pin(async move {
+            let reader = self
+                .op
+                .reader_with(name)
+                .chunk(PART)
+                .await
+                .map_err(|e| self.err("get", name, e))?;
+            let r = match range {
+                Some(r) => reader.into_futures_async_read(r).await,
+                None => reader.into_futures_async_read(..).await,
+            }
+            .map_err(|e| self.err("get", name, e))?;
+            Ok(Box::new(r.compat()) as Reader)
+        })
+    }
+
+    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> BoxFut<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let mut w = self
+                .op
+                .writer_with(name)
+                .chunk(PART)
+                .concurrent(4)
+                .await
+                .map_err(|e| self.err("put", name, e))?;
+            let mut total = 0u64;
+            loop {
+                let mut buf = vec![0u8; 1024 * 1024];
+                let mut filled = 0;
+                while filled < buf.len() {
+                    let n = data
+                        .read(&mut buf[filled..])
+                        .await
+                        .map_err(|e| StorageError {
+                            server: self.server.clone(),
+                            op: "put",
+                            object: name.into(),
+                            message: format!("reading the source: {e}"),
+                            not_found: false,
+                        })?;
+                    if n == 0 {
+                        break;
+                    }
+                    filled += n;
+                }
+                if filled == 0 {
+                    break;
+                }
+                buf.truncate(filled);
+                total += filled as u64;
+                w.write(buf).await.map_err(|e| self.err("put", name, e))?;
+            }
+            w.close().await.map_err(|e| self.err("put", name, e))?;
+            Ok(total)
+        })
+    }
+
+    fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.op
+                .delete(name)
+                .await
+                .map_err(|e| self.err("delete", name, e))
+        })
+    }
+}
+
+fn to_chrono(t: opendal::raw::Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
+    let inner = t.into_inner();
+    chrono::DateTime::from_timestamp(inner.as_second(), inner.subsec_nanosecond().max(0) as u32)
+}
