@@ -121,6 +121,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
 }
 
 pub enum PlaybookRef {
+    /// No playbook: commands that only talk to storage.
+    Empty,
     Builtin(String),
     File(PathBuf),
 }
@@ -205,12 +207,7 @@ fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Loads what a storage command needs: the inventory is optional, storage answers are required.
 pub fn load_for_storage(c: &Common) -> Result<World, Failure> {
-    load_with(
-        c,
-        PlaybookRef::Builtin("standalone/restore.yml".into()),
-        false,
-        true,
-    )
+    load_with(c, PlaybookRef::Empty, false, true)
 }
 
 pub fn load(c: &Common, pref: PlaybookRef, need_restore: bool) -> Result<World, Failure> {
@@ -305,6 +302,7 @@ fn load_playbook(
     diags: &mut Diagnostics,
 ) -> Result<(Playbook, Option<PathBuf>), Failure> {
     let (src, dir) = match pref {
+        PlaybookRef::Empty => return Ok((Playbook::default(), None)),
         PlaybookRef::File(p) => match docs::read_source(p, &p.display().to_string(), diags) {
             Some(s) => (s, p.parent().map(Path::to_path_buf)),
             None => return Ok((Playbook::default(), None)),

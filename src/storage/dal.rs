@@ -108,9 +108,6 @@ pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
             if let Some(k) = answer(a, t, "key_file") {
                 b = b.key(&k);
             }
-            if let Some(kh) = answer(a, t, "known_hosts") {
-                b = b.known_hosts_strategy(&kh);
-            }
             (
                 Operator::new(b).map_err(|e| e.to_string())?,
                 format!("SFTP server {user}@{host}:{port}"),
@@ -185,6 +182,20 @@ impl Dal {
                         "the server refused the credentials; check {}",
                         self.credential_keys()
                     )
+                } else if [
+                    "failed to connect",
+                    "Connection refused",
+                    "connection refused",
+                    "timed out",
+                    "dns error",
+                ]
+                .iter()
+                .any(|k| text.contains(k))
+                {
+                    format!(
+                        "cannot connect or log in; check {}, and that the server is up (for SFTP, that its host key is in known_hosts)",
+                        self.connection_keys()
+                    )
                 } else {
                     first_line(&text)
                 }
@@ -197,6 +208,18 @@ impl Dal {
             message: self.masker.mask(&message),
             not_found,
         }
+    }
+
+    fn connection_keys(&self) -> String {
+        let keys: &[&str] = match self.kind.as_str() {
+            "s3" | "azure" => &["endpoint"],
+            "sftp" => &["host", "port", "user", "key_file"],
+            _ => &["host", "port", "user", "password", "tls"],
+        };
+        keys.iter()
+            .map(|k| format!("storage.{}.{k}", self.kind))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn credential_keys(&self) -> String {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod sshbed;
+pub mod storagebed;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,50 @@
+//! Real storage servers on loopback for the tests, started by `tests/support/storagebed`, stopped by PID.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub struct StorageBed {
+    pub dir: tempfile::TempDir,
+    pub kind: &'static str,
+}
+
+fn script() -> PathBuf {
+    super::repo().join("tests/support/storagebed")
+}
+
+impl StorageBed {
+    pub fn start(kind: &'static str) -> StorageBed {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(script())
+            .arg("start")
+            .arg(kind)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "storagebed start {kind}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let answers = dir.path().join("answers.yml");
+        std::fs::set_permissions(
+            &answers,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        StorageBed { dir, kind }
+    }
+
+    pub fn answers(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("answers.yml")).unwrap()
+    }
+}
+
+impl Drop for StorageBed {
+    fn drop(&mut self) {
+        let _ = Command::new(script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
