@@ -1,0 +1,81 @@
+//! The interactive flow in a real pseudo-terminal: a Select for the storage type, then only that
+//! type's questions, defaults shown, secrets typed without echo.
+
+mod common;
+
+use common::{Bed, repo};
+
+fn drive(bed: &Bed, script: &serde_json::Value, args: &[&str]) -> (i32, String) {
+    let script_path = bed.path("script.json");
+    std::fs::write(&script_path, script.to_string()).unwrap();
+    let mut cmd = std::process::Command::new(repo().join("tests/support/pty-drive"));
+    cmd.arg(&script_path)
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_setup"))
+        .args(args)
+        .current_dir(bed.dir.path())
+        .env_remove("CI")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+const DOWN: &str = "\u{1b}[B";
+
+#[test]
+fn choosing_local_asks_only_for_the_folder() {
+    let bed = Bed::new();
+    std::fs::create_dir(bed.path("backups")).unwrap();
+    bed.file("backups/analytics-2026-11-22.tar", "x");
+    let keys = format!("{DOWN}{DOWN}{DOWN}{DOWN}\r");
+    let script = serde_json::json!([
+        ["Where are the backups stored?", keys],
+        ["Backup folder", "backups\r"]
+    ]);
+    let (code, screen) = drive(&bed, &script, &["standalone", "list"]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("analytics-2026-11-22.tar"), "{screen}");
+    for other in ["Bucket", "Container", "SFTP host", "FTP host", "Password"] {
+        assert!(
+            !screen.contains(other),
+            "asked {other:?} for local storage: {screen}"
+        );
+    }
+}
+
+#[test]
+fn choosing_s3_asks_its_questions_with_defaults_and_hides_the_secret() {
+    let bed = Bed::new();
+    let script = serde_json::json!([
+        ["Where are the backups stored?", "\r"],
+        ["S3 endpoint URL", "http://127.0.0.1:1\r"],
+        ["Region", "\r"],
+        ["Bucket", "dr-backups\r"],
+        ["Access key ID", "AKIDEXAMPLE\r"],
+        ["Secret access key", "Typed-Secret-Never-Echoed\r"],
+        ["Path-style", "\r"],
+        ["Prefix", "\r"],
+    ]);
+    let (code, screen) = drive(
+        &bed,
+        &script,
+        &["standalone", "list", "--connect-timeout", "2"],
+    );
+    assert_ne!(code, 0, "nothing listens on port 1: {screen}");
+    assert!(
+        screen.contains("us-east-1"),
+        "the region default is shown: {screen}"
+    );
+    assert!(
+        !screen.contains("Typed-Secret-Never-Echoed"),
+        "the secret was echoed or printed: {screen}"
+    );
+    assert!(
+        !screen.contains("Backup folder") && !screen.contains("Container"),
+        "{screen}"
+    );
+}
