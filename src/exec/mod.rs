@@ -202,6 +202,17 @@ async fn run_task(shared: Arc<RunShared>, dag: Arc<Dag>, t: usize, rollback: boo
         Some(h) => h.clone(),
         None => crate::context::controller_host(),
     };
+    // Every task's start is recorded once, whichever way it then ends.
+    let started = |input_hash: &str| {
+        shared.events.emit(Event::TaskStarted {
+            task: t,
+            step: step.id.clone(),
+            host: task.host.clone(),
+            rollback,
+            at: started_at,
+            input_hash: input_hash.to_string(),
+        })
+    };
     let finish = |outcome: Outcome, hash: String, started: chrono::DateTime<Utc>| {
         let registered = step
             .register
@@ -240,14 +251,7 @@ async fn run_task(shared: Arc<RunShared>, dag: Arc<Dag>, t: usize, rollback: boo
     };
     let fail = |msg: String| {
         let msg = shared.masker.mask(&msg);
-        shared.events.emit(Event::TaskStarted {
-            task: t,
-            step: step.id.clone(),
-            host: task.host.clone(),
-            rollback,
-            at: started_at,
-            input_hash: String::new(),
-        });
+        started("");
         finish(Outcome::failed(msg), String::new(), started_at)
     };
     let ctx = match shared.context(&task.host, None) {
@@ -268,14 +272,7 @@ async fn run_task(shared: Arc<RunShared>, dag: Arc<Dag>, t: usize, rollback: boo
             Ok(false) => {
                 let mut o = Outcome::ok("skipped: `when` is false");
                 o.status = Status::Skipped;
-                shared.events.emit(Event::TaskStarted {
-                    task: t,
-                    step: step.id.clone(),
-                    host: task.host.clone(),
-                    rollback,
-                    at: started_at,
-                    input_hash: String::new(),
-                });
+                started("");
                 return finish(o, String::new(), started_at);
             }
             Err(e) => return fail(format!("`when`: {e}")),
@@ -361,14 +358,7 @@ async fn run_task(shared: Arc<RunShared>, dag: Arc<Dag>, t: usize, rollback: boo
         && let Some((prev, reg)) = shared.resume.get(&(step.id.clone(), task.host.clone()))
         && *prev == hash
     {
-        shared.events.emit(Event::TaskStarted {
-            task: t,
-            step: step.id.clone(),
-            host: task.host.clone(),
-            rollback,
-            at: started_at,
-            input_hash: hash.clone(),
-        });
+        started(&hash);
         let mut o = Outcome::ok("done in the resumed run; skipped");
         o.status = Status::Skipped;
         o.data = reg.clone().unwrap_or(J::Null);
@@ -377,14 +367,7 @@ async fn run_task(shared: Arc<RunShared>, dag: Arc<Dag>, t: usize, rollback: boo
     if step.destructive {
         shared.destructive_started.store(true, Ordering::SeqCst);
     }
-    shared.events.emit(Event::TaskStarted {
-        task: t,
-        step: step.id.clone(),
-        host: task.host.clone(),
-        rollback,
-        at: started_at,
-        input_hash: hash.clone(),
-    });
+    started(&hash);
     let transport = shared.transport(&task.host);
     let mut results = Vec::new();
     let mut overall = Outcome::ok("");
