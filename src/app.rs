@@ -70,7 +70,10 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             })?;
             Ok(0)
         }
-        Command::StorageTest { size_mb } => crate::runner::storage_test(c, *size_mb),
+        Command::StorageTest {
+            size_mb,
+            pause_after_mb,
+        } => crate::runner::storage_test(c, *size_mb, *pause_after_mb),
         Command::Inventory { .. } => {
             let mut diags = Diagnostics::default();
             let inv = load_inventory(c, &mut diags);

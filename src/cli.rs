@@ -68,6 +68,10 @@ pub enum Command {
         /// Size of the test object in MiB.
         #[arg(long, default_value_t = 8)]
         size_mb: u64,
+        /// Pause the whole-object read after this many MiB until a line arrives on stdin, so that
+        /// the connection can be cut from outside to prove the read resumes from its offset.
+        #[arg(long, hide = true)]
+        pause_after_mb: Option<u64>,
     },
     /// Print shell completions.
     Completions {

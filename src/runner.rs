@@ -421,7 +421,7 @@ fn open_storage(c: &Common) -> Result<(World, Box<dyn crate::storage::Storage>),
 }
 
 /// `setup storage-test`: a round trip through the configured storage, checked by sha256.
-pub fn storage_test(c: &Common, size_mb: u64) -> Result<i32, Failure> {
+pub fn storage_test(c: &Common, size_mb: u64, pause_after_mb: Option<u64>) -> Result<i32, Failure> {
     use sha2::Digest;
     use tokio::io::AsyncReadExt;
     let (_, storage) = open_storage(c)?;
@@ -468,7 +468,13 @@ pub fn storage_test(c: &Common, size_mb: u64) -> Result<i32, Failure> {
         let mut h = sha2::Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut got = 0u64;
+        let mut pause = pause_after_mb.map(|mb| mb << 20);
         loop {
+            if pause.is_some_and(|at| got >= at) {
+                pause = None;
+                eprintln!("paused after {got} bytes; press Enter to go on");
+                let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+            }
             let n = r.read(&mut buf).await.map_err(|e| format!("reading {name}: {e}"))?;
             if n == 0 {
                 break;
@@ -481,6 +487,9 @@ pub fn storage_test(c: &Common, size_mb: u64) -> Result<i32, Failure> {
             return Err(format!("read back {got} bytes with sha256 {digest}; wrote {size} bytes with sha256 {expected}"));
         }
         println!("get     {name}: sha256 {digest} matches, {:.2}s", t1.elapsed().as_secs_f64());
+        for note in storage.retries() {
+            println!("retry   {note}");
+        }
         let (start, end) = (size / 3, size / 3 + 4096.min(size));
         let mut part = Vec::new();
         storage.get(&name, Some(start..end)).await.map_err(|e| e.to_string())?.read_to_end(&mut part).await.map_err(|e| e.to_string())?;

@@ -30,6 +30,40 @@ fn bed_for(storage: &StorageBed, master: &str) -> Bed {
     bed
 }
 
+/// `storage-test` of 50 MB whose download is cut after 10 MiB.
+fn storage_test_cut(bed: &Bed, storage: &StorageBed) -> Out {
+    use std::io::{BufRead, Write};
+    let mut child = bed
+        .command(&["storage-test", "--size-mb", "50", "--pause-after-mb", "10"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if line.starts_with("paused after") {
+            storage.cut();
+            writeln!(child.stdin.as_mut().unwrap()).unwrap();
+            break;
+        }
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: seen + &rest,
+    }
+}
+
 fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) {
     let storage = StorageBed::start(kind);
     let ssh = SshBed::start(1);
@@ -42,11 +76,21 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) {
         );
     let bed = bed_for(&storage, &master);
 
-    // 50 MB streamed both ways, sha256 compared, then a ranged read and a delete.
-    let out = run(&bed, &["storage-test", "--size-mb", "50"]);
+    // 50 MB streamed both ways, sha256 compared, then a ranged read and a delete. The whole-object
+    // read pauses after 10 MiB while every connection to the server is aborted; it must resume from
+    // its offset and still match.
+    let out = storage_test_cut(&bed, &storage);
     assert_eq!(out.code, 0, "{kind}: {}{}", out.stdout, out.stderr);
     for needle in [
-        "put ", "list ", "sha256", "matches", "range ", "delete ", ": ok",
+        "put ",
+        "list ",
+        "sha256",
+        "matches",
+        "range ",
+        "delete ",
+        ": ok",
+        "retry   read",
+        "resumes from the byte it reached",
     ] {
         assert!(
             out.stdout.contains(needle),

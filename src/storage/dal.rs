@@ -2,9 +2,10 @@
 //! same retry (exponential backoff, reads resumed from their offset) and timeout layers for every backend.
 
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opendal::layers::{RetryLayer, TimeoutLayer};
+use opendal::layers::{RetryEvent, RetryLayer, TimeoutLayer};
 use opendal::{ErrorKind, Operator, services};
 use tokio::io::AsyncReadExt;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
@@ -22,6 +23,7 @@ pub struct Dal {
     kind: String,
     server: String,
     masker: Masker,
+    retries: Arc<Mutex<Vec<String>>>,
 }
 
 fn answer(a: &Answers, t: &str, field: &str) -> Option<String> {
@@ -134,6 +136,26 @@ pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
         }
         other => return Err(format!("unknown storage type `{other}`")),
     };
+    let retries = Arc::new(Mutex::new(Vec::new()));
+    let notes = retries.clone();
+    let note_masker = masker.clone();
+    let notify = move |ev: RetryEvent<'_>| {
+        let line = format!(
+            "{}: {}; retry {} in {:.1}s{}",
+            ev.op,
+            first_line(&ev.err.to_string()),
+            ev.attempt,
+            ev.retry_after.as_secs_f64(),
+            if ev.op == opendal::raw::Operation::Read {
+                " (a read resumes from the byte it reached)"
+            } else {
+                ""
+            }
+        );
+        if let Ok(mut v) = notes.lock() {
+            v.push(note_masker.mask(&line));
+        }
+    };
     let op = op
         .layer(
             TimeoutLayer::new()
@@ -144,13 +166,15 @@ pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
             RetryLayer::new()
                 .with_max_times(4)
                 .with_min_delay(Duration::from_millis(200))
-                .with_jitter(),
+                .with_jitter()
+                .with_notify(notify),
         );
     Ok(Dal {
         op,
         kind: t.to_string(),
         server,
         masker,
+        retries,
     })
 }
 
@@ -303,10 +327,12 @@ impl Storage for Dal {
         range: Option<Range<u64>>,
     ) -> BoxFut<'a, Result<Reader, StorageError>> {
         Box::pin(async move {
+            // One streamed request for the whole range: chunked reads would issue a ranged request
+            // per part, which some servers answer by reading from the start of the file each time.
+            // A connection lost mid-read is resumed from its offset by the retry layer.
             let reader = self
                 .op
                 .reader_with(name)
-                .chunk(PART)
                 .await
                 .map_err(|e| self.err("get", name, e))?;
             let r = match range {
@@ -357,6 +383,13 @@ impl Storage for Dal {
             w.close().await.map_err(|e| self.err("put", name, e))?;
             Ok(total)
         })
+    }
+
+    fn retries(&self) -> Vec<String> {
+        self.retries
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 
     fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {

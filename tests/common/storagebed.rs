@@ -35,6 +35,20 @@ impl StorageBed {
         StorageBed { dir, kind }
     }
 
+    /// Aborts every client connection to the server, mid-transfer, as a network fault would.
+    pub fn cut(&self) {
+        let out = Command::new(script())
+            .arg("cut")
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "storagebed cut: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn answers(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("answers.yml")).unwrap()
     }
