@@ -118,6 +118,7 @@ const OTHER_KEYS: &[&str] = &[
     "analytics.prefix",
     "analytics.state_file",
     "become_password",
+    "storage.sftp.known_hosts",
 ];
 const OTHER_SECRETS: &[&str] = &["become_password"];
 

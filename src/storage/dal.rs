@@ -100,9 +100,6 @@ pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
             let host = need("host")?;
             let port = answer(a, t, "port").unwrap_or_else(|| "22".into());
             let user = need("user")?;
-            if answer(a, t, "password").is_some() && answer(a, t, "key_file").is_none() {
-                return Err("SFTP with a password is not available in this version: give storage.sftp.key_file (key login)".into());
-            }
             let mut b = services::Sftp::default()
                 .endpoint(&format!("ssh://{host}:{port}"))
                 .user(&user)

@@ -2,6 +2,8 @@
 
 pub mod dal;
 pub mod local;
+pub mod resume;
+pub mod sftp_pw;
 
 use std::ops::Range;
 
@@ -79,6 +81,34 @@ pub fn open(
                 base.join(p)
             };
             Ok(Box::new(local::LocalStorage::new(root)))
+        }
+        // A password login needs the pure-Rust SSH client; keys go through OpenDAL's SFTP service.
+        Some("sftp")
+            if answers.text("storage.sftp.password").is_some()
+                && answers.text("storage.sftp.key_file").is_none() =>
+        {
+            let need = |k: &str| {
+                answers
+                    .text(&format!("storage.sftp.{k}"))
+                    .ok_or_else(|| format!("storage.sftp.{k} is not set"))
+            };
+            let port = answers
+                .text("storage.sftp.port")
+                .unwrap_or_else(|| "22".into());
+            let port = port
+                .parse()
+                .map_err(|_| format!("storage.sftp.port `{port}` is not a port number"))?;
+            Ok(Box::new(sftp_pw::open(
+                need("host")?,
+                port,
+                need("user")?,
+                need("password")?,
+                answers
+                    .text("storage.sftp.path")
+                    .unwrap_or_else(|| "/".into()),
+                answers.text("storage.sftp.known_hosts"),
+                masker.clone(),
+            )))
         }
         Some(other) => Ok(Box::new(dal::open(answers, other, masker.clone())?)),
         None => Err("no storage configured: set storage.type".into()),

@@ -1,0 +1,484 @@
+//! SFTP with a password login, through the pure-Rust `russh` client and `russh-sftp`.
+//!
+//! OpenDAL's SFTP service drives the system `ssh` in BatchMode, which logs in with keys and agents
+//! only; backup servers are often set up with a password, so that case alone comes here. The host
+//! key is checked against `storage.sftp.known_hosts` (default `~/.ssh/known_hosts`), never skipped.
+
+use std::io::SeekFrom;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::PublicKeyOrCertificate;
+use russh_sftp::client::SftpSession;
+use russh_sftp::client::error::Error as SftpError;
+use russh_sftp::client::fs::File;
+use russh_sftp::protocol::StatusCode;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, ReadBuf};
+
+use super::resume::{Open, Resuming};
+use super::{ObjectMeta, Storage, StorageError};
+use crate::secret::Masker;
+use crate::transport::{BoxFut, Reader};
+
+/// Longest wait for one server round trip (connect, log in, open, stat, one read).
+const OP_TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Conn {
+    ssh: client::Handle<HostCheck>,
+    sftp: SftpSession,
+}
+
+struct Inner {
+    host: String,
+    port: u16,
+    user: String,
+    password: String,
+    root: String,
+    known_hosts: PathBuf,
+    server: String,
+    masker: Masker,
+    conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    retries: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct SftpPassword {
+    inner: Arc<Inner>,
+}
+
+/// Accepts the server only if its key is the one known_hosts records for it.
+struct HostCheck {
+    host: String,
+    port: u16,
+    known_hosts: PathBuf,
+    refusal: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for HostCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
+            self.refuse(
+                "it presented a certificate; give it a plain host key in known_hosts".into(),
+            );
+            return Ok(false);
+        };
+        let file = self.known_hosts.display();
+        let fp = key.fingerprint(Default::default());
+        match russh::keys::check_known_hosts_path(&self.host, self.port, key, &self.known_hosts) {
+            Ok(true) => return Ok(true),
+            Ok(false) => self.refuse(format!(
+                "its host key ({fp}) is not in {file}; check the fingerprint, then add it, e.g. `ssh-keyscan -p {} {} >> {file}`, or set storage.sftp.known_hosts",
+                self.port, self.host
+            )),
+            Err(russh::keys::Error::KeyChanged { line }) => self.refuse(format!(
+                "its host key ({fp}) DIFFERS from the one recorded at line {line} of {file}: refusing (the server was replaced, or someone is in the middle)"
+            )),
+            Err(e) => self.refuse(format!("cannot check its host key against {file}: {e}")),
+        }
+        Ok(false)
+    }
+}
+
+impl HostCheck {
+    fn refuse(&self, why: String) {
+        if let Ok(mut r) = self.refusal.lock() {
+            *r = Some(why);
+        }
+    }
+}
+
+pub fn open(
+    host: String,
+    port: u16,
+    user: String,
+    password: String,
+    root: String,
+    known_hosts: Option<String>,
+    masker: Masker,
+) -> SftpPassword {
+    let known_hosts = known_hosts.map(PathBuf::from).unwrap_or_else(|| {
+        std::env::home_dir()
+            .unwrap_or_default()
+            .join(".ssh/known_hosts")
+    });
+    let server = format!("SFTP server {user}@{host}:{port}");
+    let root = match root.trim_end_matches('/') {
+        "" => String::new(),
+        r => r.to_string(),
+    };
+    SftpPassword {
+        inner: Arc::new(Inner {
+            host,
+            port,
+            user,
+            password,
+            root,
+            known_hosts,
+            server,
+            masker,
+            conn: tokio::sync::Mutex::new(None),
+            retries: Arc::new(Mutex::new(Vec::new())),
+        }),
+    }
+}
+
+impl Inner {
+    fn error(
+        &self,
+        op: &'static str,
+        object: &str,
+        message: String,
+        not_found: bool,
+    ) -> StorageError {
+        StorageError {
+            server: self.server.clone(),
+            op,
+            object: object.to_string(),
+            message: self.masker.mask(&message),
+            not_found,
+        }
+    }
+
+    fn sftp_error(&self, op: &'static str, object: &str, e: SftpError) -> StorageError {
+        match &e {
+            SftpError::Status(s) if s.status_code == StatusCode::NoSuchFile => {
+                self.error(op, object, "no such object".into(), true)
+            }
+            SftpError::Status(s) if s.status_code == StatusCode::PermissionDenied => self.error(
+                op,
+                object,
+                format!("permission denied; check that storage.sftp.user `{}` may use storage.sftp.path", self.user),
+                false,
+            ),
+            _ => self.error(op, object, e.to_string(), false),
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        format!("{}/{}", self.root, name.trim_start_matches('/'))
+    }
+
+    /// The live connection, opened (and logged in) when there is none or the last one dropped.
+    async fn session(&self, op: &'static str, object: &str) -> Result<Arc<Conn>, StorageError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref()
+            && !c.ssh.is_closed()
+        {
+            return Ok(c.clone());
+        }
+        *slot = None;
+        let conn = tokio::time::timeout(OP_TIMEOUT, self.connect(op, object))
+            .await
+            .map_err(|_| {
+                self.error(op, object, format!("no answer within {}s while connecting and logging in; check storage.sftp.host, storage.sftp.port", OP_TIMEOUT.as_secs()), false)
+            })??;
+        let conn = Arc::new(conn);
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn connect(&self, op: &'static str, object: &str) -> Result<Conn, StorageError> {
+        let refusal = Arc::new(Mutex::new(None));
+        let check = HostCheck {
+            host: self.host.clone(),
+            port: self.port,
+            known_hosts: self.known_hosts.clone(),
+            refusal: refusal.clone(),
+        };
+        let config = Arc::new(client::Config {
+            inactivity_timeout: Some(Duration::from_secs(300)),
+            keepalive_interval: Some(Duration::from_secs(30)),
+            nodelay: true,
+            ..Default::default()
+        });
+        let mut ssh = match client::connect(config, (self.host.as_str(), self.port), check).await {
+            Ok(h) => h,
+            Err(e) => {
+                let message = match refusal.lock().ok().and_then(|r| r.clone()) {
+                    Some(why) => format!("not trusted: {why}"),
+                    None => format!(
+                        "cannot connect ({e}); check storage.sftp.host, storage.sftp.port, and that the server is up"
+                    ),
+                };
+                return Err(self.error(op, object, message, false));
+            }
+        };
+        let auth = ssh
+            .authenticate_password(self.user.clone(), self.password.clone())
+            .await
+            .map_err(|e| self.error(op, object, format!("logging in: {e}"), false))?;
+        if !auth.success() {
+            return Err(self.error(
+                op,
+                object,
+                "the server refused the credentials; check storage.sftp.user, storage.sftp.password".into(),
+                false,
+            ));
+        }
+        let failed = |e: String| self.error(op, object, format!("starting SFTP: {e}"), false);
+        let channel = ssh
+            .channel_open_session()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        channel
+            .request_subsystem(true, "sftp")
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let sftp = SftpSession::new(channel.into_stream())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        sftp.set_timeout(OP_TIMEOUT.as_secs());
+        Ok(Conn { ssh, sftp })
+    }
+
+    /// Forgets a connection that failed, so the next call opens a fresh one.
+    async fn drop_conn(&self, dead: &Arc<Conn>) {
+        let mut slot = self.conn.lock().await;
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, dead)) {
+            *slot = None;
+        }
+    }
+
+    /// A reader of `path` from `start` for `len` bytes, on the current connection.
+    async fn open_at(
+        self: &Arc<Self>,
+        name: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Reader, StorageError> {
+        let conn = self.session("get", name).await?;
+        let path = self.path(name);
+        let opened = async {
+            let mut f = conn.sftp.open(path.as_str()).await?;
+            if start > 0 {
+                f.seek(SeekFrom::Start(start)).await?;
+            }
+            Ok::<File, SftpError>(f)
+        };
+        match tokio::time::timeout(OP_TIMEOUT, opened).await {
+            Ok(Ok(f)) => Ok(Box::new(Held {
+                file: f.take(len),
+                _conn: conn,
+            })),
+            Ok(Err(e)) => {
+                if !matches!(e, SftpError::Status(_)) {
+                    self.drop_conn(&conn).await;
+                }
+                Err(self.sftp_error("get", name, e))
+            }
+            Err(_) => {
+                self.drop_conn(&conn).await;
+                Err(self.error(
+                    "get",
+                    name,
+                    format!("no answer within {}s", OP_TIMEOUT.as_secs()),
+                    false,
+                ))
+            }
+        }
+    }
+
+    async fn walk(
+        &self,
+        conn: &Conn,
+        dir: &str,
+        out: &mut Vec<ObjectMeta>,
+    ) -> Result<(), StorageError> {
+        let full = if dir.is_empty() {
+            if self.root.is_empty() {
+                "/".to_string()
+            } else {
+                self.root.clone()
+            }
+        } else {
+            self.path(dir)
+        };
+        let entries = conn
+            .sftp
+            .read_dir(full)
+            .await
+            .map_err(|e| self.sftp_error("list", dir, e))?;
+        for e in entries {
+            let name = e.file_name();
+            if name == "." || name == ".." {
+                continue;
+            }
+            let rel = if dir.is_empty() {
+                name
+            } else {
+                format!("{dir}/{name}")
+            };
+            let meta = e.metadata();
+            if meta.is_dir() {
+                Box::pin(self.walk(conn, &rel, out)).await?;
+            } else {
+                out.push(ObjectMeta {
+                    name: rel,
+                    size: meta.len(),
+                    modified: meta
+                        .mtime
+                        .and_then(|t| chrono::DateTime::from_timestamp(i64::from(t), 0)),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A file reader that keeps its connection open while it reads.
+struct Held {
+    file: tokio::io::Take<File>,
+    _conn: Arc<Conn>,
+}
+
+impl AsyncRead for Held {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().file).poll_read(cx, buf)
+    }
+}
+
+impl Storage for SftpPassword {
+    fn describe(&self) -> String {
+        self.inner.server.clone()
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>> {
+        Box::pin(async move {
+            let conn = self.inner.session("list", "").await?;
+            let mut out = Vec::new();
+            self.inner.walk(&conn, "", &mut out).await?;
+            out.retain(|o| o.name.starts_with(prefix));
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+    }
+
+    fn stat<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<ObjectMeta, StorageError>> {
+        Box::pin(async move {
+            let conn = self.inner.session("stat", name).await?;
+            let m = conn
+                .sftp
+                .metadata(self.inner.path(name))
+                .await
+                .map_err(|e| self.inner.sftp_error("stat", name, e))?;
+            Ok(ObjectMeta {
+                name: name.to_string(),
+                size: m.len(),
+                modified: m
+                    .mtime
+                    .and_then(|t| chrono::DateTime::from_timestamp(i64::from(t), 0)),
+            })
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        name: &'a str,
+        range: Option<Range<u64>>,
+    ) -> BoxFut<'a, Result<Reader, StorageError>> {
+        Box::pin(async move {
+            let size = self.stat(name).await?.size;
+            let range = range.unwrap_or(0..size);
+            let range = range.start..range.end.min(size);
+            let first = self
+                .inner
+                .open_at(name, range.start, range.end - range.start)
+                .await?;
+            let (inner, object, end) = (self.inner.clone(), name.to_string(), range.end);
+            let open: Open = Arc::new(move |pos| {
+                let (inner, object) = (inner.clone(), object.clone());
+                Box::pin(async move {
+                    inner
+                        .open_at(&object, pos, end - pos)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            });
+            Ok(Box::new(Resuming::new(
+                open,
+                first,
+                name,
+                range,
+                self.inner.retries.clone(),
+                self.inner.masker.clone(),
+            )) as Reader)
+        })
+    }
+
+    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> BoxFut<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let conn = inner.session("put", name).await?;
+            let path = inner.path(name);
+            // Parent folders first; an existing one is fine.
+            let mut dir = inner.root.clone();
+            let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
+            for p in &parts[..parts.len().saturating_sub(1)] {
+                dir = format!("{dir}/{p}");
+                let _ = conn.sftp.create_dir(dir.as_str()).await;
+            }
+            // Written beside the target, renamed into place once complete.
+            let part = format!("{path}.part");
+            let mut f = conn
+                .sftp
+                .create(part.as_str())
+                .await
+                .map_err(|e| inner.sftp_error("put", name, e))?;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut total = 0u64;
+            loop {
+                let n = data.read(&mut buf).await.map_err(|e| {
+                    inner.error("put", name, format!("reading the source: {e}"), false)
+                })?;
+                if n == 0 {
+                    break;
+                }
+                f.write_all(&buf[..n])
+                    .await
+                    .map_err(|e| inner.error("put", name, e.to_string(), false))?;
+                total += n as u64;
+            }
+            f.shutdown()
+                .await
+                .map_err(|e| inner.error("put", name, e.to_string(), false))?;
+            let _ = conn.sftp.remove_file(path.as_str()).await;
+            conn.sftp
+                .rename(part.as_str(), path.as_str())
+                .await
+                .map_err(|e| inner.sftp_error("put", name, e))?;
+            Ok(total)
+        })
+    }
+
+    fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {
+        Box::pin(async move {
+            let conn = self.inner.session("delete", name).await?;
+            match conn.sftp.remove_file(self.inner.path(name)).await {
+                Ok(()) => Ok(()),
+                Err(SftpError::Status(s)) if s.status_code == StatusCode::NoSuchFile => Ok(()),
+                Err(e) => Err(self.inner.sftp_error("delete", name, e)),
+            }
+        })
+    }
+
+    fn retries(&self) -> Vec<String> {
+        self.inner
+            .retries
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+}
