@@ -119,6 +119,7 @@ const OTHER_KEYS: &[&str] = &[
     "analytics.state_file",
     "become_password",
     "storage.sftp.known_hosts",
+    "storage.ftp.ca_file",
 ];
 const OTHER_SECRETS: &[&str] = &["become_password"];
 
@@ -395,10 +396,12 @@ impl Answers {
                 ans.values.insert(key, answer);
             } else if key.starts_with("storage.") {
                 let sug = did_you_mean(&key, known.iter().map(String::as_str));
+                // An unknown key may be a misspelt secret: its value is never shown back.
+                let shown = Source::new(s.source.name.clone(), format!("{}=…", s.key));
                 diags.push(
                     Diag::at(
                         "unknown_key",
-                        &s.source,
+                        &shown,
                         Span::new(0, s.key.len()),
                         format!("unknown answer key `{}`", s.key),
                     )
@@ -710,6 +713,20 @@ mod tests {
             !m.contains("storage.s3.region"),
             "defaults are not missing: {m}"
         );
+    }
+
+    #[test]
+    fn a_misspelt_key_never_echoes_its_value() {
+        let (_, d) = resolve(
+            &["storage.type=s3", "storage.s3.secert_key=TopSecret-123"],
+            &[],
+            None,
+            None,
+        );
+        let unknown = d.list.iter().find(|x| x.code == "unknown_key").unwrap();
+        let shown = format!("{unknown:?}");
+        assert!(unknown.message.contains("storage.s3.secert_key"), "{shown}");
+        assert!(!shown.contains("TopSecret-123"), "{shown}");
     }
 
     #[test]

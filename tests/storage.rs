@@ -64,7 +64,7 @@ fn storage_test_cut(bed: &Bed, storage: &StorageBed) -> Out {
     }
 }
 
-fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) {
+fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (StorageBed, Bed) {
     let storage = StorageBed::start(kind);
     let ssh = SshBed::start(1);
     let master = ssh
@@ -145,7 +145,11 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) {
 
     // Wrong credentials: names the server and the key to fix, never the secret.
     let (key, value) = wrong;
-    let answer_type = kind.split('-').next().unwrap();
+    let answer_type = match kind {
+        "ftps" => "ftp",
+        "sftp-password" => "sftp",
+        other => other,
+    };
     let set = format!("storage.{answer_type}.{key}={value}");
     let out = run(&bed, &["storage-test", "--size-mb", "1", "--set", &set]);
     assert_ne!(out.code, 0, "{kind}: wrong credentials were accepted");
@@ -158,6 +162,7 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) {
         !all.contains(value) || key == "key_file",
         "{kind}: the secret was shown: {all}"
     );
+    (storage, bed)
 }
 
 #[test]
@@ -191,13 +196,35 @@ fn ftp() {
 }
 
 #[test]
+fn ftps() {
+    let (storage, bed) = exercise(
+        "ftps",
+        ("password", "Wrong-Ftps-Password-123"),
+        "storage.ftp.password",
+    );
+    // The server certificate is checked: without the bed's CA it is refused, and the error says
+    // how to trust a private CA.
+    let answers = storage
+        .answers()
+        .replace("storage.ftp.ca_file:", "# ca_file:");
+    bed.file("answers.yml", &answers);
+    let out = run(&bed, &["standalone", "list"]);
+    assert_ne!(out.code, 0, "an unknown CA was trusted: {}", out.stdout);
+    assert!(
+        out.stderr.contains("storage.ftp.ca_file") && out.stderr.contains("TLS"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn sftp() {
     exercise("sftp", ("key_file", "/nonexistent/key"), "storage.sftp");
 }
 
 #[test]
 fn sftp_password() {
-    exercise(
+    let _ = exercise(
         "sftp-password",
         ("password", "Wrong-Sftp-Password-123"),
         "storage.sftp.password",

@@ -1,6 +1,7 @@
 //! Where backups live. `local` (a local or NFS folder) now; s3, azure, sftp and ftp plug into the same trait.
 
 pub mod dal;
+pub mod ftps;
 pub mod local;
 pub mod resume;
 pub mod sftp_pw;
@@ -110,7 +111,37 @@ pub fn open(
                 masker.clone(),
             )))
         }
+        // Explicit FTPS needs its own upload path (see ftps.rs); plain FTP goes through OpenDAL.
+        Some("ftp") if answers.text("storage.ftp.tls").as_deref() == Some("true") => {
+            let need = |k: &str| {
+                answers
+                    .text(&format!("storage.ftp.{k}"))
+                    .ok_or_else(|| format!("storage.ftp.{k} is not set"))
+            };
+            Ok(Box::new(ftps::open(
+                ftps::Settings {
+                    host: need("host")?,
+                    port: port(answers, "ftp", 21)?,
+                    user: need("user")?,
+                    password: answers.text("storage.ftp.password").unwrap_or_default(),
+                    root: answers
+                        .text("storage.ftp.path")
+                        .unwrap_or_else(|| "/".into()),
+                    ca_file: answers.text("storage.ftp.ca_file"),
+                },
+                masker.clone(),
+            )))
+        }
         Some(other) => Ok(Box::new(dal::open(answers, other, masker.clone())?)),
         None => Err("no storage configured: set storage.type".into()),
+    }
+}
+
+fn port(answers: &Answers, kind: &str, default: u16) -> Result<u16, String> {
+    match answers.text(&format!("storage.{kind}.port")) {
+        None => Ok(default),
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("storage.{kind}.port `{p}` is not a port number")),
     }
 }

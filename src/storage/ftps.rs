@@ -1,0 +1,410 @@
+//! Explicit FTPS (`AUTH TLS`, passive mode) on `suppaftp`, the crate OpenDAL's FTP service uses inside.
+//!
+//! OpenDAL's FTP service loses the tail of every FTPS upload: it closes the TLS data connection
+//! without reading what the server sent on it (the TLS 1.3 session tickets), so the kernel answers
+//! with a reset that discards the last bytes still queued at the server, which reports
+//! `426 Failure reading network stream`. Here an upload sends its TLS close, reads the data
+//! connection to its end, then waits for the server's `226`. Plain FTP stays on OpenDAL.
+//!
+//! The server certificate is checked against the system roots plus `storage.ftp.ca_file` (a PEM
+//! bundle, for servers with a private CA); it is never skipped.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsStream, ImplAsyncFtpStream};
+use suppaftp::tokio_rustls::TlsConnector;
+use suppaftp::tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use suppaftp::types::FileType;
+use suppaftp::{FtpError, Status};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+
+use super::resume::{Open, Resuming};
+use super::{ObjectMeta, Storage, StorageError};
+use crate::secret::Masker;
+use crate::transport::{BoxFut, Reader};
+
+type Ftp = ImplAsyncFtpStream<AsyncRustlsStream>;
+
+/// Longest wait for one exchange with the server (connect and log in, one command, one read).
+const OP_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Ftps {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    host: String,
+    port: u16,
+    user: String,
+    password: String,
+    root: String,
+    ca_file: Option<PathBuf>,
+    server: String,
+    masker: Masker,
+    retries: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub root: String,
+    pub ca_file: Option<String>,
+}
+
+pub fn open(s: Settings, masker: Masker) -> Ftps {
+    let server = format!("FTPS server {}:{}", s.host, s.port);
+    Ftps {
+        inner: Arc::new(Inner {
+            root: s.root.trim_end_matches('/').to_string(),
+            host: s.host,
+            port: s.port,
+            user: s.user,
+            password: s.password,
+            ca_file: s.ca_file.map(PathBuf::from),
+            server,
+            masker,
+            retries: Arc::new(Mutex::new(Vec::new())),
+        }),
+    }
+}
+
+/// Runs one exchange with the server under the time limit.
+async fn timed<T>(
+    fut: impl std::future::Future<Output = Result<T, FtpError>>,
+) -> Result<T, FtpError> {
+    match tokio::time::timeout(OP_TIMEOUT, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(FtpError::ConnectionError(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {}s", OP_TIMEOUT.as_secs()),
+        ))),
+    }
+}
+
+fn status(e: &FtpError) -> Option<Status> {
+    match e {
+        FtpError::UnexpectedResponse(r) => Some(r.status),
+        _ => None,
+    }
+}
+
+impl Inner {
+    fn error(&self, op: &'static str, object: &str, e: FtpError) -> StorageError {
+        let (message, not_found) = match status(&e) {
+            Some(Status::FileUnavailable) => ("no such object".to_string(), true),
+            Some(Status::NotLoggedIn) => (
+                "the server refused the credentials; check storage.ftp.user, storage.ftp.password"
+                    .to_string(),
+                false,
+            ),
+            _ => match &e {
+                FtpError::SecureError(m) => (
+                    format!(
+                        "TLS: {m}; if the server's certificate comes from a private CA, give that CA as storage.ftp.ca_file"
+                    ),
+                    false,
+                ),
+                FtpError::ConnectionError(io) => (
+                    format!(
+                        "{io}; check storage.ftp.host, storage.ftp.port, and that the server is up"
+                    ),
+                    false,
+                ),
+                other => (other.to_string(), false),
+            },
+        };
+        self.fail(op, object, message, not_found)
+    }
+
+    fn fail(
+        &self,
+        op: &'static str,
+        object: &str,
+        message: String,
+        not_found: bool,
+    ) -> StorageError {
+        StorageError {
+            server: self.server.clone(),
+            op,
+            object: object.to_string(),
+            message: self.masker.mask(&message),
+            not_found,
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        format!("{}/{}", self.root, name.trim_start_matches('/'))
+    }
+
+    fn tls(&self) -> Result<ClientConfig, String> {
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        if let Some(file) = &self.ca_file {
+            let certs = CertificateDer::pem_file_iter(file)
+                .map_err(|e| format!("storage.ftp.ca_file {}: {e}", file.display()))?;
+            for cert in certs {
+                let cert =
+                    cert.map_err(|e| format!("storage.ftp.ca_file {}: {e}", file.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("storage.ftp.ca_file {}: {e}", file.display()))?;
+            }
+        }
+        Ok(ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth())
+    }
+
+    /// A new control connection: TCP, `AUTH TLS`, login, binary mode.
+    async fn connect(&self, op: &'static str, object: &str) -> Result<Ftp, StorageError> {
+        let tls = self.tls().map_err(|m| self.fail(op, object, m, false))?;
+        let connector = AsyncRustlsConnector::from(TlsConnector::from(Arc::new(tls)));
+        timed(async {
+            let ftp = Ftp::connect((self.host.as_str(), self.port)).await?;
+            let mut ftp = ftp.into_secure(connector, &self.host).await?;
+            ftp.login(self.user.as_str(), self.password.as_str())
+                .await?;
+            ftp.transfer_type(FileType::Binary).await?;
+            Ok(ftp)
+        })
+        .await
+        .map_err(|e| self.error(op, object, e))
+    }
+
+    /// A reader of `name` from `start` for `len` bytes: `REST start`, then `RETR`.
+    async fn open_at(&self, name: &str, start: u64, len: u64) -> Result<Reader, StorageError> {
+        let mut ftp = self.connect("get", name).await?;
+        let path = self.path(name);
+        let data = timed(async {
+            if start > 0 {
+                ftp.resume_transfer(start as usize).await?;
+            }
+            ftp.retr_as_stream(path.as_str()).await
+        })
+        .await
+        .map_err(|e| self.error("get", name, e))?;
+        Ok(Box::new(Download {
+            data: data.take(len),
+            _control: ftp,
+        }))
+    }
+
+    async fn walk(
+        &self,
+        ftp: &mut Ftp,
+        dir: &str,
+        out: &mut Vec<ObjectMeta>,
+    ) -> Result<(), StorageError> {
+        let full = if dir.is_empty() {
+            if self.root.is_empty() {
+                "/".to_string()
+            } else {
+                self.root.clone()
+            }
+        } else {
+            self.path(dir)
+        };
+        let lines = timed(ftp.list(Some(full.as_str())))
+            .await
+            .map_err(|e| self.error("list", dir, e))?;
+        for line in lines {
+            let Ok(f) = suppaftp::list::File::from_str(&line) else {
+                continue;
+            };
+            let name = f.name().rsplit('/').next().unwrap_or(f.name()).to_string();
+            if name == "." || name == ".." {
+                continue;
+            }
+            let rel = if dir.is_empty() {
+                name
+            } else {
+                format!("{dir}/{name}")
+            };
+            if f.is_directory() {
+                Box::pin(self.walk(ftp, &rel, out)).await?;
+            } else {
+                out.push(ObjectMeta {
+                    name: rel,
+                    size: f.size() as u64,
+                    modified: Some(chrono::DateTime::<chrono::Utc>::from(f.modified())),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The data connection of a download, with its control connection kept open beside it.
+struct Download {
+    data: tokio::io::Take<suppaftp::tokio::AsyncDataStream<AsyncRustlsStream>>,
+    _control: Ftp,
+}
+
+impl AsyncRead for Download {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().data).poll_read(cx, buf)
+    }
+}
+
+impl Storage for Ftps {
+    fn describe(&self) -> String {
+        self.inner.server.clone()
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>> {
+        Box::pin(async move {
+            let mut ftp = self.inner.connect("list", "").await?;
+            let mut out = Vec::new();
+            self.inner.walk(&mut ftp, "", &mut out).await?;
+            let _ = timed(ftp.quit()).await;
+            out.retain(|o| o.name.starts_with(prefix));
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+    }
+
+    fn stat<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<ObjectMeta, StorageError>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let mut ftp = inner.connect("stat", name).await?;
+            let path = inner.path(name);
+            let size = timed(ftp.size(path.as_str()))
+                .await
+                .map_err(|e| inner.error("stat", name, e))?;
+            let modified = timed(ftp.mdtm(path.as_str()))
+                .await
+                .ok()
+                .map(|t| t.and_utc());
+            let _ = timed(ftp.quit()).await;
+            Ok(ObjectMeta {
+                name: name.to_string(),
+                size: size as u64,
+                modified,
+            })
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        name: &'a str,
+        range: Option<Range<u64>>,
+    ) -> BoxFut<'a, Result<Reader, StorageError>> {
+        Box::pin(async move {
+            let size = self.stat(name).await?.size;
+            let range = range.unwrap_or(0..size);
+            let range = range.start.min(size)..range.end.min(size);
+            let first = self
+                .inner
+                .open_at(name, range.start, range.end - range.start)
+                .await?;
+            let (inner, object, end) = (self.inner.clone(), name.to_string(), range.end);
+            let open: Open = Arc::new(move |pos| {
+                let (inner, object) = (inner.clone(), object.clone());
+                Box::pin(async move {
+                    inner
+                        .open_at(&object, pos, end - pos)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            });
+            Ok(Box::new(Resuming::new(
+                open,
+                first,
+                name,
+                range,
+                self.inner.retries.clone(),
+                self.inner.masker.clone(),
+            )) as Reader)
+        })
+    }
+
+    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> BoxFut<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let mut ftp = inner.connect("put", name).await?;
+            let path = inner.path(name);
+            let mut dir = inner.root.clone();
+            let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
+            for p in &parts[..parts.len().saturating_sub(1)] {
+                dir = format!("{dir}/{p}");
+                let _ = timed(ftp.mkdir(dir.as_str())).await;
+            }
+            // Written beside the target, renamed into place once the server confirmed it whole.
+            let part = format!("{path}.part");
+            let mut stream = timed(ftp.put_with_stream(part.as_str()))
+                .await
+                .map_err(|e| inner.error("put", name, e))?;
+            let io = |e: std::io::Error| inner.fail("put", name, e.to_string(), false);
+            let mut buf = vec![0u8; 1 << 20];
+            let mut total = 0u64;
+            loop {
+                let n = data.read(&mut buf).await.map_err(|e| {
+                    inner.fail("put", name, format!("reading the source: {e}"), false)
+                })?;
+                if n == 0 {
+                    break;
+                }
+                tokio::time::timeout(OP_TIMEOUT, stream.write_all(&buf[..n]))
+                    .await
+                    .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
+                    .map_err(io)?;
+                total += n as u64;
+            }
+            // TLS close, then read the data connection to its end so that closing it does not
+            // reset what the server has yet to read.
+            tokio::time::timeout(OP_TIMEOUT, async {
+                stream.shutdown().await?;
+                let mut sink = [0u8; 4096];
+                while stream.read(&mut sink).await? > 0 {}
+                Ok::<(), std::io::Error>(())
+            })
+            .await
+            .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
+            .map_err(io)?;
+            timed(ftp.close_data_connection(stream))
+                .await
+                .map_err(|e| inner.error("put", name, e))?;
+            timed(ftp.rename(part.as_str(), path.as_str()))
+                .await
+                .map_err(|e| inner.error("put", name, e))?;
+            let _ = timed(ftp.quit()).await;
+            Ok(total)
+        })
+    }
+
+    fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {
+        Box::pin(async move {
+            let mut ftp = self.inner.connect("delete", name).await?;
+            let res = match timed(ftp.rm(self.inner.path(name).as_str())).await {
+                Err(e) if status(&e) == Some(Status::FileUnavailable) => Ok(()),
+                r => r.map_err(|e| self.inner.error("delete", name, e)),
+            };
+            let _ = timed(ftp.quit()).await;
+            res
+        })
+    }
+
+    fn retries(&self) -> Vec<String> {
+        self.inner
+            .retries
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+}
