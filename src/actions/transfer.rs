@@ -82,6 +82,18 @@ fn hashing(
     (Box::new(r), tally)
 }
 
+/// Tells what the storage had to retry (a lost connection, a read resumed from its offset).
+fn report_retries(ctx: &TaskCtx<'_>, storage: &dyn crate::storage::Storage) -> usize {
+    let notes = storage.retries();
+    for note in &notes {
+        ctx.events().emit(Event::Note {
+            at: chrono::Utc::now(),
+            text: format!("{}: {}: {note}", ctx.host.name, storage.describe()),
+        });
+    }
+    notes.len()
+}
+
 fn finish(tally: &Arc<Mutex<Tally>>) -> (String, u64) {
     let t = std::mem::take(&mut *tally.lock().expect("tally"));
     (hex::encode(t.hasher.finalize()), t.bytes)
@@ -147,6 +159,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     let (reader, tally) = hashing(ctx, reader, Some(meta.size), false);
     let part = format!("{dest}.part");
     let put = ctx.transport.put(&part, reader, None).await;
+    let retried = report_retries(ctx, storage);
     let (_, mut bytes) = finish(&tally);
     ctx.events().emit(Event::Transfer {
         task: ctx.task,
@@ -195,8 +208,14 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
             } else {
                 "NOT verified"
             };
-            Outcome::changed(format!("{object} -> {dest}, {bytes} bytes, sha256 {how}"))
-                .with_data(json!({"sha256": digest, "bytes": bytes, "dest": dest}))
+            let resumed = match retried {
+                0 => String::new(),
+                n => format!(" ({n} retried after a fault)"),
+            };
+            Outcome::changed(format!(
+                "{object} -> {dest}, {bytes} bytes, sha256 {how}{resumed}"
+            ))
+            .with_data(json!({"sha256": digest, "bytes": bytes, "dest": dest, "retries": retried}))
         }
         Ok(o) => Outcome::failed(format!("moving {part} into place: {}", o.stderr.trim())),
         Err(e) => Outcome::failed(e.to_string()),
@@ -215,6 +234,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
     };
     let (reader, tally) = hashing(ctx, reader, None, true);
     let put = storage.put(&object, reader).await;
+    report_retries(ctx, storage);
     let (digest, bytes) = finish(&tally);
     ctx.events().emit(Event::Transfer {
         task: ctx.task,

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 use super::{
     BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
-    Written, copy_hashing, quote, read_capped,
+    Written, copy_counting, quote, read_capped,
 };
 use crate::docs::inventory::Host;
 
@@ -272,10 +272,12 @@ impl Transport for Ssh {
                 .map(|p| p.display().to_string())
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| ".".into());
-            // OpenSSL's digest uses the CPU's SHA instructions where it has them; sha256sum is the fallback.
+            // The host hashes the bytes as they arrive (tee into the file, the digest beside it),
+            // so the digest is of what landed, and each byte is hashed once. OpenSSL uses the CPU's
+            // SHA instructions where it has them; sha256sum is the fallback. Then the size written.
             let t = quote(&tmp);
             let line = format!(
-                "mkdir -p {} && cat > {t} && {{ openssl dgst -sha256 -r {t} 2>/dev/null || sha256sum {t}; }}",
+                "mkdir -p {} && if command -v openssl >/dev/null 2>&1; then h='openssl dgst -sha256 -r'; else h=sha256sum; fi && tee {t} | $h && wc -c < {t}",
                 quote(&dir)
             );
             let mut child = self.spawn(line).await?;
@@ -283,37 +285,51 @@ impl Transport for Ssh {
             let stdout = child.stdout().take().expect("piped");
             let stderr = child.stderr().take().expect("piped");
             let send = async move {
-                let written = copy_hashing(&mut data, &mut stdin).await?;
+                let bytes = copy_counting(&mut data, &mut stdin).await?;
                 stdin.shutdown().await?;
-                Ok::<_, std::io::Error>(written)
+                Ok::<_, std::io::Error>(bytes)
             };
             let (sent, (out, _), (err, _)) =
                 tokio::join!(send, read_capped(stdout, 4096), read_capped(stderr, 4096));
             let status = child.wait().await.map_err(|e| self.lost(e))?;
-            let written = sent.map_err(|e| self.lost(e))?;
-            let local = written.sha256.clone();
+            let sent = sent.map_err(|e| self.lost(e));
             let rm = format!("rm -f {}", quote(&tmp));
             let cleanup = |this: &'a Self| async move {
                 let _ = this.exec(ExecRequest::shell(rm)).await;
+            };
+            let sent = match sent {
+                Ok(n) => n,
+                Err(e) => {
+                    cleanup(self).await;
+                    return Err(e);
+                }
             };
             if !status.success() {
                 cleanup(self).await;
                 return Err(self.err(ErrorKind::Io, format!("writing {path}: {}", err.trim())));
             }
-            let remote = out
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            if remote != local {
+            let mut words = out.split_whitespace();
+            let digest = words.next().unwrap_or_default().to_ascii_lowercase();
+            let landed: Option<u64> = words.last().and_then(|w| w.parse().ok());
+            if landed != Some(sent) || digest.len() != 64 {
                 cleanup(self).await;
                 return Err(self.err(
                     ErrorKind::Io,
                     format!(
-                        "{path}: sha256 on the host ({remote}) differs from what was sent ({local})"
+                        "writing {path}: {} of {sent} bytes landed{}",
+                        landed.map_or("an unknown number".to_string(), |n| n.to_string()),
+                        if err.trim().is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", err.trim())
+                        }
                     ),
                 ));
             }
+            let written = Written {
+                bytes: sent,
+                sha256: digest,
+            };
             let chmod = mode
                 .map(|m| format!("chmod {m:o} {} && ", quote(&tmp)))
                 .unwrap_or_default();
