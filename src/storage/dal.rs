@@ -383,10 +383,7 @@ impl Storage for Dal {
     }
 
     fn retries(&self) -> Vec<String> {
-        self.retries
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
+        super::resume::take_notes(&self.retries)
     }
 
     fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {

@@ -26,7 +26,7 @@ use suppaftp::types::FileType;
 use suppaftp::{FtpError, Status};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
-use super::resume::{Open, Resuming};
+use super::resume::{OpenAt, resumable, take_notes};
 use super::{ObjectMeta, Storage, StorageError};
 use crate::secret::Masker;
 use crate::transport::{BoxFut, Reader};
@@ -52,25 +52,16 @@ struct Inner {
     retries: Arc<Mutex<Vec<String>>>,
 }
 
-pub struct Settings {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: String,
-    pub root: String,
-    pub ca_file: Option<String>,
-}
-
-pub fn open(s: Settings, masker: Masker) -> Ftps {
-    let server = format!("FTPS server {}:{}", s.host, s.port);
+pub fn open(l: super::Login, masker: Masker) -> Ftps {
+    let server = format!("FTPS server {}:{}", l.host, l.port);
     Ftps {
         inner: Arc::new(Inner {
-            root: s.root.trim_end_matches('/').to_string(),
-            host: s.host,
-            port: s.port,
-            user: s.user,
-            password: s.password,
-            ca_file: s.ca_file.map(PathBuf::from),
+            root: l.root.trim_end_matches('/').to_string(),
+            host: l.host,
+            port: l.port,
+            user: l.user,
+            password: l.password,
+            ca_file: l.trust.map(PathBuf::from),
             server,
             masker,
             retries: Arc::new(Mutex::new(Vec::new())),
@@ -307,30 +298,13 @@ impl Storage for Ftps {
     ) -> BoxFut<'a, Result<Reader, StorageError>> {
         Box::pin(async move {
             let size = self.stat(name).await?.size;
-            let range = range.unwrap_or(0..size);
-            let range = range.start.min(size)..range.end.min(size);
-            let first = self
-                .inner
-                .open_at(name, range.start, range.end - range.start)
-                .await?;
-            let (inner, object, end) = (self.inner.clone(), name.to_string(), range.end);
-            let open: Open = Arc::new(move |pos| {
+            let (inner, object) = (self.inner.clone(), name.to_string());
+            let open_at: OpenAt = Arc::new(move |pos, len| {
                 let (inner, object) = (inner.clone(), object.clone());
-                Box::pin(async move {
-                    inner
-                        .open_at(&object, pos, end - pos)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
+                Box::pin(async move { inner.open_at(&object, pos, len).await })
             });
-            Ok(Box::new(Resuming::new(
-                open,
-                first,
-                name,
-                range,
-                self.inner.retries.clone(),
-                self.inner.masker.clone(),
-            )) as Reader)
+            let (notes, masker) = (self.inner.retries.clone(), self.inner.masker.clone());
+            resumable(name, size, range, open_at, notes, masker).await
         })
     }
 
@@ -401,10 +375,6 @@ impl Storage for Ftps {
     }
 
     fn retries(&self) -> Vec<String> {
-        self.inner
-            .retries
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
+        take_notes(&self.inner.retries)
     }
 }

@@ -1,4 +1,4 @@
-//! Where backups live. `local` (a local or NFS folder) now; s3, azure, sftp and ftp plug into the same trait.
+//! Where backups live: a local or NFS folder, S3, Azure Blob, SFTP or FTP/FTPS, behind one trait.
 
 pub mod dal;
 pub mod ftps;
@@ -88,60 +88,46 @@ pub fn open(
             if answers.text("storage.sftp.password").is_some()
                 && answers.text("storage.sftp.key_file").is_none() =>
         {
-            let need = |k: &str| {
-                answers
-                    .text(&format!("storage.sftp.{k}"))
-                    .ok_or_else(|| format!("storage.sftp.{k} is not set"))
-            };
-            let port = answers
-                .text("storage.sftp.port")
-                .unwrap_or_else(|| "22".into());
-            let port = port
-                .parse()
-                .map_err(|_| format!("storage.sftp.port `{port}` is not a port number"))?;
-            Ok(Box::new(sftp_pw::open(
-                need("host")?,
-                port,
-                need("user")?,
-                need("password")?,
-                answers
-                    .text("storage.sftp.path")
-                    .unwrap_or_else(|| "/".into()),
-                answers.text("storage.sftp.known_hosts"),
-                masker.clone(),
-            )))
+            let l = login(answers, "sftp", 22, "known_hosts")?;
+            Ok(Box::new(sftp_pw::open(l, masker.clone())))
         }
         // Explicit FTPS needs its own upload path (see ftps.rs); plain FTP goes through OpenDAL.
         Some("ftp") if answers.text("storage.ftp.tls").as_deref() == Some("true") => {
-            let need = |k: &str| {
-                answers
-                    .text(&format!("storage.ftp.{k}"))
-                    .ok_or_else(|| format!("storage.ftp.{k} is not set"))
-            };
-            Ok(Box::new(ftps::open(
-                ftps::Settings {
-                    host: need("host")?,
-                    port: port(answers, "ftp", 21)?,
-                    user: need("user")?,
-                    password: answers.text("storage.ftp.password").unwrap_or_default(),
-                    root: answers
-                        .text("storage.ftp.path")
-                        .unwrap_or_else(|| "/".into()),
-                    ca_file: answers.text("storage.ftp.ca_file"),
-                },
-                masker.clone(),
-            )))
+            let l = login(answers, "ftp", 21, "ca_file")?;
+            Ok(Box::new(ftps::open(l, masker.clone())))
         }
         Some(other) => Ok(Box::new(dal::open(answers, other, masker.clone())?)),
         None => Err("no storage configured: set storage.type".into()),
     }
 }
 
-fn port(answers: &Answers, kind: &str, default: u16) -> Result<u16, String> {
-    match answers.text(&format!("storage.{kind}.port")) {
-        None => Ok(default),
+/// A file server reached with a user and a password (SFTP with a password, FTPS).
+pub struct Login {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    /// The folder the object names are relative to.
+    pub root: String,
+    /// What to trust the server by: a known_hosts file (SFTP) or a CA file (FTPS).
+    pub trust: Option<String>,
+}
+
+fn login(answers: &Answers, kind: &str, default_port: u16, trust: &str) -> Result<Login, String> {
+    let get = |k: &str| answers.text(&format!("storage.{kind}.{k}"));
+    let need = |k: &str| get(k).ok_or_else(|| format!("storage.{kind}.{k} is not set"));
+    let port = match get("port") {
+        None => default_port,
         Some(p) => p
             .parse()
-            .map_err(|_| format!("storage.{kind}.port `{p}` is not a port number")),
-    }
+            .map_err(|_| format!("storage.{kind}.port `{p}` is not a port number"))?,
+    };
+    Ok(Login {
+        host: need("host")?,
+        port,
+        user: need("user")?,
+        password: get("password").unwrap_or_default(),
+        root: get("path").unwrap_or_else(|| "/".into()),
+        trust: get(trust),
+    })
 }

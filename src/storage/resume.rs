@@ -9,11 +9,47 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, ReadBuf};
 
+use super::StorageError;
 use crate::secret::Masker;
 use crate::transport::{BoxFut, Reader};
 
 /// Opens the object at a byte offset; the reader it gives stops at the end of the wanted range.
 pub type Open = Arc<dyn Fn(u64) -> BoxFut<'static, Result<Reader, String>> + Send + Sync>;
+
+/// Opens `len` bytes of the object from a byte offset.
+pub type OpenAt =
+    Arc<dyn Fn(u64, u64) -> BoxFut<'static, Result<Reader, StorageError>> + Send + Sync>;
+
+/// A resumable reader of `range` (default: all) of an object of `size` bytes. The first open happens
+/// here, so that a missing object or a refused login is an error of the call, not of the first read.
+pub async fn resumable(
+    object: &str,
+    size: u64,
+    range: Option<std::ops::Range<u64>>,
+    open_at: OpenAt,
+    notes: Arc<Mutex<Vec<String>>>,
+    masker: Masker,
+) -> Result<Reader, StorageError> {
+    let range = range.unwrap_or(0..size);
+    let range = range.start.min(size)..range.end.min(size);
+    let first = open_at(range.start, range.end - range.start).await?;
+    let end = range.end;
+    let open: Open = Arc::new(move |pos| {
+        let f = open_at.clone();
+        Box::pin(async move { f(pos, end - pos).await.map_err(|e| e.to_string()) })
+    });
+    Ok(Box::new(Resuming::new(
+        open, first, object, range, notes, masker,
+    )))
+}
+
+/// Hands over the notes gathered so far.
+pub fn take_notes(notes: &Mutex<Vec<String>>) -> Vec<String> {
+    notes
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
+}
 
 /// Attempts in a row without a byte read before the download gives up.
 const MAX_RETRIES: u32 = 5;

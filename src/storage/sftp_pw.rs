@@ -20,7 +20,7 @@ use russh_sftp::client::fs::File;
 use russh_sftp::protocol::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, ReadBuf};
 
-use super::resume::{Open, Resuming};
+use super::resume::{OpenAt, resumable, take_notes};
 use super::{ObjectMeta, Storage, StorageError};
 use crate::secret::Masker;
 use crate::transport::{BoxFut, Reader};
@@ -96,32 +96,20 @@ impl HostCheck {
     }
 }
 
-pub fn open(
-    host: String,
-    port: u16,
-    user: String,
-    password: String,
-    root: String,
-    known_hosts: Option<String>,
-    masker: Masker,
-) -> SftpPassword {
-    let known_hosts = known_hosts.map(PathBuf::from).unwrap_or_else(|| {
+pub fn open(l: super::Login, masker: Masker) -> SftpPassword {
+    let known_hosts = l.trust.map(PathBuf::from).unwrap_or_else(|| {
         std::env::home_dir()
             .unwrap_or_default()
             .join(".ssh/known_hosts")
     });
-    let server = format!("SFTP server {user}@{host}:{port}");
-    let root = match root.trim_end_matches('/') {
-        "" => String::new(),
-        r => r.to_string(),
-    };
+    let server = format!("SFTP server {}@{}:{}", l.user, l.host, l.port);
     SftpPassword {
         inner: Arc::new(Inner {
-            host,
-            port,
-            user,
-            password,
-            root,
+            root: l.root.trim_end_matches('/').to_string(),
+            host: l.host,
+            port: l.port,
+            user: l.user,
+            password: l.password,
             known_hosts,
             server,
             masker,
@@ -391,30 +379,13 @@ impl Storage for SftpPassword {
     ) -> BoxFut<'a, Result<Reader, StorageError>> {
         Box::pin(async move {
             let size = self.stat(name).await?.size;
-            let range = range.unwrap_or(0..size);
-            let range = range.start..range.end.min(size);
-            let first = self
-                .inner
-                .open_at(name, range.start, range.end - range.start)
-                .await?;
-            let (inner, object, end) = (self.inner.clone(), name.to_string(), range.end);
-            let open: Open = Arc::new(move |pos| {
+            let (inner, object) = (self.inner.clone(), name.to_string());
+            let open_at: OpenAt = Arc::new(move |pos, len| {
                 let (inner, object) = (inner.clone(), object.clone());
-                Box::pin(async move {
-                    inner
-                        .open_at(&object, pos, end - pos)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
+                Box::pin(async move { inner.open_at(&object, pos, len).await })
             });
-            Ok(Box::new(Resuming::new(
-                open,
-                first,
-                name,
-                range,
-                self.inner.retries.clone(),
-                self.inner.masker.clone(),
-            )) as Reader)
+            let (notes, masker) = (self.inner.retries.clone(), self.inner.masker.clone());
+            resumable(name, size, range, open_at, notes, masker).await
         })
     }
 
@@ -475,10 +446,6 @@ impl Storage for SftpPassword {
     }
 
     fn retries(&self) -> Vec<String> {
-        self.inner
-            .retries
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
+        take_notes(&self.inner.retries)
     }
 }

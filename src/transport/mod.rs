@@ -158,26 +158,6 @@ pub async fn copy_hashing<W: tokio::io::AsyncWrite + Unpin>(
     })
 }
 
-/// Copies to the end and flushes; returns the byte count.
-pub async fn copy_counting<W: tokio::io::AsyncWrite + Unpin>(
-    data: &mut Reader,
-    out: &mut W,
-) -> std::io::Result<u64> {
-    use tokio::io::AsyncWriteExt;
-    let mut buf = vec![0u8; 1024 * 1024];
-    let mut bytes = 0u64;
-    loop {
-        let n = data.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        out.write_all(&buf[..n]).await?;
-        bytes += n as u64;
-    }
-    out.flush().await?;
-    Ok(bytes)
-}
-
 /// Quotes a word for a POSIX shell.
 pub fn quote(s: &str) -> String {
     if !s.is_empty()

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 use super::{
     BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
-    Written, copy_counting, quote, read_capped,
+    Written, copy_hashing, quote, read_capped,
 };
 use crate::docs::inventory::Host;
 
@@ -272,22 +272,18 @@ impl Transport for Ssh {
                 .map(|p| p.display().to_string())
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| ".".into());
-            // The host hashes the bytes as they arrive (tee into the file, the digest beside it),
-            // so the digest is of what landed, and each byte is hashed once. OpenSSL uses the CPU's
-            // SHA instructions where it has them; sha256sum is the fallback. Then the size written.
+            // The digest is computed here as the bytes stream out (SSH's own integrity checks cover
+            // the way); the host confirms how many bytes landed before anything is renamed.
             let t = quote(&tmp);
-            let line = format!(
-                "mkdir -p {} && if command -v openssl >/dev/null 2>&1; then h='openssl dgst -sha256 -r'; else h=sha256sum; fi && tee {t} | $h && wc -c < {t}",
-                quote(&dir)
-            );
+            let line = format!("mkdir -p {} && cat > {t} && wc -c < {t}", quote(&dir));
             let mut child = self.spawn(line).await?;
             let mut stdin = child.stdin().take().expect("piped");
             let stdout = child.stdout().take().expect("piped");
             let stderr = child.stderr().take().expect("piped");
             let send = async move {
-                let bytes = copy_counting(&mut data, &mut stdin).await?;
+                let written = copy_hashing(&mut data, &mut stdin).await?;
                 stdin.shutdown().await?;
-                Ok::<_, std::io::Error>(bytes)
+                Ok::<_, std::io::Error>(written)
             };
             let (sent, (out, _), (err, _)) =
                 tokio::join!(send, read_capped(stdout, 4096), read_capped(stderr, 4096));
@@ -297,8 +293,8 @@ impl Transport for Ssh {
             let cleanup = |this: &'a Self| async move {
                 let _ = this.exec(ExecRequest::shell(rm)).await;
             };
-            let sent = match sent {
-                Ok(n) => n,
+            let written = match sent {
+                Ok(w) => w,
                 Err(e) => {
                     cleanup(self).await;
                     return Err(e);
@@ -308,10 +304,9 @@ impl Transport for Ssh {
                 cleanup(self).await;
                 return Err(self.err(ErrorKind::Io, format!("writing {path}: {}", err.trim())));
             }
-            let mut words = out.split_whitespace();
-            let digest = words.next().unwrap_or_default().to_ascii_lowercase();
-            let landed: Option<u64> = words.last().and_then(|w| w.parse().ok());
-            if landed != Some(sent) || digest.len() != 64 {
+            let sent = written.bytes;
+            let landed: Option<u64> = out.trim().parse().ok();
+            if landed != Some(sent) {
                 cleanup(self).await;
                 return Err(self.err(
                     ErrorKind::Io,
@@ -326,10 +321,6 @@ impl Transport for Ssh {
                     ),
                 ));
             }
-            let written = Written {
-                bytes: sent,
-                sha256: digest,
-            };
             let chmod = mode
                 .map(|m| format!("chmod {m:o} {} && ", quote(&tmp)))
                 .unwrap_or_default();
