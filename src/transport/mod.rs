@@ -139,23 +139,38 @@ pub async fn copy_hashing<W: tokio::io::AsyncWrite + Unpin>(
 ) -> std::io::Result<Written> {
     use sha2::Digest;
     use tokio::io::AsyncWriteExt;
+    const BUF: usize = 1024 * 1024;
     let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1024 * 1024];
+    let (mut cur, mut next) = (vec![0u8; BUF], vec![0u8; BUF]);
     let mut bytes = 0u64;
-    loop {
-        let n = data.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).await?;
+    let mut n = read_some(data, &mut cur).await?;
+    // Reading the next buffer overlaps writing this one, so neither side waits on the other.
+    while n > 0 {
+        hasher.update(&cur[..n]);
         bytes += n as u64;
+        let (written, read) = tokio::join!(out.write_all(&cur[..n]), read_some(data, &mut next));
+        written?;
+        n = read?;
+        std::mem::swap(&mut cur, &mut next);
     }
     out.flush().await?;
     Ok(Written {
         bytes,
         sha256: hex::encode(hasher.finalize()),
     })
+}
+
+/// Reads until a quarter of `buf` is filled or the stream ends; returns the count (0 at the end).
+async fn read_some(data: &mut Reader, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() / 4 {
+        let n = data.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
 }
 
 /// Quotes a word for a POSIX shell.
