@@ -82,6 +82,20 @@ async fn timed<T>(
     }
 }
 
+/// One write or read on a data connection, under the time limit.
+async fn within<T>(
+    fut: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    tokio::time::timeout(OP_TIMEOUT, fut)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no progress within {}s", OP_TIMEOUT.as_secs()),
+            ))
+        })
+}
+
 fn status(e: &FtpError) -> Option<Status> {
     match e {
         FtpError::UnexpectedResponse(r) => Some(r.status),
@@ -324,33 +338,37 @@ impl Storage for Ftps {
             let mut stream = timed(ftp.put_with_stream(part.as_str()))
                 .await
                 .map_err(|e| inner.error("put", name, e))?;
-            let io = |e: std::io::Error| inner.fail("put", name, e.to_string(), false);
-            let mut buf = vec![0u8; 1 << 20];
-            let mut total = 0u64;
-            loop {
-                let n = data.read(&mut buf).await.map_err(|e| {
-                    inner.fail("put", name, format!("reading the source: {e}"), false)
-                })?;
-                if n == 0 {
-                    break;
+            let copied = async {
+                let mut buf = vec![0u8; 1 << 20];
+                let mut total = 0u64;
+                loop {
+                    let n = data.read(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    within(stream.write_all(&buf[..n])).await?;
+                    total += n as u64;
                 }
-                tokio::time::timeout(OP_TIMEOUT, stream.write_all(&buf[..n]))
-                    .await
-                    .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
-                    .map_err(io)?;
-                total += n as u64;
+                // TLS close, then read the data connection to its end, so that closing it does
+                // not reset what the server has yet to read.
+                within(async {
+                    stream.shutdown().await?;
+                    let mut sink = [0u8; 4096];
+                    while stream.read(&mut sink).await? > 0 {}
+                    Ok(())
+                })
+                .await?;
+                Ok::<u64, std::io::Error>(total)
             }
-            // TLS close, then read the data connection to its end so that closing it does not
-            // reset what the server has yet to read.
-            tokio::time::timeout(OP_TIMEOUT, async {
-                stream.shutdown().await?;
-                let mut sink = [0u8; 4096];
-                while stream.read(&mut sink).await? > 0 {}
-                Ok::<(), std::io::Error>(())
-            })
-            .await
-            .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
-            .map_err(io)?;
+            .await;
+            let total = match copied {
+                Ok(n) => n,
+                Err(e) => {
+                    drop(stream);
+                    let _ = timed(ftp.rm(part.as_str())).await;
+                    return Err(inner.fail("put", name, e.to_string(), false));
+                }
+            };
             timed(ftp.close_data_connection(stream))
                 .await
                 .map_err(|e| inner.error("put", name, e))?;

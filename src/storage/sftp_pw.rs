@@ -408,23 +408,20 @@ impl Storage for SftpPassword {
                 .create(part.as_str())
                 .await
                 .map_err(|e| inner.sftp_error("put", name, e))?;
-            let mut buf = vec![0u8; 1 << 20];
-            let mut total = 0u64;
-            loop {
-                let n = data.read(&mut buf).await.map_err(|e| {
-                    inner.error("put", name, format!("reading the source: {e}"), false)
-                })?;
-                if n == 0 {
-                    break;
-                }
-                f.write_all(&buf[..n])
-                    .await
-                    .map_err(|e| inner.error("put", name, e.to_string(), false))?;
-                total += n as u64;
+            let copied = async {
+                let mut src = tokio::io::BufReader::with_capacity(1 << 20, &mut data);
+                let n = tokio::io::copy_buf(&mut src, &mut f).await?;
+                f.shutdown().await?;
+                Ok::<u64, std::io::Error>(n)
             }
-            f.shutdown()
-                .await
-                .map_err(|e| inner.error("put", name, e.to_string(), false))?;
+            .await;
+            let total = match copied {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = conn.sftp.remove_file(part.as_str()).await;
+                    return Err(inner.error("put", name, e.to_string(), false));
+                }
+            };
             let _ = conn.sftp.remove_file(path.as_str()).await;
             conn.sftp
                 .rename(part.as_str(), path.as_str())
