@@ -143,6 +143,31 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
     );
     assert!(!bed.path("after").exists() && !bed.path("got.tar").exists());
 
+    // A digest that does not match: the step fails before its dependant starts, and nothing is left
+    // on the host, partial file included.
+    let bad = ssh.path("fetched/bad.bin");
+    bed.file(
+        "bad.yml",
+        &format!(
+            "steps:\n  - {{ id: down, hosts: host1, fetch: {{ object: dr/payload-2026-11-20.bin, dest: {}, sha256: 'ab{}' }} }}\n  - {{ id: after, hosts: ctl, needs: [down], shell: 'touch after-bad' }}\n",
+            bad.display(),
+            "0".repeat(62)
+        ),
+    );
+    let out = run(&bed, &["run", "bad.yml"]);
+    assert_eq!(out.code, 1, "{kind}: {}", out.stdout);
+    assert!(
+        out.stdout.contains("checksum mismatch for dr/payload-2026-11-20.bin"),
+        "{kind}: {}",
+        out.stdout
+    );
+    assert!(!bed.path("after-bad").exists() && !bad.exists());
+    let left: Vec<_> = std::fs::read_dir(ssh.path("fetched"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["payload.bin"], "{kind}: left on the host: {left:?}");
+
     // Wrong credentials: names the server and the key to fix, never the secret.
     let (key, value) = wrong;
     let answer_type = match kind {
