@@ -79,3 +79,50 @@ fn choosing_s3_asks_its_questions_with_defaults_and_hides_the_secret() {
         "{screen}"
     );
 }
+
+#[test]
+fn choosing_sftp_with_a_password_logs_in_to_a_real_server() {
+    let storage = common::storagebed::StorageBed::start("sftp-password");
+    let answers = storage.answers();
+    let get = |key: &str| {
+        answers
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .unwrap()
+            .trim_matches('"')
+            .to_string()
+    };
+    std::fs::write(
+        storage.dir.path().join("store/analytics-2026-11-22.tar"),
+        "x",
+    )
+    .unwrap();
+    let bed = Bed::new();
+    // Only what is not a question: the server's host key.
+    bed.file(
+        "answers.yml",
+        &format!(
+            "storage.sftp.known_hosts: {}\n",
+            get("storage.sftp.known_hosts")
+        ),
+    );
+    let script = serde_json::json!([
+        ["Where are the backups stored?", format!("{DOWN}{DOWN}\r")],
+        ["SFTP host", format!("{}\r", get("storage.sftp.host"))],
+        ["Port", format!("{}\r", get("storage.sftp.port"))],
+        ["User", "setupsftp\r"],
+        ["Password", "setup-sftp-pw\r"],
+        ["Remote folder", format!("{}\r", get("storage.sftp.path"))],
+    ]);
+    let (code, screen) = drive(&bed, &script, &["standalone", "list"]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("analytics-2026-11-22.tar"), "{screen}");
+    assert!(
+        !screen.contains("setup-sftp-pw"),
+        "the password was echoed or printed: {screen}"
+    );
+    assert!(
+        !screen.contains("Bucket") && !screen.contains("Backup folder"),
+        "{screen}"
+    );
+}

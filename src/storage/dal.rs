@@ -186,7 +186,14 @@ impl Dal {
                 self.credential_keys()
             ),
             _ => {
-                let text = e.to_string();
+                // The whole cause chain: "error sending request" alone does not say why.
+                let mut text = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    text.push_str(": ");
+                    text.push_str(&c.to_string());
+                    cause = c.source();
+                }
                 if [
                     "InvalidAccessKeyId",
                     "SignatureDoesNotMatch",
@@ -214,8 +221,13 @@ impl Dal {
                 .any(|k| text.contains(k))
                 {
                     format!(
-                        "cannot connect or log in; check {}, and that the server is up (for SFTP, that its host key is in known_hosts)",
-                        self.connection_keys()
+                        "cannot connect or log in; check {}, and that the server is up{}",
+                        self.connection_keys(),
+                        if self.kind == "sftp" {
+                            ", and that its host key is in ~/.ssh/known_hosts"
+                        } else {
+                            ""
+                        }
                     )
                 } else {
                     first_line(&text)
