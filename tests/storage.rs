@@ -157,7 +157,8 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
     let out = run(&bed, &["run", "bad.yml"]);
     assert_eq!(out.code, 1, "{kind}: {}", out.stdout);
     assert!(
-        out.stdout.contains("checksum mismatch for dr/payload-2026-11-20.bin"),
+        out.stdout
+            .contains("checksum mismatch for dr/payload-2026-11-20.bin"),
         "{kind}: {}",
         out.stdout
     );

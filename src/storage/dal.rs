@@ -105,7 +105,7 @@ pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
                 .user(&user)
                 .root(&root);
             if let Some(k) = answer(a, t, "key_file") {
-                b = b.key(&k);
+                b = b.key(&crate::transport::ssh::expand_home(&k).to_string_lossy());
             }
             (
                 Operator::new(b).map_err(|e| e.to_string())?,

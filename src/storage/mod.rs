@@ -128,6 +128,6 @@ fn login(answers: &Answers, kind: &str, default_port: u16, trust: &str) -> Resul
         user: need("user")?,
         password: get("password").unwrap_or_default(),
         root: get("path").unwrap_or_else(|| "/".into()),
-        trust: get(trust),
+        trust: get(trust).map(|p| crate::transport::ssh::expand_home(&p).display().to_string()),
     })
 }

@@ -193,7 +193,8 @@ fn source_text(e: &openssh::Error) -> String {
     out
 }
 
-fn expand_home(p: &str) -> PathBuf {
+/// `~/x` as a path under $HOME; anything else as it is.
+pub fn expand_home(p: &str) -> PathBuf {
     match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
         _ => PathBuf::from(p),
