@@ -256,3 +256,29 @@ fn sftp_password() {
         "storage.sftp.password",
     );
 }
+
+/// A server that checks passwords only through keyboard-interactive (PAM) prompts.
+#[test]
+fn sftp_password_by_keyboard_interactive() {
+    let storage =
+        StorageBed::start_with("sftp-password", &[("SFTP_LOGIN", "keyboard-interactive")]);
+    let bed = bed_for(&storage, "hosts: {}\n");
+    let out = run(&bed, &["storage-test", "--size-mb", "4"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("matches"), "{}", out.stdout);
+    let out = run(
+        &bed,
+        &[
+            "storage-test",
+            "--set",
+            "storage.sftp.password=Wrong-Kbd-Password-1",
+        ],
+    );
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("storage.sftp.password")
+            && !out.stderr.contains("Wrong-Kbd-Password-1"),
+        "{}",
+        out.stderr
+    );
+}

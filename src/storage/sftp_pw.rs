@@ -200,15 +200,16 @@ impl Inner {
                 return Err(self.error(op, object, message, false));
             }
         };
-        let auth = ssh
-            .authenticate_password(self.user.clone(), self.password.clone())
+        let logged_in = self
+            .log_in(&mut ssh)
             .await
             .map_err(|e| self.error(op, object, format!("logging in: {e}"), false))?;
-        if !auth.success() {
+        if !logged_in {
             return Err(self.error(
                 op,
                 object,
-                "the server refused the credentials; check storage.sftp.user, storage.sftp.password".into(),
+                "the server refused the credentials; check storage.sftp.user, storage.sftp.password"
+                    .into(),
                 false,
             ));
         }
@@ -226,6 +227,42 @@ impl Inner {
             .map_err(|e| failed(e.to_string()))?;
         sftp.set_timeout(OP_TIMEOUT.as_secs());
         Ok(Conn { ssh, sftp })
+    }
+
+    /// Password authentication, or keyboard-interactive answering every prompt with the password
+    /// (servers that check passwords through PAM often offer only that).
+    async fn log_in(&self, ssh: &mut client::Handle<HostCheck>) -> Result<bool, russh::Error> {
+        use russh::MethodKind;
+        use russh::client::KeyboardInteractiveAuthResponse as Kbd;
+        let remaining = match ssh
+            .authenticate_password(self.user.clone(), self.password.clone())
+            .await?
+        {
+            russh::client::AuthResult::Success => return Ok(true),
+            russh::client::AuthResult::Failure {
+                remaining_methods, ..
+            } => remaining_methods,
+        };
+        if !remaining.contains(&MethodKind::KeyboardInteractive) {
+            return Ok(false);
+        }
+        let mut reply = ssh
+            .authenticate_keyboard_interactive_start(self.user.clone(), None)
+            .await?;
+        // A few rounds at most: a server that keeps asking is refused.
+        for _ in 0..4 {
+            match reply {
+                Kbd::Success => return Ok(true),
+                Kbd::Failure { .. } => return Ok(false),
+                Kbd::InfoRequest { prompts, .. } => {
+                    let answers = prompts.iter().map(|_| self.password.clone()).collect();
+                    reply = ssh
+                        .authenticate_keyboard_interactive_respond(answers)
+                        .await?;
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Forgets a connection that failed, so the next call opens a fresh one.

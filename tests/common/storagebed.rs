@@ -14,8 +14,14 @@ fn script() -> PathBuf {
 
 impl StorageBed {
     pub fn start(kind: &'static str) -> StorageBed {
+        Self::start_with(kind, &[])
+    }
+
+    /// Starts with settings for the bed script in its environment (e.g. `SFTP_LOGIN`).
+    pub fn start_with(kind: &'static str, env: &[(&str, &str)]) -> StorageBed {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(script())
+            .envs(env.iter().copied())
             .arg("start")
             .arg(kind)
             .arg(dir.path())
