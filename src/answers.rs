@@ -120,6 +120,7 @@ const OTHER_KEYS: &[&str] = &[
     "become_password",
     "storage.sftp.known_hosts",
     "storage.ftp.ca_file",
+    "storage.timeout",
 ];
 const OTHER_SECRETS: &[&str] = &["become_password"];
 

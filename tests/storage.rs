@@ -282,3 +282,27 @@ fn sftp_password_by_keyboard_interactive() {
         out.stderr
     );
 }
+
+/// A server that stops answering: the error names the server, the operation and the answer that sets
+/// the limit, and comes within that limit and its retries.
+#[test]
+fn a_hung_server_times_out_and_says_which() {
+    for (kind, server) in [("s3", "S3 bucket"), ("sftp-password", "SFTP server")] {
+        let storage = StorageBed::start(kind);
+        let bed = bed_for(&storage, "hosts: {}\n");
+        storage.signal("STOP");
+        let t0 = std::time::Instant::now();
+        let out = run(&bed, &["standalone", "list", "--set", "storage.timeout=2"]);
+        let took = t0.elapsed();
+        storage.signal("CONT");
+        assert_ne!(out.code, 0, "{kind}: {}", out.stdout);
+        for needle in ["list", server, "no answer within 2s", "storage.timeout"] {
+            assert!(
+                out.stderr.contains(needle),
+                "{kind}: no {needle:?} in {}",
+                out.stderr
+            );
+        }
+        assert!(took.as_secs() < 40, "{kind}: took {took:?}");
+    }
+}

@@ -24,6 +24,7 @@ pub struct Dal {
     server: String,
     masker: Masker,
     retries: Arc<Mutex<Vec<String>>>,
+    limit: Duration,
 }
 
 fn answer(a: &Answers, t: &str, field: &str) -> Option<String> {
@@ -133,6 +134,7 @@ pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
         }
         other => return Err(format!("unknown storage type `{other}`")),
     };
+    let limit = super::timeout(a)?;
     let retries = Arc::new(Mutex::new(Vec::new()));
     let notes = retries.clone();
     let note_masker = masker.clone();
@@ -156,8 +158,8 @@ pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
     let op = op
         .layer(
             TimeoutLayer::new()
-                .with_timeout(Duration::from_secs(60))
-                .with_io_timeout(Duration::from_secs(30)),
+                .with_timeout(limit)
+                .with_io_timeout(limit),
         )
         .layer(
             RetryLayer::new()
@@ -172,6 +174,7 @@ pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
         server,
         masker,
         retries,
+        limit,
     })
 }
 
@@ -210,11 +213,16 @@ impl Dal {
                         "the server refused the credentials; check {}",
                         self.credential_keys()
                     )
+                } else if text.contains("timeout reached") || text.contains("timed out") {
+                    format!(
+                        "no answer within {}s (storage.timeout), after retries; check {}, and that the server is up",
+                        self.limit.as_secs(),
+                        self.connection_keys()
+                    )
                 } else if [
                     "failed to connect",
                     "Connection refused",
                     "connection refused",
-                    "timed out",
                     "dns error",
                 ]
                 .iter()

@@ -33,9 +33,6 @@ use crate::transport::{BoxFut, Reader};
 
 type Ftp = ImplAsyncFtpStream<AsyncRustlsStream>;
 
-/// Longest wait for one exchange with the server (connect and log in, one command, one read).
-const OP_TIMEOUT: Duration = Duration::from_secs(60);
-
 pub struct Ftps {
     inner: Arc<Inner>,
 }
@@ -47,6 +44,7 @@ struct Inner {
     password: String,
     root: String,
     ca_file: Option<PathBuf>,
+    timeout: Duration,
     server: String,
     masker: Masker,
     retries: Arc<Mutex<Vec<String>>>,
@@ -62,6 +60,7 @@ pub fn open(l: super::Login, masker: Masker) -> Ftps {
             user: l.user,
             password: l.password,
             ca_file: l.trust.map(PathBuf::from),
+            timeout: l.timeout,
             server,
             masker,
             retries: Arc::new(Mutex::new(Vec::new())),
@@ -71,29 +70,29 @@ pub fn open(l: super::Login, masker: Masker) -> Ftps {
 
 /// Runs one exchange with the server under the time limit.
 async fn timed<T>(
+    limit: Duration,
     fut: impl std::future::Future<Output = Result<T, FtpError>>,
 ) -> Result<T, FtpError> {
-    match tokio::time::timeout(OP_TIMEOUT, fut).await {
+    match tokio::time::timeout(limit, fut).await {
         Ok(r) => r,
         Err(_) => Err(FtpError::ConnectionError(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
-            format!("no answer within {}s", OP_TIMEOUT.as_secs()),
+            format!("no answer within {}s (storage.timeout)", limit.as_secs()),
         ))),
     }
 }
 
 /// One write or read on a data connection, under the time limit.
 async fn within<T>(
+    limit: Duration,
     fut: impl std::future::Future<Output = std::io::Result<T>>,
 ) -> std::io::Result<T> {
-    tokio::time::timeout(OP_TIMEOUT, fut)
-        .await
-        .unwrap_or_else(|_| {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no progress within {}s", OP_TIMEOUT.as_secs()),
-            ))
-        })
+    tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no progress within {}s (storage.timeout)", limit.as_secs()),
+        ))
+    })
 }
 
 fn status(e: &FtpError) -> Option<Status> {
@@ -176,7 +175,7 @@ impl Inner {
     async fn connect(&self, op: &'static str, object: &str) -> Result<Ftp, StorageError> {
         let tls = self.tls().map_err(|m| self.fail(op, object, m, false))?;
         let connector = AsyncRustlsConnector::from(TlsConnector::from(Arc::new(tls)));
-        timed(async {
+        timed(self.timeout, async {
             let ftp = Ftp::connect((self.host.as_str(), self.port)).await?;
             let mut ftp = ftp.into_secure(connector, &self.host).await?;
             ftp.login(self.user.as_str(), self.password.as_str())
@@ -192,7 +191,7 @@ impl Inner {
     async fn open_at(&self, name: &str, start: u64, len: u64) -> Result<Reader, StorageError> {
         let mut ftp = self.connect("get", name).await?;
         let path = self.path(name);
-        let data = timed(async {
+        let data = timed(self.timeout, async {
             if start > 0 {
                 ftp.resume_transfer(start as usize).await?;
             }
@@ -221,7 +220,7 @@ impl Inner {
         } else {
             self.path(dir)
         };
-        let lines = timed(ftp.list(Some(full.as_str())))
+        let lines = timed(self.timeout, ftp.list(Some(full.as_str())))
             .await
             .map_err(|e| self.error("list", dir, e))?;
         for line in lines {
@@ -277,7 +276,7 @@ impl Storage for Ftps {
             let mut ftp = self.inner.connect("list", "").await?;
             let mut out = Vec::new();
             self.inner.walk(&mut ftp, "", &mut out).await?;
-            let _ = timed(ftp.quit()).await;
+            let _ = timed(self.inner.timeout, ftp.quit()).await;
             out.retain(|o| o.name.starts_with(prefix));
             out.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(out)
@@ -289,14 +288,14 @@ impl Storage for Ftps {
             let inner = &self.inner;
             let mut ftp = inner.connect("stat", name).await?;
             let path = inner.path(name);
-            let size = timed(ftp.size(path.as_str()))
+            let size = timed(inner.timeout, ftp.size(path.as_str()))
                 .await
                 .map_err(|e| inner.error("stat", name, e))?;
-            let modified = timed(ftp.mdtm(path.as_str()))
+            let modified = timed(inner.timeout, ftp.mdtm(path.as_str()))
                 .await
                 .ok()
                 .map(|t| t.and_utc());
-            let _ = timed(ftp.quit()).await;
+            let _ = timed(inner.timeout, ftp.quit()).await;
             Ok(ObjectMeta {
                 name: name.to_string(),
                 size: size as u64,
@@ -331,11 +330,11 @@ impl Storage for Ftps {
             let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
             for p in &parts[..parts.len().saturating_sub(1)] {
                 dir = format!("{dir}/{p}");
-                let _ = timed(ftp.mkdir(dir.as_str())).await;
+                let _ = timed(inner.timeout, ftp.mkdir(dir.as_str())).await;
             }
             // Written beside the target, renamed into place once the server confirmed it whole.
             let part = format!("{path}.part");
-            let mut stream = timed(ftp.put_with_stream(part.as_str()))
+            let mut stream = timed(inner.timeout, ftp.put_with_stream(part.as_str()))
                 .await
                 .map_err(|e| inner.error("put", name, e))?;
             let copied = async {
@@ -346,12 +345,12 @@ impl Storage for Ftps {
                     if n == 0 {
                         break;
                     }
-                    within(stream.write_all(&buf[..n])).await?;
+                    within(inner.timeout, stream.write_all(&buf[..n])).await?;
                     total += n as u64;
                 }
                 // TLS close, then read the data connection to its end, so that closing it does
                 // not reset what the server has yet to read.
-                within(async {
+                within(inner.timeout, async {
                     stream.shutdown().await?;
                     let mut sink = [0u8; 4096];
                     while stream.read(&mut sink).await? > 0 {}
@@ -365,17 +364,17 @@ impl Storage for Ftps {
                 Ok(n) => n,
                 Err(e) => {
                     drop(stream);
-                    let _ = timed(ftp.rm(part.as_str())).await;
+                    let _ = timed(inner.timeout, ftp.rm(part.as_str())).await;
                     return Err(inner.fail("put", name, e.to_string(), false));
                 }
             };
-            timed(ftp.close_data_connection(stream))
+            timed(inner.timeout, ftp.close_data_connection(stream))
                 .await
                 .map_err(|e| inner.error("put", name, e))?;
-            timed(ftp.rename(part.as_str(), path.as_str()))
+            timed(inner.timeout, ftp.rename(part.as_str(), path.as_str()))
                 .await
                 .map_err(|e| inner.error("put", name, e))?;
-            let _ = timed(ftp.quit()).await;
+            let _ = timed(inner.timeout, ftp.quit()).await;
             Ok(total)
         })
     }
@@ -383,11 +382,12 @@ impl Storage for Ftps {
     fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {
         Box::pin(async move {
             let mut ftp = self.inner.connect("delete", name).await?;
-            let res = match timed(ftp.rm(self.inner.path(name).as_str())).await {
+            let res = match timed(self.inner.timeout, ftp.rm(self.inner.path(name).as_str())).await
+            {
                 Err(e) if status(&e) == Some(Status::FileUnavailable) => Ok(()),
                 r => r.map_err(|e| self.inner.error("delete", name, e)),
             };
-            let _ = timed(ftp.quit()).await;
+            let _ = timed(self.inner.timeout, ftp.quit()).await;
             res
         })
     }

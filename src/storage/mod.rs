@@ -111,6 +111,21 @@ pub struct Login {
     pub root: String,
     /// What to trust the server by: a known_hosts file (SFTP) or a CA file (FTPS).
     pub trust: Option<String>,
+    /// Longest wait for one exchange with the server.
+    pub timeout: std::time::Duration,
+}
+
+/// `storage.timeout`: seconds to wait for one exchange with a storage server (default 60).
+pub fn timeout(answers: &Answers) -> Result<std::time::Duration, String> {
+    match answers.text("storage.timeout") {
+        None => Ok(std::time::Duration::from_secs(60)),
+        Some(t) => match t.parse::<u64>() {
+            Ok(s) if s > 0 => Ok(std::time::Duration::from_secs(s)),
+            _ => Err(format!(
+                "storage.timeout `{t}` is not a number of seconds above 0"
+            )),
+        },
+    }
 }
 
 fn login(answers: &Answers, kind: &str, default_port: u16, trust: &str) -> Result<Login, String> {
@@ -128,6 +143,7 @@ fn login(answers: &Answers, kind: &str, default_port: u16, trust: &str) -> Resul
         user: need("user")?,
         password: get("password").unwrap_or_default(),
         root: get("path").unwrap_or_else(|| "/".into()),
+        timeout: timeout(answers)?,
         trust: get(trust).map(|p| crate::transport::ssh::expand_home(&p).display().to_string()),
     })
 }

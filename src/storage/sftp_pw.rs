@@ -25,9 +25,6 @@ use super::{ObjectMeta, Storage, StorageError};
 use crate::secret::Masker;
 use crate::transport::{BoxFut, Reader};
 
-/// Longest wait for one server round trip (connect, log in, open, stat, one read).
-const OP_TIMEOUT: Duration = Duration::from_secs(60);
-
 struct Conn {
     ssh: client::Handle<HostCheck>,
     sftp: SftpSession,
@@ -40,6 +37,8 @@ struct Inner {
     password: String,
     root: String,
     known_hosts: PathBuf,
+    /// Longest wait for one server round trip (connect and log in, open, stat, one read).
+    timeout: Duration,
     server: String,
     masker: Masker,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
@@ -111,6 +110,7 @@ pub fn open(l: super::Login, masker: Masker) -> SftpPassword {
             user: l.user,
             password: l.password,
             known_hosts,
+            timeout: l.timeout,
             server,
             masker,
             conn: tokio::sync::Mutex::new(None),
@@ -164,10 +164,10 @@ impl Inner {
             return Ok(c.clone());
         }
         *slot = None;
-        let conn = tokio::time::timeout(OP_TIMEOUT, self.connect(op, object))
+        let conn = tokio::time::timeout(self.timeout, self.connect(op, object))
             .await
             .map_err(|_| {
-                self.error(op, object, format!("no answer within {}s while connecting and logging in; check storage.sftp.host, storage.sftp.port", OP_TIMEOUT.as_secs()), false)
+                self.error(op, object, format!("no answer within {}s (storage.timeout) while connecting and logging in; check storage.sftp.host, storage.sftp.port, and that the server is up", self.timeout.as_secs()), false)
             })??;
         let conn = Arc::new(conn);
         *slot = Some(conn.clone());
@@ -225,7 +225,7 @@ impl Inner {
         let sftp = SftpSession::new(channel.into_stream())
             .await
             .map_err(|e| failed(e.to_string()))?;
-        sftp.set_timeout(OP_TIMEOUT.as_secs());
+        sftp.set_timeout(self.timeout.as_secs());
         Ok(Conn { ssh, sftp })
     }
 
@@ -289,7 +289,7 @@ impl Inner {
             }
             Ok::<File, SftpError>(f)
         };
-        match tokio::time::timeout(OP_TIMEOUT, opened).await {
+        match tokio::time::timeout(self.timeout, opened).await {
             Ok(Ok(f)) => Ok(Box::new(Held {
                 file: f.take(len),
                 _conn: conn,
@@ -305,7 +305,7 @@ impl Inner {
                 Err(self.error(
                     "get",
                     name,
-                    format!("no answer within {}s", OP_TIMEOUT.as_secs()),
+                    format!("no answer within {}s", self.timeout.as_secs()),
                     false,
                 ))
             }

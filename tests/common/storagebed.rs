@@ -55,6 +55,18 @@ impl StorageBed {
         );
     }
 
+    /// Sends a signal to the server (`STOP`: it hangs, `CONT`: it goes on).
+    pub fn signal(&self, sig: &str) {
+        let pid = std::fs::read_to_string(self.dir.path().join("pid")).unwrap();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.trim())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} {pid}");
+    }
+
     pub fn answers(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("answers.yml")).unwrap()
     }
