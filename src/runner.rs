@@ -487,7 +487,7 @@ pub fn storage_test(c: &Common, size_mb: u64, pause_after_mb: Option<u64>) -> Re
             return Err(format!("read back {got} bytes with sha256 {digest}; wrote {size} bytes with sha256 {expected}"));
         }
         println!("get     {name}: sha256 {digest} matches, {:.2}s", t1.elapsed().as_secs_f64());
-        for note in storage.retries() {
+        for note in storage.retries(None) {
             println!("retry   {note}");
         }
         let (start, end) = (size / 3, size / 3 + 4096.min(size));

@@ -99,6 +99,16 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
         );
     }
 
+    // The retry names the object, so that a run can tell which transfer it belongs to.
+    assert!(
+        out.stdout
+            .lines()
+            .filter(|l| l.starts_with("retry"))
+            .all(|l| l.contains("setup-storage-test-")),
+        "{kind}: {}",
+        out.stdout
+    );
+
     // upload (host -> storage, with a sha256 sidecar), list, then fetch into a real SSH host.
     bed.file("payload.bin", &"backup bytes\n".repeat(40_000));
     let dest = ssh.path("fetched/payload.bin");

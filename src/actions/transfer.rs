@@ -83,8 +83,8 @@ fn hashing(
 }
 
 /// Tells what the storage had to retry (a lost connection, a read resumed from its offset).
-fn report_retries(ctx: &TaskCtx<'_>, storage: &dyn crate::storage::Storage) -> usize {
-    let notes = storage.retries();
+fn report_retries(ctx: &TaskCtx<'_>, storage: &dyn crate::storage::Storage, object: &str) -> usize {
+    let notes = storage.retries(Some(object));
     for note in &notes {
         ctx.events().emit(Event::Note {
             at: chrono::Utc::now(),
@@ -159,7 +159,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     let (reader, tally) = hashing(ctx, reader, Some(meta.size), false);
     let part = format!("{dest}.part");
     let put = ctx.transport.put(&part, reader, None).await;
-    let retried = report_retries(ctx, storage);
+    let retried = report_retries(ctx, storage, &object);
     let (_, mut bytes) = finish(&tally);
     ctx.events().emit(Event::Transfer {
         task: ctx.task,
@@ -234,7 +234,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
     };
     let (reader, tally) = hashing(ctx, reader, None, true);
     let put = storage.put(&object, reader).await;
-    report_retries(ctx, storage);
+    report_retries(ctx, storage, &object);
     let (digest, bytes) = finish(&tally);
     ctx.events().emit(Event::Transfer {
         task: ctx.task,

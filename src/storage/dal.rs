@@ -402,8 +402,8 @@ impl Storage for Dal {
         })
     }
 
-    fn retries(&self) -> Vec<String> {
-        super::resume::take_notes(&self.retries)
+    fn retries(&self, object: Option<&str>) -> Vec<String> {
+        super::resume::take_notes(&self.retries, object)
     }
 
     fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {

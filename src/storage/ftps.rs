@@ -392,7 +392,7 @@ impl Storage for Ftps {
         })
     }
 
-    fn retries(&self) -> Vec<String> {
-        take_notes(&self.inner.retries)
+    fn retries(&self, object: Option<&str>) -> Vec<String> {
+        take_notes(&self.inner.retries, object)
     }
 }

@@ -57,9 +57,9 @@ pub trait Storage: Send + Sync {
     ) -> BoxFut<'a, Result<Reader, StorageError>>;
     fn put<'a>(&'a self, name: &'a str, data: Reader) -> BoxFut<'a, Result<u64, StorageError>>;
     fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>>;
-    /// What was retried since the last call (a lost connection, a read resumed from its offset),
-    /// one masked line each, oldest first.
-    fn retries(&self) -> Vec<String> {
+    /// What was retried since it was last asked (a lost connection, a read resumed from its
+    /// offset), one masked line each, oldest first: for one object, or for all (`None`).
+    fn retries(&self, _object: Option<&str>) -> Vec<String> {
         Vec::new()
     }
 }

@@ -43,12 +43,17 @@ pub async fn resumable(
     )))
 }
 
-/// Hands over the notes gathered so far.
-pub fn take_notes(notes: &Mutex<Vec<String>>) -> Vec<String> {
-    notes
-        .lock()
-        .map(|mut v| std::mem::take(&mut *v))
-        .unwrap_or_default()
+/// Hands over the notes gathered so far that name `object` (all of them for `None`); the others
+/// stay for whoever reads that object.
+pub fn take_notes(notes: &Mutex<Vec<String>>, object: Option<&str>) -> Vec<String> {
+    let Ok(mut v) = notes.lock() else {
+        return Vec::new();
+    };
+    let (mine, rest) = std::mem::take(&mut *v)
+        .into_iter()
+        .partition(|n: &String| object.is_none_or(|o| n.contains(o)));
+    *v = rest;
+    mine
 }
 
 /// Attempts in a row without a byte read before the download gives up.
@@ -222,6 +227,17 @@ mod tests {
             assert_eq!(got, &*data);
         }
         (res, notes)
+    }
+
+    #[test]
+    fn notes_go_to_the_object_they_name() {
+        let notes = Mutex::new(vec![
+            "read `a.tar`: x".to_string(),
+            "read `b.tar`: y".to_string(),
+        ]);
+        assert_eq!(take_notes(&notes, Some("b.tar")), ["read `b.tar`: y"]);
+        assert_eq!(take_notes(&notes, None), ["read `a.tar`: x"]);
+        assert!(take_notes(&notes, None).is_empty());
     }
 
     #[tokio::test(start_paused = true)]

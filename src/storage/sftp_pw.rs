@@ -479,7 +479,7 @@ impl Storage for SftpPassword {
         })
     }
 
-    fn retries(&self) -> Vec<String> {
-        take_notes(&self.inner.retries)
+    fn retries(&self, object: Option<&str>) -> Vec<String> {
+        take_notes(&self.inner.retries, object)
     }
 }
