@@ -25,7 +25,13 @@ Examples:
 
 Answers (strongest first): --set KEY=VALUE, env SETUP_<KEY> (dots become _), --answers FILE
 (default answers.yml), restore.yml, then an interactive prompt.
-Storage keys: storage.type = s3 | azure | sftp | ftp | local, then storage.<type>.<field>.
+Storage keys: storage.type = s3 | azure | sftp | ftp | local, then storage.<type>.<field>:
+  s3: endpoint region bucket access_key secret_key path_style prefix (no key: AWS env/profile)
+  azure: account container, then access_key | sas | connection_string; endpoint prefix
+  sftp: host port user, then password | key_file; path known_hosts
+  ftp: host port user password path tls (true: explicit FTPS) ca_file
+  local: path
+  storage.timeout: seconds for one exchange with the server (default 60).
 
 Exit codes: 0 done, 1 a step failed, 2 invalid input (nothing touched),
 3 refused (lock held, gate closed, confirmation declined), 130 interrupted.";
