@@ -130,6 +130,15 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
         std::fs::read(&dest).unwrap(),
         std::fs::read(bed.path("payload.bin")).unwrap()
     );
+    // A second upload of the same name replaces it (servers that refuse to rename over a file too).
+    bed.file("payload.bin", &"newer backup bytes\n".repeat(30_000));
+    let out = run(&bed, &["run", "pb.yml"]);
+    assert_eq!(out.code, 0, "{kind}: {}{}", out.stdout, out.stderr);
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        std::fs::read(bed.path("payload.bin")).unwrap(),
+        "{kind}: the second upload did not replace the first"
+    );
     let out = run(&bed, &["standalone", "list", "--json"]);
     assert_eq!(out.code, 0, "{kind}: {}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -139,7 +148,7 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
         .iter()
         .find(|b| b["name"] == "dr/payload-2026-11-20.bin")
         .expect("listed");
-    assert_eq!(row["size"], 520_000);
+    assert_eq!(row["size"], 570_000);
     assert_eq!(row["checksum"], true);
 
     // A missing object: a clear error, the step fails before anything depends on it.

@@ -363,7 +363,7 @@ impl Storage for Ftps {
             let total = match copied {
                 Ok(n) => n,
                 Err(e) => {
-                    drop(stream);
+                    let _ = timed(inner.timeout, ftp.close_data_connection(stream)).await;
                     let _ = timed(inner.timeout, ftp.rm(part.as_str())).await;
                     return Err(inner.fail("put", name, e.to_string(), false));
                 }
@@ -371,9 +371,16 @@ impl Storage for Ftps {
             timed(inner.timeout, ftp.close_data_connection(stream))
                 .await
                 .map_err(|e| inner.error("put", name, e))?;
-            timed(inner.timeout, ftp.rename(part.as_str(), path.as_str()))
+            // Servers that will not rename over an existing file get the old one removed first.
+            if timed(inner.timeout, ftp.rename(part.as_str(), path.as_str()))
                 .await
-                .map_err(|e| inner.error("put", name, e))?;
+                .is_err()
+            {
+                let _ = timed(inner.timeout, ftp.rm(path.as_str())).await;
+                timed(inner.timeout, ftp.rename(part.as_str(), path.as_str()))
+                    .await
+                    .map_err(|e| inner.error("put", name, e))?;
+            }
             let _ = timed(inner.timeout, ftp.quit()).await;
             Ok(total)
         })

@@ -459,11 +459,19 @@ impl Storage for SftpPassword {
                     return Err(inner.error("put", name, e.to_string(), false));
                 }
             };
-            let _ = conn.sftp.remove_file(path.as_str()).await;
-            conn.sftp
+            // SFTP's rename refuses an existing target on most servers: the old one goes first.
+            if conn
+                .sftp
                 .rename(part.as_str(), path.as_str())
                 .await
-                .map_err(|e| inner.sftp_error("put", name, e))?;
+                .is_err()
+            {
+                let _ = conn.sftp.remove_file(path.as_str()).await;
+                conn.sftp
+                    .rename(part.as_str(), path.as_str())
+                    .await
+                    .map_err(|e| inner.sftp_error("put", name, e))?;
+            }
             Ok(total)
         })
     }
