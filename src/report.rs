@@ -166,11 +166,13 @@ pub fn build(
     {
         let _ = writeln!(text, "  FAILED {} on {}: {}", t.step, t.host, t.message);
     }
+    // A step that took no measurable time still counts, so that ties go to the longer chain.
     let path = plan.main.longest_path(|i| {
         durations
             .get(&plan.main.steps[i].step.id)
             .copied()
             .unwrap_or(0.0)
+            + 1e-6
     });
     let path_ids: Vec<String> = path
         .iter()

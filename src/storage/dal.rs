@@ -242,13 +242,7 @@ impl Dal {
                 }
             }
         };
-        StorageError {
-            server: self.server.clone(),
-            op,
-            object: object.to_string(),
-            message: self.masker.mask(&message),
-            not_found,
-        }
+        StorageError::masked(&self.server, op, object, &message, not_found, &self.masker)
     }
 
     fn connection_keys(&self) -> String {

@@ -26,8 +26,8 @@ use suppaftp::types::FileType;
 use suppaftp::{FtpError, Status};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
-use super::resume::{OpenAt, resumable, take_notes};
-use super::{ObjectMeta, Storage, StorageError};
+use super::resume::{self, Reopen, take_notes};
+use super::{ObjectMeta, RemoteRoot, Storage, StorageError, finish_listing};
 use crate::secret::Masker;
 use crate::transport::{BoxFut, Reader};
 
@@ -42,7 +42,7 @@ struct Inner {
     port: u16,
     user: String,
     password: String,
-    root: String,
+    root: RemoteRoot,
     ca_file: Option<PathBuf>,
     timeout: Duration,
     server: String,
@@ -54,7 +54,7 @@ pub fn open(l: super::Login, masker: Masker) -> Ftps {
     let server = format!("FTPS server {}:{}", l.host, l.port);
     Ftps {
         inner: Arc::new(Inner {
-            root: l.root.trim_end_matches('/').to_string(),
+            root: RemoteRoot::new(&l.root),
             host: l.host,
             port: l.port,
             user: l.user,
@@ -137,17 +137,11 @@ impl Inner {
         message: String,
         not_found: bool,
     ) -> StorageError {
-        StorageError {
-            server: self.server.clone(),
-            op,
-            object: object.to_string(),
-            message: self.masker.mask(&message),
-            not_found,
-        }
+        StorageError::masked(&self.server, op, object, &message, not_found, &self.masker)
     }
 
     fn path(&self, name: &str) -> String {
-        format!("{}/{}", self.root, name.trim_start_matches('/'))
+        self.root.path(name)
     }
 
     fn tls(&self) -> Result<ClientConfig, String> {
@@ -211,15 +205,7 @@ impl Inner {
         dir: &str,
         out: &mut Vec<ObjectMeta>,
     ) -> Result<(), StorageError> {
-        let full = if dir.is_empty() {
-            if self.root.is_empty() {
-                "/".to_string()
-            } else {
-                self.root.clone()
-            }
-        } else {
-            self.path(dir)
-        };
+        let full = self.path(dir);
         let lines = timed(self.timeout, ftp.list(Some(full.as_str())))
             .await
             .map_err(|e| self.error("list", dir, e))?;
@@ -231,11 +217,7 @@ impl Inner {
             if name == "." || name == ".." {
                 continue;
             }
-            let rel = if dir.is_empty() {
-                name
-            } else {
-                format!("{dir}/{name}")
-            };
+            let rel = RemoteRoot::child(dir, &name);
             if f.is_directory() {
                 Box::pin(self.walk(ftp, &rel, out)).await?;
             } else {
@@ -247,6 +229,21 @@ impl Inner {
             }
         }
         Ok(())
+    }
+}
+
+impl Reopen for Inner {
+    fn reopen(
+        self: Arc<Self>,
+        name: String,
+        start: u64,
+        len: u64,
+    ) -> BoxFut<'static, Result<Reader, StorageError>> {
+        Box::pin(async move { self.open_at(&name, start, len).await })
+    }
+
+    fn notes(&self) -> (Arc<Mutex<Vec<String>>>, Masker) {
+        (self.retries.clone(), self.masker.clone())
     }
 }
 
@@ -277,9 +274,7 @@ impl Storage for Ftps {
             let mut out = Vec::new();
             self.inner.walk(&mut ftp, "", &mut out).await?;
             let _ = timed(self.inner.timeout, ftp.quit()).await;
-            out.retain(|o| o.name.starts_with(prefix));
-            out.sort_by(|a, b| a.name.cmp(&b.name));
-            Ok(out)
+            Ok(finish_listing(out, prefix))
         })
     }
 
@@ -311,13 +306,7 @@ impl Storage for Ftps {
     ) -> BoxFut<'a, Result<Reader, StorageError>> {
         Box::pin(async move {
             let size = self.stat(name).await?.size;
-            let (inner, object) = (self.inner.clone(), name.to_string());
-            let open_at: OpenAt = Arc::new(move |pos, len| {
-                let (inner, object) = (inner.clone(), object.clone());
-                Box::pin(async move { inner.open_at(&object, pos, len).await })
-            });
-            let (notes, masker) = (self.inner.retries.clone(), self.inner.masker.clone());
-            resumable(name, size, range, open_at, notes, masker).await
+            resume::get(&self.inner, name, size, range).await
         })
     }
 
@@ -326,10 +315,7 @@ impl Storage for Ftps {
             let inner = &self.inner;
             let mut ftp = inner.connect("put", name).await?;
             let path = inner.path(name);
-            let mut dir = inner.root.clone();
-            let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
-            for p in &parts[..parts.len().saturating_sub(1)] {
-                dir = format!("{dir}/{p}");
+            for dir in inner.root.parents(name) {
                 let _ = timed(inner.timeout, ftp.mkdir(dir.as_str())).await;
             }
             // Written beside the target, renamed into place once the server confirmed it whole.

@@ -45,6 +45,26 @@ impl std::fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {}
 
+impl StorageError {
+    /// An error of `op` on `object` at `server`, with every known secret masked out of the message.
+    pub fn masked(
+        server: &str,
+        op: &'static str,
+        object: &str,
+        message: &str,
+        not_found: bool,
+        masker: &crate::secret::Masker,
+    ) -> StorageError {
+        StorageError {
+            server: server.to_string(),
+            op,
+            object: object.to_string(),
+            message: masker.mask(message),
+            not_found,
+        }
+    }
+}
+
 pub trait Storage: Send + Sync {
     /// Names the server or folder, for messages.
     fn describe(&self) -> String;
@@ -101,6 +121,48 @@ pub fn open(
     }
 }
 
+/// Where object names land in a file server's tree (password SFTP, FTPS).
+pub struct RemoteRoot(String);
+
+impl RemoteRoot {
+    pub fn new(root: &str) -> RemoteRoot {
+        RemoteRoot(root.trim_end_matches('/').to_string())
+    }
+
+    /// The full path of an object, or of a folder below the root (`""`: the root itself).
+    pub fn path(&self, name: &str) -> String {
+        match (name.trim_start_matches('/'), self.0.as_str()) {
+            ("", "") => "/".to_string(),
+            ("", root) => root.to_string(),
+            (name, root) => format!("{root}/{name}"),
+        }
+    }
+
+    /// The folders an object needs, outermost first.
+    pub fn parents(&self, name: &str) -> Vec<String> {
+        let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
+        (1..parts.len())
+            .map(|n| self.path(&parts[..n].join("/")))
+            .collect()
+    }
+
+    /// The name, relative to the root, of `entry` listed in the folder `dir`.
+    pub fn child(dir: &str, entry: &str) -> String {
+        if dir.is_empty() {
+            entry.to_string()
+        } else {
+            format!("{dir}/{entry}")
+        }
+    }
+}
+
+/// A listing as `Storage::list` gives it: the names under `prefix`, sorted.
+pub fn finish_listing(mut out: Vec<ObjectMeta>, prefix: &str) -> Vec<ObjectMeta> {
+    out.retain(|o| o.name.starts_with(prefix));
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 /// A file server reached with a user and a password (SFTP with a password, FTPS).
 pub struct Login {
     pub host: String,
@@ -146,4 +208,26 @@ fn login(answers: &Answers, kind: &str, default_port: u16, trust: &str) -> Resul
         timeout: timeout(answers)?,
         trust: get(trust).map(|p| crate::transport::ssh::expand_home(&p).display().to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RemoteRoot;
+
+    #[test]
+    fn remote_paths() {
+        let r = RemoteRoot::new("/srv/backups/");
+        assert_eq!(r.path("a/b.tar"), "/srv/backups/a/b.tar");
+        assert_eq!(r.path(""), "/srv/backups");
+        assert_eq!(
+            r.parents("a/b/c.tar"),
+            ["/srv/backups/a", "/srv/backups/a/b"]
+        );
+        assert!(r.parents("c.tar").is_empty());
+        let top = RemoteRoot::new("/");
+        assert_eq!(top.path(""), "/");
+        assert_eq!(top.path("x"), "/x");
+        assert_eq!(RemoteRoot::child("", "x"), "x");
+        assert_eq!(RemoteRoot::child("d", "x"), "d/x");
+    }
 }

@@ -17,12 +17,11 @@ use crate::transport::{BoxFut, Reader};
 pub type Open = Arc<dyn Fn(u64) -> BoxFut<'static, Result<Reader, String>> + Send + Sync>;
 
 /// Opens `len` bytes of the object from a byte offset.
-pub type OpenAt =
-    Arc<dyn Fn(u64, u64) -> BoxFut<'static, Result<Reader, StorageError>> + Send + Sync>;
+type OpenAt = Arc<dyn Fn(u64, u64) -> BoxFut<'static, Result<Reader, StorageError>> + Send + Sync>;
 
 /// A resumable reader of `range` (default: all) of an object of `size` bytes. The first open happens
 /// here, so that a missing object or a refused login is an error of the call, not of the first read.
-pub async fn resumable(
+async fn resumable(
     object: &str,
     size: u64,
     range: Option<std::ops::Range<u64>>,
@@ -41,6 +40,33 @@ pub async fn resumable(
     Ok(Box::new(Resuming::new(
         open, first, object, range, notes, masker,
     )))
+}
+
+/// A backend that can open an object again at an offset, and gathers notes of what it retried.
+pub trait Reopen: Send + Sync + 'static {
+    /// `len` bytes of `name` from byte `start`.
+    fn reopen(
+        self: Arc<Self>,
+        name: String,
+        start: u64,
+        len: u64,
+    ) -> BoxFut<'static, Result<Reader, StorageError>>;
+    /// Where resumptions are noted, and what to mask in the notes.
+    fn notes(&self) -> (Arc<Mutex<Vec<String>>>, Masker);
+}
+
+/// `Storage::get` for a backend that reopens by itself: `range` (default: all) of an object of
+/// `size` bytes, resumed from its offset after a fault.
+pub async fn get<T: Reopen>(
+    this: &Arc<T>,
+    name: &str,
+    size: u64,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<Reader, StorageError> {
+    let (inner, object) = (this.clone(), name.to_string());
+    let open_at: OpenAt = Arc::new(move |pos, len| inner.clone().reopen(object.clone(), pos, len));
+    let (notes, masker) = this.notes();
+    resumable(name, size, range, open_at, notes, masker).await
 }
 
 /// Hands over the notes gathered so far that name `object` (all of them for `None`); the others

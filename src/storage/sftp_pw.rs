@@ -20,8 +20,8 @@ use russh_sftp::client::fs::File;
 use russh_sftp::protocol::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, ReadBuf};
 
-use super::resume::{OpenAt, resumable, take_notes};
-use super::{ObjectMeta, Storage, StorageError};
+use super::resume::{self, Reopen, take_notes};
+use super::{ObjectMeta, RemoteRoot, Storage, StorageError, finish_listing};
 use crate::secret::Masker;
 use crate::transport::{BoxFut, Reader};
 
@@ -35,7 +35,7 @@ struct Inner {
     port: u16,
     user: String,
     password: String,
-    root: String,
+    root: RemoteRoot,
     known_hosts: PathBuf,
     /// Longest wait for one server round trip (connect and log in, open, stat, one read).
     timeout: Duration,
@@ -104,7 +104,7 @@ pub fn open(l: super::Login, masker: Masker) -> SftpPassword {
     let server = format!("SFTP server {}@{}:{}", l.user, l.host, l.port);
     SftpPassword {
         inner: Arc::new(Inner {
-            root: l.root.trim_end_matches('/').to_string(),
+            root: RemoteRoot::new(&l.root),
             host: l.host,
             port: l.port,
             user: l.user,
@@ -127,13 +127,7 @@ impl Inner {
         message: String,
         not_found: bool,
     ) -> StorageError {
-        StorageError {
-            server: self.server.clone(),
-            op,
-            object: object.to_string(),
-            message: self.masker.mask(&message),
-            not_found,
-        }
+        StorageError::masked(&self.server, op, object, &message, not_found, &self.masker)
     }
 
     fn sftp_error(&self, op: &'static str, object: &str, e: SftpError) -> StorageError {
@@ -152,7 +146,7 @@ impl Inner {
     }
 
     fn path(&self, name: &str) -> String {
-        format!("{}/{}", self.root, name.trim_start_matches('/'))
+        self.root.path(name)
     }
 
     /// The live connection, opened (and logged in) when there is none or the last one dropped.
@@ -318,15 +312,7 @@ impl Inner {
         dir: &str,
         out: &mut Vec<ObjectMeta>,
     ) -> Result<(), StorageError> {
-        let full = if dir.is_empty() {
-            if self.root.is_empty() {
-                "/".to_string()
-            } else {
-                self.root.clone()
-            }
-        } else {
-            self.path(dir)
-        };
+        let full = self.path(dir);
         let entries = conn
             .sftp
             .read_dir(full)
@@ -337,11 +323,7 @@ impl Inner {
             if name == "." || name == ".." {
                 continue;
             }
-            let rel = if dir.is_empty() {
-                name
-            } else {
-                format!("{dir}/{name}")
-            };
+            let rel = RemoteRoot::child(dir, &name);
             let meta = e.metadata();
             if meta.is_dir() {
                 Box::pin(self.walk(conn, &rel, out)).await?;
@@ -356,6 +338,21 @@ impl Inner {
             }
         }
         Ok(())
+    }
+}
+
+impl Reopen for Inner {
+    fn reopen(
+        self: Arc<Self>,
+        name: String,
+        start: u64,
+        len: u64,
+    ) -> BoxFut<'static, Result<Reader, StorageError>> {
+        Box::pin(async move { self.open_at(&name, start, len).await })
+    }
+
+    fn notes(&self) -> (Arc<Mutex<Vec<String>>>, Masker) {
+        (self.retries.clone(), self.masker.clone())
     }
 }
 
@@ -385,9 +382,7 @@ impl Storage for SftpPassword {
             let conn = self.inner.session("list", "").await?;
             let mut out = Vec::new();
             self.inner.walk(&conn, "", &mut out).await?;
-            out.retain(|o| o.name.starts_with(prefix));
-            out.sort_by(|a, b| a.name.cmp(&b.name));
-            Ok(out)
+            Ok(finish_listing(out, prefix))
         })
     }
 
@@ -416,13 +411,7 @@ impl Storage for SftpPassword {
     ) -> BoxFut<'a, Result<Reader, StorageError>> {
         Box::pin(async move {
             let size = self.stat(name).await?.size;
-            let (inner, object) = (self.inner.clone(), name.to_string());
-            let open_at: OpenAt = Arc::new(move |pos, len| {
-                let (inner, object) = (inner.clone(), object.clone());
-                Box::pin(async move { inner.open_at(&object, pos, len).await })
-            });
-            let (notes, masker) = (self.inner.retries.clone(), self.inner.masker.clone());
-            resumable(name, size, range, open_at, notes, masker).await
+            resume::get(&self.inner, name, size, range).await
         })
     }
 
@@ -432,10 +421,7 @@ impl Storage for SftpPassword {
             let conn = inner.session("put", name).await?;
             let path = inner.path(name);
             // Parent folders first; an existing one is fine.
-            let mut dir = inner.root.clone();
-            let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
-            for p in &parts[..parts.len().saturating_sub(1)] {
-                dir = format!("{dir}/{p}");
+            for dir in inner.root.parents(name) {
                 let _ = conn.sftp.create_dir(dir.as_str()).await;
             }
             // Written beside the target, renamed into place once complete.
