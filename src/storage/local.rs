@@ -149,16 +149,18 @@ impl Storage for LocalStorage {
             let mut f = tokio::fs::File::create(&tmp)
                 .await
                 .map_err(|e| self.err("put", name, e, false))?;
-            let n = tokio::io::copy(&mut data, &mut f)
-                .await
-                .map_err(|e| self.err("put", name, e, false))?;
-            f.sync_all()
-                .await
-                .map_err(|e| self.err("put", name, e, false))?;
-            tokio::fs::rename(&tmp, &p)
-                .await
-                .map_err(|e| self.err("put", name, e, false))?;
-            Ok(n)
+            let written = async {
+                let n = tokio::io::copy(&mut data, &mut f).await?;
+                f.sync_all().await?;
+                tokio::fs::rename(&tmp, &p).await?;
+                Ok::<u64, std::io::Error>(n)
+            }
+            .await;
+            // A failed write leaves nothing behind.
+            written.map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                self.err("put", name, e, false)
+            })
         })
     }
 
