@@ -365,33 +365,42 @@ impl Storage for Dal {
                 .await
                 .map_err(|e| self.err("put", name, e))?;
             let mut total = 0u64;
-            loop {
-                let mut buf = vec![0u8; 1024 * 1024];
-                let mut filled = 0;
-                while filled < buf.len() {
-                    let n = data
-                        .read(&mut buf[filled..])
-                        .await
-                        .map_err(|e| StorageError {
-                            server: self.server.clone(),
-                            op: "put",
-                            object: name.into(),
-                            message: format!("reading the source: {e}"),
-                            not_found: false,
+            let written: Result<(), StorageError> = async {
+                loop {
+                    let mut buf = vec![0u8; 1024 * 1024];
+                    let mut filled = 0;
+                    while filled < buf.len() {
+                        let n = data.read(&mut buf[filled..]).await.map_err(|e| {
+                            StorageError::masked(
+                                &self.server,
+                                "put",
+                                name,
+                                &format!("reading the source: {e}"),
+                                false,
+                                &self.masker,
+                            )
                         })?;
-                    if n == 0 {
+                        if n == 0 {
+                            break;
+                        }
+                        filled += n;
+                    }
+                    if filled == 0 {
                         break;
                     }
-                    filled += n;
+                    buf.truncate(filled);
+                    total += filled as u64;
+                    w.write(buf).await.map_err(|e| self.err("put", name, e))?;
                 }
-                if filled == 0 {
-                    break;
-                }
-                buf.truncate(filled);
-                total += filled as u64;
-                w.write(buf).await.map_err(|e| self.err("put", name, e))?;
+                w.close().await.map_err(|e| self.err("put", name, e))?;
+                Ok(())
             }
-            w.close().await.map_err(|e| self.err("put", name, e))?;
+            .await;
+            if let Err(e) = written {
+                // Drops the parts uploaded so far (S3 multipart, Azure blocks) where the service can.
+                let _ = w.abort().await;
+                return Err(e);
+            }
             Ok(total)
         })
     }
