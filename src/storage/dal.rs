@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use opendal::layers::{RetryEvent, RetryLayer, TimeoutLayer};
 use opendal::{ErrorKind, Operator, services};
-use tokio::io::AsyncReadExt;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use super::{ObjectMeta, Storage, StorageError};
@@ -190,13 +189,11 @@ impl Dal {
             ),
             _ => {
                 // The whole cause chain: "error sending request" alone does not say why.
-                let mut text = e.to_string();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    text.push_str(": ");
-                    text.push_str(&c.to_string());
-                    cause = c.source();
-                }
+                let text =
+                    std::iter::successors(Some(&e as &dyn std::error::Error), |c| c.source())
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(": ");
                 if [
                     "InvalidAccessKeyId",
                     "SignatureDoesNotMatch",
@@ -368,9 +365,9 @@ impl Storage for Dal {
             let written: Result<(), StorageError> = async {
                 loop {
                     let mut buf = vec![0u8; 1024 * 1024];
-                    let mut filled = 0;
-                    while filled < buf.len() {
-                        let n = data.read(&mut buf[filled..]).await.map_err(|e| {
+                    let filled = crate::transport::read_at_least(&mut data, &mut buf, 1024 * 1024)
+                        .await
+                        .map_err(|e| {
                             StorageError::masked(
                                 &self.server,
                                 "put",
@@ -380,11 +377,6 @@ impl Storage for Dal {
                                 &self.masker,
                             )
                         })?;
-                        if n == 0 {
-                            break;
-                        }
-                        filled += n;
-                    }
                     if filled == 0 {
                         break;
                     }

@@ -11,10 +11,8 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
@@ -24,10 +22,10 @@ use suppaftp::tokio_rustls::TlsConnector;
 use suppaftp::tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use suppaftp::types::FileType;
 use suppaftp::{FtpError, Status};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::resume::{self, Reopen, take_notes};
-use super::{ObjectMeta, RemoteRoot, Storage, StorageError, finish_listing};
+use super::{DirEntry, KeepAlive, ObjectMeta, RemoteRoot, Storage, StorageError};
 use crate::secret::Masker;
 use crate::transport::{BoxFut, Reader};
 
@@ -193,42 +191,10 @@ impl Inner {
         })
         .await
         .map_err(|e| self.error("get", name, e))?;
-        Ok(Box::new(Download {
-            data: data.take(len),
-            _control: ftp,
+        Ok(Box::new(KeepAlive {
+            reader: data.take(len),
+            _keep: ftp,
         }))
-    }
-
-    async fn walk(
-        &self,
-        ftp: &mut Ftp,
-        dir: &str,
-        out: &mut Vec<ObjectMeta>,
-    ) -> Result<(), StorageError> {
-        let full = self.path(dir);
-        let lines = timed(self.timeout, ftp.list(Some(full.as_str())))
-            .await
-            .map_err(|e| self.error("list", dir, e))?;
-        for line in lines {
-            let Ok(f) = suppaftp::list::File::from_str(&line) else {
-                continue;
-            };
-            let name = f.name().rsplit('/').next().unwrap_or(f.name()).to_string();
-            if name == "." || name == ".." {
-                continue;
-            }
-            let rel = RemoteRoot::child(dir, &name);
-            if f.is_directory() {
-                Box::pin(self.walk(ftp, &rel, out)).await?;
-            } else {
-                out.push(ObjectMeta {
-                    name: rel,
-                    size: f.size() as u64,
-                    modified: Some(chrono::DateTime::<chrono::Utc>::from(f.modified())),
-                });
-            }
-        }
-        Ok(())
     }
 }
 
@@ -247,22 +213,6 @@ impl Reopen for Inner {
     }
 }
 
-/// The data connection of a download, with its control connection kept open beside it.
-struct Download {
-    data: tokio::io::Take<suppaftp::tokio::AsyncDataStream<AsyncRustlsStream>>,
-    _control: Ftp,
-}
-
-impl AsyncRead for Download {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().data).poll_read(cx, buf)
-    }
-}
-
 impl Storage for Ftps {
     fn describe(&self) -> String {
         self.inner.server.clone()
@@ -270,11 +220,26 @@ impl Storage for Ftps {
 
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>> {
         Box::pin(async move {
-            let mut ftp = self.inner.connect("list", "").await?;
-            let mut out = Vec::new();
-            self.inner.walk(&mut ftp, "", &mut out).await?;
-            let _ = timed(self.inner.timeout, ftp.quit()).await;
-            Ok(finish_listing(out, prefix))
+            let inner = &self.inner;
+            let mut ftp = inner.connect("list", "").await?;
+            let mut walk = inner.root.walk();
+            while let Some((full, dir)) = walk.next_folder() {
+                let lines = timed(inner.timeout, ftp.list(Some(full.as_str())))
+                    .await
+                    .map_err(|e| inner.error("list", &dir, e))?;
+                let entries = lines
+                    .iter()
+                    .filter_map(|l| suppaftp::list::File::from_str(l).ok())
+                    .map(|f| DirEntry {
+                        name: f.name().rsplit('/').next().unwrap_or(f.name()).to_string(),
+                        is_dir: f.is_directory(),
+                        size: f.size() as u64,
+                        modified: Some(chrono::DateTime::<chrono::Utc>::from(f.modified())),
+                    });
+                walk.add(&dir, entries);
+            }
+            let _ = timed(inner.timeout, ftp.quit()).await;
+            Ok(walk.finish(prefix))
         })
     }
 

@@ -146,18 +146,87 @@ impl RemoteRoot {
             .collect()
     }
 
-    /// The name, relative to the root, of `entry` listed in the folder `dir`.
-    pub fn child(dir: &str, entry: &str) -> String {
-        if dir.is_empty() {
-            entry.to_string()
-        } else {
-            format!("{dir}/{entry}")
+    /// A walk of the tree below the root, folder by folder.
+    pub fn walk(&self) -> TreeWalk<'_> {
+        TreeWalk {
+            root: self,
+            folders: vec![String::new()],
+            found: Vec::new(),
         }
     }
 }
 
+/// Lists a file server's tree: take a folder with `next_folder`, list it, hand its entries to
+/// `add`; `finish` gives what `Storage::list` returns.
+pub struct TreeWalk<'a> {
+    root: &'a RemoteRoot,
+    folders: Vec<String>,
+    found: Vec<ObjectMeta>,
+}
+
+impl TreeWalk<'_> {
+    /// The next folder to list: its full path, and its name relative to the root.
+    pub fn next_folder(&mut self) -> Option<(String, String)> {
+        let dir = self.folders.pop()?;
+        Some((self.root.path(&dir), dir))
+    }
+
+    /// The entries of `dir`: folders are walked later, objects are kept.
+    pub fn add(&mut self, dir: &str, entries: impl IntoIterator<Item = DirEntry>) {
+        for e in entries {
+            if e.name == "." || e.name == ".." {
+                continue;
+            }
+            let rel = if dir.is_empty() {
+                e.name
+            } else {
+                format!("{dir}/{}", e.name)
+            };
+            if e.is_dir {
+                self.folders.push(rel);
+            } else {
+                self.found.push(ObjectMeta {
+                    name: rel,
+                    size: e.size,
+                    modified: e.modified,
+                });
+            }
+        }
+    }
+
+    /// The objects under `prefix`, sorted.
+    pub fn finish(self, prefix: &str) -> Vec<ObjectMeta> {
+        finish_listing(self.found, prefix)
+    }
+}
+
+/// One entry of a folder listed on a file server.
+pub struct DirEntry {
+    pub name: String,
+    pub is_dir: bool,
+    pub size: u64,
+    pub modified: Option<DateTime<Utc>>,
+}
+
+/// A reader that keeps what it needs open (a connection, a session) until it is dropped.
+pub struct KeepAlive<R, K> {
+    pub reader: R,
+    /// Held only to stay open while the reader reads.
+    pub _keep: K,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin, K: Unpin> tokio::io::AsyncRead for KeepAlive<R, K> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().reader).poll_read(cx, buf)
+    }
+}
+
 /// A listing as `Storage::list` gives it: the names under `prefix`, sorted.
-pub fn finish_listing(mut out: Vec<ObjectMeta>, prefix: &str) -> Vec<ObjectMeta> {
+fn finish_listing(mut out: Vec<ObjectMeta>, prefix: &str) -> Vec<ObjectMeta> {
     out.retain(|o| o.name.starts_with(prefix));
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
@@ -227,7 +296,27 @@ mod tests {
         let top = RemoteRoot::new("/");
         assert_eq!(top.path(""), "/");
         assert_eq!(top.path("x"), "/x");
-        assert_eq!(RemoteRoot::child("", "x"), "x");
-        assert_eq!(RemoteRoot::child("d", "x"), "d/x");
+    }
+
+    #[test]
+    fn a_walk_goes_down_folders_and_keeps_objects() {
+        let entry = |name: &str, is_dir| super::DirEntry {
+            name: name.into(),
+            is_dir,
+            size: 1,
+            modified: None,
+        };
+        let r = RemoteRoot::new("/srv");
+        let mut w = r.walk();
+        assert_eq!(w.next_folder(), Some(("/srv".into(), "".into())));
+        w.add(
+            "",
+            [entry(".", true), entry("dr", true), entry("b.tar", false)],
+        );
+        assert_eq!(w.next_folder(), Some(("/srv/dr".into(), "dr".into())));
+        w.add("dr", [entry("a.tar", false)]);
+        assert_eq!(w.next_folder(), None);
+        let names: Vec<_> = w.finish("").into_iter().map(|o| o.name).collect();
+        assert_eq!(names, ["b.tar", "dr/a.tar"]);
     }
 }

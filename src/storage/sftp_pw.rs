@@ -7,9 +7,7 @@
 use std::io::SeekFrom;
 use std::ops::Range;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use russh::client;
@@ -18,10 +16,10 @@ use russh_sftp::client::SftpSession;
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::client::fs::File;
 use russh_sftp::protocol::StatusCode;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::resume::{self, Reopen, take_notes};
-use super::{ObjectMeta, RemoteRoot, Storage, StorageError, finish_listing};
+use super::{DirEntry, KeepAlive, ObjectMeta, RemoteRoot, Storage, StorageError};
 use crate::secret::Masker;
 use crate::transport::{BoxFut, Reader};
 
@@ -284,9 +282,9 @@ impl Inner {
             Ok::<File, SftpError>(f)
         };
         match tokio::time::timeout(self.timeout, opened).await {
-            Ok(Ok(f)) => Ok(Box::new(Held {
-                file: f.take(len),
-                _conn: conn,
+            Ok(Ok(f)) => Ok(Box::new(KeepAlive {
+                reader: f.take(len),
+                _keep: conn,
             })),
             Ok(Err(e)) => {
                 if !matches!(e, SftpError::Status(_)) {
@@ -305,40 +303,6 @@ impl Inner {
             }
         }
     }
-
-    async fn walk(
-        &self,
-        conn: &Conn,
-        dir: &str,
-        out: &mut Vec<ObjectMeta>,
-    ) -> Result<(), StorageError> {
-        let full = self.path(dir);
-        let entries = conn
-            .sftp
-            .read_dir(full)
-            .await
-            .map_err(|e| self.sftp_error("list", dir, e))?;
-        for e in entries {
-            let name = e.file_name();
-            if name == "." || name == ".." {
-                continue;
-            }
-            let rel = RemoteRoot::child(dir, &name);
-            let meta = e.metadata();
-            if meta.is_dir() {
-                Box::pin(self.walk(conn, &rel, out)).await?;
-            } else {
-                out.push(ObjectMeta {
-                    name: rel,
-                    size: meta.len(),
-                    modified: meta
-                        .mtime
-                        .and_then(|t| chrono::DateTime::from_timestamp(i64::from(t), 0)),
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Reopen for Inner {
@@ -356,22 +320,6 @@ impl Reopen for Inner {
     }
 }
 
-/// A file reader that keeps its connection open while it reads.
-struct Held {
-    file: tokio::io::Take<File>,
-    _conn: Arc<Conn>,
-}
-
-impl AsyncRead for Held {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().file).poll_read(cx, buf)
-    }
-}
-
 impl Storage for SftpPassword {
     fn describe(&self) -> String {
         self.inner.server.clone()
@@ -379,10 +327,29 @@ impl Storage for SftpPassword {
 
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>> {
         Box::pin(async move {
-            let conn = self.inner.session("list", "").await?;
-            let mut out = Vec::new();
-            self.inner.walk(&conn, "", &mut out).await?;
-            Ok(finish_listing(out, prefix))
+            let inner = &self.inner;
+            let conn = inner.session("list", "").await?;
+            let mut walk = inner.root.walk();
+            while let Some((full, dir)) = walk.next_folder() {
+                let entries = conn
+                    .sftp
+                    .read_dir(full)
+                    .await
+                    .map_err(|e| inner.sftp_error("list", &dir, e))?
+                    .map(|e| {
+                        let meta = e.metadata();
+                        DirEntry {
+                            name: e.file_name(),
+                            is_dir: meta.is_dir(),
+                            size: meta.len(),
+                            modified: meta
+                                .mtime
+                                .and_then(|t| chrono::DateTime::from_timestamp(i64::from(t), 0)),
+                        }
+                    });
+                walk.add(&dir, entries);
+            }
+            Ok(walk.finish(prefix))
         })
     }
 

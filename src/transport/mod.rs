@@ -143,12 +143,15 @@ pub async fn copy_hashing<W: tokio::io::AsyncWrite + Unpin>(
     let mut hasher = sha2::Sha256::new();
     let (mut cur, mut next) = (vec![0u8; BUF], vec![0u8; BUF]);
     let mut bytes = 0u64;
-    let mut n = read_some(data, &mut cur).await?;
+    let mut n = read_at_least(data, &mut cur, BUF / 4).await?;
     // Reading the next buffer overlaps writing this one, so neither side waits on the other.
     while n > 0 {
         hasher.update(&cur[..n]);
         bytes += n as u64;
-        let (written, read) = tokio::join!(out.write_all(&cur[..n]), read_some(data, &mut next));
+        let (written, read) = tokio::join!(
+            out.write_all(&cur[..n]),
+            read_at_least(data, &mut next, BUF / 4)
+        );
         written?;
         n = read?;
         std::mem::swap(&mut cur, &mut next);
@@ -160,10 +163,14 @@ pub async fn copy_hashing<W: tokio::io::AsyncWrite + Unpin>(
     })
 }
 
-/// Reads until a quarter of `buf` is filled or the stream ends; returns the count (0 at the end).
-async fn read_some(data: &mut Reader, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Reads until `min` bytes of `buf` are filled or the stream ends; returns the count (0 at the end).
+pub async fn read_at_least(
+    data: &mut Reader,
+    buf: &mut [u8],
+    min: usize,
+) -> std::io::Result<usize> {
     let mut filled = 0;
-    while filled < buf.len() / 4 {
+    while filled < min.min(buf.len()) {
         let n = data.read(&mut buf[filled..]).await?;
         if n == 0 {
             break;
