@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::Value;
 use serde_json::{Map, Value as J, json};
 
-use crate::answers::{Answers, STORAGE_TYPES, questions};
+use crate::answers::{Answers, storage};
 use crate::docs::inventory::{Connection, Host, Inventory};
 use crate::docs::playbook::Playbook;
 use crate::docs::restore::RestoreSpec;
@@ -152,15 +152,8 @@ impl<'a> Vars<'a> {
     pub fn known_attrs(&self, head: &str) -> Option<Vec<String>> {
         match head {
             "storage" => {
-                let mut f: BTreeSet<String> = STORAGE_TYPES
-                    .iter()
-                    .flat_map(|t| {
-                        questions(t)
-                            .iter()
-                            .filter(|q| !q.secret)
-                            .map(|q| q.field.to_string())
-                    })
-                    .collect();
+                let mut f: BTreeSet<String> =
+                    storage::template_fields().map(String::from).collect();
                 f.insert("type".into());
                 Some(f.into_iter().collect())
             }

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod text;
+
 pub const DEFAULT_PATTERN: &str = "analytics-{date}";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -3,9 +3,9 @@
 use serde_json::{Value as J, json};
 use tokio::io::AsyncReadExt;
 
-use super::{Outcome, TaskCtx};
-use crate::exec::events::Event;
 use crate::gate::{self, Input, Mode, Pattern, Selected, State};
+use crate::report::events::Event;
+use crate::task::{Outcome, TaskCtx};
 
 const DEFAULT_STATE: &str = "/var/lib/setup/analytics-state.json";
 
@@ -30,8 +30,9 @@ async fn read_state(ctx: &TaskCtx<'_>, path: &str) -> Result<State, String> {
     })
 }
 
-fn setting(ctx: &TaskCtx<'_>, key: &str, answer: &str) -> Option<String> {
-    ctx.arg(key).or_else(|| ctx.shared.answers.text(answer))
+/// A gate argument, else its `analytics.*` answer.
+fn setting(ctx: &TaskCtx<'_>, key: &str) -> Option<String> {
+    ctx.arg(key).or_else(|| ctx.shared.analytics.get(key))
 }
 
 /// The gate's decision as JSON, shared by the action and by `--check`.
@@ -41,16 +42,13 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
         .storage
         .as_deref()
         .ok_or("no storage is configured")?;
-    let pattern = Pattern::new(
-        &setting(ctx, "pattern", "analytics.pattern")
-            .unwrap_or_else(|| gate::DEFAULT_PATTERN.into()),
-    )?;
-    let prefix = setting(ctx, "prefix", "analytics.prefix")
-        .unwrap_or_else(|| pattern.literal_prefix().to_string());
-    let mode_text = setting(ctx, "mode", "analytics.mode").unwrap_or_else(|| "weekly".into());
+    let pattern =
+        Pattern::new(&setting(ctx, "pattern").unwrap_or_else(|| gate::DEFAULT_PATTERN.into()))?;
+    let prefix = setting(ctx, "prefix").unwrap_or_else(|| pattern.literal_prefix().to_string());
+    let mode_text = setting(ctx, "mode").unwrap_or_else(|| "weekly".into());
     let mode =
         Mode::parse(&mode_text).ok_or_else(|| format!("invalid analytics mode `{mode_text}`"))?;
-    let since = match setting(ctx, "since", "analytics.since") {
+    let since = match setting(ctx, "since") {
         Some(s) => Some(
             chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
                 .map_err(|e| format!("analytics.since `{s}`: {e}"))?,
@@ -89,7 +87,7 @@ pub async fn gate(ctx: &TaskCtx<'_>) -> Outcome {
             });
             let n = v["selected"].as_array().map_or(0, Vec::len);
             let mut o = Outcome::ok(format!("{n} week(s) to restore")).with_data(v.clone());
-            o.output = crate::plan::render::gate_text(&v);
+            o.output = crate::gate::text::render(&v);
             o
         }
         Err(e) => Outcome::failed(e),

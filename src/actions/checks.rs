@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as J, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{Outcome, TaskCtx};
 use crate::docs::inventory::Connection;
+use crate::task::{Outcome, TaskCtx};
 use crate::transport::Program;
 
 pub async fn wait_for(ctx: &TaskCtx<'_>) -> Outcome {

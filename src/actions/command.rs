@@ -2,7 +2,7 @@
 
 use serde_json::Value as J;
 
-use super::{Outcome, TaskCtx};
+use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, quote};
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {

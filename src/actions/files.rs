@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use super::{Outcome, TaskCtx};
+use crate::task::{Outcome, TaskCtx};
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(dest) = ctx.arg("dest") else {

@@ -1,6 +1,6 @@
 //! `service`: start, stop, restart or reload a service, by systemctl or a `manager` of the host's own.
 
-use super::{Outcome, TaskCtx};
+use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, quote};
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {

@@ -8,8 +8,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-use super::{Outcome, TaskCtx};
-use crate::exec::events::{Event, Events};
+use crate::report::events::{Event, Events};
+use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, Reader, quote};
 
 #[derive(Default)]

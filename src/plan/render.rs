@@ -126,58 +126,7 @@ pub fn text(plan: &Plan, preview: Preview, gate: Option<&J>) -> String {
         dag_text(&mut out, &plan.rollback, true, preview);
     }
     if let Some(g) = gate {
-        out.push_str(&gate_text(g));
-    }
-    out
-}
-
-/// The analytics gate's decision, one line per snapshot.
-pub fn gate_text(g: &J) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Analytics gate (mode {}, now {}, through {}):",
-        g["mode"].as_str().unwrap_or("?"),
-        g["now"].as_str().unwrap_or("?"),
-        g["through"].as_str().unwrap_or("nothing yet")
-    );
-    let selected = g["selected"].as_array().cloned().unwrap_or_default();
-    if selected.is_empty() {
-        let _ = writeln!(out, "  nothing to restore");
-    }
-    for s in &selected {
-        let _ = writeln!(
-            out,
-            "  restore {} ({})",
-            s["name"].as_str().unwrap_or(""),
-            s["week"].as_str().unwrap_or("")
-        );
-    }
-    for s in g["snapshots"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "    {}: {}",
-            s["name"].as_str().unwrap_or(""),
-            s["reason"].as_str().unwrap_or("")
-        );
-    }
-    for p in g["pending"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "  pending {}: restorable at {}",
-            p["week"].as_str().unwrap_or(""),
-            p["restorable_at"].as_str().unwrap_or("")
-        );
-    }
-    for w in g["gaps"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "  gap: no snapshot for {}: was the source site offline for over a week?",
-            w.as_str().unwrap_or("")
-        );
-    }
-    for w in g["warnings"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "  warning: {}", w.as_str().unwrap_or(""));
+        out.push_str(&crate::gate::text::render(g));
     }
     out
 }

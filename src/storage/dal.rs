@@ -9,10 +9,10 @@ use opendal::layers::{RetryEvent, RetryLayer, TimeoutLayer};
 use opendal::{ErrorKind, Operator, services};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
-use super::{ObjectMeta, Storage, StorageError};
-use crate::answers::Answers;
+use super::{ObjectMeta, Op, Storage, StorageError};
+use crate::answers::storage::{Backend, SftpLogin, StorageSettings, keys_to_check};
 use crate::secret::Masker;
-use crate::transport::{BoxFut, Reader};
+use crate::transport::Reader;
 
 /// Large objects go up in parts of this size (multipart on S3, blocks on Azure).
 const PART: usize = 8 * 1024 * 1024;
@@ -26,114 +26,125 @@ pub struct Dal {
     limit: Duration,
 }
 
-fn answer(a: &Answers, t: &str, field: &str) -> Option<String> {
-    a.text(&format!("storage.{t}.{field}"))
-}
-
-/// Builds the operator the answers describe.
-pub fn open(a: &Answers, t: &str, masker: Masker) -> Result<Dal, String> {
-    let need =
-        |field: &str| answer(a, t, field).ok_or_else(|| format!("storage.{t}.{field} is not set"));
-    let root = answer(a, t, "prefix")
-        .or_else(|| answer(a, t, "path"))
-        .unwrap_or_else(|| "/".into());
-    let (op, server) = match t {
-        "s3" => {
-            let bucket = need("bucket")?;
-            let endpoint = answer(a, t, "endpoint");
+/// Builds the operator the settings describe.
+pub fn open(settings: &StorageSettings, masker: Masker) -> Result<Dal, String> {
+    let root = |p: &Option<String>| p.clone().unwrap_or_else(|| "/".into());
+    let (op, server) = match &settings.backend {
+        Backend::S3 {
+            endpoint,
+            region,
+            bucket,
+            keys,
+            path_style,
+            prefix,
+        } => {
             let mut b = services::S3::default()
-                .bucket(&bucket)
-                .root(&root)
-                .region(&answer(a, t, "region").unwrap_or_else(|| "us-east-1".into()));
-            if let Some(e) = &endpoint {
+                .bucket(bucket)
+                .root(&root(prefix))
+                .region(region);
+            if let Some(e) = endpoint {
                 b = b.endpoint(e);
             }
-            if answer(a, t, "path_style").as_deref() == Some("false") && endpoint.is_none() {
+            if !path_style && endpoint.is_none() {
                 b = b.enable_virtual_host_style();
             }
             // Explicit keys, or else the standard AWS environment and profile variables.
-            if let Some(k) = answer(a, t, "access_key") {
+            if let Some((id, secret)) = keys {
                 b = b
-                    .access_key_id(&k)
-                    .secret_access_key(&need("secret_key")?)
+                    .access_key_id(id)
+                    .secret_access_key(secret.expose())
                     .disable_config_load();
             }
             let server = format!(
                 "S3 bucket `{bucket}` at {}",
-                endpoint.unwrap_or_else(|| "AWS".into())
+                endpoint.as_deref().unwrap_or("AWS")
             );
             (Operator::new(b).map_err(|e| e.to_string())?, server)
         }
-        "azure" => {
-            let mut b = match answer(a, t, "connection_string") {
-                Some(cs) => services::Azblob::from_connection_string(&cs)
+        Backend::Azure {
+            account,
+            container,
+            access_key,
+            sas,
+            connection_string,
+            endpoint,
+            prefix,
+        } => {
+            let mut b = match connection_string {
+                Some(cs) => services::Azblob::from_connection_string(cs.expose())
                     .map_err(|e| format!("storage.azure.connection_string: {}", e.kind()))?,
                 None => services::Azblob::default(),
             };
-            let container = need("container")?;
-            b = b.container(&container).root(&root);
-            if let Some(acc) = answer(a, t, "account") {
-                b = b.account_name(&acc);
-                if answer(a, t, "endpoint").is_none() && answer(a, t, "connection_string").is_none()
-                {
+            b = b.container(container).root(&root(prefix));
+            if let Some(acc) = account {
+                b = b.account_name(acc);
+                if endpoint.is_none() && connection_string.is_none() {
                     b = b.endpoint(&format!("https://{acc}.blob.core.windows.net"));
                 }
             }
-            if let Some(e) = answer(a, t, "endpoint") {
-                b = b.endpoint(&e);
+            if let Some(e) = endpoint {
+                b = b.endpoint(e);
             }
-            if let Some(k) = answer(a, t, "access_key") {
-                b = b.account_key(&k);
+            if let Some(k) = access_key {
+                b = b.account_key(k.expose());
             }
-            if let Some(s) = answer(a, t, "sas") {
-                b = b.sas_token(&s);
+            if let Some(s) = sas {
+                b = b.sas_token(s.expose());
             }
             let server = format!(
                 "Azure container `{container}` at {}",
-                answer(a, t, "endpoint")
-                    .or(answer(a, t, "account"))
-                    .unwrap_or_else(|| "the connection string's account".into())
+                endpoint
+                    .as_deref()
+                    .or(account.as_deref())
+                    .unwrap_or("the connection string's account")
             );
             (Operator::new(b).map_err(|e| e.to_string())?, server)
         }
-        "sftp" => {
-            let host = need("host")?;
-            let port = answer(a, t, "port").unwrap_or_else(|| "22".into());
-            let user = need("user")?;
+        Backend::Sftp {
+            server: s,
+            login,
+            path,
+            ..
+        } => {
             let mut b = services::Sftp::default()
-                .endpoint(&format!("ssh://{host}:{port}"))
-                .user(&user)
-                .root(&root);
-            if let Some(k) = answer(a, t, "key_file") {
-                b = b.key(&crate::transport::ssh::expand_home(&k).to_string_lossy());
+                .endpoint(&format!("ssh://{}:{}", s.host, s.port))
+                .user(&s.user)
+                .root(path);
+            if let SftpLogin::Key(k) = login {
+                b = b.key(&crate::transport::ssh::expand_home(k).to_string_lossy());
             }
             (
                 Operator::new(b).map_err(|e| e.to_string())?,
-                format!("SFTP server {user}@{host}:{port}"),
+                format!("SFTP server {}@{}:{}", s.user, s.host, s.port),
             )
         }
-        "ftp" => {
-            let host = need("host")?;
-            let port = answer(a, t, "port").unwrap_or_else(|| "21".into());
-            let tls = answer(a, t, "tls").as_deref() == Some("true");
-            let scheme = if tls { "ftps" } else { "ftp" };
-            let mut b = services::Ftp::default()
-                .endpoint(&format!("{scheme}://{host}:{port}"))
-                .root(&root);
-            if let Some(u) = answer(a, t, "user") {
-                b = b.user(&u);
-            }
-            if let Some(p) = answer(a, t, "password") {
-                b = b.password(&p);
-            }
+        Backend::Ftp {
+            server: s,
+            password,
+            path,
+            tls,
+            ..
+        } => {
+            let scheme = if *tls { "ftps" } else { "ftp" };
+            let b = services::Ftp::default()
+                .endpoint(&format!("{scheme}://{}:{}", s.host, s.port))
+                .root(path)
+                .user(&s.user)
+                .password(password.expose());
             (
                 Operator::new(b).map_err(|e| e.to_string())?,
-                format!("{} server {host}:{port}", if tls { "FTPS" } else { "FTP" }),
+                format!(
+                    "{} server {}:{}",
+                    if *tls { "FTPS" } else { "FTP" },
+                    s.host,
+                    s.port
+                ),
             )
         }
-        other => return Err(format!("unknown storage type `{other}`")),
+        Backend::Local { .. } => return Err("a local folder is not opened through OpenDAL".into()),
     };
-    let limit = super::timeout(a)?;
+    let t = settings.kind();
+    let limit = settings.timeout;
     let retries = Arc::new(Mutex::new(Vec::new()));
     let notes = retries.clone();
     let note_masker = masker.clone();
@@ -243,28 +254,11 @@ impl Dal {
     }
 
     fn connection_keys(&self) -> String {
-        let keys: &[&str] = match self.kind.as_str() {
-            "s3" | "azure" => &["endpoint"],
-            "sftp" => &["host", "port", "user", "key_file"],
-            _ => &["host", "port", "user", "password", "tls"],
-        };
-        keys.iter()
-            .map(|k| format!("storage.{}.{k}", self.kind))
-            .collect::<Vec<_>>()
-            .join(", ")
+        keys_to_check(&self.kind, false)
     }
 
     fn credential_keys(&self) -> String {
-        let keys: &[&str] = match self.kind.as_str() {
-            "s3" => &["access_key", "secret_key"],
-            "azure" => &["account", "access_key", "sas", "connection_string"],
-            "sftp" => &["user", "key_file"],
-            _ => &["user", "password"],
-        };
-        keys.iter()
-            .map(|k| format!("storage.{}.{k}", self.kind))
-            .collect::<Vec<_>>()
-            .join(", ")
+        keys_to_check(&self.kind, true)
     }
 }
 
@@ -277,7 +271,7 @@ impl Storage for Dal {
         self.server.clone()
     }
 
-    fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>> {
+    fn list<'a>(&'a self, prefix: &'a str) -> Op<'a, Vec<ObjectMeta>> {
         Box::pin(async move {
             let entries = self
                 .op
@@ -314,7 +308,7 @@ impl Storage for Dal {
         })
     }
 
-    fn stat<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<ObjectMeta, StorageError>> {
+    fn stat<'a>(&'a self, name: &'a str) -> Op<'a, ObjectMeta> {
         Box::pin(async move {
             let m = self
                 .op
@@ -329,11 +323,7 @@ impl Storage for Dal {
         })
     }
 
-    fn get<'a>(
-        &'a self,
-        name: &'a str,
-        range: Option<Range<u64>>,
-    ) -> BoxFut<'a, Result<Reader, StorageError>> {
+    fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader> {
         Box::pin(async move {
             // One streamed request for the whole range: chunked reads would issue a ranged request
             // per part, which some servers answer by reading from the start of the file each time.
@@ -352,7 +342,7 @@ impl Storage for Dal {
         })
     }
 
-    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> BoxFut<'a, Result<u64, StorageError>> {
+    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> Op<'a, u64> {
         Box::pin(async move {
             let mut w = self
                 .op
@@ -401,7 +391,7 @@ impl Storage for Dal {
         super::resume::take_notes(&self.retries, object)
     }
 
-    fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {
+    fn delete<'a>(&'a self, name: &'a str) -> Op<'a, ()> {
         Box::pin(async move {
             self.op
                 .delete(name)

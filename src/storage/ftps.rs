@@ -24,10 +24,10 @@ use suppaftp::types::FileType;
 use suppaftp::{FtpError, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::resume::{self, Reopen, take_notes};
-use super::{DirEntry, KeepAlive, ObjectMeta, RemoteRoot, Storage, StorageError};
+use super::resume::{self, Opening, Reopen, take_notes};
+use super::{DirEntry, KeepAlive, ObjectMeta, Op, RemoteRoot, Storage, StorageError};
 use crate::secret::Masker;
-use crate::transport::{BoxFut, Reader};
+use crate::transport::Reader;
 
 type Ftp = ImplAsyncFtpStream<AsyncRustlsStream>;
 
@@ -178,34 +178,29 @@ impl Inner {
         .await
         .map_err(|e| self.error(op, object, e))
     }
-
-    /// A reader of `name` from `start` for `len` bytes: `REST start`, then `RETR`.
-    async fn open_at(&self, name: &str, start: u64, len: u64) -> Result<Reader, StorageError> {
-        let mut ftp = self.connect("get", name).await?;
-        let path = self.path(name);
-        let data = timed(self.timeout, async {
-            if start > 0 {
-                ftp.resume_transfer(start as usize).await?;
-            }
-            ftp.retr_as_stream(path.as_str()).await
-        })
-        .await
-        .map_err(|e| self.error("get", name, e))?;
-        Ok(Box::new(KeepAlive {
-            reader: data.take(len),
-            _keep: ftp,
-        }))
-    }
 }
 
 impl Reopen for Inner {
-    fn reopen(
-        self: Arc<Self>,
-        name: String,
-        start: u64,
-        len: u64,
-    ) -> BoxFut<'static, Result<Reader, StorageError>> {
-        Box::pin(async move { self.open_at(&name, start, len).await })
+    /// A reader of `name` from `start` for `len` bytes: `REST start`, then `RETR`.
+    fn reopen(self: Arc<Self>, name: String, start: u64, len: u64) -> Opening {
+        Box::pin(async move {
+            let name = name.as_str();
+            let mut ftp = self.connect("get", name).await?;
+            let path = self.path(name);
+            let data = timed(self.timeout, async {
+                if start > 0 {
+                    ftp.resume_transfer(start as usize).await?;
+                }
+                ftp.retr_as_stream(path.as_str()).await
+            })
+            .await
+            .map_err(|e| self.error("get", name, e))?;
+            let reader: Reader = Box::new(KeepAlive {
+                reader: data.take(len),
+                _keep: ftp,
+            });
+            Ok(reader)
+        })
     }
 
     fn notes(&self) -> (Arc<Mutex<Vec<String>>>, Masker) {
@@ -218,7 +213,7 @@ impl Storage for Ftps {
         self.inner.server.clone()
     }
 
-    fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>> {
+    fn list<'a>(&'a self, prefix: &'a str) -> Op<'a, Vec<ObjectMeta>> {
         Box::pin(async move {
             let inner = &self.inner;
             let mut ftp = inner.connect("list", "").await?;
@@ -243,7 +238,7 @@ impl Storage for Ftps {
         })
     }
 
-    fn stat<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<ObjectMeta, StorageError>> {
+    fn stat<'a>(&'a self, name: &'a str) -> Op<'a, ObjectMeta> {
         Box::pin(async move {
             let inner = &self.inner;
             let mut ftp = inner.connect("stat", name).await?;
@@ -264,18 +259,14 @@ impl Storage for Ftps {
         })
     }
 
-    fn get<'a>(
-        &'a self,
-        name: &'a str,
-        range: Option<Range<u64>>,
-    ) -> BoxFut<'a, Result<Reader, StorageError>> {
+    fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader> {
         Box::pin(async move {
             let size = self.stat(name).await?.size;
             resume::get(&self.inner, name, size, range).await
         })
     }
 
-    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> BoxFut<'a, Result<u64, StorageError>> {
+    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> Op<'a, u64> {
         Box::pin(async move {
             let inner = &self.inner;
             let mut ftp = inner.connect("put", name).await?;
@@ -337,7 +328,7 @@ impl Storage for Ftps {
         })
     }
 
-    fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {
+    fn delete<'a>(&'a self, name: &'a str) -> Op<'a, ()> {
         Box::pin(async move {
             let mut ftp = self.inner.connect("delete", name).await?;
             let res = match timed(self.inner.timeout, ftp.rm(self.inner.path(name).as_str())).await

@@ -5,8 +5,8 @@ use std::path::{Component, Path, PathBuf};
 
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{ObjectMeta, Storage, StorageError};
-use crate::transport::{BoxFut, Reader};
+use super::{ObjectMeta, Op, Storage, StorageError};
+use crate::transport::Reader;
 
 pub struct LocalStorage {
     root: PathBuf,
@@ -61,7 +61,7 @@ impl Storage for LocalStorage {
         format!("local folder {}", self.root.display())
     }
 
-    fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>> {
+    fn list<'a>(&'a self, prefix: &'a str) -> Op<'a, Vec<ObjectMeta>> {
         Box::pin(async move {
             let mut out = Vec::new();
             let mut todo = vec![self.root.clone()];
@@ -95,7 +95,7 @@ impl Storage for LocalStorage {
         })
     }
 
-    fn stat<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<ObjectMeta, StorageError>> {
+    fn stat<'a>(&'a self, name: &'a str) -> Op<'a, ObjectMeta> {
         Box::pin(async move {
             let p = self.path("stat", name)?;
             let m = tokio::fs::metadata(&p).await.map_err(|e| {
@@ -110,11 +110,7 @@ impl Storage for LocalStorage {
         })
     }
 
-    fn get<'a>(
-        &'a self,
-        name: &'a str,
-        range: Option<Range<u64>>,
-    ) -> BoxFut<'a, Result<Reader, StorageError>> {
+    fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader> {
         Box::pin(async move {
             let p = self.path("get", name)?;
             let mut f = tokio::fs::File::open(&p).await.map_err(|e| {
@@ -137,7 +133,7 @@ impl Storage for LocalStorage {
         })
     }
 
-    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> BoxFut<'a, Result<u64, StorageError>> {
+    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> Op<'a, u64> {
         Box::pin(async move {
             let p = self.path("put", name)?;
             if let Some(parent) = p.parent() {
@@ -164,7 +160,7 @@ impl Storage for LocalStorage {
         })
     }
 
-    fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {
+    fn delete<'a>(&'a self, name: &'a str) -> Op<'a, ()> {
         Box::pin(async move {
             let p = self.path("delete", name)?;
             tokio::fs::remove_file(&p).await.map_err(|e| {

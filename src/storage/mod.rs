@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use chrono::{DateTime, Utc};
 
-use crate::answers::Answers;
+use crate::answers::storage::{Backend, Server, SftpLogin, StorageSettings};
 use crate::transport::{BoxFut, Reader};
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -65,18 +65,17 @@ impl StorageError {
     }
 }
 
+/// What a storage operation gives, later.
+pub type Op<'a, T> = BoxFut<'a, Result<T, StorageError>>;
+
 pub trait Storage: Send + Sync {
     /// Names the server or folder, for messages.
     fn describe(&self) -> String;
-    fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>>;
-    fn stat<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<ObjectMeta, StorageError>>;
-    fn get<'a>(
-        &'a self,
-        name: &'a str,
-        range: Option<Range<u64>>,
-    ) -> BoxFut<'a, Result<Reader, StorageError>>;
-    fn put<'a>(&'a self, name: &'a str, data: Reader) -> BoxFut<'a, Result<u64, StorageError>>;
-    fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>>;
+    fn list<'a>(&'a self, prefix: &'a str) -> Op<'a, Vec<ObjectMeta>>;
+    fn stat<'a>(&'a self, name: &'a str) -> Op<'a, ObjectMeta>;
+    fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader>;
+    fn put<'a>(&'a self, name: &'a str, data: Reader) -> Op<'a, u64>;
+    fn delete<'a>(&'a self, name: &'a str) -> Op<'a, ()>;
     /// What was retried since it was last asked (a lost connection, a read resumed from its
     /// offset), one masked line each, oldest first: for one object, or for all (`None`).
     fn retries(&self, _object: Option<&str>) -> Vec<String> {
@@ -84,40 +83,41 @@ pub trait Storage: Send + Sync {
     }
 }
 
-/// Opens the storage the answers describe.
+/// Opens the storage the settings describe; a relative local path is taken from `base`.
 pub fn open(
-    answers: &Answers,
+    settings: &StorageSettings,
     base: &std::path::Path,
     masker: &crate::secret::Masker,
 ) -> Result<Box<dyn Storage>, String> {
-    match answers.storage_type().as_deref() {
-        Some("local") => {
-            let path = answers
-                .text("storage.local.path")
-                .ok_or("storage.local.path is not set")?;
-            let p = std::path::Path::new(&path);
-            let root = if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            };
-            Ok(Box::new(local::LocalStorage::new(root)))
-        }
+    let timeout = settings.timeout;
+    let expand = |p: &Option<String>| {
+        p.as_deref()
+            .map(|p| crate::transport::ssh::expand_home(p).display().to_string())
+    };
+    match &settings.backend {
+        Backend::Local { path } => Ok(Box::new(local::LocalStorage::new(base.join(path)))),
         // A password login needs the pure-Rust SSH client; keys go through OpenDAL's SFTP service.
-        Some("sftp")
-            if answers.text("storage.sftp.password").is_some()
-                && answers.text("storage.sftp.key_file").is_none() =>
-        {
-            let l = login(answers, "sftp", 22, "known_hosts")?;
-            Ok(Box::new(sftp_pw::open(l, masker.clone())))
-        }
+        Backend::Sftp {
+            server,
+            login: SftpLogin::Password(password),
+            path,
+            known_hosts,
+        } => Ok(Box::new(sftp_pw::open(
+            Login::new(server, password, path, expand(known_hosts), timeout),
+            masker.clone(),
+        ))),
         // Explicit FTPS needs its own upload path (see ftps.rs); plain FTP goes through OpenDAL.
-        Some("ftp") if answers.text("storage.ftp.tls").as_deref() == Some("true") => {
-            let l = login(answers, "ftp", 21, "ca_file")?;
-            Ok(Box::new(ftps::open(l, masker.clone())))
-        }
-        Some(other) => Ok(Box::new(dal::open(answers, other, masker.clone())?)),
-        None => Err("no storage configured: set storage.type".into()),
+        Backend::Ftp {
+            server,
+            password,
+            path,
+            tls: true,
+            ca_file,
+        } => Ok(Box::new(ftps::open(
+            Login::new(server, password, path, expand(ca_file), timeout),
+            masker.clone(),
+        ))),
+        _ => Ok(Box::new(dal::open(settings, masker.clone())?)),
     }
 }
 
@@ -246,37 +246,24 @@ pub struct Login {
     pub timeout: std::time::Duration,
 }
 
-/// `storage.timeout`: seconds to wait for one exchange with a storage server (default 60).
-pub fn timeout(answers: &Answers) -> Result<std::time::Duration, String> {
-    match answers.text("storage.timeout") {
-        None => Ok(std::time::Duration::from_secs(60)),
-        Some(t) => match t.parse::<u64>() {
-            Ok(s) if s > 0 => Ok(std::time::Duration::from_secs(s)),
-            _ => Err(format!(
-                "storage.timeout `{t}` is not a number of seconds above 0"
-            )),
-        },
+impl Login {
+    fn new(
+        server: &Server,
+        password: &crate::secret::Secret,
+        root: &str,
+        trust: Option<String>,
+        timeout: std::time::Duration,
+    ) -> Login {
+        Login {
+            host: server.host.clone(),
+            port: server.port,
+            user: server.user.clone(),
+            password: password.expose().to_string(),
+            root: root.to_string(),
+            trust,
+            timeout,
+        }
     }
-}
-
-fn login(answers: &Answers, kind: &str, default_port: u16, trust: &str) -> Result<Login, String> {
-    let get = |k: &str| answers.text(&format!("storage.{kind}.{k}"));
-    let need = |k: &str| get(k).ok_or_else(|| format!("storage.{kind}.{k} is not set"));
-    let port = match get("port") {
-        None => default_port,
-        Some(p) => p
-            .parse()
-            .map_err(|_| format!("storage.{kind}.port `{p}` is not a port number"))?,
-    };
-    Ok(Login {
-        host: need("host")?,
-        port,
-        user: need("user")?,
-        password: get("password").unwrap_or_default(),
-        root: get("path").unwrap_or_else(|| "/".into()),
-        timeout: timeout(answers)?,
-        trust: get(trust).map(|p| crate::transport::ssh::expand_home(&p).display().to_string()),
-    })
 }
 
 #[cfg(test)]

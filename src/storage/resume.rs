@@ -42,15 +42,13 @@ async fn resumable(
     )))
 }
 
+/// An object opened at an offset.
+pub type Opening = BoxFut<'static, Result<Reader, StorageError>>;
+
 /// A backend that can open an object again at an offset, and gathers notes of what it retried.
 pub trait Reopen: Send + Sync + 'static {
     /// `len` bytes of `name` from byte `start`.
-    fn reopen(
-        self: Arc<Self>,
-        name: String,
-        start: u64,
-        len: u64,
-    ) -> BoxFut<'static, Result<Reader, StorageError>>;
+    fn reopen(self: Arc<Self>, name: String, start: u64, len: u64) -> Opening;
     /// Where resumptions are noted, and what to mask in the notes.
     fn notes(&self) -> (Arc<Mutex<Vec<String>>>, Masker);
 }

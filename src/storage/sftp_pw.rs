@@ -18,10 +18,10 @@ use russh_sftp::client::fs::File;
 use russh_sftp::protocol::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::resume::{self, Reopen, take_notes};
-use super::{DirEntry, KeepAlive, ObjectMeta, RemoteRoot, Storage, StorageError};
+use super::resume::{self, Opening, Reopen, take_notes};
+use super::{DirEntry, KeepAlive, ObjectMeta, Op, RemoteRoot, Storage, StorageError};
 use crate::secret::Masker;
-use crate::transport::{BoxFut, Reader};
+use crate::transport::Reader;
 
 struct Conn {
     ssh: client::Handle<HostCheck>,
@@ -264,59 +264,48 @@ impl Inner {
             *slot = None;
         }
     }
-
-    /// A reader of `path` from `start` for `len` bytes, on the current connection.
-    async fn open_at(
-        self: &Arc<Self>,
-        name: &str,
-        start: u64,
-        len: u64,
-    ) -> Result<Reader, StorageError> {
-        let conn = self.session("get", name).await?;
-        let path = self.path(name);
-        let opened = async {
-            let mut f = conn.sftp.open(path.as_str()).await?;
-            if start > 0 {
-                f.seek(SeekFrom::Start(start)).await?;
-            }
-            Ok::<File, SftpError>(f)
-        };
-        match tokio::time::timeout(self.timeout, opened).await {
-            Ok(Ok(f)) => Ok(Box::new(KeepAlive {
-                reader: f.take(len),
-                _keep: conn,
-            })),
-            Ok(Err(e)) => {
-                if !matches!(e, SftpError::Status(_)) {
-                    self.drop_conn(&conn).await;
-                }
-                Err(self.sftp_error("get", name, e))
-            }
-            Err(_) => {
-                self.drop_conn(&conn).await;
-                Err(self.error(
-                    "get",
-                    name,
-                    format!("no answer within {}s", self.timeout.as_secs()),
-                    false,
-                ))
-            }
-        }
-    }
 }
 
 impl Reopen for Inner {
-    fn reopen(
-        self: Arc<Self>,
-        name: String,
-        start: u64,
-        len: u64,
-    ) -> BoxFut<'static, Result<Reader, StorageError>> {
-        Box::pin(async move { self.open_at(&name, start, len).await })
-    }
-
     fn notes(&self) -> (Arc<Mutex<Vec<String>>>, Masker) {
         (self.retries.clone(), self.masker.clone())
+    }
+
+    /// A reader of `path` from `start` for `len` bytes, on the current connection.
+    fn reopen(self: Arc<Self>, name: String, start: u64, len: u64) -> Opening {
+        Box::pin(async move {
+            let name = name.as_str();
+            let conn = self.session("get", name).await?;
+            let path = self.path(name);
+            let opened = async {
+                let mut f = conn.sftp.open(path.as_str()).await?;
+                if start > 0 {
+                    f.seek(SeekFrom::Start(start)).await?;
+                }
+                Ok::<File, SftpError>(f)
+            };
+            match tokio::time::timeout(self.timeout, opened).await {
+                Ok(Ok(f)) => Ok(Box::new(KeepAlive {
+                    reader: f.take(len),
+                    _keep: conn,
+                }) as Reader),
+                Ok(Err(e)) => {
+                    if !matches!(e, SftpError::Status(_)) {
+                        self.drop_conn(&conn).await;
+                    }
+                    Err(self.sftp_error("get", name, e))
+                }
+                Err(_) => {
+                    self.drop_conn(&conn).await;
+                    Err(self.error(
+                        "get",
+                        name,
+                        format!("no answer within {}s", self.timeout.as_secs()),
+                        false,
+                    ))
+                }
+            }
+        })
     }
 }
 
@@ -325,7 +314,7 @@ impl Storage for SftpPassword {
         self.inner.server.clone()
     }
 
-    fn list<'a>(&'a self, prefix: &'a str) -> BoxFut<'a, Result<Vec<ObjectMeta>, StorageError>> {
+    fn list<'a>(&'a self, prefix: &'a str) -> Op<'a, Vec<ObjectMeta>> {
         Box::pin(async move {
             let inner = &self.inner;
             let conn = inner.session("list", "").await?;
@@ -353,7 +342,7 @@ impl Storage for SftpPassword {
         })
     }
 
-    fn stat<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<ObjectMeta, StorageError>> {
+    fn stat<'a>(&'a self, name: &'a str) -> Op<'a, ObjectMeta> {
         Box::pin(async move {
             let conn = self.inner.session("stat", name).await?;
             let m = conn
@@ -371,18 +360,14 @@ impl Storage for SftpPassword {
         })
     }
 
-    fn get<'a>(
-        &'a self,
-        name: &'a str,
-        range: Option<Range<u64>>,
-    ) -> BoxFut<'a, Result<Reader, StorageError>> {
+    fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader> {
         Box::pin(async move {
             let size = self.stat(name).await?.size;
             resume::get(&self.inner, name, size, range).await
         })
     }
 
-    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> BoxFut<'a, Result<u64, StorageError>> {
+    fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> Op<'a, u64> {
         Box::pin(async move {
             let inner = &self.inner;
             let conn = inner.session("put", name).await?;
@@ -429,7 +414,7 @@ impl Storage for SftpPassword {
         })
     }
 
-    fn delete<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<(), StorageError>> {
+    fn delete<'a>(&'a self, name: &'a str) -> Op<'a, ()> {
         Box::pin(async move {
             let conn = self.inner.session("delete", name).await?;
             match conn.sftp.remove_file(self.inner.path(name)).await {

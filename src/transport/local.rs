@@ -7,8 +7,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::{
-    BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
-    Written, copy_hashing, read_capped,
+    Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError, Written,
+    copy_hashing, exchange,
 };
 
 pub struct Local {
@@ -46,7 +46,7 @@ fn is_root() -> bool {
 }
 
 impl Transport for Local {
-    fn exec(&self, mut req: ExecRequest) -> BoxFut<'_, Result<ExecOutput, TransportError>> {
+    fn exec(&self, mut req: ExecRequest) -> Done<'_, ExecOutput> {
         Box::pin(async move {
             let sudo = req.become_.as_ref().filter(|_| !is_root()).cloned();
             let mut cmd = match (&req.program, &sudo) {
@@ -96,28 +96,19 @@ impl Transport for Local {
                 }
                 drop(stdin);
             };
-            let out = read_capped(child.stdout.take().expect("piped"), req.cap);
-            let err = read_capped(child.stderr.take().expect("piped"), req.cap);
-            let ((), (stdout, t1), (stderr, t2)) = tokio::join!(feed, out, err);
-            let status = child
-                .wait()
-                .await
-                .map_err(|e| self.err(format!("waiting for the command: {e}")))?;
-            Ok(ExecOutput {
-                code: status.code(),
-                stdout,
-                stderr,
-                truncated: t1 || t2,
-            })
+            let (out, err) = (child.stdout.take(), child.stderr.take());
+            let wait = async {
+                child
+                    .wait()
+                    .await
+                    .map_err(|e| self.err(format!("waiting for the command: {e}")))
+            };
+            let (out, err) = (out.expect("piped"), err.expect("piped"));
+            exchange(feed, out, err, req.cap, wait).await
         })
     }
 
-    fn put<'a>(
-        &'a self,
-        path: &'a str,
-        mut data: Reader,
-        mode: Option<u32>,
-    ) -> BoxFut<'a, Result<Written, TransportError>> {
+    fn put<'a>(&'a self, path: &'a str, mut data: Reader, mode: Option<u32>) -> Done<'a, Written> {
         Box::pin(async move {
             let full = self.path(path);
             let target = full.as_path();
@@ -153,7 +144,7 @@ impl Transport for Local {
         })
     }
 
-    fn get<'a>(&'a self, path: &'a str) -> BoxFut<'a, Result<Reader, TransportError>> {
+    fn get<'a>(&'a self, path: &'a str) -> Done<'a, Reader> {
         Box::pin(async move {
             let f = tokio::fs::File::open(self.path(path))
                 .await

@@ -3,6 +3,11 @@
 pub mod local;
 pub mod ssh;
 
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::docs::inventory::{Connection, Host};
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -108,17 +113,15 @@ impl std::fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
+/// What a transport operation gives, later.
+pub type Done<'a, T> = BoxFut<'a, Result<T, TransportError>>;
+
 pub trait Transport: Send + Sync {
-    fn exec(&self, req: ExecRequest) -> BoxFut<'_, Result<ExecOutput, TransportError>>;
+    fn exec(&self, req: ExecRequest) -> Done<'_, ExecOutput>;
     /// Streams `data` into `path`: written under a temporary name, renamed when complete.
-    fn put<'a>(
-        &'a self,
-        path: &'a str,
-        data: Reader,
-        mode: Option<u32>,
-    ) -> BoxFut<'a, Result<Written, TransportError>>;
+    fn put<'a>(&'a self, path: &'a str, data: Reader, mode: Option<u32>) -> Done<'a, Written>;
     /// Streams a file from the host.
-    fn get<'a>(&'a self, path: &'a str) -> BoxFut<'a, Result<Reader, TransportError>>;
+    fn get<'a>(&'a self, path: &'a str) -> Done<'a, Reader>;
     /// Closes connections at the end of a run.
     fn close(&self) -> BoxFut<'_, ()> {
         Box::pin(async {})
@@ -207,6 +210,39 @@ pub async fn read_capped(mut r: impl AsyncRead + Unpin, cap: usize) -> (String, 
         }
     }
     (String::from_utf8_lossy(&kept).into_owned(), truncated)
+}
+
+/// Feeds a command's stdin while reading its stdout and stderr (each kept to `cap` bytes), then
+/// waits for its exit status.
+pub async fn exchange<E>(
+    feed: impl std::future::Future<Output = ()>,
+    stdout: impl AsyncRead + Unpin,
+    stderr: impl AsyncRead + Unpin,
+    cap: usize,
+    wait: impl std::future::Future<Output = Result<std::process::ExitStatus, E>>,
+) -> Result<ExecOutput, E> {
+    let ((), (stdout, t1), (stderr, t2)) =
+        tokio::join!(feed, read_capped(stdout, cap), read_capped(stderr, cap));
+    Ok(ExecOutput {
+        code: wait.await?.code(),
+        stdout,
+        stderr,
+        truncated: t1 || t2,
+    })
+}
+
+/// The transport for a host's connection type.
+pub fn for_host(host: &Host, base: &Path, ssh: &ssh::SshOptions) -> Arc<dyn Transport> {
+    match host.connection {
+        Connection::Local => Arc::new(local::Local::new(&host.name, base)),
+        Connection::Ssh => {
+            let mut opts = ssh.clone();
+            if let Some(k) = &host.known_hosts {
+                opts.known_hosts = Some(base.join(k));
+            }
+            Arc::new(ssh::Ssh::new(host, opts))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::{
-    BoxFut, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
-    Written, copy_hashing, quote, read_capped,
+    BoxFut, Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
+    Written, copy_hashing, exchange, quote, read_capped,
 };
 use crate::docs::inventory::Host;
 
@@ -233,7 +233,7 @@ fn remote_line(req: &ExecRequest, env_len: usize) -> String {
 }
 
 impl Transport for Ssh {
-    fn exec(&self, mut req: ExecRequest) -> BoxFut<'_, Result<ExecOutput, TransportError>> {
+    fn exec(&self, mut req: ExecRequest) -> Done<'_, ExecOutput> {
         Box::pin(async move {
             let env = env_script(&req);
             let line = remote_line(&req, env.len());
@@ -255,27 +255,12 @@ impl Transport for Ssh {
                 }
                 let _ = stdin.shutdown().await;
             };
-            let ((), (out, t1), (err, t2)) = tokio::join!(
-                feed,
-                read_capped(stdout, req.cap),
-                read_capped(stderr, req.cap)
-            );
-            let status = child.wait().await.map_err(|e| self.lost(e))?;
-            Ok(ExecOutput {
-                code: status.code(),
-                stdout: out,
-                stderr: err,
-                truncated: t1 || t2,
-            })
+            let wait = async { child.wait().await.map_err(|e| self.lost(e)) };
+            exchange(feed, stdout, stderr, req.cap, wait).await
         })
     }
 
-    fn put<'a>(
-        &'a self,
-        path: &'a str,
-        mut data: Reader,
-        mode: Option<u32>,
-    ) -> BoxFut<'a, Result<Written, TransportError>> {
+    fn put<'a>(&'a self, path: &'a str, mut data: Reader, mode: Option<u32>) -> Done<'a, Written> {
         Box::pin(async move {
             let tmp = format!("{path}.setup-tmp-{}", std::process::id());
             let dir = std::path::Path::new(path)
@@ -353,7 +338,7 @@ impl Transport for Ssh {
         })
     }
 
-    fn get<'a>(&'a self, path: &'a str) -> BoxFut<'a, Result<Reader, TransportError>> {
+    fn get<'a>(&'a self, path: &'a str) -> Done<'a, Reader> {
         Box::pin(async move {
             let sum = self
                 .exec(ExecRequest::shell(format!("sha256sum {}", quote(path))))
@@ -430,24 +415,4 @@ impl AsyncRead for Verified {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::secret::Secret;
-    use crate::transport::EnvValue;
-
-    #[test]
-    fn secrets_stay_off_the_command_line() {
-        let mut req = ExecRequest::shell("echo $PW");
-        req.env
-            .push(("PW".into(), EnvValue::Secret(Secret::new("hunter22"))));
-        req.become_ = Some(Some(Secret::new("sudopw")));
-        let env = env_script(&req);
-        let line = remote_line(&req, env.len());
-        assert!(
-            !line.contains("hunter22") && !line.contains("sudopw"),
-            "{line}"
-        );
-        assert!(env.contains("hunter22"));
-        assert!(line.starts_with("sudo -S -p '' -- sh -c"), "{line}");
-    }
-}
+mod tests;

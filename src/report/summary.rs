@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::{Value as J, json};
 
-use crate::exec::events::{Event, Sink, Status};
+use super::events::{Event, Sink, Status};
 use crate::plan::Plan;
 
 #[derive(Clone, Debug)]
@@ -212,7 +212,7 @@ pub fn build(
         let _ = writeln!(text, "Rollback ran: {reason}");
     }
     if let Some(g) = &c.gate {
-        text.push_str(&crate::plan::render::gate_text(g));
+        text.push_str(&crate::gate::text::render(g));
     }
     let json = json!({
         "schema": "setup.report/1",

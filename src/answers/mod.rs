@@ -1,0 +1,253 @@
+//! Answers: every question has a key; sources, strongest first, are `--set`, `SETUP_*`, the answers file,
+//! restore.yml, then an interactive prompt. This module merges them and checks the closed choices.
+
+mod prompt;
+mod sources;
+pub mod storage;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as J;
+
+use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
+use crate::docs::restore::RestoreSpec;
+use crate::secret::{Masker, Secret};
+use crate::yaml::{Node, Span};
+pub use sources::{SetArg, parse_sets};
+pub use storage::{STORAGE_TYPES, StorageSettings};
+
+pub const MODES: &[&str] = &["weekly", "current-week"];
+
+/// Answer keys that are not storage settings.
+const OTHER_KEYS: &[&str] = &[
+    "config_backup",
+    "analytics.mode",
+    "analytics.since",
+    "analytics.pattern",
+    "analytics.prefix",
+    "analytics.state_file",
+    "become_password",
+];
+const OTHER_SECRETS: &[&str] = &["become_password"];
+
+/// `SETUP_` + key upper-cased, dots to `_`.
+pub fn env_name(key: &str) -> String {
+    format!("SETUP_{}", key.to_uppercase().replace(['.', '-'], "_"))
+}
+
+/// Every key an answers file or `SETUP_*` may give.
+pub fn known_keys() -> Vec<String> {
+    storage::keys()
+        .chain(OTHER_KEYS.iter().map(|s| s.to_string()))
+        .collect()
+}
+
+fn is_secret_key(key: &str) -> bool {
+    OTHER_SECRETS.contains(&key) || storage::is_secret(key)
+}
+
+#[derive(Clone, Debug)]
+pub enum Origin {
+    Set(Source, Span),
+    Env(String),
+    File(Source, Span),
+    Restore(Source, Span),
+    Prompt,
+    Default,
+}
+
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub value: J,
+    pub origin: Origin,
+}
+
+impl Answer {
+    pub fn text(&self) -> String {
+        match &self.value {
+            J::String(s) => s.clone(),
+            J::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+
+    /// A diagnostic about this answer, pointing where it was given.
+    pub fn diag(&self, code: &'static str, message: String, label: &str) -> Diag {
+        match &self.origin {
+            Origin::Set(src, span) | Origin::File(src, span) | Origin::Restore(src, span) => {
+                Diag::at(code, src, *span, message).label(label.to_string())
+            }
+            Origin::Env(name) => Diag::plain(code, format!("{message} (from {name})")),
+            _ => Diag::plain(code, message),
+        }
+    }
+}
+
+/// The answers of one run after every source was read.
+#[derive(Clone, Debug, Default)]
+pub struct Answers {
+    pub values: BTreeMap<String, Answer>,
+    /// `--set` keys that are template variables rather than answers.
+    pub vars: serde_json::Map<String, J>,
+}
+
+/// The `analytics.*` answers: defaults for the gate's arguments.
+#[derive(Clone, Debug, Default)]
+pub struct AnalyticsAnswers {
+    pub mode: Option<String>,
+    pub since: Option<String>,
+    pub pattern: Option<String>,
+    pub prefix: Option<String>,
+}
+
+impl AnalyticsAnswers {
+    /// The answer for a gate argument (`mode`, `since`, `pattern`, `prefix`).
+    pub fn get(&self, arg: &str) -> Option<String> {
+        match arg {
+            "mode" => self.mode.clone(),
+            "since" => self.since.clone(),
+            "pattern" => self.pattern.clone(),
+            "prefix" => self.prefix.clone(),
+            _ => None,
+        }
+    }
+}
+
+pub struct Inputs<'a> {
+    pub sets: &'a [SetArg],
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub file: Option<(&'a Source, &'a Node)>,
+    pub restore: &'a RestoreSpec,
+    pub interactive: bool,
+    /// Whether storage questions must be answered (a restore or a listing needs them).
+    pub need_storage: bool,
+}
+
+impl Answers {
+    pub fn get(&self, key: &str) -> Option<&Answer> {
+        self.values.get(key)
+    }
+
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.get(key).map(Answer::text).filter(|s| !s.is_empty())
+    }
+
+    pub fn secret(&self, key: &str) -> Option<Secret> {
+        self.text(key).map(Secret::new)
+    }
+
+    pub fn storage_type(&self) -> Option<String> {
+        self.text("storage.type")
+    }
+
+    /// Non-secret storage settings of the chosen type, as templates see `storage`.
+    pub fn storage_value(&self) -> J {
+        StorageSettings::template_value(self)
+    }
+
+    /// Registers every secret answer with the masker.
+    pub fn register_secrets(&self, masker: &Masker) {
+        for (k, a) in &self.values {
+            if is_secret_key(k) {
+                masker.add(&Secret::new(a.text()));
+            }
+        }
+    }
+
+    /// Every secret answer, nested by its dotted key, as templates see `secret`.
+    pub fn secrets_value(&self) -> J {
+        let mut out = serde_json::Map::new();
+        for (k, a) in &self.values {
+            if is_secret_key(k) && !a.text().is_empty() {
+                crate::docs::restore::insert_dotted(&mut out, k, J::String(a.text()));
+            }
+        }
+        J::Object(out)
+    }
+
+    /// The `analytics.*` answers, as the gate reads them.
+    pub fn analytics(&self) -> AnalyticsAnswers {
+        let get = |k: &str| self.text(&format!("analytics.{k}"));
+        AnalyticsAnswers {
+            mode: get("mode"),
+            since: get("since"),
+            pattern: get("pattern"),
+            prefix: get("prefix"),
+        }
+    }
+
+    pub fn resolve(inputs: Inputs, diags: &mut Diagnostics) -> Answers {
+        let mut ans = Answers::default();
+        sources::read_all(&mut ans, &inputs, diags);
+        ans.check_choice(
+            "analytics.mode",
+            MODES,
+            "invalid_mode",
+            "analytics mode",
+            diags,
+        );
+        if !ans.values.contains_key("analytics.mode") {
+            ans.values.insert(
+                "analytics.mode".into(),
+                Answer {
+                    value: J::String("weekly".into()),
+                    origin: Origin::Default,
+                },
+            );
+        }
+        let type_ok = ans.check_choice(
+            "storage.type",
+            STORAGE_TYPES,
+            "unknown_storage_type",
+            "storage type",
+            diags,
+        );
+        if inputs.need_storage && type_ok {
+            prompt::ask_storage(&mut ans, inputs.interactive, diags);
+        }
+        ans
+    }
+
+    /// Checks a closed-choice answer; true when it is absent or valid.
+    fn check_choice(
+        &self,
+        key: &str,
+        choices: &[&str],
+        code: &'static str,
+        what: &str,
+        diags: &mut Diagnostics,
+    ) -> bool {
+        let Some(a) = self.values.get(key) else {
+            return true;
+        };
+        let v = a.text();
+        if choices.contains(&v.as_str()) {
+            return true;
+        }
+        let sug = did_you_mean(&v, choices.iter().copied());
+        let help = match sug {
+            Some(s) => format!("did you mean `{s}`? valid values: {}", choices.join(", ")),
+            None => format!("valid values: {}", choices.join(", ")),
+        };
+        let message = format!("invalid {what} `{v}` for `{key}`");
+        diags.push(
+            a.diag(code, message, &format!("not a valid {what}"))
+                .help(help),
+        );
+        false
+    }
+}
+
+/// `storage.bucket` becomes `storage.s3.bucket` once the type is known.
+fn normalize(key: &str, storage_type: Option<&J>) -> String {
+    let parts: Vec<&str> = key.split('.').collect();
+    if let (["storage", field], Some(J::String(t))) = (parts.as_slice(), storage_type)
+        && *field != "type"
+        && storage::questions(t).iter().any(|q| q.field == *field)
+    {
+        return format!("storage.{t}.{field}");
+    }
+    key.to_string()
+}

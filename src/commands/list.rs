@@ -1,0 +1,61 @@
+//! `setup standalone list`: the backups in storage, with their age and the RPO.
+
+use serde_json::{Value as J, json};
+
+use crate::failure::Failure;
+use crate::options::Options;
+
+/// `setup standalone list`: the backups in storage, with their age.
+pub fn run(o: &Options) -> Result<i32, Failure> {
+    let (w, storage) = super::open_storage(o)?;
+    let objects = super::runtime()
+        .block_on(storage.list(""))
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    let names: std::collections::BTreeSet<String> =
+        objects.iter().map(|o| o.name.clone()).collect();
+    let now = w.now;
+    let rows: Vec<J> = objects
+        .iter()
+        .filter(|o| !o.name.ends_with(".sha256"))
+        .map(|o| {
+            let age = o.modified.map(|m| (now - m).num_seconds().max(0));
+            json!({"name": o.name, "size": o.size, "modified": o.modified, "age_seconds": age, "checksum": names.contains(&format!("{}.sha256", o.name))})
+        })
+        .collect();
+    if o.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"storage": storage.describe(), "backups": rows}))
+                .expect("json")
+        );
+        return Ok(0);
+    }
+    println!("{}: {} backups", storage.describe(), rows.len());
+    for r in &rows {
+        let age = r["age_seconds"].as_i64().map_or("?".into(), human_age);
+        println!(
+            "  {:<50} {:>12} bytes  {:>8} old  {}",
+            r["name"].as_str().unwrap_or(""),
+            r["size"],
+            age,
+            if r["checksum"] == true {
+                "sha256"
+            } else {
+                "no checksum"
+            }
+        );
+    }
+    if let Some(newest) = rows.iter().filter_map(|r| r["age_seconds"].as_i64()).min() {
+        println!("RPO (age of the newest backup): {}", human_age(newest));
+    }
+    Ok(0)
+}
+
+fn human_age(s: i64) -> String {
+    match s {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}

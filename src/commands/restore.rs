@@ -1,0 +1,172 @@
+//! Running a loaded world: `--check` prints the plan; otherwise execute with journal, progress and
+//! report, rolling back or cleaning up after a failure.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::diag::Diag;
+use crate::exec::{self, Ending, Interrupt};
+use crate::failure::Failure;
+use crate::options::Options;
+use crate::report::events::{Event, Events};
+use crate::report::journal;
+use crate::report::summary::Collector;
+use crate::world::World;
+
+/// `--check` prints the plan; otherwise the plan runs.
+pub fn check_or_run(o: &Options, w: World) -> Result<i32, Failure> {
+    if o.check {
+        return super::check::print(o, &w);
+    }
+    super::runtime().block_on(execute(o, w))
+}
+
+async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
+    let resume = match &o.resume {
+        None => Default::default(),
+        Some(id) => {
+            let runs = journal::list_runs(&w.dir);
+            let id = if id == "latest" {
+                runs.first().cloned()
+            } else {
+                Some(id.clone())
+            };
+            let Some(id) = id else {
+                return Err(Failure::Invalid(crate::diag::Invalid(vec![
+                    Diag::plain("resume", "--resume: there is no earlier run to resume")
+                        .help("run without --resume first"),
+                ])));
+            };
+            let path = journal::runs_dir(&w.dir).join(&id).join("journal.jsonl");
+            let done = journal::read_done(&path).map_err(|e| {
+                Failure::Invalid(crate::diag::Invalid(vec![
+                    Diag::plain(
+                        "resume",
+                        format!("--resume {id}: cannot read {}: {e}", path.display()),
+                    )
+                    .help("see `setup standalone status` for run ids"),
+                ]))
+            })?;
+            (id, done).1
+        }
+    };
+    let events = Events::default();
+    let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);
+    let run_dir = journal::runs_dir(&w.dir).join(&w.run.id);
+    let journal = journal::Journal::create(&run_dir).map_err(|e| {
+        Failure::Other(format!(
+            "cannot write the journal in {}: {e}",
+            run_dir.display()
+        ))
+    })?;
+    events.add(Box::new(journal));
+    events.add(Box::new(crate::report::progress::Progress::new(
+        std::io::stdout().is_terminal(),
+        o.quiet,
+        o.verbose,
+    )));
+    let collector = Collector::default();
+    events.add(Box::new(collector.clone()));
+    events.emit(Event::RunStarted {
+        run_id: w.run.id.clone(),
+        playbook: w.plan.name.clone(),
+        tasks: w.plan.main.tasks.len(),
+        at: w.run.started_at,
+        resumed_from: o.resume.clone(),
+    });
+    let interrupt = Arc::new(Interrupt::default());
+    let watcher = {
+        let (interrupt, events) = (interrupt.clone(), events.clone());
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                let n = interrupt.count.fetch_add(1, Ordering::SeqCst) + 1;
+                events.emit(Event::Interrupted {
+                    at: chrono::Utc::now(),
+                    second: n >= 2,
+                });
+                interrupt.notify.notify_one();
+            }
+        })
+    };
+    let opts = exec::Options {
+        forks: o.forks,
+        keep_going: o.keep_going,
+    };
+    let main = Arc::new(w.plan.main.clone());
+    let ending = exec::run_dag(shared.clone(), main, &opts, false, interrupt.clone()).await;
+    if ending != Ending::Done && interrupt.count.load(Ordering::SeqCst) < 2 {
+        let destructive = shared.destructive_started.load(Ordering::SeqCst);
+        let (dag, reason) = match (destructive, ending) {
+            (true, Ending::Interrupted) => (
+                &w.plan.rollback,
+                "the run was interrupted after a destructive step started: rolling back",
+            ),
+            (true, _) => (
+                &w.plan.rollback,
+                "a step failed after a destructive step started: rolling back",
+            ),
+            (false, _) => (
+                &w.plan.cleanup,
+                "the run stopped before any destructive step: cleaning up (steps tagged `always`)",
+            ),
+        };
+        if !dag.tasks.is_empty() {
+            events.emit(Event::RollbackStarted {
+                at: chrono::Utc::now(),
+                reason: reason.into(),
+            });
+            let rb_opts = exec::Options {
+                forks: o.forks,
+                keep_going: true,
+            };
+            exec::run_dag(
+                shared.clone(),
+                Arc::new(dag.clone()),
+                &rb_opts,
+                true,
+                Arc::new(Interrupt::default()),
+            )
+            .await;
+        }
+    }
+    watcher.abort();
+    for t in shared.transports.values() {
+        t.close().await;
+    }
+    let (status, code) = match ending {
+        Ending::Done => ("done", 0),
+        Ending::Failed => ("failed", 1),
+        Ending::Interrupted => ("interrupted", 130),
+    };
+    let finished = chrono::Utc::now();
+    events.emit(Event::RunFinished {
+        at: finished,
+        status: status.into(),
+        exit_code: code,
+    });
+    events.finish();
+    let report = crate::report::summary::build(
+        &collector.0.lock().expect("collector"),
+        &w.plan,
+        finished,
+        status,
+        code,
+    );
+    let body = serde_json::to_string_pretty(&report.json).expect("json");
+    let _ = std::fs::write(run_dir.join("report.json"), &body);
+    if let Some(p) = &o.report {
+        std::fs::write(p, &body)
+            .map_err(|e| Failure::Other(format!("cannot write the report {}: {e}", p.display())))?;
+    }
+    print!("{}", shared.masker.mask(&report.text));
+    println!("Journal: {}", run_dir.join("journal.jsonl").display());
+    match ending {
+        Ending::Failed => Err(Failure::Failed(format!(
+            "run {} failed: see the summary above and {}",
+            w.run.id,
+            run_dir.join("report.json").display()
+        ))),
+        _ => Ok(code),
+    }
+}

@@ -1,0 +1,177 @@
+//! From the raw model to the inventory: `ungrouped`, group depth, variable precedence, connection settings.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value as J;
+
+use super::{Connection, Group, Host, Inventory, Raw};
+use crate::diag::Source;
+use crate::docs::schema::Checker;
+use crate::yaml::{Kind, Node};
+
+/// The longest distance of each group from `all`, as Ansible orders group variables.
+fn depths(groups: &BTreeMap<String, Group>) -> BTreeMap<String, usize> {
+    let mut depth: BTreeMap<String, usize> = BTreeMap::new();
+    fn walk(
+        name: &str,
+        d: usize,
+        groups: &BTreeMap<String, Group>,
+        depth: &mut BTreeMap<String, usize>,
+        guard: usize,
+    ) {
+        if guard > 64 {
+            return;
+        }
+        let cur = depth.entry(name.to_string()).or_insert(d);
+        if *cur > d {
+            return;
+        }
+        *cur = d;
+        if let Some(g) = groups.get(name) {
+            for child in &g.children {
+                walk(child, d + 1, groups, depth, guard + 1);
+            }
+        }
+    }
+    walk("all", 0, groups, &mut depth, 0);
+    depth
+}
+
+pub(super) fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory {
+    // Hosts in no group but `all` belong to `ungrouped`, as in Ansible; `ungrouped` comes first under `all`.
+    let grouped: BTreeSet<String> = raw
+        .groups
+        .iter()
+        .filter(|(n, _)| *n != "all" && *n != "ungrouped")
+        .flat_map(|(_, g)| g.hosts.clone())
+        .collect();
+    let mut ungrouped = raw.group("ungrouped").hosts.clone();
+    ungrouped.retain(|h| !grouped.contains(h));
+    for h in raw.hosts.iter().map(|h| h.0.clone()) {
+        if !grouped.contains(&h) && !ungrouped.contains(&h) {
+            ungrouped.push(h);
+        }
+    }
+    raw.group("ungrouped").hosts = ungrouped;
+    raw.group("all").children.retain(|g| g != "ungrouped");
+    raw.group("all").children.insert(0, "ungrouped".into());
+    let depth = depths(&raw.groups);
+    let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, g) in &raw.groups {
+        for child in &g.children {
+            parents.entry(child.clone()).or_default().push(name.clone());
+        }
+    }
+    let mut hosts = Vec::new();
+    for (name, span, own, conn) in &raw.hosts {
+        let mut member: BTreeSet<String> = BTreeSet::new();
+        let mut todo: Vec<String> = raw
+            .groups
+            .iter()
+            .filter(|(_, g)| g.hosts.contains(name))
+            .map(|(n, _)| n.clone())
+            .collect();
+        while let Some(g) = todo.pop() {
+            if member.insert(g.clone()) {
+                todo.extend(parents.get(&g).cloned().unwrap_or_default());
+            }
+        }
+        member.remove("all");
+        let mut ordered: Vec<&String> = member.iter().collect();
+        ordered.sort_by_key(|g| (depth.get(*g).copied().unwrap_or(0), (*g).clone()));
+        let mut vars = raw
+            .groups
+            .get("all")
+            .map(|g| g.vars.clone())
+            .unwrap_or_default();
+        for g in &ordered {
+            vars.extend(raw.groups[*g].vars.clone());
+        }
+        vars.extend(own.clone());
+        let d = &raw.defaults;
+        let text = |key: &str| {
+            vars.get(key).and_then(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .or_else(|| Some(v.to_string()))
+            })
+        };
+        let connection_name = conn
+            .connection
+            .as_ref()
+            .or(d.connection.as_ref())
+            .map(|c| c.0.clone())
+            .or_else(|| text("ansible_connection"));
+        let connection = match connection_name.as_deref() {
+            Some("local") => Connection::Local,
+            None | Some("ssh") | Some("smart") | Some("paramiko") => Connection::Ssh,
+            Some(other) => {
+                let node = conn
+                    .connection
+                    .as_ref()
+                    .or(d.connection.as_ref())
+                    .map(|c| c.1.clone());
+                let node = node.unwrap_or(Node {
+                    kind: Kind::Null,
+                    span: *span,
+                });
+                let d = c.error(
+                    "unknown_connection",
+                    &node,
+                    format!("unknown connection `{other}` for host `{name}`"),
+                );
+                d.label = "not a connection type".into();
+                d.help = Some("use `ssh` (the default) or `local`".into());
+                Connection::Ssh
+            }
+        };
+        let address = conn
+            .address
+            .clone()
+            .or_else(|| text("ansible_host"))
+            .or_else(|| (!raw.native).then(|| name.clone()));
+        let port = conn
+            .port
+            .or(d.port)
+            .or_else(|| {
+                vars.get("ansible_port")
+                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            })
+            .unwrap_or(22);
+        let become_ = conn
+            .become_
+            .or(d.become_)
+            .or_else(|| vars.get("ansible_become").and_then(J::as_bool))
+            .unwrap_or(false);
+        hosts.push(Host {
+            name: name.clone(),
+            address,
+            port: port.min(u16::MAX as u64) as u16,
+            user: conn
+                .user
+                .clone()
+                .or(d.user.clone())
+                .or_else(|| text("ansible_user")),
+            key_file: conn
+                .key_file
+                .clone()
+                .or(d.key_file.clone())
+                .or_else(|| text("ansible_ssh_private_key_file")),
+            known_hosts: conn.known_hosts.clone().or(d.known_hosts.clone()),
+            connection,
+            become_,
+            max_parallel: conn.max_parallel.or(d.max_parallel).unwrap_or(4).max(1) as usize,
+            groups: ordered
+                .into_iter()
+                .filter(|g| *g != "ungrouped")
+                .cloned()
+                .collect(),
+            vars,
+        });
+    }
+    Inventory {
+        hosts,
+        groups: raw.groups,
+        source: Some(src.clone()),
+    }
+}

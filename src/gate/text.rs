@@ -1,0 +1,57 @@
+//! The gate's decision as text for people: what is restored, why each snapshot was taken or left,
+//! what is pending, the gaps and the warnings.
+
+use std::fmt::Write;
+
+use serde_json::Value as J;
+
+/// The analytics gate's decision, one line per snapshot.
+pub fn render(g: &J) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Analytics gate (mode {}, now {}, through {}):",
+        g["mode"].as_str().unwrap_or("?"),
+        g["now"].as_str().unwrap_or("?"),
+        g["through"].as_str().unwrap_or("nothing yet")
+    );
+    let selected = g["selected"].as_array().cloned().unwrap_or_default();
+    if selected.is_empty() {
+        let _ = writeln!(out, "  nothing to restore");
+    }
+    for s in &selected {
+        let _ = writeln!(
+            out,
+            "  restore {} ({})",
+            s["name"].as_str().unwrap_or(""),
+            s["week"].as_str().unwrap_or("")
+        );
+    }
+    for s in g["snapshots"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "    {}: {}",
+            s["name"].as_str().unwrap_or(""),
+            s["reason"].as_str().unwrap_or("")
+        );
+    }
+    for p in g["pending"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  pending {}: restorable at {}",
+            p["week"].as_str().unwrap_or(""),
+            p["restorable_at"].as_str().unwrap_or("")
+        );
+    }
+    for w in g["gaps"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  gap: no snapshot for {}: was the source site offline for over a week?",
+            w.as_str().unwrap_or("")
+        );
+    }
+    for w in g["warnings"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  warning: {}", w.as_str().unwrap_or(""));
+    }
+    out
+}

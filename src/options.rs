@@ -1,0 +1,108 @@
+//! The checked options: the raw clap arguments turned, once, into what the commands read.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{Common, PlanFormat};
+use crate::plan::Filters;
+
+/// A document's path, and how messages name it.
+#[derive(Clone, Debug)]
+pub struct DocPath {
+    pub path: PathBuf,
+    pub shown: String,
+    /// Given on the command line (it must exist), rather than the default beside master.yml.
+    pub given: bool,
+}
+
+impl DocPath {
+    fn new(dir: &Path, given: &Option<PathBuf>, default: &str) -> DocPath {
+        match given {
+            Some(p) => DocPath {
+                path: p.clone(),
+                shown: p.display().to_string(),
+                given: true,
+            },
+            None => {
+                let path = dir.join(default);
+                let shown = if dir == Path::new(".") {
+                    default.to_string()
+                } else {
+                    path.display().to_string()
+                };
+                DocPath {
+                    path,
+                    shown,
+                    given: false,
+                }
+            }
+        }
+    }
+
+    /// Whether the document should be read: given, or present at its default place.
+    pub fn wanted(&self) -> bool {
+        self.given || self.path.exists()
+    }
+}
+
+/// What every command reads of the command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub dir: PathBuf,
+    pub inventory: DocPath,
+    pub restore_file: DocPath,
+    pub answers: DocPath,
+    /// `--set KEY=VALUE`, parsed with the documents (a malformed one is a diagnostic among theirs).
+    pub sets: Vec<String>,
+    /// `--now`, parsed with the documents.
+    pub now: Option<String>,
+    /// A terminal to ask at, and no `--non-interactive` or `CI`.
+    pub interactive: bool,
+    pub check: bool,
+    pub plan_format: PlanFormat,
+    pub filters: Filters,
+    pub forks: usize,
+    pub keep_going: bool,
+    pub resume: Option<String>,
+    pub report: Option<PathBuf>,
+    pub playbooks: Option<PathBuf>,
+    pub accept_new_host_keys: bool,
+    pub connect_timeout: Duration,
+    pub json: bool,
+    pub verbose: bool,
+    pub quiet: bool,
+}
+
+impl Options {
+    pub fn new(c: &Common) -> Options {
+        Options {
+            dir: c.dir.clone(),
+            inventory: DocPath::new(&c.dir, &c.inventory, "master.yml"),
+            restore_file: DocPath::new(&c.dir, &c.restore_file, "restore.yml"),
+            answers: DocPath::new(&c.dir, &c.answers, "answers.yml"),
+            sets: c.set.clone(),
+            now: c.now.clone(),
+            interactive: !c.non_interactive
+                && std::io::stdin().is_terminal()
+                && std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+            check: c.check,
+            plan_format: c.plan_format,
+            filters: Filters {
+                only: c.only.clone(),
+                skip: c.skip.clone(),
+                limit: c.limit.clone(),
+            },
+            forks: c.forks,
+            keep_going: c.keep_going,
+            resume: c.resume.clone(),
+            report: c.report.clone(),
+            playbooks: c.playbooks.clone(),
+            accept_new_host_keys: c.accept_new_host_keys,
+            connect_timeout: Duration::from_secs(c.connect_timeout),
+            json: c.json,
+            verbose: c.verbose > 0,
+            quiet: c.quiet,
+        }
+    }
+}

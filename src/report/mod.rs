@@ -1,0 +1,7 @@
+//! Reporting: the run's events and their consumers — the journal, live progress and the summary and
+//! JSON report. The executor emits; nothing here runs a task.
+
+pub mod events;
+pub mod journal;
+pub mod progress;
+pub mod summary;

@@ -1,0 +1,274 @@
+//! The task context: what one task sees while it runs (its host, step, rendered arguments) and what
+//! every task of a run shares (hosts, transports, storage, events, folders). `exec` fills it, `actions`
+//! read it; neither imports the other's internals.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value as J, json};
+
+use crate::answers::AnalyticsAnswers;
+use crate::context::RunInfo;
+use crate::docs::inventory::Host;
+use crate::docs::playbook::Step;
+use crate::report::events::{Events, Status};
+use crate::report::journal;
+use crate::secret::{Masker, Secret};
+use crate::storage::Storage;
+use crate::template::Templates;
+use crate::transport::{EnvValue, ExecOutput, ExecRequest, Transport};
+
+/// Where relative paths in playbooks point.
+#[derive(Clone, Debug)]
+pub struct Dirs {
+    pub base: PathBuf,
+    pub playbook_dir: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
+}
+
+impl Dirs {
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let path = Path::new(p);
+        if path.is_absolute() {
+            return path.to_path_buf();
+        }
+        self.playbook_dir
+            .iter()
+            .map(|d| d.join(path))
+            .find(|c| c.exists())
+            .unwrap_or_else(|| self.base.join(path))
+    }
+
+    /// A template's text: from the templates folder, else the built-in ones.
+    pub fn template(&self, name: &str) -> Result<String, String> {
+        if let Some(dir) = &self.templates
+            && let Ok(t) = std::fs::read_to_string(dir.join(name))
+        {
+            return Ok(t);
+        }
+        crate::embedded::template(name)
+            .map(str::to_string)
+            .ok_or_else(|| format!("no template `{name}` in templates/"))
+    }
+}
+
+/// Everything tasks share during one run.
+pub struct RunShared {
+    pub hosts: HashMap<String, Host>,
+    /// Template variables per host before anything runs.
+    pub base: HashMap<String, Map<String, J>>,
+    pub hostvars: minijinja::Value,
+    pub groups: minijinja::Value,
+    pub secrets: J,
+    pub templates: Templates,
+    pub masker: Masker,
+    pub events: Events,
+    pub storage: Option<Arc<dyn Storage>>,
+    pub transports: HashMap<String, Arc<dyn Transport>>,
+    pub run: RunInfo,
+    pub dirs: Dirs,
+    /// The analytics answers (`analytics.*`), for the gate.
+    pub analytics: AnalyticsAnswers,
+    pub become_password: Option<Secret>,
+    /// Registered values: per host, and `*` for steps with one task (seen by every host).
+    pub registered: Mutex<HashMap<String, Map<String, J>>>,
+    pub resume: journal::Done,
+    pub destructive_started: AtomicBool,
+}
+
+impl RunShared {
+    pub fn context(
+        &self,
+        host: &str,
+        extra: Option<(&str, J)>,
+    ) -> Result<minijinja::Value, String> {
+        let mut m = self
+            .base
+            .get(host)
+            .cloned()
+            .ok_or_else(|| format!("no variables for host {host}"))?;
+        {
+            let reg = self.registered.lock().expect("registered");
+            for key in ["*", host] {
+                if let Some(r) = reg.get(key) {
+                    m.extend(r.clone());
+                }
+            }
+        }
+        if let Some((k, v)) = extra {
+            m.insert(k.into(), v);
+        }
+        let mut map: std::collections::BTreeMap<String, minijinja::Value> = m
+            .iter()
+            .map(|(k, v)| (k.clone(), Templates::context(v)))
+            .collect();
+        map.insert("hostvars".into(), self.hostvars.clone());
+        map.insert("groups".into(), self.groups.clone());
+        Ok(minijinja::Value::from(map))
+    }
+
+    pub fn env_context(&self, ctx: &minijinja::Value) -> minijinja::Value {
+        let mut map: std::collections::BTreeMap<String, minijinja::Value> =
+            std::collections::BTreeMap::new();
+        if let Ok(iter) = ctx.try_iter() {
+            for k in iter {
+                if let Some(key) = k.as_str()
+                    && let Ok(v) = ctx.get_attr(key)
+                {
+                    map.insert(key.to_string(), v);
+                }
+            }
+        }
+        map.insert("secret".into(), Templates::context(&self.secrets));
+        minijinja::Value::from(map)
+    }
+
+    pub fn transport(&self, host: &str) -> Arc<dyn Transport> {
+        self.transports
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(crate::transport::local::Local::new(host, &self.dirs.base)))
+    }
+}
+
+pub struct TaskCtx<'a> {
+    pub task: usize,
+    pub host: &'a Host,
+    pub step: &'a Step,
+    pub args: J,
+    pub env: Vec<(String, EnvValue)>,
+    pub transport: &'a dyn Transport,
+    pub shared: &'a RunShared,
+    pub vars: &'a minijinja::Value,
+}
+
+impl TaskCtx<'_> {
+    pub fn events(&self) -> &Events {
+        &self.shared.events
+    }
+
+    /// A request carrying the step's environment and `become`.
+    pub fn request(&self, program: crate::transport::Program) -> ExecRequest {
+        let become_ = self.step.become_.unwrap_or(self.host.become_);
+        ExecRequest {
+            program,
+            env: self.env.clone(),
+            stdin: None,
+            cwd: None,
+            become_: become_.then(|| self.shared.become_password.clone()),
+            cap: 64 * 1024,
+        }
+    }
+
+    pub fn arg(&self, key: &str) -> Option<String> {
+        match self.args.get(key)? {
+            J::String(s) => Some(s.clone()),
+            J::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub status: Status,
+    pub code: Option<i32>,
+    pub output: String,
+    pub message: String,
+    /// What `register` stores, besides rc / stdout / stderr.
+    pub data: J,
+}
+
+impl Outcome {
+    pub fn ok(message: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Ok,
+            code: None,
+            output: String::new(),
+            message: message.into(),
+            data: J::Null,
+        }
+    }
+    pub fn changed(message: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Changed,
+            ..Outcome::ok(message)
+        }
+    }
+    pub fn failed(message: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Failed,
+            ..Outcome::ok(message)
+        }
+    }
+    /// A transport failure: unreachable, refused, host key, or a dropped connection.
+    pub fn from_transport(e: &crate::transport::TransportError) -> Self {
+        let kind = format!("{:?}", e.kind).to_lowercase();
+        Outcome::failed(e.to_string()).with_data(json!({ "transport_error": kind }))
+    }
+
+    pub fn with_data(mut self, data: J) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// From a finished command: changed on exit 0, failed otherwise.
+    pub fn from_exec(out: &ExecOutput) -> Self {
+        let mut output = out.stdout.clone();
+        if !out.stderr.is_empty() {
+            output.push_str(&out.stderr);
+        }
+        if out.truncated {
+            output.push_str(
+                "\n[output cut: only the first 64 KiB of stdout and of stderr were kept]\n",
+            );
+        }
+        let status = if out.success() {
+            Status::Changed
+        } else {
+            Status::Failed
+        };
+        let message = match out.code {
+            Some(0) => String::new(),
+            Some(c) => format!(
+                "exit code {c}{}",
+                last_line(&out.stderr)
+                    .map(|l| format!(": {l}"))
+                    .unwrap_or_default()
+            ),
+            None => "killed by a signal".into(),
+        };
+        Outcome {
+            status,
+            code: out.code,
+            output,
+            message,
+            data: json!({"rc": out.code, "stdout": out.stdout, "stderr": out.stderr}),
+        }
+    }
+
+    /// The value `register` stores.
+    pub fn registered(&self) -> J {
+        let mut m = match &self.data {
+            J::Object(o) => o.clone(),
+            J::Null => serde_json::Map::new(),
+            other => {
+                let mut m = serde_json::Map::new();
+                m.insert("value".into(), other.clone());
+                m
+            }
+        };
+        m.insert("changed".into(), J::Bool(self.status == Status::Changed));
+        m.insert("failed".into(), J::Bool(self.status == Status::Failed));
+        m.insert("skipped".into(), J::Bool(self.status == Status::Skipped));
+        m.entry("rc").or_insert(self.code.map_or(J::Null, J::from));
+        m.entry("msg").or_insert(J::String(self.message.clone()));
+        J::Object(m)
+    }
+}
+
+fn last_line(s: &str) -> Option<&str> {
+    s.lines().rev().map(str::trim).find(|l| !l.is_empty())
+}

@@ -1,0 +1,257 @@
+//! Loading the world: every document read and checked, the answers resolved, the clock and the run id
+//! set, the plan built. All problems are gathered into one report before anything runs.
+
+use std::path::{Path, PathBuf};
+
+use crate::answers::{self, Answers, Inputs, StorageSettings};
+use crate::context::{RunInfo, Vars};
+use crate::diag::{Diag, Diagnostics, Source};
+use crate::docs::{self, inventory::Inventory, playbook::Playbook, restore::RestoreSpec};
+use crate::failure::Failure;
+use crate::options::Options;
+use crate::plan::{self, Plan};
+use crate::template::Templates;
+use crate::yaml::Span;
+
+pub enum PlaybookRef {
+    Builtin(String),
+    File(PathBuf),
+}
+
+/// Everything loaded and checked, ready to plan or run.
+pub struct World {
+    pub dir: PathBuf,
+    pub inventory: Inventory,
+    pub restore: RestoreSpec,
+    pub answers: Answers,
+    pub playbook: Playbook,
+    pub playbook_dir: Option<PathBuf>,
+    pub plan: Plan,
+    pub run: RunInfo,
+    pub templates: Templates,
+    /// The storage settings, when a step talks to storage.
+    pub storage: Option<StorageSettings>,
+}
+
+/// What a command that only talks to storage needs: no inventory, no playbook, no plan.
+pub struct StorageWorld {
+    pub dir: PathBuf,
+    pub answers: Answers,
+    pub storage: StorageSettings,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Reads the inventory (master.yml, or `-i`).
+pub fn load_inventory(o: &Options, diags: &mut Diagnostics) -> Inventory {
+    match docs::load(&o.inventory.path, &o.inventory.shown, diags) {
+        Some((src, node)) => docs::inventory::parse(&src, &node, diags),
+        None => Inventory::default(),
+    }
+}
+
+/// The run's clock: `--now`, or the system's.
+fn clock(o: &Options, diags: &mut Diagnostics) -> chrono::DateTime<chrono::Utc> {
+    let Some(text) = &o.now else {
+        return chrono::Utc::now();
+    };
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(e) => {
+            let src = Source::new("--now", text.clone());
+            diags.push(
+                Diag::at(
+                    "bad_now",
+                    &src,
+                    Span::new(0, text.len()),
+                    format!("--now is not an RFC 3339 time: {e}"),
+                )
+                .label("not RFC 3339")
+                .help("write it like `2026-11-23T00:00:00Z` or `2026-11-23T01:00:00+01:00`"),
+            );
+            chrono::Utc::now()
+        }
+    }
+}
+
+fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{:04x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        (nanos ^ std::process::id()) & 0xffff
+    )
+}
+
+fn load_restore(o: &Options, need: bool, diags: &mut Diagnostics) -> RestoreSpec {
+    if !(need || o.restore_file.wanted()) {
+        return RestoreSpec::default();
+    }
+    let r = &o.restore_file;
+    match docs::load(&r.path, &r.shown, diags) {
+        Some((src, node)) => docs::restore::parse(&src, &node, diags),
+        None => RestoreSpec::default(),
+    }
+}
+
+/// Resolves the answers from every source; with `need_storage`, the storage settings too.
+fn resolve_answers(
+    o: &Options,
+    restore: &RestoreSpec,
+    need_storage: bool,
+    diags: &mut Diagnostics,
+) -> (Answers, Option<StorageSettings>) {
+    let answers_doc = if o.answers.wanted() {
+        warn_world_readable(&o.answers.path);
+        docs::load(&o.answers.path, &o.answers.shown, diags)
+    } else {
+        None
+    };
+    let sets = answers::parse_sets(&o.sets, diags);
+    let env = |k: &str| std::env::var(k).ok();
+    let need_storage = need_storage && diags.is_empty();
+    let inputs = Inputs {
+        sets: &sets,
+        env: &env,
+        file: answers_doc.as_ref().map(|(s, n)| (s, n)),
+        restore,
+        interactive: o.interactive && !o.check,
+        need_storage,
+    };
+    let answers = Answers::resolve(inputs, diags);
+    let storage = if need_storage && diags.is_empty() {
+        StorageSettings::from_answers(&answers, diags)
+    } else {
+        None
+    };
+    (answers, storage)
+}
+
+/// Loads what a storage command needs: restore.yml when present, the answers, the storage settings.
+pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
+    let mut diags = Diagnostics::default();
+    let restore = load_restore(o, false, &mut diags);
+    let (answers, storage) = resolve_answers(o, &restore, true, &mut diags);
+    let now = clock(o, &mut diags);
+    diags.into_result()?;
+    let storage = storage.ok_or_else(|| {
+        Failure::invalid(
+            Diag::plain("storage", "no storage configured")
+                .help("set storage.type and its answers"),
+        )
+    })?;
+    Ok(StorageWorld {
+        dir: o.dir.clone(),
+        answers,
+        storage,
+        now,
+    })
+}
+
+/// Loads every document, resolves the answers and builds the plan.
+pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World, Failure> {
+    let mut diags = Diagnostics::default();
+    let inventory = load_inventory(o, &mut diags);
+    let restore = load_restore(o, need_restore, &mut diags);
+    let (playbook, playbook_dir) = load_playbook(o, &pref, &mut diags)?;
+    let need_storage = playbook
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, "fetch" | "upload" | "analytics_gate"));
+    let (answers, storage) = resolve_answers(o, &restore, need_storage, &mut diags);
+    let now = clock(o, &mut diags);
+    let started = chrono::Utc::now();
+    let run = RunInfo {
+        id: new_run_id(started),
+        started_at: started,
+        now,
+        check: o.check,
+    };
+    let plan = plan::build(&playbook, &inventory, &o.filters, &mut diags);
+    let templates = Templates::new();
+    if inventory.loaded() {
+        let vars = Vars::new(&inventory, &playbook, &restore, &answers, &run);
+        plan::check::check_templates(&plan, &playbook, &vars, &templates, &mut diags);
+    }
+    diags.into_result()?;
+    Ok(World {
+        dir: o.dir.clone(),
+        inventory,
+        restore,
+        answers,
+        playbook,
+        playbook_dir,
+        plan,
+        run,
+        templates,
+        storage,
+    })
+}
+
+fn load_playbook(
+    o: &Options,
+    pref: &PlaybookRef,
+    diags: &mut Diagnostics,
+) -> Result<(Playbook, Option<PathBuf>), Failure> {
+    let path = match (pref, &o.playbooks) {
+        (PlaybookRef::File(p), _) => p.clone(),
+        (PlaybookRef::Builtin(name), Some(dir)) => dir.join(name),
+        (PlaybookRef::Builtin(name), None) => {
+            let Some(text) = crate::embedded::playbook(name) else {
+                return Err(Failure::invalid(
+                    Diag::plain(
+                        "no_playbook",
+                        format!("no built-in playbook `{name}`: this operation is not available in this version"),
+                    )
+                    .help("pass a folder holding it with --playbooks DIR, or use `setup run PLAYBOOK`"),
+                ));
+            };
+            let src = Source::new(format!("playbooks/{name}"), text);
+            return Ok((parse_playbook(&src, diags), None));
+        }
+    };
+    Ok(
+        match docs::read_source(&path, &path.display().to_string(), diags) {
+            Some(src) => (
+                parse_playbook(&src, diags),
+                path.parent().map(Path::to_path_buf),
+            ),
+            None => (Playbook::default(), None),
+        },
+    )
+}
+
+fn parse_playbook(src: &Source, diags: &mut Diagnostics) -> Playbook {
+    match docs::parse_source(src, diags) {
+        Some(node) => docs::playbook::parse(src, &node, diags),
+        None => Playbook::default(),
+    }
+}
+
+fn warn_world_readable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let holds_secret = [
+        "password",
+        "secret_key",
+        "access_key",
+        "sas",
+        "connection_string",
+    ]
+    .iter()
+    .any(|k| text.contains(k));
+    if holds_secret && meta.permissions().mode() & 0o004 != 0 {
+        eprintln!(
+            "warning: {} holds secrets and is world-readable; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+}
