@@ -25,7 +25,7 @@ use suppaftp::{FtpError, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::resume::{self, Opening, Reopen, take_notes};
-use super::{DirEntry, KeepAlive, ObjectMeta, Op, RemoteRoot, Storage, StorageError};
+use super::{DirEntry, FileServer, KeepAlive, ObjectMeta, Op, Storage, StorageError};
 use crate::secret::Masker;
 use crate::transport::Reader;
 
@@ -36,32 +36,24 @@ pub struct Ftps {
 }
 
 struct Inner {
-    host: String,
-    port: u16,
-    user: String,
-    password: String,
-    root: RemoteRoot,
+    srv: FileServer,
     ca_file: Option<PathBuf>,
-    timeout: Duration,
-    server: String,
-    masker: Masker,
-    retries: Arc<Mutex<Vec<String>>>,
+}
+
+impl std::ops::Deref for Inner {
+    type Target = FileServer;
+    fn deref(&self) -> &FileServer {
+        &self.srv
+    }
 }
 
 pub fn open(l: super::Login, masker: Masker) -> Ftps {
     let server = format!("FTPS server {}:{}", l.host, l.port);
+    let (srv, ca_file) = FileServer::new(l, server, masker);
     Ftps {
         inner: Arc::new(Inner {
-            root: RemoteRoot::new(&l.root),
-            host: l.host,
-            port: l.port,
-            user: l.user,
-            password: l.password,
-            ca_file: l.trust.map(PathBuf::from),
-            timeout: l.timeout,
-            server,
-            masker,
-            retries: Arc::new(Mutex::new(Vec::new())),
+            srv,
+            ca_file: ca_file.map(PathBuf::from),
         }),
     }
 }
@@ -126,20 +118,6 @@ impl Inner {
             },
         };
         self.fail(op, object, message, not_found)
-    }
-
-    fn fail(
-        &self,
-        op: &'static str,
-        object: &str,
-        message: String,
-        not_found: bool,
-    ) -> StorageError {
-        StorageError::masked(&self.server, op, object, &message, not_found, &self.masker)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.root.path(name)
     }
 
     fn tls(&self) -> Result<ClientConfig, String> {
@@ -260,10 +238,7 @@ impl Storage for Ftps {
     }
 
     fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader> {
-        Box::pin(async move {
-            let size = self.stat(name).await?.size;
-            resume::get(&self.inner, name, size, range).await
-        })
+        Box::pin(resume::get_stated(self, &self.inner, name, range))
     }
 
     fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> Op<'a, u64> {

@@ -246,6 +246,60 @@ pub struct Login {
     pub timeout: std::time::Duration,
 }
 
+/// What both password file-server backends (SFTP, FTPS) keep: where the server is, how to log
+/// in, how long to wait, and the notes of what was retried.
+pub struct FileServer {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub root: RemoteRoot,
+    /// Longest wait for one server round trip.
+    pub timeout: std::time::Duration,
+    /// Names the server, for messages.
+    pub server: String,
+    pub masker: crate::secret::Masker,
+    pub retries: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FileServer {
+    /// The server of a login, named `server` in messages; the login's trust setting is handed back.
+    pub fn new(
+        l: Login,
+        server: String,
+        masker: crate::secret::Masker,
+    ) -> (FileServer, Option<String>) {
+        let srv = FileServer {
+            root: RemoteRoot::new(&l.root),
+            host: l.host,
+            port: l.port,
+            user: l.user,
+            password: l.password,
+            timeout: l.timeout,
+            server,
+            masker,
+            retries: Default::default(),
+        };
+        (srv, l.trust)
+    }
+
+    /// An error of `op` on `object` at this server, secrets masked.
+    pub fn fail(
+        &self,
+        op: &'static str,
+        object: &str,
+        message: String,
+        not_found: bool,
+    ) -> StorageError {
+        StorageError::masked(&self.server, op, object, &message, not_found, &self.masker)
+    }
+
+    /// The full path of an object.
+    pub fn path(&self, name: &str) -> String {
+        self.root.path(name)
+    }
+}
+
 impl Login {
     fn new(
         server: &Server,

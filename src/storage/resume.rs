@@ -67,6 +67,17 @@ pub async fn get<T: Reopen>(
     resumable(name, size, range, open_at, notes, masker).await
 }
 
+/// `Storage::get` of a file server: the object's size from `stat`, then a resumable read.
+pub async fn get_stated<T: Reopen>(
+    storage: &dyn super::Storage,
+    this: &Arc<T>,
+    name: &str,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<Reader, StorageError> {
+    let size = storage.stat(name).await?.size;
+    get(this, name, size, range).await
+}
+
 /// Hands over the notes gathered so far that name `object` (all of them for `None`); the others
 /// stay for whoever reads that object.
 pub fn take_notes(notes: &Mutex<Vec<String>>, object: Option<&str>) -> Vec<String> {

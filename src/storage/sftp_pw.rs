@@ -19,7 +19,7 @@ use russh_sftp::protocol::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::resume::{self, Opening, Reopen, take_notes};
-use super::{DirEntry, KeepAlive, ObjectMeta, Op, RemoteRoot, Storage, StorageError};
+use super::{DirEntry, FileServer, KeepAlive, ObjectMeta, Op, Storage, StorageError};
 use crate::secret::Masker;
 use crate::transport::Reader;
 
@@ -29,18 +29,16 @@ struct Conn {
 }
 
 struct Inner {
-    host: String,
-    port: u16,
-    user: String,
-    password: String,
-    root: RemoteRoot,
+    srv: FileServer,
     known_hosts: PathBuf,
-    /// Longest wait for one server round trip (connect and log in, open, stat, one read).
-    timeout: Duration,
-    server: String,
-    masker: Masker,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
-    retries: Arc<Mutex<Vec<String>>>,
+}
+
+impl std::ops::Deref for Inner {
+    type Target = FileServer;
+    fn deref(&self) -> &FileServer {
+        &self.srv
+    }
 }
 
 pub struct SftpPassword {
@@ -94,57 +92,36 @@ impl HostCheck {
 }
 
 pub fn open(l: super::Login, masker: Masker) -> SftpPassword {
-    let known_hosts = l.trust.map(PathBuf::from).unwrap_or_else(|| {
+    let server = format!("SFTP server {}@{}:{}", l.user, l.host, l.port);
+    let (srv, known_hosts) = FileServer::new(l, server, masker);
+    let known_hosts = known_hosts.map(PathBuf::from).unwrap_or_else(|| {
         std::env::home_dir()
             .unwrap_or_default()
             .join(".ssh/known_hosts")
     });
-    let server = format!("SFTP server {}@{}:{}", l.user, l.host, l.port);
     SftpPassword {
         inner: Arc::new(Inner {
-            root: RemoteRoot::new(&l.root),
-            host: l.host,
-            port: l.port,
-            user: l.user,
-            password: l.password,
+            srv,
             known_hosts,
-            timeout: l.timeout,
-            server,
-            masker,
             conn: tokio::sync::Mutex::new(None),
-            retries: Arc::new(Mutex::new(Vec::new())),
         }),
     }
 }
 
 impl Inner {
-    fn error(
-        &self,
-        op: &'static str,
-        object: &str,
-        message: String,
-        not_found: bool,
-    ) -> StorageError {
-        StorageError::masked(&self.server, op, object, &message, not_found, &self.masker)
-    }
-
     fn sftp_error(&self, op: &'static str, object: &str, e: SftpError) -> StorageError {
         match &e {
             SftpError::Status(s) if s.status_code == StatusCode::NoSuchFile => {
-                self.error(op, object, "no such object".into(), true)
+                self.fail(op, object, "no such object".into(), true)
             }
-            SftpError::Status(s) if s.status_code == StatusCode::PermissionDenied => self.error(
+            SftpError::Status(s) if s.status_code == StatusCode::PermissionDenied => self.fail(
                 op,
                 object,
                 format!("permission denied; check that storage.sftp.user `{}` may use storage.sftp.path", self.user),
                 false,
             ),
-            _ => self.error(op, object, e.to_string(), false),
+            _ => self.fail(op, object, e.to_string(), false),
         }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.root.path(name)
     }
 
     /// The live connection, opened (and logged in) when there is none or the last one dropped.
@@ -159,7 +136,7 @@ impl Inner {
         let conn = tokio::time::timeout(self.timeout, self.connect(op, object))
             .await
             .map_err(|_| {
-                self.error(op, object, format!("no answer within {}s (storage.timeout) while connecting and logging in; check storage.sftp.host, storage.sftp.port, and that the server is up", self.timeout.as_secs()), false)
+                self.fail(op, object, format!("no answer within {}s (storage.timeout) while connecting and logging in; check storage.sftp.host, storage.sftp.port, and that the server is up", self.timeout.as_secs()), false)
             })??;
         let conn = Arc::new(conn);
         *slot = Some(conn.clone());
@@ -189,15 +166,15 @@ impl Inner {
                         "cannot connect ({e}); check storage.sftp.host, storage.sftp.port, and that the server is up"
                     ),
                 };
-                return Err(self.error(op, object, message, false));
+                return Err(self.fail(op, object, message, false));
             }
         };
         let logged_in = self
             .log_in(&mut ssh)
             .await
-            .map_err(|e| self.error(op, object, format!("logging in: {e}"), false))?;
+            .map_err(|e| self.fail(op, object, format!("logging in: {e}"), false))?;
         if !logged_in {
-            return Err(self.error(
+            return Err(self.fail(
                 op,
                 object,
                 "the server refused the credentials; check storage.sftp.user, storage.sftp.password"
@@ -205,7 +182,7 @@ impl Inner {
                 false,
             ));
         }
-        let failed = |e: String| self.error(op, object, format!("starting SFTP: {e}"), false);
+        let failed = |e: String| self.fail(op, object, format!("starting SFTP: {e}"), false);
         let channel = ssh
             .channel_open_session()
             .await
@@ -297,7 +274,7 @@ impl Reopen for Inner {
                 }
                 Err(_) => {
                     self.drop_conn(&conn).await;
-                    Err(self.error(
+                    Err(self.fail(
                         "get",
                         name,
                         format!("no answer within {}s", self.timeout.as_secs()),
@@ -310,10 +287,6 @@ impl Reopen for Inner {
 }
 
 impl Storage for SftpPassword {
-    fn describe(&self) -> String {
-        self.inner.server.clone()
-    }
-
     fn list<'a>(&'a self, prefix: &'a str) -> Op<'a, Vec<ObjectMeta>> {
         Box::pin(async move {
             let inner = &self.inner;
@@ -361,10 +334,7 @@ impl Storage for SftpPassword {
     }
 
     fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader> {
-        Box::pin(async move {
-            let size = self.stat(name).await?.size;
-            resume::get(&self.inner, name, size, range).await
-        })
+        Box::pin(resume::get_stated(self, &self.inner, name, range))
     }
 
     fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> Op<'a, u64> {
@@ -394,7 +364,7 @@ impl Storage for SftpPassword {
                 Ok(n) => n,
                 Err(e) => {
                     let _ = conn.sftp.remove_file(part.as_str()).await;
-                    return Err(inner.error("put", name, e.to_string(), false));
+                    return Err(inner.fail("put", name, e.to_string(), false));
                 }
             };
             // SFTP's rename refuses an existing target on most servers: the old one goes first.
@@ -423,6 +393,10 @@ impl Storage for SftpPassword {
                 Err(e) => Err(self.inner.sftp_error("delete", name, e)),
             }
         })
+    }
+
+    fn describe(&self) -> String {
+        self.inner.server.clone()
     }
 
     fn retries(&self, object: Option<&str>) -> Vec<String> {

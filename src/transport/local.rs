@@ -3,12 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::{
     Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError, Written,
-    copy_hashing, exchange,
+    copy_hashing, exchange, feed,
 };
 
 pub struct Local {
@@ -82,20 +81,10 @@ impl Transport for Local {
             let mut child = cmd
                 .spawn()
                 .map_err(|e| self.err(format!("cannot start the command: {e}")))?;
-            let mut stdin = child.stdin.take().expect("piped");
+            let stdin = child.stdin.take().expect("piped");
             let password = sudo.flatten();
             let input = req.stdin.take();
-            let feed = async move {
-                if let Some(p) = password {
-                    let _ = stdin
-                        .write_all(format!("{}\n", p.expose()).as_bytes())
-                        .await;
-                }
-                if let Some(mut r) = input {
-                    let _ = tokio::io::copy(&mut r, &mut stdin).await;
-                }
-                drop(stdin);
-            };
+            let feed = feed(stdin, password, Vec::new(), input);
             let (out, err) = (child.stdout.take(), child.stderr.take());
             let wait = async {
                 child

@@ -212,6 +212,27 @@ pub async fn read_capped(mut r: impl AsyncRead + Unpin, cap: usize) -> (String, 
     (String::from_utf8_lossy(&kept).into_owned(), truncated)
 }
 
+/// What a command reads on stdin, in order: the sudo password, a preamble (the environment
+/// script), then the caller's input; then stdin is closed.
+pub async fn feed(
+    mut stdin: impl tokio::io::AsyncWrite + Unpin,
+    password: Option<crate::secret::Secret>,
+    preamble: Vec<u8>,
+    input: Option<Reader>,
+) {
+    use tokio::io::AsyncWriteExt;
+    if let Some(p) = password {
+        let _ = stdin
+            .write_all(format!("{}\n", p.expose()).as_bytes())
+            .await;
+    }
+    let _ = stdin.write_all(&preamble).await;
+    if let Some(mut r) = input {
+        let _ = tokio::io::copy(&mut r, &mut stdin).await;
+    }
+    let _ = stdin.shutdown().await;
+}
+
 /// Feeds a command's stdin while reading its stdout and stderr (each kept to `cap` bytes), then
 /// waits for its exit status.
 pub async fn exchange<E>(

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 use super::{
     BoxFut, Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
-    Written, copy_hashing, exchange, quote, read_capped,
+    Written, copy_hashing, exchange, feed, quote, read_capped,
 };
 use crate::docs::inventory::Host;
 
@@ -238,23 +238,12 @@ impl Transport for Ssh {
             let env = env_script(&req);
             let line = remote_line(&req, env.len());
             let mut child = self.spawn(line).await?;
-            let mut stdin = child.stdin().take().expect("piped");
+            let stdin = child.stdin().take().expect("piped");
             let stdout = child.stdout().take().expect("piped");
             let stderr = child.stderr().take().expect("piped");
             let password = req.become_.clone().flatten();
             let input = req.stdin.take();
-            let feed = async move {
-                if let Some(p) = password {
-                    let _ = stdin
-                        .write_all(format!("{}\n", p.expose()).as_bytes())
-                        .await;
-                }
-                let _ = stdin.write_all(env.as_bytes()).await;
-                if let Some(mut r) = input {
-                    let _ = tokio::io::copy(&mut r, &mut stdin).await;
-                }
-                let _ = stdin.shutdown().await;
-            };
+            let feed = feed(stdin, password, env.into_bytes(), input);
             let wait = async { child.wait().await.map_err(|e| self.lost(e)) };
             exchange(feed, stdout, stderr, req.cap, wait).await
         })
