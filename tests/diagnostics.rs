@@ -217,3 +217,38 @@ fn secrets_on_a_command_line_are_refused() {
     let pb = PLAYBOOK.replace("echo {{ staging }}", "echo {{ secret.become_password }}");
     insta::assert_snapshot!(diag(INVENTORY, &pb, None, &[]));
 }
+
+#[test]
+fn a_bad_storage_answer_points_where_it_was_given() {
+    let bed = Bed::new();
+    bed.file("master.yml", INVENTORY)
+        .file("pb.yml", "steps:\n  - id: get\n    hosts: director\n    fetch: { object: a.tar, dest: /tmp/a.tar }\n")
+        .file(
+            "answers.yml",
+            "storage.type: sftp\nstorage.sftp.host: backup.example\nstorage.sftp.user: dr\nstorage.sftp.key_file: /k\nstorage.sftp.port: twenty-two\n",
+        );
+    let out = bed.run(&["run", "pb.yml", "--set", "storage.timeout=soon"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!bed.path(".setup").exists(), "no run was recorded");
+    insta::assert_snapshot!(bed.filter(&out.stderr));
+}
+
+#[test]
+fn a_storage_command_reads_no_inventory_and_checks_its_answers() {
+    let bed = Bed::new();
+    // A broken master.yml does not matter to a command that only talks to storage.
+    bed.file("master.yml", "hosts: [")
+        .file("answers.yml", "storage.type: ftp\nstorage.ftp.host: h\nstorage.ftp.user: u\nstorage.ftp.password: p\nstorage.ftp.tls: maybe\n");
+    let out = bed.run(&["standalone", "list"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let err = bed.filter(&out.stderr);
+    assert!(
+        err.contains("`storage.ftp.tls` is `maybe`, not true or false"),
+        "{err}"
+    );
+    assert!(
+        err.contains("answers.yml:5"),
+        "points into answers.yml: {err}"
+    );
+    assert!(!err.contains("master.yml"), "{err}");
+}
