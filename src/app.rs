@@ -28,7 +28,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Validate { playbook } => commands::validate::run(&o, playbook),
         Command::Run { playbook } => {
             let w = world::load(&o, PlaybookRef::File(playbook.clone()), false)?;
-            commands::restore::check_or_run(&o, w)
+            commands::run::check_or_run(&o, w)
         }
         Command::Standalone { operation } => match operation {
             Operation::Status => commands::status::run(&o),
@@ -36,7 +36,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             op => {
                 let name = format!("standalone/{}.yml", format!("{op:?}").to_lowercase());
                 let w = world::load(&o, PlaybookRef::Builtin(name), *op == Operation::Restore)?;
-                commands::restore::check_or_run(&o, w)
+                commands::run::check_or_run(&o, w)
             }
         },
     }

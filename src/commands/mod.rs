@@ -4,7 +4,7 @@ pub mod check;
 pub mod inventory;
 pub mod list;
 pub mod prepare;
-pub mod restore;
+pub mod run;
 pub mod status;
 pub mod storage_test;
 pub mod validate;

@@ -1,5 +1,5 @@
-//! Running a loaded world: `--check` prints the plan; otherwise execute with journal, progress and
-//! report, rolling back or cleaning up after a failure.
+//! `setup run` and the standalone operations on a loaded world: `--check` prints the plan; otherwise
+//! the plan runs with journal, progress and report, rolling back or cleaning up after a failure.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -22,35 +22,36 @@ pub fn check_or_run(o: &Options, w: World) -> Result<i32, Failure> {
     super::runtime().block_on(execute(o, w))
 }
 
-async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
-    let resume = match &o.resume {
-        None => Default::default(),
-        Some(id) => {
-            let runs = journal::list_runs(&w.dir);
-            let id = if id == "latest" {
-                runs.first().cloned()
-            } else {
-                Some(id.clone())
-            };
-            let Some(id) = id else {
-                return Err(Failure::Invalid(crate::diag::Invalid(vec![
-                    Diag::plain("resume", "--resume: there is no earlier run to resume")
-                        .help("run without --resume first"),
-                ])));
-            };
-            let path = journal::runs_dir(&w.dir).join(&id).join("journal.jsonl");
-            let done = journal::read_done(&path).map_err(|e| {
-                Failure::Invalid(crate::diag::Invalid(vec![
-                    Diag::plain(
-                        "resume",
-                        format!("--resume {id}: cannot read {}: {e}", path.display()),
-                    )
-                    .help("see `setup standalone status` for run ids"),
-                ]))
-            })?;
-            (id, done).1
-        }
+/// What the run named by `--resume` finished, to be skipped when its inputs are the same.
+fn resumed(o: &Options, w: &World) -> Result<journal::Done, Failure> {
+    let Some(wanted) = &o.resume else {
+        return Ok(Default::default());
     };
+    let id = if wanted == "latest" {
+        journal::list_runs(&w.dir).into_iter().next()
+    } else {
+        Some(wanted.clone())
+    };
+    let Some(id) = id else {
+        return Err(Failure::invalid(
+            Diag::plain("resume", "--resume: there is no earlier run to resume")
+                .help("run without --resume first"),
+        ));
+    };
+    let path = journal::runs_dir(&w.dir).join(&id).join("journal.jsonl");
+    journal::read_done(&path).map_err(|e| {
+        Failure::invalid(
+            Diag::plain(
+                "resume",
+                format!("--resume {id}: cannot read {}: {e}", path.display()),
+            )
+            .help("see `setup standalone status` for run ids"),
+        )
+    })
+}
+
+async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
+    let resume = resumed(o, &w)?;
     let events = Events::default();
     let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);
     let run_dir = journal::runs_dir(&w.dir).join(&w.run.id);
