@@ -238,7 +238,7 @@ impl Storage for Ftps {
     }
 
     fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader> {
-        Box::pin(resume::get_stated(self, &self.inner, name, range))
+        Box::pin(resume::get(self, &self.inner, name, range))
     }
 
     fn put<'a>(&'a self, name: &'a str, mut data: Reader) -> Op<'a, u64> {

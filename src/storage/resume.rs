@@ -53,29 +53,19 @@ pub trait Reopen: Send + Sync + 'static {
     fn notes(&self) -> (Arc<Mutex<Vec<String>>>, Masker);
 }
 
-/// `Storage::get` for a backend that reopens by itself: `range` (default: all) of an object of
-/// `size` bytes, resumed from its offset after a fault.
+/// `Storage::get` for a file server that reopens by itself: the object's size from `stat`, then
+/// `range` (default: all) of it, resumed from its offset after a fault.
 pub async fn get<T: Reopen>(
-    this: &Arc<T>,
-    name: &str,
-    size: u64,
-    range: Option<std::ops::Range<u64>>,
-) -> Result<Reader, StorageError> {
-    let (inner, object) = (this.clone(), name.to_string());
-    let open_at: OpenAt = Arc::new(move |pos, len| inner.clone().reopen(object.clone(), pos, len));
-    let (notes, masker) = this.notes();
-    resumable(name, size, range, open_at, notes, masker).await
-}
-
-/// `Storage::get` of a file server: the object's size from `stat`, then a resumable read.
-pub async fn get_stated<T: Reopen>(
     storage: &dyn super::Storage,
     this: &Arc<T>,
     name: &str,
     range: Option<std::ops::Range<u64>>,
 ) -> Result<Reader, StorageError> {
     let size = storage.stat(name).await?.size;
-    get(this, name, size, range).await
+    let (inner, object) = (this.clone(), name.to_string());
+    let open_at: OpenAt = Arc::new(move |pos, len| inner.clone().reopen(object.clone(), pos, len));
+    let (notes, masker) = this.notes();
+    resumable(name, size, range, open_at, notes, masker).await
 }
 
 /// Hands over the notes gathered so far that name `object` (all of them for `None`); the others
