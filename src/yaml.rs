@@ -120,28 +120,67 @@ impl Node {
     }
 }
 
-/// A parse failure: where and what.
+/// A parse failure: where, what, and which rule it broke.
 #[derive(Debug, Clone)]
 pub struct ParseError {
     pub offset: usize,
     pub message: String,
+    pub code: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
 }
 
+impl ParseError {
+    fn syntax(offset: usize, message: impl Into<String>) -> Self {
+        ParseError {
+            offset,
+            message: format!("YAML syntax error: {}", message.into()),
+            code: "yaml_syntax",
+            label: "the parser stopped here",
+            help: "check the indentation, quotes and colons on this line and the one before",
+        }
+    }
+
+    fn too_deep(offset: usize) -> Self {
+        ParseError {
+            offset,
+            message: format!("nesting deeper than {MAX_DEPTH} levels"),
+            code: "yaml_too_deep",
+            label: "this level is one too many",
+            help: "a document of setup never needs this depth; flatten the structure",
+        }
+    }
+}
+
+/// The deepest nesting of lists and mappings a document may have.
+pub const MAX_DEPTH: usize = 256;
+/// How many nodes aliases may add to a document, all aliases together.
+pub const ALIAS_BUDGET: usize = 100_000;
+
 /// Parses the first YAML document of `text`. An empty text is a null node.
+///
+/// Bounded by construction: nesting deeper than [`MAX_DEPTH`], aliases that would add more than
+/// [`ALIAS_BUDGET`] nodes and a key given twice in one mapping are errors, not memory or stack.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
     let offsets = CharOffsets::new(text);
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
     let mut root: Option<Node> = None;
+    let mut aliased = 0usize;
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| ParseError {
-            offset: offsets.byte(e.marker().index()),
-            message: e.info().to_string(),
+        let (event, span) = next.map_err(|e| {
+            let offset = offsets.byte(e.marker().index());
+            // The parser bounds its own recursion on flow collections ([[[...]]]): the same rule.
+            if e.info().contains("recursion limit") {
+                ParseError::too_deep(offset)
+            } else {
+                ParseError::syntax(offset, e.info())
+            }
         })?;
         let start = offsets.byte(span.start.index());
         let end = offsets.byte(span.end.index());
-        let done: Option<(Node, usize)> = match event {
+        let done: Option<(Node, usize, usize)> = match event {
             Event::Scalar(value, style, anchor, tag) => {
                 let kind = scalar_kind(&value, style, tag.as_deref().map(|t| t.suffix.as_str()));
                 Some((
@@ -149,32 +188,40 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
                         kind,
                         span: Span::new(start, end),
                     },
+                    1,
                     anchor,
                 ))
             }
             Event::Alias(id) => {
-                let mut node = anchors.get(&id).cloned().ok_or(ParseError {
-                    offset: start,
-                    message: "unknown alias".into(),
-                })?;
+                let (mut node, size) = anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| ParseError::syntax(start, "unknown alias"))?;
+                aliased += size;
+                if aliased > ALIAS_BUDGET {
+                    return Err(ParseError {
+                        offset: start,
+                        message: format!(
+                            "aliases expand to more than {ALIAS_BUDGET} values in this document"
+                        ),
+                        code: "yaml_alias_budget",
+                        label: "this alias goes over the budget",
+                        help: "aliases that refer to aliases grow exponentially; write the values out or share less",
+                    });
+                }
                 node.span = Span::new(start, end);
-                Some((node, 0))
+                Some((node, size, 0))
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(ParseError::too_deep(start));
+                }
                 stack.push(Frame {
                     start,
                     anchor,
                     items: Vec::new(),
-                    is_map: false,
-                });
-                None
-            }
-            Event::MappingStart(anchor, _) => {
-                stack.push(Frame {
-                    start,
-                    anchor,
-                    items: Vec::new(),
-                    is_map: true,
+                    size: 1,
+                    is_map: matches!(event, Event::MappingStart(..)),
                 });
                 None
             }
@@ -182,26 +229,24 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
                 let frame = stack.pop().expect("balanced events");
                 let span = Span::new(frame.start, end.max(frame.start));
                 let kind = if frame.is_map {
-                    let mut entries = Vec::new();
-                    let mut it = frame.items.into_iter();
-                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                        entries.push((k, v));
-                    }
-                    Kind::Map(entries)
+                    Kind::Map(pairs(frame.items, text)?)
                 } else {
                     Kind::Seq(frame.items)
                 };
-                Some((Node { kind, span }, frame.anchor))
+                Some((Node { kind, span }, frame.size, frame.anchor))
             }
             Event::DocumentEnd if root.is_some() => break,
             _ => None,
         };
-        if let Some((node, anchor)) = done {
+        if let Some((node, size, anchor)) = done {
             if anchor != 0 {
-                anchors.insert(anchor, node.clone());
+                anchors.insert(anchor, (node.clone(), size));
             }
             match stack.last_mut() {
-                Some(frame) => frame.items.push(node),
+                Some(frame) => {
+                    frame.items.push(node);
+                    frame.size += size;
+                }
                 None => root = Some(node),
             }
         }
@@ -216,7 +261,36 @@ struct Frame {
     start: usize,
     anchor: usize,
     items: Vec<Node>,
+    /// Nodes in this collection, itself and aliases included.
+    size: usize,
     is_map: bool,
+}
+
+/// Pairs a mapping's items as keys and values; a key given twice is an error naming both lines.
+fn pairs(items: Vec<Node>, text: &str) -> Result<Vec<(Node, Node)>, ParseError> {
+    let mut entries: Vec<(Node, Node)> = Vec::with_capacity(items.len() / 2);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut it = items.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        if let Some(key) = k.scalar_text() {
+            if let Some(first) = seen.insert(key.clone(), k.span.start) {
+                let line = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
+                return Err(ParseError {
+                    offset: k.span.start,
+                    message: format!(
+                        "duplicate key `{key}` on line {} (first given on line {})",
+                        line(k.span.start),
+                        line(first)
+                    ),
+                    code: "yaml_duplicate_key",
+                    label: "given again here",
+                    help: "a mapping holds each key once: keep one of the two",
+                });
+            }
+        }
+        entries.push((k, v));
+    }
+    Ok(entries)
 }
 
 fn scalar_kind(value: &str, style: ScalarStyle, tag: Option<&str>) -> Kind {
@@ -340,6 +414,29 @@ mod tests {
     fn anchors_and_aliases_resolve() {
         let node = parse("a: &x {k: 1}\nb: *x\n").unwrap();
         assert_eq!(node.get("b").unwrap().get("k").unwrap().kind, Kind::Int(1));
+    }
+
+    #[test]
+    fn block_nesting_is_bounded_before_the_stack_is() {
+        let mut text = String::new();
+        for depth in 0..300 {
+            text.push_str(&format!("{}k:\n", " ".repeat(depth)));
+        }
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.code, "yaml_too_deep");
+        assert!(parse(&text[..text.len() / 2]).is_ok());
+    }
+
+    #[test]
+    fn duplicate_keys_and_alias_budgets_are_errors() {
+        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.message, "duplicate key `a` on line 3 (first given on line 1)");
+        assert!(parse("a: &x [1, 2]\nb: *x\nc: *x\n").is_ok());
+        let mut bomb = String::from("a0: &a0 [x, x]\n");
+        for i in 1..20 {
+            bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}]\n", p = i - 1));
+        }
+        assert_eq!(parse(&bomb).unwrap_err().code, "yaml_alias_budget");
     }
 
     #[test]

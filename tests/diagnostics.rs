@@ -252,3 +252,66 @@ fn a_storage_command_reads_no_inventory_and_checks_its_answers() {
     );
     assert!(!err.contains("master.yml"), "{err}");
 }
+
+/// A billion-laughs document: each level doubles the one before, ten times over.
+fn alias_bomb() -> String {
+    let mut text = String::from("vars:\n  l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let prev = i - 1;
+        text.push_str(&format!(
+            "  l{i}: &l{i} [*l{prev}, *l{prev}, *l{prev}, *l{prev}, *l{prev}, *l{prev}, *l{prev}, *l{prev}, *l{prev}, *l{prev}]\n"
+        ));
+    }
+    text.push_str("hosts:\n  director-1: { groups: [director], connection: local }\n");
+    text
+}
+
+#[test]
+fn an_alias_bomb_is_refused_in_bounded_memory() {
+    let text = alias_bomb();
+    assert!(text.len() < 1000, "a small document: {}", text.len());
+    insta::assert_snapshot!(diag(&text, PLAYBOOK, None, &[]));
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_refused() {
+    let short = |s: &str| s.chars().take(600).collect::<String>();
+    // 10,000 levels in restore.yml vars: refused at load, not a crash mid-run.
+    let deep = format!("vars:\n  v: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let out = diag(INVENTORY, PLAYBOOK, Some(&deep), &[]);
+    assert!(out.contains("nesting deeper than 256 levels"), "{}", short(&out));
+    assert!(out.contains("restore.yml:2:"), "{}", short(&out));
+    // 100,000 levels in host vars.
+    let deep = format!(
+        "hosts:\n  director-1: {{ groups: [director], vars: {{ v: {}{} }} }}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let out = diag(&deep, PLAYBOOK, None, &[]);
+    assert!(out.contains("nesting deeper than 256 levels"), "{}", short(&out));
+    // And in an answers file, as a block structure.
+    let bed = Bed::new();
+    let answers = format!("storage.type: {}\n", "[".repeat(100_000));
+    bed.file("master.yml", INVENTORY)
+        .file("pb.yml", PLAYBOOK)
+        .file("answers.yml", &answers);
+    let out = bed.run(&["run", "pb.yml"]);
+    assert_eq!(out.code, 2, "{}", short(&out.stderr));
+    assert!(
+        out.stderr.contains("nesting deeper than 256 levels"),
+        "{}",
+        short(&out.stderr)
+    );
+}
+
+#[test]
+fn a_duplicate_key_names_both_lines() {
+    let inv = "hosts:\n  director-1: { groups: [director], connection: local }\n  analytics-1: { groups: [analytics], connection: local }\n  director-1: { groups: [analytics], connection: local }\n";
+    insta::assert_snapshot!(diag(inv, PLAYBOOK, None, &[]));
+    let restore = "components: [config]\nconfig_backup: a.tar\ncomponents: [analytics]\n";
+    let out = diag(INVENTORY, PLAYBOOK, Some(restore), &[]);
+    assert!(
+        out.contains("duplicate key `components` on line 3 (first given on line 1)"),
+        "{out}"
+    );
+}

@@ -53,16 +53,16 @@ pub fn parse_source(src: &Source, diags: &mut Diagnostics) -> Option<Node> {
                 .map_or(0, char::len_utf8);
             diags.push(
                 Diag::at(
-                    "yaml_syntax",
+                    e.code,
                     src,
                     Span {
                         start: e.offset,
                         len,
                     },
-                    format!("YAML syntax error: {}", e.message),
+                    e.message,
                 )
-                .label("the parser stopped here")
-                .help("check the indentation, quotes and colons on this line and the one before"),
+                .label(e.label)
+                .help(e.help),
             );
             None
         }
