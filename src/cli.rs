@@ -176,6 +176,10 @@ pub struct Common {
     /// Playbooks folder to use instead of the built-in ones.
     #[arg(long, global = true, value_name = "DIR")]
     pub playbooks: Option<PathBuf>,
+    /// Take the host locks even when another run holds them (recorded in the journal). Only when
+    /// that run is known to be gone: two runs at once on one host can destroy data.
+    #[arg(long, global = true)]
+    pub break_lock: bool,
     /// Trust the key of an SSH host seen for the first time (and record it); changed keys are still refused.
     #[arg(long, global = true)]
     pub accept_new_host_keys: bool,

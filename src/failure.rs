@@ -10,10 +10,6 @@ pub enum Failure {
     /// A step failed. Exit 1.
     Failed(String),
     /// Refused: lock held, gate closed, confirmation declined. Exit 3.
-    #[expect(
-        dead_code,
-        reason = "locks and confirmations arrive with the full restore flow"
-    )]
     Refused(String),
     /// A problem of the machine or the world (a file that cannot be written). Exit 1.
     Other(String),

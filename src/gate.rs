@@ -147,6 +147,19 @@ pub struct Input<'a> {
     pub since: Option<NaiveDate>,
 }
 
+/// Whether a listed name may be used as a snapshot: plain characters, no empty, `.` or `..` part,
+/// no leading `-`. Names come from storage, which the restoring site does not control.
+pub fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+=@,/".contains(&b))
+        && name
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..")
+}
+
 pub fn decide(input: &Input) -> Decision {
     let today = input.now.date_naive();
     let current_monday = week_monday(today);
@@ -158,6 +171,17 @@ pub fn decide(input: &Input) -> Decision {
     let mut seen_weeks: std::collections::BTreeSet<NaiveDate> = Default::default();
     let mut first: Option<NaiveDate> = None;
     for (i, name) in input.names.iter().enumerate() {
+        if !safe_name(name) {
+            reasons.insert(
+                i,
+                "unsafe name: only letters, digits, `._-+=@,` and `/` between parts (ignored)"
+                    .into(),
+            );
+            warnings.push(format!(
+                "snapshot {name:?} has an unsafe name and is never restored; rename it at the source"
+            ));
+            continue;
+        }
         let Some(date) = input.pattern.date_of(name) else {
             reasons.insert(
                 i,

@@ -72,6 +72,8 @@ pub struct RunShared {
     /// The analytics answers (`analytics.*`), for the gate.
     pub analytics: AnalyticsAnswers,
     pub become_password: Option<Secret>,
+    /// How long a host may take to answer a lock command.
+    pub lock_timeout: std::time::Duration,
     /// Registered values: per host, and `*` for steps with one task (seen by every host).
     pub registered: Mutex<HashMap<String, Map<String, J>>>,
     pub resume: journal::Done,

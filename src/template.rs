@@ -1,8 +1,11 @@
 //! The minijinja environment: strict undefined, so a misspelt variable is an error, never an empty string.
+//!
+//! A template that becomes a shell command line is rendered with shell auto-escaping: every `{{ value }}`
+//! arrives as one quoted word, whatever it holds. `{{ value | safe }}` is the visible way out.
 
 use std::collections::BTreeSet;
 
-use minijinja::{Environment, UndefinedBehavior, Value};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde_json::Value as J;
 
 /// Names minijinja itself provides.
@@ -24,6 +27,20 @@ pub struct Templates {
     env: Environment<'static>,
 }
 
+/// The name a shell template is compiled under; it switches auto-escaping on.
+const SHELL_TEMPLATE: &str = "command.sh";
+
+/// Quotes a word for a POSIX shell; words of safe characters are left as they are.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 impl Default for Templates {
     fn default() -> Self {
         Self::new()
@@ -40,6 +57,25 @@ impl Templates {
                 .build()
                 .expect("valid syntax"),
         );
+        env.set_auto_escape_callback(|name| {
+            if name == SHELL_TEMPLATE {
+                AutoEscape::Custom("shell".into())
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_formatter(|out, state, value| {
+            if matches!(state.auto_escape(), AutoEscape::Custom(c) if c == "shell") {
+                let text = value.to_string();
+                let word = if value.is_safe() {
+                    text
+                } else {
+                    shell_quote(&text)
+                };
+                return out.write_str(&word).map_err(minijinja::Error::from);
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         env.add_filter("basename", |s: String| {
             s.rsplit('/').next().unwrap_or_default().to_string()
         });
@@ -60,6 +96,41 @@ impl Templates {
             return Ok(text.to_string());
         }
         self.env.render_str(text, ctx)
+    }
+
+    /// Renders a template that becomes a shell command line: every value is quoted as one word.
+    pub fn render_shell(&self, text: &str, ctx: &Value) -> Result<String, minijinja::Error> {
+        if !text.contains("{{") && !text.contains("{%") {
+            return Ok(text.to_string());
+        }
+        self.env.render_named_str(SHELL_TEMPLATE, text, ctx)
+    }
+
+    /// Renders an action's arguments; the strings at `shell` (`""` for the payload itself, or a
+    /// key of it) are shell command lines and are rendered with [`Templates::render_shell`].
+    pub fn render_payload(
+        &self,
+        payload: &J,
+        ctx: &Value,
+        shell: &[&str],
+    ) -> Result<J, minijinja::Error> {
+        match payload {
+            J::String(s) if shell.contains(&"") => Ok(J::String(self.render_shell(s, ctx)?)),
+            J::Object(o) => o
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        J::String(s) if shell.contains(&k.as_str()) => {
+                            J::String(self.render_shell(s, ctx)?)
+                        }
+                        other => self.render_json(other, ctx)?,
+                    };
+                    Ok((k.clone(), v))
+                })
+                .collect::<Result<_, minijinja::Error>>()
+                .map(J::Object),
+            other => self.render_json(other, ctx),
+        }
     }
 
     pub fn eval(&self, expr: &str, ctx: &Value) -> Result<Value, minijinja::Error> {
@@ -152,6 +223,42 @@ mod tests {
                 .unwrap(),
             json!({"x": [1, 2], "y": "n=2"})
         );
+    }
+
+    #[test]
+    fn shell_templates_quote_every_value() {
+        let t = Templates::new();
+        let ctx = Templates::context(&json!({
+            "name": "a$(touch x)b", "dir": "/srv/my data", "plain": "/srv/x", "quote": "it's"
+        }));
+        assert_eq!(
+            t.render_shell("tar -xf {{ dir }}/{{ name }} -C {{ plain }}", &ctx)
+                .unwrap(),
+            "tar -xf '/srv/my data'/'a$(touch x)b' -C /srv/x"
+        );
+        assert_eq!(
+            t.render_shell("echo {{ quote }}", &ctx).unwrap(),
+            "echo 'it'\\''s'"
+        );
+        // The way out is visible: `| safe`.
+        assert_eq!(
+            t.render_shell("echo {{ name | safe }}", &ctx).unwrap(),
+            "echo a$(touch x)b"
+        );
+        // Only the shell fields of a payload are quoted.
+        let out = t
+            .render_payload(
+                &json!({"cmd": "ls {{ dir }}", "chdir": "{{ dir }}"}),
+                &ctx,
+                &["cmd"],
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            json!({"cmd": "ls '/srv/my data'", "chdir": "/srv/my data"})
+        );
+        // Templates that are not shell lines are not quoted.
+        assert_eq!(t.render("{{ dir }}", &ctx).unwrap(), "/srv/my data");
     }
 
     #[test]

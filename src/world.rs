@@ -20,6 +20,8 @@ pub enum PlaybookRef {
 
 /// Everything loaded and checked, ready to plan or run.
 pub struct World {
+    /// What the run is, for locks: `restore`, `backup`, `verify` or `run`.
+    pub operation: String,
     pub dir: PathBuf,
     pub inventory: Inventory,
     pub restore: RestoreSpec,
@@ -176,7 +178,17 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         plan::check::check_templates(&plan, &playbook, &vars, &templates, &mut diags);
     }
     diags.into_result()?;
+    let operation = match &pref {
+        PlaybookRef::Builtin(name) => name
+            .rsplit('/')
+            .next()
+            .unwrap_or(name)
+            .trim_end_matches(".yml")
+            .to_string(),
+        PlaybookRef::File(_) => "run".to_string(),
+    };
     Ok(World {
+        operation,
         dir: o.dir.clone(),
         inventory,
         restore,

@@ -272,21 +272,21 @@ fn pairs(items: Vec<Node>, text: &str) -> Result<Vec<(Node, Node)>, ParseError> 
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut it = items.into_iter();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        if let Some(key) = k.scalar_text() {
-            if let Some(first) = seen.insert(key.clone(), k.span.start) {
-                let line = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
-                return Err(ParseError {
-                    offset: k.span.start,
-                    message: format!(
-                        "duplicate key `{key}` on line {} (first given on line {})",
-                        line(k.span.start),
-                        line(first)
-                    ),
-                    code: "yaml_duplicate_key",
-                    label: "given again here",
-                    help: "a mapping holds each key once: keep one of the two",
-                });
-            }
+        if let Some(key) = k.scalar_text()
+            && let Some(first) = seen.insert(key.clone(), k.span.start)
+        {
+            let line = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
+            return Err(ParseError {
+                offset: k.span.start,
+                message: format!(
+                    "duplicate key `{key}` on line {} (first given on line {})",
+                    line(k.span.start),
+                    line(first)
+                ),
+                code: "yaml_duplicate_key",
+                label: "given again here",
+                help: "a mapping holds each key once: keep one of the two",
+            });
         }
         entries.push((k, v));
     }
@@ -430,7 +430,10 @@ mod tests {
     #[test]
     fn duplicate_keys_and_alias_budgets_are_errors() {
         let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert_eq!(err.message, "duplicate key `a` on line 3 (first given on line 1)");
+        assert_eq!(
+            err.message,
+            "duplicate key `a` on line 3 (first given on line 1)"
+        );
         assert!(parse("a: &x [1, 2]\nb: *x\nc: *x\n").is_ok());
         let mut bomb = String::from("a0: &a0 [x, x]\n");
         for i in 1..20 {

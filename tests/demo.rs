@@ -2,33 +2,8 @@
 
 mod common;
 
-use common::{Bed, repo};
+use common::{Bed, demo, repo};
 use serde_json::Value as J;
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
-/// A copy of the demo: documents, the service stand-in and the sample backups; no earlier runs.
-fn demo() -> Bed {
-    let bed = Bed::new();
-    let src = repo().join("inventories/demo");
-    for f in ["master.yml", "restore.yml", "answers.yml"] {
-        std::fs::copy(src.join(f), bed.path(f)).unwrap();
-    }
-    copy_dir(&src.join("bin"), &bed.path("bin"));
-    copy_dir(&src.join("backups"), &bed.path("backups"));
-    bed
-}
 
 fn state(bed: &Bed) -> Option<J> {
     let text = bed.read("target/analytics-1/var/lib/setup/analytics-state.json");
@@ -60,10 +35,25 @@ fn the_demo_runs_end_to_end() {
         bed.path("target/analytics-1/var/lib/analytics/indices/2026-11-22.json")
             .exists()
     );
-    assert!(
-        !bed.path("target/director-1/var/lock/setup-restore.lock")
-            .exists(),
-        "the lock is released"
+    for host in ["director-1", "analytics-1"] {
+        let lock = format!("target/{host}/var/lock/setup.lock");
+        assert!(!bed.path(&lock).exists(), "the lock on {host} is released");
+    }
+    let j = common::journal(bed.dir.path());
+    let locks: Vec<(&str, &str)> = j
+        .iter()
+        .filter(|e| e["event"] == "lock")
+        .map(|e| (e["host"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        locks.iter().filter(|l| l.1 == "taken").count(),
+        2,
+        "{locks:?}"
+    );
+    assert_eq!(
+        locks.iter().filter(|l| l.1 == "released").count(),
+        2,
+        "{locks:?}"
     );
     let report: J = serde_json::from_str(&bed.read("report.json")).unwrap();
     assert_eq!(report["status"], "done");

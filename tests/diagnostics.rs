@@ -279,7 +279,11 @@ fn nesting_beyond_the_limit_is_refused() {
     // 10,000 levels in restore.yml vars: refused at load, not a crash mid-run.
     let deep = format!("vars:\n  v: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
     let out = diag(INVENTORY, PLAYBOOK, Some(&deep), &[]);
-    assert!(out.contains("nesting deeper than 256 levels"), "{}", short(&out));
+    assert!(
+        out.contains("nesting deeper than 256 levels"),
+        "{}",
+        short(&out)
+    );
     assert!(out.contains("restore.yml:2:"), "{}", short(&out));
     // 100,000 levels in host vars.
     let deep = format!(
@@ -288,7 +292,11 @@ fn nesting_beyond_the_limit_is_refused() {
         "]".repeat(100_000)
     );
     let out = diag(&deep, PLAYBOOK, None, &[]);
-    assert!(out.contains("nesting deeper than 256 levels"), "{}", short(&out));
+    assert!(
+        out.contains("nesting deeper than 256 levels"),
+        "{}",
+        short(&out)
+    );
     // And in an answers file, as a block structure.
     let bed = Bed::new();
     let answers = format!("storage.type: {}\n", "[".repeat(100_000));

@@ -157,11 +157,18 @@ fn first_error(ssh: &SshBed, master: &str, extra: &[&str]) -> (i32, String) {
     let mut args = vec!["run", "pb.yml"];
     args.extend_from_slice(extra);
     let out = bed.run(&args);
+    // A host that cannot be reached fails when its lock is taken, before any task: on stderr,
+    // in a report that wraps its lines.
+    let unwrapped = out.stderr.replace("\n  | ", " ");
     let line = out
         .stdout
         .lines()
         .find(|l| l.contains("FAILED"))
         .map(str::to_string)
+        .or_else(|| {
+            let at = unwrapped.find("- host `host1`")?;
+            Some(unwrapped[at + 2..].lines().next()?.to_string())
+        })
         .unwrap_or_default();
     // The text after `FAILED probe on host1 (0.2s): `.
     let line = line

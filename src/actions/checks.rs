@@ -48,6 +48,17 @@ pub async fn wait_for(ctx: &TaskCtx<'_>) -> Outcome {
                     Err(format!("{url} answered {s}, want {want}"))
                 }
             })
+        } else if let Some(name) = ctx.arg("service") {
+            let manager = ctx.arg("manager").unwrap_or_else(|| "systemctl".into());
+            let program = super::service::argv(&manager, "status", &name);
+            match ctx.transport.exec(ctx.request(program)).await {
+                Ok(o) if o.success() => Ok(format!("service {name} is running")),
+                Ok(o) => Err(format!(
+                    "service {name} is not running (status exited {})",
+                    o.code.unwrap_or(-1)
+                )),
+                Err(e) => Err(e.to_string()),
+            }
         } else if let Some(cmd) = ctx.arg("command") {
             match ctx
                 .transport
@@ -59,7 +70,7 @@ pub async fn wait_for(ctx: &TaskCtx<'_>) -> Outcome {
                 Err(e) => Err(e.to_string()),
             }
         } else {
-            return Outcome::failed("`wait_for` needs `port`, `http` or `command`");
+            return Outcome::failed("`wait_for` needs `port`, `http`, `service` or `command`");
         };
         let last = match res {
             Ok(m) => {

@@ -5,11 +5,17 @@ use serde_json::Value as J;
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, quote};
 
+/// What every `shell` and `script` runs first: stop at the first failing command or unset variable,
+/// and at a failing command inside a pipe where the shell knows `pipefail`. One line with no newline,
+/// so the shell's line numbers in errors are the playbook's.
+pub const STRICT: &str = "set -eu; (set -o pipefail) 2>/dev/null && set -o pipefail; ";
+
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
+    let strict = |c: String| Program::Shell(format!("{STRICT}{c}"));
     let (program, stdin, chdir) = match (ctx.step.action, &ctx.args) {
-        ("shell", J::String(c)) => (Program::Shell(c.clone()), None, None),
+        ("shell", J::String(c)) => (strict(c.clone()), None, None),
         ("shell", _) => (
-            Program::Shell(ctx.arg("cmd").unwrap_or_default()),
+            strict(ctx.arg("cmd").unwrap_or_default()),
             ctx.arg("stdin"),
             ctx.arg("chdir"),
         ),
@@ -65,7 +71,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
                 .unwrap_or_default();
             (
                 Program::Shell(format!("sh -s -- {extra}")),
-                Some(body),
+                Some(format!("{STRICT}{body}")),
                 None,
             )
         }

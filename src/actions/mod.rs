@@ -10,6 +10,7 @@ mod transfer;
 use serde_json::Value as J;
 
 use crate::task::{Outcome, TaskCtx};
+use crate::template::Templates;
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
     match ctx.step.action {
@@ -25,6 +26,59 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         "analytics_record" => analytics::record(ctx).await,
         other => Outcome::failed(format!("unknown action `{other}`")),
     }
+}
+
+/// Renders a step's arguments for one host. Strings that become shell command lines quote every
+/// value (see [`Templates::render_shell`]); a `command` line is split into words before rendering,
+/// so a value is one argument whatever it holds.
+pub fn render_args(
+    templates: &Templates,
+    action: &str,
+    payload: &J,
+    ctx: &minijinja::Value,
+) -> Result<J, minijinja::Error> {
+    match (action, payload) {
+        ("command", J::String(line)) => template_words(line)
+            .iter()
+            .map(|w| templates.render(w, ctx).map(J::String))
+            .collect::<Result<_, _>>()
+            .map(J::Array),
+        ("shell", _) => templates.render_payload(payload, ctx, &["", "cmd"]),
+        ("wait_for", _) => templates.render_payload(payload, ctx, &["command"]),
+        _ => templates.render_json(payload, ctx),
+    }
+}
+
+/// Splits a command line template on the blanks outside `{{ }}` and `{% %}`.
+fn template_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut depth = 0usize;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if matches!(chars.peek(), Some('{' | '%')) => {
+                depth += 1;
+                word.push(c);
+                word.extend(chars.next());
+            }
+            '}' | '%' if depth > 0 && chars.peek() == Some(&'}') => {
+                depth -= 1;
+                word.push(c);
+                word.extend(chars.next());
+            }
+            c if c.is_whitespace() && depth == 0 => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 /// A short line saying what a task will do, for plans.
@@ -57,7 +111,7 @@ pub fn preview(action: &str, args: &J) -> String {
         ("service", _) => format!("service {} {}", s("name"), s("state")),
         ("wait_for", _) => format!(
             "wait for {}",
-            ["port", "http", "command"]
+            ["port", "http", "service", "command"]
                 .iter()
                 .filter_map(|k| args.get(*k).map(|v| format!(
                     "{k} {}",

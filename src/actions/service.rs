@@ -1,7 +1,19 @@
 //! `service`: start, stop, restart or reload a service, by systemctl or a `manager` of the host's own.
 
 use crate::task::{Outcome, TaskCtx};
-use crate::transport::{Program, quote};
+use crate::transport::Program;
+
+/// The command that asks `manager` to `verb` the service `name`. The manager may be a program with
+/// its own arguments (`sudo systemctl`); each word is one argument, never shell text.
+pub fn argv(manager: &str, verb: &str, name: &str) -> Program {
+    let mut argv: Vec<String> = manager.split_whitespace().map(str::to_string).collect();
+    if manager == "service" {
+        argv.extend([name.to_string(), verb.to_string()]);
+    } else {
+        argv.extend([verb.to_string(), name.to_string()]);
+    }
+    Program::Argv(argv)
+}
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
     let name = ctx.arg("name").unwrap_or_default();
@@ -14,11 +26,11 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         other => return Outcome::failed(format!("unknown service state `{other}`")),
     };
     let manager = ctx.arg("manager").unwrap_or_else(|| "systemctl".into());
-    let line = match manager.as_str() {
-        "service" => format!("service {} {verb}", quote(&name)),
-        m => format!("{m} {verb} {}", quote(&name)),
-    };
-    match ctx.transport.exec(ctx.request(Program::Shell(line))).await {
+    match ctx
+        .transport
+        .exec(ctx.request(argv(&manager, verb, &name)))
+        .await
+    {
         Ok(out) => {
             let mut o = Outcome::from_exec(&out);
             if out.success() {

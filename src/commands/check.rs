@@ -22,10 +22,9 @@ async fn gate_preview(shared: &RunShared, w: &World) -> Option<J> {
     let host = shared.hosts.get(host_name)?.clone();
     let vars = shared.base.get(host_name).cloned().unwrap_or_default();
     let ctxv = crate::template::Templates::context(&J::Object(vars));
-    let args = shared
-        .templates
-        .render_json(&ps.work.payload, &ctxv)
-        .unwrap_or(J::Null);
+    let args =
+        crate::actions::render_args(&shared.templates, ps.step.action, &ps.work.payload, &ctxv)
+            .unwrap_or(J::Null);
     let transport = shared.transport(host_name);
     let ctx = TaskCtx {
         task: 0,
@@ -58,7 +57,7 @@ pub fn print(o: &Options, w: &World) -> Result<i32, Failure> {
         let vars = shared.base.get(host).cloned().unwrap_or_default();
         let ctx = crate::template::Templates::context(&J::Object(vars));
         let raw = &ps.work.payload;
-        match shared.templates.render_json(raw, &ctx) {
+        match crate::actions::render_args(&shared.templates, s.action, raw, &ctx) {
             Ok(args) => shared
                 .masker
                 .mask(&crate::actions::preview(s.action, &args)),

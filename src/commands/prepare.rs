@@ -98,6 +98,7 @@ pub fn shared(
         },
         analytics: w.answers.analytics(),
         become_password: w.answers.secret("become_password"),
+        lock_timeout: o.connect_timeout,
         registered: Default::default(),
         resume,
         destructive_started: Default::default(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::diag::Diag;
-use crate::exec::{self, Ending, Interrupt};
+use crate::exec::{self, Ending, Interrupt, lock};
 use crate::failure::Failure;
 use crate::options::Options;
 use crate::report::events::{Event, Events};
@@ -50,6 +50,89 @@ fn resumed(o: &Options, w: &World) -> Result<journal::Done, Failure> {
     })
 }
 
+/// Every host the plan may touch, rollback and cleanup included, in inventory order.
+fn lock_hosts(w: &World) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for dag in [&w.plan.main, &w.plan.rollback, &w.plan.cleanup] {
+        for ps in &dag.steps {
+            for h in &ps.hosts {
+                if !hosts.contains(h) {
+                    hosts.push(h.clone());
+                }
+            }
+        }
+    }
+    hosts
+}
+
+/// Takes the host locks before any task runs; a held lock refuses the run (exit 3).
+async fn take_locks(
+    o: &Options,
+    shared: &Arc<crate::task::RunShared>,
+    events: &Events,
+    hosts: &[String],
+    me: &lock::Owner,
+) -> Result<(), Failure> {
+    match lock::take_all(shared, hosts, me, o.break_lock).await {
+        Ok(taken) => {
+            for (host, t) in taken {
+                let (action, previous) = match t {
+                    lock::Taken::Fresh => ("taken", None),
+                    lock::Taken::TookOver(p) => ("taken over from a run that is gone", Some(p)),
+                    lock::Taken::Broke(p) => ("broken by --break-lock", p),
+                };
+                let message = previous
+                    .as_ref()
+                    .map(|p| format!("lock on {host} {action}: was held by {}", p.describe()));
+                if let Some(m) = &message {
+                    events.emit(Event::Note {
+                        at: chrono::Utc::now(),
+                        text: format!("WARNING: {m}"),
+                    });
+                }
+                events.emit(Event::Lock {
+                    at: chrono::Utc::now(),
+                    host,
+                    action: action.into(),
+                    previous: previous.map(|p| serde_json::to_value(p).expect("json")),
+                    message,
+                });
+            }
+            Ok(())
+        }
+        Err(refused) => {
+            let lines: Vec<String> = refused.iter().map(|r| format!("  - {r}")).collect();
+            for r in &refused {
+                events.emit(Event::Lock {
+                    at: chrono::Utc::now(),
+                    host: match r {
+                        lock::Refusal::Held { host, .. } | lock::Refusal::Failed { host, .. } => {
+                            host.clone()
+                        }
+                    },
+                    action: "refused".into(),
+                    previous: None,
+                    message: Some(r.to_string()),
+                });
+            }
+            let only_failures = refused
+                .iter()
+                .all(|r| matches!(r, lock::Refusal::Failed { .. }));
+            let text = format!(
+                "nothing was run: the host locks could not be taken\n{}",
+                lines.join("\n")
+            );
+            Err(if only_failures {
+                Failure::Failed(text)
+            } else {
+                Failure::Refused(format!(
+                    "{text}\nIf that run is gone (its controller crashed or was powered off), run again with --break-lock."
+                ))
+            })
+        }
+    }
+}
+
 async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
     let resume = resumed(o, &w)?;
     let events = Events::default();
@@ -76,6 +159,20 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
         at: w.run.started_at,
         resumed_from: o.resume.clone(),
     });
+    let me = lock::Owner::this(&w.run.id, &w.operation, w.run.started_at);
+    let hosts = lock_hosts(&w);
+    if let Err(refused) = take_locks(o, &shared, &events, &hosts, &me).await {
+        events.emit(Event::RunFinished {
+            at: chrono::Utc::now(),
+            status: "refused".into(),
+            exit_code: 3,
+        });
+        events.finish();
+        for t in shared.transports.values() {
+            t.close().await;
+        }
+        return Err(refused);
+    }
     let interrupt = Arc::new(Interrupt::default());
     let watcher = {
         let (interrupt, events) = (interrupt.clone(), events.clone());
@@ -132,6 +229,19 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
         }
     }
     watcher.abort();
+    for (host, r) in lock::release_all(&shared, &hosts, &me).await {
+        let (action, message) = match r {
+            Ok(()) => ("released", None),
+            Err(e) => ("not released", Some(e)),
+        };
+        events.emit(Event::Lock {
+            at: chrono::Utc::now(),
+            host,
+            action: action.into(),
+            previous: None,
+            message,
+        });
+    }
     for t in shared.transports.values() {
         t.close().await;
     }

@@ -19,7 +19,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
     (
         "wait_for",
         Some(&[
-            "port", "host", "http", "status", "command", "timeout", "delay",
+            "port", "host", "http", "status", "command", "service", "manager", "timeout", "delay",
         ]),
     ),
     ("assert", Some(&["that", "msg"])),

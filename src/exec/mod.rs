@@ -1,6 +1,7 @@
 //! The executor: runs a DAG on tokio. A task starts as soon as everything it needs is done, bounded by
 //! `--forks` and each host's limit; fail-fast or keep-going; rollback after a destructive step; Ctrl-C.
 
+pub mod lock;
 mod run_task;
 
 use std::collections::{HashMap, VecDeque};

@@ -101,10 +101,9 @@ fn render_all(
             Some(_) => shared.context(host, Some(("item", item)))?,
             None => ctx.clone(),
         };
-        let args = shared
-            .templates
-            .render_json(&ps.work.payload, &ictx)
-            .map_err(|e| format!("rendering `{}`: {}", ps.step.action, error_text(&e)))?;
+        let args =
+            crate::actions::render_args(&shared.templates, ps.step.action, &ps.work.payload, &ictx)
+                .map_err(|e| format!("rendering `{}`: {}", ps.step.action, error_text(&e)))?;
         let ectx = shared.env_context(&ictx);
         let mut env = Vec::new();
         for (k, raw) in &ps.work.env {

@@ -307,3 +307,20 @@ proptest! {
         prop_assert!(c.selected.len() <= w.selected.len() + 1);
     }
 }
+
+#[test]
+fn unsafe_names_are_never_selected() {
+    assert!(safe_name("analytics-2026-11-15.tar"));
+    assert!(safe_name("site/a/analytics-2026-11-15.tar"));
+    for bad in [
+        "analytics-2026-11-15.tar$(touch x).tar",
+        "analytics-2026-11-15.tar x",
+        "../analytics-2026-11-15.tar",
+        "/analytics-2026-11-15.tar",
+        "-analytics-2026-11-15.tar",
+        "a//analytics-2026-11-15.tar",
+        "analytics-2026-11-15.tar\n",
+    ] {
+        assert!(!safe_name(bad), "{bad:?}");
+    }
+}

@@ -70,6 +70,15 @@ pub enum Event {
         at: DateTime<Utc>,
         text: String,
     },
+    /// A host lock taken, taken over, broken, released or not released.
+    Lock {
+        at: DateTime<Utc>,
+        host: String,
+        action: String,
+        /// The owner it replaced, for a lock taken over or broken.
+        previous: Option<J>,
+        message: Option<String>,
+    },
     RollbackStarted {
         at: DateTime<Utc>,
         reason: String,

@@ -181,6 +181,16 @@ impl Sink for Progress {
             },
             Event::Note { text, .. } => self.line(text),
             Event::Gate { .. } => {}
+            Event::Lock {
+                host,
+                action,
+                message: Some(m),
+                ..
+            } if action == "not released" => {
+                // The next run on that host will be refused: the operator must know now.
+                eprintln!("WARNING: the lock on {host} was not released: {m}");
+            }
+            Event::Lock { .. } => {}
             Event::RollbackStarted { reason, .. } => self.line(&format!("{t} ROLLBACK: {reason}")),
             Event::Interrupted { second, .. } => {
                 let text = if *second {

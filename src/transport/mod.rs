@@ -183,16 +183,7 @@ pub async fn read_at_least(
     Ok(filled)
 }
 
-/// Quotes a word for a POSIX shell.
-pub fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
+pub use crate::template::shell_quote as quote;
 
 /// Reads a stream to its end, keeping at most `cap` bytes.
 pub async fn read_capped(mut r: impl AsyncRead + Unpin, cap: usize) -> (String, bool) {

@@ -138,3 +138,28 @@ pub fn journal(dir: &Path) -> Vec<serde_json::Value> {
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A copy of the demo: documents, the service stand-in and the sample backups; no earlier runs.
+pub fn demo() -> Bed {
+    let bed = Bed::new();
+    let src = repo().join("inventories/demo");
+    for f in ["master.yml", "restore.yml", "answers.yml"] {
+        std::fs::copy(src.join(f), bed.path(f)).unwrap();
+    }
+    copy_dir(&src.join("bin"), &bed.path("bin"));
+    copy_dir(&src.join("backups"), &bed.path("backups"));
+    bed
+}

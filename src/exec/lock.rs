@@ -1,0 +1,297 @@
+//! Host locks, held by the engine: one per host, taken before the host's first task whatever the
+//! filters say, released on every way out. A lock is a folder made with `mkdir` (atomic on every
+//! POSIX file system) holding `owner.json`: run id, controller, pid, operation, start time.
+//!
+//! A lock left by a process of this controller that is provably gone is taken over, with a journal
+//! line; any other held lock refuses the run (exit 3) unless `--break-lock` says otherwise.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
+
+use crate::task::RunShared;
+use crate::transport::{ExecRequest, quote};
+
+/// Who holds a lock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Owner {
+    pub run: String,
+    pub controller: String,
+    pub pid: u32,
+    /// When the process started, in clock ticks since boot: tells a reused pid from the owner.
+    pub pid_start: u64,
+    pub operation: String,
+    pub started: DateTime<Utc>,
+}
+
+impl Owner {
+    /// This process, running `operation` as run `run`.
+    pub fn this(run: &str, operation: &str, started: DateTime<Utc>) -> Owner {
+        let pid = std::process::id();
+        Owner {
+            run: run.into(),
+            controller: controller_name(),
+            pid,
+            pid_start: process_start(pid).unwrap_or(0),
+            operation: operation.into(),
+            started,
+        }
+    }
+
+    /// Whether the owner is a process of this controller that no longer runs.
+    pub fn provably_dead(&self) -> bool {
+        self.controller == controller_name() && process_start(self.pid) != Some(self.pid_start)
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "run {} ({}) from {} pid {}, since {}",
+            self.run,
+            self.operation,
+            self.controller,
+            self.pid,
+            self.started.format("%Y-%m-%d %H:%M:%SZ")
+        )
+    }
+}
+
+fn controller_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Field 22 of /proc/PID/stat: the start time in ticks. None when the process does not exist.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last `)`.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// What taking a host's lock came to.
+#[derive(Clone, Debug)]
+pub enum Taken {
+    Fresh,
+    /// The owner's process is gone: its lock was taken over.
+    TookOver(Owner),
+    /// `--break-lock` took a lock held by someone else (None: no readable owner).
+    Broke(Option<Owner>),
+}
+
+/// Why a host's lock was not taken.
+#[derive(Clone, Debug)]
+pub enum Refusal {
+    Held { host: String, owner: Option<Owner> },
+    Failed { host: String, message: String },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Held {
+                host,
+                owner: Some(o),
+            } => write!(f, "host `{host}` is locked by {}", o.describe()),
+            Refusal::Held { host, owner: None } => {
+                write!(
+                    f,
+                    "host `{host}` is locked by a run whose owner file cannot be read"
+                )
+            }
+            Refusal::Failed { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+/// The lock folder of a host: `setup_lock` if the inventory sets it, else `/var/lock/setup.lock`
+/// under the host's `dr_root`. A local host with neither is this machine seen from this project:
+/// its lock lives in the project's `.setup/locks`.
+pub fn path(shared: &RunShared, host: &str) -> String {
+    let vars = shared.base.get(host);
+    let var = |k: &str| vars.and_then(|v| v.get(k)).and_then(J::as_str);
+    let local = shared
+        .hosts
+        .get(host)
+        .is_some_and(|h| h.connection == crate::docs::inventory::Connection::Local);
+    match (var("setup_lock"), var("dr_root")) {
+        (Some(p), _) => p.to_string(),
+        (None, Some(root)) => format!("{root}/var/lock/setup.lock"),
+        (None, None) if local => format!(".setup/locks/{host}.lock"),
+        (None, None) => "/var/lock/setup.lock".into(),
+    }
+}
+
+/// Runs a lock command; a host that does not answer within `shared.lock_timeout` is an error, so a
+/// hung host cannot hold the run.
+async fn shell(shared: &RunShared, host: &str, script: String) -> Result<String, String> {
+    let h = shared.hosts.get(host);
+    let mut req = ExecRequest::shell(script);
+    if h.is_some_and(|h| h.become_) {
+        req.become_ = Some(shared.become_password.clone());
+    }
+    let transport = shared.transport(host);
+    match tokio::time::timeout(shared.lock_timeout, transport.exec(req)).await {
+        Ok(Ok(out)) if out.success() => Ok(out.stdout),
+        Ok(Ok(out)) => Err(format!(
+            "host `{host}`: the lock command exited {}: {}",
+            out.code.unwrap_or(-1),
+            out.stderr.trim()
+        )),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "host `{host}`: no answer within {}s",
+            shared.lock_timeout.as_secs()
+        )),
+    }
+}
+
+/// Takes one host's lock.
+async fn take(
+    shared: &RunShared,
+    host: &str,
+    me: &Owner,
+    break_lock: bool,
+) -> Result<Taken, Refusal> {
+    let l = quote(&path(shared, host));
+    let mine = quote(&serde_json::to_string(me).expect("json"));
+    let failed = |message| Refusal::Failed {
+        host: host.into(),
+        message,
+    };
+    let out = shell(
+        shared,
+        host,
+        format!(
+            "set -eu\nl={l}\nmkdir -p \"$(dirname \"$l\")\"\n\
+             if mkdir \"$l\" 2>/dev/null; then printf '%s\\n' {mine} > \"$l/owner.json\"; echo taken; \
+             else echo held; cat \"$l/owner.json\" 2>/dev/null || true; fi"
+        ),
+    )
+    .await
+    .map_err(failed)?;
+    let (word, held) = out.split_once('\n').unwrap_or((out.trim(), ""));
+    if word.trim() == "taken" {
+        return Ok(Taken::Fresh);
+    }
+    let owner: Option<Owner> = serde_json::from_str(held.trim()).ok();
+    let taken = match &owner {
+        Some(o) if o.provably_dead() => Taken::TookOver(o.clone()),
+        _ if break_lock => Taken::Broke(owner.clone()),
+        _ => {
+            return Err(Refusal::Held {
+                host: host.into(),
+                owner,
+            });
+        }
+    };
+    // Replace the lock only if it still holds what was read: two runs taking over at once cannot
+    // both win.
+    let seen = quote(held.trim());
+    let out = shell(
+        shared,
+        host,
+        format!(
+            "set -eu\nl={l}\nif [ \"$(cat \"$l/owner.json\" 2>/dev/null || true)\" = {seen} ]; then \
+             printf '%s\\n' {mine} > \"$l/owner.json\"; echo taken; else echo changed; fi"
+        ),
+    )
+    .await
+    .map_err(failed)?;
+    if out.trim() == "taken" {
+        Ok(taken)
+    } else {
+        Err(Refusal::Held {
+            host: host.into(),
+            owner,
+        })
+    }
+}
+
+/// Takes every host's lock, all at once. On a refusal the locks already taken are released.
+pub async fn take_all(
+    shared: &Arc<RunShared>,
+    hosts: &[String],
+    me: &Owner,
+    break_lock: bool,
+) -> Result<Vec<(String, Taken)>, Vec<Refusal>> {
+    let mut tries = tokio::task::JoinSet::new();
+    for h in hosts {
+        let shared = shared.clone();
+        let (h, me) = (h.clone(), me.clone());
+        tries.spawn(async move {
+            let r = take(&shared, &h, &me, break_lock).await;
+            (h, r)
+        });
+    }
+    let results = tries.join_all().await;
+    let mut taken = Vec::new();
+    let mut refused = Vec::new();
+    for (h, r) in results {
+        match r {
+            Ok(t) => taken.push((h, t)),
+            Err(e) => refused.push(e),
+        }
+    }
+    if refused.is_empty() {
+        return Ok(taken);
+    }
+    let hosts: Vec<String> = taken.into_iter().map(|(h, _)| h).collect();
+    release_all(shared, &hosts, me).await;
+    Err(refused)
+}
+
+/// Releases this run's locks; a lock someone else now holds is left alone.
+pub async fn release_all(
+    shared: &Arc<RunShared>,
+    hosts: &[String],
+    me: &Owner,
+) -> Vec<(String, Result<(), String>)> {
+    let mine = quote(&serde_json::to_string(me).expect("json"));
+    let mut tries = tokio::task::JoinSet::new();
+    for h in hosts {
+        let shared = shared.clone();
+        let h = h.clone();
+        let l = quote(&path(&shared, &h));
+        let script = format!(
+            "set -eu\nl={l}\nif [ \"$(cat \"$l/owner.json\" 2>/dev/null || true)\" = {mine} ]; then rm -rf \"$l\"; fi"
+        );
+        tries.spawn(async move {
+            let r = shell(&shared, &h, script).await.map(|_| ());
+            (h, r)
+        });
+    }
+    tries.join_all().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_a_gone_one_is_dead() {
+        let me = Owner::this("r1", "restore", Utc::now());
+        assert!(me.pid_start > 0);
+        assert!(!me.provably_dead());
+        let gone = Owner {
+            pid: u32::MAX - 1,
+            ..me.clone()
+        };
+        assert!(gone.provably_dead());
+        let reused = Owner {
+            pid_start: me.pid_start + 1,
+            ..me.clone()
+        };
+        assert!(reused.provably_dead(), "a reused pid is not the owner");
+        let elsewhere = Owner {
+            controller: "another-controller".into(),
+            ..gone
+        };
+        assert!(
+            !elsewhere.provably_dead(),
+            "another controller's pid proves nothing here"
+        );
+    }
+}
