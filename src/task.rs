@@ -78,6 +78,18 @@ pub struct RunShared {
     pub registered: Mutex<HashMap<String, Map<String, J>>>,
     pub resume: journal::Done,
     pub destructive_started: AtomicBool,
+    /// What finished tasks can undo, in the order they finished; rollback runs it backwards.
+    pub undo: Mutex<Vec<UndoEntry>>,
+}
+
+/// One change a task made that the engine knows how to take back.
+#[derive(Clone, Debug)]
+pub struct UndoEntry {
+    pub task: usize,
+    pub step: String,
+    pub host: String,
+    pub become_: bool,
+    pub undo: Undo,
 }
 
 impl RunShared {
@@ -181,6 +193,15 @@ pub struct Outcome {
     pub message: String,
     /// What `register` stores, besides rc / stdout / stderr.
     pub data: J,
+    /// How to take back what the task changed, if it can be; the engine runs it on rollback.
+    pub undo: Option<Undo>,
+}
+
+/// A command that takes a task's change back, and what it does, for the journal and the summary.
+#[derive(Clone, Debug)]
+pub struct Undo {
+    pub program: crate::transport::Program,
+    pub describe: String,
 }
 
 impl Outcome {
@@ -191,6 +212,7 @@ impl Outcome {
             output: String::new(),
             message: message.into(),
             data: J::Null,
+            undo: None,
         }
     }
     pub fn changed(message: impl Into<String>) -> Self {
@@ -209,6 +231,11 @@ impl Outcome {
     pub fn from_transport(e: &crate::transport::TransportError) -> Self {
         let kind = format!("{:?}", e.kind).to_lowercase();
         Outcome::failed(e.to_string()).with_data(json!({ "transport_error": kind }))
+    }
+
+    pub fn with_undo(mut self, undo: Undo) -> Self {
+        self.undo = Some(undo);
+        self
     }
 
     pub fn with_data(mut self, data: J) -> Self {
@@ -248,6 +275,7 @@ impl Outcome {
             output,
             message,
             data: json!({"rc": out.code, "stdout": out.stdout, "stderr": out.stderr}),
+            undo: None,
         }
     }
 

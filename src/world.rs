@@ -161,7 +161,7 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
     let need_storage = playbook
         .steps
         .iter()
-        .any(|s| matches!(s.action, "fetch" | "upload" | "analytics_gate"));
+        .any(|s| matches!(s.action, "fetch" | "unpack" | "upload" | "analytics_gate"));
     let (answers, storage) = resolve_answers(o, &restore, need_storage, &mut diags);
     let now = clock(o, &mut diags);
     let started = chrono::Utc::now();

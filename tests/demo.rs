@@ -165,8 +165,12 @@ fn two_runs_at_different_times_respect_the_state() {
 #[test]
 fn a_failed_restore_leaves_the_state_untouched() {
     let bed = demo();
-    // Corrupt W46's snapshot: its checksum no longer matches.
-    bed.file("backups/analytics-2026-11-15.tar", "corrupted");
+    // Replace W46's snapshot with another, sound archive: its checksum no longer matches.
+    std::fs::copy(
+        bed.path("backups/analytics-2026-11-14.tar"),
+        bed.path("backups/analytics-2026-11-15.tar"),
+    )
+    .unwrap();
     let out = bed.run(&[
         "standalone",
         "restore",
@@ -184,9 +188,13 @@ fn a_failed_restore_leaves_the_state_untouched() {
     );
     assert!(state(&bed).is_none(), "no week was recorded");
     assert!(
-        !bed.path("target/analytics-1/var/tmp/setup-restore/analytics-2026-11-15.tar.part")
+        !bed.path("target/analytics-1/var/tmp/setup-restore/analytics/analytics-2026-11-15.tar")
             .exists(),
-        "the partial file was removed"
+        "the unpacked folder was removed"
+    );
+    assert!(
+        !bed.path("target/analytics-1/var/lib/analytics").exists(),
+        "nothing reached the live data"
     );
     // Once the backup is good again, the next run restores the same weeks.
     let src = repo().join("inventories/demo/backups/analytics-2026-11-15.tar");

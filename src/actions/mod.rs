@@ -5,7 +5,9 @@ mod checks;
 mod command;
 mod files;
 mod service;
+mod tarcheck;
 mod transfer;
+mod unpack;
 
 use serde_json::Value as J;
 
@@ -18,6 +20,8 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         "copy" | "template" => files::run(ctx).await,
         "fetch" => transfer::fetch(ctx).await,
         "upload" => transfer::upload(ctx).await,
+        "unpack" => unpack::unpack(ctx).await,
+        "install" => unpack::install(ctx).await,
         "service" => service::run(ctx).await,
         "wait_for" => checks::wait_for(ctx).await,
         "assert" => checks::assert(ctx),
@@ -108,6 +112,17 @@ pub fn preview(action: &str, args: &J) -> String {
         ("template", _) => format!("template {} -> {}", s("src"), s("dest")),
         ("fetch", _) => format!("fetch storage:{} -> {}", s("object"), s("dest")),
         ("upload", _) => format!("upload {} -> storage:{}", s("src"), s("object")),
+        ("unpack", _) => format!("unpack storage:{} -> {} (checked)", s("object"), s("dest")),
+        ("install", _) => format!(
+            "install {} {} {}",
+            s("from"),
+            if args.get("merge").and_then(J::as_bool) == Some(true) {
+                "merged into"
+            } else {
+                "as"
+            },
+            s("to")
+        ),
         ("service", _) => format!("service {} {}", s("name"), s("state")),
         ("wait_for", _) => format!(
             "wait for {}",

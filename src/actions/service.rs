@@ -26,6 +26,24 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         other => return Outcome::failed(format!("unknown service state `{other}`")),
     };
     let manager = ctx.arg("manager").unwrap_or_else(|| "systemctl".into());
+    // Whether it runs now decides what rollback puts back: a service stopped before the run stays
+    // stopped, one that ran is started again.
+    let was_running = match verb {
+        "start" | "stop" => match ctx
+            .transport
+            .exec(ctx.request(argv(&manager, "status", &name)))
+            .await
+        {
+            Ok(out) => out.success(),
+            Err(e) => return Outcome::from_transport(&e),
+        },
+        _ => false,
+    };
+    match (verb, was_running) {
+        ("start", true) => return Outcome::ok(format!("{name} was already running")),
+        ("stop", false) => return Outcome::ok(format!("{name} was already stopped")),
+        _ => {}
+    }
     match ctx
         .transport
         .exec(ctx.request(argv(&manager, verb, &name)))
@@ -35,6 +53,17 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
             let mut o = Outcome::from_exec(&out);
             if out.success() {
                 o.message = format!("{name} {state}");
+                let back = match verb {
+                    "stop" => Some(("start", "started it again")),
+                    "start" => Some(("stop", "stopped it again (it was not running before)")),
+                    _ => None,
+                };
+                if let Some((verb, describe)) = back {
+                    o = o.with_undo(crate::task::Undo {
+                        program: argv(&manager, verb, &name),
+                        describe: format!("{name}: {describe}"),
+                    });
+                }
             }
             o
         }

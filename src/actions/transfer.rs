@@ -13,7 +13,7 @@ use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, Reader, quote};
 
 #[derive(Default)]
-struct Tally {
+pub(super) struct Tally {
     hasher: Sha256,
     bytes: u64,
     reported: u64,
@@ -63,7 +63,7 @@ impl AsyncRead for Hashing {
     }
 }
 
-fn hashing(
+pub(super) fn hashing(
     ctx: &TaskCtx<'_>,
     inner: Reader,
     total: Option<u64>,
@@ -83,7 +83,11 @@ fn hashing(
 }
 
 /// Tells what the storage had to retry (a lost connection, a read resumed from its offset).
-fn report_retries(ctx: &TaskCtx<'_>, storage: &dyn crate::storage::Storage, object: &str) -> usize {
+pub(super) fn report_retries(
+    ctx: &TaskCtx<'_>,
+    storage: &dyn crate::storage::Storage,
+    object: &str,
+) -> usize {
     let notes = storage.retries(Some(object));
     for note in &notes {
         ctx.events().emit(Event::Note {
@@ -94,7 +98,7 @@ fn report_retries(ctx: &TaskCtx<'_>, storage: &dyn crate::storage::Storage, obje
     notes.len()
 }
 
-fn finish(tally: &Arc<Mutex<Tally>>) -> (String, u64) {
+pub(super) fn finish(tally: &Arc<Mutex<Tally>>) -> (String, u64) {
     let t = std::mem::take(&mut *tally.lock().expect("tally"));
     (hex::encode(t.hasher.finalize()), t.bytes)
 }
@@ -109,12 +113,13 @@ fn parse_digest(text: &str) -> Option<String> {
     (word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit())).then_some(word)
 }
 
-pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
-    let Some(storage) = ctx.shared.storage.as_deref() else {
-        return Outcome::failed("no storage is configured");
-    };
-    let object = ctx.arg("object").unwrap_or_default();
-    let dest = ctx.arg("dest").unwrap_or_default();
+/// The digest `object` must have: the step's `sha256`, else the `.sha256` file beside it in storage.
+/// None only when `verify: false`; a storage that cannot be read is an error of its own.
+pub(super) async fn expected_digest(
+    ctx: &TaskCtx<'_>,
+    storage: &dyn crate::storage::Storage,
+    object: &str,
+) -> Result<Option<String>, Outcome> {
     let verify = ctx
         .args
         .get("verify")
@@ -124,7 +129,9 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
         Some(s) => match parse_digest(&s) {
             Some(d) => Some(d),
             None => {
-                return Outcome::failed(format!("`sha256` for {object} is not a sha256 digest"));
+                return Err(Outcome::failed(format!(
+                    "`sha256` for {object} is not a sha256 digest"
+                )));
             }
         },
         None => match storage.get(&format!("{object}.sha256"), None).await {
@@ -133,14 +140,33 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
                 let _ = r.read_to_string(&mut s).await;
                 parse_digest(&s)
             }
-            Err(_) => None,
+            Err(e) if e.not_found => None,
+            Err(e) => {
+                return Err(Outcome::failed(format!(
+                    "cannot read `{object}.sha256` from {}: {e}",
+                    storage.describe()
+                )));
+            }
         },
     };
     if expected.is_none() && verify {
-        return Outcome::failed(format!(
+        return Err(Outcome::failed(format!(
             "no checksum for `{object}`: give `sha256:` or keep `{object}.sha256` beside it in storage (or set `verify: false`)"
-        ));
+        )));
     }
+    Ok(expected)
+}
+
+pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
+    let Some(storage) = ctx.shared.storage.as_deref() else {
+        return Outcome::failed("no storage is configured");
+    };
+    let object = ctx.arg("object").unwrap_or_default();
+    let dest = ctx.arg("dest").unwrap_or_default();
+    let expected = match expected_digest(ctx, storage, &object).await {
+        Ok(e) => e,
+        Err(o) => return o,
+    };
     let meta = match storage.stat(&object).await {
         Ok(m) => m,
         Err(e) if e.not_found => {

@@ -99,6 +99,7 @@ pub fn shared(
         analytics: w.answers.analytics(),
         become_password: w.answers.secret("become_password"),
         lock_timeout: o.connect_timeout,
+        undo: Default::default(),
         registered: Default::default(),
         resume,
         destructive_started: Default::default(),

@@ -133,6 +133,67 @@ async fn take_locks(
     }
 }
 
+/// After a failure or an interrupt: undo what the run changed and run the playbook's rollback steps
+/// when a destructive step had started, else only the cleanup steps (tagged `always`). Cleanup also
+/// runs when the rollback fails. False when something could not be undone.
+async fn recover(
+    o: &Options,
+    w: &World,
+    shared: &Arc<crate::task::RunShared>,
+    events: &Events,
+    ending: Ending,
+) -> bool {
+    let destructive = shared.destructive_started.load(Ordering::SeqCst);
+    let reason = match (destructive, ending) {
+        (true, Ending::Interrupted) => {
+            "the run was interrupted after a destructive step started: rolling back"
+        }
+        (true, _) => "a step failed after a destructive step started: rolling back",
+        (false, _) => {
+            "the run stopped before any destructive step: cleaning up (steps tagged `always`)"
+        }
+    };
+    let has_undo = !shared.undo.lock().expect("undo").is_empty();
+    let dags = if destructive {
+        vec![&w.plan.rollback]
+    } else {
+        vec![&w.plan.cleanup]
+    };
+    if !has_undo && dags.iter().all(|d| d.tasks.is_empty()) {
+        return true;
+    }
+    events.emit(Event::RollbackStarted {
+        at: chrono::Utc::now(),
+        reason: reason.into(),
+    });
+    let opts = exec::Options {
+        forks: o.forks,
+        keep_going: true,
+    };
+    let run = |dag: &crate::plan::Dag| {
+        exec::run_dag(
+            shared.clone(),
+            Arc::new(dag.clone()),
+            &opts,
+            true,
+            Arc::new(Interrupt::default()),
+        )
+    };
+    let mut ok = true;
+    if destructive {
+        ok &= exec::undo::undo_all(shared).await;
+        if !w.plan.rollback.tasks.is_empty() {
+            ok &= run(&w.plan.rollback).await == Ending::Done;
+        }
+        if !ok && !w.plan.cleanup.tasks.is_empty() {
+            run(&w.plan.cleanup).await;
+        }
+    } else if !w.plan.cleanup.tasks.is_empty() {
+        run(&w.plan.cleanup).await;
+    }
+    ok
+}
+
 async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
     let resume = resumed(o, &w)?;
     let events = Events::default();
@@ -193,40 +254,9 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
     };
     let main = Arc::new(w.plan.main.clone());
     let ending = exec::run_dag(shared.clone(), main, &opts, false, interrupt.clone()).await;
+    let mut rollback_failed = false;
     if ending != Ending::Done && interrupt.count.load(Ordering::SeqCst) < 2 {
-        let destructive = shared.destructive_started.load(Ordering::SeqCst);
-        let (dag, reason) = match (destructive, ending) {
-            (true, Ending::Interrupted) => (
-                &w.plan.rollback,
-                "the run was interrupted after a destructive step started: rolling back",
-            ),
-            (true, _) => (
-                &w.plan.rollback,
-                "a step failed after a destructive step started: rolling back",
-            ),
-            (false, _) => (
-                &w.plan.cleanup,
-                "the run stopped before any destructive step: cleaning up (steps tagged `always`)",
-            ),
-        };
-        if !dag.tasks.is_empty() {
-            events.emit(Event::RollbackStarted {
-                at: chrono::Utc::now(),
-                reason: reason.into(),
-            });
-            let rb_opts = exec::Options {
-                forks: o.forks,
-                keep_going: true,
-            };
-            exec::run_dag(
-                shared.clone(),
-                Arc::new(dag.clone()),
-                &rb_opts,
-                true,
-                Arc::new(Interrupt::default()),
-            )
-            .await;
-        }
+        rollback_failed = !recover(o, &w, &shared, &events, ending).await;
     }
     watcher.abort();
     for (host, r) in lock::release_all(&shared, &hosts, &me).await {
@@ -247,6 +277,7 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
     }
     let (status, code) = match ending {
         Ending::Done => ("done", 0),
+        _ if rollback_failed => ("failed", 1),
         Ending::Failed => ("failed", 1),
         Ending::Interrupted => ("interrupted", 130),
     };
@@ -273,6 +304,11 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
     print!("{}", shared.masker.mask(&report.text));
     println!("Journal: {}", run_dir.join("journal.jsonl").display());
     match ending {
+        _ if rollback_failed => Err(Failure::Failed(format!(
+            "run {} failed and its ROLLBACK FAILED: the hosts may be in a mixed state; see the summary above and {}",
+            w.run.id,
+            run_dir.join("report.json").display()
+        ))),
         Ending::Failed => Err(Failure::Failed(format!(
             "run {} failed: see the summary above and {}",
             w.run.id,

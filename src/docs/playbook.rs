@@ -16,6 +16,8 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
     ("fetch", Some(&["object", "dest", "sha256", "verify"])),
     ("upload", Some(&["src", "object"])),
     ("service", Some(&["name", "state", "manager"])),
+    ("unpack", Some(&["object", "dest", "sha256", "verify"])),
+    ("install", Some(&["from", "to", "merge"])),
     (
         "wait_for",
         Some(&[
@@ -278,7 +280,8 @@ fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
             c.map(payload, &format!("`{action}`"), keys);
             let required: &[&str] = match action {
                 "copy" | "template" => &["dest"],
-                "fetch" => &["object", "dest"],
+                "fetch" | "unpack" => &["object", "dest"],
+                "install" => &["from", "to"],
                 "upload" => &["src", "object"],
                 "service" => &["name", "state"],
                 "assert" => &["that"],

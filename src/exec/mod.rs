@@ -3,6 +3,7 @@
 
 pub mod lock;
 mod run_task;
+pub mod undo;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -149,6 +150,7 @@ pub async fn run_dag(
                                 message: "aborted by a second interrupt".into(),
                                 registered: None,
                                 destructive: dag.steps[task.step].step.destructive,
+                                undo: Vec::new(),
                             });
                         }
                         break;

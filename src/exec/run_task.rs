@@ -183,46 +183,48 @@ pub(super) async fn run_task(
             input_hash: input_hash.to_string(),
         })
     };
-    let finish = |outcome: Outcome, hash: String, started: chrono::DateTime<Utc>| {
-        let registered = step
-            .register
-            .as_ref()
-            .map(|_| shared.masker.mask_json(&outcome.registered()));
-        shared.events.emit(Event::TaskFinished {
-            task: t,
-            step: step.id.clone(),
-            host: task.host.clone(),
-            rollback,
-            at: Utc::now(),
-            started_at: started,
-            status: outcome.status,
-            exit_code: outcome.code,
-            input_hash: hash,
-            output: excerpt(&outcome.output, &shared.masker),
-            message: shared.masker.mask(&outcome.message),
-            registered,
-            destructive: step.destructive,
-        });
-        if let Some(name) = &step.register {
-            let key = if ps.hosts.len() == 1 {
-                "*".to_string()
-            } else {
-                task.host.clone()
-            };
-            shared
-                .registered
-                .lock()
-                .expect("registered")
-                .entry(key)
-                .or_default()
-                .insert(name.clone(), outcome.registered());
-        }
-        outcome.status
-    };
+    let finish =
+        |outcome: Outcome, hash: String, started: chrono::DateTime<Utc>, undo: Vec<String>| {
+            let registered = step
+                .register
+                .as_ref()
+                .map(|_| shared.masker.mask_json(&outcome.registered()));
+            shared.events.emit(Event::TaskFinished {
+                task: t,
+                step: step.id.clone(),
+                host: task.host.clone(),
+                rollback,
+                at: Utc::now(),
+                started_at: started,
+                status: outcome.status,
+                exit_code: outcome.code,
+                input_hash: hash,
+                output: excerpt(&outcome.output, &shared.masker),
+                message: shared.masker.mask(&outcome.message),
+                registered,
+                destructive: step.destructive,
+                undo,
+            });
+            if let Some(name) = &step.register {
+                let key = if ps.hosts.len() == 1 {
+                    "*".to_string()
+                } else {
+                    task.host.clone()
+                };
+                shared
+                    .registered
+                    .lock()
+                    .expect("registered")
+                    .entry(key)
+                    .or_default()
+                    .insert(name.clone(), outcome.registered());
+            }
+            outcome.status
+        };
     let fail = |msg: String| {
         let msg = shared.masker.mask(&msg);
         started("");
-        finish(Outcome::failed(msg), String::new(), started_at)
+        finish(Outcome::failed(msg), String::new(), started_at, Vec::new())
     };
     let ctx = match shared.context(&task.host, None) {
         Ok(c) => c,
@@ -234,7 +236,7 @@ pub(super) async fn run_task(
             let mut o = Outcome::ok("skipped: `when` is false");
             o.status = Status::Skipped;
             started("");
-            return finish(o, String::new(), started_at);
+            return finish(o, String::new(), started_at, Vec::new());
         }
         Err(e) => return fail(e),
     }
@@ -262,7 +264,7 @@ pub(super) async fn run_task(
         let mut o = Outcome::ok("done in the resumed run; skipped");
         o.status = Status::Skipped;
         o.data = reg.clone().unwrap_or(J::Null);
-        return finish(o, hash, started_at);
+        return finish(o, hash, started_at, Vec::new());
     }
     if step.destructive {
         shared.destructive_started.store(true, Ordering::SeqCst);
@@ -271,6 +273,7 @@ pub(super) async fn run_task(
     let transport = shared.transport(&task.host);
     let mut results = Vec::new();
     let mut overall = Outcome::ok("");
+    let mut undone_by = Vec::new();
     for (args, env, ictx) in &rendered {
         let ctx = TaskCtx {
             task: t,
@@ -282,7 +285,21 @@ pub(super) async fn run_task(
             shared: &shared,
             vars: ictx,
         };
-        let outcome = attempt(&ctx).await;
+        let mut outcome = attempt(&ctx).await;
+        if let Some(undo) = outcome.undo.take() {
+            undone_by.push(undo.describe.clone());
+            shared
+                .undo
+                .lock()
+                .expect("undo")
+                .push(crate::task::UndoEntry {
+                    task: t,
+                    step: step.id.clone(),
+                    host: task.host.clone(),
+                    become_: step.become_.unwrap_or(host.become_),
+                    undo,
+                });
+        }
         if items.is_none() {
             overall = outcome;
             break;
@@ -311,5 +328,5 @@ pub(super) async fn run_task(
         overall.message = format!("{} (ignored)", overall.message);
         overall.status = Status::Ok;
     }
-    finish(overall, hash, started_at)
+    finish(overall, hash, started_at, undone_by)
 }

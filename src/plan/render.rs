@@ -118,11 +118,22 @@ pub fn text(plan: &Plan, preview: Preview, gate: Option<&J>) -> String {
         path.len(),
         path.join(" -> ")
     );
-    if !plan.rollback.steps.is_empty() {
+    let undoable: Vec<&str> = plan
+        .main
+        .steps
+        .iter()
+        .filter(|s| matches!(s.step.action, "install" | "service"))
+        .map(|s| s.step.id.as_str())
+        .collect();
+    if !undoable.is_empty() {
         let _ = writeln!(
             out,
-            "On failure after a destructive step has started, roll back with:"
+            "On failure after a destructive step has started, the engine undoes what these steps changed, newest first: {}",
+            undoable.join(", ")
         );
+    }
+    if !plan.rollback.steps.is_empty() {
+        let _ = writeln!(out, "Then the playbook's rollback steps run:");
         dag_text(&mut out, &plan.rollback, true, preview);
     }
     if let Some(g) = gate {

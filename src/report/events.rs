@@ -55,6 +55,19 @@ pub enum Event {
         message: String,
         registered: Option<J>,
         destructive: bool,
+        /// What rollback would do to take this task's change back.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        undo: Vec<String>,
+    },
+    /// A task's change taken back during rollback (or not, when `ok` is false).
+    Undone {
+        at: DateTime<Utc>,
+        task: usize,
+        step: String,
+        host: String,
+        ok: bool,
+        describe: String,
+        message: String,
     },
     Transfer {
         task: usize,

@@ -52,6 +52,19 @@ pub fn read_done(path: &Path) -> std::io::Result<Done> {
         let Ok(v) = serde_json::from_str::<J>(line) else {
             continue;
         };
+        if v["event"] == "rollback_started" {
+            // The run undid its work: nothing it did before stands, so a resumed run redoes it all.
+            done.clear();
+            continue;
+        }
+        if v["event"] == "undone" {
+            // A change rollback took back is not done any more: a resumed run does it again.
+            done.remove(&(
+                v["step"].as_str().unwrap_or("").to_string(),
+                v["host"].as_str().unwrap_or("").to_string(),
+            ));
+            continue;
+        }
         if v["event"] != "task_finished" || v["rollback"] == true {
             continue;
         }

@@ -191,6 +191,21 @@ impl Sink for Progress {
                 eprintln!("WARNING: the lock on {host} was not released: {m}");
             }
             Event::Lock { .. } => {}
+            Event::Undone {
+                step,
+                host,
+                ok,
+                describe,
+                message,
+                ..
+            } => {
+                if *ok {
+                    self.line(&format!("{t} undone   {step} on {host}: {describe}"));
+                } else {
+                    let text = format!("{t} UNDO FAILED {step} on {host}: {describe}: {message}");
+                    self.line(&text);
+                }
+            }
             Event::RollbackStarted { reason, .. } => self.line(&format!("{t} ROLLBACK: {reason}")),
             Event::Interrupted { second, .. } => {
                 let text = if *second {

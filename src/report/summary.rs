@@ -30,7 +30,10 @@ pub struct Collected {
     pub tasks: Vec<TaskRecord>,
     pub gate: Option<J>,
     pub rollback_reason: Option<String>,
+    /// Changes taken back during rollback: step, host, what, and whether it worked.
+    pub undone: Vec<J>,
     pub interrupted: bool,
+    pub locks: Vec<J>,
 }
 
 /// A sink that keeps what the report needs.
@@ -70,6 +73,25 @@ impl Sink for Collector {
             Event::Gate { decision } => c.gate = Some(decision.clone()),
             Event::RollbackStarted { reason, .. } => c.rollback_reason = Some(reason.clone()),
             Event::Interrupted { .. } => c.interrupted = true,
+            Event::Undone {
+                step,
+                host,
+                ok,
+                describe,
+                message,
+                ..
+            } => c.undone.push(json!({
+                "step": step, "host": host, "undone": ok, "what": describe,
+                "error": (!ok).then_some(message),
+            })),
+            Event::Lock {
+                host,
+                action,
+                message,
+                ..
+            } => c
+                .locks
+                .push(json!({"host": host, "action": action, "message": message})),
             _ => {}
         }
     }
@@ -208,8 +230,40 @@ pub fn build(
             let _ = writeln!(text, "RTO: not reached: the run did not complete");
         }
     }
+    let rollback_failures: Vec<String> = c
+        .undone
+        .iter()
+        .filter(|u| u["undone"] == false)
+        .map(|u| {
+            format!(
+                "undo of {} on {} ({}): {}",
+                u["step"].as_str().unwrap_or(""),
+                u["host"].as_str().unwrap_or(""),
+                u["what"].as_str().unwrap_or(""),
+                u["error"].as_str().unwrap_or("")
+            )
+        })
+        .chain(
+            c.tasks
+                .iter()
+                .filter(|t| t.rollback && t.status == Status::Failed)
+                .map(|t| format!("rollback step {} on {}: {}", t.step, t.host, t.message)),
+        )
+        .collect();
     if let Some(reason) = &c.rollback_reason {
         let _ = writeln!(text, "Rollback ran: {reason}");
+        for u in c.undone.iter().filter(|u| u["undone"] == true) {
+            let _ = writeln!(
+                text,
+                "  undone: {} on {}: {}",
+                u["step"].as_str().unwrap_or(""),
+                u["host"].as_str().unwrap_or(""),
+                u["what"].as_str().unwrap_or("")
+            );
+        }
+        for f in &rollback_failures {
+            let _ = writeln!(text, "  ROLLBACK FAILED: {f}");
+        }
     }
     if let Some(g) = &c.gate {
         text.push_str(&crate::gate::text::render(g));
@@ -232,7 +286,14 @@ pub fn build(
             "started_at": stamp(t.started_at), "finished_at": stamp(t.finished_at), "duration_seconds": secs(t.started_at, t.finished_at),
             "message": t.message, "input_hash": t.input_hash,
         })).collect::<Vec<_>>(),
-        "rollback": {"ran": c.rollback_reason.is_some(), "reason": c.rollback_reason},
+        "rollback": {
+            "ran": c.rollback_reason.is_some(),
+            "reason": c.rollback_reason,
+            "undone": c.undone,
+            "failed": !rollback_failures.is_empty(),
+            "failures": rollback_failures,
+        },
+        "locks": c.locks,
         "interrupted": c.interrupted,
         "gate": c.gate,
     });

@@ -1,0 +1,210 @@
+//! `unpack` (storage → a fresh folder on the host, every entry checked on the way) and `install`
+//! (that folder takes the live one's place by rename, or is merged into it), the safe way to put an
+//! archive's files in place. No `tar -xf` of an unchecked file anywhere.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::io::{AsyncRead, ReadBuf};
+
+use super::tarcheck::Checker;
+use super::transfer::{expected_digest, finish, hashing, report_retries};
+use crate::task::{Outcome, TaskCtx, Undo};
+use crate::transport::{Program, Reader, quote};
+
+/// Passes bytes on to the host while the checker reads them; the first broken rule ends the stream
+/// and is kept for the message.
+struct Checked {
+    inner: Reader,
+    checker: Checker,
+    verdict: Arc<Mutex<Option<String>>>,
+    entries: Arc<Mutex<u64>>,
+}
+
+impl AsyncRead for Checked {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let res = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &res {
+            let new = buf.filled()[before..].to_vec();
+            let this = &mut *self;
+            let verdict = if new.is_empty() {
+                this.checker.finish()
+            } else {
+                this.checker.feed(&new)
+            };
+            *this.entries.lock().expect("entries") = this.checker.entries;
+            if let Err(e) = verdict {
+                *this.verdict.lock().expect("verdict") = Some(e.clone());
+                return std::task::Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    e,
+                )));
+            }
+        }
+        res
+    }
+}
+
+async fn remove(ctx: &TaskCtx<'_>, dir: &str) {
+    let _ = ctx
+        .transport
+        .exec(ctx.request(Program::Shell(format!("rm -rf {}", quote(dir)))))
+        .await;
+}
+
+/// `unpack: { object, dest }`: `dest` is made afresh and receives the archive, which streams from
+/// storage through the controller: checksum and every entry checked on the way. Anything wrong and
+/// `dest` is removed again. `dest` should be a new folder beside the live one (same file system),
+/// for `install` to rename.
+pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
+    let Some(storage) = ctx.shared.storage.as_deref() else {
+        return Outcome::failed("no storage is configured");
+    };
+    let object = ctx.arg("object").unwrap_or_default();
+    let dest = ctx.arg("dest").unwrap_or_default();
+    if dest.trim_matches('/').is_empty() {
+        return Outcome::failed("`unpack` needs a `dest` folder, and not `/`");
+    }
+    let expected = match expected_digest(ctx, storage, &object).await {
+        Ok(e) => e,
+        Err(o) => return o,
+    };
+    let size = match storage.stat(&object).await {
+        Ok(m) => m.size,
+        Err(e) if e.not_found => {
+            return Outcome::failed(format!(
+                "backup `{object}` is not in {}: see `setup standalone list` for what is there",
+                storage.describe()
+            ));
+        }
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let reader = match storage.get(&object, None).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let (reader, tally) = hashing(ctx, reader, Some(size), true);
+    let verdict = Arc::new(Mutex::new(None));
+    let entries = Arc::new(Mutex::new(0));
+    let checked = Checked {
+        inner: reader,
+        checker: Checker::default(),
+        verdict: verdict.clone(),
+        entries: entries.clone(),
+    };
+    // tar stops at the end marker; `cat` takes the padding after it, so every byte is hashed.
+    let d = quote(&dest);
+    let mut req = ctx.request(Program::Shell(format!(
+        "set -eu; rm -rf {d}; mkdir -p {d}; tar -xf - -C {d}; cat > /dev/null"
+    )));
+    req.stdin = Some(Box::new(checked));
+    let out = ctx.transport.exec(req).await;
+    report_retries(ctx, storage, &object);
+    let (digest, bytes) = finish(&tally);
+    let refused = verdict.lock().expect("verdict").clone();
+    let failure = match (&refused, &out) {
+        (Some(why), _) => Some(format!(
+            "{object} refused before anything live was touched: {why}; {dest} was removed"
+        )),
+        (None, Err(e)) => Some(format!("unpacking {object}: {e}")),
+        (None, Ok(o)) if !o.success() => Some(format!(
+            "unpacking {object} into {dest}: {}",
+            Outcome::from_exec(o).message
+        )),
+        _ => match &expected {
+            Some(want) if *want != digest => Some(format!(
+                "checksum mismatch for {object}: expected sha256 {want}, got {digest}; {dest} was removed"
+            )),
+            _ => None,
+        },
+    };
+    if let Some(message) = failure {
+        remove(ctx, &dest).await;
+        return Outcome::failed(message);
+    }
+    let entries = *entries.lock().expect("entries");
+    let how = if expected.is_some() {
+        "verified"
+    } else {
+        "NOT verified"
+    };
+    Outcome::changed(format!(
+        "{object} -> {dest}: {entries} entries checked, {bytes} bytes, sha256 {how}"
+    ))
+    .with_data(json!({"dest": dest, "sha256": digest, "bytes": bytes, "entries": entries}))
+}
+
+/// Links in the folder that point outside it (absolute, or climbing with `..`), if any: a merge
+/// into such a folder could write through them.
+const ESCAPING_LINKS: &str = "find \"$t\" -type l \\( -lname '/*' -o -lname '..' -o -lname '../*' -o -lname '*/..' -o -lname '*/../*' \\) -print | head -n 5";
+
+/// `install: { from, to }` puts an unpacked folder in place. By default `to` is replaced by rename:
+/// the old folder is kept beside it as `<to>.pre-restore-<run>`, and the engine can undo the swap.
+/// `merge: true` copies `from` into `to` instead (for incremental data), after checking that no
+/// link in `to` leads outside it; a merge cannot be undone.
+pub async fn install(ctx: &TaskCtx<'_>) -> Outcome {
+    let from = ctx.arg("from").unwrap_or_default();
+    let to = ctx.arg("to").unwrap_or_default();
+    let merge = ctx.args.get("merge").and_then(|v| v.as_bool()) == Some(true);
+    if to.trim_matches('/').is_empty() || from.trim_matches('/').is_empty() {
+        return Outcome::failed("`install` needs `from` and `to` folders, and neither may be `/`");
+    }
+    let run = &ctx.shared.run.id;
+    let (f, t) = (quote(&from), quote(&to));
+    let old = format!("{to}.pre-restore-{run}");
+    let o = quote(&old);
+    let check = format!(
+        "set -eu; f={f}; t={t}; [ -d \"$f\" ] || {{ echo \"$f is not there: nothing to install\" >&2; exit 1; }}; \
+         mkdir -p \"$(dirname \"$t\")\"; "
+    );
+    let script = if merge {
+        format!(
+            "{check}if [ -L \"$t\" ]; then echo \"$t is a symbolic link: refusing to merge into it\" >&2; exit 1; fi; \
+             mkdir -p \"$t\"; bad=$({ESCAPING_LINKS}); \
+             if [ -n \"$bad\" ]; then echo \"links in $t point outside it: $bad\" >&2; exit 1; fi; \
+             cp -a \"$f/.\" \"$t/\"; rm -rf \"$f\""
+        )
+    } else {
+        format!(
+            "{check}rm -rf {o}; if [ -e \"$t\" ] || [ -L \"$t\" ]; then mv \"$t\" {o}; echo kept; fi; mv \"$f\" \"$t\""
+        )
+    };
+    let out = match ctx
+        .transport
+        .exec(ctx.request(Program::Shell(script)))
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => return Outcome::from_transport(&e),
+    };
+    if !out.success() {
+        return Outcome::from_exec(&out);
+    }
+    if merge {
+        return Outcome::changed(format!("{from} merged into {to}"));
+    }
+    let kept = out.stdout.contains("kept");
+    let failed = quote(&format!("{to}.failed-{run}"));
+    let undo = Undo {
+        program: Program::Shell(format!(
+            "set -eu; t={t}; if [ -e \"$t\" ] || [ -L \"$t\" ]; then rm -rf {failed}; mv \"$t\" {failed}; fi; \
+             if [ -e {o} ]; then mv {o} \"$t\"; fi"
+        )),
+        describe: if kept {
+            format!("put the previous {to} back (the restored one is kept as {to}.failed-{run})")
+        } else {
+            format!("moved the restored {to} aside as {to}.failed-{run} (there was none before)")
+        },
+    };
+    let message = if kept {
+        format!("{from} is now {to}; the previous one is kept as {old}")
+    } else {
+        format!("{from} is now {to} (there was none before)")
+    };
+    Outcome::changed(message).with_undo(undo)
+}
