@@ -43,6 +43,50 @@ pub struct Diag {
     named: Option<NamedSource<Arc<String>>>,
 }
 
+/// Whether a key's name says its value is a secret, however it is spelt around that word.
+pub fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "key",
+        "token",
+        "sas",
+        "connection_string",
+        "credential",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
+        && !k.ends_with("key_file")
+}
+
+/// The text a diagnostic shows, with the value of every `key: value` line whose key looks secret
+/// replaced by `*` (same byte length, so spans still point where they did).
+pub fn redact_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let key_start = body.len() - body.trim_start_matches([' ', '-', '\t']).len();
+        match body[key_start..].split_once(':') {
+            Some((key, value))
+                if looks_secret(key.trim().trim_matches(['"', '\'']))
+                    && !value.trim().is_empty() =>
+            {
+                let value_at = key_start + key.len() + 1;
+                out.push_str(&body[..value_at]);
+                let v = &body[value_at..];
+                let lead = v.len() - v.trim_start().len();
+                out.push_str(&v[..lead]);
+                out.extend(v[lead..].chars().map(|c| "*".repeat(c.len_utf8())));
+                out.push_str(&line[body.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
 impl Diag {
     pub fn at(code: &'static str, source: &Source, span: Span, message: impl Into<String>) -> Self {
         Diag {
@@ -52,7 +96,10 @@ impl Diag {
             span,
             label: "here".into(),
             help: None,
-            named: Some(NamedSource::new(source.name.clone(), source.text.clone())),
+            named: Some(NamedSource::new(
+                source.name.clone(),
+                Arc::new(redact_secrets(&source.text)),
+            )),
         }
     }
 
@@ -203,6 +250,22 @@ pub fn did_you_mean<'a>(
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_secrets;
+
+    #[test]
+    fn secret_looking_values_are_starred_at_the_same_offsets() {
+        let text = "storage.s3.secret_kye: hunter2\nstorage.s3.bucket: b\n  password: 'p w'\nkey_file: /k\n";
+        let out = redact_secrets(text);
+        assert_eq!(
+            out,
+            "storage.s3.secret_kye: *******\nstorage.s3.bucket: b\n  password: *****\nkey_file: /k\n"
+        );
+        assert_eq!(out.len(), text.len());
+    }
 }
 
 #[cfg(test)]

@@ -263,7 +263,7 @@ impl Outcome {
             Some(0) => String::new(),
             Some(c) => format!(
                 "exit code {c}{}",
-                last_line(&out.stderr)
+                cause_line(&out.stderr)
                     .map(|l| format!(": {l}"))
                     .unwrap_or_default()
             ),
@@ -299,6 +299,57 @@ impl Outcome {
     }
 }
 
-fn last_line(s: &str) -> Option<&str> {
-    s.lines().rev().map(str::trim).find(|l| !l.is_empty())
+/// The stderr line that says why a command failed: the first that names a cause, skipping the
+/// trailers tools print last ("Exiting with failure status…"); else the last line.
+pub fn cause_line(s: &str) -> Option<&str> {
+    const TRAILERS: &[&str] = &[
+        "exiting with failure status",
+        "error is not recoverable",
+        "child returned status",
+        "error exit delayed",
+    ];
+    const CAUSES: &[&str] = &[
+        "no space left",
+        "permission denied",
+        "denied",
+        "cannot",
+        "can't",
+        "no such",
+        "not found",
+        "error",
+        "failed",
+        "refused",
+        "invalid",
+        "fatal",
+        "timed out",
+        "read-only",
+        "parameter not set",
+    ];
+    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let is = |l: &str, words: &[&str]| {
+        let l = l.to_ascii_lowercase();
+        words.iter().any(|w| l.contains(w))
+    };
+    lines
+        .iter()
+        .find(|l| !is(l, TRAILERS) && is(l, CAUSES))
+        .or_else(|| lines.iter().rev().find(|l| !is(l, TRAILERS)))
+        .or(lines.last())
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cause_line;
+
+    #[test]
+    fn the_cause_of_a_failure_is_the_line_that_names_it() {
+        let tar = "tar: ./data/big: Cannot write: No space left on device\ntar: Exiting with failure status due to previous errors\n";
+        assert_eq!(
+            cause_line(tar),
+            Some("tar: ./data/big: Cannot write: No space left on device")
+        );
+        assert_eq!(cause_line("starting\nwarming up\n"), Some("warming up"));
+        assert_eq!(cause_line(""), None);
+    }
 }

@@ -163,6 +163,24 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         .iter()
         .any(|s| matches!(s.action, "fetch" | "unpack" | "upload" | "analytics_gate"));
     let (answers, storage) = resolve_answers(o, &restore, need_storage, &mut diags);
+    let uses_backup = playbook.steps.iter().any(|s| {
+        serde_json::to_string(&s.payload.to_json())
+            .is_ok_and(|t| t.contains("restore.config_backup"))
+    });
+    if need_restore
+        && uses_backup
+        && restore.components.iter().any(|c| c == "config")
+        && answers.get("config_backup").is_none()
+    {
+        let message =
+            "the configuration is to be restored, but no `config_backup` names its backup";
+        let d = match &restore.source {
+            Some(src) => Diag::at("missing_config_backup", src, Span::default(), message)
+                .label("no `config_backup` in this file"),
+            None => Diag::plain("missing_config_backup", message),
+        };
+        diags.push(d.help("add `config_backup: <backup name>` to restore.yml (see `setup standalone list`), or leave `config` out of `components`"));
+    }
     let now = clock(o, &mut diags);
     let started = chrono::Utc::now();
     let run = RunInfo {

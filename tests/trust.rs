@@ -188,3 +188,322 @@ fn a_run_killed_outright_leaves_a_lock_the_next_run_takes_over() {
     assert_eq!(lock["action"], "taken over from a run that is gone");
     assert!(!bed.path(".setup/locks/h1.lock").exists());
 }
+
+/// Writes `backups/NAME` from a folder built by `make` (a shell script run in it), with a sidecar
+/// that matches whatever ends up in the file after `after` (a shell script run in backups/).
+fn backup(bed: &Bed, name: &str, make: &str, after: &str) {
+    let work = bed.path(&format!("work-{name}"));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let script = format!(
+        "set -e; cd '{w}'; {make}; tar -cf '../backups/{name}' $(ls -A); cd ../backups; {after}; sha256sum '{name}' > '{name}.sha256'",
+        w = work.display()
+    );
+    let ok = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "{script}");
+}
+
+fn analytics_only(bed: &Bed) -> common::Out {
+    bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-18T12:00:00Z",
+        "--only",
+        "analytics",
+    ])
+}
+
+#[test]
+fn a_link_out_of_the_data_folder_is_refused_in_any_week() {
+    let bed = demo();
+    // Week 45's snapshot holds `hook -> <outside>`; week 46's holds `hook/file`.
+    let outside = bed.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    backup(
+        &bed,
+        "analytics-2026-11-08.tar",
+        &format!("ln -s '{}' hook", outside.display()),
+        "true",
+    );
+    backup(
+        &bed,
+        "analytics-2026-11-15.tar",
+        "mkdir hook && echo planted > hook/file",
+        "true",
+    );
+    let out = analytics_only(&bed);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("symbolic link `hook` points to the absolute path"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !outside.join("file").exists(),
+        "nothing was written outside"
+    );
+    assert!(
+        !bed.path("target/analytics-1/var/lib/analytics").exists(),
+        "nothing reached the live data"
+    );
+    // A relative link that climbs out is refused the same way.
+    backup(
+        &bed,
+        "analytics-2026-11-08.tar",
+        "ln -s ../../../outside hook",
+        "true",
+    );
+    let out = analytics_only(&bed);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("links may only point down"),
+        "{}",
+        out.stdout
+    );
+    // And a link already in the live data, left by anything else, stops a merge into it.
+    backup(&bed, "analytics-2026-11-08.tar", "echo fine > data", "true");
+    let live = bed.path("target/analytics-1/var/lib/analytics");
+    std::fs::create_dir_all(&live).unwrap();
+    std::os::unix::fs::symlink(&outside, live.join("hook")).unwrap();
+    let out = analytics_only(&bed);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("point outside it"), "{}", out.stdout);
+    assert!(
+        !outside.join("file").exists(),
+        "nothing was written outside"
+    );
+}
+
+#[test]
+fn a_truncated_archive_whose_checksum_matches_is_refused() {
+    let bed = demo();
+    backup(
+        &bed,
+        "analytics-2026-11-15.tar",
+        "head -c 300000 /dev/urandom > big && echo b > small",
+        "head -c 100000 analytics-2026-11-15.tar > cut && mv cut analytics-2026-11-15.tar",
+    );
+    let out = analytics_only(&bed);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("the archive is truncated"),
+        "{}",
+        out.stdout
+    );
+    let state = bed.read("target/analytics-1/var/lib/setup/analytics-state.json");
+    assert!(
+        state.is_empty(),
+        "no week was recorded as restored: {state}"
+    );
+}
+
+/// The demo with a running director on an old configuration, whose service manager fails to start
+/// it: once (`once`), or for as long as `target/fail-start` exists.
+fn failing_director(bed: &Bed, once: bool) {
+    let forget = if once { "rm target/fail-start; " } else { "" };
+    let ctl = bed.read("bin/democtl").replace(
+        "  start|restart|reload)",
+        &format!("  start|restart|reload) if [ -f target/fail-start ]; then {forget}echo 'cannot start: port 8443 in use' >&2; exit 1; fi;"),
+    );
+    bed.file("bin/democtl", &ctl);
+    bed.file("target/fail-start", "");
+    bed.file(
+        "target/director-1/etc/director/director.conf",
+        "site = old\n",
+    );
+    bed.file("target/run/director.state", "running\n");
+}
+
+#[test]
+fn a_failed_start_puts_the_old_config_and_service_state_back_and_resume_redoes_it() {
+    let bed = demo();
+    failing_director(&bed, true);
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--only",
+        "config",
+        "--report",
+        "r.json",
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        bed.read("target/director-1/etc/director/director.conf"),
+        "site = old\n",
+        "the previous configuration is back"
+    );
+    assert_eq!(
+        bed.read("target/run/director.state"),
+        "running\n",
+        "{}",
+        out.stdout
+    );
+    let report: serde_json::Value = serde_json::from_str(&bed.read("r.json")).unwrap();
+    let undone: Vec<&str> = report["rollback"]["undone"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(undone, ["restore_config", "stop_services"]);
+    assert_eq!(report["rollback"]["failed"], false);
+    assert!(
+        out.stdout.contains("undone: restore_config on director-1"),
+        "{}",
+        out.stdout
+    );
+    // The resumed run does the whole restore again: nothing of the rolled-back run counts as done.
+    let again = bed.run(&["standalone", "restore", "--only", "config", "--resume"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let skipped = journal(bed.dir.path())
+        .iter()
+        .filter(|e| e["event"] == "task_finished" && e["status"] == "skipped")
+        .count();
+    assert_eq!(skipped, 0, "{}", again.stdout);
+    assert!(
+        bed.read("target/director-1/etc/director/director.conf")
+            .contains("site = dc-main")
+    );
+}
+
+#[test]
+fn a_failing_rollback_is_flagged_and_exits_1() {
+    let bed = demo();
+    // The director can no longer start once stopped: undoing the stop fails too.
+    failing_director(&bed, false);
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--only",
+        "config",
+        "--report",
+        "r.json",
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&bed.read("r.json")).unwrap();
+    assert_eq!(report["rollback"]["failed"], true, "{}", out.stdout);
+    assert!(out.stdout.contains("ROLLBACK FAILED"), "{}", out.stdout);
+    assert!(out.stderr.contains("ROLLBACK FAILED"), "{}", out.stderr);
+    assert_eq!(
+        bed.read("target/director-1/etc/director/director.conf"),
+        "site = old\n",
+        "what could be undone was"
+    );
+    assert!(
+        !bed.path("target/director-1/var/lock/setup.lock").exists(),
+        "the lock was released"
+    );
+}
+
+#[test]
+fn a_misspelt_secret_key_never_shows_its_value() {
+    let bed = demo();
+    bed.file(
+        "answers.yml",
+        "storage.type: s3\nstorage.s3.bucket: b\nstorage.s3.secret_kye: hunter2-very-secret\n",
+    );
+    let out = bed.run(&["standalone", "restore", "--check"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("secret_kye"), "{}", out.stderr);
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    assert!(!out.stdout.contains("hunter2"), "{}", out.stdout);
+}
+
+#[test]
+fn a_config_restore_with_no_config_backup_is_refused_before_anything_runs() {
+    let bed = demo();
+    bed.file("restore.yml", "components: [config, analytics]\n");
+    let out = bed.run(&["standalone", "restore"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("no `config_backup` names its backup"),
+        "{}",
+        out.stderr
+    );
+    assert!(!bed.path("target").exists(), "nothing was touched");
+    // Given on the command line instead, it is enough.
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--check",
+        "--set",
+        "config_backup=director-config-20261120T020000Z.tar",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn an_unreadable_gate_state_stops_the_gate() {
+    let bed = demo();
+    // A folder where the state file should be: it exists, and cannot be read as a file.
+    std::fs::create_dir_all(bed.path("target/analytics-1/var/lib/setup/analytics-state.json"))
+        .unwrap();
+    let out = analytics_only(&bed);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("cannot be read"), "{}", out.stdout);
+    assert!(!bed.path("target/analytics-1/var/lib/analytics").exists());
+}
+
+#[test]
+fn quiet_keeps_the_summary_short_and_a_closed_pipe_is_not_a_crash() {
+    let bed = demo();
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "-q",
+        "--now",
+        "2026-11-18T12:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("superseded"), "{}", out.stdout);
+    let state: serde_json::Value =
+        serde_json::from_str(&bed.read("target/analytics-1/var/lib/setup/analytics-state.json"))
+            .unwrap();
+    // Recorded at the run's clock, not the wall clock.
+    assert!(
+        state["history"][0]["restored_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-18T12:00:00"),
+        "{state}"
+    );
+    let mut child = bed
+        .command(&["inventory", "--list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn a_failed_step_names_its_cause_not_the_last_line() {
+    let bed = Bed::new();
+    bed.file("master.yml", "defaults: { connection: local }\nhosts:\n  h1: {}\n")
+        .file(
+            "pb.yml",
+            "steps:\n  - id: full\n    hosts: all\n    shell: |\n      echo 'tar: ./big: Cannot write: No space left on device' >&2\n      echo 'tar: Exiting with failure status due to previous errors' >&2\n      exit 2\n",
+        );
+    let out = bed.run(&["run", "pb.yml"]);
+    assert_eq!(out.code, 1);
+    let summary_line = out
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("FAILED full"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        summary_line.contains("No space left on device"),
+        "{}",
+        out.stdout
+    );
+}

@@ -10,15 +10,32 @@ use crate::task::{Outcome, TaskCtx};
 const DEFAULT_STATE: &str = "/var/lib/setup/analytics-state.json";
 
 async fn read_state(ctx: &TaskCtx<'_>, path: &str) -> Result<State, String> {
-    let mut r = match ctx.transport.get(path).await {
-        Ok(r) => r,
-        // No state yet: nothing restored.
-        Err(_) => return Ok(State::default()),
-    };
-    let mut text = String::new();
-    r.read_to_string(&mut text)
+    // Only a state file that is not there means "nothing restored yet"; one that cannot be read
+    // is an error, or every week would be restored again.
+    let probe = ctx
+        .transport
+        .exec(ctx.request(crate::transport::Program::Shell(format!(
+            "if [ -e {p} ] || [ -L {p} ]; then echo present; else echo absent; fi",
+            p = crate::transport::quote(path)
+        ))))
         .await
-        .map_err(|e| format!("reading {path}: {e}"))?;
+        .map_err(|e| e.to_string())?;
+    if probe.stdout.trim() == "absent" {
+        return Ok(State::default());
+    }
+    let mut r = ctx.transport.get(path).await.map_err(|e| {
+        format!(
+            "the gate state {path} on {} cannot be read: {e}; fix its permissions or remove it",
+            ctx.host.name
+        )
+    })?;
+    let mut text = String::new();
+    r.read_to_string(&mut text).await.map_err(|e| {
+        format!(
+            "the gate state {path} on {} cannot be read: {e}; fix its permissions or remove it",
+            ctx.host.name
+        )
+    })?;
     if text.trim().is_empty() {
         return Ok(State::default());
     }
@@ -122,7 +139,7 @@ pub async fn record(ctx: &TaskCtx<'_>) -> Outcome {
         Ok(s) => s,
         Err(e) => return Outcome::failed(e),
     };
-    let next = gate::record(&state, &snap, chrono::Utc::now());
+    let next = gate::record(&state, &snap, ctx.shared.run.now);
     if next == state {
         return Outcome::ok(format!("{} already recorded", snap.name));
     }

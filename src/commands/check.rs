@@ -76,6 +76,6 @@ pub fn print(o: &Options, w: &World) -> Result<i32, Failure> {
                 + "\n"
         }
     };
-    print!("{out}");
+    super::emit(&out);
     Ok(0)
 }

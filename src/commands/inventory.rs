@@ -8,7 +8,7 @@ pub fn list(o: &Options) -> Result<i32, Failure> {
     let mut diags = Diagnostics::default();
     let inv = crate::world::load_inventory(o, &mut diags);
     diags.into_result()?;
-    println!(
+    super::say!(
         "{}",
         serde_json::to_string_pretty(&inv.ansible_list()).expect("json")
     );

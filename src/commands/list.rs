@@ -23,17 +23,17 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         })
         .collect();
     if o.json {
-        println!(
+        super::say!(
             "{}",
             serde_json::to_string_pretty(&json!({"storage": storage.describe(), "backups": rows}))
                 .expect("json")
         );
         return Ok(0);
     }
-    println!("{}: {} backups", storage.describe(), rows.len());
+    super::say!("{}: {} backups", storage.describe(), rows.len());
     for r in &rows {
         let age = r["age_seconds"].as_i64().map_or("?".into(), human_age);
-        println!(
+        super::say!(
             "  {:<50} {:>12} bytes  {:>8} old  {}",
             r["name"].as_str().unwrap_or(""),
             r["size"],
@@ -46,7 +46,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         );
     }
     if let Some(newest) = rows.iter().filter_map(|r| r["age_seconds"].as_i64()).min() {
-        println!("RPO (age of the newest backup): {}", human_age(newest));
+        super::say!("RPO (age of the newest backup): {}", human_age(newest));
     }
     Ok(0)
 }

@@ -14,6 +14,26 @@ use crate::options::Options;
 use crate::storage::Storage;
 use crate::world::StorageWorld;
 
+/// Writes to stdout; a reader that went away (`setup inventory --list | head -1`) ends the command
+/// quietly, as it would any Unix tool, instead of a panic.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` through [`emit`].
+macro_rules! say {
+    ($($t:tt)*) => { $crate::commands::emit(&format!("{}\n", format!($($t)*))) };
+}
+pub(crate) use say;
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

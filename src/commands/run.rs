@@ -294,6 +294,7 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
         finished,
         status,
         code,
+        o.quiet,
     );
     let body = serde_json::to_string_pretty(&report.json).expect("json");
     let _ = std::fs::write(run_dir.join("report.json"), &body);

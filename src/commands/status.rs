@@ -39,16 +39,19 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         rows.push(row);
     }
     if o.json {
-        println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+        super::say!("{}", serde_json::to_string_pretty(&rows).expect("json"));
     } else if rows.is_empty() {
-        println!("no runs yet in {}", journal::runs_dir(&o.dir).display());
+        super::say!("no runs yet in {}", journal::runs_dir(&o.dir).display());
     } else {
-        println!(
+        super::say!(
             "{:<26} {:<12} {:>6} {:>6}  started",
-            "run", "status", "tasks", "failed"
+            "run",
+            "status",
+            "tasks",
+            "failed"
         );
         for r in rows {
-            println!(
+            super::say!(
                 "{:<26} {:<12} {:>6} {:>6}  {}",
                 r["run_id"].as_str().unwrap_or(""),
                 r["status"].as_str().unwrap_or(""),

@@ -122,7 +122,11 @@ pub fn text(plan: &Plan, preview: Preview, gate: Option<&J>) -> String {
         .main
         .steps
         .iter()
-        .filter(|s| matches!(s.step.action, "install" | "service"))
+        .filter(|s| match s.step.action {
+            "service" => true,
+            "install" => s.work.payload.get("merge").and_then(|m| m.as_bool()) != Some(true),
+            _ => false,
+        })
         .map(|s| s.step.id.as_str())
         .collect();
     if !undoable.is_empty() {

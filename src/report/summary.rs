@@ -110,12 +110,14 @@ pub struct Report {
     pub text: String,
 }
 
+/// `quiet` leaves the gate's per-snapshot reasons out of the text; the JSON has them all.
 pub fn build(
     c: &Collected,
     plan: &Plan,
     finished: DateTime<Utc>,
     status: &str,
     exit_code: i32,
+    quiet: bool,
 ) -> Report {
     let start = c.started_at.unwrap_or(finished);
     let mut steps = Vec::new();
@@ -265,7 +267,9 @@ pub fn build(
             let _ = writeln!(text, "  ROLLBACK FAILED: {f}");
         }
     }
-    if let Some(g) = &c.gate {
+    if let Some(g) = &c.gate
+        && !quiet
+    {
         text.push_str(&crate::gate::text::render(g));
     }
     let json = json!({
