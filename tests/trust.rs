@@ -507,3 +507,76 @@ fn a_failed_step_names_its_cause_not_the_last_line() {
         out.stdout
     );
 }
+
+fn wait_for_file(bed: &Bed, name: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !bed.path(name).exists() {
+        assert!(std::time::Instant::now() < deadline, "{name} appeared");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn term(child: &std::process::Child) {
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn sigterm_rolls_back_and_releases_the_locks_and_a_second_one_kills_every_child() {
+    let bed = Bed::new();
+    bed.file("master.yml", "defaults: { connection: local }\nhosts:\n  h1: {}\n")
+        .file(
+            "pb.yml",
+            "steps:\n  - { id: change, hosts: all, destructive: true, shell: 'touch started; sleep 2' }\n  - { id: after, hosts: all, needs: [change], shell: 'touch after' }\non_failure:\n  - { id: back, hosts: all, shell: 'touch rolled-back' }\n",
+        );
+    let child = bed
+        .command(&["run", "pb.yml"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&bed, "started");
+    term(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(bed.path("rolled-back").exists(), "the rollback ran");
+    assert!(!bed.path("after").exists(), "no new task started");
+    assert!(
+        !bed.path(".setup/locks/h1.lock").exists(),
+        "the lock was released"
+    );
+    let j = journal(bed.dir.path());
+    assert_eq!(j.last().unwrap()["event"], "run_finished");
+    // Twice: running tasks are killed with every process they started.
+    bed.file(
+        "pb.yml",
+        "steps:\n  - { id: long, hosts: all, shell: 'sleep 120 & echo $! > grandchild.pid; wait' }\n",
+    );
+    let child = bed
+        .command(&["run", "pb.yml"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&bed, "grandchild.pid");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    term(&child);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    term(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let pid = bed.read("grandchild.pid").trim().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let alive =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+    assert!(!alive, "the grandchild {pid} was killed");
+    assert!(
+        !bed.path(".setup/locks/h1.lock").exists(),
+        "the lock was released"
+    );
+    assert_eq!(
+        journal(bed.dir.path()).last().unwrap()["event"],
+        "run_finished"
+    );
+}

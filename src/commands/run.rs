@@ -238,7 +238,21 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
     let watcher = {
         let (interrupt, events) = (interrupt.clone(), events.clone());
         tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
+            // SIGTERM (a service manager, `timeout`, a CI runner stopping) is handled as Ctrl-C:
+            // no new tasks, rollback, locks released, journal closed.
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            loop {
+                let signalled = match term.as_mut() {
+                    Some(t) => tokio::select! {
+                        r = tokio::signal::ctrl_c() => r.is_ok(),
+                        r = t.recv() => r.is_some(),
+                    },
+                    None => tokio::signal::ctrl_c().await.is_ok(),
+                };
+                if !signalled {
+                    break;
+                }
                 let n = interrupt.count.fetch_add(1, Ordering::SeqCst) + 1;
                 events.emit(Event::Interrupted {
                     at: chrono::Utc::now(),

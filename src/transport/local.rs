@@ -44,6 +44,21 @@ fn is_root() -> bool {
             .unwrap_or(false)
 }
 
+/// Kills a command's whole process group if its task is dropped before the command ends (a second
+/// Ctrl-C, a timeout), so no grandchild lives on.
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
 impl Transport for Local {
     fn exec(&self, mut req: ExecRequest) -> Done<'_, ExecOutput> {
         Box::pin(async move {
@@ -77,10 +92,14 @@ impl Transport for Local {
             cmd.stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
-                .kill_on_drop(true);
+                .kill_on_drop(true)
+                // Its own process group: a terminal's Ctrl-C reaches only setup, which decides,
+                // and an aborted task can be killed with everything it started.
+                .process_group(0);
             let mut child = cmd
                 .spawn()
                 .map_err(|e| self.err(format!("cannot start the command: {e}")))?;
+            let mut group = Group(child.id());
             let stdin = child.stdin.take().expect("piped");
             let password = sudo.flatten();
             let input = req.stdin.take();
@@ -93,7 +112,10 @@ impl Transport for Local {
                     .map_err(|e| self.err(format!("waiting for the command: {e}")))
             };
             let (out, err) = (out.expect("piped"), err.expect("piped"));
-            exchange(feed, out, err, req.cap, wait).await
+            let result = exchange(feed, out, err, req.cap, wait).await;
+            // It finished: what it started on purpose (a service, say) is left alone.
+            group.0 = None;
+            result
         })
     }
 
