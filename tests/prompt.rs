@@ -66,6 +66,19 @@ fn choosing_s3_asks_its_questions_with_defaults_and_hides_the_secret() {
         &["standalone", "list", "--connect-timeout", "2"],
     );
     assert_ne!(code, 0, "nothing listens on port 1: {screen}");
+    // Optional questions are asked too: without them a MinIO user cannot get in.
+    for asked in [
+        "S3 endpoint URL",
+        "Access key ID",
+        "Secret access key",
+        "Prefix",
+    ] {
+        assert!(screen.contains(asked), "{asked:?} was not asked: {screen}");
+    }
+    assert!(
+        screen.contains("127.0.0.1:1"),
+        "the typed endpoint is the one tried: {screen}"
+    );
     assert!(
         screen.contains("us-east-1"),
         "the region default is shown: {screen}"

@@ -70,11 +70,10 @@ pub(super) fn ask_storage(ans: &mut Answers, interactive: bool, diags: &mut Diag
                 );
                 continue;
             }
-            if interactive
-                && (!q.optional
-                    || q.one_of
-                        .is_some_and(|g| !groups.get(g).is_some_and(|x| x.0)))
-            {
+            // At a terminal every question of the type is asked, optional ones too (an empty answer
+            // leaves them out): a MinIO user must be able to give an endpoint and keys.
+            let group_done = q.one_of.is_some_and(|g| groups.get(g).is_some_and(|x| x.0));
+            if interactive && q.asked && !group_done {
                 match prompt(q) {
                     Some(v) if !v.is_empty() => {
                         if let Some(g) = q.one_of {
