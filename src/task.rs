@@ -167,12 +167,9 @@ impl TaskCtx<'_> {
     pub fn request(&self, program: crate::transport::Program) -> ExecRequest {
         let become_ = self.step.become_.unwrap_or(self.host.become_);
         ExecRequest {
-            program,
             env: self.env.clone(),
-            stdin: None,
-            cwd: None,
             become_: become_.then(|| self.shared.become_password.clone()),
-            cap: 64 * 1024,
+            ..ExecRequest::new(program)
         }
     }
 

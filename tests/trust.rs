@@ -160,14 +160,7 @@ fn a_run_killed_outright_leaves_a_lock_the_next_run_takes_over() {
         "steps:\n  - { id: started, hosts: all, shell: 'touch started; sleep 30' }\n",
     );
     let mut child = bed.command(&["run", "pb.yml"]).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !bed.path("started").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first run started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_file(&bed, "started");
     // SIGKILL: no handler runs, the lock stays behind.
     child.kill().unwrap();
     child.wait().unwrap();
@@ -319,10 +312,8 @@ fn failing_director(bed: &Bed, once: bool) {
     bed.file("target/run/director.state", "running\n");
 }
 
-#[test]
-fn a_failed_start_puts_the_old_config_and_service_state_back_and_resume_redoes_it() {
-    let bed = demo();
-    failing_director(&bed, true);
+/// Runs the config restore, which is to fail: its output and its report.
+fn failed_config_restore(bed: &Bed) -> (common::Out, serde_json::Value) {
     let out = bed.run(&[
         "standalone",
         "restore",
@@ -332,6 +323,15 @@ fn a_failed_start_puts_the_old_config_and_service_state_back_and_resume_redoes_i
         "r.json",
     ]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let report = serde_json::from_str(&bed.read("r.json")).unwrap();
+    (out, report)
+}
+
+#[test]
+fn a_failed_start_puts_the_old_config_and_service_state_back_and_resume_redoes_it() {
+    let bed = demo();
+    failing_director(&bed, true);
+    let (out, report) = failed_config_restore(&bed);
     assert_eq!(
         bed.read("target/director-1/etc/director/director.conf"),
         "site = old\n",
@@ -343,7 +343,6 @@ fn a_failed_start_puts_the_old_config_and_service_state_back_and_resume_redoes_i
         "{}",
         out.stdout
     );
-    let report: serde_json::Value = serde_json::from_str(&bed.read("r.json")).unwrap();
     let undone: Vec<&str> = report["rollback"]["undone"]
         .as_array()
         .unwrap()
@@ -376,16 +375,7 @@ fn a_failing_rollback_is_flagged_and_exits_1() {
     let bed = demo();
     // The director can no longer start once stopped: undoing the stop fails too.
     failing_director(&bed, false);
-    let out = bed.run(&[
-        "standalone",
-        "restore",
-        "--only",
-        "config",
-        "--report",
-        "r.json",
-    ]);
-    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    let report: serde_json::Value = serde_json::from_str(&bed.read("r.json")).unwrap();
+    let (out, report) = failed_config_restore(&bed);
     assert_eq!(report["rollback"]["failed"], true, "{}", out.stdout);
     assert!(out.stdout.contains("ROLLBACK FAILED"), "{}", out.stdout);
     assert!(out.stderr.contains("ROLLBACK FAILED"), "{}", out.stderr);

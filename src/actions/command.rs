@@ -19,11 +19,6 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
             ctx.arg("stdin"),
             ctx.arg("chdir"),
         ),
-        ("command", J::String(c)) => (
-            Program::Argv(c.split_whitespace().map(str::to_string).collect()),
-            None,
-            None,
-        ),
         ("command", J::Array(a)) => (
             Program::Argv(
                 a.iter()

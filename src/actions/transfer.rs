@@ -115,7 +115,7 @@ fn parse_digest(text: &str) -> Option<String> {
 
 /// The digest `object` must have: the step's `sha256`, else the `.sha256` file beside it in storage.
 /// None only when `verify: false`; a storage that cannot be read is an error of its own.
-pub(super) async fn expected_digest(
+async fn expected_digest(
     ctx: &TaskCtx<'_>,
     storage: &dyn crate::storage::Storage,
     object: &str,
@@ -157,32 +157,42 @@ pub(super) async fn expected_digest(
     Ok(expected)
 }
 
+/// A backup ready to stream: the digest it must have, its size, and a reader from its start.
+pub(super) async fn open_backup(
+    ctx: &TaskCtx<'_>,
+    storage: &dyn crate::storage::Storage,
+    object: &str,
+) -> Result<(Option<String>, u64, Reader), Outcome> {
+    let expected = expected_digest(ctx, storage, object).await?;
+    let size = match storage.stat(object).await {
+        Ok(m) => m.size,
+        Err(e) if e.not_found => {
+            return Err(Outcome::failed(format!(
+                "backup `{object}` is not in {}: see `setup standalone list` for what is there",
+                storage.describe()
+            )));
+        }
+        Err(e) => return Err(Outcome::failed(e.to_string())),
+    };
+    let reader = storage
+        .get(object, None)
+        .await
+        .map_err(|e| Outcome::failed(e.to_string()))?;
+    Ok((expected, size, reader))
+}
+
 pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");
     };
     let object = ctx.arg("object").unwrap_or_default();
     let dest = ctx.arg("dest").unwrap_or_default();
-    let expected = match expected_digest(ctx, storage, &object).await {
-        Ok(e) => e,
+    let (expected, size, reader) = match open_backup(ctx, storage, &object).await {
+        Ok(b) => b,
         Err(o) => return o,
     };
-    let meta = match storage.stat(&object).await {
-        Ok(m) => m,
-        Err(e) if e.not_found => {
-            return Outcome::failed(format!(
-                "backup `{object}` is not in {}: see `setup standalone list` for what is there",
-                storage.describe()
-            ));
-        }
-        Err(e) => return Outcome::failed(e.to_string()),
-    };
-    let reader = match storage.get(&object, None).await {
-        Ok(r) => r,
-        Err(e) => return Outcome::failed(e.to_string()),
-    };
     // The transport hashes what it writes; this reader only counts, for progress.
-    let (reader, tally) = hashing(ctx, reader, Some(meta.size), false);
+    let (reader, tally) = hashing(ctx, reader, Some(size), false);
     let part = format!("{dest}.part");
     let put = ctx.transport.put(&part, reader, None).await;
     let retried = report_retries(ctx, storage, &object);
@@ -191,7 +201,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
         task: ctx.task,
         host: ctx.host.name.clone(),
         bytes,
-        total: Some(meta.size),
+        total: Some(size),
         done: true,
     });
     let remove_part = || {

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::tarcheck::Checker;
-use super::transfer::{expected_digest, finish, hashing, report_retries};
+use super::transfer::{finish, hashing, open_backup, report_retries};
 use crate::task::{Outcome, TaskCtx, Undo};
 use crate::transport::{Program, Reader, quote};
 
@@ -70,23 +70,9 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
     if dest.trim_matches('/').is_empty() {
         return Outcome::failed("`unpack` needs a `dest` folder, and not `/`");
     }
-    let expected = match expected_digest(ctx, storage, &object).await {
-        Ok(e) => e,
+    let (expected, size, reader) = match open_backup(ctx, storage, &object).await {
+        Ok(b) => b,
         Err(o) => return o,
-    };
-    let size = match storage.stat(&object).await {
-        Ok(m) => m.size,
-        Err(e) if e.not_found => {
-            return Outcome::failed(format!(
-                "backup `{object}` is not in {}: see `setup standalone list` for what is there",
-                storage.describe()
-            ));
-        }
-        Err(e) => return Outcome::failed(e.to_string()),
-    };
-    let reader = match storage.get(&object, None).await {
-        Ok(r) => r,
-        Err(e) => return Outcome::failed(e.to_string()),
     };
     let (reader, tally) = hashing(ctx, reader, Some(size), true);
     let verdict = Arc::new(Mutex::new(None));

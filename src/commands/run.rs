@@ -65,6 +65,22 @@ fn lock_hosts(w: &World) -> Vec<String> {
     hosts
 }
 
+/// The journal line of what happened to a host's lock.
+fn lock_event(
+    host: String,
+    action: &str,
+    previous: Option<&lock::Owner>,
+    message: Option<String>,
+) -> Event {
+    Event::Lock {
+        at: chrono::Utc::now(),
+        host,
+        action: action.into(),
+        previous: previous.map(|p| serde_json::to_value(p).expect("json")),
+        message,
+    }
+}
+
 /// Takes the host locks before any task runs; a held lock refuses the run (exit 3).
 async fn take_locks(
     o: &Options,
@@ -90,30 +106,19 @@ async fn take_locks(
                         text: format!("WARNING: {m}"),
                     });
                 }
-                events.emit(Event::Lock {
-                    at: chrono::Utc::now(),
-                    host,
-                    action: action.into(),
-                    previous: previous.map(|p| serde_json::to_value(p).expect("json")),
-                    message,
-                });
+                events.emit(lock_event(host, action, previous.as_ref(), message));
             }
             Ok(())
         }
         Err(refused) => {
             let lines: Vec<String> = refused.iter().map(|r| format!("  - {r}")).collect();
             for r in &refused {
-                events.emit(Event::Lock {
-                    at: chrono::Utc::now(),
-                    host: match r {
-                        lock::Refusal::Held { host, .. } | lock::Refusal::Failed { host, .. } => {
-                            host.clone()
-                        }
-                    },
-                    action: "refused".into(),
-                    previous: None,
-                    message: Some(r.to_string()),
-                });
+                events.emit(lock_event(
+                    r.host().to_string(),
+                    "refused",
+                    None,
+                    Some(r.to_string()),
+                ));
             }
             let only_failures = refused
                 .iter()
@@ -278,13 +283,7 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
             Ok(()) => ("released", None),
             Err(e) => ("not released", Some(e)),
         };
-        events.emit(Event::Lock {
-            at: chrono::Utc::now(),
-            host,
-            action: action.into(),
-            previous: None,
-            message,
-        });
+        events.emit(lock_event(host, action, None, message));
     }
     for t in shared.transports.values() {
         t.close().await;

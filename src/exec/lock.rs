@@ -88,6 +88,14 @@ pub enum Refusal {
     Failed { host: String, message: String },
 }
 
+impl Refusal {
+    pub fn host(&self) -> &str {
+        match self {
+            Refusal::Held { host, .. } | Refusal::Failed { host, .. } => host,
+        }
+    }
+}
+
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

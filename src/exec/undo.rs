@@ -14,8 +14,7 @@ pub async fn undo_all(shared: &Arc<RunShared>) -> bool {
     let entries: Vec<_> = std::mem::take(&mut *shared.undo.lock().expect("undo"));
     let mut all = true;
     for e in entries.into_iter().rev() {
-        let mut req = ExecRequest::shell(String::new());
-        req.program = e.undo.program.clone();
+        let mut req = ExecRequest::new(e.undo.program.clone());
         if e.become_ {
             req.become_ = Some(shared.become_password.clone());
         }

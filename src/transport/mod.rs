@@ -64,8 +64,12 @@ pub struct ExecRequest {
 
 impl ExecRequest {
     pub fn shell(cmd: impl Into<String>) -> Self {
+        ExecRequest::new(Program::Shell(cmd.into()))
+    }
+
+    pub fn new(program: Program) -> Self {
         ExecRequest {
-            program: Program::Shell(cmd.into()),
+            program,
             env: Vec::new(),
             stdin: None,
             cwd: None,
