@@ -180,7 +180,8 @@ pub struct Common {
     /// that run is known to be gone: two runs at once on one host can destroy data.
     #[arg(long, global = true)]
     pub break_lock: bool,
-    /// Trust the key of an SSH host seen for the first time (and record it); changed keys are still refused.
+    /// Trust the key of an SSH host or SFTP storage server seen for the first time (and record it in
+    /// known_hosts); changed keys are still refused.
     #[arg(long, global = true)]
     pub accept_new_host_keys: bool,
     /// Seconds to wait for an SSH connection.

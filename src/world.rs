@@ -124,7 +124,10 @@ fn resolve_answers(
     };
     let answers = Answers::resolve(inputs, diags);
     let storage = if need_storage && diags.is_empty() {
-        StorageSettings::from_answers(&answers, diags)
+        StorageSettings::from_answers(&answers, diags).map(|s| StorageSettings {
+            accept_new_host_keys: o.accept_new_host_keys,
+            ..s
+        })
     } else {
         None
     };

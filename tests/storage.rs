@@ -207,6 +207,18 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
         !all.contains(value) || key == "key_file",
         "{kind}: the secret was shown: {all}"
     );
+
+    // The same refusal in a run that reads a sidecar: a login failure, not "no checksum".
+    bed.file("sidecar.yml", "steps:\n  - { id: down, hosts: ctl, fetch: { object: dr/payload-2026-11-20.bin, dest: got-sidecar.bin } }\n");
+    let out = run(&bed, &["run", "sidecar.yml", "--set", &set]);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "{kind}: {all}");
+    assert!(
+        all.contains(key_hint) && !all.contains("no checksum"),
+        "{kind}: a login failure should name {key_hint}: {all}"
+    );
+    assert!(!all.contains(value) || key == "key_file", "{kind}: {all}");
+    assert!(!bed.path("got-sidecar.bin").exists());
     (storage, bed)
 }
 
@@ -274,6 +286,59 @@ fn sftp_password() {
         ("password", "Wrong-Sftp-Password-123"),
         "storage.sftp.password",
     );
+}
+
+/// An SFTP storage server not yet in known_hosts is refused with the way out; `--accept-new-host-keys`
+/// records it and goes on; a key that differs from the recorded one is refused even then.
+#[test]
+fn an_unknown_sftp_server_key_is_recorded_only_when_told() {
+    let storage = StorageBed::start("sftp-password");
+    let bed = bed_for(&storage, "hosts: {}\n");
+    let known = storage.dir.path().join("known_hosts");
+    let recorded = std::fs::read_to_string(&known).unwrap();
+    std::fs::write(&known, "").unwrap();
+
+    let out = run(&bed, &["storage-test", "--size-mb", "1"]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("is not in") && out.stderr.contains("--accept-new-host-keys"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&known).unwrap(), "");
+
+    let out = run(
+        &bed,
+        &["storage-test", "--size-mb", "1", "--accept-new-host-keys"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let learnt = std::fs::read_to_string(&known).unwrap();
+    let key = |line: &str| {
+        line.split_whitespace()
+            .skip(1)
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(key(&learnt), key(&recorded), "recorded: {learnt}");
+    // Now known: no flag needed.
+    let out = run(&bed, &["storage-test", "--size-mb", "1"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+
+    // Another key recorded for the server: refused, flag or not, and the file is left as it was.
+    let other = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    let forged = format!(
+        "{} ssh-ed25519 {other}\n",
+        recorded.split_whitespace().next().unwrap()
+    );
+    std::fs::write(&known, &forged).unwrap();
+    let out = run(
+        &bed,
+        &["storage-test", "--size-mb", "1", "--accept-new-host-keys"],
+    );
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(out.stderr.contains("DIFFERS"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&known).unwrap(), forged);
 }
 
 /// A server that checks passwords only through keyboard-interactive (PAM) prompts.

@@ -83,6 +83,34 @@ fn host_variables_reach_the_shell_as_one_word() {
 }
 
 #[test]
+fn set_values_reach_the_shell_as_one_word() {
+    let bed = Bed::new();
+    bed.file("master.yml", "defaults: { connection: local }\nhosts:\n  h1: {}\n")
+        .file(
+            "pb.yml",
+            "steps:\n  - id: say\n    hosts: all\n    shell: echo {{ restore.config_backup }} {{ storage.path }} > seen\n",
+        );
+    let out = bed.run(&[
+        "run",
+        "pb.yml",
+        "--set",
+        "config_backup=cfg$(touch INJECTED) `touch INJECTED2`.tar",
+        "--set",
+        "storage.type=local",
+        "--set",
+        "storage.local.path=st; touch INJECTED3",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        bed.read("seen"),
+        "cfg$(touch INJECTED) `touch INJECTED2`.tar st; touch INJECTED3\n"
+    );
+    for name in ["INJECTED", "INJECTED2", "INJECTED3"] {
+        assert!(files_named(&bed, name).is_empty(), "{name} was run");
+    }
+}
+
+#[test]
 fn a_shell_step_stops_at_its_first_failing_line() {
     let bed = Bed::new();
     bed.file("master.yml", "defaults: { connection: local }\nhosts:\n  h1: {}\n")

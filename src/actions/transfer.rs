@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::report::events::{Event, Events};
 use crate::task::{Outcome, TaskCtx};
@@ -134,17 +134,11 @@ async fn expected_digest(
                 )));
             }
         },
-        None => match storage.get(&format!("{object}.sha256"), None).await {
-            Ok(mut r) => {
-                let mut s = String::new();
-                let _ = r.read_to_string(&mut s).await;
-                parse_digest(&s)
-            }
-            Err(e) if e.not_found => None,
+        None => match crate::storage::read_text(storage, &format!("{object}.sha256"), 4096).await {
+            Ok(text) => text.as_deref().and_then(parse_digest),
             Err(e) => {
                 return Err(Outcome::failed(format!(
-                    "cannot read `{object}.sha256` from {}: {e}",
-                    storage.describe()
+                    "cannot read `{object}.sha256`: {e}"
                 )));
             }
         },

@@ -258,6 +258,9 @@ pub struct StorageSettings {
     pub backend: Backend,
     /// Longest wait for one exchange with the server.
     pub timeout: Duration,
+    /// `--accept-new-host-keys`: an SFTP server never seen before is recorded in known_hosts;
+    /// a changed key is still refused.
+    pub accept_new_host_keys: bool,
 }
 
 impl StorageSettings {
@@ -331,7 +334,11 @@ impl StorageSettings {
             },
             _ => return None,
         };
-        (diags.list.len() == before).then_some(StorageSettings { backend, timeout })
+        (diags.list.len() == before).then_some(StorageSettings {
+            backend,
+            timeout,
+            accept_new_host_keys: false,
+        })
     }
 
     /// Non-secret settings, as templates see `storage`.

@@ -109,7 +109,12 @@ pub fn open(settings: &StorageSettings, masker: Masker) -> Result<Dal, String> {
             let mut b = services::Sftp::default()
                 .endpoint(&format!("ssh://{}:{}", s.host, s.port))
                 .user(&s.user)
-                .root(path);
+                .root(path)
+                .known_hosts_strategy(if settings.accept_new_host_keys {
+                    "add"
+                } else {
+                    "strict"
+                });
             if let SftpLogin::Key(k) = login {
                 b = b.key(&crate::transport::ssh::expand_home(k).to_string_lossy());
             }

@@ -65,6 +65,34 @@ impl StorageError {
     }
 }
 
+/// A small object's text (a sidecar), `None` when there is no such object. Asks for its metadata
+/// first: some backends open reads lazily, and a refused login must not read as "not there".
+pub async fn read_text(
+    storage: &dyn Storage,
+    name: &str,
+    limit: u64,
+) -> Result<Option<String>, StorageError> {
+    use tokio::io::AsyncReadExt;
+    match storage.stat(name).await {
+        Ok(_) => {}
+        Err(e) if e.not_found => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let mut text = String::new();
+    let read = storage.get(name, None).await?;
+    read.take(limit)
+        .read_to_string(&mut text)
+        .await
+        .map_err(|e| StorageError {
+            server: storage.describe(),
+            op: "get",
+            object: name.to_string(),
+            message: e.to_string(),
+            not_found: false,
+        })?;
+    Ok(Some(text))
+}
+
 /// What a storage operation gives, later.
 pub type Op<'a, T> = BoxFut<'a, Result<T, StorageError>>;
 
@@ -104,6 +132,7 @@ pub fn open(
             known_hosts,
         } => Ok(Box::new(sftp_pw::open(
             Login::new(server, password, path, expand(known_hosts), timeout),
+            settings.accept_new_host_keys,
             masker.clone(),
         ))),
         // Explicit FTPS needs its own upload path (see ftps.rs); plain FTP goes through OpenDAL.

@@ -2,7 +2,8 @@
 //!
 //! OpenDAL's SFTP service drives the system `ssh` in BatchMode, which logs in with keys and agents
 //! only; backup servers are often set up with a password, so that case alone comes here. The host
-//! key is checked against `storage.sftp.known_hosts` (default `~/.ssh/known_hosts`), never skipped.
+//! key is checked against `storage.sftp.known_hosts` (default `~/.ssh/known_hosts`), never skipped;
+//! with `--accept-new-host-keys` a server the file does not name yet is recorded there.
 
 use std::io::SeekFrom;
 use std::ops::Range;
@@ -31,6 +32,7 @@ struct Conn {
 struct Inner {
     srv: FileServer,
     known_hosts: PathBuf,
+    accept_new: bool,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
 }
 
@@ -50,6 +52,7 @@ struct HostCheck {
     host: String,
     port: u16,
     known_hosts: PathBuf,
+    accept_new: bool,
     refusal: Arc<Mutex<Option<String>>>,
 }
 
@@ -70,8 +73,21 @@ impl client::Handler for HostCheck {
         let fp = key.fingerprint(Default::default());
         match russh::keys::check_known_hosts_path(&self.host, self.port, key, &self.known_hosts) {
             Ok(true) => return Ok(true),
+            Ok(false) if self.accept_new => {
+                match russh::keys::known_hosts::learn_known_hosts_path(
+                    &self.host,
+                    self.port,
+                    key,
+                    &self.known_hosts,
+                ) {
+                    Ok(()) => return Ok(true),
+                    Err(e) => self.refuse(format!(
+                        "its host key ({fp}) is new and could not be recorded in {file}: {e}"
+                    )),
+                }
+            }
             Ok(false) => self.refuse(format!(
-                "its host key ({fp}) is not in {file}; check the fingerprint, then add it, e.g. `ssh-keyscan -p {} {} >> {file}`, or set storage.sftp.known_hosts",
+                "its host key ({fp}) is not in {file}; check the fingerprint, then add it, e.g. `ssh-keyscan -p {} {} >> {file}`, or pass --accept-new-host-keys to record it, or set storage.sftp.known_hosts",
                 self.port, self.host
             )),
             Err(russh::keys::Error::KeyChanged { line }) => self.refuse(format!(
@@ -91,7 +107,7 @@ impl HostCheck {
     }
 }
 
-pub fn open(l: super::Login, masker: Masker) -> SftpPassword {
+pub fn open(l: super::Login, accept_new: bool, masker: Masker) -> SftpPassword {
     let server = format!("SFTP server {}@{}:{}", l.user, l.host, l.port);
     let (srv, known_hosts) = FileServer::new(l, server, masker);
     let known_hosts = known_hosts.map(PathBuf::from).unwrap_or_else(|| {
@@ -103,6 +119,7 @@ pub fn open(l: super::Login, masker: Masker) -> SftpPassword {
         inner: Arc::new(Inner {
             srv,
             known_hosts,
+            accept_new,
             conn: tokio::sync::Mutex::new(None),
         }),
     }
@@ -149,6 +166,7 @@ impl Inner {
             host: self.host.clone(),
             port: self.port,
             known_hosts: self.known_hosts.clone(),
+            accept_new: self.accept_new,
             refusal: refusal.clone(),
         };
         let config = Arc::new(client::Config {
