@@ -29,6 +29,29 @@ impl Mode {
     }
 }
 
+/// What a daily snapshot holds: that day's changes only (`incremental`, the default: every day of
+/// a week is restored, oldest first) or the whole week so far (`cumulative`: the latest day is enough).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum Snapshots {
+    #[default]
+    #[serde(rename = "incremental")]
+    Incremental,
+    #[serde(rename = "cumulative")]
+    Cumulative,
+}
+
+impl Snapshots {
+    pub const NAMES: &[&str] = &["incremental", "cumulative"];
+
+    pub fn parse(s: &str) -> Option<Snapshots> {
+        match s {
+            "incremental" => Some(Snapshots::Incremental),
+            "cumulative" => Some(Snapshots::Cumulative),
+            _ => None,
+        }
+    }
+}
+
 /// What the DR site has restored so far, kept on the analytics host.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -67,6 +90,7 @@ pub struct Reason {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Decision {
     pub mode: Mode,
+    pub snapshots_hold: Snapshots,
     pub now: String,
     pub through: Option<NaiveDate>,
     pub selected: Vec<Selected>,
@@ -144,6 +168,7 @@ pub struct Input<'a> {
     pub state: &'a State,
     pub now: DateTime<Utc>,
     pub mode: Mode,
+    pub kind: Snapshots,
     pub since: Option<NaiveDate>,
 }
 
@@ -204,11 +229,21 @@ pub fn decide(input: &Input) -> Decision {
         }
         seen_weeks.insert(week_monday(date));
         first = Some(first.map_or(date, |f: NaiveDate| f.min(date)));
-        if through.is_some_and(|t| date <= t) {
-            reasons.insert(
-                i,
-                format!("already restored (through {})", through.expect("checked")),
-            );
+        if let Some(t) = through.filter(|t| date <= *t) {
+            let restored = input.state.history.iter().any(|h| h.name == *name);
+            // A day's changes that arrive after later days were applied would go on top of them.
+            let why = if restored
+                || input.state.history.is_empty()
+                || input.kind == Snapshots::Cumulative
+            {
+                format!("already restored (through {t})")
+            } else {
+                warnings.push(format!(
+                    "snapshot `{name}` arrived after its days were restored (through {t}); it is never applied over newer data: restore that week again from scratch if it matters"
+                ));
+                format!("arrived late: the analytics data is restored through {t} (ignored)")
+            };
+            reasons.insert(i, why);
             continue;
         }
         weeks
@@ -222,25 +257,65 @@ pub fn decide(input: &Input) -> Decision {
         snaps.sort();
         let week = week_label(monday);
         let complete = monday < current_monday;
-        let (latest_date, latest_name, latest_i) = *snaps.last().expect("a week has a snapshot");
         if complete || input.mode == Mode::CurrentWeek {
-            let why = if complete {
-                format!("selected: latest of complete week {week}")
+            let of = if complete {
+                format!("complete week {week}")
             } else {
-                format!("selected: latest of current week {week} (current-week mode)")
+                format!("current week {week} (current-week mode)")
             };
-            reasons.insert(latest_i, why);
-            for (_, _, i) in &snaps[..snaps.len() - 1] {
-                reasons.insert(
-                    *i,
-                    format!("superseded by `{latest_name}`, a later snapshot of week {week}"),
-                );
+            let chosen: Vec<usize> = match input.kind {
+                Snapshots::Incremental => (0..snaps.len()).collect(),
+                Snapshots::Cumulative => vec![snaps.len() - 1],
+            };
+            let (_, latest_name, _) = snaps[snaps.len() - 1];
+            for (k, (date, name, i)) in snaps.iter().enumerate() {
+                let why = if !chosen.contains(&k) {
+                    format!(
+                        "superseded by `{latest_name}`, a later cumulative snapshot of week {week}"
+                    )
+                } else if input.kind == Snapshots::Cumulative {
+                    format!("selected: latest of {of}")
+                } else if k > 0 && snaps[k - 1].0 == *date {
+                    format!(
+                        "left: a second snapshot of {date}; `{}` is applied",
+                        snaps[k - 1].1
+                    )
+                } else {
+                    format!("selected: {} of {of}", date.format("%A"))
+                };
+                let taken = why.starts_with("selected");
+                reasons.insert(*i, why);
+                if taken {
+                    selected.push(Selected {
+                        name: name.to_string(),
+                        date: *date,
+                        week: week.clone(),
+                    });
+                }
             }
-            selected.push(Selected {
-                name: latest_name.to_string(),
-                date: latest_date,
-                week,
-            });
+            if input.kind == Snapshots::Incremental {
+                let last = if complete {
+                    monday + Duration::days(6)
+                } else {
+                    today - Duration::days(1)
+                };
+                let missing: Vec<String> = monday
+                    .iter_days()
+                    .take_while(|d| *d <= last)
+                    .filter(|d| through.is_none_or(|t| *d > t))
+                    .filter(|d| {
+                        first.is_some_and(|f| *d >= f) && input.since.is_none_or(|s| *d >= s)
+                    })
+                    .filter(|d| !snaps.iter().any(|(s, _, _)| s == d))
+                    .map(|d| d.to_string())
+                    .collect();
+                if !missing.is_empty() {
+                    warnings.push(format!(
+                        "week {week} has no snapshot for {}; restoring the days there are (a later day's snapshot may carry those changes)",
+                        missing.join(", ")
+                    ));
+                }
+            }
         } else {
             let at = stamp(restorable_at(monday));
             for (_, _, i) in &snaps {
@@ -267,6 +342,7 @@ pub fn decide(input: &Input) -> Decision {
     }
     Decision {
         mode: input.mode,
+        snapshots_hold: input.kind,
         now: stamp(input.now),
         through,
         selected,

@@ -10,10 +10,21 @@ fn state(bed: &Bed) -> Option<J> {
     (!text.is_empty()).then(|| serde_json::from_str(&text).unwrap())
 }
 
-fn restored_weeks(out: &str) -> Vec<String> {
+/// The snapshots the gate selected, as the summary lists them: `NAME (reason)`.
+fn restored(out: &str) -> Vec<String> {
     out.lines()
-        .filter_map(|l| l.trim().strip_prefix("restore "))
-        .map(str::to_string)
+        .filter_map(|l| l.trim().split_once(": selected: "))
+        .map(|(name, why)| format!("{name} ({why})"))
+        .collect()
+}
+
+fn names(list: &[String]) -> Vec<&str> {
+    list.iter().map(|l| l.split(' ').next().unwrap()).collect()
+}
+
+fn days(from: u32, to: u32) -> Vec<String> {
+    (from..=to)
+        .map(|d| format!("analytics-2026-11-{d:02}.tar"))
         .collect()
 }
 
@@ -31,10 +42,12 @@ fn the_demo_runs_end_to_end() {
             .contains("Configuration backup: director-config-20261120T020000Z.tar")
     );
     assert_eq!(bed.read("target/run/director.state"), "running\n");
-    assert!(
-        bed.path("target/analytics-1/var/lib/analytics/indices/2026-11-22.json")
-            .exists()
-    );
+    // Each daily snapshot holds that day's changes: all 22 of them are restored.
+    let indices = std::fs::read_dir(bed.path("target/analytics-1/var/lib/analytics/indices"))
+        .unwrap()
+        .count();
+    assert_eq!(indices, 22);
+    assert_eq!(bed.read("target/run/analytics.state"), "running\n");
     for host in ["director-1", "analytics-1"] {
         let lock = format!("target/{host}/var/lock/setup.lock");
         assert!(!bed.path(&lock).exists(), "the lock on {host} is released");
@@ -57,7 +70,8 @@ fn the_demo_runs_end_to_end() {
     );
     let report: J = serde_json::from_str(&bed.read("report.json")).unwrap();
     assert_eq!(report["status"], "done");
-    assert!(report["gate"]["selected"].as_array().unwrap().len() >= 4);
+    assert_eq!(report["gate"]["selected"].as_array().unwrap().len(), 22);
+    assert_eq!(report["gate"]["snapshots_hold"], "incremental");
     assert!(out.stdout.contains("RTO: "), "{}", out.stdout);
 }
 
@@ -80,7 +94,7 @@ fn check_on_the_demo_in_text_dot_and_json() {
         now,
     ]);
     let v: J = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(v["gate"]["selected"].as_array().unwrap().len(), 4);
+    assert_eq!(v["gate"]["selected"].as_array().unwrap().len(), 22);
     insta::assert_snapshot!("check_json", bed.filter(&json.stdout));
     let names: Vec<_> = std::fs::read_dir(bed.dir.path())
         .unwrap()
@@ -111,14 +125,9 @@ fn two_runs_at_different_times_respect_the_state() {
         "analytics",
     ]);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
-    assert_eq!(
-        restored_weeks(&first.stdout),
-        vec![
-            "analytics-2026-10-25.tar (2026-W43)",
-            "analytics-2026-11-08.tar (2026-W45)",
-            "analytics-2026-11-15.tar (2026-W46)"
-        ]
-    );
+    let mut want = vec!["analytics-2026-10-25.tar".to_string()];
+    want.extend(days(2, 15));
+    assert_eq!(names(&restored(&first.stdout)), want);
     assert!(
         first
             .stdout
@@ -141,10 +150,7 @@ fn two_runs_at_different_times_respect_the_state() {
         "analytics",
     ]);
     assert_eq!(second.code, 0);
-    assert_eq!(
-        restored_weeks(&second.stdout),
-        vec!["analytics-2026-11-22.tar (2026-W47)"]
-    );
+    assert_eq!(names(&restored(&second.stdout)), days(16, 22));
     assert_eq!(state(&bed).unwrap()["through"], "2026-11-22");
     // Again: nothing new, no week twice.
     let third = bed.run(&[
@@ -156,10 +162,10 @@ fn two_runs_at_different_times_respect_the_state() {
         "analytics",
     ]);
     assert_eq!(third.code, 0);
-    assert!(restored_weeks(&third.stdout).is_empty());
+    assert!(restored(&third.stdout).is_empty());
     assert!(third.stdout.contains("nothing to restore"));
     let history = state(&bed).unwrap()["history"].as_array().unwrap().len();
-    assert_eq!(history, 4, "each week recorded once");
+    assert_eq!(history, 22, "each day recorded once");
 }
 
 #[test]
@@ -208,7 +214,7 @@ fn a_failed_restore_leaves_the_state_untouched() {
         "analytics",
     ]);
     assert_eq!(again.code, 0, "{}", again.stdout);
-    assert_eq!(restored_weeks(&again.stdout).len(), 3);
+    assert_eq!(restored(&again.stdout).len(), 15);
 }
 
 #[test]
@@ -225,11 +231,11 @@ fn current_week_mode_restores_this_weeks_latest() {
         "analytics.mode=current-week",
     ]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let weeks = restored_weeks(&out.stdout);
-    assert_eq!(weeks.last().unwrap(), "analytics-2026-11-20.tar (2026-W47)");
-    assert!(
-        out.stdout
-            .contains("selected: latest of current week 2026-W47 (current-week mode)")
+    let taken = restored(&out.stdout);
+    assert_eq!(taken.len(), 1 + 7 + 7 + 5, "{taken:?}");
+    assert_eq!(
+        taken.last().unwrap(),
+        "analytics-2026-11-20.tar (Friday of current week 2026-W47 (current-week mode))"
     );
     assert!(
         out.stdout
@@ -245,9 +251,45 @@ fn current_week_mode_restores_this_weeks_latest() {
         "--only",
         "analytics",
     ]);
+    assert_eq!(names(&restored(&next.stdout)), days(21, 22));
+}
+
+#[test]
+fn cumulative_snapshots_restore_the_latest_of_each_week() {
+    let bed = demo();
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--only",
+        "analytics",
+        "--set",
+        "analytics.snapshots=cumulative",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(
-        restored_weeks(&next.stdout),
-        vec!["analytics-2026-11-22.tar (2026-W47)"]
+        names(&restored(&out.stdout)),
+        [
+            "analytics-2026-10-25.tar",
+            "analytics-2026-11-08.tar",
+            "analytics-2026-11-15.tar",
+            "analytics-2026-11-22.tar"
+        ]
+    );
+    assert!(
+        out.stdout
+            .contains("superseded by `analytics-2026-11-22.tar`")
+    );
+    let bad = bed.run(&[
+        "standalone",
+        "restore",
+        "--set",
+        "analytics.snapshots=weekly",
+    ]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("incremental, cumulative"),
+        "{}",
+        bad.stderr
     );
 }
 

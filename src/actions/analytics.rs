@@ -65,6 +65,10 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
     let mode_text = setting(ctx, "mode").unwrap_or_else(|| "weekly".into());
     let mode =
         Mode::parse(&mode_text).ok_or_else(|| format!("invalid analytics mode `{mode_text}`"))?;
+    let kind_text = setting(ctx, "snapshots").unwrap_or_else(|| "incremental".into());
+    let kind = gate::Snapshots::parse(&kind_text).ok_or_else(|| {
+        format!("invalid analytics.snapshots `{kind_text}`: incremental or cumulative")
+    })?;
     let since = match setting(ctx, "since") {
         Some(s) => Some(
             chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
@@ -88,6 +92,7 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
         state: &state,
         now: ctx.shared.run.now,
         mode,
+        kind,
         since,
     });
     let mut v = serde_json::to_value(&d).map_err(|e| e.to_string())?;
@@ -102,8 +107,15 @@ pub async fn gate(ctx: &TaskCtx<'_>) -> Outcome {
             ctx.events().emit(Event::Gate {
                 decision: v.clone(),
             });
-            let n = v["selected"].as_array().map_or(0, Vec::len);
-            let mut o = Outcome::ok(format!("{n} week(s) to restore")).with_data(v.clone());
+            let selected = v["selected"].as_array().cloned().unwrap_or_default();
+            let weeks: std::collections::BTreeSet<String> =
+                selected.iter().map(|s| s["week"].to_string()).collect();
+            let mut o = Outcome::ok(format!(
+                "{} snapshot(s) of {} week(s) to restore",
+                selected.len(),
+                weeks.len()
+            ))
+            .with_data(v.clone());
             o.output = crate::gate::text::render(&v);
             o
         }

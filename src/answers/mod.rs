@@ -24,6 +24,7 @@ pub const MODES: &[&str] = &["weekly", "current-week"];
 const OTHER_KEYS: &[&str] = &[
     "config_backup",
     "analytics.mode",
+    "analytics.snapshots",
     "analytics.since",
     "analytics.pattern",
     "analytics.prefix",
@@ -97,6 +98,7 @@ pub struct Answers {
 #[derive(Clone, Debug, Default)]
 pub struct AnalyticsAnswers {
     pub mode: Option<String>,
+    pub snapshots: Option<String>,
     pub since: Option<String>,
     pub pattern: Option<String>,
     pub prefix: Option<String>,
@@ -107,6 +109,7 @@ impl AnalyticsAnswers {
     pub fn get(&self, arg: &str) -> Option<String> {
         match arg {
             "mode" => self.mode.clone(),
+            "snapshots" => self.snapshots.clone(),
             "since" => self.since.clone(),
             "pattern" => self.pattern.clone(),
             "prefix" => self.prefix.clone(),
@@ -172,6 +175,7 @@ impl Answers {
         let get = |k: &str| self.text(&format!("analytics.{k}"));
         AnalyticsAnswers {
             mode: get("mode"),
+            snapshots: get("snapshots"),
             since: get("since"),
             pattern: get("pattern"),
             prefix: get("prefix"),
@@ -186,6 +190,13 @@ impl Answers {
             MODES,
             "invalid_mode",
             "analytics mode",
+            diags,
+        );
+        ans.check_choice(
+            "analytics.snapshots",
+            crate::gate::Snapshots::NAMES,
+            "invalid_snapshots",
+            "kind of analytics snapshot",
             diags,
         );
         if !ans.values.contains_key("analytics.mode") {

@@ -28,7 +28,14 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
     ("debug", Some(&["msg", "var"])),
     (
         "analytics_gate",
-        Some(&["state_file", "prefix", "pattern", "mode", "since"]),
+        Some(&[
+            "state_file",
+            "prefix",
+            "pattern",
+            "mode",
+            "snapshots",
+            "since",
+        ]),
     ),
     ("analytics_record", Some(&["state_file", "snapshot"])),
 ];

@@ -11,7 +11,14 @@ const KEYS: &[&str] = &[
     "storage",
     "vars",
 ];
-const ANALYTICS_KEYS: &[&str] = &["mode", "since", "pattern", "prefix", "state_file"];
+const ANALYTICS_KEYS: &[&str] = &[
+    "mode",
+    "snapshots",
+    "since",
+    "pattern",
+    "prefix",
+    "state_file",
+];
 pub const COMPONENTS: &[&str] = &["config", "analytics"];
 
 /// A value read from restore.yml, kept with its node so later checks can point at it.

@@ -24,6 +24,7 @@ fn run(names: &[String], through: Option<&str>, now: &str, mode: Mode) -> Decisi
         state: &state,
         now: t(now),
         mode,
+        kind: Snapshots::Cumulative,
         since: None,
     })
 }
@@ -157,6 +158,7 @@ fn gaps_are_complete_weeks_without_any_snapshot() {
         state: &state,
         now: t("2026-11-23T00:00:00Z"),
         mode: Mode::Weekly,
+        kind: Snapshots::Cumulative,
         since: Some(d("2026-10-12")),
     });
     assert_eq!(dec.gaps, vec!["2026-W42", "2026-W44", "2026-W47"]);
@@ -225,6 +227,7 @@ fn recording_then_deciding_again_restores_nothing() {
         state: &state,
         now,
         mode: Mode::Weekly,
+        kind: Snapshots::Cumulative,
         since: None,
     });
     assert_eq!(dec.selected.len(), 3);
@@ -239,6 +242,7 @@ fn recording_then_deciding_again_restores_nothing() {
         state: &state,
         now,
         mode: Mode::Weekly,
+        kind: Snapshots::Cumulative,
         since: None,
     });
     assert!(again.selected.is_empty());
@@ -262,20 +266,36 @@ proptest! {
         now_off in 0i64..220,
         through_off in proptest::option::of(0i64..200),
         current in any::<bool>(),
+        incremental in any::<bool>(),
     ) {
+        let kind = if incremental { Snapshots::Incremental } else { Snapshots::Cumulative };
         let base = d("2026-06-01");
         let n: Vec<String> = offsets.iter().map(|o| format!("analytics-{}", base + Duration::days(*o))).collect();
         let now = Utc.from_utc_datetime(&(base + Duration::days(now_off)).and_hms_opt(12, 0, 0).unwrap());
         let state = State { through: through_off.map(|o| base + Duration::days(o)), history: vec![] };
         let mode = if current { Mode::CurrentWeek } else { Mode::Weekly };
-        let dec = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode, since: None });
+        let dec = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode, kind, since: None });
         prop_assert_eq!(dec.snapshots.len(), n.len());
         prop_assert!(dec.snapshots.iter().all(|r| !r.reason.is_empty()));
         let selected_reasons = dec.snapshots.iter().filter(|r| r.reason.starts_with("selected")).count();
         prop_assert_eq!(selected_reasons, dec.selected.len());
-        // Oldest week first, one snapshot per week, each after `through`, none in the future.
+        // Oldest first, each day once (cumulative: one snapshot per week), each after `through`,
+        // none in the future.
+        let dates: Vec<_> = dec.selected.iter().map(|s| s.date).collect();
+        prop_assert!(dates.windows(2).all(|w| w[0] < w[1]));
         let weeks: Vec<_> = dec.selected.iter().map(|s| week_monday(s.date)).collect();
-        prop_assert!(weeks.windows(2).all(|w| w[0] < w[1]));
+        if !incremental {
+            prop_assert!(weeks.windows(2).all(|w| w[0] < w[1]));
+        } else {
+            // Every distinct restorable day after `through` is taken.
+            let mut want: Vec<NaiveDate> = offsets.iter().map(|o| base + Duration::days(*o))
+                .filter(|x| state.through.is_none_or(|t| *x > t) && *x <= now.date_naive())
+                .filter(|x| mode == Mode::CurrentWeek || restorable_at(*x) <= now)
+                .collect();
+            want.sort();
+            want.dedup();
+            prop_assert_eq!(&dates, &want);
+        }
         for s in &dec.selected {
             prop_assert!(state.through.is_none_or(|t| s.date > t));
             prop_assert!(s.date <= now.date_naive());
@@ -286,7 +306,7 @@ proptest! {
         // Recording every selection leaves nothing to restore at the same instant.
         let mut next = state.clone();
         for s in &dec.selected { next = record(&next, s, now); }
-        let again = decide(&Input { names: &n, pattern: &Pattern::default(), state: &next, now, mode, since: None });
+        let again = decide(&Input { names: &n, pattern: &Pattern::default(), state: &next, now, mode, kind, since: None });
         prop_assert!(again.selected.is_empty());
     }
 
@@ -299,8 +319,8 @@ proptest! {
         let n: Vec<String> = offsets.iter().map(|o| format!("analytics-{}", base + Duration::days(*o))).collect();
         let now = Utc.from_utc_datetime(&(base + Duration::days(now_off)).and_hms_opt(0, 0, 0).unwrap());
         let state = State::default();
-        let w = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode: Mode::Weekly, since: None });
-        let c = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode: Mode::CurrentWeek, since: None });
+        let w = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode: Mode::Weekly, kind: Snapshots::Cumulative, since: None });
+        let c = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode: Mode::CurrentWeek, kind: Snapshots::Cumulative, since: None });
         for s in &w.selected {
             prop_assert!(c.selected.contains(s));
         }
@@ -323,4 +343,96 @@ fn unsafe_names_are_never_selected() {
     ] {
         assert!(!safe_name(bad), "{bad:?}");
     }
+}
+
+fn incremental(names: &[String], state: &State, now: &str, mode: Mode) -> Decision {
+    decide(&Input {
+        names,
+        pattern: &Pattern::default(),
+        state,
+        now: t(now),
+        mode,
+        kind: Snapshots::Incremental,
+        since: None,
+    })
+}
+
+#[test]
+fn incremental_snapshots_restore_every_day_of_a_complete_week_oldest_first() {
+    // W46 complete but missing Wednesday; W47 complete.
+    let mut days: Vec<String> = (9..=15)
+        .filter(|d| *d != 11)
+        .map(|d| format!("2026-11-{d:02}"))
+        .collect();
+    days.extend((16..=22).rev().map(|d| format!("2026-11-{d:02}")));
+    let n = names(&days.iter().map(String::as_str).collect::<Vec<_>>());
+    let dec = incremental(&n, &State::default(), "2026-11-23T00:00:00Z", Mode::Weekly);
+    let got: Vec<String> = dec.selected.iter().map(|s| s.date.to_string()).collect();
+    let mut want = days.clone();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(dec.snapshots_hold, Snapshots::Incremental);
+    assert_eq!(
+        dec.warnings,
+        [
+            "week 2026-W46 has no snapshot for 2026-11-11; restoring the days there are (a later day's snapshot may carry those changes)"
+        ]
+    );
+    let r = &dec.snapshots[0].reason;
+    assert_eq!(r, "selected: Monday of complete week 2026-W46");
+}
+
+#[test]
+fn incremental_current_week_takes_the_days_so_far_and_never_a_day_twice() {
+    let n = names(&["2026-11-16", "2026-11-18"]);
+    // Thursday: Monday to Wednesday are due; Tuesday is missing.
+    let dec = incremental(
+        &n,
+        &State::default(),
+        "2026-11-19T08:00:00Z",
+        Mode::CurrentWeek,
+    );
+    assert_eq!(selected(&dec), n);
+    assert_eq!(dec.warnings.len(), 1);
+    assert!(
+        dec.warnings[0].contains("for 2026-11-17;"),
+        "{:?}",
+        dec.warnings
+    );
+    let mut state = State::default();
+    for s in &dec.selected {
+        state = record(&state, s, t("2026-11-19T08:00:00Z"));
+    }
+    // After the week: the rest of it, and no warning about the days already restored.
+    let more = names(&[
+        "2026-11-16",
+        "2026-11-18",
+        "2026-11-19",
+        "2026-11-20",
+        "2026-11-21",
+        "2026-11-22",
+    ]);
+    let dec = incremental(&more, &state, "2026-11-23T00:00:00Z", Mode::Weekly);
+    assert_eq!(selected(&dec), more[2..].to_vec());
+    assert!(dec.warnings.is_empty(), "{:?}", dec.warnings);
+    assert!(dec.snapshots[0].reason.starts_with("already restored"));
+}
+
+#[test]
+fn a_day_arriving_after_later_days_were_restored_is_left_with_a_warning() {
+    let n = names(&["2026-11-16", "2026-11-18"]);
+    let mut state = State::default();
+    let dec = incremental(&n, &state, "2026-11-23T00:00:00Z", Mode::Weekly);
+    for s in &dec.selected {
+        state = record(&state, s, t("2026-11-23T00:00:00Z"));
+    }
+    let late = names(&["2026-11-16", "2026-11-17", "2026-11-18"]);
+    let dec = incremental(&late, &state, "2026-11-24T00:00:00Z", Mode::Weekly);
+    assert!(dec.selected.is_empty());
+    assert!(
+        dec.snapshots[1].reason.starts_with("arrived late"),
+        "{:?}",
+        dec.snapshots
+    );
+    assert!(dec.warnings[0].contains("analytics-2026-11-17.tar"));
 }

@@ -16,16 +16,20 @@ pub fn render(g: &J) -> String {
         g["through"].as_str().unwrap_or("nothing yet")
     );
     let selected = g["selected"].as_array().cloned().unwrap_or_default();
-    if selected.is_empty() {
-        let _ = writeln!(out, "  nothing to restore");
-    }
-    for s in &selected {
-        let _ = writeln!(
-            out,
-            "  restore {} ({})",
-            s["name"].as_str().unwrap_or(""),
-            s["week"].as_str().unwrap_or("")
-        );
+    let weeks: std::collections::BTreeSet<&str> =
+        selected.iter().filter_map(|s| s["week"].as_str()).collect();
+    match selected.len() {
+        0 => {
+            let _ = writeln!(out, "  nothing to restore");
+        }
+        n => {
+            let _ = writeln!(
+                out,
+                "  restore {n} snapshot(s) of {} week(s) ({} snapshots), oldest first:",
+                weeks.len(),
+                g["snapshots_hold"].as_str().unwrap_or("?")
+            );
+        }
     }
     for s in g["snapshots"].as_array().into_iter().flatten() {
         let _ = writeln!(
