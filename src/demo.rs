@@ -47,8 +47,11 @@ pub fn write_backups(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let config = tar(
         &[
-            ("director.conf", b"site = dc-main\nlisten = 0.0.0.0:8443\nanalytics = analytics-1:9200\n"),
-            ("db.sql", b"-- director configuration database\nCREATE TABLE tenants (id int, name text);\nINSERT INTO tenants VALUES (1, 'acme');\n"),
+            (
+                "director.conf",
+                b"site = dc-main\nlisten = 0.0.0.0:8443\nanalytics = analytics-1:9200\n",
+            ),
+            ("tenants.conf", b"acme = enabled\n"),
         ],
         1_795_658_400,
     );

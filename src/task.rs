@@ -72,6 +72,8 @@ pub struct RunShared {
     /// The analytics answers (`analytics.*`), for the gate.
     pub analytics: AnalyticsAnswers,
     pub become_password: Option<Secret>,
+    /// The director database's password (answer `db_password`), for the `postgres` action.
+    pub db_password: Option<Secret>,
     /// How long a host may take to answer a lock command.
     pub lock_timeout: std::time::Duration,
     /// Registered values: per host, and `*` for steps with one task (seen by every host).
@@ -199,6 +201,8 @@ pub struct Outcome {
 pub struct Undo {
     pub program: crate::transport::Program,
     pub describe: String,
+    /// Environment the undo command needs (a database password, kept secret).
+    pub env: Vec<(String, crate::transport::EnvValue)>,
 }
 
 impl Outcome {

@@ -4,6 +4,7 @@ pub mod analytics;
 mod checks;
 mod command;
 mod files;
+mod postgres;
 mod service;
 mod tarcheck;
 mod transfer;
@@ -23,6 +24,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         "unpack" => unpack::unpack(ctx).await,
         "install" => unpack::install(ctx).await,
         "service" => service::run(ctx).await,
+        "postgres" => postgres::run(ctx).await,
         "wait_for" => checks::wait_for(ctx).await,
         "assert" => checks::assert(ctx),
         "debug" => checks::debug(ctx),
@@ -124,6 +126,19 @@ pub fn preview(action: &str, args: &J) -> String {
             s("to")
         ),
         ("service", _) => format!("service {} {}", s("name"), s("state")),
+        ("postgres", _) => match s("op").as_str() {
+            "load" => format!(
+                "load {} into a fresh database beside {}",
+                s("dump"),
+                s("database")
+            ),
+            "dump" => format!("dump database {} to {}", s("database"), s("to")),
+            "switch" => format!(
+                "switch database {} to the restored one (by rename)",
+                s("database")
+            ),
+            op => format!("database {} {op}", s("database")),
+        },
         ("wait_for", _) => format!(
             "wait for {}",
             ["port", "http", "service", "command"]

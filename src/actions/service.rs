@@ -62,6 +62,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
                     o = o.with_undo(crate::task::Undo {
                         program: argv(&manager, verb, &name),
                         describe: format!("{name}: {describe}"),
+                        env: Vec::new(),
                     });
                 }
             }

@@ -186,6 +186,7 @@ pub async fn install(ctx: &TaskCtx<'_>) -> Outcome {
         } else {
             format!("moved the restored {to} aside as {to}.failed-{run} (there was none before)")
         },
+        env: Vec::new(),
     };
     let message = if kept {
         format!("{from} is now {to}; the previous one is kept as {old}")

@@ -30,8 +30,9 @@ const OTHER_KEYS: &[&str] = &[
     "analytics.prefix",
     "analytics.state_file",
     "become_password",
+    "db_password",
 ];
-const OTHER_SECRETS: &[&str] = &["become_password"];
+const OTHER_SECRETS: &[&str] = &["become_password", "db_password"];
 
 /// `SETUP_` + key upper-cased, dots to `_`.
 pub fn env_name(key: &str) -> String {

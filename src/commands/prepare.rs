@@ -98,6 +98,7 @@ pub fn shared(
         },
         analytics: w.answers.analytics(),
         become_password: w.answers.secret("become_password"),
+        db_password: w.answers.secret("db_password"),
         lock_timeout: o.connect_timeout,
         undo: Default::default(),
         registered: Default::default(),

@@ -19,6 +19,10 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
     ("unpack", Some(&["object", "dest", "sha256", "verify"])),
     ("install", Some(&["from", "to", "merge"])),
     (
+        "postgres",
+        Some(&["op", "database", "user", "host", "port", "dump", "to"]),
+    ),
+    (
         "wait_for",
         Some(&[
             "port", "host", "http", "status", "command", "service", "manager", "timeout", "delay",

@@ -15,6 +15,7 @@ pub async fn undo_all(shared: &Arc<RunShared>) -> bool {
     let mut all = true;
     for e in entries.into_iter().rev() {
         let mut req = ExecRequest::new(e.undo.program.clone());
+        req.env = e.undo.env.clone();
         if e.become_ {
             req.become_ = Some(shared.become_password.clone());
         }

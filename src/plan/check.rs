@@ -271,12 +271,18 @@ fn check_one(
     }
 }
 
-/// `name | default(...)`: a reference that may be undefined on purpose.
+/// `name | default(...)`, `name is defined`, `name is not defined`: a reference that may be
+/// undefined on purpose.
 fn guarded_by_default(text: &str, name: &str) -> bool {
     text.match_indices(name).any(|(i, _)| {
         let rest = text[i + name.len()..].trim_start();
+        let words: Vec<&str> = rest.split_whitespace().take(3).collect();
         rest.strip_prefix('|')
             .is_some_and(|r| r.trim_start().starts_with("default"))
+            || matches!(
+                words.as_slice(),
+                ["is", "defined" | "undefined", ..] | ["is", "not", "defined", ..]
+            )
     })
 }
 

@@ -125,6 +125,7 @@ pub fn text(plan: &Plan, preview: Preview, gate: Option<&J>) -> String {
         .filter(|s| match s.step.action {
             "service" => true,
             "install" => s.work.payload.get("merge").and_then(|m| m.as_bool()) != Some(true),
+            "postgres" => s.work.payload.get("op").and_then(|m| m.as_str()) == Some("switch"),
             _ => false,
         })
         .map(|s| s.step.id.as_str())

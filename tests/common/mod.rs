@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod pgbed;
 pub mod sshbed;
 pub mod storagebed;
 

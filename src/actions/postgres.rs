@@ -1,0 +1,287 @@
+//! `postgres`: the director's database, restored beside the live one and switched in by rename, so
+//! that the live database is never written to and a rollback is two renames.
+//!
+//! - `op: load`: a fresh database `<database>_setup_new` from a `pg_dump -Fc` file (`pg_restore`);
+//!   the live database is not touched. A failed load drops the new database.
+//! - `op: dump`: a dump of the live database to `to`, before it is replaced.
+//! - `op: switch`: the live database becomes `<database>_pre_<run>` and the new one takes its name;
+//!   undone by renaming back (the restored one is kept as `<database>_failed_<run>`).
+//! - `op: check`: connects to the live database and counts its tables.
+//!
+//! Connection: `database`, `user`, `host` (a name, an address or a socket folder), `port`. The
+//! password is the answer `db_password`, handed over in the environment, never on a command line.
+
+use crate::task::{Outcome, TaskCtx, Undo};
+use crate::transport::{EnvValue, Program};
+
+/// A PostgreSQL identifier, quoted.
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A PostgreSQL string literal, quoted.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `<database>_<what>_<run>`, cut to PostgreSQL's 63-byte name limit.
+fn derived(database: &str, what: &str, run: &str) -> String {
+    let run: String = run
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let tail = if run.is_empty() {
+        format!("_{what}")
+    } else {
+        format!("_{what}_{run}")
+    };
+    let mut head = database.to_string();
+    while head.len() + tail.len() > 63 {
+        head.pop();
+    }
+    head + &tail
+}
+
+struct Conn {
+    database: String,
+    args: Vec<String>,
+    env: Vec<(String, EnvValue)>,
+}
+
+impl Conn {
+    fn new(ctx: &TaskCtx<'_>) -> Result<Conn, String> {
+        let database = ctx
+            .arg("database")
+            .filter(|d| !d.is_empty())
+            .ok_or("`postgres` needs `database` (db_name in master.yml)")?;
+        let mut args = Vec::new();
+        for (key, flag) in [("host", "-h"), ("port", "-p"), ("user", "-U")] {
+            if let Some(v) = ctx.arg(key).filter(|v| !v.is_empty()) {
+                args.extend([flag.to_string(), v]);
+            }
+        }
+        let mut env = vec![(
+            "PGCONNECT_TIMEOUT".to_string(),
+            EnvValue::Plain("10".into()),
+        )];
+        if let Some(p) = &ctx.shared.db_password {
+            env.push(("PGPASSWORD".into(), EnvValue::Secret(p.clone())));
+        }
+        Ok(Conn {
+            database,
+            args,
+            env,
+        })
+    }
+
+    /// `psql` running `sql` (one transaction) in `database`.
+    fn psql(&self, database: &str, sql: &str) -> Program {
+        let mut argv = vec!["psql".to_string(), "-X".into(), "-q".into(), "-At".into()];
+        argv.extend(["-v".into(), "ON_ERROR_STOP=1".into()]);
+        argv.extend(self.args.iter().cloned());
+        argv.extend([
+            "-d".into(),
+            database.to_string(),
+            "-c".into(),
+            sql.to_string(),
+        ]);
+        Program::Argv(argv)
+    }
+
+    fn tool(&self, tool: &str, rest: &[&str]) -> Program {
+        let mut argv = vec![tool.to_string()];
+        argv.extend(self.args.iter().cloned());
+        argv.extend(rest.iter().map(|s| s.to_string()));
+        Program::Argv(argv)
+    }
+
+    async fn run(&self, ctx: &TaskCtx<'_>, program: Program) -> Result<String, String> {
+        let mut req = ctx.request(program);
+        req.env.extend(self.env.iter().cloned());
+        match ctx.transport.exec(req).await {
+            Ok(out) if out.success() => Ok(out.stdout.trim().to_string()),
+            Ok(out) => {
+                let err = out.stderr.trim();
+                let hint = if err.contains("password authentication failed")
+                    || err.contains("no password supplied")
+                {
+                    " (give the database password as the answer db_password, e.g. SETUP_DB_PASSWORD)"
+                } else if err.contains("command not found") || out.code == Some(127) {
+                    " (install the PostgreSQL client tools on this host)"
+                } else {
+                    ""
+                };
+                Err(format!(
+                    "{}{hint}",
+                    crate::task::cause_line(err).unwrap_or(err).trim()
+                ))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn exists(&self, ctx: &TaskCtx<'_>, name: &str) -> Result<bool, String> {
+        let sql = format!(
+            "SELECT count(*) FROM pg_database WHERE datname = {}",
+            literal(name)
+        );
+        Ok(self.run(ctx, self.psql("postgres", &sql)).await? != "0")
+    }
+
+    async fn tables(&self, ctx: &TaskCtx<'_>, database: &str) -> Result<String, String> {
+        let sql = "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')";
+        self.run(ctx, self.psql(database, sql)).await
+    }
+
+    /// SQL that closes every other session on these databases, so that they can be renamed.
+    fn close_sessions(names: &[&str]) -> String {
+        let list: Vec<String> = names.iter().map(|n| literal(n)).collect();
+        format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}) AND pid <> pg_backend_pid(); ",
+            list.join(", ")
+        )
+    }
+}
+
+pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
+    let conn = match Conn::new(ctx) {
+        Ok(c) => c,
+        Err(e) => return Outcome::failed(e),
+    };
+    let result = match ctx.arg("op").as_deref() {
+        Some("load") => load(ctx, &conn).await,
+        Some("dump") => dump(ctx, &conn).await,
+        Some("switch") => return switch(ctx, &conn).await,
+        Some("check") => conn
+            .tables(ctx, &conn.database)
+            .await
+            .map(|n| Outcome::ok(format!("database {} answers: {n} table(s)", conn.database))),
+        other => Err(format!(
+            "unknown `op` {:?}: load, dump, switch or check",
+            other.unwrap_or("")
+        )),
+    };
+    result.unwrap_or_else(Outcome::failed)
+}
+
+async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
+    let dump = ctx.arg("dump").ok_or("`op: load` needs `dump`")?;
+    let new = derived(&conn.database, "setup_new", "");
+    let fresh = format!("DROP DATABASE IF EXISTS {n}", n = ident(&new));
+    conn.run(ctx, conn.psql("postgres", &fresh)).await?;
+    conn.run(
+        ctx,
+        conn.psql("postgres", &format!("CREATE DATABASE {}", ident(&new))),
+    )
+    .await?;
+    let restore = conn.tool(
+        "pg_restore",
+        &[
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "-d",
+            &new,
+            &dump,
+        ],
+    );
+    if let Err(e) = conn.run(ctx, restore).await {
+        let _ = conn.run(ctx, conn.psql("postgres", &fresh)).await;
+        return Err(format!("loading {dump} into a fresh database failed: {e}"));
+    }
+    let tables = conn.tables(ctx, &new).await?;
+    Ok(Outcome::changed(format!(
+        "{dump} loaded into {new} ({tables} table(s)); {} is untouched",
+        conn.database
+    )))
+}
+
+async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
+    let to = ctx.arg("to").ok_or("`op: dump` needs `to`")?;
+    if !conn.exists(ctx, &conn.database).await? {
+        return Ok(Outcome::ok(format!(
+            "no database {} yet: nothing to keep",
+            conn.database
+        )));
+    }
+    let program = conn.tool("pg_dump", &["-Fc", "-f", &to, &conn.database]);
+    conn.run(ctx, program).await?;
+    Ok(Outcome::changed(format!(
+        "the database {} as it was is kept in {to}",
+        conn.database
+    )))
+}
+
+async fn switch(ctx: &TaskCtx<'_>, conn: &Conn) -> Outcome {
+    let db = &conn.database;
+    let run = &ctx.shared.run.id;
+    let new = derived(db, "setup_new", "");
+    let pre = derived(db, "pre", run);
+    let failed = derived(db, "failed", run);
+    let step = async {
+        if !conn.exists(ctx, &new).await? {
+            return Err(format!(
+                "no database {new} to switch to: load the dump first (op: load)"
+            ));
+        }
+        conn.exists(ctx, db).await
+    };
+    let had = match step.await {
+        Ok(h) => h,
+        Err(e) => return Outcome::failed(e),
+    };
+    let mut sql = Conn::close_sessions(&[db, &new]);
+    if had {
+        sql += &format!("ALTER DATABASE {} RENAME TO {}; ", ident(db), ident(&pre));
+    }
+    sql += &format!("ALTER DATABASE {} RENAME TO {}", ident(&new), ident(db));
+    if let Err(e) = conn.run(ctx, conn.psql("postgres", &sql)).await {
+        return Outcome::failed(format!("switching to the restored database failed: {e}"));
+    }
+    let mut back = Conn::close_sessions(&[db]);
+    back += &format!("ALTER DATABASE {} RENAME TO {}", ident(db), ident(&failed));
+    if had {
+        back += &format!("; ALTER DATABASE {} RENAME TO {}", ident(&pre), ident(db));
+    }
+    let undo = Undo {
+        program: conn.psql("postgres", &back),
+        describe: if had {
+            format!("put the database {db} back (the restored one is kept as {failed})")
+        } else {
+            format!("renamed the restored database {db} to {failed} (there was none before)")
+        },
+        env: conn.env.clone(),
+    };
+    let message = if had {
+        format!("{new} is now {db}; the previous one is kept as {pre}")
+    } else {
+        format!("{new} is now {db} (there was none before)")
+    };
+    Outcome::changed(message).with_undo(undo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_quoted_and_fit_postgres() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("it's"), "'it''s'");
+        assert_eq!(
+            derived("director", "pre", "20261123T204002Z-9d68"),
+            "director_pre_20261123t204002z_9d68"
+        );
+        let long = "d".repeat(70);
+        let name = derived(&long, "failed", "20261123T204002Z-9d68");
+        assert_eq!(name.len(), 63);
+        assert!(name.ends_with("_failed_20261123t204002z_9d68"));
+        assert_eq!(derived("director", "setup_new", ""), "director_setup_new");
+    }
+}

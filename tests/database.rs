@@ -1,0 +1,234 @@
+//! The director's database restored over SSH into a real PostgreSQL: loaded beside the live one,
+//! switched in by rename after the director stops, put back when a later step fails.
+
+mod common;
+
+use common::pgbed::PgBed;
+use common::sshbed::SshBed;
+use common::{Bed, Out};
+use serde_json::Value as J;
+
+const BACKUP: &str = "director-config-20261120T020000Z.tar";
+
+struct Site {
+    bed: Bed,
+    pg: PgBed,
+    _ssh: SshBed,
+}
+
+impl Site {
+    fn live_rows(&self) -> String {
+        self.pg
+            .sql("director", "SELECT name FROM tenants ORDER BY id")
+            .replace('\n', ",")
+    }
+
+    fn restore(&self) -> (Out, J) {
+        let out = self
+            .bed
+            .run(&["standalone", "restore", "--report", "report.json"]);
+        let report = serde_json::from_str(&self.bed.read("report.json")).unwrap_or(J::Null);
+        (out, report)
+    }
+
+    /// Every output the run left, to look for the password in.
+    fn everything(&self, out: &Out) -> String {
+        let mut all = format!("{}{}", out.stdout, out.stderr);
+        for e in walk(&self.bed.path(".setup")) {
+            all += &std::fs::read_to_string(e).unwrap_or_default();
+        }
+        all + &self.bed.read("report.json")
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A DR director over SSH, running on an old configuration and database, and a configuration
+/// backup from the source site that carries `director.dump` (`dump` may spoil it first).
+fn site(spoil: &str) -> Site {
+    let pg = PgBed::start();
+    let ssh = SshBed::start(1);
+    let bed = Bed::new();
+    let root = bed.path("site");
+    let run = bed.path("run");
+    std::fs::create_dir_all(root.join("etc/director")).unwrap();
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(root.join("etc/director/director.conf"), "site = old\n").unwrap();
+    std::fs::write(run.join("director.state"), "running\n").unwrap();
+    bed.file(
+        "ctl.sh",
+        &format!(
+            "set -eu\nd={run}\ncase $1 in\n  start) if [ -f $d/fail-start ]; then rm $d/fail-start; echo 'cannot start: port 8443 in use' >&2; exit 1; fi; echo running > $d/$2.state ;;\n  stop) echo stopped > $d/$2.state ;;\n  status) [ \"$(cat $d/$2.state 2>/dev/null)\" = running ] ;;\nesac\n",
+            run = run.display()
+        ),
+    );
+    let vars = format!(
+        "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: director, db_user: setupdb, db_host: 127.0.0.1, db_port: {}, ",
+        root.display(),
+        bed.path("ctl.sh").display(),
+        pg.port
+    );
+    let master = ssh
+        .master()
+        .replace("groups: [bed]", "groups: [director, analytics]")
+        .replace("vars: { ", &vars);
+    bed.file("master.yml", &master)
+        .file(
+            "answers.yml",
+            &format!(
+                "storage.type: local\nstorage.local.path: backups\ndb_password: {}\n",
+                pg.password
+            ),
+        )
+        .file(
+            "restore.yml",
+            &format!("config_backup: {BACKUP}\ncomponents: [config]\n"),
+        );
+    std::fs::set_permissions(
+        bed.path("answers.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+
+    // The source site's database, dumped; the DR site's live one, older.
+    pg.sql("postgres", "CREATE DATABASE source_director");
+    pg.sql(
+        "source_director",
+        "CREATE TABLE tenants (id int PRIMARY KEY, name text); INSERT INTO tenants VALUES (1, 'acme'), (2, 'globex')",
+    );
+    pg.sql("postgres", "CREATE DATABASE director");
+    pg.sql(
+        "director",
+        "CREATE TABLE tenants (id int PRIMARY KEY, name text); INSERT INTO tenants VALUES (1, 'old-site')",
+    );
+    let stage = bed.path("stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join("director.conf"), "site = dc-main\n").unwrap();
+    pg.dump("source_director", &stage.join("director.dump"));
+    std::fs::create_dir_all(bed.path("backups")).unwrap();
+    let script = format!(
+        "set -e; cd {stage}; {spoil}; tar -cf ../backups/{BACKUP} director.conf director.dump; cd ../backups; sha256sum {BACKUP} > {BACKUP}.sha256",
+        stage = stage.display()
+    );
+    let ok = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "{script}");
+    Site { bed, pg, _ssh: ssh }
+}
+
+#[test]
+fn the_source_sites_rows_are_there_after_the_restore() {
+    let s = site("true");
+    assert_eq!(s.live_rows(), "old-site");
+    let (out, report) = s.restore();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(s.live_rows(), "acme,globex");
+    assert_eq!(
+        s.bed.read("site/etc/director/director.conf"),
+        "site = dc-main\n"
+    );
+    assert!(
+        !s.bed.path("site/etc/director/director.dump").exists(),
+        "the dump is not left among the configuration files"
+    );
+    assert_eq!(s.bed.read("run/director.state"), "running\n");
+    // The previous database is kept under another name, and dumped as it was.
+    let dbs = s.pg.databases();
+    let kept: Vec<&String> = dbs
+        .iter()
+        .filter(|d| d.starts_with("director_pre_"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{dbs:?}");
+    assert_eq!(s.pg.sql(kept[0], "SELECT name FROM tenants"), "old-site");
+    assert!(!dbs.iter().any(|d| d.ends_with("_setup_new")), "{dbs:?}");
+    let dumps: Vec<_> = std::fs::read_dir(s.bed.path("site/var/lib/setup/pre-restore"))
+        .unwrap()
+        .collect();
+    assert_eq!(dumps.len(), 1);
+    assert!(
+        out.stdout.contains("database director answers: 1 table(s)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(report["status"], "done");
+    assert!(
+        !s.everything(&out).contains(&s.pg.password),
+        "the password was shown"
+    );
+}
+
+#[test]
+fn a_failure_after_the_switch_puts_the_old_database_and_files_back() {
+    let s = site("true");
+    s.bed.file("run/fail-start", "");
+    let (out, report) = s.restore();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("port 8443 in use"), "{}", out.stdout);
+    assert_eq!(s.live_rows(), "old-site");
+    assert_eq!(
+        s.bed.read("site/etc/director/director.conf"),
+        "site = old\n"
+    );
+    assert_eq!(
+        s.bed.read("run/director.state"),
+        "running\n",
+        "the director runs again"
+    );
+    let undone: Vec<String> = report["rollback"]["undone"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.to_string())
+        .collect();
+    assert!(
+        undone
+            .iter()
+            .any(|u| u.contains("put the database director back")),
+        "{undone:?}"
+    );
+    assert_eq!(report["rollback"]["failed"], false, "{report}");
+    let dbs = s.pg.databases();
+    assert!(
+        dbs.iter().any(|d| d.starts_with("director_failed_")),
+        "{dbs:?}"
+    );
+    assert!(
+        !s.everything(&out).contains(&s.pg.password),
+        "the password was shown"
+    );
+}
+
+#[test]
+fn a_dump_that_does_not_load_stops_the_restore_before_anything_is_stopped() {
+    // A dump cut short inside a sound archive whose checksum matches.
+    let s = site("head -c 600 director.dump > cut && mv cut director.dump");
+    let (out, _) = s.restore();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("load_database"), "{}", out.stdout);
+    assert_eq!(s.live_rows(), "old-site");
+    assert_eq!(s.bed.read("run/director.state"), "running\n");
+    assert_eq!(
+        s.bed.read("site/etc/director/director.conf"),
+        "site = old\n"
+    );
+    let dbs = s.pg.databases();
+    assert!(
+        !dbs.iter()
+            .any(|d| d.contains("_setup_new") || d.contains("_pre_")),
+        "{dbs:?}"
+    );
+}
