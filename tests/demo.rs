@@ -255,6 +255,54 @@ fn current_week_mode_restores_this_weeks_latest() {
 }
 
 #[test]
+fn check_probes_name_an_unreachable_host_and_a_missing_object_and_touch_nothing() {
+    let bed = demo();
+    let master = bed.read("master.yml").replace(
+        "director-1:  { groups: [director], vars:",
+        "director-1:  { groups: [director], connection: ssh, address: 127.0.0.1, port: 9, vars:",
+    );
+    bed.file("master.yml", &master);
+    let args = [
+        "standalone",
+        "restore",
+        "--check",
+        "--connect-timeout",
+        "3",
+        "--set",
+        "config_backup=director-config-20991231T000000Z.tar",
+    ];
+    let out = bed.run(&args);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    for needle in [
+        "FAIL object `director-config-20991231T000000Z.tar` is not in",
+        "FAIL reach  director-1: cannot reach 127.0.0.1:9",
+        "ok   reach  analytics-1: answers",
+        "2 problem(s) to fix before the restore can run.",
+    ] {
+        assert!(
+            out.stdout.contains(needle),
+            "no {needle:?} in {}",
+            out.stdout
+        );
+    }
+    let json = bed.run(&[&args[..], &["--plan-format", "json"]].concat());
+    assert_eq!(json.code, 1);
+    let v: J = serde_json::from_str(&json.stdout).unwrap();
+    let failed: Vec<&str> = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ok"] == false)
+        .map(|p| p["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["object", "reach"]);
+    assert!(
+        !bed.path("target").exists(),
+        "a check writes nothing on a host"
+    );
+}
+
+#[test]
 fn cumulative_snapshots_restore_the_latest_of_each_week() {
     let bed = demo();
     let out = bed.run(&[

@@ -1,4 +1,5 @@
-//! `--check`: the plan as text, DOT or JSON, with each task's rendered command and the gate's decision.
+//! `--check`: the plan as text, DOT or JSON, with each task's rendered command, the gate's decision
+//! and the read-only probes (exit 1 when one fails).
 
 use serde_json::{Value as J, json};
 
@@ -45,7 +46,11 @@ async fn gate_preview(shared: &RunShared, w: &World) -> Option<J> {
 /// Prints the plan in the chosen format, with the gate's decision; changes nothing.
 pub fn print(o: &Options, w: &World) -> Result<i32, Failure> {
     let shared = super::prepare::shared(o, w, Events::default(), Default::default())?;
-    let gate = super::runtime().block_on(gate_preview(&shared, w));
+    let (gate, probes) = super::runtime().block_on(async {
+        let gate = gate_preview(&shared, w).await;
+        let probes = super::probe::run(&shared, w, gate.as_ref()).await;
+        (gate, probes)
+    });
     let preview = |rollback: bool, step: usize, host: &str| -> String {
         let dag = if rollback {
             &w.plan.rollback
@@ -68,14 +73,16 @@ pub fn print(o: &Options, w: &World) -> Result<i32, Failure> {
         }
     };
     let out = match o.plan_format {
-        PlanFormat::Text => render::text(&w.plan, &preview, gate.as_ref()),
+        PlanFormat::Text => {
+            render::text(&w.plan, &preview, gate.as_ref()) + &super::probe::text(&probes)
+        }
         PlanFormat::Dot => render::dot(&w.plan),
         PlanFormat::Json => {
-            serde_json::to_string_pretty(&render::json(&w.plan, &preview, gate.as_ref()))
-                .expect("json")
-                + "\n"
+            let mut v = render::json(&w.plan, &preview, gate.as_ref());
+            v["probes"] = super::probe::json(&probes);
+            serde_json::to_string_pretty(&v).expect("json") + "\n"
         }
     };
     super::emit(&out);
-    Ok(0)
+    Ok(if probes.iter().all(|p| p.ok) { 0 } else { 1 })
 }

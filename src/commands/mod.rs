@@ -4,6 +4,7 @@ pub mod check;
 pub mod inventory;
 pub mod list;
 pub mod prepare;
+mod probe;
 pub mod run;
 pub mod status;
 pub mod storage_test;

@@ -2,7 +2,7 @@
 //! `--forks` and each host's limit; fail-fast or keep-going; rollback after a destructive step; Ctrl-C.
 
 pub mod lock;
-mod run_task;
+pub(crate) mod run_task;
 pub mod undo;
 
 use std::collections::{HashMap, VecDeque};

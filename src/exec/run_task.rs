@@ -53,7 +53,11 @@ fn excerpt(text: &str, masker: &Masker) -> String {
 type Rendered = (J, Vec<(String, EnvValue)>, minijinja::Value);
 
 /// Whether the step's `when` holds on this host.
-fn holds(shared: &RunShared, when: &Option<When>, ctx: &minijinja::Value) -> Result<bool, String> {
+pub(crate) fn holds(
+    shared: &RunShared,
+    when: &Option<When>,
+    ctx: &minijinja::Value,
+) -> Result<bool, String> {
     match when {
         None => Ok(true),
         Some(When::Fixed(b)) => Ok(*b),

@@ -1,0 +1,338 @@
+//! `--check` probes, read-only: each host answers (through sudo where the host uses it), has the
+//! tools its steps run, and has room for twice what will land on it; every object the plan fetches
+//! is in storage with its checksum beside it. Problems are gathered, never stop the others.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Value as J, json};
+
+use crate::plan::PlanStep;
+use crate::task::RunShared;
+use crate::transport::{ExecRequest, Program, quote};
+use crate::world::World;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Probe {
+    pub check: String,
+    pub host: Option<String>,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn probe(check: &str, host: Option<&str>, ok: bool, detail: impl Into<String>) -> Probe {
+    Probe {
+        check: check.into(),
+        host: host.map(str::to_string),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+/// The tools each action runs on its host.
+fn tools(ps: &PlanStep, args: &J) -> Vec<String> {
+    let word = |k: &str| {
+        args.get(k)
+            .and_then(J::as_str)
+            .and_then(|m| m.split_whitespace().next())
+            .map(str::to_string)
+    };
+    match ps.step.action {
+        "unpack" => vec!["tar".into(), "mkdir".into(), "rm".into(), "mv".into()],
+        "install" => vec!["mv".into(), "cp".into(), "rm".into()],
+        "postgres" => vec!["psql".into(), "pg_restore".into(), "pg_dump".into()],
+        "service" => vec![word("manager").unwrap_or_else(|| "systemctl".into())],
+        "wait_for" if args.get("service").is_some() => {
+            vec![word("manager").unwrap_or_else(|| "systemctl".into())]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// What one host needs: tools, and bytes landing under folders.
+#[derive(Default)]
+struct Needs {
+    tools: BTreeSet<String>,
+    land: BTreeMap<String, u64>,
+}
+
+/// Every probe of the plan; `gate` is the gate's decision, to know which snapshots are fetched.
+pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> {
+    let mut out = Vec::new();
+    let mut needs: BTreeMap<String, Needs> = BTreeMap::new();
+    let storage = shared.storage.as_deref();
+    let mut sizes: BTreeMap<String, Option<u64>> = BTreeMap::new();
+    let selected: Vec<J> = gate
+        .and_then(|g| g["selected"].as_array().cloned())
+        .unwrap_or_default();
+    for ps in &w.plan.main.steps {
+        for host in &ps.hosts {
+            let Ok(ctx) = shared.context(host, None) else {
+                continue;
+            };
+            // A `when` that cannot be decided before the run (it reads a registered value) counts
+            // as true: the probe then asks for more than may be needed, never less.
+            if crate::exec::run_task::holds(shared, &ps.work.when, &ctx) == Ok(false) {
+                continue;
+            }
+            let items = if ps.step.action == "unpack" && ps.work.loop_.is_some() {
+                selected.clone()
+            } else {
+                vec![J::Null]
+            };
+            for item in items {
+                let ctx = match &item {
+                    J::Null => ctx.clone(),
+                    v => match shared.context(host, Some(("item", v.clone()))) {
+                        Ok(c) => c,
+                        Err(_) => continue,
+                    },
+                };
+                let Ok(args) = crate::actions::render_args(
+                    &shared.templates,
+                    ps.step.action,
+                    &ps.work.payload,
+                    &ctx,
+                ) else {
+                    continue;
+                };
+                let n = needs.entry(host.clone()).or_default();
+                n.tools.extend(tools(ps, &args));
+                if ps.step.action != "unpack" {
+                    continue;
+                }
+                let (Some(object), Some(dest)) = (
+                    args.get("object").and_then(J::as_str),
+                    args.get("dest").and_then(J::as_str),
+                ) else {
+                    continue;
+                };
+                if !sizes.contains_key(object) {
+                    let size = match storage {
+                        Some(s) => object_probe(s, object, &mut out).await,
+                        None => None,
+                    };
+                    sizes.insert(object.to_string(), size);
+                }
+                if let Some(Some(size)) = sizes.get(object) {
+                    let parent = std::path::Path::new(dest)
+                        .parent()
+                        .map(|p| p.display().to_string())
+                        .filter(|p| !p.is_empty())
+                        .unwrap_or_else(|| ".".into());
+                    *n.land.entry(parent).or_default() += size;
+                }
+            }
+        }
+    }
+    for (host, n) in &needs {
+        if host == crate::context::CONTROLLER {
+            continue;
+        }
+        host_probes(shared, host, n, &mut out).await;
+    }
+    out
+}
+
+/// The object and its sidecar in storage; its size when it is there.
+async fn object_probe(
+    storage: &dyn crate::storage::Storage,
+    object: &str,
+    out: &mut Vec<Probe>,
+) -> Option<u64> {
+    let meta = match storage.stat(object).await {
+        Ok(m) => m,
+        Err(e) if e.not_found => {
+            out.push(probe(
+                "object",
+                None,
+                false,
+                format!("`{object}` is not in {}", storage.describe()),
+            ));
+            return None;
+        }
+        Err(e) => {
+            out.push(probe("object", None, false, e.to_string()));
+            return None;
+        }
+    };
+    let sidecar = format!("{object}.sha256");
+    let (ok, detail) = match storage.stat(&sidecar).await {
+        Ok(_) => (
+            true,
+            format!("`{object}`: {} bytes, checksum beside it", meta.size),
+        ),
+        Err(e) if e.not_found => (
+            false,
+            format!(
+                "`{object}` ({} bytes) has no `{sidecar}` beside it: it cannot be verified",
+                meta.size
+            ),
+        ),
+        Err(e) => (false, e.to_string()),
+    };
+    out.push(probe("object", None, ok, detail));
+    Some(meta.size)
+}
+
+async fn host_probes(shared: &RunShared, name: &str, n: &Needs, out: &mut Vec<Probe>) {
+    let Some(host) = shared.hosts.get(name) else {
+        return;
+    };
+    let transport = shared.transport(name);
+    let mut req = ExecRequest::new(Program::Shell("id -un".into()));
+    if host.become_ {
+        req.become_ = Some(shared.become_password.clone());
+    }
+    match transport.exec(req).await {
+        Ok(o) if o.success() => out.push(probe(
+            "reach",
+            Some(name),
+            true,
+            format!(
+                "answers{}",
+                if host.become_ {
+                    format!(" and sudo works (as {})", o.stdout.trim())
+                } else {
+                    String::new()
+                }
+            ),
+        )),
+        Ok(o) => {
+            let why = crate::task::cause_line(&o.stderr)
+                .unwrap_or("no output")
+                .to_string();
+            out.push(probe(
+                "reach",
+                Some(name),
+                false,
+                format!("sudo does not work: {}", shared.masker.mask(&why)),
+            ));
+            return;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let text = text
+                .strip_prefix(&format!("host `{name}`: "))
+                .unwrap_or(&text);
+            out.push(probe("reach", Some(name), false, shared.masker.mask(text)));
+            return;
+        }
+    }
+    let list: Vec<String> = n.tools.iter().map(|t| quote(t)).collect();
+    let script = format!(
+        "for t in {}; do command -v \"$t\" >/dev/null 2>&1 || [ -x \"$t\" ] || echo \"$t\"; done",
+        list.join(" ")
+    );
+    if !n.tools.is_empty() {
+        match transport.exec(ExecRequest::shell(script)).await {
+            Ok(o) => {
+                let missing: Vec<&str> = o.stdout.split_whitespace().collect();
+                let detail = if missing.is_empty() {
+                    format!(
+                        "has {}",
+                        n.tools.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                } else {
+                    format!("missing {}", missing.join(", "))
+                };
+                out.push(probe("tools", Some(name), missing.is_empty(), detail));
+            }
+            Err(e) => out.push(probe("tools", Some(name), false, e.to_string())),
+        }
+    }
+    for (dir, bytes) in &n.land {
+        out.push(disk_probe(transport.as_ref(), name, dir, *bytes).await);
+    }
+}
+
+/// Free space where `bytes` will land (the nearest folder that exists): at least twice as much.
+async fn disk_probe(
+    transport: &dyn crate::transport::Transport,
+    host: &str,
+    dir: &str,
+    bytes: u64,
+) -> Probe {
+    let script = format!(
+        "d={}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; df -Pk \"$d\" | tail -n 1",
+        quote(dir)
+    );
+    let free = match transport.exec(ExecRequest::shell(script)).await {
+        Ok(o) if o.success() => o
+            .stdout
+            .split_whitespace()
+            .nth(3)
+            .and_then(|k| k.parse::<u64>().ok())
+            .map(|k| k * 1024),
+        _ => None,
+    };
+    let need = bytes * 2;
+    match free {
+        Some(f) if f >= need => probe(
+            "disk",
+            Some(host),
+            true,
+            format!(
+                "room under {dir} for twice the {} that lands there",
+                human(bytes)
+            ),
+        ),
+        Some(f) => probe(
+            "disk",
+            Some(host),
+            false,
+            format!(
+                "{} free under {dir}, {} needed (twice the {} that lands there)",
+                human(f),
+                human(need),
+                human(bytes)
+            ),
+        ),
+        None => probe(
+            "disk",
+            Some(host),
+            false,
+            format!("cannot read the free space under {dir}"),
+        ),
+    }
+}
+
+fn human(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// The probes as text: each one, then the problems together.
+pub fn text(probes: &[Probe]) -> String {
+    let mut s = String::from("Probes (read-only):\n");
+    for p in probes {
+        s += &format!(
+            "  {} {:<6} {}{}\n",
+            if p.ok { "ok  " } else { "FAIL" },
+            p.check,
+            p.host
+                .as_deref()
+                .map(|h| format!("{h}: "))
+                .unwrap_or_default(),
+            p.detail
+        );
+    }
+    let bad: Vec<&Probe> = probes.iter().filter(|p| !p.ok).collect();
+    if bad.is_empty() {
+        s += "All probes pass.\n";
+    } else {
+        s += &format!(
+            "{} problem(s) to fix before the restore can run.\n",
+            bad.len()
+        );
+    }
+    s
+}
+
+pub fn json(probes: &[Probe]) -> J {
+    json!(probes)
+}
