@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Standalone { operation } => match operation {
             Operation::Status => commands::status::run(&o),
             Operation::List => commands::list::run(&o),
+            Operation::Verify => commands::verify::run(&o),
             op => {
                 let name = format!("standalone/{}.yml", format!("{op:?}").to_lowercase());
                 let w = world::load(&o, PlaybookRef::Builtin(name), *op == Operation::Restore)?;

@@ -231,4 +231,19 @@ fn a_dump_that_does_not_load_stops_the_restore_before_anything_is_stopped() {
             .any(|d| d.contains("_setup_new") || d.contains("_pre_")),
         "{dbs:?}"
     );
+    // verify finds it without a host: the archive and its checksum are sound, the dump is not.
+    let out = s.bed.run(&["standalone", "verify"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let want = format!(
+        "BAD {BACKUP}: sha256 verified, 2 entries checked, but director.dump is not a readable dump"
+    );
+    assert!(out.stdout.contains(&want), "{}", out.stdout);
+}
+
+#[test]
+fn verify_lists_a_sound_dump() {
+    let s = site("true");
+    let out = s.bed.run(&["standalone", "verify"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("director.dump lists"), "{}", out.stdout);
 }

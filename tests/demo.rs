@@ -303,6 +303,43 @@ fn check_probes_name_an_unreachable_host_and_a_missing_object_and_touch_nothing(
 }
 
 #[test]
+fn verify_checks_every_backup_and_names_a_corrupted_one() {
+    let bed = demo();
+    let out = bed.run(&["standalone", "verify"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("local folder ./backups: 23 backup(s) verified"),
+        "{}",
+        out.stdout
+    );
+    // One byte changed in a snapshot: its sidecar no longer matches.
+    let path = bed.path("backups/analytics-2026-11-18.tar");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[600] ^= 0x20;
+    std::fs::write(&path, bytes).unwrap();
+    let out = bed.run(&["standalone", "verify"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("BAD analytics-2026-11-18.tar: checksum mismatch"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("1 of 23 backup(s) are bad: analytics-2026-11-18.tar"),
+        "{}",
+        out.stdout
+    );
+    assert!(!bed.path("target").exists(), "verify touches no host");
+    let leftovers: Vec<_> = std::fs::read_dir(bed.path(".setup"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "scratch left: {leftovers:?}");
+}
+
+#[test]
 fn cumulative_snapshots_restore_the_latest_of_each_week() {
     let bed = demo();
     let out = bed.run(&[

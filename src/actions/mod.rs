@@ -6,7 +6,7 @@ mod command;
 mod files;
 mod postgres;
 mod service;
-mod tarcheck;
+pub mod tarcheck;
 mod transfer;
 mod unpack;
 

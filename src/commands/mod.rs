@@ -9,6 +9,7 @@ pub mod run;
 pub mod status;
 pub mod storage_test;
 pub mod validate;
+pub mod verify;
 
 use crate::failure::Failure;
 use crate::options::Options;

@@ -1,0 +1,238 @@
+//! `setup standalone verify`: every backup a restore would read, downloaded to a scratch folder on
+//! the controller, its sha256 compared with the sidecar, each archive entry checked as the restore
+//! checks it, the director's database dump listed with `pg_restore --list`. No host is contacted.
+
+use serde_json::{Value as J, json};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::actions::tarcheck::Checker;
+use crate::failure::Failure;
+use crate::gate::Pattern;
+use crate::options::Options;
+use crate::storage::Storage;
+
+struct Verdict {
+    name: String,
+    ok: bool,
+    detail: String,
+}
+
+pub fn run(o: &Options) -> Result<i32, Failure> {
+    let (w, storage) = super::open_storage(o)?;
+    let scratch = w
+        .dir
+        .join(".setup")
+        .join(format!("verify-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| Failure::Other(format!("making {}: {e}", scratch.display())))?;
+    let analytics = w.answers.analytics();
+    let result = super::runtime().block_on(async {
+        let mut names = Vec::new();
+        if let Some(c) = w.answers.text("config_backup") {
+            names.push(c);
+        }
+        let pattern = Pattern::new(
+            &analytics
+                .pattern
+                .clone()
+                .unwrap_or_else(|| crate::gate::DEFAULT_PATTERN.into()),
+        )
+        .map_err(Failure::Other)?;
+        let prefix = analytics
+            .prefix
+            .clone()
+            .unwrap_or_else(|| pattern.literal_prefix().to_string());
+        let mut snaps: Vec<String> = storage
+            .list(&prefix)
+            .await
+            .map_err(|e| Failure::Other(e.to_string()))?
+            .into_iter()
+            .map(|m| m.name)
+            .filter(|n| !n.ends_with(".sha256") && !n.ends_with(".manifest.json"))
+            .filter(|n| pattern.date_of(n).is_some() && crate::gate::safe_name(n))
+            .collect();
+        snaps.sort();
+        names.extend(snaps);
+        let mut out = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let file = scratch.join(format!("object-{i}"));
+            let v = verify(storage.as_ref(), name, &file).await;
+            let _ = std::fs::remove_file(&file);
+            if !o.json {
+                super::say!(
+                    "  {} {name}: {}",
+                    if v.ok { "ok " } else { "BAD" },
+                    v.detail
+                );
+            }
+            out.push(v);
+        }
+        Ok::<_, Failure>(out)
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    let verdicts = result?;
+    let bad: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok).collect();
+    if o.json {
+        let rows: Vec<J> = verdicts
+            .iter()
+            .map(|v| json!({"name": v.name, "ok": v.ok, "detail": v.detail}))
+            .collect();
+        super::say!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"storage": storage.describe(), "backups": rows}))
+                .expect("json")
+        );
+    } else if bad.is_empty() {
+        super::say!(
+            "{}: {} backup(s) verified, none changed on any host",
+            storage.describe(),
+            verdicts.len()
+        );
+    } else {
+        super::say!(
+            "{}: {} of {} backup(s) are bad: {}",
+            storage.describe(),
+            bad.len(),
+            verdicts.len(),
+            bad.iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(if bad.is_empty() { 0 } else { 1 })
+}
+
+async fn verify(storage: &dyn Storage, name: &str, file: &std::path::Path) -> Verdict {
+    let verdict = |ok: bool, detail: String| Verdict {
+        name: name.to_string(),
+        ok,
+        detail,
+    };
+    if !name.ends_with(".tar") {
+        return verdict(
+            false,
+            "not a plain .tar archive: this version restores and verifies .tar backups only".into(),
+        );
+    }
+    let sidecar = match crate::storage::read_text(storage, &format!("{name}.sha256"), 4096).await {
+        Ok(Some(t)) => t.split_whitespace().next().unwrap_or("").to_lowercase(),
+        Ok(None) => return verdict(false, format!("no `{name}.sha256` beside it")),
+        Err(e) => return verdict(false, e.to_string()),
+    };
+    let (digest, entries) = match download(storage, name, file).await {
+        Ok(d) => d,
+        Err(e) => return verdict(false, e),
+    };
+    if digest != sidecar {
+        return verdict(
+            false,
+            format!("checksum mismatch: the object hashes to {digest}, its sidecar says {sidecar}"),
+        );
+    }
+    let entries = match entries {
+        Ok(n) => n,
+        Err(e) => return verdict(false, format!("sha256 verified, but {e}")),
+    };
+    let mut detail = format!("sha256 verified, {entries} entries checked");
+    match dump_listing(file).await {
+        Ok(Some(n)) => detail += &format!(", director.dump lists {n} item(s)"),
+        Ok(None) => {}
+        Err(e) => return verdict(false, format!("{detail}, but director.dump {e}")),
+    }
+    verdict(true, detail)
+}
+
+/// Streams the object into `file`, hashing it and checking its tar entries on the way.
+async fn download(
+    storage: &dyn Storage,
+    name: &str,
+    file: &std::path::Path,
+) -> Result<(String, Result<u64, String>), String> {
+    let mut r = storage.get(name, None).await.map_err(|e| e.to_string())?;
+    let mut f = tokio::fs::File::create(file)
+        .await
+        .map_err(|e| format!("scratch file: {e}"))?;
+    let mut hash = Sha256::new();
+    let mut check = Checker::default();
+    let mut refused: Option<String> = None;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("reading it from storage: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        if refused.is_none()
+            && let Err(e) = check.feed(&buf[..n])
+        {
+            refused = Some(e);
+        }
+        f.write_all(&buf[..n])
+            .await
+            .map_err(|e| format!("scratch file: {e}"))?;
+    }
+    f.flush().await.map_err(|e| format!("scratch file: {e}"))?;
+    let entries = match refused {
+        Some(e) => Err(e),
+        None => check.finish().map(|_| check.entries),
+    };
+    Ok((hex::encode(hash.finalize()), entries))
+}
+
+/// `pg_restore --list` of the archive's `director.dump`, if it has one: the number of items.
+async fn dump_listing(file: &std::path::Path) -> Result<Option<usize>, String> {
+    let list = tokio::process::Command::new("tar")
+        .arg("-tf")
+        .arg(file)
+        .output()
+        .await
+        .map_err(|e| format!("tar: {e}"))?;
+    let has_dump = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .any(|l| l.trim_start_matches("./") == "director.dump");
+    if !has_dump {
+        return Ok(None);
+    }
+    let dir = file.with_extension("d");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let extracted = tokio::process::Command::new("tar")
+        .arg("-xf")
+        .arg(file)
+        .arg("-C")
+        .arg(&dir)
+        .arg("director.dump")
+        .status()
+        .await
+        .map_err(|e| format!("tar: {e}"))?;
+    let listed = if extracted.success() {
+        tokio::process::Command::new("pg_restore")
+            .arg("--list")
+            .arg(dir.join("director.dump"))
+            .output()
+            .await
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err("cannot be taken out of the archive".into());
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    match listed {
+        Ok(o) if o.status.success() => Ok(Some(
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+                .count(),
+        )),
+        Ok(o) => Err(format!(
+            "is not a readable dump: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "cannot be checked: pg_restore does not run here ({e}); install the PostgreSQL client tools"
+        )),
+    }
+}
