@@ -72,6 +72,9 @@ fn the_demo_runs_end_to_end() {
     assert_eq!(report["status"], "done");
     assert_eq!(report["gate"]["selected"].as_array().unwrap().len(), 22);
     assert_eq!(report["gate"]["snapshots_hold"], "incremental");
+    assert_eq!(report["rpo"]["config"]["as_of"], "2026-11-20T02:00:00Z");
+    assert_eq!(report["rpo"]["analytics"]["through"], "2026-11-22");
+    assert!(out.stdout.contains("RPO configuration: backup of 2026-11-20T02:00:00Z"));
     assert!(out.stdout.contains("RTO: "), "{}", out.stdout);
 }
 

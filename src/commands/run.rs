@@ -301,6 +301,14 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
         exit_code: code,
     });
     events.finish();
+    let restores_config = w.plan.main.tasks.iter().any(|t| {
+        let ps = &w.plan.main.steps[t.step];
+        matches!(ps.step.action, "unpack" | "fetch")
+            && ps.work.payload.to_string().contains("config_backup")
+    });
+    if restores_config {
+        collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
+    }
     let report = crate::report::summary::build(
         &collector.0.lock().expect("collector"),
         &w.plan,

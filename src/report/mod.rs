@@ -4,4 +4,5 @@
 pub mod events;
 pub mod journal;
 pub mod progress;
+pub mod rpo;
 pub mod summary;

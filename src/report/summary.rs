@@ -34,6 +34,8 @@ pub struct Collected {
     pub undone: Vec<J>,
     pub interrupted: bool,
     pub locks: Vec<J>,
+    /// The configuration backup the run restores, for the RPO.
+    pub config_backup: Option<String>,
 }
 
 /// A sink that keeps what the report needs.
@@ -232,6 +234,13 @@ pub fn build(
             let _ = writeln!(text, "RTO: not reached: the run did not complete");
         }
     }
+    let (rpo_text, rpo) = super::rpo::rpo(
+        c.config_backup.as_deref(),
+        c.gate.as_ref(),
+        start,
+        status == "done",
+    );
+    text.push_str(&rpo_text);
     let rollback_failures: Vec<String> = c
         .undone
         .iter()
@@ -282,6 +291,7 @@ pub fn build(
         "finished_at": stamp(finished),
         "duration_seconds": secs(start, finished),
         "rto_seconds": rto,
+        "rpo": rpo,
         "critical_path": path_ids,
         "critical_path_seconds": path_secs,
         "steps": steps,
