@@ -74,7 +74,10 @@ fn the_demo_runs_end_to_end() {
     assert_eq!(report["gate"]["snapshots_hold"], "incremental");
     assert_eq!(report["rpo"]["config"]["as_of"], "2026-11-20T02:00:00Z");
     assert_eq!(report["rpo"]["analytics"]["through"], "2026-11-22");
-    assert!(out.stdout.contains("RPO configuration: backup of 2026-11-20T02:00:00Z"));
+    assert!(
+        out.stdout
+            .contains("RPO configuration: backup of 2026-11-20T02:00:00Z")
+    );
     assert!(out.stdout.contains("RTO: "), "{}", out.stdout);
 }
 
@@ -340,6 +343,43 @@ fn verify_checks_every_backup_and_names_a_corrupted_one() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "scratch left: {leftovers:?}");
+}
+
+#[test]
+fn a_failed_analytics_start_puts_the_previous_data_back_and_records_nothing() {
+    let bed = demo();
+    let run = |now: &str| bed.run(&["standalone", "restore", "--now", now, "--only", "analytics"]);
+    let first = run("2026-11-18T12:00:00Z");
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let indices = || {
+        std::fs::read_dir(bed.path("target/analytics-1/var/lib/analytics/indices"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(indices(), 15);
+    // The service manager fails the next start, once.
+    let ctl = bed.read("bin/democtl").replace(
+        "  start|restart|reload)",
+        "  start|restart|reload) if [ -f target/fail-start ]; then rm target/fail-start; echo 'cannot start: index locked' >&2; exit 1; fi;",
+    );
+    bed.file("bin/democtl", &ctl).file("target/fail-start", "");
+    let second = run("2026-11-23T00:00:00Z");
+    assert_eq!(second.code, 1, "{}{}", second.stdout, second.stderr);
+    assert!(second.stdout.contains("index locked"), "{}", second.stdout);
+    assert!(
+        second
+            .stdout
+            .contains("undone: restore_analytics on analytics-1"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(indices(), 15, "the previous data is back");
+    assert_eq!(state(&bed).unwrap()["through"], "2026-11-15");
+    assert_eq!(bed.read("target/run/analytics.state"), "running\n");
+    // The next run restores the week that failed.
+    let third = run("2026-11-23T00:00:00Z");
+    assert_eq!(third.code, 0, "{}{}", third.stdout, third.stderr);
+    assert_eq!(indices(), 22);
 }
 
 #[test]
