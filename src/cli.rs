@@ -15,6 +15,9 @@ Examples:
   In CI, every answer given up front:
     setup standalone restore --non-interactive --set storage.type=local --set storage.local.path=/backups
     SETUP_STORAGE_S3_SECRET_KEY=... setup standalone restore --answers ci-answers.yml
+  On the DC, back up (backup.yml says what), then at the DR site check and restore the newest:
+    setup standalone backup -C inventories/demo-dc
+    setup standalone verify -C inventories/demo --set storage.local.path=../demo-dc/store --set config_backup=latest
   Recent runs, and a run resumed after a failure:
     setup standalone status
     setup standalone restore --resume
@@ -22,6 +25,10 @@ Examples:
     setup validate -C site/
   The inventory as `ansible-inventory --list` prints it:
     setup inventory --list -i master.yml
+
+Other answers: config_backup (a name, or latest), analytics.mode, analytics.snapshots,
+db_password (the director's database), age_identity (the identity file that opens encrypted
+backups), become_password.
 
 Answers (strongest first): --set KEY=VALUE, env SETUP_<KEY> (dots become _), --answers FILE
 (default answers.yml), restore.yml, then an interactive prompt.
@@ -134,6 +141,12 @@ pub struct Common {
     /// What to restore (default: DIR/restore.yml).
     #[arg(long, global = true, value_name = "FILE")]
     pub restore_file: Option<PathBuf>,
+    /// What the DC backs up (default: DIR/backup.yml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub backup_file: Option<PathBuf>,
+    /// Replace a backup that already exists (a day's analytics snapshot is taken once otherwise).
+    #[arg(long, global = true)]
+    pub force: bool,
     /// Pre-filled answers (default: DIR/answers.yml when present).
     #[arg(long, global = true, value_name = "FILE")]
     pub answers: Option<PathBuf>,

@@ -37,6 +37,8 @@ pub struct RunInfo {
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub now: chrono::DateTime<chrono::Utc>,
     pub check: bool,
+    /// `--force`: replace a backup that exists.
+    pub force: bool,
 }
 
 /// Builds contexts for hosts; shared values are built once.
@@ -51,6 +53,11 @@ pub struct Vars<'a> {
 }
 
 impl<'a> Vars<'a> {
+    /// Adds a variable every host sees (`backup`, from backup.yml).
+    pub fn set(&mut self, key: &str, value: J) {
+        self.common.insert(key.into(), value);
+    }
+
     pub fn new(
         inventory: &'a Inventory,
         playbook: &'a Playbook,
@@ -81,6 +88,10 @@ impl<'a> Vars<'a> {
                 "started_at": run.started_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
                 "now": run.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
                 "check": run.check,
+                "stamp": run.now.format("%Y%m%dT%H%M%SZ").to_string(),
+                "today": run.now.date_naive().to_string(),
+                "yesterday": (run.now.date_naive() - chrono::Duration::days(1)).to_string(),
+                "force": run.force,
             }),
         );
         Vars {

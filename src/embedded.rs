@@ -1,9 +1,15 @@
 //! Playbooks and templates shipped inside the binary, so one file is all a DR site needs.
 
-const PLAYBOOKS: &[(&str, &str)] = &[(
-    "standalone/restore.yml",
-    include_str!("../playbooks/standalone/restore.yml"),
-)];
+const PLAYBOOKS: &[(&str, &str)] = &[
+    (
+        "standalone/restore.yml",
+        include_str!("../playbooks/standalone/restore.yml"),
+    ),
+    (
+        "standalone/backup.yml",
+        include_str!("../playbooks/standalone/backup.yml"),
+    ),
+];
 
 const TEMPLATES: &[(&str, &str)] = &[(
     "restore-marker.txt.j2",

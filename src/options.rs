@@ -52,6 +52,8 @@ pub struct Options {
     pub dir: PathBuf,
     pub inventory: DocPath,
     pub restore_file: DocPath,
+    pub backup_file: DocPath,
+    pub force: bool,
     pub answers: DocPath,
     /// `--set KEY=VALUE`, parsed with the documents (a malformed one is a diagnostic among theirs).
     pub sets: Vec<String>,
@@ -81,6 +83,8 @@ impl Options {
             dir: c.dir.clone(),
             inventory: DocPath::new(&c.dir, &c.inventory, "master.yml"),
             restore_file: DocPath::new(&c.dir, &c.restore_file, "restore.yml"),
+            backup_file: DocPath::new(&c.dir, &c.backup_file, "backup.yml"),
+            force: c.force,
             answers: DocPath::new(&c.dir, &c.answers, "answers.yml"),
             sets: c.set.clone(),
             now: c.now.clone(),

@@ -74,6 +74,10 @@ pub struct RunShared {
     pub become_password: Option<Secret>,
     /// The director database's password (answer `db_password`), for the `postgres` action.
     pub db_password: Option<Secret>,
+    /// The path of the age identity file that opens encrypted backups (answer `age_identity`).
+    pub age_identity: Option<Secret>,
+    /// Who backups are encrypted to (backup.yml `recipients`).
+    pub recipients: Vec<String>,
     /// How long a host may take to answer a lock command.
     pub lock_timeout: std::time::Duration,
     /// Registered values: per host, and `*` for steps with one task (seen by every host).

@@ -25,6 +25,8 @@ pub struct World {
     pub dir: PathBuf,
     pub inventory: Inventory,
     pub restore: RestoreSpec,
+    /// backup.yml, for a backup.
+    pub backup: crate::docs::backup::BackupSpec,
     pub answers: Answers,
     pub playbook: Playbook,
     pub playbook_dir: Option<PathBuf>,
@@ -160,6 +162,7 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
     let mut diags = Diagnostics::default();
     let inventory = load_inventory(o, &mut diags);
     let restore = load_restore(o, need_restore, &mut diags);
+    let backup = load_backup(o, &pref, &mut diags);
     let (playbook, playbook_dir) = load_playbook(o, &pref, &mut diags)?;
     let need_storage = playbook
         .steps
@@ -191,11 +194,13 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         started_at: started,
         now,
         check: o.check,
+        force: o.force,
     };
     let plan = plan::build(&playbook, &inventory, &o.filters, &mut diags);
     let templates = Templates::new();
     if inventory.loaded() {
-        let vars = Vars::new(&inventory, &playbook, &restore, &answers, &run);
+        let mut vars = Vars::new(&inventory, &playbook, &restore, &answers, &run);
+        vars.set("backup", backup.value.clone());
         plan::check::check_templates(&plan, &playbook, &vars, &templates, &mut diags);
     }
     diags.into_result()?;
@@ -213,6 +218,7 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         dir: o.dir.clone(),
         inventory,
         restore,
+        backup,
         answers,
         playbook,
         playbook_dir,
@@ -221,6 +227,23 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         templates,
         storage,
     })
+}
+
+/// Reads backup.yml: needed by the built-in backup, read by any run when it is there.
+fn load_backup(
+    o: &Options,
+    pref: &PlaybookRef,
+    diags: &mut Diagnostics,
+) -> crate::docs::backup::BackupSpec {
+    let needed = matches!(pref, PlaybookRef::Builtin(n) if n == "standalone/backup.yml");
+    if !(needed || o.backup_file.wanted()) {
+        return Default::default();
+    }
+    let b = &o.backup_file;
+    match docs::load(&b.path, &b.shown, diags) {
+        Some((src, node)) => docs::backup::parse(&src, &node, diags),
+        None => Default::default(),
+    }
 }
 
 fn load_playbook(

@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["docs", "cli", "demo"],
     &["answers"],
     &["context", "transport"],
-    &["plan", "storage"],
+    &["plan", "storage", "seal"],
     &["report", "options", "failure"],
     &["task"],
     &["actions"],

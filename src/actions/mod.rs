@@ -7,7 +7,7 @@ mod files;
 mod postgres;
 mod service;
 pub mod tarcheck;
-mod transfer;
+pub mod transfer;
 mod unpack;
 
 use serde_json::Value as J;

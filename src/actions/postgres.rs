@@ -205,6 +205,9 @@ async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
 async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     let to = ctx.arg("to").ok_or("`op: dump` needs `to`")?;
     if !conn.exists(ctx, &conn.database).await? {
+        if ctx.arg("missing").as_deref() == Some("fail") {
+            return Err(format!("there is no database {}", conn.database));
+        }
         return Ok(Outcome::ok(format!(
             "no database {} yet: nothing to keep",
             conn.database
@@ -213,7 +216,7 @@ async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     let program = conn.tool("pg_dump", &["-Fc", "-f", &to, &conn.database]);
     conn.run(ctx, program).await?;
     Ok(Outcome::changed(format!(
-        "the database {} as it was is kept in {to}",
+        "the database {} is dumped to {to}",
         conn.database
     )))
 }

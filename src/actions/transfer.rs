@@ -13,7 +13,7 @@ use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, Reader, quote};
 
 #[derive(Default)]
-pub(super) struct Tally {
+pub struct Tally {
     hasher: Sha256,
     bytes: u64,
     reported: u64,
@@ -24,9 +24,8 @@ struct Hashing {
     inner: Reader,
     hash: bool,
     tally: Arc<Mutex<Tally>>,
-    events: Events,
-    task: usize,
-    host: String,
+    /// Where progress goes: the events, the task and its host; none for a quiet tally.
+    progress: Option<(Events, usize, String)>,
     total: Option<u64>,
 }
 
@@ -46,14 +45,14 @@ impl AsyncRead for Hashing {
                 t.hasher.update(new);
             }
             t.bytes += new.len() as u64;
-            if t.bytes - t.reported >= 1 << 20 {
+            if t.bytes - t.reported >= 1 << 20
+                && let Some((events, task, host)) = &self.progress
+            {
                 t.reported = t.bytes;
-                let bytes = t.bytes;
-                drop(t);
-                self.events.emit(Event::Transfer {
-                    task: self.task,
-                    host: self.host.clone(),
-                    bytes,
+                events.emit(Event::Transfer {
+                    task: *task,
+                    host: host.clone(),
+                    bytes: t.bytes,
                     total: self.total,
                     done: false,
                 });
@@ -69,17 +68,30 @@ pub(super) fn hashing(
     total: Option<u64>,
     hash: bool,
 ) -> (Reader, Arc<Mutex<Tally>>) {
+    let progress = Some((ctx.events().clone(), ctx.task, ctx.host.name.clone()));
+    tallied(inner, total, hash, progress)
+}
+
+fn tallied(
+    inner: Reader,
+    total: Option<u64>,
+    hash: bool,
+    progress: Option<(Events, usize, String)>,
+) -> (Reader, Arc<Mutex<Tally>>) {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let r = Hashing {
         inner,
         hash,
         tally: tally.clone(),
-        events: ctx.events().clone(),
-        task: ctx.task,
-        host: ctx.host.name.clone(),
+        progress,
         total,
     };
     (Box::new(r), tally)
+}
+
+/// Counts and hashes what flows through, with no progress events (outside a task).
+pub fn hashing_quiet(inner: Reader) -> (Reader, Arc<Mutex<Tally>>) {
+    tallied(inner, None, true, None)
 }
 
 /// Tells what the storage had to retry (a lost connection, a read resumed from its offset).
@@ -98,7 +110,7 @@ pub(super) fn report_retries(
     notes.len()
 }
 
-pub(super) fn finish(tally: &Arc<Mutex<Tally>>) -> (String, u64) {
+pub fn finish(tally: &Arc<Mutex<Tally>>) -> (String, u64) {
     let t = std::mem::take(&mut *tally.lock().expect("tally"));
     (hex::encode(t.hasher.finalize()), t.bytes)
 }
@@ -252,20 +264,59 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     }
 }
 
+/// `upload: { src, object }`: a file of the task's host streams to storage with a `.sha256`
+/// sidecar. With `seal: true` it is compressed and encrypted on the controller on its way (to
+/// backup.yml's recipients) and a `.manifest.json` describes it (`manifest:` adds fields);
+/// `if_exists: refuse` keeps an existing object unless `--force`.
 pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");
     };
     let src = ctx.arg("src").unwrap_or_default();
     let object = ctx.arg("object").unwrap_or_default();
+    let seal = ctx.args.get("seal").and_then(|v| v.as_bool()) == Some(true);
+    if ctx.arg("if_exists").as_deref() == Some("refuse") && !ctx.shared.run.force {
+        match storage.stat(&object).await {
+            Ok(_) => {
+                return Outcome::failed(format!(
+                    "`{object}` is already in {}: it is taken once; --force replaces it",
+                    storage.describe()
+                ));
+            }
+            Err(e) if e.not_found => {}
+            Err(e) => return Outcome::failed(e.to_string()),
+        }
+    }
+    let recipients = match seal {
+        true => match crate::seal::recipients(&ctx.shared.recipients) {
+            Ok(r) if !r.is_empty() => r,
+            Ok(_) => {
+                return Outcome::failed(
+                    "no recipients to encrypt to: add `recipients` to backup.yml",
+                );
+            }
+            Err(e) => return Outcome::failed(e),
+        },
+        false => Vec::new(),
+    };
     let reader = match ctx.transport.get(&src).await {
         Ok(r) => r,
         Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let (reader, plain) = hashing_quiet(reader);
+    let reader = if seal {
+        match crate::seal::seal(reader, &recipients) {
+            Ok(r) => r,
+            Err(e) => return Outcome::failed(e),
+        }
+    } else {
+        reader
     };
     let (reader, tally) = hashing(ctx, reader, None, true);
     let put = storage.put(&object, reader).await;
     report_retries(ctx, storage, &object);
     let (digest, bytes) = finish(&tally);
+    let (plain_digest, plain_bytes) = finish(&plain);
     ctx.events().emit(Event::Transfer {
         task: ctx.task,
         host: ctx.host.name.clone(),
@@ -277,16 +328,41 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
         return Outcome::failed(e.to_string());
     }
     let base = object.rsplit('/').next().unwrap_or(&object);
-    let sidecar = format!("{digest}  {base}\n");
-    if let Err(e) = storage
-        .put(
-            &format!("{object}.sha256"),
-            Box::new(std::io::Cursor::new(sidecar.into_bytes())),
-        )
-        .await
-    {
-        return Outcome::failed(e.to_string());
+    let mut extra = vec![(format!("{object}.sha256"), format!("{digest}  {base}\n"))];
+    if seal {
+        let mut m = json!({
+            "object": object,
+            "created_at": ctx.shared.run.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "source_host": ctx.host.name,
+            "plain": { "bytes": plain_bytes, "sha256": plain_digest },
+            "stored": { "bytes": bytes, "sha256": digest },
+            "compression": "zstd",
+            "encryption": { "age": ctx.shared.recipients },
+            "tool": format!("setup {}", env!("CARGO_PKG_VERSION")),
+        });
+        if let Some(serde_json::Value::Object(more)) = ctx.args.get("manifest") {
+            for (k, v) in more {
+                m[k] = v.clone();
+            }
+        }
+        let text = serde_json::to_string_pretty(&m).unwrap_or_default() + "\n";
+        extra.push((format!("{object}.manifest.json"), text));
     }
-    Outcome::changed(format!("{src} -> {object}, {bytes} bytes, sha256 {digest}"))
-        .with_data(json!({"sha256": digest, "bytes": bytes}))
+    for (name, text) in extra {
+        if let Err(e) = storage
+            .put(&name, Box::new(std::io::Cursor::new(text.into_bytes())))
+            .await
+        {
+            return Outcome::failed(e.to_string());
+        }
+    }
+    let how = if seal {
+        format!(", {plain_bytes} bytes before zstd and age")
+    } else {
+        String::new()
+    };
+    Outcome::changed(format!(
+        "{src} -> {object}, {bytes} bytes{how}, sha256 {digest}"
+    ))
+    .with_data(json!({"sha256": digest, "bytes": bytes, "plain_bytes": plain_bytes}))
 }

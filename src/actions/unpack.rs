@@ -65,7 +65,12 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");
     };
-    let object = ctx.arg("object").unwrap_or_default();
+    let object =
+        match crate::storage::resolve_config(storage, &ctx.arg("object").unwrap_or_default()).await
+        {
+            Ok(o) => o,
+            Err(e) => return Outcome::failed(e.to_string()),
+        };
     let dest = ctx.arg("dest").unwrap_or_default();
     if dest.trim_matches('/').is_empty() {
         return Outcome::failed("`unpack` needs a `dest` folder, and not `/`");
@@ -75,6 +80,16 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         Err(o) => return o,
     };
     let (reader, tally) = hashing(ctx, reader, Some(size), true);
+    // Encrypted and compressed backups are opened here, in the stream, before the host sees a byte.
+    let identity = ctx
+        .shared
+        .age_identity
+        .as_ref()
+        .map(|s| s.expose().to_string());
+    let reader = match crate::seal::open(reader, &object, identity.as_deref()).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::failed(format!("{e}; nothing was unpacked")),
+    };
     let verdict = Arc::new(Mutex::new(None));
     let entries = Arc::new(Mutex::new(0));
     let checked = Checked {

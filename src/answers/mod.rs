@@ -31,8 +31,9 @@ const OTHER_KEYS: &[&str] = &[
     "analytics.state_file",
     "become_password",
     "db_password",
+    "age_identity",
 ];
-const OTHER_SECRETS: &[&str] = &["become_password", "db_password"];
+const OTHER_SECRETS: &[&str] = &["become_password", "db_password", "age_identity"];
 
 /// `SETUP_` + key upper-cased, dots to `_`.
 pub fn env_name(key: &str) -> String {

@@ -23,7 +23,8 @@ pub fn shared(
 ) -> Result<RunShared, Failure> {
     let masker = Masker::default();
     w.answers.register_secrets(&masker);
-    let vars = Vars::new(&w.inventory, &w.playbook, &w.restore, &w.answers, &w.run);
+    let mut vars = Vars::new(&w.inventory, &w.playbook, &w.restore, &w.answers, &w.run);
+    vars.set("backup", w.backup.value.clone());
     let mut hosts: HashMap<String, crate::docs::inventory::Host> = w
         .inventory
         .hosts
@@ -99,6 +100,12 @@ pub fn shared(
         analytics: w.answers.analytics(),
         become_password: w.answers.secret("become_password"),
         db_password: w.answers.secret("db_password"),
+        // A relative identity path is taken from the folder of the documents, like a local storage.
+        age_identity: w
+            .answers
+            .secret("age_identity")
+            .map(|p| crate::secret::Secret::new(w.dir.join(p.expose()).display().to_string())),
+        recipients: w.backup.recipients.clone(),
         lock_timeout: o.connect_timeout,
         undo: Default::default(),
         registered: Default::default(),

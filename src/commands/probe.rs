@@ -107,6 +107,13 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
                 ) else {
                     continue;
                 };
+                let resolved = match storage {
+                    Some(s) => crate::storage::resolve_config(s, object)
+                        .await
+                        .unwrap_or_else(|_| object.to_string()),
+                    None => object.to_string(),
+                };
+                let object = resolved.as_str();
                 if !sizes.contains_key(object) {
                     let size = match storage {
                         Some(s) => object_probe(s, object, &mut out).await,

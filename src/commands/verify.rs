@@ -1,9 +1,9 @@
 //! `setup standalone verify`: every backup a restore would read, downloaded to a scratch folder on
-//! the controller, its sha256 compared with the sidecar, each archive entry checked as the restore
-//! checks it, the director's database dump listed with `pg_restore --list`. No host is contacted.
+//! the controller, its sha256 compared with the sidecar, decrypted and decompressed when its name
+//! says so, each archive entry checked as the restore checks it, the director's database dump
+//! listed with `pg_restore --list`. No host is contacted.
 
 use serde_json::{Value as J, json};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::actions::tarcheck::Checker;
@@ -27,9 +27,18 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     std::fs::create_dir_all(&scratch)
         .map_err(|e| Failure::Other(format!("making {}: {e}", scratch.display())))?;
     let analytics = w.answers.analytics();
+    let masker = crate::secret::Masker::default();
+    w.answers.register_secrets(&masker);
+    let identity = w
+        .answers
+        .text("age_identity")
+        .map(|p| w.dir.join(p).display().to_string());
     let result = super::runtime().block_on(async {
         let mut names = Vec::new();
         if let Some(c) = w.answers.text("config_backup") {
+            let c = crate::storage::resolve_config(storage.as_ref(), &c)
+                .await
+                .map_err(|e| Failure::Other(e.to_string()))?;
             names.push(c);
         }
         let pattern = Pattern::new(
@@ -57,7 +66,8 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         let mut out = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let file = scratch.join(format!("object-{i}"));
-            let v = verify(storage.as_ref(), name, &file).await;
+            let mut v = verify(storage.as_ref(), name, &file, identity.as_deref()).await;
+            v.detail = masker.mask(&v.detail);
             let _ = std::fs::remove_file(&file);
             if !o.json {
                 super::say!(
@@ -104,16 +114,25 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     Ok(if bad.is_empty() { 0 } else { 1 })
 }
 
-async fn verify(storage: &dyn Storage, name: &str, file: &std::path::Path) -> Verdict {
+async fn verify(
+    storage: &dyn Storage,
+    name: &str,
+    file: &std::path::Path,
+    identity: Option<&str>,
+) -> Verdict {
     let verdict = |ok: bool, detail: String| Verdict {
         name: name.to_string(),
         ok,
         detail,
     };
-    if !name.ends_with(".tar") {
+    if !name
+        .trim_end_matches(".age")
+        .trim_end_matches(".zst")
+        .ends_with(".tar")
+    {
         return verdict(
             false,
-            "not a plain .tar archive: this version restores and verifies .tar backups only".into(),
+            "not a tar archive (.tar, .tar.zst or .tar.zst.age)".into(),
         );
     }
     let sidecar = match crate::storage::read_text(storage, &format!("{name}.sha256"), 4096).await {
@@ -121,7 +140,7 @@ async fn verify(storage: &dyn Storage, name: &str, file: &std::path::Path) -> Ve
         Ok(None) => return verdict(false, format!("no `{name}.sha256` beside it")),
         Err(e) => return verdict(false, e.to_string()),
     };
-    let (digest, entries) = match download(storage, name, file).await {
+    let (digest, entries) = match download(storage, name, file, identity).await {
         Ok(d) => d,
         Err(e) => return verdict(false, e),
     };
@@ -144,29 +163,35 @@ async fn verify(storage: &dyn Storage, name: &str, file: &std::path::Path) -> Ve
     verdict(true, detail)
 }
 
-/// Streams the object into `file`, hashing it and checking its tar entries on the way.
+/// Streams the object's plain tar into `file`, hashing the stored bytes and checking the tar
+/// entries on the way.
 async fn download(
     storage: &dyn Storage,
     name: &str,
     file: &std::path::Path,
+    identity: Option<&str>,
 ) -> Result<(String, Result<u64, String>), String> {
-    let mut r = storage.get(name, None).await.map_err(|e| e.to_string())?;
+    let r = storage.get(name, None).await.map_err(|e| e.to_string())?;
+    let (r, tally) = crate::actions::transfer::hashing_quiet(r);
+    let mut r = crate::seal::open(r, name, identity).await?;
     let mut f = tokio::fs::File::create(file)
         .await
         .map_err(|e| format!("scratch file: {e}"))?;
-    let mut hash = Sha256::new();
     let mut check = Checker::default();
     let mut refused: Option<String> = None;
+    let mut broken: Option<String> = None;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = r
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("reading it from storage: {e}"))?;
+        let n = match r.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                broken = Some(e.to_string());
+                break;
+            }
+        };
         if n == 0 {
             break;
         }
-        hash.update(&buf[..n]);
         if refused.is_none()
             && let Err(e) = check.feed(&buf[..n])
         {
@@ -177,11 +202,15 @@ async fn download(
             .map_err(|e| format!("scratch file: {e}"))?;
     }
     f.flush().await.map_err(|e| format!("scratch file: {e}"))?;
-    let entries = match refused {
-        Some(e) => Err(e),
-        None => check.finish().map(|_| check.entries),
+    // The stored bytes the reading stopped short of still count towards the digest.
+    drop(r);
+    let (digest, _) = crate::actions::transfer::finish(&tally);
+    let entries = match (broken, refused) {
+        (Some(e), _) => Err(format!("it cannot be read to its end: {e}")),
+        (None, Some(e)) => Err(e),
+        (None, None) => check.finish().map(|_| check.entries),
     };
-    Ok((hex::encode(hash.finalize()), entries))
+    Ok((digest, entries))
 }
 
 /// `pg_restore --list` of the archive's `director.dump`, if it has one: the number of items.

@@ -14,13 +14,18 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
     ("copy", Some(&["src", "content", "dest", "mode"])),
     ("template", Some(&["src", "dest", "mode"])),
     ("fetch", Some(&["object", "dest", "sha256", "verify"])),
-    ("upload", Some(&["src", "object"])),
+    (
+        "upload",
+        Some(&["src", "object", "seal", "if_exists", "manifest"]),
+    ),
     ("service", Some(&["name", "state", "manager"])),
     ("unpack", Some(&["object", "dest", "sha256", "verify"])),
     ("install", Some(&["from", "to", "merge"])),
     (
         "postgres",
-        Some(&["op", "database", "user", "host", "port", "dump", "to"]),
+        Some(&[
+            "op", "database", "user", "host", "port", "dump", "to", "missing",
+        ]),
     ),
     (
         "wait_for",

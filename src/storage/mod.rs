@@ -93,6 +93,28 @@ pub async fn read_text(
     Ok(Some(text))
 }
 
+/// `latest` names the newest configuration backup (names carry their UTC time, so the greatest
+/// name is the newest); any other name is itself.
+pub async fn resolve_config(storage: &dyn Storage, name: &str) -> Result<String, StorageError> {
+    if name != "latest" {
+        return Ok(name.to_string());
+    }
+    let newest = storage
+        .list("director-config-")
+        .await?
+        .into_iter()
+        .map(|o| o.name)
+        .filter(|n| !n.ends_with(".sha256") && !n.ends_with(".manifest.json"))
+        .max();
+    newest.ok_or_else(|| StorageError {
+        server: storage.describe(),
+        op: "list",
+        object: "director-config-*".into(),
+        message: "no configuration backup to take as `latest`".into(),
+        not_found: true,
+    })
+}
+
 /// What a storage operation gives, later.
 pub type Op<'a, T> = BoxFut<'a, Result<T, StorageError>>;
 

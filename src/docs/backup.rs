@@ -1,0 +1,174 @@
+//! backup.yml, the DC's own document: what to back up, the director's database, who can decrypt,
+//! how long to keep. Read strictly, with a diagnostic at each bad value.
+//!
+//! ```yaml
+//! components: [config, analytics]
+//! config:
+//!   dir: /etc/director                  # its files become the top of the archive
+//!   exclude: ["*.tmp", cache]           # tar --exclude patterns
+//!   database: { name: director, user: director, host: /run/postgresql, port: 5432 }
+//! analytics: { data_dir: /var/lib/analytics }
+//! recipients: [age1...]                 # X25519 recipients: who can decrypt the backups
+//! retention: { daily: 7, weekly: 4, monthly: 6 }
+//! ```
+
+use serde_json::{Map, Value as J, json};
+
+use super::schema::Checker;
+use crate::diag::{Diagnostics, Source};
+use crate::yaml::Node;
+
+const KEYS: &[&str] = &[
+    "components",
+    "config",
+    "analytics",
+    "recipients",
+    "retention",
+];
+const CONFIG_KEYS: &[&str] = &["dir", "exclude", "database"];
+const DATABASE_KEYS: &[&str] = &["name", "user", "host", "port"];
+const ANALYTICS_KEYS: &[&str] = &["data_dir"];
+const RETENTION_KEYS: &[&str] = &["daily", "weekly", "monthly"];
+
+#[derive(Clone, Debug, Default)]
+pub struct BackupSpec {
+    pub components: Vec<String>,
+    /// Public age recipients, checked.
+    pub recipients: Vec<String>,
+    /// `backup.*` as templates see it.
+    pub value: J,
+}
+
+pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> BackupSpec {
+    let mut c = Checker::new(src, diags);
+    let mut spec = BackupSpec::default();
+    let mut value = Map::new();
+    if c.map(node, "backup.yml", KEYS).is_none() {
+        return spec;
+    }
+    spec.components = match node.get("components") {
+        Some(n) => {
+            let list = c.strings(n, "components");
+            for (name, item) in &list {
+                if !super::restore::COMPONENTS.contains(&name.as_str()) {
+                    let d = c.error(
+                        "unknown_component",
+                        item,
+                        format!("unknown component `{name}`"),
+                    );
+                    d.label = "not a component".into();
+                    d.help = Some("components are: config, analytics".into());
+                }
+            }
+            list.into_iter().map(|x| x.0).collect()
+        }
+        None => vec!["config".into(), "analytics".into()],
+    };
+    value.insert("components".into(), json!(spec.components));
+    let mut config = Map::new();
+    if let Some(n) = node.get("config")
+        && c.map(n, "config", CONFIG_KEYS).is_some()
+    {
+        if let Some(d) = n.get("dir").and_then(|d| c.string(d, "config.dir")) {
+            config.insert("dir".into(), J::String(d));
+        }
+        let exclude: Vec<String> = n
+            .get("exclude")
+            .map(|e| {
+                c.strings(e, "config.exclude")
+                    .into_iter()
+                    .map(|x| x.0)
+                    .collect()
+            })
+            .unwrap_or_default();
+        config.insert("exclude".into(), json!(exclude));
+        if let Some(db) = n.get("database")
+            && c.map(db, "config.database", DATABASE_KEYS).is_some()
+        {
+            let mut m = Map::new();
+            for key in DATABASE_KEYS {
+                if let Some(v) = db
+                    .get(key)
+                    .and_then(|v| c.string(v, &format!("config.database.{key}")))
+                {
+                    m.insert(key.to_string(), J::String(v));
+                }
+            }
+            config.insert("database".into(), J::Object(m));
+        }
+    }
+    if spec.components.iter().any(|x| x == "config") && !config.contains_key("dir") {
+        let d = c.error(
+            "missing_key",
+            node,
+            "backup.yml backs up `config` but has no `config.dir`",
+        );
+        d.label = "config.dir is missing".into();
+        d.help = Some("add `config: { dir: /etc/director }` (the folder to back up)".into());
+    }
+    value.insert("config".into(), J::Object(config));
+    let mut analytics = Map::new();
+    if let Some(n) = node.get("analytics")
+        && c.map(n, "analytics", ANALYTICS_KEYS).is_some()
+        && let Some(d) = n
+            .get("data_dir")
+            .and_then(|d| c.string(d, "analytics.data_dir"))
+    {
+        analytics.insert("data_dir".into(), J::String(d));
+    }
+    if spec.components.iter().any(|x| x == "analytics") && !analytics.contains_key("data_dir") {
+        let d = c.error(
+            "missing_key",
+            node,
+            "backup.yml backs up `analytics` but has no `analytics.data_dir`",
+        );
+        d.label = "analytics.data_dir is missing".into();
+        d.help = Some("add `analytics: { data_dir: /var/lib/analytics }`".into());
+    }
+    value.insert("analytics".into(), J::Object(analytics));
+    match node.get("recipients") {
+        Some(n) => {
+            for (r, item) in c.strings(n, "recipients") {
+                match r.trim().parse::<age::x25519::Recipient>() {
+                    Ok(_) => spec.recipients.push(r),
+                    Err(e) => {
+                        let d = c.error(
+                            "bad_recipient",
+                            &item,
+                            format!("`{r}` is not an age X25519 recipient: {e}"),
+                        );
+                        d.label = "not an age recipient".into();
+                        d.help =
+                            Some("an X25519 public key from `age-keygen`, starting `age1`".into());
+                    }
+                }
+            }
+        }
+        None => {
+            let d = c.error(
+                "missing_key",
+                node,
+                "backup.yml has no `recipients`: backups are always encrypted",
+            );
+            d.label = "recipients are missing".into();
+            d.help = Some("add `recipients: [age1...]`, the public key of the identity the DR site restores with".into());
+        }
+    }
+    value.insert("recipients".into(), json!(spec.recipients));
+    let mut retention = Map::new();
+    if let Some(n) = node.get("retention")
+        && c.map(n, "retention", RETENTION_KEYS).is_some()
+    {
+        for key in RETENTION_KEYS {
+            if let Some(v) = n
+                .get(key)
+                .and_then(|v| c.uint(v, &format!("retention.{key}")))
+            {
+                retention.insert(key.to_string(), json!(v));
+            }
+        }
+    }
+    value.insert("retention".into(), J::Object(retention));
+    spec.value = J::Object(value);
+    spec
+}

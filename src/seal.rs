@@ -1,0 +1,254 @@
+//! Backups at rest: compressed with zstd and encrypted with age (X25519 recipients) on the
+//! controller as they stream to storage, and opened the same way, in the stream, on their way back.
+//! The name says what was done: `NAME.tar.zst.age` is a tar, compressed, then encrypted.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use async_compression::tokio::{bufread::ZstdDecoder, write::ZstdEncoder};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::sync::oneshot;
+use tokio_util::compat::{
+    FuturesAsyncReadCompatExt, FuturesAsyncWriteCompatExt, TokioAsyncReadCompatExt,
+    TokioAsyncWriteCompatExt,
+};
+
+use crate::transport::Reader;
+
+/// Parses `age1...` recipients; each bad one is named.
+pub fn recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, String> {
+    list.iter()
+        .map(|r| {
+            r.trim()
+                .parse::<age::x25519::Recipient>()
+                .map_err(|e| format!("`{r}` is not an age X25519 recipient (age1...): {e}"))
+        })
+        .collect()
+}
+
+/// The stored bytes of `plain`: zstd-compressed, then age-encrypted to every recipient. A failure
+/// of the source or the compression is an error at the end of the stream, never a short object.
+pub fn seal(mut plain: Reader, to: &[age::x25519::Recipient]) -> Result<Reader, String> {
+    let encryptor = age::Encryptor::with_recipients(to.iter().map(|r| r as &dyn age::Recipient))
+        .map_err(|e| format!("cannot encrypt: {e}"))?;
+    let (tx, rx) = tokio::io::duplex(1 << 20);
+    let (done_tx, done_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let result = async {
+            let sealed = encryptor.wrap_async_output(tx.compat_write()).await?;
+            let mut z = ZstdEncoder::new(sealed.compat_write());
+            tokio::io::copy(&mut plain, &mut z).await?;
+            // Ends the zstd frame, then age's last chunk, then the pipe.
+            z.shutdown().await?;
+            Ok::<_, std::io::Error>(())
+        }
+        .await;
+        let _ = done_tx.send(result);
+    });
+    Ok(Box::new(Sealed {
+        inner: rx,
+        done: Some(done_rx),
+    }))
+}
+
+struct Sealed {
+    inner: tokio::io::DuplexStream,
+    done: Option<oneshot::Receiver<std::io::Result<()>>>,
+}
+
+impl AsyncRead for Sealed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() == before => {}
+            other => return other,
+        }
+        // The end of the pipe: the end of the stream only if sealing finished.
+        let Some(done) = self.done.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        match Pin::new(done).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                self.done = None;
+                Poll::Ready(match result {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(std::io::Error::other(format!("sealing the backup: {e}"))),
+                    Err(_) => Err(std::io::Error::other("sealing the backup stopped")),
+                })
+            }
+        }
+    }
+}
+
+use std::future::Future;
+
+/// What a name says was done to the tar inside, outermost last.
+pub fn layers(name: &str) -> (bool, bool) {
+    let encrypted = name.ends_with(".age");
+    let compressed = name.trim_end_matches(".age").ends_with(".zst");
+    (compressed, encrypted)
+}
+
+/// The plain tar of a stored backup: decrypted with the identity file, then decompressed, as it
+/// streams. A wrong or missing identity is an error here, before a byte of the tar is read.
+pub async fn open(stored: Reader, name: &str, identity: Option<&str>) -> Result<Reader, String> {
+    let (compressed, encrypted) = layers(name);
+    let mut r = stored;
+    if encrypted {
+        let path = identity.ok_or_else(|| {
+            format!("`{name}` is encrypted: give the path of its age identity file as the answer age_identity (e.g. SETUP_AGE_IDENTITY)")
+        })?;
+        let decryptor = age::Decryptor::new_async(r.compat())
+            .await
+            .map_err(|e| format!("`{name}` is not an age file: {e}"))?;
+        // Identities are not `Send`: read and used with no await in between.
+        let plain = {
+            let ids = age::IdentityFile::from_file(path.to_string())
+                .map_err(|e| format!("the age identity file {path} cannot be read: {e}"))?
+                .into_identities()
+                .map_err(|e| {
+                    format!("the age identity file {path} holds no usable identity: {e}")
+                })?;
+            decryptor
+                .decrypt_async(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
+                .map_err(|e| match e {
+                    age::DecryptError::NoMatchingKeys => format!(
+                        "`{name}` was not encrypted to the identity in {path}: give the identity of one of the backup's recipients"
+                    ),
+                    e => format!("`{name}` cannot be decrypted: {e}"),
+                })?
+        };
+        r = Box::new(plain.compat());
+    }
+    if compressed {
+        let mut z = ZstdDecoder::new(tokio::io::BufReader::new(r));
+        // Read the input to its end, so that every stored byte is hashed.
+        z.multiple_members(true);
+        r = Box::new(z);
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    fn key() -> (age::x25519::Identity, age::x25519::Recipient) {
+        let id = age::x25519::Identity::generate();
+        let r = id.to_public();
+        (id, r)
+    }
+
+    #[tokio::test]
+    async fn a_sealed_stream_opens_with_its_identity_only() {
+        let (id, to) = key();
+        let plain: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut stored = Vec::new();
+        seal(Box::new(std::io::Cursor::new(plain.clone())), &[to])
+            .unwrap()
+            .read_to_end(&mut stored)
+            .await
+            .unwrap();
+        assert!(
+            stored.len() < plain.len() / 10,
+            "compressed: {}",
+            stored.len()
+        );
+        assert!(!stored.windows(16).any(|w| w == &plain[1000..1016]));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("id.txt");
+        use age::secrecy::ExposeSecret;
+        std::fs::write(&file, id.to_string().expose_secret()).unwrap();
+        let f = file.to_str().unwrap();
+        let mut back = Vec::new();
+        open(
+            Box::new(std::io::Cursor::new(stored.clone())),
+            "x.tar.zst.age",
+            Some(f),
+        )
+        .await
+        .unwrap()
+        .read_to_end(&mut back)
+        .await
+        .unwrap();
+        assert_eq!(back, plain);
+        // Another identity, or none: a clear refusal before any byte.
+        let (other, _) = key();
+        std::fs::write(&file, other.to_string().expose_secret()).unwrap();
+        let e = open(
+            Box::new(std::io::Cursor::new(stored.clone())),
+            "x.tar.zst.age",
+            Some(f),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(e.contains("was not encrypted to the identity"), "{e}");
+        let e = open(
+            Box::new(std::io::Cursor::new(stored.clone())),
+            "x.tar.zst.age",
+            None,
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(e.contains("age_identity"), "{e}");
+        // A flipped byte: decryption fails in the stream.
+        std::fs::write(&file, id.to_string().expose_secret()).unwrap();
+        let mut bad = stored;
+        let n = bad.len() - 20;
+        bad[n] ^= 1;
+        let mut out = Vec::new();
+        let r = open(
+            Box::new(std::io::Cursor::new(bad)),
+            "x.tar.zst.age",
+            Some(f),
+        )
+        .await
+        .unwrap()
+        .read_to_end(&mut out)
+        .await;
+        assert!(r.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_failing_source_is_an_error_not_a_short_object() {
+        struct Broken(u8);
+        impl AsyncRead for Broken {
+            fn poll_read(
+                mut self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<std::io::Result<()>> {
+                if self.0 == 0 {
+                    return Poll::Ready(Err(std::io::Error::other("host went away")));
+                }
+                self.0 -= 1;
+                buf.put_slice(&[7u8; 1000]);
+                Poll::Ready(Ok(()))
+            }
+        }
+        let (_, to) = key();
+        let mut out = Vec::new();
+        let r = seal(Box::new(Broken(50)), &[to])
+            .unwrap()
+            .read_to_end(&mut out)
+            .await;
+        let e = r.err().unwrap().to_string();
+        assert!(e.contains("host went away"), "{e}");
+    }
+
+    #[test]
+    fn names_say_what_was_done() {
+        assert_eq!(layers("a.tar"), (false, false));
+        assert_eq!(layers("a.tar.zst"), (true, false));
+        assert_eq!(layers("a.tar.zst.age"), (true, true));
+        assert!(recipients(&["nope".into()]).is_err());
+    }
+}

@@ -1,0 +1,270 @@
+//! The backup side end to end through the binary: the DC demo backs up (compressed, encrypted, with
+//! sidecar and manifest), the DR demo restores what it wrote, and each refusal says why.
+
+mod common;
+
+use common::{Bed, Out, copy_dir, repo};
+use serde_json::Value as J;
+
+/// The DC demo in `demo-dc/` and the DR demo in `dr/`, side by side, the DR side reading the DC's store.
+fn sites() -> Bed {
+    let bed = Bed::new();
+    let dc = repo().join("inventories/demo-dc");
+    std::fs::create_dir_all(bed.path("demo-dc")).unwrap();
+    for f in [
+        "master.yml",
+        "backup.yml",
+        "answers.yml",
+        "demo-identity.txt",
+    ] {
+        std::fs::copy(dc.join(f), bed.path(&format!("demo-dc/{f}"))).unwrap();
+    }
+    copy_dir(&dc.join("site"), &bed.path("demo-dc/site"));
+    // Analytics files written on the day before the run's clock, and one written that day.
+    bed.file(
+        "demo-dc/site/analytics-1/srv/analytics/indices/2026-11-22.json",
+        "{\"events\": 4242, \"marker\": \"PLAINTEXT-MARKER-4242\"}\n",
+    )
+    .file(
+        "demo-dc/site/analytics-1/srv/analytics/indices/2026-11-23.json",
+        "{\"events\": 1}\n",
+    );
+    let touch = |file: &str, when: &str| {
+        let ok = std::process::Command::new("touch")
+            .args(["-d", when])
+            .arg(bed.path(file))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    touch(
+        "demo-dc/site/analytics-1/srv/analytics/indices/2026-11-22.json",
+        "2026-11-22 13:00:00Z",
+    );
+    touch(
+        "demo-dc/site/analytics-1/srv/analytics/indices/2026-11-23.json",
+        "2026-11-23 01:00:00Z",
+    );
+    touch(
+        "demo-dc/site/analytics-1/srv/analytics/indices/latest.json",
+        "2026-11-20 01:00:00Z",
+    );
+    bed.file(
+        "demo-dc/site/director-1/etc/director/director.conf",
+        "site = dc-main\nsecret_marker = PLAINTEXT-MARKER-CONF\n",
+    );
+    let dr = repo().join("inventories/demo");
+    std::fs::create_dir_all(bed.path("dr")).unwrap();
+    for f in ["master.yml", "restore.yml", "answers.yml"] {
+        std::fs::copy(dr.join(f), bed.path(&format!("dr/{f}"))).unwrap();
+    }
+    copy_dir(&dr.join("bin"), &bed.path("dr/bin"));
+    bed
+}
+
+fn backup(bed: &Bed, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "-C",
+        "demo-dc",
+        "standalone",
+        "backup",
+        "--now",
+        "2026-11-23T02:00:00Z",
+    ];
+    args.extend(extra);
+    bed.run(&args)
+}
+
+fn restore(bed: &Bed, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "-C",
+        "dr",
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-23T03:00:00Z",
+        "--set",
+        "storage.local.path=../demo-dc/store",
+        "--set",
+        "config_backup=latest",
+    ];
+    args.extend(extra);
+    bed.run(&args)
+}
+
+fn stored(bed: &Bed) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(bed.path("demo-dc/store"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn what_the_dc_backs_up_the_dr_site_restores() {
+    let bed = sites();
+    let out = backup(&bed, &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let config = "director-config-20261123T020000Z.tar.zst.age";
+    let day = "analytics-2026-11-22.tar.zst.age";
+    assert_eq!(
+        stored(&bed),
+        [
+            day.to_string(),
+            format!("{day}.manifest.json"),
+            format!("{day}.sha256"),
+            config.to_string(),
+            format!("{config}.manifest.json"),
+            format!("{config}.sha256"),
+        ]
+    );
+    // Encrypted: no plaintext reaches storage.
+    for name in [config, day] {
+        let bytes = std::fs::read(bed.path(&format!("demo-dc/store/{name}"))).unwrap();
+        assert!(bytes.starts_with(b"age-encryption.org/v1"), "{name}");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("PLAINTEXT-MARKER"), "{name} holds plaintext");
+    }
+    let m: J =
+        serde_json::from_str(&bed.read(&format!("demo-dc/store/{day}.manifest.json"))).unwrap();
+    assert_eq!(m["kind"], "analytics");
+    assert_eq!(m["day"], "2026-11-22");
+    assert_eq!(m["compression"], "zstd");
+    assert_eq!(m["source_host"], "analytics-1");
+    let sidecar = bed.read(&format!("demo-dc/store/{day}.sha256"));
+    assert_eq!(
+        sidecar.split_whitespace().next().unwrap(),
+        m["stored"]["sha256"]
+    );
+    // The work folders are gone.
+    assert!(
+        !bed.path("demo-dc/site/director-1/var/tmp/setup-backup")
+            .read_dir()
+            .unwrap()
+            .any(|_| true)
+    );
+
+    let out = restore(&bed, &["--report", "report.json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        bed.read("dr/target/director-1/etc/director/director.conf"),
+        bed.read("demo-dc/site/director-1/etc/director/director.conf")
+    );
+    assert_eq!(
+        bed.read("dr/target/director-1/etc/director/tenants.conf"),
+        bed.read("demo-dc/site/director-1/etc/director/tenants.conf")
+    );
+    assert!(
+        !bed.path("dr/target/director-1/etc/director/cache.tmp")
+            .exists(),
+        "excluded"
+    );
+    // Only the files of the day before the backup.
+    let data = "dr/target/analytics-1/var/lib/analytics/indices";
+    assert!(
+        bed.read(&format!("{data}/2026-11-22.json"))
+            .contains("4242")
+    );
+    assert!(!bed.path(&format!("{data}/2026-11-23.json")).exists());
+    assert!(!bed.path(&format!("{data}/latest.json")).exists());
+
+    // verify reads the same objects, decrypted.
+    let v = bed.run(&[
+        "-C",
+        "dr",
+        "standalone",
+        "verify",
+        "--set",
+        "storage.local.path=../demo-dc/store",
+        "--set",
+        "config_backup=latest",
+    ]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("2 backup(s) verified"), "{}", v.stdout);
+}
+
+#[test]
+fn a_day_is_backed_up_once_unless_forced() {
+    let bed = sites();
+    assert_eq!(backup(&bed, &["--only", "analytics"]).code, 0);
+    let before = std::fs::read(bed.path("demo-dc/store/analytics-2026-11-22.tar.zst.age")).unwrap();
+    let again = backup(&bed, &["--only", "analytics"]);
+    assert_eq!(again.code, 1, "{}", again.stdout);
+    assert!(
+        again
+            .stdout
+            .contains("`analytics-2026-11-22.tar.zst.age` is already in")
+            && again.stdout.contains("--force"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        std::fs::read(bed.path("demo-dc/store/analytics-2026-11-22.tar.zst.age")).unwrap(),
+        before
+    );
+    let forced = backup(&bed, &["--only", "analytics", "--force"]);
+    assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
+}
+
+#[test]
+fn a_wrong_or_missing_identity_stops_the_restore_before_anything_is_stopped() {
+    let bed = sites();
+    assert_eq!(backup(&bed, &["--only", "config"]).code, 0);
+    bed.file("dr/target/run/director.state", "running\n");
+    // Another identity.
+    bed.file(
+        "dr/other-identity.txt",
+        "AGE-SECRET-KEY-1GQ9778VQXMMJVE8SK7J6VT8UJ4HDQAJUVSFCWCM02D8GEWQ72PVQ2Y5J33\n",
+    );
+    let out = restore(
+        &bed,
+        &[
+            "--only",
+            "config",
+            "--set",
+            "age_identity=other-identity.txt",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("was not encrypted to the identity"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(bed.read("dr/target/run/director.state"), "running\n");
+    assert!(!bed.path("dr/target/director-1/etc/director").exists());
+    // None at all: the answer to give is named.
+    let answers = bed
+        .read("dr/answers.yml")
+        .replace("age_identity", "# age_identity");
+    bed.file("dr/answers.yml", &answers);
+    let out = restore(&bed, &["--only", "config"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("age_identity"), "{}", out.stdout);
+    assert_eq!(bed.read("dr/target/run/director.state"), "running\n");
+}
+
+#[test]
+fn a_backup_waits_for_no_restore_on_the_same_host() {
+    let bed = sites();
+    let lock = bed.path("demo-dc/site/director-1/var/lock/setup.lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(
+        lock.join("owner.json"),
+        r#"{"run":"20261101T000000Z-1","controller":"dr-controller","pid":1,"pid_start":1,"operation":"restore","started":"2026-11-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let out = backup(&bed, &[]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("restore") && all.contains("dr-controller"),
+        "{all}"
+    );
+    assert!(
+        !bed.path("demo-dc/store").exists() || stored(&bed).is_empty(),
+        "nothing was uploaded"
+    );
+}
