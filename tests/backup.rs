@@ -268,3 +268,145 @@ fn a_backup_waits_for_no_restore_on_the_same_host() {
         "nothing was uploaded"
     );
 }
+
+/// The whole loop on real servers: a DC sshd host with a real PostgreSQL database, configuration
+/// files and analytics data backs up to S3 (s3s-fs); a DR site restores from there over SSH into its
+/// own database and folders. Rows and files match, and S3 holds no plaintext.
+#[test]
+fn round_trip_over_ssh_through_s3_with_a_real_database() {
+    use common::pgbed::PgBed;
+    use common::sshbed::SshBed;
+    use common::storagebed::StorageBed;
+    let pg = PgBed::start();
+    let ssh = SshBed::start(1);
+    let s3 = StorageBed::start("s3");
+    let bed = Bed::new();
+    let dc_root = bed.path("dc-root");
+    let dr_root = bed.path("dr-root");
+    let run = bed.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    bed.file("dc-root/etc/director/director.conf", "site = dc-main\nmarker = PLAINTEXT-MARKER-S3\n")
+        .file("dc-root/srv/analytics/indices/2026-11-22.json", "{\"marker\": \"PLAINTEXT-MARKER-S3\"}\n")
+        .file(
+            "ctl.sh",
+            &format!(
+                "set -eu\nd={}\ncase $1 in\n  start) echo running > $d/$2.state ;;\n  stop) echo stopped > $d/$2.state ;;\n  status) [ \"$(cat $d/$2.state 2>/dev/null)\" = running ] ;;\nesac\n",
+                run.display()
+            ),
+        );
+    let ok = std::process::Command::new("touch")
+        .args(["-d", "2026-11-22 10:00:00Z"])
+        .arg(bed.path("dc-root/srv/analytics/indices/2026-11-22.json"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    pg.sql("postgres", "CREATE DATABASE director");
+    pg.sql(
+        "director",
+        "CREATE TABLE tenants (id int PRIMARY KEY, name text); INSERT INTO tenants VALUES (1, 'acme'), (2, 'PLAINTEXT-MARKER-S3')",
+    );
+    let db = |name: &str| {
+        format!(
+            "db_name: {name}, db_user: setupdb, db_host: 127.0.0.1, db_port: {}, ",
+            pg.port
+        )
+    };
+    let master = |root: &std::path::Path, extra: &str| {
+        ssh.master()
+            .replace("groups: [bed]", "groups: [director, analytics]")
+            .replace(
+                "vars: { ",
+                &format!(
+                    "vars: {{ dr_root: {}, service_manager: 'sh {}', {extra}",
+                    root.display(),
+                    bed.path("ctl.sh").display()
+                ),
+            )
+    };
+    let secrets = format!(
+        "{}db_password: {}\nage_identity: {}\n",
+        s3.answers(),
+        pg.password,
+        repo()
+            .join("inventories/demo-dc/demo-identity.txt")
+            .display()
+    );
+    bed.file("dc/master.yml", &master(&dc_root, ""))
+        .file(
+            "dc/backup.yml",
+            &format!(
+                "config: {{ dir: /etc/director, database: {{ name: director, user: setupdb, host: 127.0.0.1, port: '{}' }} }}\nanalytics: {{ data_dir: /srv/analytics }}\nrecipients: [age19dtdgtfz30hrkzk8h6hpe64y6rh22leewmr63wgycedjzudnmqts0lrxzs]\n",
+                pg.port
+            ),
+        )
+        .file("dc/answers.yml", &secrets)
+        .file("dr/master.yml", &master(&dr_root, &db("director_dr")))
+        .file("dr/restore.yml", "config_backup: latest\ncomponents: [config, analytics]\n")
+        .file("dr/answers.yml", &secrets);
+    for f in ["dc/answers.yml", "dr/answers.yml"] {
+        std::fs::set_permissions(
+            bed.path(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    let out = bed.run(&[
+        "-C",
+        "dc",
+        "standalone",
+        "backup",
+        "--now",
+        "2026-11-23T02:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // What S3 keeps on disk holds no plaintext.
+    let mut seen = 0;
+    for f in walk(&s3.dir.path().join("data")) {
+        let bytes = std::fs::read(&f).unwrap();
+        seen += 1;
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("PLAINTEXT-MARKER"),
+            "{} holds plaintext",
+            f.display()
+        );
+    }
+    assert!(seen >= 6, "{seen} stored files");
+
+    let out = bed.run(&[
+        "-C",
+        "dr",
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-23T03:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        pg.sql("director_dr", "SELECT name FROM tenants ORDER BY id"),
+        "acme\nPLAINTEXT-MARKER-S3"
+    );
+    assert_eq!(
+        bed.read("dr-root/etc/director/director.conf"),
+        bed.read("dc-root/etc/director/director.conf")
+    );
+    assert_eq!(
+        bed.read("dr-root/var/lib/analytics/indices/2026-11-22.json"),
+        bed.read("dc-root/srv/analytics/indices/2026-11-22.json")
+    );
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(!all.contains(&pg.password) && !all.contains("setup-secret-key-s3"));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
