@@ -34,10 +34,16 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             Operation::Status => commands::status::run(&o),
             Operation::List => commands::list::run(&o),
             Operation::Verify => commands::verify::run(&o),
+            Operation::Prune => commands::prune::run(&o),
             op => {
                 let name = format!("standalone/{}.yml", format!("{op:?}").to_lowercase());
                 let w = world::load(&o, PlaybookRef::Builtin(name), *op == Operation::Restore)?;
-                commands::run::check_or_run(&o, w)
+                let code = commands::run::check_or_run(&o, w)?;
+                // A successful backup is followed by the pruning its retention asks for.
+                if *op == Operation::Backup && code == 0 && !o.check {
+                    return commands::prune::run(&o);
+                }
+                Ok(code)
             }
         },
     }

@@ -108,6 +108,8 @@ pub enum Operation {
     List,
     /// List recent runs from the journal.
     Status,
+    /// Delete the backups backup.yml's retention no longer keeps (`--check`: only list them).
+    Prune,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

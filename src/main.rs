@@ -16,6 +16,7 @@ mod gate;
 mod options;
 mod plan;
 mod report;
+mod retention;
 mod seal;
 mod secret;
 mod storage;

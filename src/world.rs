@@ -229,6 +229,18 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
     })
 }
 
+/// backup.yml alone, for `prune`.
+pub fn load_backup_only(o: &Options) -> Result<crate::docs::backup::BackupSpec, Failure> {
+    let mut diags = Diagnostics::default();
+    let spec = load_backup(
+        o,
+        &PlaybookRef::Builtin("standalone/backup.yml".into()),
+        &mut diags,
+    );
+    diags.into_result()?;
+    Ok(spec)
+}
+
 /// Reads backup.yml: needed by the built-in backup, read by any run when it is there.
 fn load_backup(
     o: &Options,

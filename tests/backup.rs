@@ -410,3 +410,74 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn prune_keeps_what_the_retention_says_and_whole_analytics_weeks() {
+    let bed = sites();
+    // 20 days of config backups and analytics days, up to 2026-11-23 (a Monday).
+    for i in 4..=23 {
+        for name in [
+            format!("director-config-202611{i:02}T020000Z.tar.zst.age"),
+            format!("analytics-2026-11-{i:02}.tar.zst.age"),
+        ] {
+            bed.file(&format!("demo-dc/store/{name}"), "x")
+                .file(&format!("demo-dc/store/{name}.sha256"), "x")
+                .file(&format!("demo-dc/store/{name}.manifest.json"), "{}");
+        }
+    }
+    bed.file(
+        "demo-dc/backup.yml",
+        &bed.read("demo-dc/backup.yml").replace(
+            "retention: { daily: 7, weekly: 4, monthly: 6 }",
+            "retention: { daily: 3, weekly: 2 }",
+        ),
+    );
+    let prune = |extra: &[&str]| {
+        let mut a = vec![
+            "-C",
+            "demo-dc",
+            "standalone",
+            "prune",
+            "--now",
+            "2026-11-23T12:00:00Z",
+        ];
+        a.extend(extra);
+        bed.run(&a)
+    };
+    let before = stored(&bed).len();
+    let check = prune(&["--check"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("would delete director-config-20261119T020000Z.tar.zst.age"),
+        "{}",
+        check.stdout
+    );
+    assert_eq!(stored(&bed).len(), before, "--check deletes nothing");
+    let out = prune(&[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let left = stored(&bed);
+    let objects: Vec<&String> = left
+        .iter()
+        .filter(|n| !n.ends_with(".sha256") && !n.ends_with(".manifest.json"))
+        .collect();
+    // Config: 23, 22, 21 (daily); the two newest weeks, W48 and W47, are kept by them already.
+    let configs: Vec<&&String> = objects
+        .iter()
+        .filter(|n| n.starts_with("director-config-"))
+        .collect();
+    assert_eq!(
+        configs.iter().map(|n| &n[16..24]).collect::<Vec<_>>(),
+        ["20261121", "20261122", "20261123"]
+    );
+    // Analytics: W46 and W47 whole (9..22), and the current week's 23.
+    let days: Vec<&&String> = objects
+        .iter()
+        .filter(|n| n.starts_with("analytics-"))
+        .collect();
+    assert_eq!(days.len(), 15, "{days:?}");
+    assert!(days.iter().all(|d| d.as_str() >= "analytics-2026-11-09"));
+    // Each kept object keeps its sidecar and manifest; nothing deleted leaves one behind.
+    assert_eq!(left.len(), objects.len() * 3, "{left:?}");
+}

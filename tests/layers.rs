@@ -8,6 +8,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["yaml", "secret", "embedded"],
     &["diag", "template", "gate"],
+    &["retention"],
     &["docs", "cli", "demo"],
     &["answers"],
     &["context", "transport"],

@@ -5,6 +5,7 @@ pub mod inventory;
 pub mod list;
 pub mod prepare;
 mod probe;
+pub mod prune;
 pub mod run;
 pub mod status;
 pub mod storage_test;

@@ -35,6 +35,8 @@ pub struct BackupSpec {
     pub components: Vec<String>,
     /// Public age recipients, checked.
     pub recipients: Vec<String>,
+    /// How long backups are kept (`prune`).
+    pub retention: crate::retention::Retention,
     /// `backup.*` as templates see it.
     pub value: J,
 }
@@ -165,6 +167,12 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> BackupSpec {
                 .and_then(|v| c.uint(v, &format!("retention.{key}")))
             {
                 retention.insert(key.to_string(), json!(v));
+                let slot = match *key {
+                    "daily" => &mut spec.retention.daily,
+                    "weekly" => &mut spec.retention.weekly,
+                    _ => &mut spec.retention.monthly,
+                };
+                *slot = Some(v);
             }
         }
     }
