@@ -30,7 +30,15 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             let w = world::load(&o, PlaybookRef::File(playbook.clone()), false)?;
             commands::run::check_or_run(&o, w)
         }
-        Command::Standalone { operation } => match operation {
+        Command::Standalone { operation, action } => match operation {
+            Operation::Schedule => commands::schedule::run(&o, *action),
+            _ if action.is_some() => Err(Failure::invalid(crate::diag::Diag::plain(
+                "usage",
+                format!(
+                    "`{}` takes no second word; only `schedule` does (install, show, remove)",
+                    format!("{operation:?}").to_lowercase()
+                ),
+            ))),
             Operation::Status => commands::status::run(&o),
             Operation::List => commands::list::run(&o),
             Operation::Verify => commands::verify::run(&o),

@@ -58,6 +58,9 @@ pub enum Command {
     Standalone {
         #[arg(value_enum)]
         operation: Operation,
+        /// For `schedule`: install, show or remove the backup schedules.
+        #[arg(value_enum)]
+        action: Option<ScheduleAction>,
     },
     /// Run any playbook with the same engine.
     Run {
@@ -110,6 +113,18 @@ pub enum Operation {
     Status,
     /// Delete the backups backup.yml's retention no longer keeps (`--check`: only list them).
     Prune,
+    /// The DC's backup schedules in UTC: `schedule install|show|remove`.
+    Schedule,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleAction {
+    /// Write and enable the units (systemd) or the crontab entries (elsewhere).
+    Install,
+    /// Print what would be installed, and whether it is.
+    Show,
+    /// Disable and delete them.
+    Remove,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -481,3 +481,126 @@ fn prune_keeps_what_the_retention_says_and_whole_analytics_weeks() {
     // Each kept object keeps its sidecar and manifest; nothing deleted leaves one behind.
     assert_eq!(left.len(), objects.len() * 3, "{left:?}");
 }
+
+/// The units `schedule show` prints, by file name.
+fn shown_units(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in text.split("--- ").skip(1) {
+        let (name, body) = part.split_once(" ---\n").unwrap();
+        if name.starts_with("setup-") {
+            out.push((name.to_string(), body.trim_end().to_string() + "\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn schedules_are_utc_units_that_systemd_accepts_and_a_bad_time_is_refused() {
+    let bed = sites();
+    bed.file(
+        "demo-dc/backup.yml",
+        &(bed.read("demo-dc/backup.yml") + "schedule: { config: \"03:15\" }\n"),
+    );
+    let out = bed.run(&["-C", "demo-dc", "standalone", "schedule", "show"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let units = shown_units(&out.stdout);
+    let names: Vec<&str> = units.iter().map(|u| u.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "setup-backup-config.service",
+            "setup-backup-config.timer",
+            "setup-backup-analytics.service",
+            "setup-backup-analytics.timer"
+        ]
+    );
+    let timer = &units[1].1;
+    for needle in [
+        "OnCalendar=*-*-* 03:15:00 UTC",
+        "RandomizedDelaySec=",
+        "Persistent=true",
+    ] {
+        assert!(timer.contains(needle), "{needle}: {timer}");
+    }
+    assert!(units[3].1.contains("OnCalendar=*-*-* 00:30:00 UTC"));
+    assert!(
+        out.stdout.contains("CRON_TZ=UTC\n15 3 * * * "),
+        "{}",
+        out.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<std::path::PathBuf> = units
+        .iter()
+        .map(|(n, t)| {
+            let p = dir.path().join(n);
+            std::fs::write(&p, t).unwrap();
+            p
+        })
+        .collect();
+    let verify = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&files)
+        .output()
+        .expect("systemd-analyze (scripts/test installs systemd)");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    bed.file(
+        "demo-dc/backup.yml",
+        &bed.read("demo-dc/backup.yml")
+            .replace("\"03:15\"", "\"3pm\""),
+    );
+    let bad = bed.run(&["-C", "demo-dc", "standalone", "schedule", "show"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("`3pm` is not a time of day"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn the_crontab_block_is_installed_once_and_removed_whole() {
+    let crontab = |args: &[&str], input: Option<&str>| {
+        use std::io::Write;
+        let mut c = std::process::Command::new("crontab")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("crontab (scripts/test installs cron)");
+        if let Some(t) = input {
+            c.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
+        }
+        drop(c.stdin.take());
+        String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned()
+    };
+    let saved = crontab(&["-l"], None);
+    crontab(
+        &["-"],
+        Some(&format!("{saved}# a line of someone else's\n")),
+    );
+    let bed = sites();
+    let install = || bed.run(&["-C", "demo-dc", "standalone", "schedule", "install"]);
+    let first = install();
+    let second = install();
+    let installed = crontab(&["-l"], None);
+    let removed = bed.run(&["-C", "demo-dc", "standalone", "schedule", "remove"]);
+    let after = crontab(&["-l"], None);
+    crontab(&["-"], Some(&saved));
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
+    assert_eq!(
+        installed.matches("# BEGIN setup backups of").count(),
+        1,
+        "{installed}"
+    );
+    assert!(installed.contains("CRON_TZ=UTC"), "{installed}");
+    assert!(installed.contains("# a line of someone else's"));
+    assert_eq!(removed.code, 0, "{}{}", removed.stdout, removed.stderr);
+    assert!(!after.contains("setup backups of"), "{after}");
+    assert!(after.contains("# a line of someone else's"));
+}

@@ -7,6 +7,7 @@ pub mod prepare;
 mod probe;
 pub mod prune;
 pub mod run;
+pub mod schedule;
 pub mod status;
 pub mod storage_test;
 pub mod validate;

@@ -10,6 +10,7 @@
 //! analytics: { data_dir: /var/lib/analytics }
 //! recipients: [age1...]                 # X25519 recipients: who can decrypt the backups
 //! retention: { daily: 7, weekly: 4, monthly: 6 }
+//! schedule: { config: "02:00", analytics: "00:30" }    # every day, UTC
 //! ```
 
 use serde_json::{Map, Value as J, json};
@@ -24,7 +25,12 @@ const KEYS: &[&str] = &[
     "analytics",
     "recipients",
     "retention",
+    "schedule",
 ];
+const SCHEDULE_KEYS: &[&str] = &["config", "analytics"];
+/// When each backup runs when backup.yml does not say: the configuration at 02:00 UTC, the day's
+/// analytics at 00:30 UTC, once the day is over.
+pub const DEFAULT_SCHEDULE: [(&str, &str); 2] = [("config", "02:00"), ("analytics", "00:30")];
 const CONFIG_KEYS: &[&str] = &["dir", "exclude", "database"];
 const DATABASE_KEYS: &[&str] = &["name", "user", "host", "port"];
 const ANALYTICS_KEYS: &[&str] = &["data_dir"];
@@ -35,6 +41,8 @@ pub struct BackupSpec {
     pub components: Vec<String>,
     /// Public age recipients, checked.
     pub recipients: Vec<String>,
+    /// When each component is backed up: `HH:MM` UTC, every day.
+    pub schedule: Vec<(String, String)>,
     /// How long backups are kept (`prune`).
     pub retention: crate::retention::Retention,
     /// `backup.*` as templates see it.
@@ -177,6 +185,40 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> BackupSpec {
         }
     }
     value.insert("retention".into(), J::Object(retention));
+    spec.schedule = DEFAULT_SCHEDULE
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if let Some(n) = node.get("schedule")
+        && let Some(entries) = c.map(n, "schedule", SCHEDULE_KEYS)
+    {
+        for (k, v) in entries {
+            let key = k.scalar_text().unwrap_or_default();
+            let Some(text) = c.string(v, &format!("schedule.{key}")) else {
+                continue;
+            };
+            if chrono::NaiveTime::parse_from_str(&text, "%H:%M").is_err() {
+                let d = c.error("bad_time", v, format!("`{text}` is not a time of day"));
+                d.label = "expected HH:MM (UTC)".into();
+                d.help = Some(format!(
+                    "write e.g. `schedule: {{ {key}: \"02:00\" }}`: every day at that time, UTC"
+                ));
+                continue;
+            }
+            if let Some(slot) = spec.schedule.iter_mut().find(|(k, _)| *k == key) {
+                slot.1 = text;
+            }
+        }
+    }
+    value.insert(
+        "schedule".into(),
+        J::Object(
+            spec.schedule
+                .iter()
+                .map(|(k, v)| (k.clone(), J::String(v.clone())))
+                .collect(),
+        ),
+    );
     spec.value = J::Object(value);
     spec
 }

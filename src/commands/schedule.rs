@@ -1,0 +1,225 @@
+//! `setup standalone schedule install|show|remove`: the DC's backups on UTC schedules. Where systemd
+//! runs, one service and one timer per component (`OnCalendar=... UTC`, a randomized delay so that a
+//! run starts after its time, `Persistent=true` so a missed run happens at boot); elsewhere a crontab
+//! block with `CRON_TZ=UTC`. Each run is `setup standalone backup --only COMPONENT` in this folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::cli::ScheduleAction;
+use crate::diag::Diag;
+use crate::failure::Failure;
+use crate::options::Options;
+
+struct Job {
+    component: String,
+    hour: u32,
+    minute: u32,
+}
+
+fn jobs(o: &Options) -> Result<Vec<Job>, Failure> {
+    let spec = crate::world::load_backup_only(o)?;
+    Ok(spec
+        .schedule
+        .iter()
+        .filter(|(c, _)| spec.components.contains(c))
+        .filter_map(|(c, t)| {
+            let t = chrono::NaiveTime::parse_from_str(t, "%H:%M").ok()?;
+            use chrono::Timelike;
+            Some(Job {
+                component: c.clone(),
+                hour: t.hour(),
+                minute: t.minute(),
+            })
+        })
+        .collect())
+}
+
+fn quote(p: &Path) -> String {
+    crate::transport::quote(&p.display().to_string())
+}
+
+/// The systemd units: (file name, text).
+fn units(jobs: &[Job], dir: &Path, exe: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for j in jobs {
+        let name = format!("setup-backup-{}", j.component);
+        out.push((
+            format!("{name}.service"),
+            format!(
+                "[Unit]\nDescription=setup: {c} backup of the DC in {d}\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nWorkingDirectory={d}\nExecStart={e} standalone backup --only {c} --non-interactive\n",
+                c = j.component,
+                d = dir.display(),
+                e = exe.display()
+            ),
+        ));
+        out.push((
+            format!("{name}.timer"),
+            format!(
+                "[Unit]\nDescription=setup: {c} backup every day at {h:02}:{m:02} UTC\n\n[Timer]\nOnCalendar=*-*-* {h:02}:{m:02}:00 UTC\nRandomizedDelaySec=10min\nPersistent=true\nUnit={name}.service\n\n[Install]\nWantedBy=timers.target\n",
+                c = j.component,
+                h = j.hour,
+                m = j.minute
+            ),
+        ));
+    }
+    out
+}
+
+fn marks(dir: &Path) -> (String, String) {
+    (
+        format!("# BEGIN setup backups of {}", dir.display()),
+        format!("# END setup backups of {}", dir.display()),
+    )
+}
+
+/// The crontab block: UTC times, a random delay of up to ten minutes, a log in `.setup/`.
+fn cron_block(jobs: &[Job], dir: &Path, exe: &Path) -> String {
+    let (begin, end) = marks(dir);
+    let mut s = format!("{begin}\nCRON_TZ=UTC\n");
+    for j in jobs {
+        s += &format!(
+            "{m} {h} * * * sleep $(od -An -N2 -tu2 /dev/urandom | awk '{{print $1 - int($1/600)*600}}'); cd {d} && {e} standalone backup --only {c} --non-interactive >> .setup/schedule-{c}.log 2>&1\n",
+            m = j.minute,
+            h = j.hour,
+            d = quote(dir),
+            e = quote(exe),
+            c = j.component
+        );
+    }
+    s + &end + "\n"
+}
+
+/// A crontab without this folder's block.
+fn without_block(crontab: &str, dir: &Path) -> String {
+    let (begin, end) = marks(dir);
+    let mut out = String::new();
+    let mut inside = false;
+    for line in crontab.lines() {
+        if line == begin {
+            inside = true;
+        } else if line == end {
+            inside = false;
+        } else if !inside {
+            out += line;
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn sh(program: &str, args: &[&str], input: Option<&str>) -> Result<String, String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("`{program}` cannot run here: {e}"))?;
+    if let Some(text) = input {
+        use std::io::Write;
+        let _ = child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(text.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn current_crontab() -> String {
+    // No crontab yet is not an error.
+    sh("crontab", &["-l"], None).unwrap_or_default()
+}
+
+pub fn run(o: &Options, action: Option<ScheduleAction>) -> Result<i32, Failure> {
+    let Some(action) = action else {
+        return Err(Failure::invalid(
+            Diag::plain(
+                "usage",
+                "`schedule` needs what to do: install, show or remove",
+            )
+            .help("e.g. `setup standalone schedule show`"),
+        ));
+    };
+    let jobs = jobs(o)?;
+    let dir = std::fs::canonicalize(&o.dir)
+        .map_err(|e| Failure::Other(format!("{}: {e}", o.dir.display())))?;
+    let exe = std::env::current_exe().map_err(|e| Failure::Other(e.to_string()))?;
+    let systemd = Path::new("/run/systemd/system").is_dir();
+    let unit_dir = PathBuf::from("/etc/systemd/system");
+    let units = units(&jobs, &dir, &exe);
+    let block = cron_block(&jobs, &dir, &exe);
+    let fail = |e: String| Failure::Other(e);
+    match action {
+        ScheduleAction::Show => {
+            for (name, text) in &units {
+                super::say!("--- {name} ---\n{text}");
+            }
+            super::say!("--- crontab ---\n{block}");
+            let installed = if systemd {
+                units.iter().all(|(n, _)| unit_dir.join(n).exists())
+            } else {
+                current_crontab().contains(&marks(&dir).0)
+            };
+            super::say!(
+                "Where this machine runs them: {} ({})",
+                if systemd { "systemd timers" } else { "crontab" },
+                if installed {
+                    "installed"
+                } else {
+                    "not installed"
+                }
+            );
+        }
+        ScheduleAction::Install if systemd => {
+            for (name, text) in &units {
+                std::fs::write(unit_dir.join(name), text)
+                    .map_err(|e| fail(format!("writing {}: {e}", unit_dir.join(name).display())))?;
+            }
+            sh("systemctl", &["daemon-reload"], None).map_err(fail)?;
+            for (name, _) in units.iter().filter(|(n, _)| n.ends_with(".timer")) {
+                sh("systemctl", &["enable", "--now", name], None).map_err(fail)?;
+                super::say!("installed {name}");
+            }
+        }
+        ScheduleAction::Install => {
+            let _ = std::fs::create_dir_all(dir.join(".setup"));
+            let next = without_block(&current_crontab(), &dir) + &block;
+            sh("crontab", &["-"], Some(&next)).map_err(fail)?;
+            super::say!("installed in the crontab:\n{block}");
+        }
+        ScheduleAction::Remove if systemd => {
+            for (name, _) in units.iter().filter(|(n, _)| n.ends_with(".timer")) {
+                let _ = sh("systemctl", &["disable", "--now", name], None);
+            }
+            for (name, _) in &units {
+                let _ = std::fs::remove_file(unit_dir.join(name));
+            }
+            sh("systemctl", &["daemon-reload"], None).map_err(fail)?;
+            super::say!("removed the setup backup timers");
+        }
+        ScheduleAction::Remove => {
+            let next = without_block(&current_crontab(), &dir);
+            sh("crontab", &["-"], Some(&next)).map_err(fail)?;
+            super::say!(
+                "removed the setup backups of {} from the crontab",
+                dir.display()
+            );
+        }
+    }
+    Ok(0)
+}
