@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         }
         Command::Standalone { operation, action } => match operation {
             Operation::Schedule => commands::schedule::run(&o, *action),
+            Operation::Failover => commands::failover::run(&cli.common),
             _ if action.is_some() => Err(Failure::invalid(crate::diag::Diag::plain(
                 "usage",
                 format!(

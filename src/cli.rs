@@ -115,6 +115,9 @@ pub enum Operation {
     Prune,
     /// The DC's backup schedules in UTC: `schedule install|show|remove`.
     Schedule,
+    /// Failover or migration: back up today's analytics and the configuration at the DC (`--dc`)
+    /// when it answers, then restore here in current-week mode from the newest backups.
+    Failover,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +146,10 @@ pub enum Color {
 
 #[derive(Args, Debug, Clone)]
 pub struct Common {
+    /// For `failover`: the DC's folder (its master.yml, backup.yml and answers), to back up today's
+    /// analytics and the configuration there first, if the DC answers.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dc: Option<PathBuf>,
     /// Folder holding master.yml, restore.yml and answers.yml.
     #[arg(
         short = 'C',

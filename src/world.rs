@@ -54,6 +54,14 @@ pub fn load_inventory(o: &Options, diags: &mut Diagnostics) -> Inventory {
 }
 
 /// The run's clock: `--now`, or the system's.
+/// The run's clock alone (`--now`, else the system's), bad input as a failure.
+pub fn clock_of(o: &Options) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+    let mut diags = Diagnostics::default();
+    let t = clock(o, &mut diags);
+    diags.into_result()?;
+    Ok(t)
+}
+
 fn clock(o: &Options, diags: &mut Diagnostics) -> chrono::DateTime<chrono::Utc> {
     let Some(text) = &o.now else {
         return chrono::Utc::now();

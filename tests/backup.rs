@@ -604,3 +604,78 @@ fn the_crontab_block_is_installed_once_and_removed_whole() {
     assert!(!after.contains("setup backups of"), "{after}");
     assert!(after.contains("# a line of someone else's"));
 }
+
+#[test]
+fn failover_backs_up_today_at_the_dc_then_restores_the_current_week() {
+    let bed = sites();
+    let failover = || {
+        bed.run(&[
+            "-C",
+            "dr",
+            "standalone",
+            "failover",
+            "--dc",
+            "demo-dc",
+            "--now",
+            "2026-11-23T05:00:00Z",
+            "--set",
+            "storage.local.path=../demo-dc/store",
+        ])
+    };
+    let out = failover();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Failover: the DC's backups are taken"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        bed.path("demo-dc/store/analytics-2026-11-23.tar.zst.age")
+            .exists()
+    );
+    // Today's file, restored in current-week mode.
+    let data = "dr/target/analytics-1/var/lib/analytics/indices";
+    assert!(
+        bed.path(&format!("{data}/2026-11-23.json")).exists(),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        bed.read("dr/target/director-1/etc/director/director.conf")
+            .contains("dc-main")
+    );
+
+    // The DC gone: said so, and the restore goes on from what storage has.
+    let bed = sites();
+    assert_eq!(backup(&bed, &[]).code, 0);
+    let master = bed.read("demo-dc/master.yml").replace(
+        "director-1:  { groups: [director], vars:",
+        "director-1:  { groups: [director], connection: ssh, address: 127.0.0.1, port: 9, vars:",
+    );
+    bed.file("demo-dc/master.yml", &master);
+    let out = bed.run(&[
+        "-C",
+        "dr",
+        "standalone",
+        "failover",
+        "--dc",
+        "demo-dc",
+        "--now",
+        "2026-11-23T05:00:00Z",
+        "--connect-timeout",
+        "3",
+        "--set",
+        "storage.local.path=../demo-dc/store",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("restoring what storage has"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        bed.path(&format!("{data}/2026-11-22.json")).exists(),
+        "{}",
+        out.stdout
+    );
+}

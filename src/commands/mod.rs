@@ -1,6 +1,7 @@
 //! The commands: one file each. Each takes the checked options, loads what it needs and nothing more.
 
 pub mod check;
+pub mod failover;
 pub mod inventory;
 pub mod list;
 pub mod prepare;

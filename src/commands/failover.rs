@@ -1,0 +1,57 @@
+//! `setup standalone failover` (also for a migration): when the DC answers, its analytics of today
+//! so far and its configuration are backed up first (`--dc DIR`, the DC's folder); then this site
+//! restores from the newest backups in current-week mode, so that the days of this week are there
+//! too. A DC that does not answer is said so, and the restore takes what storage has.
+
+use crate::cli::Common;
+use crate::failure::Failure;
+use crate::options::Options;
+use crate::world::{self, PlaybookRef};
+
+pub fn run(common: &Common) -> Result<i32, Failure> {
+    let o = Options::new(common);
+    let now = world::clock_of(&o)?;
+    if let Some(dc) = &common.dc {
+        let today = now.date_naive();
+        let mut c = common.clone();
+        c.dir = dc.clone();
+        c.set.push(format!("day={today}"));
+        c.set
+            .push(format!("day_end={}", today + chrono::Duration::days(1)));
+        let dc_o = Options::new(&c);
+        super::say!(
+            "Failover: backing up today's analytics and the configuration at the DC ({})",
+            dc.display()
+        );
+        let backed = world::load(
+            &dc_o,
+            PlaybookRef::Builtin("standalone/backup.yml".into()),
+            false,
+        )
+        .and_then(|w| super::run::check_or_run(&dc_o, w));
+        match backed {
+            Ok(0) => super::say!("Failover: the DC's backups are taken; restoring from them"),
+            Ok(code) => super::say!(
+                "Failover: the DC's backup did not complete (exit {code}; see its summary above): restoring what storage has"
+            ),
+            // A mistake in the DC's documents is bad input: nothing is restored on a guess.
+            Err(e @ Failure::Invalid(_)) => return Err(e),
+            Err(Failure::Failed(m) | Failure::Refused(m) | Failure::Other(m)) => super::say!(
+                "Failover: the DC cannot be backed up ({}): restoring what storage has",
+                m.lines().next().unwrap_or("")
+            ),
+        }
+    } else {
+        super::say!("Failover: no --dc folder given: restoring what storage has");
+    }
+    let mut c = common.clone();
+    c.set.push("analytics.mode=current-week".into());
+    c.set.push("config_backup=latest".into());
+    let dr_o = Options::new(&c);
+    let w = world::load(
+        &dr_o,
+        PlaybookRef::Builtin("standalone/restore.yml".into()),
+        true,
+    )?;
+    super::run::check_or_run(&dr_o, w)
+}
