@@ -679,3 +679,53 @@ fn failover_backs_up_today_at_the_dc_then_restores_the_current_week() {
         out.stdout
     );
 }
+
+#[test]
+fn a_full_storage_folder_fails_the_upload_says_why_and_leaves_no_object() {
+    let bed = sites();
+    let store = bed.path("demo-dc/store");
+    std::fs::create_dir_all(&store).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(&store)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a small tmpfs (the tests run as root)");
+    // 2 MB of random bytes changed yesterday: they do not compress below the folder's size.
+    let big = bed.path("demo-dc/site/analytics-1/srv/analytics/indices/big.bin");
+    let mut bytes = vec![0u8; 2_000_000];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").unwrap(),
+        &mut bytes,
+    )
+    .unwrap();
+    std::fs::write(&big, bytes).unwrap();
+    let ok = std::process::Command::new("touch")
+        .args(["-d", "2026-11-22 09:00:00Z"])
+        .arg(&big)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = backup(&bed, &["--only", "analytics"]);
+    let left: Vec<String> = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let _ = std::process::Command::new("umount").arg(&store).status();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("the storage is full") && out.stdout.contains("setup standalone prune"),
+        "{}",
+        out.stdout
+    );
+    assert!(left.is_empty(), "left in storage: {left:?}");
+    assert!(
+        !bed.path("demo-dc/site/analytics-1/var/tmp/setup-backup")
+            .read_dir()
+            .unwrap()
+            .any(|_| true),
+        "the work folder was cleaned after the failure"
+    );
+}

@@ -264,6 +264,26 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     }
 }
 
+/// A write refused for space says so, and what to do about it.
+fn with_space_hint(message: String) -> String {
+    const FULL: &[&str] = &[
+        "No space left",
+        "Disk quota exceeded",
+        "QuotaExceeded",
+        "InsufficientStorage",
+        "EntityTooLarge",
+        "552 ",
+        "452 ",
+    ];
+    if FULL.iter().any(|k| message.contains(k)) {
+        format!(
+            "{message}; the storage is full: delete old backups (`setup standalone prune`, with a `retention` in backup.yml), or grow the bucket or folder; nothing was left under the backup's name"
+        )
+    } else {
+        message
+    }
+}
+
 /// `upload: { src, object }`: a file of the task's host streams to storage with a `.sha256`
 /// sidecar. With `seal: true` it is compressed and encrypted on the controller on its way (to
 /// backup.yml's recipients) and a `.manifest.json` describes it (`manifest:` adds fields);
@@ -325,7 +345,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
         done: true,
     });
     if let Err(e) = put {
-        return Outcome::failed(e.to_string());
+        return Outcome::failed(with_space_hint(e.to_string()));
     }
     let base = object.rsplit('/').next().unwrap_or(&object);
     let mut extra = vec![(format!("{object}.sha256"), format!("{digest}  {base}\n"))];
@@ -353,7 +373,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
             .put(&name, Box::new(std::io::Cursor::new(text.into_bytes())))
             .await
         {
-            return Outcome::failed(e.to_string());
+            return Outcome::failed(with_space_hint(e.to_string()));
         }
     }
     let how = if seal {
