@@ -274,12 +274,21 @@ fn a_backup_waits_for_no_restore_on_the_same_host() {
 /// own database and folders. Rows and files match, and S3 holds no plaintext.
 #[test]
 fn round_trip_over_ssh_through_s3_with_a_real_database() {
+    round_trip("s3", "data");
+}
+
+#[test]
+fn round_trip_over_ssh_through_password_sftp_with_a_real_database() {
+    round_trip("sftp-password", "store");
+}
+
+fn round_trip(kind: &'static str, data: &str) {
     use common::pgbed::PgBed;
     use common::sshbed::SshBed;
     use common::storagebed::StorageBed;
     let pg = PgBed::start();
     let ssh = SshBed::start(1);
-    let s3 = StorageBed::start("s3");
+    let s3 = StorageBed::start(kind);
     let bed = Bed::new();
     let dc_root = bed.path("dc-root");
     let dr_root = bed.path("dr-root");
@@ -362,7 +371,7 @@ fn round_trip_over_ssh_through_s3_with_a_real_database() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     // What S3 keeps on disk holds no plaintext.
     let mut seen = 0;
-    for f in walk(&s3.dir.path().join("data")) {
+    for f in walk(&s3.dir.path().join(data)) {
         let bytes = std::fs::read(&f).unwrap();
         seen += 1;
         assert!(
@@ -395,7 +404,11 @@ fn round_trip_over_ssh_through_s3_with_a_real_database() {
         bed.read("dc-root/srv/analytics/indices/2026-11-22.json")
     );
     let all = format!("{}{}", out.stdout, out.stderr);
-    assert!(!all.contains(&pg.password) && !all.contains("setup-secret-key-s3"));
+    assert!(
+        !all.contains(&pg.password)
+            && !all.contains("setup-secret-key-s3")
+            && !all.contains("setup-sftp-pw")
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
