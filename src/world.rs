@@ -195,6 +195,33 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         };
         diags.push(d.help("add `config_backup: <backup name>` to restore.yml (see `setup standalone list`), or leave `config` out of `components`"));
     }
+    if let PlaybookRef::Builtin(name) = &pref
+        && inventory.loaded()
+    {
+        let (doc, components) = if name == "standalone/backup.yml" {
+            ("backup.yml backs up", &backup.components)
+        } else {
+            ("restore.yml restores", &restore.components)
+        };
+        for c in components {
+            let group = if c == "config" {
+                "director"
+            } else {
+                "analytics"
+            };
+            if inventory.resolve(group).is_none_or(|h| h.is_empty()) {
+                diags.push(
+                    Diag::plain(
+                        "no_host_for_component",
+                        format!("{doc} `{c}`, but master.yml has no host in group `{group}`"),
+                    )
+                    .help(format!(
+                        "put the {group} host in group `{group}`, or leave `{c}` out of `components`"
+                    )),
+                );
+            }
+        }
+    }
     let now = clock(o, &mut diags);
     let started = chrono::Utc::now();
     let run = RunInfo {

@@ -81,7 +81,7 @@ fn site(spoil: &str) -> Site {
     );
     let master = ssh
         .master()
-        .replace("groups: [bed]", "groups: [director, analytics]")
+        .replace("groups: [bed]", "groups: [director]")
         .replace("vars: { ", &vars);
     bed.file("master.yml", &master)
         .file(

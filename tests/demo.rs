@@ -383,6 +383,43 @@ fn a_failed_analytics_start_puts_the_previous_data_back_and_records_nothing() {
 }
 
 #[test]
+fn a_site_without_an_analytics_node_restores_its_config_only_when_told() {
+    let bed = demo();
+    let master = bed.read("master.yml").replace(
+        "  analytics-1: { groups: [analytics], vars: { dr_root: target/analytics-1, service_manager: \"sh bin/democtl\" } }\n",
+        "",
+    );
+    bed.file("master.yml", &master);
+    let out = bed.run(&["standalone", "restore"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let flat = out
+        .stderr
+        .split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains(
+            "restore.yml restores `analytics`, but master.yml has no host in group `analytics`"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!bed.path("target").exists());
+    bed.file(
+        "restore.yml",
+        &bed.read("restore.yml")
+            .replace("components: [config, analytics]", "components: [config]"),
+    );
+    let out = bed.run(&["standalone", "restore"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        bed.read("target/director-1/etc/director/director.conf")
+            .contains("dc-main")
+    );
+}
+
+#[test]
 fn cumulative_snapshots_restore_the_latest_of_each_week() {
     let bed = demo();
     let out = bed.run(&[

@@ -67,7 +67,7 @@ const COMMON: &[&str] = &[
     "run_once",
     "env",
 ];
-const TOP: &[&str] = &["name", "vars", "steps", "on_failure"];
+const TOP: &[&str] = &["name", "groups", "vars", "steps", "on_failure"];
 
 #[derive(Clone, Debug)]
 pub struct Step {
@@ -96,6 +96,8 @@ pub struct Step {
 #[derive(Clone, Debug, Default)]
 pub struct Playbook {
     pub name: String,
+    /// Host groups an inventory may leave out (`groups:`): their steps then run nowhere.
+    pub groups: Vec<String>,
     pub vars: Vec<(String, Node)>,
     pub steps: Vec<Step>,
     pub on_failure: Vec<Step>,
@@ -115,6 +117,9 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> Playbook {
         .get("name")
         .and_then(|n| c.string(n, "name"))
         .unwrap_or_else(|| src.name.clone());
+    if let Some(g) = node.get("groups") {
+        pb.groups = c.strings(g, "groups").into_iter().map(|x| x.0).collect();
+    }
     if let Some(v) = node.get("vars").and_then(|v| c.map(v, "vars", &[])) {
         pb.vars = v
             .iter()

@@ -84,8 +84,15 @@ pub fn build(pb: &Playbook, inv: &Inventory, filters: &Filters, diags: &mut Diag
         let hit = |names: &[String]| names.iter().any(|n| *n == s.id || s.tags.contains(n));
         (filters.only.is_empty() || s.rollback || hit(&filters.only)) && !hit(&filters.skip)
     };
-    let main = build_dag(&pb.steps, inv, &limit, &keep, &src, diags);
-    let rollback = build_dag(&pb.on_failure, inv, &limit, &|_| true, &src, diags);
+    let main = build_dag(&pb.steps, inv, &limit, &keep, (&src, &pb.groups), diags);
+    let rollback = build_dag(
+        &pb.on_failure,
+        inv,
+        &limit,
+        &|_| true,
+        (&src, &pb.groups),
+        diags,
+    );
     // The same steps again; their problems were reported just above.
     let mut again = Diagnostics::default();
     let cleanup = build_dag(
@@ -93,7 +100,7 @@ pub fn build(pb: &Playbook, inv: &Inventory, filters: &Filters, diags: &mut Diag
         inv,
         &limit,
         &|s| s.tags.iter().any(|t| t == "always"),
-        &src,
+        (&src, &pb.groups),
         &mut again,
     );
     Plan {
@@ -150,7 +157,7 @@ fn build_dag(
     inv: &Inventory,
     limit: &Option<BTreeSet<String>>,
     keep: &dyn Fn(&Step) -> bool,
-    src: &Source,
+    (src, optional): (&Source, &[String]),
     diags: &mut Diagnostics,
 ) -> Dag {
     let kept: Vec<&Step> = steps.iter().filter(|s| keep(s)).collect();
@@ -162,7 +169,7 @@ fn build_dag(
     let all_ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
     let mut dag = Dag::default();
     for s in &kept {
-        let hosts = resolve_hosts(s, inv, limit, src, diags);
+        let hosts = resolve_hosts(s, inv, limit, (src, optional), diags);
         let mut needs = Vec::new();
         for (n, node) in &s.needs {
             if let Some(i) = index.get(n.as_str()) {
@@ -207,7 +214,7 @@ fn resolve_hosts(
     s: &Step,
     inv: &Inventory,
     limit: &Option<BTreeSet<String>>,
-    src: &Source,
+    (src, optional): (&Source, &[String]),
     diags: &mut Diagnostics,
 ) -> Vec<String> {
     let Some((patterns, _)) = &s.hosts else {
@@ -226,6 +233,8 @@ fn resolve_hosts(
             ),
             None if p == CONTROLLER => hosts.push(p.clone()),
             None if !inv.loaded() => {}
+            // A group the playbook declares optional: an inventory without it runs those steps nowhere.
+            None if optional.contains(p) => {}
             None => {
                 let sug = did_you_mean(p, inv.names());
                 diags.push(
