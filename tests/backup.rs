@@ -742,3 +742,50 @@ fn a_full_storage_folder_fails_the_upload_says_why_and_leaves_no_object() {
         "the work folder was cleaned after the failure"
     );
 }
+
+/// A DC host that dies while its archive streams, and an archive command that fails part way: the
+/// upload fails and no object appears under the backup's name, in S3 (multipart aborted) or a folder.
+#[test]
+fn a_dc_host_killed_mid_backup_leaves_no_object() {
+    use common::sshbed::SshBed;
+    use common::storagebed::StorageBed;
+    let ssh = SshBed::start(1);
+    let s3 = StorageBed::start("s3");
+    let pid = ssh.hosts[0].pid();
+    let bed = Bed::new();
+    bed.file("master.yml", &ssh.master().replace(
+        "\nhosts:\n",
+        "\nhosts:\n  ctl: { connection: local }\n",
+    ))
+    .file("answers.yml", &s3.answers())
+    .file(
+        "backup.yml",
+        "components: [config]\nconfig: { dir: /etc }\nrecipients: [age19dtdgtfz30hrkzk8h6hpe64y6rh22leewmr63wgycedjzudnmqts0lrxzs]\n",
+    )
+    .file(
+        "pb.yml",
+        &format!(
+            "steps:
+  - {{ id: up, hosts: host1, upload: {{ command: 'head -c 30000000 /dev/urandom; sleep 20', object: killed.tar.zst.age, seal: true }} }}
+  - {{ id: kill, hosts: ctl, shell: 'sleep 2; pkill -KILL -P {pid}; kill -KILL {pid}' }}
+  - {{ id: fails, hosts: ctl, upload: {{ command: 'head -c 12000000 /dev/urandom; exit 3', object: failed.tar.zst.age, seal: true }} }}
+"
+        ),
+    );
+    std::fs::set_permissions(
+        bed.path("answers.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let out = bed.run(&["run", "pb.yml", "--keep-going"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("the command exited 3"),
+        "{}",
+        out.stdout
+    );
+    let list = bed.run(&["standalone", "list", "--json"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let v: J = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(v["backups"], serde_json::json!([]), "{}", list.stdout);
+}

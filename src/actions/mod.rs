@@ -2,7 +2,7 @@
 
 pub mod analytics;
 mod checks;
-mod command;
+pub mod command;
 mod files;
 mod postgres;
 mod service;
@@ -50,7 +50,7 @@ pub fn render_args(
             .collect::<Result<_, _>>()
             .map(J::Array),
         ("shell", _) => templates.render_payload(payload, ctx, &["", "cmd"]),
-        ("wait_for", _) => templates.render_payload(payload, ctx, &["command"]),
+        ("wait_for" | "upload", _) => templates.render_payload(payload, ctx, &["command"]),
         _ => templates.render_json(payload, ctx),
     }
 }
@@ -113,7 +113,18 @@ pub fn preview(action: &str, args: &J) -> String {
         ),
         ("template", _) => format!("template {} -> {}", s("src"), s("dest")),
         ("fetch", _) => format!("fetch storage:{} -> {}", s("object"), s("dest")),
-        ("upload", _) => format!("upload {} -> storage:{}", s("src"), s("object")),
+        ("upload", _) => format!(
+            "upload {} -> storage:{}{}",
+            args.get("command")
+                .and_then(J::as_str)
+                .map_or_else(|| s("src"), |c| format!("the output of `{}`", c.trim())),
+            s("object"),
+            if args.get("seal").and_then(J::as_bool) == Some(true) {
+                " (zstd, age)"
+            } else {
+                ""
+            }
+        ),
         ("unpack", _) => format!("unpack storage:{} -> {} (checked)", s("object"), s("dest")),
         ("install", _) => format!(
             "install {} {} {}",

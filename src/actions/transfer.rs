@@ -285,7 +285,8 @@ fn with_space_hint(message: String) -> String {
 }
 
 /// `upload: { src, object }`: a file of the task's host streams to storage with a `.sha256`
-/// sidecar. With `seal: true` it is compressed and encrypted on the controller on its way (to
+/// sidecar; `command:` instead of `src:` streams what that shell command writes on stdout (a command
+/// that fails fails the upload, and nothing is left under the object's name). With `seal: true` it is compressed and encrypted on the controller on its way (to
 /// backup.yml's recipients) and a `.manifest.json` describes it (`manifest:` adds fields);
 /// `if_exists: refuse` keeps an existing object unless `--force`.
 pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
@@ -319,7 +320,18 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
         },
         false => Vec::new(),
     };
-    let reader = match ctx.transport.get(&src).await {
+    // A file of the host, or what a command writes on stdout (streamed; never a file first).
+    let (src, opened) = match ctx.arg("command") {
+        Some(cmd) => {
+            let program = Program::Shell(format!("{}{cmd}", super::command::STRICT));
+            (
+                "the archive command".to_string(),
+                ctx.transport.stream(ctx.request(program)).await,
+            )
+        }
+        None => (src.clone(), ctx.transport.get(&src).await),
+    };
+    let reader = match opened {
         Ok(r) => r,
         Err(e) => return Outcome::failed(e.to_string()),
     };

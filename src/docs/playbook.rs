@@ -16,7 +16,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
     ("fetch", Some(&["object", "dest", "sha256", "verify"])),
     (
         "upload",
-        Some(&["src", "object", "seal", "if_exists", "manifest"]),
+        Some(&["src", "command", "object", "seal", "if_exists", "manifest"]),
     ),
     ("service", Some(&["name", "state", "manager"])),
     ("unpack", Some(&["object", "dest", "sha256", "verify"])),
@@ -303,7 +303,7 @@ fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
                 "copy" | "template" => &["dest"],
                 "fetch" | "unpack" => &["object", "dest"],
                 "install" => &["from", "to"],
-                "upload" => &["src", "object"],
+                "upload" => &["object"],
                 "service" => &["name", "state"],
                 "assert" => &["that"],
                 _ => &[],
@@ -314,6 +314,17 @@ fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
                     d.label = format!("no `{r}` here");
                     d.help = Some(format!("add `{r}: ...` to this `{action}`"));
                 }
+            }
+            if action == "upload"
+                && (payload.get("src").is_some() == payload.get("command").is_some())
+            {
+                let d = c.error(
+                    "missing_key",
+                    payload,
+                    "`upload` needs one of `src` (a file of the host) or `command` (its output)",
+                );
+                d.label = "give `src` or `command`".into();
+                d.help = Some("e.g. `upload: { src: /var/backups/x.tar, object: x.tar }`".into());
             }
             if action == "service"
                 && let Some(state) = payload.get("state")

@@ -6,9 +6,10 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use super::{
-    Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError, Written,
-    copy_hashing, exchange, feed,
+    Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Streamed, Transport, TransportError,
+    Written, copy_hashing, exchange, feed, read_capped,
 };
+use crate::secret::Secret;
 
 pub struct Local {
     host: String,
@@ -59,43 +60,54 @@ impl Drop for Group {
     }
 }
 
+impl Local {
+    /// The process a request runs as: `sh -c`, the argv itself, or through sudo; in its own process
+    /// group (a terminal's Ctrl-C reaches only setup, which decides, and an aborted task can be
+    /// killed with everything it started). Also the sudo password to feed, if any.
+    fn command(
+        &self,
+        req: &ExecRequest,
+    ) -> Result<(Command, Option<Option<Secret>>), TransportError> {
+        let sudo = req.become_.as_ref().filter(|_| !is_root()).cloned();
+        let mut cmd = match (&req.program, &sudo) {
+            (Program::Shell(s), None) => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(s);
+                c
+            }
+            (Program::Argv(a), None) => {
+                let mut c =
+                    Command::new(a.first().ok_or_else(|| self.err("empty command".into()))?);
+                c.args(&a[1..]);
+                c
+            }
+            (program, Some(_)) => {
+                let mut c = Command::new("sudo");
+                c.args(["-S", "-p", "", "--", "sh", "-c", &program.line()]);
+                c
+            }
+        };
+        for (k, v) in &req.env {
+            cmd.env(k, v.expose());
+        }
+        cmd.current_dir(
+            req.cwd
+                .as_deref()
+                .map_or(self.cwd.clone(), |d| self.path(d)),
+        );
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
+        Ok((cmd, sudo))
+    }
+}
+
 impl Transport for Local {
     fn exec(&self, mut req: ExecRequest) -> Done<'_, ExecOutput> {
         Box::pin(async move {
-            let sudo = req.become_.as_ref().filter(|_| !is_root()).cloned();
-            let mut cmd = match (&req.program, &sudo) {
-                (Program::Shell(s), None) => {
-                    let mut c = Command::new("sh");
-                    c.arg("-c").arg(s);
-                    c
-                }
-                (Program::Argv(a), None) => {
-                    let mut c =
-                        Command::new(a.first().ok_or_else(|| self.err("empty command".into()))?);
-                    c.args(&a[1..]);
-                    c
-                }
-                (program, Some(_)) => {
-                    let mut c = Command::new("sudo");
-                    c.args(["-S", "-p", "", "--", "sh", "-c", &program.line()]);
-                    c
-                }
-            };
-            for (k, v) in &req.env {
-                cmd.env(k, v.expose());
-            }
-            cmd.current_dir(
-                req.cwd
-                    .as_deref()
-                    .map_or(self.cwd.clone(), |d| self.path(d)),
-            );
-            cmd.stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                // Its own process group: a terminal's Ctrl-C reaches only setup, which decides,
-                // and an aborted task can be killed with everything it started.
-                .process_group(0);
+            let (mut cmd, sudo) = self.command(&req)?;
             let mut child = cmd
                 .spawn()
                 .map_err(|e| self.err(format!("cannot start the command: {e}")))?;
@@ -161,6 +173,26 @@ impl Transport for Local {
                 .await
                 .map_err(|e| self.err(format!("cannot read {path}: {e}")))?;
             Ok(Box::new(f) as Reader)
+        })
+    }
+
+    fn stream(&self, req: ExecRequest) -> Done<'_, Reader> {
+        Box::pin(async move {
+            let (mut cmd, sudo) = self.command(&req)?;
+            let mut child = cmd
+                .spawn()
+                .map_err(|e| self.err(format!("cannot start the command: {e}")))?;
+            let stdin = child.stdin.take().expect("piped");
+            tokio::spawn(feed(stdin, sudo.flatten(), Vec::new(), None));
+            let out = child.stdout.take().expect("piped");
+            let err = tokio::spawn(read_capped(child.stderr.take().expect("piped"), 64 * 1024));
+            // Dropping the stream drops the child, which is then killed.
+            let done = Box::pin(async move {
+                let err = err.await.map(|e| e.0).unwrap_or_default();
+                let status = child.wait().await.map_err(|e| e.to_string())?;
+                Ok((status.code(), err))
+            });
+            Ok(Box::new(Streamed::new(Box::new(out), done)) as Reader)
         })
     }
 }

@@ -126,6 +126,9 @@ pub trait Transport: Send + Sync {
     fn put<'a>(&'a self, path: &'a str, data: Reader, mode: Option<u32>) -> Done<'a, Written>;
     /// Streams a file from the host.
     fn get<'a>(&'a self, path: &'a str) -> Done<'a, Reader>;
+    /// Runs a command and streams what it writes on stdout. The stream ends in an error, naming the
+    /// command's exit and stderr, when the command fails: never a clean end to a short output.
+    fn stream(&self, req: ExecRequest) -> Done<'_, Reader>;
     /// Closes connections at the end of a run.
     fn close(&self) -> BoxFut<'_, ()> {
         Box::pin(async {})
@@ -245,6 +248,57 @@ pub async fn exchange<E>(
         stderr,
         truncated: t1 || t2,
     })
+}
+
+/// The exit code and (capped) stderr of a streamed command, once it ends.
+pub type Ended = BoxFut<'static, Result<(Option<i32>, String), String>>;
+
+/// A command's stdout, whose end waits for the command: a failure is an error at the end.
+pub struct Streamed {
+    out: Reader,
+    done: Option<Ended>,
+}
+
+impl Streamed {
+    pub fn new(out: Reader, done: Ended) -> Streamed {
+        Streamed {
+            out,
+            done: Some(done),
+        }
+    }
+}
+
+impl AsyncRead for Streamed {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut self.out).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() == before => {}
+            other => return other,
+        }
+        let Some(done) = self.done.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        match done.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => {
+                self.done = None;
+                Poll::Ready(match r {
+                    Ok((Some(0), _)) => Ok(()),
+                    Ok((code, err)) => Err(std::io::Error::other(format!(
+                        "the command {}: {}",
+                        code.map_or("was killed".to_string(), |c| format!("exited {c}")),
+                        err.trim().lines().last().unwrap_or("no message")
+                    ))),
+                    Err(e) => Err(std::io::Error::other(e)),
+                })
+            }
+        }
+    }
 }
 
 /// The transport for a host's connection type.

@@ -249,6 +249,26 @@ impl Transport for Ssh {
         })
     }
 
+    fn stream(&self, req: ExecRequest) -> Done<'_, Reader> {
+        Box::pin(async move {
+            let env = env_script(&req);
+            let line = remote_line(&req, env.len());
+            let mut child = self.spawn(line).await?;
+            let stdin = child.stdin().take().expect("piped");
+            let password = req.become_.clone().flatten();
+            tokio::spawn(feed(stdin, password, env.into_bytes(), None));
+            let out = child.stdout().take().expect("piped");
+            let err = child.stderr().take().expect("piped");
+            let err = tokio::spawn(read_capped(err, 64 * 1024));
+            let done = Box::pin(async move {
+                let err = err.await.map(|e| e.0).unwrap_or_default();
+                let status = child.wait().await.map_err(|e| e.to_string())?;
+                Ok((status.code(), err))
+            });
+            Ok(Box::new(super::Streamed::new(Box::new(out), done)) as Reader)
+        })
+    }
+
     fn put<'a>(&'a self, path: &'a str, mut data: Reader, mode: Option<u32>) -> Done<'a, Written> {
         Box::pin(async move {
             let tmp = format!("{path}.setup-tmp-{}", std::process::id());
