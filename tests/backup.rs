@@ -156,6 +156,13 @@ fn what_the_dc_backs_up_the_dr_site_restores() {
         bed.read("dr/target/director-1/etc/director/tenants.conf"),
         bed.read("demo-dc/site/director-1/etc/director/tenants.conf")
     );
+    // `latest` is resolved once: the marker and the RPO name the backup restored.
+    assert!(
+        bed.read("dr/target/director-1/etc/director/RESTORED-BY-SETUP")
+            .contains("director-config-20261123T020000Z.tar.zst.age")
+    );
+    let report: J = serde_json::from_str(&bed.read("report.json")).unwrap();
+    assert_eq!(report["rpo"]["config"]["as_of"], "2026-11-23T02:00:00Z");
     assert!(
         !bed.path("dr/target/director-1/etc/director/cache.tmp")
             .exists(),
@@ -381,6 +388,17 @@ fn round_trip(kind: &'static str, data: &str) {
         );
     }
     assert!(seen >= 6, "{seen} stored files");
+    // The manifest counts the rows of each table at the source.
+    let manifest = walk(&s3.dir.path().join(data))
+        .into_iter()
+        .find(|f| {
+            let n = f.to_string_lossy();
+            n.contains("director-config-") && n.ends_with(".manifest.json")
+        })
+        .expect("a config manifest");
+    let m: J = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    assert_eq!(m["database"], "director");
+    assert_eq!(m["tables"]["public.tenants"], 2, "{m}");
 
     let out = bed.run(&[
         "-C",
@@ -657,6 +675,26 @@ fn failover_backs_up_today_at_the_dc_then_restores_the_current_week() {
         bed.read("dr/target/director-1/etc/director/director.conf")
             .contains("dc-main")
     );
+    // Today's snapshot is partial: the next day's backup of the whole day replaces it, unforced.
+    let manifest = |bed: &Bed| -> J {
+        serde_json::from_str(
+            &bed.read("demo-dc/store/analytics-2026-11-23.tar.zst.age.manifest.json"),
+        )
+        .unwrap()
+    };
+    assert_eq!(manifest(&bed)["partial"], true);
+    let next = bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "backup",
+        "--only",
+        "analytics",
+        "--now",
+        "2026-11-24T01:00:00Z",
+    ]);
+    assert_eq!(next.code, 0, "{}{}", next.stdout, next.stderr);
+    assert_eq!(manifest(&bed)["partial"], false);
 
     // The DC gone: said so, and the restore goes on from what storage has.
     let bed = sites();

@@ -215,6 +215,24 @@ async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     }
     let program = conn.tool("pg_dump", &["-Fc", "-f", &to, &conn.database]);
     conn.run(ctx, program).await?;
+    // The rows of each table, for the backup's manifest: a restore can be checked against them.
+    if let Some(path) = ctx.arg("counts_to") {
+        let sql = "SELECT coalesce(json_object_agg(t.table_schema || '.' || t.table_name, \
+            (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', t.table_schema, t.table_name), false, true, '')))[1]::text::bigint), '{}') \
+            FROM information_schema.tables t WHERE t.table_type = 'BASE TABLE' AND t.table_schema NOT IN ('pg_catalog', 'information_schema')";
+        let counts = conn.run(ctx, conn.psql(&conn.database, sql)).await?;
+        let tables: serde_json::Value =
+            serde_json::from_str(&counts).map_err(|e| format!("row counts: {e}"))?;
+        let body = serde_json::json!({ "database": conn.database, "tables": tables }).to_string();
+        ctx.transport
+            .put(
+                &path,
+                Box::new(std::io::Cursor::new(body.into_bytes())),
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     Ok(Outcome::changed(format!(
         "the database {} is dumped to {to}",
         conn.database

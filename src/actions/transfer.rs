@@ -264,6 +264,28 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     }
 }
 
+/// A small JSON file of the task's host.
+async fn read_host_json(ctx: &TaskCtx<'_>, path: &str) -> Result<serde_json::Value, String> {
+    use tokio::io::AsyncReadExt;
+    let mut text = String::new();
+    let r = ctx.transport.get(path).await.map_err(|e| e.to_string())?;
+    r.take(1 << 20)
+        .read_to_string(&mut text)
+        .await
+        .map_err(|e| format!("reading {path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))
+}
+
+/// Whether an object's manifest marks it partial (`"partial": true`).
+async fn is_partial(storage: &dyn crate::storage::Storage, object: &str) -> bool {
+    let manifest = format!("{object}.manifest.json");
+    match crate::storage::read_text(storage, &manifest, 1 << 20).await {
+        Ok(Some(text)) => serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|m| m["partial"] == true || m["partial"] == "true"),
+        _ => false,
+    }
+}
+
 /// A write refused for space says so, and what to do about it.
 fn with_space_hint(message: String) -> String {
     const FULL: &[&str] = &[
@@ -298,6 +320,8 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
     let seal = ctx.args.get("seal").and_then(|v| v.as_bool()) == Some(true);
     if ctx.arg("if_exists").as_deref() == Some("refuse") && !ctx.shared.run.force {
         match storage.stat(&object).await {
+            // A partial snapshot (a failover's "today so far") is replaced by the whole day.
+            Ok(_) if is_partial(storage, &object).await => {}
             Ok(_) => {
                 return Outcome::failed(format!(
                     "`{object}` is already in {}: it is taken once; --force replaces it",
@@ -374,7 +398,23 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
         });
         if let Some(serde_json::Value::Object(more)) = ctx.args.get("manifest") {
             for (k, v) in more {
-                m[k] = v.clone();
+                m[k] = match v.as_str() {
+                    Some("true") => serde_json::Value::Bool(true),
+                    Some("false") => serde_json::Value::Bool(false),
+                    _ => v.clone(),
+                };
+            }
+        }
+        // Facts the host wrote while it made the archive (row counts, a file-list digest).
+        if let Some(path) = ctx.arg("manifest_from") {
+            match read_host_json(ctx, &path).await {
+                Ok(serde_json::Value::Object(more)) => {
+                    for (k, v) in more {
+                        m[k] = v;
+                    }
+                }
+                Ok(_) => return Outcome::failed(format!("{path} is not a JSON object")),
+                Err(e) => return Outcome::failed(e),
             }
         }
         let text = serde_json::to_string_pretty(&m).unwrap_or_default() + "\n";

@@ -199,7 +199,30 @@ async fn recover(
     ok
 }
 
-async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
+/// `config_backup: latest` becomes the newest configuration backup's name, once, before anything
+/// runs: the restore, its marker and its RPO all name the same backup.
+async fn resolve_latest(w: &mut World) {
+    let Some(answer) = w.answers.values.get("config_backup") else {
+        return;
+    };
+    if answer.text() != "latest" {
+        return;
+    }
+    let Some(settings) = &w.storage else { return };
+    let masker = crate::secret::Masker::default();
+    w.answers.register_secrets(&masker);
+    let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker) else {
+        return;
+    };
+    if let Ok(name) = crate::storage::resolve_config(storage.as_ref(), "latest").await
+        && let Some(a) = w.answers.values.get_mut("config_backup")
+    {
+        a.value = serde_json::Value::String(name);
+    }
+}
+
+async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
+    resolve_latest(&mut w).await;
     let resume = resumed(o, &w)?;
     let events = Events::default();
     let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);
@@ -306,6 +329,7 @@ async fn execute(o: &Options, w: World) -> Result<i32, Failure> {
         matches!(ps.step.action, "unpack" | "fetch")
             && ps.work.payload.to_string().contains("config_backup")
     });
+    collector.0.lock().expect("collector").backup = w.operation == "backup";
     if restores_config {
         collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
     }

@@ -1,5 +1,6 @@
 //! The documents a run reads: inventory, restore spec, answers, playbooks. Each keeps its spans.
 
+pub mod actions;
 pub mod backup;
 pub mod inventory;
 pub mod playbook;

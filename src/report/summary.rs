@@ -36,6 +36,8 @@ pub struct Collected {
     pub locks: Vec<J>,
     /// The configuration backup the run restores, for the RPO.
     pub config_backup: Option<String>,
+    /// A backup run: it restores nothing, so it has no RTO.
+    pub backup: bool,
 }
 
 /// A sink that keeps what the report needs.
@@ -219,11 +221,12 @@ pub fn build(
         .filter(|t| !t.rollback && matches!(t.status, Status::Ok | Status::Changed))
         .map(|t| t.finished_at)
         .max();
-    let rto = (status == "done")
+    let rto = (status == "done" && !c.backup)
         .then_some(last_restore)
         .flatten()
         .map(|t| secs(start, t));
     match rto {
+        _ if c.backup => {}
         Some(r) => {
             let _ = writeln!(
                 text,
