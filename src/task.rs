@@ -78,6 +78,9 @@ pub struct RunShared {
     pub age_identity: Option<Secret>,
     /// Who backups are encrypted to (backup.yml `recipients`).
     pub recipients: Vec<String>,
+    /// This site's backup schedule (backup.yml `schedule`, when it has one): written into
+    /// configuration manifests, and compared with theirs on restore.
+    pub schedule: Vec<(String, String)>,
     /// How long a host may take to answer a lock command.
     pub lock_timeout: std::time::Duration,
     /// Registered values: per host, and `*` for steps with one task (seen by every host).

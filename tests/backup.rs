@@ -177,6 +177,29 @@ fn what_the_dc_backs_up_the_dr_site_restores() {
     assert!(!bed.path(&format!("{data}/2026-11-23.json")).exists());
     assert!(!bed.path(&format!("{data}/latest.json")).exists());
 
+    // list takes each backup's time from its manifest.
+    let list = bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "list",
+        "--json",
+        "--now",
+        "2026-11-23T05:00:00Z",
+    ]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let v: J = serde_json::from_str(&list.stdout).unwrap();
+    let row = v["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == config)
+        .unwrap()
+        .clone();
+    assert_eq!(row["manifest"], true);
+    assert_eq!(row["taken_at"], "2026-11-23T02:00:00Z");
+    assert_eq!(row["age_seconds"], 3 * 3600);
+
     // verify reads the same objects, decrypted.
     let v = bed.run(&[
         "-C",
@@ -826,4 +849,28 @@ fn a_dc_host_killed_mid_backup_leaves_no_object() {
     assert_eq!(list.code, 0, "{}", list.stderr);
     let v: J = serde_json::from_str(&list.stdout).unwrap();
     assert_eq!(v["backups"], serde_json::json!([]), "{}", list.stdout);
+}
+
+#[test]
+fn a_restore_says_when_the_sites_back_up_on_different_schedules() {
+    let bed = sites();
+    assert_eq!(backup(&bed, &["--only", "config"]).code, 0);
+    // The DR site keeps a backup.yml of its own (it becomes the DC after a failover).
+    let same = bed.read("demo-dc/backup.yml");
+    bed.file("dr/backup.yml", &same);
+    let out = restore(&bed, &["--only", "config"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("schedules differ"), "{}", out.stdout);
+    bed.file(
+        "dr/backup.yml",
+        &(same + "schedule: { config: \"04:00\" }\n"),
+    );
+    let out = restore(&bed, &["--only", "config"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("the sites' schedules differ"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("04:00"), "{}", out.stdout);
 }

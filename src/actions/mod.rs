@@ -1,6 +1,7 @@
 //! Actions: what one task does on one host. Each reports ok / changed / failed and a masked excerpt.
 
 pub mod analytics;
+mod backup;
 mod checks;
 pub mod command;
 mod files;
@@ -20,7 +21,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         "shell" | "command" | "script" => command::run(ctx).await,
         "copy" | "template" => files::run(ctx).await,
         "fetch" => transfer::fetch(ctx).await,
-        "upload" => transfer::upload(ctx).await,
+        "upload" => backup::upload(ctx).await,
         "unpack" => unpack::unpack(ctx).await,
         "install" => unpack::install(ctx).await,
         "service" => service::run(ctx).await,

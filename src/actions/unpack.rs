@@ -50,6 +50,31 @@ impl AsyncRead for Checked {
     }
 }
 
+/// A configuration backup taken on a site whose backup schedule differs from this site's (both from
+/// backup.yml): said, since the restored site would not back up as the source did.
+async fn schedule_warning(ctx: &TaskCtx<'_>, storage: &dyn crate::storage::Storage, object: &str) {
+    if ctx.shared.schedule.is_empty() {
+        return;
+    }
+    let manifest = format!("{object}.manifest.json");
+    let Ok(Some(text)) = crate::storage::read_text(storage, &manifest, 1 << 20).await else {
+        return;
+    };
+    let Ok(m) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let mine = super::backup::schedule_json(&ctx.shared.schedule);
+    if m["kind"] == "config" && m["schedule"].is_object() && m["schedule"] != mine {
+        ctx.events().emit(crate::report::events::Event::Note {
+            at: chrono::Utc::now(),
+            text: format!(
+                "warning: {object} comes from a site that backs up on {} (UTC), this site's backup.yml says {}: the sites' schedules differ",
+                m["schedule"], mine
+            ),
+        });
+    }
+}
+
 async fn remove(ctx: &TaskCtx<'_>, dir: &str) {
     let _ = ctx
         .transport
@@ -128,6 +153,7 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         remove(ctx, &dest).await;
         return Outcome::failed(message);
     }
+    schedule_warning(ctx, storage, &object).await;
     let entries = *entries.lock().expect("entries");
     let how = if expected.is_some() {
         "verified"

@@ -1,4 +1,5 @@
-//! `setup standalone list`: the backups in storage, with their age and the RPO.
+//! `setup standalone list`: the backups in storage, with their age (from their manifest when they
+//! have one) and the RPO.
 
 use serde_json::{Value as J, json};
 
@@ -14,14 +15,33 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     let names: std::collections::BTreeSet<String> =
         objects.iter().map(|o| o.name.clone()).collect();
     let now = w.now;
-    let rows: Vec<J> = objects
+    let mut rows: Vec<J> = Vec::new();
+    for o in objects
         .iter()
-        .filter(|o| !o.name.ends_with(".sha256"))
-        .map(|o| {
-            let age = o.modified.map(|m| (now - m).num_seconds().max(0));
-            json!({"name": o.name, "size": o.size, "modified": o.modified, "age_seconds": age, "checksum": names.contains(&format!("{}.sha256", o.name))})
-        })
-        .collect();
+        .filter(|o| !o.name.ends_with(".sha256") && !o.name.ends_with(".manifest.json"))
+    {
+        // The time a backup was taken: its manifest's, else the storage's modification time.
+        let manifest = format!("{}.manifest.json", o.name);
+        let taken = if names.contains(&manifest) {
+            super::runtime()
+                .block_on(crate::storage::read_text(
+                    storage.as_ref(),
+                    &manifest,
+                    1 << 20,
+                ))
+                .ok()
+                .flatten()
+                .and_then(|t| serde_json::from_str::<J>(&t).ok())
+                .and_then(|m| m["created_at"].as_str().map(str::to_string))
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        } else {
+            None
+        };
+        let when = taken.or(o.modified);
+        let age = when.map(|m| (now - m).num_seconds().max(0));
+        rows.push(json!({"name": o.name, "size": o.size, "modified": o.modified, "taken_at": when, "age_seconds": age, "checksum": names.contains(&format!("{}.sha256", o.name)), "manifest": taken.is_some()}));
+    }
     if o.json {
         super::say!(
             "{}",

@@ -106,6 +106,7 @@ pub fn shared(
             .secret("age_identity")
             .map(|p| crate::secret::Secret::new(w.dir.join(p.expose()).display().to_string())),
         recipients: w.backup.recipients.clone(),
+        schedule: w.backup.schedule.clone(),
         lock_timeout: o.connect_timeout,
         undo: Default::default(),
         registered: Default::default(),

@@ -1,0 +1,197 @@
+//! `upload` (host → storage): a file of the host or a command's output, streamed through the
+//! controller with its sha256; sealed (zstd, age) backups with their manifest.
+
+use serde_json::json;
+
+use super::transfer::{finish, hashing, hashing_quiet, report_retries};
+use crate::report::events::Event;
+use crate::task::{Outcome, TaskCtx};
+use crate::transport::Program;
+
+/// A schedule as JSON: `{"config": "02:00", ...}`.
+pub(super) fn schedule_json(schedule: &[(String, String)]) -> serde_json::Value {
+    serde_json::Value::Object(
+        schedule
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+/// A small JSON file of the task's host.
+async fn read_host_json(ctx: &TaskCtx<'_>, path: &str) -> Result<serde_json::Value, String> {
+    use tokio::io::AsyncReadExt;
+    let mut text = String::new();
+    let r = ctx.transport.get(path).await.map_err(|e| e.to_string())?;
+    r.take(1 << 20)
+        .read_to_string(&mut text)
+        .await
+        .map_err(|e| format!("reading {path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))
+}
+
+/// Whether an object's manifest marks it partial (`"partial": true`).
+async fn is_partial(storage: &dyn crate::storage::Storage, object: &str) -> bool {
+    let manifest = format!("{object}.manifest.json");
+    match crate::storage::read_text(storage, &manifest, 1 << 20).await {
+        Ok(Some(text)) => serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|m| m["partial"] == true || m["partial"] == "true"),
+        _ => false,
+    }
+}
+
+/// A write refused for space says so, and what to do about it.
+fn with_space_hint(message: String) -> String {
+    const FULL: &[&str] = &[
+        "No space left",
+        "Disk quota exceeded",
+        "QuotaExceeded",
+        "InsufficientStorage",
+        "EntityTooLarge",
+        "552 ",
+        "452 ",
+    ];
+    if FULL.iter().any(|k| message.contains(k)) {
+        format!(
+            "{message}; the storage is full: delete old backups (`setup standalone prune`, with a `retention` in backup.yml), or grow the bucket or folder; nothing was left under the backup's name"
+        )
+    } else {
+        message
+    }
+}
+
+/// `upload: { src, object }`: a file of the task's host streams to storage with a `.sha256`
+/// sidecar; `command:` instead of `src:` streams what that shell command writes on stdout (a command
+/// that fails fails the upload, and nothing is left under the object's name). With `seal: true` it is compressed and encrypted on the controller on its way (to
+/// backup.yml's recipients) and a `.manifest.json` describes it (`manifest:` adds fields);
+/// `if_exists: refuse` keeps an existing object unless `--force`.
+pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
+    let Some(storage) = ctx.shared.storage.as_deref() else {
+        return Outcome::failed("no storage is configured");
+    };
+    let src = ctx.arg("src").unwrap_or_default();
+    let object = ctx.arg("object").unwrap_or_default();
+    let seal = ctx.args.get("seal").and_then(|v| v.as_bool()) == Some(true);
+    if ctx.arg("if_exists").as_deref() == Some("refuse") && !ctx.shared.run.force {
+        match storage.stat(&object).await {
+            // A partial snapshot (a failover's "today so far") is replaced by the whole day.
+            Ok(_) if is_partial(storage, &object).await => {}
+            Ok(_) => {
+                return Outcome::failed(format!(
+                    "`{object}` is already in {}: it is taken once; --force replaces it",
+                    storage.describe()
+                ));
+            }
+            Err(e) if e.not_found => {}
+            Err(e) => return Outcome::failed(e.to_string()),
+        }
+    }
+    let recipients = match seal {
+        true => match crate::seal::recipients(&ctx.shared.recipients) {
+            Ok(r) if !r.is_empty() => r,
+            Ok(_) => {
+                return Outcome::failed(
+                    "no recipients to encrypt to: add `recipients` to backup.yml",
+                );
+            }
+            Err(e) => return Outcome::failed(e),
+        },
+        false => Vec::new(),
+    };
+    // A file of the host, or what a command writes on stdout (streamed; never a file first).
+    let (src, opened) = match ctx.arg("command") {
+        Some(cmd) => {
+            let program = Program::Shell(format!("{}{cmd}", super::command::STRICT));
+            (
+                "the archive command".to_string(),
+                ctx.transport.stream(ctx.request(program)).await,
+            )
+        }
+        None => (src.clone(), ctx.transport.get(&src).await),
+    };
+    let reader = match opened {
+        Ok(r) => r,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let (reader, plain) = hashing_quiet(reader);
+    let reader = if seal {
+        match crate::seal::seal(reader, &recipients) {
+            Ok(r) => r,
+            Err(e) => return Outcome::failed(e),
+        }
+    } else {
+        reader
+    };
+    let (reader, tally) = hashing(ctx, reader, None, true);
+    let put = storage.put(&object, reader).await;
+    report_retries(ctx, storage, &object);
+    let (digest, bytes) = finish(&tally);
+    let (plain_digest, plain_bytes) = finish(&plain);
+    ctx.events().emit(Event::Transfer {
+        task: ctx.task,
+        host: ctx.host.name.clone(),
+        bytes,
+        total: Some(bytes),
+        done: true,
+    });
+    if let Err(e) = put {
+        return Outcome::failed(with_space_hint(e.to_string()));
+    }
+    let base = object.rsplit('/').next().unwrap_or(&object);
+    let mut extra = vec![(format!("{object}.sha256"), format!("{digest}  {base}\n"))];
+    if seal {
+        let mut m = json!({
+            "object": object,
+            "created_at": ctx.shared.run.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "source_host": ctx.host.name,
+            "plain": { "bytes": plain_bytes, "sha256": plain_digest },
+            "stored": { "bytes": bytes, "sha256": digest },
+            "compression": "zstd",
+            "encryption": { "age": ctx.shared.recipients },
+            "tool": format!("setup {}", env!("CARGO_PKG_VERSION")),
+        });
+        if !ctx.shared.schedule.is_empty() {
+            m["schedule"] = schedule_json(&ctx.shared.schedule);
+        }
+        if let Some(serde_json::Value::Object(more)) = ctx.args.get("manifest") {
+            for (k, v) in more {
+                m[k] = match v.as_str() {
+                    Some("true") => serde_json::Value::Bool(true),
+                    Some("false") => serde_json::Value::Bool(false),
+                    _ => v.clone(),
+                };
+            }
+        }
+        // Facts the host wrote while it made the archive (row counts, a file-list digest).
+        if let Some(path) = ctx.arg("manifest_from") {
+            match read_host_json(ctx, &path).await {
+                Ok(serde_json::Value::Object(more)) => {
+                    for (k, v) in more {
+                        m[k] = v;
+                    }
+                }
+                Ok(_) => return Outcome::failed(format!("{path} is not a JSON object")),
+                Err(e) => return Outcome::failed(e),
+            }
+        }
+        let text = serde_json::to_string_pretty(&m).unwrap_or_default() + "\n";
+        extra.push((format!("{object}.manifest.json"), text));
+    }
+    for (name, text) in extra {
+        if let Err(e) = storage
+            .put(&name, Box::new(std::io::Cursor::new(text.into_bytes())))
+            .await
+        {
+            return Outcome::failed(with_space_hint(e.to_string()));
+        }
+    }
+    let how = if seal {
+        format!(", {plain_bytes} bytes before zstd and age")
+    } else {
+        String::new()
+    };
+    Outcome::changed(format!(
+        "{src} -> {object}, {bytes} bytes{how}, sha256 {digest}"
+    ))
+    .with_data(json!({"sha256": digest, "bytes": bytes, "plain_bytes": plain_bytes}))
+}
