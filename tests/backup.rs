@@ -213,6 +213,33 @@ fn what_the_dc_backs_up_the_dr_site_restores() {
     ]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("2 backup(s) verified"), "{}", v.stdout);
+    assert!(v.stdout.contains("manifest matches"), "{}", v.stdout);
+    // A stored byte changed, sidecar and manifest rewritten to match: decryption catches it.
+    let path = bed.path(&format!("demo-dc/store/{day}"));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len() - 40;
+    bytes[n] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    bed.file(
+        &format!("demo-dc/store/{day}.sha256"),
+        &format!("{digest}  {day}\n"),
+    );
+    let v = bed.run(&[
+        "-C",
+        "dr",
+        "standalone",
+        "verify",
+        "--set",
+        "storage.local.path=../demo-dc/store",
+        "--set",
+        "config_backup=latest",
+    ]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains(&format!("BAD {day}")), "{}", v.stdout);
 }
 
 #[test]
@@ -787,7 +814,26 @@ fn a_full_storage_folder_fails_the_upload_says_why_and_leaves_no_object() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
+    // With an earlier backup of the kind taking more than is free, the upload is refused up front.
+    std::fs::write(
+        store.join("analytics-2026-11-21.tar.zst.age"),
+        vec![7u8; 400 * 1024],
+    )
+    .unwrap();
+    let early = backup(&bed, &["--only", "analytics"]);
+    let left_after: Vec<String> = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     let _ = std::process::Command::new("umount").arg(&store).status();
+    assert_eq!(early.code, 1, "{}{}", early.stdout, early.stderr);
+    assert!(
+        early.stdout.contains("the last backup of this kind")
+            && early.stdout.contains("the storage is full"),
+        "{}",
+        early.stdout
+    );
+    assert_eq!(left_after, ["analytics-2026-11-21.tar.zst.age"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("the storage is full") && out.stdout.contains("setup standalone prune"),

@@ -40,6 +40,33 @@ async fn is_partial(storage: &dyn crate::storage::Storage, object: &str) -> bool
     }
 }
 
+/// Before a backup: when the storage can tell its free space, at least as much as the last backup
+/// of the same kind (the name before its date) took.
+async fn room_for(storage: &dyn crate::storage::Storage, object: &str) -> Result<(), String> {
+    let Some(free) = storage.free_space() else {
+        return Ok(());
+    };
+    let kind = object
+        .find(|c: char| c.is_ascii_digit())
+        .map_or(object, |i| &object[..i]);
+    let last = storage
+        .list(kind)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|o| !o.name.ends_with(".sha256") && !o.name.ends_with(".manifest.json"))
+        .max_by(|a, b| a.name.cmp(&b.name));
+    match last {
+        Some(o) if o.size > free => Err(with_space_hint(format!(
+            "{} has {free} bytes free, and the last backup of this kind, {}, took {}: No space left for {object}",
+            storage.describe(),
+            o.name,
+            o.size
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A write refused for space says so, and what to do about it.
 fn with_space_hint(message: String) -> String {
     const FULL: &[&str] = &[
@@ -85,6 +112,9 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
             Err(e) if e.not_found => {}
             Err(e) => return Outcome::failed(e.to_string()),
         }
+    }
+    if let Err(e) = room_for(storage, &object).await {
+        return Outcome::failed(e);
     }
     let recipients = match seal {
         true => match crate::seal::recipients(&ctx.shared.recipients) {

@@ -155,12 +155,61 @@ async fn verify(
         Err(e) => return verdict(false, format!("sha256 verified, but {e}")),
     };
     let mut detail = format!("sha256 verified, {entries} entries checked");
+    match manifest_check(storage, name, file, &digest).await {
+        Ok(true) => detail += ", manifest matches",
+        Ok(false) => {}
+        Err(e) => return verdict(false, format!("{detail}, but {e}")),
+    }
     match dump_listing(file).await {
         Ok(Some(n)) => detail += &format!(", director.dump lists {n} item(s)"),
         Ok(None) => {}
         Err(e) => return verdict(false, format!("{detail}, but director.dump {e}")),
     }
     verdict(true, detail)
+}
+
+/// The object's manifest, when it has one, against what was read: the stored digest and the plain
+/// tar's. True when there is a manifest and it matches.
+async fn manifest_check(
+    storage: &dyn Storage,
+    name: &str,
+    plain: &std::path::Path,
+    stored: &str,
+) -> Result<bool, String> {
+    let manifest = format!("{name}.manifest.json");
+    let Some(text) = crate::storage::read_text(storage, &manifest, 1 << 20)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(false);
+    };
+    let m: J = serde_json::from_str(&text).map_err(|e| format!("{manifest} is not JSON: {e}"))?;
+    if m["stored"]["sha256"] != stored {
+        return Err(format!(
+            "{manifest} names another stored sha256 ({})",
+            m["stored"]["sha256"]
+        ));
+    }
+    let mut f = tokio::fs::File::open(plain)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut hash = <sha2::Sha256 as sha2::Digest>::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        sha2::Digest::update(&mut hash, &buf[..n]);
+    }
+    let got = hex::encode(sha2::Digest::finalize(hash));
+    if m["plain"]["sha256"] != got.as_str() {
+        return Err(format!(
+            "the decrypted tar hashes to {got}, its manifest says {}",
+            m["plain"]["sha256"]
+        ));
+    }
+    Ok(true)
 }
 
 /// Streams the object's plain tar into `file`, hashing the stored bytes and checking the tar

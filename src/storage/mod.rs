@@ -131,6 +131,10 @@ pub trait Storage: Send + Sync {
     fn retries(&self, _object: Option<&str>) -> Vec<String> {
         Vec::new()
     }
+    /// Free bytes, when the storage can tell (a local or NFS folder); object stores cannot.
+    fn free_space(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Opens the storage the settings describe; a relative local path is taken from `base`.
