@@ -323,3 +323,13 @@ fn a_duplicate_key_names_both_lines() {
         "{out}"
     );
 }
+
+#[test]
+fn a_numeric_host_name_and_a_bad_host_range() {
+    insta::assert_snapshot!(diag(
+        "web:\n  hosts:\n    1234: {}\n    node[1:x]: {}\n    db[01:100]:\n",
+        PLAYBOOK,
+        None,
+        &[]
+    ));
+}

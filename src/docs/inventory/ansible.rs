@@ -1,5 +1,6 @@
 //! Ansible's YAML inventory: groups with `hosts`, `children` and `vars`, nested.
 
+use super::ranges::{expand, split_port};
 use super::{Raw, vars};
 use crate::docs::schema::Checker;
 use crate::yaml::{Kind, Node};
@@ -16,11 +17,39 @@ pub(super) fn parse_group(c: &mut Checker, name: &str, node: &Node, raw: &mut Ra
     }
     if let Some(hosts) = node.get("hosts") {
         for (k, h) in entries(c, hosts, "hosts") {
-            let host = k.scalar_text().unwrap_or_default();
-            let idx = raw.host(&host, k.span);
-            let own = vars(c, &h, &format!("host `{host}`"));
-            raw.hosts[idx].2.extend(own);
-            add(&mut raw.group(name).hosts, host);
+            if matches!(k.kind, Kind::Int(_) | Kind::Float(_) | Kind::Bool(_)) {
+                let d = c.error(
+                    "bad_host_name",
+                    &k,
+                    format!(
+                        "host name `{}` is not a string",
+                        k.scalar_text().unwrap_or_default()
+                    ),
+                );
+                d.label = "a number or a boolean here".into();
+                d.help = Some("Ansible refuses it too; quote it if it is meant as a name".into());
+                continue;
+            }
+            let key = k.scalar_text().unwrap_or_default();
+            let (pattern, port) = split_port(&key);
+            let names = match expand(pattern) {
+                Ok(n) => n,
+                Err(e) => {
+                    let d = c.error("bad_host_range", &k, e);
+                    d.label = "not a host range".into();
+                    d.help = Some("write e.g. `node[01:10]`, `www[01:50:2]` or `db-[a:d]`".into());
+                    continue;
+                }
+            };
+            let own = vars(c, &h, &format!("host `{key}`"));
+            for host in names {
+                let idx = raw.host(&host, k.span);
+                raw.hosts[idx].2.extend(own.clone());
+                if let Some(p) = port {
+                    raw.hosts[idx].2.insert("ansible_port".into(), p.into());
+                }
+                add(&mut raw.group(name).hosts, host);
+            }
         }
     }
     if let Some(children) = node.get("children") {
@@ -32,11 +61,19 @@ pub(super) fn parse_group(c: &mut Checker, name: &str, node: &Node, raw: &mut Ra
     }
 }
 
-/// The entries of a `hosts:` or `children:` mapping; empty when null, a diagnostic when not a mapping.
+/// The entries of a `hosts:` or `children:` mapping; empty when null; a single name given as a
+/// string (Ansible's shorthand) is one entry with no settings; a diagnostic for anything else.
 fn entries(c: &mut Checker, node: &Node, what: &str) -> Vec<(Node, Node)> {
     match &node.kind {
         Kind::Map(m) => m.clone(),
         Kind::Null => Vec::new(),
+        Kind::Str(_) => vec![(
+            node.clone(),
+            Node {
+                kind: Kind::Null,
+                ..node.clone()
+            },
+        )],
         _ => {
             c.map(node, what, &[]);
             Vec::new()

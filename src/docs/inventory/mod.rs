@@ -3,6 +3,7 @@
 
 mod ansible;
 mod native;
+mod ranges;
 mod resolve;
 #[cfg(test)]
 mod tests;
@@ -108,13 +109,26 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> Inventory {
         native::parse(&mut c, node, &mut raw);
     } else if let Some(entries) = c.map(node, "the inventory", &[]) {
         raw.group("all");
+        let mut top = Vec::new();
         for (k, v) in entries {
             let name = k.scalar_text().unwrap_or_default();
             if name != "all" {
                 raw.group("all").children.push(name.clone());
+                top.push(name.clone());
             }
             ansible::parse_group(&mut c, &name, v, &mut raw);
         }
+        // A top-level group goes under `all` only if no other group names it as a child (one that
+        // `all: children:` names itself stays).
+        let named: BTreeSet<String> = raw
+            .groups
+            .iter()
+            .filter(|(n, _)| *n != "all")
+            .flat_map(|(_, g)| g.children.clone())
+            .collect();
+        raw.group("all")
+            .children
+            .retain(|g| !(top.contains(g) && named.contains(g)));
     }
     resolve::resolve(&mut c, raw, src)
 }
