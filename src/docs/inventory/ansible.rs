@@ -1,7 +1,8 @@
 //! Ansible's YAML inventory: groups with `hosts`, `children` and `vars`, nested.
 
+use super::Raw;
 use super::ranges::{expand, split_port};
-use super::{Raw, vars};
+use super::yaml11::vars;
 use crate::docs::schema::Checker;
 use crate::yaml::{Kind, Node};
 

@@ -7,6 +7,7 @@ mod ranges;
 mod resolve;
 #[cfg(test)]
 mod tests;
+mod yaml11;
 
 use std::collections::{BTreeMap, BTreeSet};
 

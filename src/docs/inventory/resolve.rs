@@ -78,7 +78,21 @@ pub(super) fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory 
         }
         member.remove("all");
         let mut ordered: Vec<&String> = member.iter().collect();
-        ordered.sort_by_key(|g| (depth.get(*g).copied().unwrap_or(0), (*g).clone()));
+        // As Ansible: by depth, then `ansible_group_priority` (default 1; higher wins), then name.
+        let priority = |g: &str| {
+            raw.groups[g]
+                .vars
+                .get("ansible_group_priority")
+                .and_then(J::as_i64)
+                .unwrap_or(1)
+        };
+        ordered.sort_by_key(|g| {
+            (
+                depth.get(*g).copied().unwrap_or(0),
+                priority(g),
+                (*g).clone(),
+            )
+        });
         let mut vars = raw
             .groups
             .get("all")
@@ -87,6 +101,8 @@ pub(super) fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory 
         for g in &ordered {
             vars.extend(raw.groups[*g].vars.clone());
         }
+        // It orders groups; it is no host variable.
+        vars.remove("ansible_group_priority");
         vars.extend(own.clone());
         let d = &raw.defaults;
         let text = |key: &str| {

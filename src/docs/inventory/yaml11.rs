@@ -1,0 +1,146 @@
+//! Ansible reads inventories as YAML 1.1: an unquoted `yes`, `off` or `on` is a boolean, `0644` is
+//! octal, `12:30:45` is base 60, `1_000` is 1000, `2024-01-01 12:01:01` is a time. The YAML layer
+//! reads 1.2; the Ansible-format loader reinterprets each plain scalar of a variable from its source
+//! text. Quoted scalars stay strings.
+
+use serde_json::{Map, Value as J};
+
+use super::Vars;
+use crate::docs::schema::Checker;
+use crate::yaml::{Kind, Node};
+
+/// Variables of a host or a group, as Ansible reads them.
+pub fn vars(c: &mut Checker, node: &Node, what: &str) -> Vars {
+    let text = c.src.text.clone();
+    match c.map(node, what, &[]) {
+        Some(entries) => entries
+            .iter()
+            .map(|(k, v)| (k.scalar_text().unwrap_or_default(), value(v, &text)))
+            .collect(),
+        None => Vars::new(),
+    }
+}
+
+fn value(node: &Node, text: &str) -> J {
+    match &node.kind {
+        Kind::Seq(items) => J::Array(items.iter().map(|i| value(i, text)).collect()),
+        Kind::Map(entries) => J::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.scalar_text().unwrap_or_default(), value(v, text)))
+                .collect::<Map<_, _>>(),
+        ),
+        _ => {
+            let raw = text
+                .get(node.span.start..node.span.end())
+                .unwrap_or("")
+                .trim();
+            let plain = !raw.starts_with(['"', '\'', '|', '>', '!', '&', '*']);
+            match plain.then(|| scalar(raw)).flatten() {
+                Some(v) => v,
+                None => node.to_json(),
+            }
+        }
+    }
+}
+
+/// A plain scalar under YAML 1.1's rules, when they differ from what YAML 1.2 read.
+fn scalar(raw: &str) -> Option<J> {
+    match raw {
+        "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Some(J::Bool(true)),
+        "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Some(J::Bool(false)),
+        _ => {}
+    }
+    let (sign, digits) = match raw.strip_prefix('-') {
+        Some(r) => (-1i64, r),
+        None => (1, raw.strip_prefix('+').unwrap_or(raw)),
+    };
+    let clean = digits.replace('_', "");
+    let int = |s: &str, radix: u32| {
+        i64::from_str_radix(s, radix)
+            .ok()
+            .map(|v| J::from(sign * v))
+    };
+    if clean.is_empty() {
+        return None;
+    }
+    if let Some(b) = clean.strip_prefix("0b") {
+        return int(b, 2);
+    }
+    if let Some(h) = clean.strip_prefix("0x") {
+        return int(h, 16);
+    }
+    if clean.len() > 1
+        && clean.starts_with('0')
+        && clean.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return int(&clean[1..], 8);
+    }
+    // Leading zeros that are not octal: neither an integer nor a float for YAML 1.1, a string.
+    if clean.len() > 1 && clean.starts_with('0') && clean.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(J::String(raw.to_string()));
+    }
+    if digits.contains('_') && clean.bytes().all(|b| b.is_ascii_digit()) {
+        return int(&clean, 10);
+    }
+    // Base 60: 190:20:30 is 685230.
+    if clean.contains(':')
+        && !clean.starts_with('0')
+        && clean
+            .split(':')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && clean
+            .split(':')
+            .skip(1)
+            .all(|p| p.len() <= 2 && p.parse::<u8>().is_ok_and(|v| v < 60))
+    {
+        let v = clean.split(':').try_fold(0i64, |acc, p| {
+            acc.checked_mul(60)?.checked_add(p.parse().ok()?)
+        })?;
+        return Some(J::from(sign * v));
+    }
+    timestamp(raw).map(J::String)
+}
+
+/// `2024-01-01 12:01:01` (or with `T`) as Python prints the time it reads: `2024-01-01T12:01:01`.
+fn timestamp(raw: &str) -> Option<String> {
+    let (date, time) = raw.split_once(['T', 't', ' '])?;
+    let time = time.trim_start();
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    let t = chrono::NaiveTime::parse_from_str(time, "%H:%M:%S").ok()?;
+    Some(format!("{}T{}", d.format("%Y-%m-%d"), t.format("%H:%M:%S")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_scalars_read_as_yaml_1_1() {
+        assert_eq!(scalar("off"), Some(J::Bool(false)));
+        assert_eq!(scalar("Yes"), Some(J::Bool(true)));
+        assert_eq!(scalar("0644"), Some(J::from(420)));
+        assert_eq!(scalar("-017"), Some(J::from(-15)));
+        assert_eq!(scalar("0x1F"), Some(J::from(31)));
+        assert_eq!(scalar("0b101"), Some(J::from(5)));
+        assert_eq!(scalar("1_000"), Some(J::from(1000)));
+        assert_eq!(scalar("12:30:45"), Some(J::from(45045)));
+        assert_eq!(
+            scalar("2024-01-01 12:01:01"),
+            Some(J::String("2024-01-01T12:01:01".into()))
+        );
+        assert_eq!(scalar("08"), Some(J::String("08".into())));
+        for same in [
+            "644",
+            "0",
+            "web01",
+            "12:30:75",
+            "y",
+            "true",
+            "1.5",
+            "2024-01-01",
+        ] {
+            assert_eq!(scalar(same), None, "{same}");
+        }
+    }
+}
