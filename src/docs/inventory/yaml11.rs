@@ -9,16 +9,38 @@ use super::Vars;
 use crate::docs::schema::Checker;
 use crate::yaml::{Kind, Node};
 
-/// Variables of a host or a group, as Ansible reads them.
+/// Variables of a host or a group, as Ansible reads them; a merge key (`<<: *anchor`, or a list of
+/// them) adds the anchored mapping's entries that the mapping does not give itself.
 pub fn vars(c: &mut Checker, node: &Node, what: &str) -> Vars {
     let text = c.src.text.clone();
-    match c.map(node, what, &[]) {
-        Some(entries) => entries
-            .iter()
-            .map(|(k, v)| (k.scalar_text().unwrap_or_default(), value(v, &text)))
-            .collect(),
-        None => Vars::new(),
+    let Some(entries) = c.map(node, what, &[]) else {
+        return Vars::new();
+    };
+    let mut out = Vars::new();
+    let mut merged = Vec::new();
+    for (k, v) in entries {
+        let key = k.scalar_text().unwrap_or_default();
+        if key == "<<" {
+            match &v.kind {
+                Kind::Map(m) => merged.push(m.clone()),
+                Kind::Seq(items) => {
+                    merged.extend(items.iter().filter_map(|i| i.as_map().map(<[_]>::to_vec)))
+                }
+                _ => {}
+            }
+            continue;
+        }
+        out.insert(key, value(v, &text));
     }
+    for m in merged {
+        for (k, v) in &m {
+            let key = k.scalar_text().unwrap_or_default();
+            if !out.contains_key(&key) {
+                out.insert(key, value(v, &text));
+            }
+        }
+    }
+    out
 }
 
 fn value(node: &Node, text: &str) -> J {
