@@ -339,7 +339,7 @@ fn round_trip(kind: &'static str, data: &str) {
     use common::sshbed::SshBed;
     use common::storagebed::StorageBed;
     let pg = PgBed::start();
-    let ssh = SshBed::start(1);
+    let ssh = SshBed::start(2);
     let s3 = StorageBed::start(kind);
     let bed = Bed::new();
     let dc_root = bed.path("dc-root");
@@ -373,8 +373,18 @@ fn round_trip(kind: &'static str, data: &str) {
             pg.port
         )
     };
-    let master = |root: &std::path::Path, extra: &str| {
+    // The DC is host1, the DR site host2: each master.yml names only its own.
+    let master = |root: &std::path::Path, extra: &str, host: &str| {
+        let other = if host == "host1" {
+            "  host2:"
+        } else {
+            "  host1:"
+        };
         ssh.master()
+            .lines()
+            .filter(|l| !l.starts_with(other))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
             .replace("groups: [bed]", "groups: [director, analytics]")
             .replace(
                 "vars: { ",
@@ -393,7 +403,7 @@ fn round_trip(kind: &'static str, data: &str) {
             .join("inventories/demo-dc/demo-identity.txt")
             .display()
     );
-    bed.file("dc/master.yml", &master(&dc_root, ""))
+    bed.file("dc/master.yml", &master(&dc_root, "", "host1"))
         .file(
             "dc/backup.yml",
             &format!(
@@ -402,7 +412,7 @@ fn round_trip(kind: &'static str, data: &str) {
             ),
         )
         .file("dc/answers.yml", &secrets)
-        .file("dr/master.yml", &master(&dr_root, &db("director_dr")))
+        .file("dr/master.yml", &master(&dr_root, &db("director_dr"), "host2"))
         .file("dr/restore.yml", "config_backup: latest\ncomponents: [config, analytics]\n")
         .file("dr/answers.yml", &secrets);
     for f in ["dc/answers.yml", "dr/answers.yml"] {
