@@ -86,6 +86,10 @@ fn scalar(raw: &str) -> Option<J> {
     if clean.is_empty() {
         return None;
     }
+    // `0o17` is octal only in YAML 1.2: a string for YAML 1.1.
+    if clean.starts_with("0o") {
+        return Some(J::String(raw.to_string()));
+    }
     if let Some(b) = clean.strip_prefix("0b") {
         return int(b, 2);
     }
@@ -152,6 +156,7 @@ mod tests {
             Some(J::String("2024-01-01T12:01:01".into()))
         );
         assert_eq!(scalar("08"), Some(J::String("08".into())));
+        assert_eq!(scalar("0o17"), Some(J::String("0o17".into())));
         for same in [
             "644",
             "0",
