@@ -333,3 +333,13 @@ fn a_numeric_host_name_and_a_bad_host_range() {
         &[]
     ));
 }
+
+#[test]
+fn a_vault_value_used_in_a_step() {
+    insta::assert_snapshot!(diag(
+        "all:\n  children:\n    director:\n      hosts:\n        d1:\n          ansible_connection: local\n          db_pass: !vault |\n            $ANSIBLE_VAULT;1.1;AES256\n            6162636465\n",
+        "steps:\n  - id: use\n    hosts: director\n    env: { PW: \"{{ db_pass }}\" }\n    shell: echo hi\n",
+        None,
+        &[]
+    ));
+}

@@ -224,6 +224,27 @@ fn check_one(
     };
     for path in found {
         let head = path.split('.').next().unwrap_or(&path).to_string();
+        // An Ansible Vault value cannot be opened here: using one is an error, not ciphertext passed on.
+        let vaulted = match host {
+            Some(h) => vars.inventory.host(h).into_iter().collect::<Vec<_>>(),
+            None => vars.inventory.hosts.iter().collect(),
+        }
+        .into_iter()
+        .find(|h| {
+            h.vars
+                .get(&head)
+                .is_some_and(|v| v.get("__ansible_vault").is_some())
+        });
+        if let Some(h) = vaulted {
+            if seen.insert((node.span.start, format!("vault:{head}"))) {
+                diags.push(
+                    Diag::at("vault_value", src, locate(src, node, &head), format!("`{head}` of host `{}` is an Ansible Vault value, which setup cannot decrypt", h.name))
+                        .label("a vault value used here")
+                        .help("give the value as an answer (`--set`, `SETUP_*`, answers.yml), or in plain text in the inventory"),
+                );
+            }
+            continue;
+        }
         if head == "secret" {
             if usage != TemplateUse::Env && seen.insert((node.span.start, path.clone())) {
                 diags.push(

@@ -57,6 +57,17 @@ fn value(node: &Node, text: &str) -> J {
                 .get(node.span.start..node.span.end())
                 .unwrap_or("")
                 .trim();
+            // Ansible's tagged values keep their tag, as ansible-inventory prints them.
+            for (tag, key) in [
+                ("!vault", "__ansible_vault"),
+                ("!unsafe", "__ansible_unsafe"),
+            ] {
+                if raw.starts_with(tag) && raw[tag.len()..].starts_with(char::is_whitespace) {
+                    let mut m = Map::new();
+                    m.insert(key.into(), node.to_json());
+                    return J::Object(m);
+                }
+            }
             let plain = !raw.starts_with(['"', '\'', '|', '>', '!', '&', '*']);
             match plain.then(|| scalar(raw)).flatten() {
                 Some(v) => v,
