@@ -36,9 +36,10 @@ fn inventory_list_matches_ansible_inventory() {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
         .collect();
     files.sort();
-    assert!(files.len() >= 5);
+    assert!(files.len() >= 30);
     let ansible = ansible_inventory();
     for f in files {
         let want = list(
@@ -57,6 +58,46 @@ fn inventory_list_matches_ansible_inventory() {
             got,
             want,
             "{}: setup\n{got:#}\nansible\n{want:#}",
+            f.display()
+        );
+    }
+}
+
+/// What Ansible refuses, setup refuses too: exit 2 with a diagnostic naming the file and line.
+#[test]
+fn what_ansible_refuses_setup_refuses() {
+    let dir = common::repo().join("tests/inventories/refused");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let ansible = ansible_inventory();
+    for f in files {
+        let theirs = Command::new(&ansible)
+            .arg("-i")
+            .arg(&f)
+            .arg("--list")
+            .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+            .output()
+            .unwrap();
+        assert!(
+            !theirs.status.success(),
+            "{}: ansible accepts it",
+            f.display()
+        );
+        let ours = Command::new(env!("CARGO_BIN_EXE_setup"))
+            .args(["inventory", "--list", "-i"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&ours.stderr);
+        assert_eq!(ours.status.code(), Some(2), "{}: {err}", f.display());
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            err.contains(&format!("{name}:3:")),
+            "{}: {err}",
             f.display()
         );
     }
