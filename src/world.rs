@@ -232,6 +232,7 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         force: o.force,
     };
     let plan = plan::build(&playbook, &inventory, &o.filters, &mut diags);
+    refuse_unsupported(&plan, &inventory, &mut diags);
     let templates = Templates::new();
     if inventory.loaded() {
         let mut vars = Vars::new(&inventory, &playbook, &restore, &answers, &run);
@@ -262,6 +263,32 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         templates,
         storage,
     })
+}
+
+/// A host whose connection type setup cannot drive is refused when the run would use it.
+fn refuse_unsupported(plan: &plan::Plan, inventory: &Inventory, diags: &mut Diagnostics) {
+    let used: std::collections::BTreeSet<&str> = [&plan.main, &plan.rollback, &plan.cleanup]
+        .iter()
+        .flat_map(|d| d.tasks.iter().map(|t| t.host.as_str()))
+        .collect();
+    for h in &inventory.hosts {
+        if h.connection == crate::docs::inventory::Connection::Unsupported
+            && used.contains(h.name.as_str())
+        {
+            let kind = h
+                .vars
+                .get("ansible_connection")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?");
+            diags.push(
+                Diag::plain(
+                    "unsupported_connection",
+                    format!("host `{}` uses connection `{kind}`, which setup cannot drive", h.name),
+                )
+                .help("setup runs over `ssh` or `local`; leave this host out of the run (`--limit`), or reach it over ssh"),
+            );
+        }
+    }
 }
 
 /// backup.yml alone, for `prune`.

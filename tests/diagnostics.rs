@@ -343,3 +343,27 @@ fn a_vault_value_used_in_a_step() {
         &[]
     ));
 }
+
+#[test]
+fn a_connection_setup_cannot_drive_lists_but_is_refused_by_a_run_that_uses_it() {
+    let bed = Bed::new();
+    bed.file(
+        "master.yml",
+        "switches:\n  hosts:\n    sw1: { ansible_connection: network_cli }\nlinux:\n  hosts:\n    lin1: { ansible_connection: local }\n",
+    )
+    .file("pb.yml", "steps:\n  - { id: hello, hosts: all, shell: 'echo hi > said-hi' }\n");
+    let list = bed.run(&["inventory", "--list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let out = bed.run(&["run", "pb.yml"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("host `sw1` uses connection `network_cli`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!bed.path("said-hi").exists());
+    let out = bed.run(&["run", "pb.yml", "--limit", "linux"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(bed.path("said-hi").exists());
+}

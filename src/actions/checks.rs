@@ -19,7 +19,7 @@ pub async fn wait_for(ctx: &TaskCtx<'_>) -> Outcome {
     );
     let default_host = match ctx.host.connection {
         Connection::Local => "127.0.0.1".to_string(),
-        Connection::Ssh => ctx
+        Connection::Ssh | Connection::Unsupported => ctx
             .host
             .address
             .clone()

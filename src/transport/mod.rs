@@ -305,7 +305,8 @@ impl AsyncRead for Streamed {
 pub fn for_host(host: &Host, base: &Path, ssh: &ssh::SshOptions) -> Arc<dyn Transport> {
     match host.connection {
         Connection::Local => Arc::new(local::Local::new(&host.name, base)),
-        Connection::Ssh => {
+        // Unsupported hosts never get this far: the world refuses a run that would use one.
+        Connection::Ssh | Connection::Unsupported => {
             let mut opts = ssh.clone();
             if let Some(k) = &host.known_hosts {
                 opts.known_hosts = Some(base.join(k));

@@ -24,6 +24,9 @@ pub type Vars = Map<String, J>;
 pub enum Connection {
     Local,
     Ssh,
+    /// A connection type setup cannot drive (`network_cli`, `winrm`, ...): it lists, and a run that
+    /// would use the host is refused (its `ansible_connection` names it).
+    Unsupported,
 }
 
 #[derive(Clone, Debug)]

@@ -121,6 +121,8 @@ pub(super) fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory 
         let connection = match connection_name.as_deref() {
             Some("local") => Connection::Local,
             None | Some("ssh") | Some("smart") | Some("paramiko") => Connection::Ssh,
+            // An Ansible inventory may name any connection; only a run refuses what setup cannot drive.
+            Some(_) if !raw.native => Connection::Unsupported,
             Some(other) => {
                 let node = conn
                     .connection
