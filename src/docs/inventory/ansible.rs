@@ -8,6 +8,8 @@ use crate::yaml::{Kind, Node};
 
 pub(super) fn parse_group(c: &mut Checker, name: &str, node: &Node, raw: &mut Raw) {
     raw.group(name);
+    let merged = super::yaml11::merge_keys(node);
+    let node = &merged;
     let what = format!("group `{name}`");
     let Some(_) = c.map(node, &what, &["hosts", "children", "vars"]) else {
         return;

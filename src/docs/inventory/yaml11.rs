@@ -43,6 +43,41 @@ pub fn vars(c: &mut Checker, node: &Node, what: &str) -> Vars {
     out
 }
 
+/// A mapping with its merge keys (`<<: *anchor`, or a list of them) resolved: the anchored entries
+/// the mapping does not give itself are added after its own.
+pub fn merge_keys(node: &Node) -> Node {
+    let Kind::Map(entries) = &node.kind else {
+        return node.clone();
+    };
+    if !entries.iter().any(|(k, _)| k.as_str() == Some("<<")) {
+        return node.clone();
+    }
+    let mut own: Vec<(Node, Node)> = Vec::new();
+    let mut merged: Vec<(Node, Node)> = Vec::new();
+    for (k, v) in entries {
+        if k.as_str() != Some("<<") {
+            own.push((k.clone(), v.clone()));
+            continue;
+        }
+        match &v.kind {
+            Kind::Map(m) => merged.extend(m.iter().cloned()),
+            Kind::Seq(items) => {
+                merged.extend(items.iter().filter_map(|i| i.as_map()).flatten().cloned())
+            }
+            _ => {}
+        }
+    }
+    for (k, v) in merged {
+        if !own.iter().any(|(o, _)| o.scalar_text() == k.scalar_text()) {
+            own.push((k, v));
+        }
+    }
+    Node {
+        kind: Kind::Map(own),
+        ..node.clone()
+    }
+}
+
 fn value(node: &Node, text: &str) -> J {
     match &node.kind {
         Kind::Seq(items) => J::Array(items.iter().map(|i| value(i, text)).collect()),
