@@ -2,18 +2,15 @@
 //! controller as they stream to storage, and opened the same way, in the stream, on their way back.
 //! The name says what was done: `NAME.tar.zst.age` is a tar, compressed, then encrypted.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use async_compression::tokio::{bufread::ZstdDecoder, write::ZstdEncoder};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio_util::compat::{
     FuturesAsyncReadCompatExt, FuturesAsyncWriteCompatExt, TokioAsyncReadCompatExt,
     TokioAsyncWriteCompatExt,
 };
 
-use crate::transport::Reader;
+use crate::transport::{Reader, Streamed};
 
 /// Parses `age1...` recipients; each bad one is named.
 pub fn recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, String> {
@@ -45,47 +42,16 @@ pub fn seal(mut plain: Reader, to: &[age::x25519::Recipient]) -> Result<Reader, 
         .await;
         let _ = done_tx.send(result);
     });
-    Ok(Box::new(Sealed {
-        inner: rx,
-        done: Some(done_rx),
-    }))
-}
-
-struct Sealed {
-    inner: tokio::io::DuplexStream,
-    done: Option<oneshot::Receiver<std::io::Result<()>>>,
-}
-
-impl AsyncRead for Sealed {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        match Pin::new(&mut self.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) if buf.filled().len() == before => {}
-            other => return other,
+    // The end of the pipe is the end of the stream only if sealing finished.
+    let done = Box::pin(async move {
+        match done_rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(std::io::Error::other(format!("sealing the backup: {e}"))),
+            Err(_) => Err(std::io::Error::other("sealing the backup stopped")),
         }
-        // The end of the pipe: the end of the stream only if sealing finished.
-        let Some(done) = self.done.as_mut() else {
-            return Poll::Ready(Ok(()));
-        };
-        match Pin::new(done).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                self.done = None;
-                Poll::Ready(match result {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(std::io::Error::other(format!("sealing the backup: {e}"))),
-                    Err(_) => Err(std::io::Error::other("sealing the backup stopped")),
-                })
-            }
-        }
-    }
+    });
+    Ok(Box::new(Streamed::new(Box::new(rx), done)))
 }
-
-use std::future::Future;
 
 /// What a name says was done to the tar inside, outermost last.
 pub fn layers(name: &str) -> (bool, bool) {
@@ -137,7 +103,9 @@ pub async fn open(stored: Reader, name: &str, identity: Option<&str>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
     fn key() -> (age::x25519::Identity, age::x25519::Recipient) {
         let id = age::x25519::Identity::generate();

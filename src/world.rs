@@ -177,10 +177,7 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         .iter()
         .any(|s| matches!(s.action, "fetch" | "unpack" | "upload" | "analytics_gate"));
     let (answers, storage) = resolve_answers(o, &restore, need_storage, &mut diags);
-    let uses_backup = playbook.steps.iter().any(|s| {
-        serde_json::to_string(&s.payload.to_json())
-            .is_ok_and(|t| t.contains("restore.config_backup"))
-    });
+    let uses_backup = playbook.steps.iter().any(|s| s.reads_config_backup());
     if need_restore
         && uses_backup
         && restore.components.iter().any(|c| c == "config")

@@ -345,16 +345,15 @@ fn round_trip(kind: &'static str, data: &str) {
     let dc_root = bed.path("dc-root");
     let dr_root = bed.path("dr-root");
     let run = bed.path("run");
-    std::fs::create_dir_all(&run).unwrap();
-    bed.file("dc-root/etc/director/director.conf", "site = dc-main\nmarker = PLAINTEXT-MARKER-S3\n")
-        .file("dc-root/srv/analytics/indices/2026-11-22.json", "{\"marker\": \"PLAINTEXT-MARKER-S3\"}\n")
-        .file(
-            "ctl.sh",
-            &format!(
-                "set -eu\nd={}\ncase $1 in\n  start) echo running > $d/$2.state ;;\n  stop) echo stopped > $d/$2.state ;;\n  status) [ \"$(cat $d/$2.state 2>/dev/null)\" = running ] ;;\nesac\n",
-                run.display()
-            ),
-        );
+    bed.file(
+        "dc-root/etc/director/director.conf",
+        "site = dc-main\nmarker = PLAINTEXT-MARKER-S3\n",
+    )
+    .file(
+        "dc-root/srv/analytics/indices/2026-11-22.json",
+        "{\"marker\": \"PLAINTEXT-MARKER-S3\"}\n",
+    );
+    let ctl = common::service_stub(&bed, &run);
     let ok = std::process::Command::new("touch")
         .args(["-d", "2026-11-22 10:00:00Z"])
         .arg(bed.path("dc-root/srv/analytics/indices/2026-11-22.json"))
@@ -391,7 +390,7 @@ fn round_trip(kind: &'static str, data: &str) {
                 &format!(
                     "vars: {{ dr_root: {}, service_manager: 'sh {}', {extra}",
                     root.display(),
-                    bed.path("ctl.sh").display()
+                    ctl.display()
                 ),
             )
     };
@@ -433,7 +432,7 @@ fn round_trip(kind: &'static str, data: &str) {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     // What S3 keeps on disk holds no plaintext.
     let mut seen = 0;
-    for f in walk(&s3.dir.path().join(data)) {
+    for f in common::files_under(&s3.dir.path().join(data)) {
         let bytes = std::fs::read(&f).unwrap();
         seen += 1;
         assert!(
@@ -444,7 +443,7 @@ fn round_trip(kind: &'static str, data: &str) {
     }
     assert!(seen >= 6, "{seen} stored files");
     // The manifest counts the rows of each table at the source.
-    let manifest = walk(&s3.dir.path().join(data))
+    let manifest = common::files_under(&s3.dir.path().join(data))
         .into_iter()
         .find(|f| {
             let n = f.to_string_lossy();
@@ -482,19 +481,6 @@ fn round_trip(kind: &'static str, data: &str) {
             && !all.contains("setup-secret-key-s3")
             && !all.contains("setup-sftp-pw")
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
@@ -693,9 +679,8 @@ fn the_crontab_block_is_installed_once_and_removed_whole() {
 
 #[test]
 fn failover_backs_up_today_at_the_dc_then_restores_the_current_week() {
-    let bed = sites();
-    let failover = || {
-        bed.run(&[
+    let failover = |bed: &Bed, extra: &[&str]| {
+        let mut args = vec![
             "-C",
             "dr",
             "standalone",
@@ -706,9 +691,12 @@ fn failover_backs_up_today_at_the_dc_then_restores_the_current_week() {
             "2026-11-23T05:00:00Z",
             "--set",
             "storage.local.path=../demo-dc/store",
-        ])
+        ];
+        args.extend(extra);
+        bed.run(&args)
     };
-    let out = failover();
+    let bed = sites();
+    let out = failover(&bed, &[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("Failover: the DC's backups are taken"),
@@ -759,20 +747,7 @@ fn failover_backs_up_today_at_the_dc_then_restores_the_current_week() {
         "director-1:  { groups: [director], connection: ssh, address: 127.0.0.1, port: 9, vars:",
     );
     bed.file("demo-dc/master.yml", &master);
-    let out = bed.run(&[
-        "-C",
-        "dr",
-        "standalone",
-        "failover",
-        "--dc",
-        "demo-dc",
-        "--now",
-        "2026-11-23T05:00:00Z",
-        "--connect-timeout",
-        "3",
-        "--set",
-        "storage.local.path=../demo-dc/store",
-    ]);
+    let out = failover(&bed, &["--connect-timeout", "3"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("restoring what storage has"),

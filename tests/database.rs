@@ -34,24 +34,11 @@ impl Site {
     /// Every output the run left, to look for the password in.
     fn everything(&self, out: &Out) -> String {
         let mut all = format!("{}{}", out.stdout, out.stderr);
-        for e in walk(&self.bed.path(".setup")) {
+        for e in common::files_under(&self.bed.path(".setup")) {
             all += &std::fs::read_to_string(e).unwrap_or_default();
         }
         all + &self.bed.read("report.json")
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// A DR director over SSH, running on an old configuration and database, and a configuration
@@ -66,17 +53,11 @@ fn site(spoil: &str) -> Site {
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(root.join("etc/director/director.conf"), "site = old\n").unwrap();
     std::fs::write(run.join("director.state"), "running\n").unwrap();
-    bed.file(
-        "ctl.sh",
-        &format!(
-            "set -eu\nd={run}\ncase $1 in\n  start) if [ -f $d/fail-start ]; then rm $d/fail-start; echo 'cannot start: port 8443 in use' >&2; exit 1; fi; echo running > $d/$2.state ;;\n  stop) echo stopped > $d/$2.state ;;\n  status) [ \"$(cat $d/$2.state 2>/dev/null)\" = running ] ;;\nesac\n",
-            run = run.display()
-        ),
-    );
+    let ctl = common::service_stub(&bed, &run);
     let vars = format!(
         "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: director, db_user: setupdb, db_host: 127.0.0.1, db_port: {}, ",
         root.display(),
-        bed.path("ctl.sh").display(),
+        ctl.display(),
         pg.port
     );
     let master = ssh

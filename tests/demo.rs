@@ -10,6 +10,11 @@ fn state(bed: &Bed) -> Option<J> {
     (!text.is_empty()).then(|| serde_json::from_str(&text).unwrap())
 }
 
+/// The analytics part of the demo restore, on a given date.
+fn analytics_at(bed: &Bed, now: &str) -> common::Out {
+    bed.run(&["standalone", "restore", "--now", now, "--only", "analytics"])
+}
+
 /// The snapshots the gate selected, as the summary lists them: `NAME (reason)`.
 fn restored(out: &str) -> Vec<String> {
     out.lines()
@@ -122,14 +127,7 @@ fn help_explains_with_examples() {
 fn two_runs_at_different_times_respect_the_state() {
     let bed = demo();
     // Wednesday of 2026-W47: weeks 43, 45 and 46 are over; 47 is not.
-    let first = bed.run(&[
-        "standalone",
-        "restore",
-        "--now",
-        "2026-11-18T12:00:00Z",
-        "--only",
-        "analytics",
-    ]);
+    let first = analytics_at(&bed, "2026-11-18T12:00:00Z");
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     let mut want = vec!["analytics-2026-10-25.tar".to_string()];
     want.extend(days(2, 15));
@@ -147,26 +145,12 @@ fn two_runs_at_different_times_respect_the_state() {
             .exists()
     );
     // The next Monday: only 2026-W47 is new.
-    let second = bed.run(&[
-        "standalone",
-        "restore",
-        "--now",
-        "2026-11-23T00:00:00Z",
-        "--only",
-        "analytics",
-    ]);
+    let second = analytics_at(&bed, "2026-11-23T00:00:00Z");
     assert_eq!(second.code, 0);
     assert_eq!(names(&restored(&second.stdout)), days(16, 22));
     assert_eq!(state(&bed).unwrap()["through"], "2026-11-22");
     // Again: nothing new, no week twice.
-    let third = bed.run(&[
-        "standalone",
-        "restore",
-        "--now",
-        "2026-11-23T00:00:00Z",
-        "--only",
-        "analytics",
-    ]);
+    let third = analytics_at(&bed, "2026-11-23T00:00:00Z");
     assert_eq!(third.code, 0);
     assert!(restored(&third.stdout).is_empty());
     assert!(third.stdout.contains("nothing to restore"));
@@ -183,14 +167,7 @@ fn a_failed_restore_leaves_the_state_untouched() {
         bed.path("backups/analytics-2026-11-15.tar"),
     )
     .unwrap();
-    let out = bed.run(&[
-        "standalone",
-        "restore",
-        "--now",
-        "2026-11-18T12:00:00Z",
-        "--only",
-        "analytics",
-    ]);
+    let out = analytics_at(&bed, "2026-11-18T12:00:00Z");
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
         out.stdout
@@ -211,14 +188,7 @@ fn a_failed_restore_leaves_the_state_untouched() {
     // Once the backup is good again, the next run restores the same weeks.
     let src = repo().join("inventories/demo/backups/analytics-2026-11-15.tar");
     std::fs::copy(src, bed.path("backups/analytics-2026-11-15.tar")).unwrap();
-    let again = bed.run(&[
-        "standalone",
-        "restore",
-        "--now",
-        "2026-11-18T12:00:00Z",
-        "--only",
-        "analytics",
-    ]);
+    let again = analytics_at(&bed, "2026-11-18T12:00:00Z");
     assert_eq!(again.code, 0, "{}", again.stdout);
     assert_eq!(restored(&again.stdout).len(), 15);
 }
@@ -249,14 +219,7 @@ fn current_week_mode_restores_this_weeks_latest() {
     );
     assert_eq!(state(&bed).unwrap()["through"], "2026-11-20");
     // The weekly run after the week ends continues from there.
-    let next = bed.run(&[
-        "standalone",
-        "restore",
-        "--now",
-        "2026-11-23T00:00:00Z",
-        "--only",
-        "analytics",
-    ]);
+    let next = analytics_at(&bed, "2026-11-23T00:00:00Z");
     assert_eq!(names(&restored(&next.stdout)), days(21, 22));
 }
 
@@ -348,7 +311,7 @@ fn verify_checks_every_backup_and_names_a_corrupted_one() {
 #[test]
 fn a_failed_analytics_start_puts_the_previous_data_back_and_records_nothing() {
     let bed = demo();
-    let run = |now: &str| bed.run(&["standalone", "restore", "--now", now, "--only", "analytics"]);
+    let run = |now: &str| analytics_at(&bed, now);
     let first = run("2026-11-18T12:00:00Z");
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     let indices = || {
@@ -358,14 +321,14 @@ fn a_failed_analytics_start_puts_the_previous_data_back_and_records_nothing() {
     };
     assert_eq!(indices(), 15);
     // The service manager fails the next start, once.
-    let ctl = bed.read("bin/democtl").replace(
-        "  start|restart|reload)",
-        "  start|restart|reload) if [ -f target/fail-start ]; then rm target/fail-start; echo 'cannot start: index locked' >&2; exit 1; fi;",
-    );
-    bed.file("bin/democtl", &ctl).file("target/fail-start", "");
+    common::failing_starts(&bed, true);
     let second = run("2026-11-23T00:00:00Z");
     assert_eq!(second.code, 1, "{}{}", second.stdout, second.stderr);
-    assert!(second.stdout.contains("index locked"), "{}", second.stdout);
+    assert!(
+        second.stdout.contains("port 8443 in use"),
+        "{}",
+        second.stdout
+    );
     assert!(
         second
             .stdout

@@ -326,13 +326,7 @@ fn a_truncated_archive_whose_checksum_matches_is_refused() {
 /// The demo with a running director on an old configuration, whose service manager fails to start
 /// it: once (`once`), or for as long as `target/fail-start` exists.
 fn failing_director(bed: &Bed, once: bool) {
-    let forget = if once { "rm target/fail-start; " } else { "" };
-    let ctl = bed.read("bin/democtl").replace(
-        "  start|restart|reload)",
-        &format!("  start|restart|reload) if [ -f target/fail-start ]; then {forget}echo 'cannot start: port 8443 in use' >&2; exit 1; fi;"),
-    );
-    bed.file("bin/democtl", &ctl);
-    bed.file("target/fail-start", "");
+    common::failing_starts(bed, once);
     bed.file(
         "target/director-1/etc/director/director.conf",
         "site = old\n",

@@ -57,15 +57,18 @@ async fn room_for(storage: &dyn crate::storage::Storage, object: &str) -> Result
         .filter(|o| !o.name.ends_with(".sha256") && !o.name.ends_with(".manifest.json"))
         .max_by(|a, b| a.name.cmp(&b.name));
     match last {
-        Some(o) if o.size > free => Err(with_space_hint(format!(
-            "{} has {free} bytes free, and the last backup of this kind, {}, took {}: No space left for {object}",
+        Some(o) if o.size > free => Err(format!(
+            "{} has {free} bytes free, and the last backup of this kind, {}, took {}, so {object} would not fit; {STORAGE_FULL}",
             storage.describe(),
             o.name,
             o.size
-        ))),
+        )),
         _ => Ok(()),
     }
 }
+
+/// What to do when the storage has no room for a backup.
+const STORAGE_FULL: &str = "the storage is full: delete old backups (`setup standalone prune`, with a `retention` in backup.yml), or grow the bucket or folder; nothing was left under the backup's name";
 
 /// A write refused for space says so, and what to do about it.
 fn with_space_hint(message: String) -> String {
@@ -79,9 +82,7 @@ fn with_space_hint(message: String) -> String {
         "452 ",
     ];
     if FULL.iter().any(|k| message.contains(k)) {
-        format!(
-            "{message}; the storage is full: delete old backups (`setup standalone prune`, with a `retention` in backup.yml), or grow the bucket or folder; nothing was left under the backup's name"
-        )
+        format!("{message}; {STORAGE_FULL}")
     } else {
         message
     }
@@ -89,9 +90,10 @@ fn with_space_hint(message: String) -> String {
 
 /// `upload: { src, object }`: a file of the task's host streams to storage with a `.sha256`
 /// sidecar; `command:` instead of `src:` streams what that shell command writes on stdout (a command
-/// that fails fails the upload, and nothing is left under the object's name). With `seal: true` it is compressed and encrypted on the controller on its way (to
-/// backup.yml's recipients) and a `.manifest.json` describes it (`manifest:` adds fields);
-/// `if_exists: refuse` keeps an existing object unless `--force`.
+/// that fails fails the upload, and nothing is left under the object's name). With `seal: true` it
+/// is compressed and encrypted on the controller on its way (to backup.yml's recipients) and a
+/// `.manifest.json` describes it (`manifest:` and `manifest_from:` add fields); `if_exists: refuse`
+/// keeps an existing object unless `--force`.
 pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");

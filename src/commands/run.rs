@@ -326,8 +326,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     events.finish();
     let restores_config = w.plan.main.tasks.iter().any(|t| {
         let ps = &w.plan.main.steps[t.step];
-        matches!(ps.step.action, "unpack" | "fetch")
-            && ps.work.payload.to_string().contains("config_backup")
+        matches!(ps.step.action, "unpack" | "fetch") && ps.step.reads_config_backup()
     });
     collector.0.lock().expect("collector").backup = w.operation == "backup";
     if restores_config {

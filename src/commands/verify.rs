@@ -140,7 +140,11 @@ async fn verify(
         Ok(None) => return verdict(false, format!("no `{name}.sha256` beside it")),
         Err(e) => return verdict(false, e.to_string()),
     };
-    let (digest, entries) = match download(storage, name, file, identity).await {
+    let Read {
+        stored: digest,
+        plain,
+        entries,
+    } = match download(storage, name, file, identity).await {
         Ok(d) => d,
         Err(e) => return verdict(false, e),
     };
@@ -155,7 +159,7 @@ async fn verify(
         Err(e) => return verdict(false, format!("sha256 verified, but {e}")),
     };
     let mut detail = format!("sha256 verified, {entries} entries checked");
-    match manifest_check(storage, name, file, &digest).await {
+    match manifest_check(storage, name, &digest, &plain).await {
         Ok(true) => detail += ", manifest matches",
         Ok(false) => {}
         Err(e) => return verdict(false, format!("{detail}, but {e}")),
@@ -173,8 +177,8 @@ async fn verify(
 async fn manifest_check(
     storage: &dyn Storage,
     name: &str,
-    plain: &std::path::Path,
     stored: &str,
+    plain: &str,
 ) -> Result<bool, String> {
     let manifest = format!("{name}.manifest.json");
     let Some(text) = crate::storage::read_text(storage, &manifest, 1 << 20)
@@ -190,39 +194,35 @@ async fn manifest_check(
             m["stored"]["sha256"]
         ));
     }
-    let mut f = tokio::fs::File::open(plain)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut hash = <sha2::Sha256 as sha2::Digest>::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        sha2::Digest::update(&mut hash, &buf[..n]);
-    }
-    let got = hex::encode(sha2::Digest::finalize(hash));
-    if m["plain"]["sha256"] != got.as_str() {
+    if m["plain"]["sha256"] != plain {
         return Err(format!(
-            "the decrypted tar hashes to {got}, its manifest says {}",
+            "the decrypted tar hashes to {plain}, its manifest says {}",
             m["plain"]["sha256"]
         ));
     }
     Ok(true)
 }
 
-/// Streams the object's plain tar into `file`, hashing the stored bytes and checking the tar
-/// entries on the way.
+/// What reading a backup found: the sha256 of the stored and of the plain bytes, and the number
+/// of tar entries, or why the archive is refused.
+struct Read {
+    stored: String,
+    plain: String,
+    entries: Result<u64, String>,
+}
+
+/// Streams the object's plain tar into `file`, hashing the stored and the plain bytes and checking
+/// the tar entries on the way.
 async fn download(
     storage: &dyn Storage,
     name: &str,
     file: &std::path::Path,
     identity: Option<&str>,
-) -> Result<(String, Result<u64, String>), String> {
+) -> Result<Read, String> {
+    use crate::actions::transfer::{finish, hashing_quiet};
     let r = storage.get(name, None).await.map_err(|e| e.to_string())?;
-    let (r, tally) = crate::actions::transfer::hashing_quiet(r);
-    let mut r = crate::seal::open(r, name, identity).await?;
+    let (r, stored) = hashing_quiet(r);
+    let (mut r, plain) = hashing_quiet(crate::seal::open(r, name, identity).await?);
     let mut f = tokio::fs::File::create(file)
         .await
         .map_err(|e| format!("scratch file: {e}"))?;
@@ -251,15 +251,16 @@ async fn download(
             .map_err(|e| format!("scratch file: {e}"))?;
     }
     f.flush().await.map_err(|e| format!("scratch file: {e}"))?;
-    // The stored bytes the reading stopped short of still count towards the digest.
-    drop(r);
-    let (digest, _) = crate::actions::transfer::finish(&tally);
     let entries = match (broken, refused) {
         (Some(e), _) => Err(format!("it cannot be read to its end: {e}")),
         (None, Some(e)) => Err(e),
         (None, None) => check.finish().map(|_| check.entries),
     };
-    Ok((digest, entries))
+    Ok(Read {
+        stored: finish(&stored).0,
+        plain: finish(&plain).0,
+        entries,
+    })
 }
 
 /// `pg_restore --list` of the archive's `director.dump`, if it has one: the number of items.

@@ -63,6 +63,16 @@ pub struct Playbook {
     pub source: Option<Source>,
 }
 
+impl Step {
+    /// Whether the step's arguments name the configuration backup (`restore.config_backup`).
+    pub fn reads_config_backup(&self) -> bool {
+        self.payload
+            .to_json()
+            .to_string()
+            .contains("restore.config_backup")
+    }
+}
+
 pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> Playbook {
     let mut c = Checker::new(src, diags);
     let mut pb = Playbook {

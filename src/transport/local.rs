@@ -7,7 +7,7 @@ use tokio::process::Command;
 
 use super::{
     Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Streamed, Transport, TransportError,
-    Written, copy_hashing, exchange, feed, read_capped,
+    Written, command_ended, copy_hashing, exchange, feed, read_capped,
 };
 use crate::secret::Secret;
 
@@ -188,9 +188,7 @@ impl Transport for Local {
             let err = tokio::spawn(read_capped(child.stderr.take().expect("piped"), 64 * 1024));
             // Dropping the stream drops the child, which is then killed.
             let done = Box::pin(async move {
-                let err = err.await.map(|e| e.0).unwrap_or_default();
-                let status = child.wait().await.map_err(|e| e.to_string())?;
-                Ok((status.code(), err))
+                command_ended(err, async { child.wait().await.map(|s| s.code()) }).await
             });
             Ok(Box::new(Streamed::new(Box::new(out), done)) as Reader)
         })

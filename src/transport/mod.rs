@@ -250,10 +250,11 @@ pub async fn exchange<E>(
     })
 }
 
-/// The exit code and (capped) stderr of a streamed command, once it ends.
-pub type Ended = BoxFut<'static, Result<(Option<i32>, String), String>>;
+/// What finishes a stream once its bytes end: a command's exit, a sealing task.
+pub type Ended = BoxFut<'static, std::io::Result<()>>;
 
-/// A command's stdout, whose end waits for the command: a failure is an error at the end.
+/// A stream whose end waits for the work that fills it: a failure there is an error at the end,
+/// never a clean end to short output.
 pub struct Streamed {
     out: Reader,
     done: Option<Ended>,
@@ -287,17 +288,25 @@ impl AsyncRead for Streamed {
             Poll::Pending => Poll::Pending,
             Poll::Ready(r) => {
                 self.done = None;
-                Poll::Ready(match r {
-                    Ok((Some(0), _)) => Ok(()),
-                    Ok((code, err)) => Err(std::io::Error::other(format!(
-                        "the command {}: {}",
-                        code.map_or("was killed".to_string(), |c| format!("exited {c}")),
-                        err.trim().lines().last().unwrap_or("no message")
-                    ))),
-                    Err(e) => Err(std::io::Error::other(e)),
-                })
+                Poll::Ready(r)
             }
         }
+    }
+}
+
+/// A streamed command's end: its exit code and the last line of its (capped) stderr.
+pub async fn command_ended(
+    err: tokio::task::JoinHandle<(String, bool)>,
+    status: impl Future<Output = std::io::Result<Option<i32>>>,
+) -> std::io::Result<()> {
+    let err = err.await.map(|e| e.0).unwrap_or_default();
+    match status.await? {
+        Some(0) => Ok(()),
+        code => Err(std::io::Error::other(format!(
+            "the command {}: {}",
+            code.map_or("was killed".to_string(), |c| format!("exited {c}")),
+            err.trim().lines().last().unwrap_or("no message")
+        ))),
     }
 }
 

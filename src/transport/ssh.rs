@@ -261,9 +261,14 @@ impl Transport for Ssh {
             let err = child.stderr().take().expect("piped");
             let err = tokio::spawn(read_capped(err, 64 * 1024));
             let done = Box::pin(async move {
-                let err = err.await.map(|e| e.0).unwrap_or_default();
-                let status = child.wait().await.map_err(|e| e.to_string())?;
-                Ok((status.code(), err))
+                let status = async {
+                    child
+                        .wait()
+                        .await
+                        .map(|s| s.code())
+                        .map_err(std::io::Error::other)
+                };
+                super::command_ended(err, status).await
             });
             Ok(Box::new(super::Streamed::new(Box::new(out), done)) as Reader)
         })

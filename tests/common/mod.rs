@@ -140,6 +140,45 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The demo's service manager fails to start any service: once (`once`), or for as long as
+/// `target/fail-start` exists.
+pub fn failing_starts(bed: &Bed, once: bool) {
+    let forget = if once { "rm target/fail-start; " } else { "" };
+    let ctl = bed.read("bin/democtl").replace(
+        "  start|restart|reload)",
+        &format!("  start|restart|reload) if [ -f target/fail-start ]; then {forget}echo 'cannot start: port 8443 in use' >&2; exit 1; fi;"),
+    );
+    bed.file("bin/democtl", &ctl).file("target/fail-start", "");
+}
+
+/// A service manager stand-in for SSH hosts, `sh ctl.sh start|stop|status NAME`, keeping each
+/// service's state in `run/NAME.state`; a start fails once while `run/fail-start` exists. Its path.
+pub fn service_stub(bed: &Bed, run: &Path) -> PathBuf {
+    std::fs::create_dir_all(run).unwrap();
+    bed.file(
+        "ctl.sh",
+        &format!(
+            "set -eu\nd={run}\ncase $1 in\n  start) if [ -f $d/fail-start ]; then rm $d/fail-start; echo 'cannot start: port 8443 in use' >&2; exit 1; fi; echo running > $d/$2.state ;;\n  stop) echo stopped > $d/$2.state ;;\n  status) [ \"$(cat $d/$2.state 2>/dev/null)\" = running ] ;;\nesac\n",
+            run = run.display()
+        ),
+    );
+    bed.path("ctl.sh")
+}
+
+/// Every file under a folder, at any depth (none when it is not there).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
