@@ -1,0 +1,256 @@
+//! Entry points for the fuzz targets in `fuzz/` and their regression corpus in `tests/fuzz.rs`.
+//!
+//! Each takes arbitrary bytes and drives one loader the way a run does, diagnostics rendered
+//! included. A panic is a finding; so is a broken property, checked here with `assert!`.
+
+use miette::GraphicalReportHandler;
+
+use crate::actions::tarcheck::Checker;
+use crate::answers::{Answers, Inputs, parse_sets};
+use crate::diag::{Diagnostics, Source};
+use crate::docs;
+use crate::docs::restore::RestoreSpec;
+use crate::template::{Templates, shell_quote};
+use crate::yaml;
+
+/// The fuzz targets, by name, for `scripts/fuzz` and the regression tests.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("yaml", yaml_layer),
+    ("inventory", inventory),
+    ("playbook", playbook),
+    ("restore", restore),
+    ("backup", backup),
+    ("answers", answers),
+    ("template", template),
+    ("tarcheck", tarcheck),
+];
+
+/// Renders every diagnostic as the terminal would, carets and all.
+fn render(diags: Diagnostics) {
+    if let Err(invalid) = diags.into_result() {
+        let mut out = String::new();
+        GraphicalReportHandler::new()
+            .render_report(&mut out, &invalid)
+            .expect("a diagnostic renders");
+        for d in &invalid.0 {
+            if let Some(src) = &d.source {
+                let _ = src.line_col(d.span.start);
+            }
+        }
+    }
+}
+
+fn source(name: &str, data: &[u8]) -> Option<Source> {
+    std::str::from_utf8(data)
+        .ok()
+        .map(|text| Source::new(name, text))
+}
+
+/// The YAML layer: any text either parses or names where it stopped.
+pub fn yaml_layer(data: &[u8]) {
+    let Some(src) = source("doc.yml", data) else {
+        return;
+    };
+    match yaml::parse(&src.text) {
+        Ok(node) => {
+            let _ = node.to_json();
+        }
+        Err(e) => assert!(e.offset <= src.text.len(), "error offset past the end"),
+    }
+    let mut diags = Diagnostics::default();
+    let _ = docs::parse_source(&src, &mut diags);
+    render(diags);
+}
+
+/// The inventory loader, native and Ansible (which one is decided by the document itself).
+pub fn inventory(data: &[u8]) {
+    let Some(src) = source("master.yml", data) else {
+        return;
+    };
+    let mut diags = Diagnostics::default();
+    if let Some(node) = docs::parse_source(&src, &mut diags) {
+        let inv = docs::inventory::parse(&src, &node, &mut diags);
+        let _ = inv.ansible_list();
+        let _ = inv.groups_json();
+        for name in inv.names().iter().take(8) {
+            let _ = inv.resolve(name);
+        }
+        let _ = inv.resolve("all");
+    }
+    render(diags);
+}
+
+/// The playbook loader, with every template string compiled as the planner compiles it.
+pub fn playbook(data: &[u8]) {
+    let Some(src) = source("restore.playbook.yml", data) else {
+        return;
+    };
+    let mut diags = Diagnostics::default();
+    if let Some(node) = docs::parse_source(&src, &mut diags) {
+        let book = docs::playbook::parse(&src, &node, &mut diags);
+        let templates = Templates::new();
+        for step in &book.steps {
+            for (node, usage) in step.template_strings() {
+                if let Some(text) = node.as_str() {
+                    let expr = matches!(usage, docs::playbook::TemplateUse::Expr);
+                    let _ = templates.variables(text, expr);
+                }
+            }
+        }
+    }
+    render(diags);
+}
+
+fn restore_spec(src: &Source, diags: &mut Diagnostics) -> RestoreSpec {
+    match docs::parse_source(src, diags) {
+        Some(node) => docs::restore::parse(src, &node, diags),
+        None => RestoreSpec::default(),
+    }
+}
+
+/// restore.yml, then the answers it gives.
+pub fn restore(data: &[u8]) {
+    let Some(src) = source("restore.yml", data) else {
+        return;
+    };
+    let mut diags = Diagnostics::default();
+    let spec = restore_spec(&src, &mut diags);
+    let _ = spec.template_value();
+    resolve(&spec, None, &[], &mut diags);
+    render(diags);
+}
+
+/// backup.yml.
+pub fn backup(data: &[u8]) {
+    let Some(src) = source("backup.yml", data) else {
+        return;
+    };
+    let mut diags = Diagnostics::default();
+    if let Some(node) = docs::parse_source(&src, &mut diags) {
+        let _ = docs::backup::parse(&src, &node, &mut diags);
+    }
+    render(diags);
+}
+
+fn resolve(
+    spec: &RestoreSpec,
+    file: Option<(&Source, &yaml::Node)>,
+    sets: &[String],
+    diags: &mut Diagnostics,
+) {
+    let sets = parse_sets(sets, diags);
+    let inputs = Inputs {
+        sets: &sets,
+        env: &|_| None,
+        file,
+        restore: spec,
+        interactive: false,
+        need_storage: false,
+    };
+    let answers = Answers::resolve(inputs, diags);
+    let _ = answers.storage_value();
+    let _ = answers.secrets_value();
+    let _ = answers.analytics();
+}
+
+/// An answers file; its lines are also given as `--set` arguments.
+pub fn answers(data: &[u8]) {
+    let Some(src) = source("answers.yml", data) else {
+        return;
+    };
+    let mut diags = Diagnostics::default();
+    let sets: Vec<String> = src.text.lines().take(16).map(str::to_string).collect();
+    let node = docs::parse_source(&src, &mut diags);
+    resolve(
+        &RestoreSpec::default(),
+        node.as_ref().map(|n| (&src, n)),
+        &sets,
+        &mut diags,
+    );
+    render(diags);
+}
+
+/// The words a POSIX shell reads from a line of plain words and single-quoted strings, or None
+/// when the line holds anything else (a metacharacter, a double quote, an unclosed quote).
+fn shell_words(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => w.push(c),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).push(chars.next()?),
+            c if c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c) => {
+                word.get_or_insert_with(String::new).push(c)
+            }
+            _ => return None,
+        }
+    }
+    words.extend(word);
+    Some(words)
+}
+
+/// The template renderer. The bytes before the first NUL are a template, those after a value.
+/// Any template renders or fails cleanly; a value always reaches a shell line as one word, itself.
+pub fn template(data: &[u8]) {
+    let (text, value) = match data.iter().position(|b| *b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &data[..0]),
+    };
+    let (Ok(text), Ok(value)) = (std::str::from_utf8(text), std::str::from_utf8(value)) else {
+        return;
+    };
+    let templates = Templates::new();
+    let ctx = Templates::context(&serde_json::json!({
+        "v": value,
+        "hosts": ["a", value],
+        "vars": {"k": value, "n": 3},
+    }));
+    let _ = templates.variables(text, false);
+    let _ = templates.variables(text, true);
+    let _ = templates.render(text, &ctx);
+    let _ = templates.render_shell(text, &ctx);
+    let _ = templates.eval(text, &ctx);
+
+    let line = templates
+        .render_shell("printf %s {{ v }} {{ vars.k }}", &ctx)
+        .expect("a plain template renders");
+    assert_eq!(line, format!("printf %s {0} {0}", shell_quote(value)));
+    assert_eq!(
+        shell_words(&line),
+        Some(vec![
+            "printf".to_string(),
+            "%s".to_string(),
+            value.to_string(),
+            value.to_string()
+        ]),
+        "a value is not one word of its own: {line:?}"
+    );
+}
+
+/// The archive entry checker: the same verdict however the stream is cut into reads, and no
+/// panic on any bytes. The first byte chooses the read sizes.
+pub fn tarcheck(data: &[u8]) {
+    let Some((&seed, archive)) = data.split_first() else {
+        return;
+    };
+    let verdict = |chunk: usize| {
+        let mut check = Checker::default();
+        for part in archive.chunks(chunk.max(1)) {
+            check.feed(part)?;
+        }
+        check.finish().map(|()| check.entries)
+    };
+    let whole = verdict(archive.len());
+    let cut = verdict(seed as usize % 700 + 1);
+    assert_eq!(whole, cut, "the verdict depends on how the stream was read");
+}

@@ -1,0 +1,71 @@
+//! `setup`: parse the command line, run, print any error, map it to an exit code. The binary is
+//! `main` below; `fuzz` opens the loaders to the fuzz targets and their regression tests.
+
+mod actions;
+mod answers;
+mod app;
+mod cli;
+mod commands;
+mod context;
+mod demo;
+mod diag;
+mod docs;
+mod embedded;
+mod exec;
+mod failure;
+mod gate;
+mod options;
+mod plan;
+mod report;
+mod retention;
+mod seal;
+mod secret;
+mod storage;
+mod task;
+mod template;
+mod transport;
+mod world;
+mod yaml;
+
+pub mod fuzz;
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+
+/// Runs the command line and returns the exit code.
+pub fn main() -> i32 {
+    let cli = cli::Cli::parse();
+    // TLS for the HTTP storage backends (S3, Azure) and FTPS uses rustls with the ring provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    opendal_http_transport_reqwest::install_default();
+    let color = match cli.common.color {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let unicode = std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(unicode)
+                .terminal_links(false)
+                .width(100)
+                .context_lines(1)
+                .force_graphical(true)
+                .build(),
+        )
+    }));
+    match app::run(cli) {
+        Ok(code) => code,
+        Err(failure) => {
+            let code = failure.exit_code();
+            eprintln!("{:?}", failure.into_report());
+            code
+        }
+    }
+}
