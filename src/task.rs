@@ -174,12 +174,17 @@ impl TaskCtx<'_> {
 
     /// A request carrying the step's environment and `become`.
     pub fn request(&self, program: crate::transport::Program) -> ExecRequest {
-        let become_ = self.step.become_.unwrap_or(self.host.become_);
         ExecRequest {
             env: self.env.clone(),
-            become_: become_.then(|| self.shared.become_password.clone()),
+            become_: self.become_(),
             ..ExecRequest::new(program)
         }
+    }
+
+    /// Whom the step's commands and files run as (its `become`, else the host's).
+    pub fn become_(&self) -> crate::transport::Become {
+        let become_ = self.step.become_.unwrap_or(self.host.become_);
+        become_.then(|| self.shared.become_password.clone())
     }
 
     pub fn arg(&self, key: &str) -> Option<String> {

@@ -237,8 +237,8 @@ impl<'a> Case<'a> {
         args.extend(extra);
         let n = std::fs::read_dir(self.bed.dir.path()).unwrap().count();
         let mut cmd = self.bed.command(&args);
-        cmd.stdout(std::fs::File::create(self.bed.path(&format!("out-{n}.txt"))).unwrap())
-            .stderr(std::fs::File::create(self.bed.path(&format!("err-{n}.txt"))).unwrap())
+        cmd.stdout(std::fs::File::create(self.bed.path(&format!("out-{n:03}.txt"))).unwrap())
+            .stderr(std::fs::File::create(self.bed.path(&format!("err-{n:03}.txt"))).unwrap())
             .process_group(0);
         cmd.spawn().unwrap()
     }
@@ -262,12 +262,14 @@ impl<'a> Case<'a> {
             })
             .collect();
         files.sort();
-        if let Some(f) = files
-            .iter()
-            .rev()
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("err-"))
-        {
-            text.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+        for kind in ["out-", "err-"] {
+            if let Some(f) = files
+                .iter()
+                .rev()
+                .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(kind))
+            {
+                text.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+            }
         }
         (status, text)
     }
@@ -340,8 +342,12 @@ impl<'a> Case<'a> {
         let dbs = self
             .pg
             .sql("postgres", "SELECT datname FROM pg_database ORDER BY 1");
+        // `DB_pre_RUN` (the previous database, after a restore) and `DB_failed_RUN` (the restored
+        // one, after a rollback) are kept on purpose and documented; anything else is left over.
         for d in dbs.lines() {
-            if d.starts_with(&self.db) && d != self.db {
+            let kept = d.starts_with(&format!("{}_pre_", self.db))
+                || d.starts_with(&format!("{}_failed_", self.db));
+            if d.starts_with(&self.db) && d != self.db && !kept {
                 out.push(format!("database {d}"));
             }
         }
@@ -485,7 +491,8 @@ fn verified_by(step: &str) -> &'static [&'static str] {
 /// What a case's run must end in.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Expect {
-    /// Refused before any destructive step: the host is untouched.
+    /// The run fails: the host is as before (an independent branch whose input was verified may
+    /// have started its destructive steps; they are rolled back).
     Untouched,
     /// Failed or stopped after destructive steps: everything is put back.
     RolledBack,
@@ -521,7 +528,6 @@ pub fn judge(
     let destructive = destructive_steps();
     let mut verified = String::from("ok");
     let mut passed: Vec<String> = Vec::new();
-    let mut any_destructive = false;
     for e in journals.iter().flatten() {
         let step = e["step"].as_str().unwrap_or("");
         if e["event"] == "task_finished"
@@ -534,7 +540,6 @@ pub fn judge(
             && e["rollback"] == false
             && destructive.iter().any(|d| d == step)
         {
-            any_destructive = true;
             if let Some(missing) = verified_by(step)
                 .iter()
                 .find(|v| !passed.iter().any(|p| p == *v))
@@ -542,9 +547,6 @@ pub fn judge(
                 verified = format!("FAIL: {step} started before {missing} passed");
             }
         }
-    }
-    if expect == Expect::Untouched && any_destructive {
-        verified = "FAIL: a destructive step started".into();
     }
 
     // 2. Rolled back (or restored).
@@ -659,12 +661,12 @@ pub struct Struck {
 fn struck(expect: Expect, (code, text): (i32, String)) -> Struck {
     let last = text
         .lines()
-        .rev()
-        .find(|l| l.contains("error") || l.contains("failed") || l.contains("interrupted"))
+        .find(|l| l.contains(" FAILED ") || l.contains("INTERRUPTED") || l.contains("error"))
+        .or_else(|| text.lines().find(|l| l.contains("ROLLBACK")))
         .unwrap_or("")
         .trim()
         .chars()
-        .take(90)
+        .take(110)
         .collect::<String>();
     Struck {
         expect,
@@ -976,7 +978,7 @@ fn table(rows: &[Row], happened: bool) -> String {
     );
     for r in rows {
         let expect = match r.expect {
-            Expect::Untouched => "refused, host untouched",
+            Expect::Untouched => "failed, host as before",
             Expect::RolledBack => "failed, rolled back",
             Expect::Restored => "restored",
             Expect::UntouchedOrRestored => "untouched, or restored on retry",
@@ -1015,6 +1017,11 @@ fn fault_matrix() {
     let mut rows = rows.into_inner().unwrap();
     rows.sort_by_key(|(i, _)| *i);
     let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
-    println!("{}", table(&rows, true));
+    let full = table(&rows, true);
+    println!("{full}");
+    assert!(
+        rows.iter().all(|r| r.verdicts.iter().all(|v| v == "ok")),
+        "an invariant broke:\n{full}"
+    );
     insta::assert_snapshot!("matrix", table(&rows, false));
 }

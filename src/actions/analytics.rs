@@ -23,7 +23,7 @@ async fn read_state(ctx: &TaskCtx<'_>, path: &str) -> Result<State, String> {
     if probe.stdout.trim() == "absent" {
         return Ok(State::default());
     }
-    let mut r = ctx.transport.get(path).await.map_err(|e| {
+    let mut r = ctx.transport.get(path, ctx.become_()).await.map_err(|e| {
         format!(
             "the gate state {path} on {} cannot be read: {e}; fix its permissions or remove it",
             ctx.host.name
@@ -163,6 +163,7 @@ pub async fn record(ctx: &TaskCtx<'_>) -> Outcome {
             &state_file,
             Box::new(std::io::Cursor::new(body)),
             Some(0o644),
+            ctx.become_(),
         )
         .await
     {

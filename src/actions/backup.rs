@@ -22,7 +22,11 @@ pub(super) fn schedule_json(schedule: &[(String, String)]) -> serde_json::Value 
 async fn read_host_json(ctx: &TaskCtx<'_>, path: &str) -> Result<serde_json::Value, String> {
     use tokio::io::AsyncReadExt;
     let mut text = String::new();
-    let r = ctx.transport.get(path).await.map_err(|e| e.to_string())?;
+    let r = ctx
+        .transport
+        .get(path, ctx.become_())
+        .await
+        .map_err(|e| e.to_string())?;
     r.take(1 << 20)
         .read_to_string(&mut text)
         .await
@@ -139,7 +143,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
                 ctx.transport.stream(ctx.request(program)).await,
             )
         }
-        None => (src.clone(), ctx.transport.get(&src).await),
+        None => (src.clone(), ctx.transport.get(&src, ctx.become_()).await),
     };
     let reader = match opened {
         Ok(r) => r,

@@ -36,7 +36,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         },
     };
     let want = Sha256::digest(&bytes);
-    if let Ok(mut r) = ctx.transport.get(&dest).await {
+    if let Ok(mut r) = ctx.transport.get(&dest, ctx.become_()).await {
         let mut existing = Vec::new();
         if r.read_to_end(&mut existing).await.is_ok() && Sha256::digest(&existing) == want {
             return Outcome::ok(format!("{dest} already up to date"));
@@ -48,7 +48,12 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
     let n = bytes.len();
     match ctx
         .transport
-        .put(&dest, Box::new(std::io::Cursor::new(bytes)), mode)
+        .put(
+            &dest,
+            Box::new(std::io::Cursor::new(bytes)),
+            mode,
+            ctx.become_(),
+        )
         .await
     {
         Ok(_) => Outcome::changed(format!("wrote {dest} ({n} bytes)")),

@@ -7,6 +7,8 @@
 //! - `op: switch`: the live database becomes `<database>_pre_<run>` and the new one takes its name;
 //!   undone by renaming back (the restored one is kept as `<database>_failed_<run>`).
 //! - `op: check`: connects to the live database and counts its tables.
+//! - `op: discard`: drops `<database>_setup_new` if a run stopped before switching it in (the
+//!   cleanup after a failure); the live database and those kept aside are not touched.
 //!
 //! Connection: `database`, `user`, `host` (a name, an address or a socket folder), `port`. The
 //! password is the answer `db_password`, handed over in the environment, never on a command line.
@@ -158,12 +160,13 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         Some("load") => load(ctx, &conn).await,
         Some("dump") => dump(ctx, &conn).await,
         Some("switch") => return switch(ctx, &conn).await,
+        Some("discard") => discard(ctx, &conn).await,
         Some("check") => conn
             .tables(ctx, &conn.database)
             .await
             .map(|n| Outcome::ok(format!("database {} answers: {n} table(s)", conn.database))),
         other => Err(format!(
-            "unknown `op` {:?}: load, dump, switch or check",
+            "unknown `op` {:?}: load, dump, switch, check or discard",
             other.unwrap_or("")
         )),
     };
@@ -202,6 +205,21 @@ async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     )))
 }
 
+async fn discard(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
+    let new = derived(&conn.database, "setup_new", "");
+    if !conn.exists(ctx, &new).await? {
+        return Ok(Outcome::ok(format!("no {new} to drop")));
+    }
+    // DROP DATABASE runs alone: psql sends one `-c` as one transaction.
+    conn.run(ctx, conn.psql("postgres", &Conn::close_sessions(&[&new])))
+        .await?;
+    let drop = format!("DROP DATABASE IF EXISTS {}", ident(&new));
+    conn.run(ctx, conn.psql("postgres", &drop)).await?;
+    Ok(Outcome::changed(format!(
+        "dropped {new}, the restored database that was never switched in"
+    )))
+}
+
 async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     let to = ctx.arg("to").ok_or("`op: dump` needs `to`")?;
     if !conn.exists(ctx, &conn.database).await? {
@@ -229,6 +247,7 @@ async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
                 &path,
                 Box::new(std::io::Cursor::new(body.into_bytes())),
                 None,
+                ctx.become_(),
             )
             .await
             .map_err(|e| e.to_string())?;

@@ -201,7 +201,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     // The transport hashes what it writes; this reader only counts, for progress.
     let (reader, tally) = hashing(ctx, reader, Some(size), false);
     let part = format!("{dest}.part");
-    let put = ctx.transport.put(&part, reader, None).await;
+    let put = ctx.transport.put(&part, reader, None, ctx.become_()).await;
     let retried = report_retries(ctx, storage, &object);
     let (_, mut bytes) = finish(&tally);
     ctx.events().emit(Event::Transfer {

@@ -44,7 +44,7 @@ pub fn parse_sets(raw: &[String], diags: &mut Diagnostics) -> Vec<SetArg> {
             });
         if !valid {
             diags.push(
-                Diag::at("malformed_set", &src, Span::new(0, key.len().max(1)), format!("malformed --set `{arg}`: bad key"))
+                Diag::at("malformed_set", &src, Span::new(0, key.len().max(1)), if key.is_empty() { "malformed --set: no key before `=`".to_string() } else { format!("malformed --set: bad key `{key}`") })
                     .label("not a key")
                     .help("a key is words of letters, digits, `_` or `-`, joined by dots, e.g. `--set storage.type=s3`"),
             );

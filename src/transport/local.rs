@@ -6,8 +6,8 @@ use std::process::Stdio;
 use tokio::process::Command;
 
 use super::{
-    Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Streamed, Transport, TransportError,
-    Written, command_ended, copy_hashing, exchange, feed, read_capped,
+    Become, Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Streamed, Transport,
+    TransportError, Written, command_ended, copy_hashing, exchange, feed, read_capped,
 };
 use crate::secret::Secret;
 
@@ -27,6 +27,96 @@ impl Local {
 
     fn path(&self, p: &str) -> PathBuf {
         self.cwd.join(p)
+    }
+
+    /// `put` through sudo, for `become` when setup does not run as root: the bytes stream into a
+    /// root-owned temporary file, which is renamed once its size is confirmed.
+    async fn put_as_root(
+        &self,
+        path: &str,
+        mut data: Reader,
+        mode: Option<u32>,
+        as_: Become,
+    ) -> Result<Written, TransportError> {
+        use tokio::io::AsyncWriteExt;
+        let full = self.path(path).display().to_string();
+        let tmp = format!("{full}.setup-tmp-{}", std::process::id());
+        let dir = Path::new(&full)
+            .parent()
+            .map_or(".".into(), |p| p.display().to_string());
+        let chmod = mode.map_or(String::new(), |m| format!("chmod {m:o} \"$1\" && "));
+        // The paths are arguments, never shell text. Renamed only when every byte sent landed.
+        let script = format!(
+            "[ \"$(( $(wc -c < \"$1\") ))\" = \"$3\" ] && {chmod}mv -f \"$1\" \"$2\" || {{ rm -f \"$1\"; exit 1; }}"
+        );
+        let stage = ExecRequest {
+            become_: as_.clone(),
+            ..ExecRequest::new(Program::Argv(vec![
+                "sh".into(),
+                "-c".into(),
+                "mkdir -p \"$2\" && cat > \"$1\"".into(),
+                "sh".into(),
+                tmp.clone(),
+                dir,
+            ]))
+        };
+        let (mut cmd, sudo) = self.command(&stage)?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| self.err(format!("cannot start the command: {e}")))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        if let Some(Some(p)) = sudo {
+            let _ = stdin
+                .write_all(format!("{}\n", p.expose()).as_bytes())
+                .await;
+        }
+        let err = child.stderr.take().expect("piped");
+        let send = async {
+            let w = copy_hashing(&mut data, &mut stdin).await;
+            let _ = stdin.shutdown().await;
+            drop(stdin);
+            w
+        };
+        let (sent, (err, _)) = tokio::join!(send, read_capped(err, 4096));
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| self.err(format!("writing {path}: {e}")))?;
+        let finish = |size: String| ExecRequest {
+            become_: as_.clone(),
+            ..ExecRequest::new(Program::Argv(vec![
+                "sh".into(),
+                "-c".into(),
+                script.clone(),
+                "sh".into(),
+                tmp.clone(),
+                full.clone(),
+                size,
+            ]))
+        };
+        let written = match sent {
+            Ok(w) if status.success() => w,
+            other => {
+                let _ = self.exec(finish("-1".into())).await;
+                let why = match other {
+                    Err(e) => e.to_string(),
+                    Ok(_) => err.trim().to_string(),
+                };
+                return Err(self.err(format!("writing {path}: {why}")));
+            }
+        };
+        let done = self.exec(finish(written.bytes.to_string())).await?;
+        if !done.success() {
+            return Err(self.err(format!(
+                "writing {path}: the file did not land whole{}",
+                if done.stderr.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", done.stderr.trim())
+                }
+            )));
+        }
+        Ok(written)
     }
 
     fn err(&self, message: String) -> TransportError {
@@ -131,8 +221,17 @@ impl Transport for Local {
         })
     }
 
-    fn put<'a>(&'a self, path: &'a str, mut data: Reader, mode: Option<u32>) -> Done<'a, Written> {
+    fn put<'a>(
+        &'a self,
+        path: &'a str,
+        mut data: Reader,
+        mode: Option<u32>,
+        as_: Become,
+    ) -> Done<'a, Written> {
         Box::pin(async move {
+            if as_.is_some() && !is_root() {
+                return self.put_as_root(path, data, mode, as_).await;
+            }
             let full = self.path(path);
             let target = full.as_path();
             if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -167,8 +266,15 @@ impl Transport for Local {
         })
     }
 
-    fn get<'a>(&'a self, path: &'a str) -> Done<'a, Reader> {
+    fn get<'a>(&'a self, path: &'a str, as_: Become) -> Done<'a, Reader> {
         Box::pin(async move {
+            if as_.is_some() && !is_root() {
+                let req = ExecRequest {
+                    become_: as_,
+                    ..ExecRequest::new(Program::Argv(vec!["cat".into(), path.into()]))
+                };
+                return self.stream(req).await;
+            }
             let f = tokio::fs::File::open(self.path(path))
                 .await
                 .map_err(|e| self.err(format!("cannot read {path}: {e}")))?;

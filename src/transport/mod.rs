@@ -51,13 +51,17 @@ impl EnvValue {
     }
 }
 
+/// Who a command or file operation runs as: `None` the login itself, `Some(password)` root
+/// through sudo (the password, if any, fed on stdin with `sudo -S`).
+pub type Become = Option<Option<Secret>>;
+
 pub struct ExecRequest {
     pub program: Program,
     pub env: Vec<(String, EnvValue)>,
     pub stdin: Option<Reader>,
     pub cwd: Option<String>,
     /// Run through sudo; the password, if any, is fed on stdin with `sudo -S`.
-    pub become_: Option<Option<Secret>>,
+    pub become_: Become,
     /// Bytes kept of stdout and of stderr each.
     pub cap: usize,
 }
@@ -122,10 +126,17 @@ pub type Done<'a, T> = BoxFut<'a, Result<T, TransportError>>;
 
 pub trait Transport: Send + Sync {
     fn exec(&self, req: ExecRequest) -> Done<'_, ExecOutput>;
-    /// Streams `data` into `path`: written under a temporary name, renamed when complete.
-    fn put<'a>(&'a self, path: &'a str, data: Reader, mode: Option<u32>) -> Done<'a, Written>;
-    /// Streams a file from the host.
-    fn get<'a>(&'a self, path: &'a str) -> Done<'a, Reader>;
+    /// Streams `data` into `path`: written under a temporary name, renamed when complete; as the
+    /// login or, with `as_`, as root (a step's `become` holds for its files as for its commands).
+    fn put<'a>(
+        &'a self,
+        path: &'a str,
+        data: Reader,
+        mode: Option<u32>,
+        as_: Become,
+    ) -> Done<'a, Written>;
+    /// Streams a file from the host, read as the login or, with `as_`, as root.
+    fn get<'a>(&'a self, path: &'a str, as_: Become) -> Done<'a, Reader>;
     /// Runs a command and streams what it writes on stdout. The stream ends in an error, naming the
     /// command's exit and stderr, when the command fails: never a clean end to a short output.
     fn stream(&self, req: ExecRequest) -> Done<'_, Reader>;

@@ -14,8 +14,8 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::{
-    BoxFut, Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport, TransportError,
-    Written, copy_hashing, exchange, feed, quote, read_capped,
+    Become, BoxFut, Done, ErrorKind, ExecOutput, ExecRequest, Program, Reader, Transport,
+    TransportError, Written, copy_hashing, exchange, feed, quote, read_capped,
 };
 use crate::docs::inventory::Host;
 
@@ -161,14 +161,35 @@ impl Ssh {
         self.err(ErrorKind::Disconnected, format!("lost the connection to {} ({e}); the host may have gone down or the network dropped", self.address()))
     }
 
-    /// Runs a command; returns its child with piped stdio.
+    /// Runs a command; returns its child with piped stdio. When the connection has dropped since
+    /// the last command (its master is gone: a network cut, sshd restarted), one new connection is
+    /// opened and the command started on it: the command had not started, so this is safe, and the
+    /// run can still roll back on a host whose connection was cut mid-step.
     async fn spawn(&self, line: String) -> Result<openssh::Child<Arc<Session>>, TransportError> {
         let session = self.session().await?;
-        let mut cmd = Session::to_raw_command(session, line);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd.spawn().await.map_err(|e| self.lost(e))
+        let start = |s: Arc<Session>, line: String| async move {
+            let mut cmd = Session::to_raw_command(s, line);
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd.spawn().await
+        };
+        match start(session.clone(), line.clone()).await {
+            Ok(child) => Ok(child),
+            Err(first) => {
+                if session.check().await.is_ok() {
+                    return Err(self.lost(first));
+                }
+                {
+                    let mut slot = self.session.lock().await;
+                    if matches!(slot.as_ref(), Some(Ok(s)) if Arc::ptr_eq(s, &session)) {
+                        *slot = None;
+                    }
+                }
+                let fresh = self.session().await?;
+                start(fresh, line).await.map_err(|e| self.lost(e))
+            }
+        }
     }
 }
 
@@ -274,8 +295,19 @@ impl Transport for Ssh {
         })
     }
 
-    fn put<'a>(&'a self, path: &'a str, mut data: Reader, mode: Option<u32>) -> Done<'a, Written> {
+    fn put<'a>(
+        &'a self,
+        path: &'a str,
+        mut data: Reader,
+        mode: Option<u32>,
+        as_: Become,
+    ) -> Done<'a, Written> {
         Box::pin(async move {
+            let password = as_.clone().flatten();
+            let shell = |line: String| ExecRequest {
+                become_: as_.clone(),
+                ..ExecRequest::shell(line)
+            };
             let tmp = format!("{path}.setup-tmp-{}", std::process::id());
             let dir = std::path::Path::new(path)
                 .parent()
@@ -286,12 +318,17 @@ impl Transport for Ssh {
             // the way); the host confirms how many bytes landed before anything is renamed.
             let t = quote(&tmp);
             let line = format!("mkdir -p {} && cat > {t} && wc -c < {t}", quote(&dir));
-            let mut child = self.spawn(line).await?;
+            let mut child = self.spawn(remote_line(&shell(line), 0)).await?;
             let mut stdin = child.stdin().take().expect("piped");
             widen_pipe(&stdin);
             let stdout = child.stdout().take().expect("piped");
             let stderr = child.stderr().take().expect("piped");
             let send = async move {
+                if let Some(p) = password {
+                    stdin
+                        .write_all(format!("{}\n", p.expose()).as_bytes())
+                        .await?;
+                }
                 let written = copy_hashing(&mut data, &mut stdin).await?;
                 stdin.shutdown().await?;
                 Ok::<_, std::io::Error>(written)
@@ -300,9 +337,9 @@ impl Transport for Ssh {
                 tokio::join!(send, read_capped(stdout, 4096), read_capped(stderr, 4096));
             let status = child.wait().await.map_err(|e| self.lost(e))?;
             let sent = sent.map_err(|e| self.lost(e));
-            let rm = format!("rm -f {}", quote(&tmp));
+            let rm = shell(format!("rm -f {}", quote(&tmp)));
             let cleanup = |this: &'a Self| async move {
-                let _ = this.exec(ExecRequest::shell(rm)).await;
+                let _ = this.exec(rm).await;
             };
             let written = match sent {
                 Ok(w) => w,
@@ -336,7 +373,7 @@ impl Transport for Ssh {
                 .map(|m| format!("chmod {m:o} {} && ", quote(&tmp)))
                 .unwrap_or_default();
             let mv = self
-                .exec(ExecRequest::shell(format!(
+                .exec(shell(format!(
                     "{chmod}mv -f {} {}",
                     quote(&tmp),
                     quote(path)
@@ -352,10 +389,14 @@ impl Transport for Ssh {
         })
     }
 
-    fn get<'a>(&'a self, path: &'a str) -> Done<'a, Reader> {
+    fn get<'a>(&'a self, path: &'a str, as_: Become) -> Done<'a, Reader> {
         Box::pin(async move {
+            let shell = |line: String| ExecRequest {
+                become_: as_.clone(),
+                ..ExecRequest::shell(line)
+            };
             let sum = self
-                .exec(ExecRequest::shell(format!("sha256sum {}", quote(path))))
+                .exec(shell(format!("sha256sum {}", quote(path))))
                 .await?;
             if !sum.success() {
                 return Err(self.err(
@@ -369,7 +410,11 @@ impl Transport for Ssh {
                 .next()
                 .unwrap_or_default()
                 .to_string();
-            let mut child = self.spawn(format!("cat {}", quote(path))).await?;
+            let mut child = self
+                .spawn(remote_line(&shell(format!("cat {}", quote(path))), 0))
+                .await?;
+            let stdin = child.stdin().take().expect("piped");
+            tokio::spawn(feed(stdin, as_.flatten(), Vec::new(), None));
             let stdout = child.stdout().take().expect("piped");
             Ok(Box::new(Verified {
                 inner: Box::new(stdout),

@@ -31,8 +31,15 @@ fn script() -> PathBuf {
 
 impl SshBed {
     pub fn start(n: usize) -> SshBed {
+        Self::start_with(n, &[])
+    }
+
+    /// Starts with settings for the bed script in its environment (`SSHBED_ARGV_LOG=1`: each host
+    /// records the command lines it runs in `hostN/argv.log`).
+    pub fn start_with(n: usize, env: &[(&str, &str)]) -> SshBed {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(script())
+            .envs(env.iter().copied())
             .arg("start")
             .arg(dir.path())
             .arg(n.to_string())
