@@ -1025,3 +1025,133 @@ fn fault_matrix() {
     );
     insta::assert_snapshot!("matrix", table(&rows, false));
 }
+
+fn clean_restore(c: &Case) -> Struck {
+    struck(Expect::Restored, c.restore(&[]))
+}
+
+/// Processes still alive that belong to a case: setup itself, ssh (masters, sessions) and
+/// anything run on the host, found by the case's folders on their command lines.
+fn strays(case: &Case) -> Vec<String> {
+    let marks = [
+        case.bed.dir.path().display().to_string(),
+        case.ssh.dir().display().to_string(),
+        env!("CARGO_BIN_EXE_setup").to_string(),
+    ];
+    let out = Command::new("ps")
+        .args(["-eo", "pid=,args="])
+        .output()
+        .unwrap();
+    let me = std::process::id().to_string();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with(&format!("{me} ")) && !l.contains(" ps -eo "))
+        .filter(|l| {
+            // The host's own sshd listener stays until the case ends; its sessions must not.
+            !l.contains("sshd -f") && marks.iter().any(|m| l.contains(m.as_str()))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// `bench/soak/run`: SOAK_RUNS restores (default 50) in a row on the test bed, a fault drawn at
+/// random (seed SOAK_SEED) in one run of five; each judged like the matrix, and after each, no
+/// process of the run may be left. Prints failures by cause and the time of a clean restore
+/// against a faulted one.
+#[test]
+#[ignore = "a soak of several minutes: run by bench/soak/run"]
+fn soak() {
+    let runs: usize = std::env::var("SOAK_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let mut seed: u64 = std::env::var("SOAK_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("soak: {runs} restores, seed {seed}");
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let pg = PgBed::start();
+    let source = Source::make(&pg);
+    let clean: Fault = ("none", clean_restore);
+    let mut causes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut times: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut broken = Vec::new();
+    for i in 0..runs {
+        let fault = if next() % 5 == 0 {
+            &FAULTS[(next() % FAULTS.len() as u64) as usize]
+        } else {
+            &clean
+        };
+        let start = Instant::now();
+        let case = Case::new(&pg, &source, 1000 + i);
+        let pre = case.state();
+        let s = (fault.1)(&case);
+        let took = start.elapsed().as_secs_f64();
+        let mut verdicts = judge(&case, &pre, s.expect, s.first_run);
+        for (col, text) in s.wrong {
+            if verdicts[col] == "ok" {
+                verdicts[col] = text;
+            }
+        }
+        let left = strays(&case);
+        *causes.entry(fault.0.to_string()).or_default() += 1;
+        times
+            .entry(if fault.0 == "none" {
+                "clean"
+            } else {
+                "faulted"
+            })
+            .or_default()
+            .push(took);
+        let bad: Vec<String> = verdicts
+            .iter()
+            .zip(COLUMNS)
+            .filter(|(v, _)| *v != "ok")
+            .map(|(v, c)| format!("{c}: {v}"))
+            .chain((!left.is_empty()).then(|| format!("processes left: {left:?}")))
+            .collect();
+        println!(
+            "soak {:>3}/{runs} {:<32} {:>6.1}s {}",
+            i + 1,
+            fault.0,
+            took,
+            if bad.is_empty() {
+                "ok".to_string()
+            } else {
+                bad.join("; ")
+            }
+        );
+        if !bad.is_empty() {
+            broken.push(format!("#{} {}: {}", i + 1, fault.0, bad.join("; ")));
+        }
+    }
+    println!("\nruns by fault:");
+    for (cause, n) in &causes {
+        println!("  {n:>3}  {cause}");
+    }
+    for (kind, t) in &times {
+        let mean = t.iter().sum::<f64>() / t.len() as f64;
+        println!("{kind}: {} runs, mean {mean:.1}s", t.len());
+    }
+    println!(
+        "broken invariants or leftovers: {}",
+        if broken.is_empty() {
+            "none".to_string()
+        } else {
+            broken.join("\n")
+        }
+    );
+    assert!(broken.is_empty());
+}

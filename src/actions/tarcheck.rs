@@ -195,7 +195,7 @@ impl Checker {
                     let len: usize = std::str::from_utf8(&rest[..space])
                         .ok()
                         .and_then(|s| s.parse().ok())
-                        .filter(|l| *l > space && *l <= rest.len())
+                        .filter(|l| *l > space + 1 && *l <= rest.len())
                         .ok_or("a pax record is malformed")?;
                     let record = String::from_utf8_lossy(&rest[space + 1..len - 1]).into_owned();
                     if let Some((k, v)) = record.split_once('=') {

@@ -28,6 +28,9 @@ pub fn split_port(key: &str) -> (&str, Option<u64>) {
     }
 }
 
+/// The most hosts one range may stand for.
+const MAX_RANGE: u64 = 10_000;
+
 const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// Every name a pattern stands for, in order; a bad range is an error saying why.
@@ -85,8 +88,11 @@ pub fn expand(name: &str) -> Result<Vec<String>, String> {
                     ));
                 }
             };
-            if e.saturating_sub(b) > 1_000_000 {
-                return Err(format!("`{name}`: the range has more than a million hosts"));
+            // A typo such as `[:100001]` would otherwise stall the load on a hundred thousand hosts.
+            if e.saturating_sub(b) / step as u64 >= MAX_RANGE {
+                return Err(format!(
+                    "`{name}`: the range has more than {MAX_RANGE} hosts; split it if that is meant"
+                ));
             }
             (b..=e)
                 .step_by(step)
