@@ -14,7 +14,10 @@ use crate::template::{Templates, shell_quote};
 use crate::yaml;
 
 /// The fuzz targets, by name, for `scripts/fuzz` and the regression tests.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target: its name and the function that takes one input.
+pub type Target = (&'static str, fn(&[u8]));
+
+pub const TARGETS: &[Target] = &[
     ("yaml", yaml_layer),
     ("inventory", inventory),
     ("playbook", playbook),

@@ -539,13 +539,11 @@ pub fn judge(
         if e["event"] == "task_started"
             && e["rollback"] == false
             && destructive.iter().any(|d| d == step)
-        {
-            if let Some(missing) = verified_by(step)
+            && let Some(missing) = verified_by(step)
                 .iter()
                 .find(|v| !passed.iter().any(|p| p == *v))
-            {
-                verified = format!("FAIL: {step} started before {missing} passed");
-            }
+        {
+            verified = format!("FAIL: {step} started before {missing} passed");
         }
     }
 

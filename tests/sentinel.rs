@@ -297,11 +297,7 @@ impl Site {
         // 2. The whole file as one flow mapping, with an unknown key on the same line.
         let flow = format!(
             "{{ {}, storage.bogus: 1 }}\n",
-            answers
-                .lines()
-                .map(|l| l.replacen(": ", ": ", 1))
-                .collect::<Vec<_>>()
-                .join(", ")
+            answers.lines().collect::<Vec<_>>().join(", ")
         );
         // 3. Each secret misspelled (an unknown key holding a secret value).
         let typo = answers
