@@ -149,7 +149,7 @@ pub fn preview(action: &str, args: &J) -> String {
                 "switch database {} to the restored one (by rename)",
                 s("database")
             ),
-            "discard" => format!("drop the unswitched {}_setup_new, if any", s("database")),
+            "discard" => "drop the restored database if it was never switched in".into(),
             op => format!("database {} {op}", s("database")),
         },
         ("wait_for", _) => format!(
