@@ -1034,8 +1034,13 @@ fn strays(case: &Case) -> Vec<String> {
     let marks = [
         case.bed.dir.path().display().to_string(),
         case.ssh.dir().display().to_string(),
-        env!("CARGO_BIN_EXE_setup").to_string(),
     ];
+    // A process started in the case's folder (setup itself runs there) belongs to it too.
+    let cwd_in_case = |line: &str| {
+        let pid = line.split_whitespace().next().unwrap_or("");
+        std::fs::read_link(format!("/proc/{pid}/cwd"))
+            .is_ok_and(|d| d.starts_with(case.bed.dir.path()))
+    };
     let out = Command::new("ps")
         .args(["-eo", "pid=,args="])
         .output()
@@ -1047,7 +1052,8 @@ fn strays(case: &Case) -> Vec<String> {
         .filter(|l| !l.starts_with(&format!("{me} ")) && !l.contains(" ps -eo "))
         .filter(|l| {
             // The host's own sshd listener stays until the case ends; its sessions must not.
-            !l.contains("sshd -f") && marks.iter().any(|m| l.contains(m.as_str()))
+            !l.contains("sshd -f")
+                && (marks.iter().any(|m| l.contains(m.as_str())) || cwd_in_case(l))
         })
         .map(str::to_string)
         .collect()
