@@ -344,10 +344,12 @@ impl<'a> Case<'a> {
             .sql("postgres", "SELECT datname FROM pg_database ORDER BY 1");
         // `DB_pre_RUN` (the previous database, after a restore) and `DB_failed_RUN` (the restored
         // one, after a rollback) are kept on purpose and documented; anything else is left over.
+        // Cases share the server: `dr_10` is another case's, not something `dr_1` left.
+        let mine = format!("{}_", self.db);
         for d in dbs.lines() {
-            let kept = d.starts_with(&format!("{}_pre_", self.db))
-                || d.starts_with(&format!("{}_failed_", self.db));
-            if d.starts_with(&self.db) && d != self.db && !kept {
+            let kept =
+                d.starts_with(&format!("{mine}pre_")) || d.starts_with(&format!("{mine}failed_"));
+            if d.starts_with(&mine) && !kept {
                 out.push(format!("database {d}"));
             }
         }
@@ -1028,9 +1030,29 @@ fn clean_restore(c: &Case) -> Struck {
     struck(Expect::Restored, c.restore(&[]))
 }
 
-/// Processes still alive that belong to a case: setup itself, ssh (masters, sessions) and
-/// anything run on the host, found by the case's folders on their command lines.
+/// Processes of a case still alive after it ended: any left 2 s on, or an ssh master left 40 s on
+/// (one left by a controller killed outright leaves by itself after 30 s idle, `MASTER_IDLE`).
 fn strays(case: &Case) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let waited = start.elapsed();
+        let master = |l: &String| l.contains("[mux]") || l.contains(" -M ");
+        let left: Vec<String> = strays_now(case)
+            .into_iter()
+            .filter(|l| waited > Duration::from_secs(40) || !master(l))
+            .collect();
+        let masters_left = strays_now(case).iter().any(master);
+        let settled = left.is_empty() && !masters_left;
+        if settled || !left.is_empty() && waited > Duration::from_secs(2) {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Processes alive now that belong to a case: setup itself, ssh (masters, sessions) and anything
+/// run on the host, found by the case's folders on their command lines or as their working folder.
+fn strays_now(case: &Case) -> Vec<String> {
     let marks = [
         case.bed.dir.path().display().to_string(),
         case.ssh.dir().display().to_string(),

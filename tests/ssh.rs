@@ -90,6 +90,42 @@ fn become_runs_through_sudo_with_the_password_on_stdin() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("not-the-password"));
 }
 
+/// Where sudo reads no password (NOPASSWD), or remembers a login from another session
+/// (timestamp_type=global), the password fed for `become` must not reach the command: a file written
+/// as root holds exactly its bytes, and the commands run as root.
+#[test]
+fn become_feeds_the_password_only_where_sudo_reads_it() {
+    let ssh = SshBed::start(1);
+    for user in ["setupdrnp", "setupdrgl"] {
+        let master = ssh.master().replace("user: root", &format!("user: {user}"));
+        let bed = Bed::new();
+        let dest = bed.path("out").join("f.txt").display().to_string();
+        let playbook = format!(
+            "steps:
+  - {{ id: prime, hosts: host1, shell: \"printf '%s\\\\n' setupdr-sudo | sudo -S -p '' true\" }}
+  - {{ id: put, hosts: host1, needs: [prime], become: true, copy: {{ content: \"exact bytes\\n\", dest: '{dest}' }} }}
+  - {{ id: who, hosts: host1, needs: [put], become: true, shell: 'id -un; stat -c %U {dest}' }}
+"
+        );
+        bed.file("master.yml", &master).file("pb.yml", &playbook);
+        let mut cmd = bed.command(&["run", "pb.yml", "-v"]);
+        cmd.env("SETUP_BECOME_PASSWORD", "setupdr-sudo");
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{user}: {stdout}{stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&dest).unwrap(),
+            "exact bytes\n",
+            "{user}: the file holds its bytes and nothing fed to sudo"
+        );
+        assert!(
+            stdout.matches("| root").count() >= 2,
+            "{user}: the command ran as root and the file is root's: {stdout}"
+        );
+    }
+}
+
 #[test]
 fn an_sshd_killed_mid_run_fails_its_task_and_others_continue() {
     let ssh = SshBed::start(3);

@@ -15,6 +15,8 @@ pub struct Local {
     host: String,
     /// Relative paths and commands start here (the folder given with -C).
     cwd: PathBuf,
+    /// Whether sudo here asks no password (asked once, on the first `become` with one).
+    sudo_free: tokio::sync::OnceCell<bool>,
 }
 
 impl Local {
@@ -22,7 +24,20 @@ impl Local {
         Local {
             host: host.to_string(),
             cwd: cwd.to_path_buf(),
+            sudo_free: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// `become` as this machine needs it: none as root; the password fed only where sudo asks one.
+    async fn settle(&self, as_: Become) -> Become {
+        if is_root() {
+            return None;
+        }
+        super::settle_become(&self.sudo_free, as_, || async {
+            let probe = ExecRequest::shell(super::SUDO_NEEDS_NO_PASSWORD);
+            self.exec(probe).await.is_ok_and(|o| o.success())
+        })
+        .await
     }
 
     fn path(&self, p: &str) -> PathBuf {
@@ -159,7 +174,7 @@ impl Local {
         req: &ExecRequest,
     ) -> Result<(Command, Option<Option<Secret>>), TransportError> {
         let sudo = req.become_.as_ref().filter(|_| !is_root()).cloned();
-        let mut cmd = match (&req.program, &sudo) {
+        let mut cmd = match (&req.program, super::sudo_words(&sudo)) {
             (Program::Shell(s), None) => {
                 let mut c = Command::new("sh");
                 c.arg("-c").arg(s);
@@ -171,9 +186,9 @@ impl Local {
                 c.args(&a[1..]);
                 c
             }
-            (program, Some(_)) => {
-                let mut c = Command::new("sudo");
-                c.args(["-S", "-p", "", "--", "sh", "-c", &program.line()]);
+            (program, Some(words)) => {
+                let mut c = Command::new(words[0]);
+                c.args(&words[1..]).args(["sh", "-c", &program.line()]);
                 c
             }
         };
@@ -197,6 +212,7 @@ impl Local {
 impl Transport for Local {
     fn exec(&self, mut req: ExecRequest) -> Done<'_, ExecOutput> {
         Box::pin(async move {
+            req.become_ = self.settle(req.become_.take()).await;
             let (mut cmd, sudo) = self.command(&req)?;
             let mut child = cmd
                 .spawn()
@@ -229,7 +245,8 @@ impl Transport for Local {
         as_: Become,
     ) -> Done<'a, Written> {
         Box::pin(async move {
-            if as_.is_some() && !is_root() {
+            let as_ = self.settle(as_).await;
+            if as_.is_some() {
                 return self.put_as_root(path, data, mode, as_).await;
             }
             let full = self.path(path);
@@ -268,7 +285,8 @@ impl Transport for Local {
 
     fn get<'a>(&'a self, path: &'a str, as_: Become) -> Done<'a, Reader> {
         Box::pin(async move {
-            if as_.is_some() && !is_root() {
+            let as_ = self.settle(as_).await;
+            if as_.is_some() {
                 let req = ExecRequest {
                     become_: as_,
                     ..ExecRequest::new(Program::Argv(vec!["cat".into(), path.into()]))
@@ -282,8 +300,9 @@ impl Transport for Local {
         })
     }
 
-    fn stream(&self, req: ExecRequest) -> Done<'_, Reader> {
+    fn stream(&self, mut req: ExecRequest) -> Done<'_, Reader> {
         Box::pin(async move {
+            req.become_ = self.settle(req.become_.take()).await;
             let (mut cmd, sudo) = self.command(&req)?;
             let mut child = cmd
                 .spawn()

@@ -52,15 +52,52 @@ impl EnvValue {
 }
 
 /// Who a command or file operation runs as: `None` the login itself, `Some(password)` root
-/// through sudo (the password, if any, fed on stdin with `sudo -S`).
+/// through sudo (the password, if any, fed on stdin with `sudo -k -S`).
 pub type Become = Option<Option<Secret>>;
+
+/// The command that tells whether sudo on a host runs `sh` as root without a password (NOPASSWD);
+/// `-k` ignores a cached login, so a success means no password is ever asked.
+pub const SUDO_NEEDS_NO_PASSWORD: &str = "sudo -k -n -- sh -c : 2>/dev/null";
+
+/// The sudo words for a `become`: with a password, `-k -S` (a cached login is ignored, so sudo always
+/// reads the password it is fed and never leaves it to the command); without, `-n` (fail, never ask).
+pub fn sudo_words(as_: &Become) -> Option<&'static [&'static str]> {
+    match as_ {
+        None => None,
+        Some(Some(_)) => Some(&["sudo", "-k", "-S", "-p", "", "--"]),
+        Some(None) => Some(&["sudo", "-n", "--"]),
+    }
+}
+
+/// `become` as it is used on one host: a password is fed only where sudo asks for one. A host whose
+/// sudo asks none (NOPASSWD) would otherwise pass the password on to the command as its input, so
+/// there the password is dropped. `probe` runs [`SUDO_NEEDS_NO_PASSWORD`] as the login, once per host.
+pub async fn settle_become<F>(
+    known: &tokio::sync::OnceCell<bool>,
+    as_: Become,
+    probe: impl FnOnce() -> F,
+) -> Become
+where
+    F: std::future::Future<Output = bool>,
+{
+    match as_ {
+        Some(Some(p)) => {
+            if *known.get_or_init(probe).await {
+                Some(None)
+            } else {
+                Some(Some(p))
+            }
+        }
+        other => other,
+    }
+}
 
 pub struct ExecRequest {
     pub program: Program,
     pub env: Vec<(String, EnvValue)>,
     pub stdin: Option<Reader>,
     pub cwd: Option<String>,
-    /// Run through sudo; the password, if any, is fed on stdin with `sudo -S`.
+    /// Run through sudo; the password, if any, is fed on stdin with `sudo -k -S`.
     pub become_: Become,
     /// Bytes kept of stdout and of stderr each.
     pub cap: usize,

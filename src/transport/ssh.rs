@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
@@ -18,6 +18,9 @@ use super::{
     TransportError, Written, copy_hashing, exchange, feed, quote, read_capped,
 };
 use crate::docs::inventory::Host;
+
+/// How long an idle master connection stays up with no command on it.
+const MASTER_IDLE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(30).unwrap();
 
 #[derive(Clone, Debug)]
 pub struct SshOptions {
@@ -31,6 +34,8 @@ pub struct Ssh {
     host: Host,
     opts: SshOptions,
     session: Mutex<Option<Result<Arc<Session>, TransportError>>>,
+    /// Whether the host's sudo asks no password (asked once, on the first `become` with one).
+    sudo_free: tokio::sync::OnceCell<bool>,
 }
 
 impl Ssh {
@@ -39,7 +44,18 @@ impl Ssh {
             host: host.clone(),
             opts,
             session: Mutex::new(None),
+            sudo_free: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// `become` as this host needs it: the password is fed only where sudo asks for one.
+    async fn settle(&self, as_: Become) -> Become {
+        super::settle_become(&self.sudo_free, as_, || async {
+            self.exec(ExecRequest::shell(super::SUDO_NEEDS_NO_PASSWORD))
+                .await
+                .is_ok_and(|o| o.success())
+        })
+        .await
     }
 
     fn address(&self) -> String {
@@ -68,6 +84,9 @@ impl Ssh {
         b.connect_timeout(self.opts.connect_timeout)
             .server_alive_interval(Duration::from_secs(5))
             .control_directory(&self.opts.control_dir)
+            // A controller killed outright cannot close its master: the master leaves on its own
+            // once idle this long. A run idle longer reopens the connection on its next command.
+            .control_persist(ControlPersist::IdleFor(MASTER_IDLE))
             .known_hosts_check(if self.opts.accept_new_host_keys {
                 KnownHosts::Add
             } else {
@@ -246,16 +265,19 @@ fn remote_line(req: &ExecRequest, env_len: usize) -> String {
         "eval \"$1\"".to_string()
     };
     let shell = format!("sh -c {} sh {}", quote(&inner), quote(&program));
-    match &req.become_ {
+    match super::sudo_words(&req.become_) {
         None => shell,
-        Some(Some(_)) => format!("sudo -S -p '' -- {shell}"),
-        Some(None) => format!("sudo -n -- {shell}"),
+        Some(words) => {
+            let sudo: Vec<String> = words.iter().map(|w| quote(w)).collect();
+            format!("{} {shell}", sudo.join(" "))
+        }
     }
 }
 
 impl Transport for Ssh {
     fn exec(&self, mut req: ExecRequest) -> Done<'_, ExecOutput> {
         Box::pin(async move {
+            req.become_ = self.settle(req.become_.take()).await;
             let env = env_script(&req);
             let line = remote_line(&req, env.len());
             let mut child = self.spawn(line).await?;
@@ -270,8 +292,9 @@ impl Transport for Ssh {
         })
     }
 
-    fn stream(&self, req: ExecRequest) -> Done<'_, Reader> {
+    fn stream(&self, mut req: ExecRequest) -> Done<'_, Reader> {
         Box::pin(async move {
+            req.become_ = self.settle(req.become_.take()).await;
             let env = env_script(&req);
             let line = remote_line(&req, env.len());
             let mut child = self.spawn(line).await?;
@@ -303,6 +326,7 @@ impl Transport for Ssh {
         as_: Become,
     ) -> Done<'a, Written> {
         Box::pin(async move {
+            let as_ = self.settle(as_).await;
             let password = as_.clone().flatten();
             let shell = |line: String| ExecRequest {
                 become_: as_.clone(),
@@ -391,6 +415,7 @@ impl Transport for Ssh {
 
     fn get<'a>(&'a self, path: &'a str, as_: Become) -> Done<'a, Reader> {
         Box::pin(async move {
+            let as_ = self.settle(as_).await;
             let shell = |line: String| ExecRequest {
                 become_: as_.clone(),
                 ..ExecRequest::shell(line)

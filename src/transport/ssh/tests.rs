@@ -15,5 +15,5 @@ fn secrets_stay_off_the_command_line() {
         "{line}"
     );
     assert!(env.contains("hunter22"));
-    assert!(line.starts_with("sudo -S -p '' -- sh -c"), "{line}");
+    assert!(line.starts_with("sudo -k -S -p '' -- sh -c"), "{line}");
 }
