@@ -109,71 +109,11 @@ impl Ssh {
             .unwrap_or_else(|| self.host.name.clone());
         let result = match tokio::time::timeout(self.opts.connect_timeout + Duration::from_secs(5), b.connect_mux(&address)).await {
             Ok(Ok(s)) => Ok(Arc::new(s)),
-            Ok(Err(e)) => Err(self.classify(&e.to_string(), &source_text(&e))),
+            Ok(Err(e)) => Err(self.classify(&e.to_string(), &errors::source_text(&e))),
             Err(_) => Err(self.err(ErrorKind::Unreachable, format!("cannot reach {} within {}s: the host does not answer; check the address and port in master.yml, and that the host is up", self.address(), self.opts.connect_timeout.as_secs()))),
         };
         *slot = Some(result.clone());
         result
-    }
-
-    /// Turns ssh's own words into an error that names the host, its address and the fix.
-    fn classify(&self, summary: &str, detail: &str) -> TransportError {
-        let text = format!("{summary}: {detail}");
-        let addr = self.address();
-        let user = self
-            .host
-            .user
-            .clone()
-            .unwrap_or_else(|| "the current user".into());
-        let last = detail
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or(summary)
-            .to_string();
-        if text.contains("Host key verification failed")
-            || text.contains("HOST IDENTIFICATION HAS CHANGED")
-            || text.contains("host key is known")
-        {
-            let known = self
-                .opts
-                .known_hosts
-                .as_ref()
-                .map_or("~/.ssh/known_hosts".to_string(), |p| {
-                    p.display().to_string()
-                });
-            let host = self.host.address.as_deref().unwrap_or(&self.host.name);
-            let port = self.host.port;
-            return if text.contains("HAS CHANGED") || text.contains("Offending") {
-                self.err(ErrorKind::HostKey, format!("the host key of {addr} does not match the one in {known} ({last}); refusing to connect: if the host was rebuilt, verify its new key and replace the old one (`ssh-keygen -R '[{host}]:{port}'`)"))
-            } else {
-                self.err(ErrorKind::HostKey, format!("the host key of {addr} is not the one recorded in {known}, or is missing from it ({last}); verify the key and add it to known_hosts (for a host never seen before, --accept-new-host-keys records it), or if the host was rebuilt replace the old one (`ssh-keygen -R '[{host}]:{port}'`)"))
-            };
-        }
-        if text.contains("Permission denied") || text.contains("Too many authentication failures") {
-            let key = self
-                .host
-                .key_file
-                .clone()
-                .unwrap_or_else(|| "the default keys and agent".into());
-            return self.err(ErrorKind::Auth, format!("{addr} refused the login of {user} with {key} ({last}); check `user` and `key_file` for this host in master.yml, and that the public key is in the host's authorized_keys"));
-        }
-        if text.contains("Connection refused")
-            || text.contains("timed out")
-            || text.contains("No route to host")
-            || text.contains("Could not resolve")
-            || text.contains("Name or service not known")
-            || text.contains("Network is unreachable")
-            || text.contains("Connection closed")
-            || text.contains("Connection reset")
-        {
-            return self.err(ErrorKind::Unreachable, format!("cannot reach {addr} ({last}); check the address and port for this host in master.yml, and that sshd runs there"));
-        }
-        self.err(
-            ErrorKind::Unreachable,
-            format!("cannot connect to {addr}: {last}"),
-        )
     }
 
     fn lost(&self, e: impl std::fmt::Display) -> TransportError {
@@ -220,17 +160,6 @@ fn widen_pipe(pipe: &impl std::os::fd::AsRawFd) {
     unsafe {
         libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
     }
-}
-
-fn source_text(e: &openssh::Error) -> String {
-    let mut out = String::new();
-    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(s) = cur {
-        out.push_str(&s.to_string());
-        out.push('\n');
-        cur = s.source();
-    }
-    out
 }
 
 /// `~/x` as a path under $HOME; anything else as it is.
@@ -462,6 +391,7 @@ impl Transport for Ssh {
     }
 }
 
+mod errors;
 mod verified;
 use verified::Verified;
 
