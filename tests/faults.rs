@@ -1044,6 +1044,9 @@ fn strays(case: &Case) -> Vec<String> {
         let masters_left = strays_now(case).iter().any(master);
         let settled = left.is_empty() && !masters_left;
         if settled || !left.is_empty() && waited > Duration::from_secs(2) {
+            if settled && waited > Duration::from_secs(2) {
+                println!("  (an ssh master of the run left by itself after {waited:.0?})");
+            }
             return left;
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -1083,8 +1086,8 @@ fn strays_now(case: &Case) -> Vec<String> {
 
 /// `bench/soak/run`: SOAK_RUNS restores (default 50) in a row on the test bed, a fault drawn at
 /// random (seed SOAK_SEED) in one run of five; each judged like the matrix, and after each, no
-/// process of the run may be left. Prints failures by cause and the time of a clean restore
-/// against a faulted one.
+/// process of the run may be left. SOAK_FAULT (part of a fault's name) injects that fault in every
+/// run instead. Prints failures by cause and the time of a clean restore against a faulted one.
 #[test]
 #[ignore = "a soak of several minutes: run by bench/soak/run"]
 fn soak() {
@@ -1111,12 +1114,18 @@ fn soak() {
     let pg = PgBed::start();
     let source = Source::make(&pg);
     let clean: Fault = ("none", clean_restore);
+    let only = std::env::var("SOAK_FAULT").ok();
+    let pool: Vec<&Fault> = FAULTS
+        .iter()
+        .filter(|f| only.as_deref().is_none_or(|o| f.0.contains(o)))
+        .collect();
+    assert!(!pool.is_empty(), "no fault is named like {only:?}");
     let mut causes: BTreeMap<String, usize> = BTreeMap::new();
     let mut times: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut broken = Vec::new();
     for i in 0..runs {
-        let fault = if next() % 5 == 0 {
-            &FAULTS[(next() % FAULTS.len() as u64) as usize]
+        let fault = if only.is_some() || next() % 5 == 0 {
+            pool[(next() % pool.len() as u64) as usize]
         } else {
             &clean
         };
