@@ -35,7 +35,7 @@ impl Local {
         }
         super::settle_become(&self.sudo_free, as_, || async {
             let probe = ExecRequest::shell(super::SUDO_NEEDS_NO_PASSWORD);
-            self.exec(probe).await.is_ok_and(|o| o.success())
+            self.exec(probe).await.map(|o| o.success())
         })
         .await
     }

@@ -71,23 +71,21 @@ pub fn sudo_words(as_: &Become) -> Option<&'static [&'static str]> {
 
 /// `become` as it is used on one host: a password is fed only where sudo asks for one. A host whose
 /// sudo asks none (NOPASSWD) would otherwise pass the password on to the command as its input, so
-/// there the password is dropped. `probe` runs [`SUDO_NEEDS_NO_PASSWORD`] as the login, once per host.
+/// there the password is dropped. `probe` runs [`SUDO_NEEDS_NO_PASSWORD`] as the login and says
+/// whether it succeeded; its answer is kept for the host, unless the host could not be asked.
 pub async fn settle_become<F>(
     known: &tokio::sync::OnceCell<bool>,
     as_: Become,
     probe: impl FnOnce() -> F,
 ) -> Become
 where
-    F: std::future::Future<Output = bool>,
+    F: std::future::Future<Output = Result<bool, TransportError>>,
 {
     match as_ {
-        Some(Some(p)) => {
-            if *known.get_or_init(probe).await {
-                Some(None)
-            } else {
-                Some(Some(p))
-            }
-        }
+        Some(Some(p)) => match known.get_or_try_init(probe).await {
+            Ok(true) => Some(None),
+            _ => Some(Some(p)),
+        },
         other => other,
     }
 }
@@ -376,6 +374,47 @@ pub fn for_host(host: &Host, base: &Path, ssh: &ssh::SshOptions) -> Arc<dyn Tran
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_become_password_goes_only_where_sudo_asks_for_it() {
+        let pw = || Some(Some(Secret::new("pw")));
+        let asks = |b: bool| move || async move { Ok::<_, TransportError>(b) };
+        let free = tokio::sync::OnceCell::new();
+        assert!(matches!(
+            settle_become(&free, pw(), asks(true)).await,
+            Some(None)
+        ));
+        // Asked once: the answer is kept for the host.
+        assert!(matches!(
+            settle_become(&free, pw(), asks(false)).await,
+            Some(None)
+        ));
+        let needs = tokio::sync::OnceCell::new();
+        assert!(matches!(
+            settle_become(&needs, pw(), asks(false)).await,
+            Some(Some(_))
+        ));
+        assert!(settle_become(&needs, None, asks(true)).await.is_none());
+        // A host that cannot be asked keeps the password and is asked again next time.
+        let down = tokio::sync::OnceCell::new();
+        let fails = || async {
+            Err(TransportError {
+                host: "h".into(),
+                kind: ErrorKind::Disconnected,
+                message: "gone".into(),
+            })
+        };
+        assert!(matches!(
+            settle_become(&down, pw(), fails).await,
+            Some(Some(_))
+        ));
+        assert!(matches!(
+            settle_become(&down, pw(), asks(true)).await,
+            Some(None)
+        ));
+        assert_eq!(sudo_words(&pw()).unwrap()[..3], ["sudo", "-k", "-S"]);
+        assert_eq!(sudo_words(&Some(None)).unwrap()[..2], ["sudo", "-n"]);
+    }
 
     #[test]
     fn quoting() {

@@ -53,7 +53,7 @@ impl Ssh {
         super::settle_become(&self.sudo_free, as_, || async {
             self.exec(ExecRequest::shell(super::SUDO_NEEDS_NO_PASSWORD))
                 .await
-                .is_ok_and(|o| o.success())
+                .map(|o| o.success())
         })
         .await
     }
