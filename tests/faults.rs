@@ -1168,6 +1168,9 @@ fn soak() {
                 bad.join("; ")
             }
         );
+        if fault.0 != "none" {
+            println!("      {}", s.happened.chars().take(150).collect::<String>());
+        }
         if !bad.is_empty() {
             broken.push(format!("#{} {}: {}", i + 1, fault.0, bad.join("; ")));
         }
