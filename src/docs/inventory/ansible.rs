@@ -51,7 +51,7 @@ pub(super) fn parse_group(c: &mut Checker, name: &str, node: &Node, raw: &mut Ra
                 if let Some(p) = port {
                     raw.hosts[idx].2.insert("ansible_port".into(), p.into());
                 }
-                add(&mut raw.group(name).hosts, host);
+                raw.join(name, host);
             }
         }
     }

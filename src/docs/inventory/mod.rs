@@ -9,7 +9,7 @@ mod resolve;
 mod tests;
 mod yaml11;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value as J, json};
 
@@ -85,19 +85,30 @@ pub(super) struct Conn {
 pub(super) struct Raw {
     /// Hosts in declaration order, with their own variables and settings.
     hosts: Vec<(String, Span, Vars, Conn)>,
+    /// Where each host is in `hosts`.
+    index: HashMap<String, usize>,
     groups: BTreeMap<String, Group>,
+    /// (group, host) pairs already in a group's `hosts`.
+    members: HashSet<(String, String)>,
     defaults: Conn,
     native: bool,
 }
 
 impl Raw {
     fn host(&mut self, name: &str, span: Span) -> usize {
-        if let Some(i) = self.hosts.iter().position(|h| h.0 == name) {
-            return i;
+        if let Some(i) = self.index.get(name) {
+            return *i;
         }
         self.hosts
             .push((name.to_string(), span, Vars::new(), Conn::default()));
+        self.index.insert(name.to_string(), self.hosts.len() - 1);
         self.hosts.len() - 1
+    }
+    /// Puts a host in a group's `hosts`, once.
+    fn join(&mut self, group: &str, host: String) {
+        if self.members.insert((group.to_string(), host.clone())) {
+            self.group(group).hosts.push(host);
+        }
     }
     fn group(&mut self, name: &str) -> &mut Group {
         self.groups.entry(name.to_string()).or_default()

@@ -75,10 +75,7 @@ pub(super) fn parse(c: &mut Checker, node: &Node, raw: &mut Raw) {
         raw.hosts[idx].2.extend(own_vars);
         raw.hosts[idx].3 = conn.clone();
         for (g, _) in groups {
-            let group = raw.group(&g);
-            if !group.hosts.contains(&name) {
-                group.hosts.push(name.clone());
-            }
+            raw.join(&g, name.clone());
         }
         let local = matches!(conn.connection.as_ref().or(raw.defaults.connection.as_ref()), Some((s, _)) if s == "local");
         if conn.address.is_none() && !local {

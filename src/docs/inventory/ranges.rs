@@ -28,7 +28,7 @@ pub fn split_port(key: &str) -> (&str, Option<u64>) {
     }
 }
 
-/// The most hosts one range may stand for.
+/// The most hosts one pattern may stand for.
 const MAX_RANGE: u64 = 10_000;
 
 const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -103,9 +103,17 @@ pub fn expand(name: &str) -> Result<Vec<String>, String> {
                 .collect()
         }
     };
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        out.extend(expand(&format!("{head}{item}{tail}"))?);
+    // Every item stands for as many names as the first (the rest of the pattern is the same), so
+    // ranges that multiply past the limit are refused before the names are made.
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let names = expand(&format!("{head}{item}{tail}"))?;
+        if i == 0 && (names.len() as u64).saturating_mul(items.len() as u64) > MAX_RANGE {
+            return Err(format!(
+                "`{name}`: the ranges stand for more than {MAX_RANGE} hosts; split them if that is meant"
+            ));
+        }
+        out.extend(names);
     }
     Ok(out)
 }
@@ -147,10 +155,14 @@ mod tests {
             ("n[1:x]", "neither"),
             ("n[1:5:0]", "step"),
             ("n[1:3", "no `]`"),
+            ("n[1:10001]", "more than 10000"),
+            ("n[1:101]x[1:100]", "more than 10000"),
+            ("c-[x:C].e[0:09181]", "more than 10000"),
         ] {
             let e = expand(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+        assert_eq!(expand("n[1:100]x[1:100]").unwrap().len(), 10_000);
     }
 
     proptest! {

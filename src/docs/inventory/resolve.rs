@@ -1,6 +1,6 @@
 //! From the raw model to the inventory: `ungrouped`, group depth, variable precedence, connection settings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value as J;
 
@@ -47,8 +47,9 @@ pub(super) fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory 
         .collect();
     let mut ungrouped = raw.group("ungrouped").hosts.clone();
     ungrouped.retain(|h| !grouped.contains(h));
+    let mut listed: HashSet<String> = ungrouped.iter().cloned().collect();
     for h in raw.hosts.iter().map(|h| h.0.clone()) {
-        if !grouped.contains(&h) && !ungrouped.contains(&h) {
+        if !grouped.contains(&h) && listed.insert(h.clone()) {
             ungrouped.push(h);
         }
     }
@@ -62,15 +63,20 @@ pub(super) fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory 
             parents.entry(child.clone()).or_default().push(name.clone());
         }
     }
+    // The groups that list each host themselves, in group-name order.
+    let mut direct: HashMap<&str, Vec<String>> = HashMap::new();
+    for (g, group) in &raw.groups {
+        for h in &group.hosts {
+            let in_ = direct.entry(h.as_str()).or_default();
+            if in_.last() != Some(g) {
+                in_.push(g.clone());
+            }
+        }
+    }
     let mut hosts = Vec::new();
     for (name, span, own, conn) in &raw.hosts {
         let mut member: BTreeSet<String> = BTreeSet::new();
-        let mut todo: Vec<String> = raw
-            .groups
-            .iter()
-            .filter(|(_, g)| g.hosts.contains(name))
-            .map(|(n, _)| n.clone())
-            .collect();
+        let mut todo: Vec<String> = direct.get(name.as_str()).cloned().unwrap_or_default();
         while let Some(g) = todo.pop() {
             if member.insert(g.clone()) {
                 todo.extend(parents.get(&g).cloned().unwrap_or_default());
