@@ -149,10 +149,14 @@ impl RunShared {
     }
 
     pub fn transport(&self, host: &str) -> Arc<dyn Transport> {
-        self.transports
-            .get(host)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(crate::transport::local::Local::new(host, &self.dirs.base)))
+        self.transports.get(host).cloned().unwrap_or_else(|| {
+            let tag = crate::transport::run_tag(&self.run.id);
+            Arc::new(crate::transport::local::Local::new(
+                host,
+                &self.dirs.base,
+                &tag,
+            ))
+        })
     }
 }
 

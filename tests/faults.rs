@@ -854,6 +854,59 @@ fn killed_then_resumed(c: &Case) -> Struck {
     s
 }
 
+/// SIGKILL while a step runs on the host, then `--resume` while that step still runs there: the
+/// resumed run must stop what the dead run left running before it goes on, or the two would work on
+/// the host at once.
+fn killed_mid_step_then_resumed(c: &Case) -> Struck {
+    c.hold("start", "director");
+    let mut child = c.start(&[]);
+    assert!(c.wait_in("start", "director"));
+    send(&child, "KILL");
+    let _ = child.wait();
+    let listener = c.ssh.hosts[0].pid();
+    // The step's own processes; the connection's sshd goes with the dead run's ssh master.
+    let cmdline = |p: &str| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+    let left: Vec<String> = c
+        .host_tree()
+        .into_iter()
+        .filter(|p| *p != listener && !cmdline(p).starts_with(b"sshd"))
+        .collect();
+    assert!(!left.is_empty(), "the held step no longer runs on the host");
+    let resumed = c.start(&["--resume"]);
+    // The held step is let go only once the dead run's commands are gone (or after a minute).
+    let stopped = wait_until(Duration::from_secs(60), || {
+        left.iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+    });
+    c.release("start", "director");
+    let mut s = struck(Expect::Restored, c.finish(resumed));
+    s.happened = format!("killed mid-step; --resume {}", s.happened);
+    let said = journals(&c.bed.path("dr"))
+        .last()
+        .into_iter()
+        .flatten()
+        .any(|e| {
+            e["event"] == "lock"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("stopped what it left running"))
+        });
+    if !stopped || !said {
+        s.wrong.push((
+            2,
+            format!(
+                "FAIL: the resumed run {} the dead run's commands on the host",
+                if stopped {
+                    "did not say it stopped"
+                } else {
+                    "did not stop"
+                }
+            ),
+        ));
+    }
+    s
+}
+
 /// While one restore holds the host, a second run of `kind` must be refused and touch nothing.
 fn two_at_once(c: &Case, second: &[&str]) -> Struck {
     c.hold("stop", "director");
@@ -937,6 +990,10 @@ pub const FAULTS: &[Fault] = &[
         signal_in(c, "TERM", "start")
     }),
     ("SIGKILL, then --resume", killed_then_resumed),
+    (
+        "SIGKILL mid-step, then --resume",
+        killed_mid_step_then_resumed,
+    ),
     ("two restores at once", two_restores),
     ("a backup during a restore", backup_during_restore),
 ];

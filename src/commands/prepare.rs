@@ -41,6 +41,7 @@ pub fn shared(
         accept_new_host_keys: o.accept_new_host_keys,
         known_hosts: None,
         control_dir: std::env::temp_dir(),
+        tag: crate::transport::run_tag(&w.run.id),
     };
     let used: std::collections::BTreeSet<&str> = w
         .plan

@@ -92,14 +92,30 @@ async fn take_locks(
     match lock::take_all(shared, hosts, me, o.break_lock).await {
         Ok(taken) => {
             for (host, t) in taken {
-                let (action, previous) = match t {
-                    lock::Taken::Fresh => ("taken", None),
-                    lock::Taken::TookOver(p) => ("taken over from a run that is gone", Some(p)),
-                    lock::Taken::Broke(p) => ("broken by --break-lock", p),
+                let (action, previous, stopped) = match t {
+                    lock::Taken::Fresh => ("taken", None, None),
+                    lock::Taken::TookOver(p, s) => {
+                        ("taken over from a run that is gone", Some(p), Some(s))
+                    }
+                    lock::Taken::Broke(p) => ("broken by --break-lock", p, None),
                 };
-                let message = previous
-                    .as_ref()
-                    .map(|p| format!("lock on {host} {action}: was held by {}", p.describe()));
+                let stopped = match stopped {
+                    Some(Ok(0)) | None => String::new(),
+                    Some(Ok(n)) => format!(
+                        "; stopped what it left running ({n} process group{})",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                    Some(Err(e)) => format!(
+                        "; could not look for what it left running ({}): check the host by hand",
+                        shared.masker.mask(&e)
+                    ),
+                };
+                let message = previous.as_ref().map(|p| {
+                    format!(
+                        "lock on {host} {action}: was held by {}{stopped}",
+                        p.describe()
+                    )
+                });
                 if let Some(m) = &message {
                     events.emit(Event::Note {
                         at: chrono::Utc::now(),

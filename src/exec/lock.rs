@@ -75,8 +75,9 @@ fn process_start(pid: u32) -> Option<u64> {
 #[derive(Clone, Debug)]
 pub enum Taken {
     Fresh,
-    /// The owner's process is gone: its lock was taken over.
-    TookOver(Owner),
+    /// The owner's process is gone: its lock was taken over, and what it left running on the host
+    /// was stopped (how many process groups, or why that could not be done).
+    TookOver(Owner, Result<usize, String>),
     /// `--break-lock` took a lock held by someone else (None: no readable owner).
     Broke(Option<Owner>),
 }
@@ -186,7 +187,7 @@ async fn take(
     }
     let owner: Option<Owner> = serde_json::from_str(held.trim()).ok();
     let taken = match &owner {
-        Some(o) if o.provably_dead() => Taken::TookOver(o.clone()),
+        Some(o) if o.provably_dead() => Taken::TookOver(o.clone(), Ok(0)),
         _ if break_lock => Taken::Broke(owner.clone()),
         _ => {
             return Err(Refusal::Held {
@@ -209,13 +210,45 @@ async fn take(
     .await
     .map_err(failed)?;
     if out.trim() == "taken" {
-        Ok(taken)
+        Ok(match taken {
+            Taken::TookOver(gone, _) => {
+                let stopped = stop_leftovers(shared, host, &gone).await;
+                Taken::TookOver(gone, stopped)
+            }
+            other => other,
+        })
     } else {
         Err(Refusal::Held {
             host: host.into(),
             owner,
         })
     }
+}
+
+/// Stops what a run that is gone left running on a host: each process group holding a shell named
+/// for that run (`transport::run_tag`), with everything its command started, before this run
+/// touches the host. A step cut off by a killed controller goes on running on the host otherwise,
+/// alongside the run that resumes it. Returns how many process groups were stopped.
+async fn stop_leftovers(shared: &RunShared, host: &str, gone: &Owner) -> Result<usize, String> {
+    let tag = crate::transport::run_tag(&gone.run);
+    if !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!("run id `{}` is not one setup makes", gone.run));
+    }
+    // `[s]etup-run-…` matches the tag but not this script's own command line, which holds the pattern.
+    let pattern = quote(&format!("(^| )[{}]{}( |$)", &tag[..1], &tag[1..]));
+    let script = format!(
+        "command -v pgrep >/dev/null || {{ echo 'pgrep is not installed' >&2; exit 1; }}
+         me=$(ps -o pgid= -p $$ | tr -d ' ')
+n=0
+         for g in $(for p in $(pgrep -f {pattern} || true); do ps -o pgid= -p \"$p\" || true; done | sort -u); do
+         if [ \"$g\" != \"$me\" ] && [ \"$g\" -gt 1 ] && kill -KILL \"-$g\" 2>/dev/null; then n=$((n+1)); fi
+         done
+echo \"$n\""
+    );
+    let out = shell(shared, host, script).await?;
+    out.trim()
+        .parse()
+        .map_err(|_| format!("host `{host}`: unexpected answer `{}`", out.trim()))
 }
 
 /// Takes every host's lock, all at once. On a refusal the locks already taken are released.

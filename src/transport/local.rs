@@ -15,15 +15,18 @@ pub struct Local {
     host: String,
     /// Relative paths and commands start here (the folder given with -C).
     cwd: PathBuf,
+    /// The run's tag, the name of every command's shell ([`super::run_tag`]).
+    tag: String,
     /// Whether sudo here asks no password (asked once, on the first `become` with one).
     sudo_free: tokio::sync::OnceCell<bool>,
 }
 
 impl Local {
-    pub fn new(host: &str, cwd: &Path) -> Self {
+    pub fn new(host: &str, cwd: &Path, tag: &str) -> Self {
         Local {
             host: host.to_string(),
             cwd: cwd.to_path_buf(),
+            tag: tag.to_string(),
             sudo_free: tokio::sync::OnceCell::new(),
         }
     }
@@ -175,20 +178,24 @@ impl Local {
     ) -> Result<(Command, Option<Option<Secret>>), TransportError> {
         let sudo = req.become_.as_ref().filter(|_| !is_root()).cloned();
         let mut cmd = match (&req.program, super::sudo_words(&sudo)) {
+            // Every command runs under a shell named for the run (see `run_tag`).
             (Program::Shell(s), None) => {
                 let mut c = Command::new("sh");
-                c.arg("-c").arg(s);
+                c.args(["-c", super::BOOT, &self.tag, s]);
                 c
             }
             (Program::Argv(a), None) => {
-                let mut c =
-                    Command::new(a.first().ok_or_else(|| self.err("empty command".into()))?);
-                c.args(&a[1..]);
+                if a.is_empty() {
+                    return Err(self.err("empty command".into()));
+                }
+                let mut c = Command::new("sh");
+                c.args(["-c", "\"$@\"; exit", &self.tag]).args(a);
                 c
             }
             (program, Some(words)) => {
                 let mut c = Command::new(words[0]);
-                c.args(&words[1..]).args(["sh", "-c", &program.line()]);
+                c.args(&words[1..])
+                    .args(["sh", "-c", super::BOOT, &self.tag, &program.line()]);
                 c
             }
         };

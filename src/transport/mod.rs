@@ -55,6 +55,16 @@ impl EnvValue {
 /// through sudo (the password, if any, fed on stdin with `sudo -k -S`).
 pub type Become = Option<Option<Secret>>;
 
+/// The name every command's shell runs under (its `$0`) in run `run`: `setup-run-<run id>`. A later
+/// run that takes over the lock of a run that is gone finds by it what that run left running.
+pub fn run_tag(run: &str) -> String {
+    format!("setup-run-{run}")
+}
+
+/// The shell script that runs its first argument and then exits with its status. Never ending in
+/// the command itself keeps the shell (and so the run's tag, its `$0`) alive while the command runs.
+pub const BOOT: &str = "eval \"$1\"; exit";
+
 /// The command that tells whether sudo on a host runs `sh` as root without a password (NOPASSWD);
 /// `-k` ignores a cached login, so a success means no password is ever asked.
 pub const SUDO_NEEDS_NO_PASSWORD: &str = "sudo -k -n -- sh -c : 2>/dev/null";
@@ -359,7 +369,7 @@ pub async fn command_ended(
 /// The transport for a host's connection type.
 pub fn for_host(host: &Host, base: &Path, ssh: &ssh::SshOptions) -> Arc<dyn Transport> {
     match host.connection {
-        Connection::Local => Arc::new(local::Local::new(&host.name, base)),
+        Connection::Local => Arc::new(local::Local::new(&host.name, base, &ssh.tag)),
         // Unsupported hosts never get this far: the world refuses a run that would use one.
         Connection::Ssh | Connection::Unsupported => {
             let mut opts = ssh.clone();

@@ -28,6 +28,8 @@ pub struct SshOptions {
     pub accept_new_host_keys: bool,
     pub known_hosts: Option<PathBuf>,
     pub control_dir: PathBuf,
+    /// The run's tag, the name of every remote command's shell ([`super::run_tag`]).
+    pub tag: String,
 }
 
 pub struct Ssh {
@@ -179,7 +181,7 @@ fn env_script(req: &ExecRequest) -> String {
 }
 
 /// The remote command line: a fixed bootstrap, the command itself (never a secret), no values.
-fn remote_line(req: &ExecRequest, env_len: usize) -> String {
+fn remote_line(req: &ExecRequest, env_len: usize, tag: &str) -> String {
     let program = match &req.program {
         Program::Shell(s) => s.clone(),
         Program::Argv(a) => a.iter().map(|x| quote(x)).collect::<Vec<_>>().join(" "),
@@ -189,11 +191,11 @@ fn remote_line(req: &ExecRequest, env_len: usize) -> String {
         None => program,
     };
     let inner = if env_len > 0 {
-        format!("eval \"$(head -c {env_len})\"; eval \"$1\"")
+        format!("eval \"$(head -c {env_len})\"; {}", super::BOOT)
     } else {
-        "eval \"$1\"".to_string()
+        super::BOOT.to_string()
     };
-    let shell = format!("sh -c {} sh {}", quote(&inner), quote(&program));
+    let shell = format!("sh -c {} {} {}", quote(&inner), quote(tag), quote(&program));
     match super::sudo_words(&req.become_) {
         None => shell,
         Some(words) => {
@@ -208,7 +210,7 @@ impl Transport for Ssh {
         Box::pin(async move {
             req.become_ = self.settle(req.become_.take()).await;
             let env = env_script(&req);
-            let line = remote_line(&req, env.len());
+            let line = remote_line(&req, env.len(), &self.opts.tag);
             let mut child = self.spawn(line).await?;
             let stdin = child.stdin().take().expect("piped");
             let stdout = child.stdout().take().expect("piped");
@@ -225,7 +227,7 @@ impl Transport for Ssh {
         Box::pin(async move {
             req.become_ = self.settle(req.become_.take()).await;
             let env = env_script(&req);
-            let line = remote_line(&req, env.len());
+            let line = remote_line(&req, env.len(), &self.opts.tag);
             let mut child = self.spawn(line).await?;
             let stdin = child.stdin().take().expect("piped");
             let password = req.become_.clone().flatten();
@@ -271,7 +273,9 @@ impl Transport for Ssh {
             // the way); the host confirms how many bytes landed before anything is renamed.
             let t = quote(&tmp);
             let line = format!("mkdir -p {} && cat > {t} && wc -c < {t}", quote(&dir));
-            let mut child = self.spawn(remote_line(&shell(line), 0)).await?;
+            let mut child = self
+                .spawn(remote_line(&shell(line), 0, &self.opts.tag))
+                .await?;
             let mut stdin = child.stdin().take().expect("piped");
             widen_pipe(&stdin);
             let stdout = child.stdout().take().expect("piped");
@@ -365,7 +369,11 @@ impl Transport for Ssh {
                 .unwrap_or_default()
                 .to_string();
             let mut child = self
-                .spawn(remote_line(&shell(format!("cat {}", quote(path))), 0))
+                .spawn(remote_line(
+                    &shell(format!("cat {}", quote(path))),
+                    0,
+                    &self.opts.tag,
+                ))
                 .await?;
             let stdin = child.stdin().take().expect("piped");
             tokio::spawn(feed(stdin, as_.flatten(), Vec::new(), None));
