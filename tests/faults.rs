@@ -831,20 +831,33 @@ fn signal_in(c: &Case, sig: &str, verb: &str) -> Struck {
     struck(Expect::RolledBack, c.finish(child))
 }
 
-fn killed_then_resumed(c: &Case) -> Struck {
+/// Starts a restore and kills its controller outright (SIGKILL) while it starts the director; the
+/// start goes on being held on the host.
+fn kill_while_starting(c: &Case) {
     c.hold("start", "director");
     let mut child = c.start(&[]);
     assert!(c.wait_in("start", "director"));
     send(&child, "KILL");
     let _ = child.wait();
+}
+
+/// The lock events of the newest run's journal.
+fn lock_events(c: &Case) -> Vec<J> {
+    let all = journals(&c.bed.path("dr"));
+    all.last()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["event"] == "lock")
+        .cloned()
+        .collect()
+}
+
+fn killed_then_resumed(c: &Case) -> Struck {
+    kill_while_starting(c);
     c.release("start", "director");
     let mut s = struck(Expect::Restored, c.restore(&["--resume"]));
     s.happened = format!("killed; --resume {}", s.happened);
-    let taken_over = journals(&c.bed.path("dr"))
-        .last()
-        .into_iter()
-        .flatten()
-        .any(|e| e["event"] == "lock" && e["previous"].is_object());
+    let taken_over = lock_events(c).iter().any(|e| e["previous"].is_object());
     if !taken_over {
         s.wrong.push((
             2,
@@ -858,11 +871,7 @@ fn killed_then_resumed(c: &Case) -> Struck {
 /// resumed run must stop what the dead run left running before it goes on, or the two would work on
 /// the host at once.
 fn killed_mid_step_then_resumed(c: &Case) -> Struck {
-    c.hold("start", "director");
-    let mut child = c.start(&[]);
-    assert!(c.wait_in("start", "director"));
-    send(&child, "KILL");
-    let _ = child.wait();
+    kill_while_starting(c);
     let listener = c.ssh.hosts[0].pid();
     // The step's own processes; the connection's sshd goes with the dead run's ssh master.
     let cmdline = |p: &str| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
@@ -881,16 +890,11 @@ fn killed_mid_step_then_resumed(c: &Case) -> Struck {
     c.release("start", "director");
     let mut s = struck(Expect::Restored, c.finish(resumed));
     s.happened = format!("killed mid-step; --resume {}", s.happened);
-    let said = journals(&c.bed.path("dr"))
-        .last()
-        .into_iter()
-        .flatten()
-        .any(|e| {
-            e["event"] == "lock"
-                && e["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("stopped what it left running"))
-        });
+    let said = lock_events(c).iter().any(|e| {
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("stopped what it left running"))
+    });
     if !stopped || !said {
         s.wrong.push((
             2,
