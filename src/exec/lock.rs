@@ -237,13 +237,13 @@ async fn stop_leftovers(shared: &RunShared, host: &str, gone: &Owner) -> Result<
     // `[s]etup-run-…` matches the tag but not this script's own command line, which holds the pattern.
     let pattern = quote(&format!("(^| )[{}]{}( |$)", &tag[..1], &tag[1..]));
     let script = format!(
-        "command -v pgrep >/dev/null || {{ echo 'pgrep is not installed' >&2; exit 1; }}
-         me=$(ps -o pgid= -p $$ | tr -d ' ')
-n=0
-         for g in $(for p in $(pgrep -f {pattern} || true); do ps -o pgid= -p \"$p\" || true; done | sort -u); do
-         if [ \"$g\" != \"$me\" ] && [ \"$g\" -gt 1 ] && kill -KILL \"-$g\" 2>/dev/null; then n=$((n+1)); fi
-         done
-echo \"$n\""
+        "command -v pgrep >/dev/null || {{ echo 'pgrep is not installed' >&2; exit 1; }}\n\
+         me=$(ps -o pgid= -p $$ | tr -d ' ')\n\
+         n=0\n\
+         for g in $(for p in $(pgrep -f {pattern} || true); do ps -o pgid= -p \"$p\" || true; done | sort -u); do\n\
+         if [ \"$g\" != \"$me\" ] && [ \"$g\" -gt 1 ] && kill -KILL \"-$g\" 2>/dev/null; then n=$((n+1)); fi\n\
+         done\n\
+         echo \"$n\""
     );
     let out = shell(shared, host, script).await?;
     out.trim()
