@@ -1098,11 +1098,12 @@ fn strays(case: &Case) -> Vec<String> {
     loop {
         let waited = start.elapsed();
         let master = |l: &String| l.contains("[mux]") || l.contains(" -M ");
-        let left: Vec<String> = strays_now(case)
+        let now = strays_now(case);
+        let masters_left = now.iter().any(master);
+        let left: Vec<String> = now
             .into_iter()
             .filter(|l| waited > Duration::from_secs(40) || !master(l))
             .collect();
-        let masters_left = strays_now(case).iter().any(master);
         let settled = left.is_empty() && !masters_left;
         if settled || !left.is_empty() && waited > Duration::from_secs(2) {
             if settled && waited > Duration::from_secs(2) {
