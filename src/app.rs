@@ -14,8 +14,15 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             clap_complete::generate(*shell, &mut cmd, "setup", &mut std::io::stdout());
             Ok(0)
         }
-        Command::DemoBackups { dir } => {
-            crate::demo::write_backups(dir).map_err(|e| {
+        Command::DemoBackups { dir, signing_key } => {
+            let key =
+                match signing_key {
+                    Some(p) => Some(crate::authentic::SigningKey::load(p, None).map_err(|e| {
+                        Failure::invalid(crate::diag::Diag::plain("signing_key", e))
+                    })?),
+                    None => None,
+                };
+            crate::demo::write_backups(dir, key.as_ref()).map_err(|e| {
                 Failure::Other(format!("writing demo backups into {}: {e}", dir.display()))
             })?;
             Ok(0)

@@ -28,7 +28,8 @@ Examples:
 
 Other answers: config_backup (a name, or latest), analytics.mode, analytics.snapshots,
 db_password (the director's database), age_identity (the identity file that opens encrypted
-backups), become_password.
+backups), trusted_signers (the allowed_signers file of the keys whose signed backups are restored),
+signing_key_passphrase (the DC's signing key, when it has one), become_password.
 
 Answers (strongest first): --set KEY=VALUE, env SETUP_<KEY> (dots become _), --answers FILE
 (default answers.yml), restore.yml, then an interactive prompt.
@@ -94,9 +95,14 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Write the demo's sample backups into a folder (the demo ships with them).
+    /// Write the demo's sample backups into a folder (the demo ships with them), each manifest
+    /// signed with the key given (the demo's: inventories/demo-dc/demo-signing-key).
     #[command(hide = true)]
-    DemoBackups { dir: PathBuf },
+    DemoBackups {
+        dir: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        signing_key: Option<PathBuf>,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +177,10 @@ pub struct Common {
     /// Replace a backup that already exists (a day's analytics snapshot is taken once otherwise).
     #[arg(long, global = true)]
     pub force: bool,
+    /// Read backups that no key of trusted_signers signed (warned in the summary, recorded in the
+    /// report). Without it, only backups signed by a trusted key are restored or verified.
+    #[arg(long, global = true)]
+    pub allow_unsigned: bool,
     /// Pre-filled answers (default: DIR/answers.yml when present).
     #[arg(long, global = true, value_name = "FILE")]
     pub answers: Option<PathBuf>,

@@ -1,4 +1,5 @@
-//! The demo's sample backups: small tar archives with sha256 sidecars, written by the tool itself.
+//! The demo's sample backups: small tar archives with sha256 sidecars and signed manifests, written
+//! by the tool itself.
 
 use std::path::Path;
 
@@ -34,17 +35,51 @@ pub fn tar(files: &[(&str, &[u8])], mtime: u64) -> Vec<u8> {
     out
 }
 
-fn write_with_sum(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(dir.join(name), bytes)?;
-    let digest = hex::encode(Sha256::digest(bytes));
-    std::fs::write(
-        dir.join(format!("{name}.sha256")),
-        format!("{digest}  {name}\n"),
-    )
+/// One sample backup: the tar, its sidecar, and its manifest signed with the demo's key.
+struct Sample<'a> {
+    dir: &'a Path,
+    key: Option<&'a crate::authentic::SigningKey>,
 }
 
-pub fn write_backups(dir: &Path) -> std::io::Result<()> {
+impl Sample<'_> {
+    fn write(&self, name: &str, bytes: &[u8], facts: serde_json::Value) -> std::io::Result<()> {
+        std::fs::write(self.dir.join(name), bytes)?;
+        let digest = hex::encode(Sha256::digest(bytes));
+        std::fs::write(
+            self.dir.join(format!("{name}.sha256")),
+            format!("{digest}  {name}\n"),
+        )?;
+        let Some(key) = self.key else { return Ok(()) };
+        let mut m = serde_json::json!({
+            "object": name,
+            "plain": { "bytes": bytes.len(), "sha256": digest },
+            "stored": { "bytes": bytes.len(), "sha256": digest },
+            "compression": "none",
+            "encryption": "none",
+            "source_host": "demo",
+            "tool": "setup demo-backups",
+        });
+        for (k, v) in facts.as_object().into_iter().flatten() {
+            m[k] = v.clone();
+        }
+        let text = serde_json::to_string_pretty(&m).expect("json") + "\n";
+        let sig = key.sign(text.as_bytes()).map_err(std::io::Error::other)?;
+        std::fs::write(self.dir.join(format!("{name}.manifest.json")), &text)?;
+        std::fs::write(
+            self.dir
+                .join(format!("{name}{}", crate::authentic::SIG_SUFFIX)),
+            sig,
+        )
+    }
+}
+
+/// Writes the sample backups into `dir`; with a key, each with a manifest that key signs.
+pub fn write_backups(
+    dir: &Path,
+    key: Option<&crate::authentic::SigningKey>,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    let out = Sample { dir, key };
     let config = tar(
         &[
             (
@@ -55,7 +90,11 @@ pub fn write_backups(dir: &Path) -> std::io::Result<()> {
         ],
         1_795_658_400,
     );
-    write_with_sum(dir, "director-config-20261120T020000Z.tar", &config)?;
+    out.write(
+        "director-config-20261120T020000Z.tar",
+        &config,
+        serde_json::json!({"kind": "config", "created_at": "2026-11-20T02:00:00Z"}),
+    )?;
     // Daily analytics snapshots: one in 2026-W43, none in W44 (a gap), then every day of W45 to W47.
     let first = NaiveDate::from_ymd_opt(2026, 11, 2).expect("valid date");
     let mut days = vec![NaiveDate::from_ymd_opt(2026, 10, 25).expect("valid date")];
@@ -69,7 +108,13 @@ pub fn write_backups(dir: &Path) -> std::io::Result<()> {
         );
         let path = format!("indices/{day}.json");
         let body = tar(&[(&path, index.as_bytes())], 1_795_658_400);
-        write_with_sum(dir, &name, &body)?;
+        // Taken at 00:30 UTC the next day, once the day was over.
+        let taken = format!("{}T00:30:00Z", day + Duration::days(1));
+        out.write(
+            &name,
+            &body,
+            serde_json::json!({"kind": "analytics", "day": day.to_string(), "created_at": taken}),
+        )?;
     }
     Ok(())
 }

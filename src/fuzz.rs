@@ -26,6 +26,7 @@ pub const TARGETS: &[Target] = &[
     ("answers", answers),
     ("template", template),
     ("tarcheck", tarcheck),
+    ("signature", signature),
 ];
 
 /// Renders every diagnostic as the terminal would, carets and all.
@@ -256,4 +257,32 @@ pub fn tarcheck(data: &[u8]) {
     let whole = verdict(archive.len());
     let cut = verdict(seed as usize % 700 + 1);
     assert_eq!(whole, cut, "the verdict depends on how the stream was read");
+}
+
+/// The signature reader: the input is an allowed_signers file, and also a manifest and its armored
+/// signature (split at the first NUL). Judged against the demo's trusted key, nothing may pass but
+/// that key's signature, for the namespace `setup-backup`, over a manifest naming this object.
+pub fn signature(data: &[u8]) {
+    use crate::authentic::{AllowedSigners, Trust, judge};
+    let text = String::from_utf8_lossy(data);
+    let _ = AllowedSigners::parse(&text, "fuzz");
+    let (manifest, sig) = text.split_once('\0').unwrap_or((&text, &text));
+    let demo = AllowedSigners::parse(
+        include_str!("../inventories/demo/allowed_signers"),
+        "allowed_signers",
+    )
+    .expect("the demo's allowed_signers reads");
+    let trust = Trust {
+        signers: Some(std::sync::Arc::new(demo)),
+        allow_unsigned: false,
+        expect_encrypted: false,
+        now: "2026-12-01T00:00:00Z".parse().expect("a time"),
+    };
+    const OBJECT: &str = "director-config-20261120T020000Z.tar";
+    if let Ok(v) = judge(OBJECT, Some(manifest), Some(sig), &trust) {
+        assert!(!v.unsigned && v.signer.is_some(), "passed without a signer");
+        let m = v.manifest.expect("a judged manifest");
+        assert_eq!(m["object"], OBJECT, "passed for another object");
+        assert!(v.stored_sha256.is_some_and(|d| d.len() == 64));
+    }
 }

@@ -4,6 +4,7 @@
 mod actions;
 mod answers;
 mod app;
+mod authentic;
 mod cli;
 mod commands;
 mod context;

@@ -54,6 +54,8 @@ pub struct Options {
     pub restore_file: DocPath,
     pub backup_file: DocPath,
     pub force: bool,
+    /// `--allow-unsigned`: backups no trusted key signed are read anyway.
+    pub allow_unsigned: bool,
     pub answers: DocPath,
     /// `--set KEY=VALUE`, parsed with the documents (a malformed one is a diagnostic among theirs).
     pub sets: Vec<String>,
@@ -85,6 +87,7 @@ impl Options {
             restore_file: DocPath::new(&c.dir, &c.restore_file, "restore.yml"),
             backup_file: DocPath::new(&c.dir, &c.backup_file, "backup.yml"),
             force: c.force,
+            allow_unsigned: c.allow_unsigned,
             answers: DocPath::new(&c.dir, &c.answers, "answers.yml"),
             sets: c.set.clone(),
             now: c.now.clone(),

@@ -76,6 +76,10 @@ pub struct RunShared {
     pub db_password: Option<Secret>,
     /// The path of the age identity file that opens encrypted backups (answer `age_identity`).
     pub age_identity: Option<Secret>,
+    /// Which backups this site trusts (answer `trusted_signers`, `--allow-unsigned`).
+    pub trust: crate::authentic::Trust,
+    /// The DC's signing key (backup.yml `signing_key`), for a backup.
+    pub signing_key: Option<std::sync::Arc<crate::authentic::SigningKey>>,
     /// Who backups are encrypted to (backup.yml `recipients`).
     pub recipients: Vec<String>,
     /// This site's backup schedule (backup.yml `schedule`, when it has one): written into

@@ -13,6 +13,10 @@ use crate::plan::{self, Plan};
 use crate::template::Templates;
 use crate::yaml::Span;
 
+mod trust;
+use trust::signing_key_of;
+pub use trust::trust_of;
+
 pub enum PlaybookRef {
     Builtin(String),
     File(PathBuf),
@@ -35,6 +39,10 @@ pub struct World {
     pub templates: Templates,
     /// The storage settings, when a step talks to storage.
     pub storage: Option<StorageSettings>,
+    /// Which backups this run trusts.
+    pub trust: crate::authentic::Trust,
+    /// The key that signs what this run backs up (backup.yml `signing_key`).
+    pub signing_key: Option<std::sync::Arc<crate::authentic::SigningKey>>,
 }
 
 /// What a command that only talks to storage needs: no inventory, no playbook, no plan.
@@ -220,6 +228,16 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         }
     }
     let now = clock(o, &mut diags);
+    let reads_backups = playbook
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, "fetch" | "unpack"));
+    let trust = trust_of(o, &answers, now, reads_backups, &mut diags);
+    let signing_key = if playbook.steps.iter().any(|s| s.action == "upload") {
+        signing_key_of(&backup, &answers, &o.dir, &mut diags)
+    } else {
+        None
+    };
     let started = chrono::Utc::now();
     let run = RunInfo {
         id: new_run_id(started),
@@ -259,6 +277,8 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         run,
         templates,
         storage,
+        trust,
+        signing_key,
     })
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Bed, Out, copy_dir, repo};
+use common::{Bed, Out, SIGNING_KEY, copy_dir, repo};
 use serde_json::Value as J;
 
 /// The DC demo in `demo-dc/` and the DR demo in `dr/`, side by side, the DR side reading the DC's store.
@@ -16,6 +16,7 @@ fn sites() -> Bed {
         "backup.yml",
         "answers.yml",
         "demo-identity.txt",
+        "demo-signing-key",
     ] {
         std::fs::copy(dc.join(f), bed.path(&format!("demo-dc/{f}"))).unwrap();
     }
@@ -56,9 +57,17 @@ fn sites() -> Bed {
     );
     let dr = repo().join("inventories/demo");
     std::fs::create_dir_all(bed.path("dr")).unwrap();
-    for f in ["master.yml", "restore.yml", "answers.yml"] {
+    for f in [
+        "master.yml",
+        "restore.yml",
+        "answers.yml",
+        "allowed_signers",
+    ] {
         std::fs::copy(dr.join(f), bed.path(&format!("dr/{f}"))).unwrap();
     }
+    // The DR site opens what the DC encrypted with the demo identity.
+    let answers = bed.read("dr/answers.yml") + "age_identity: ../demo-dc/demo-identity.txt\n";
+    bed.file("dr/answers.yml", &answers);
     copy_dir(&dr.join("bin"), &bed.path("dr/bin"));
     bed
 }
@@ -114,9 +123,11 @@ fn what_the_dc_backs_up_the_dr_site_restores() {
         [
             day.to_string(),
             format!("{day}.manifest.json"),
+            format!("{day}.manifest.json.sig"),
             format!("{day}.sha256"),
             config.to_string(),
             format!("{config}.manifest.json"),
+            format!("{config}.manifest.json.sig"),
             format!("{config}.sha256"),
         ]
     );
@@ -368,7 +379,7 @@ fn round_trip(kind: &'static str, data: &str) {
     );
     let db = |name: &str| {
         format!(
-            "db_name: {name}, db_user: setupdb, db_host: 127.0.0.1, db_port: {}, ",
+            "db_name: {name}, db_user: setupdb, db_owner: setupowner, db_host: 127.0.0.1, db_port: {}, ",
             pg.port
         )
     };
@@ -395,18 +406,19 @@ fn round_trip(kind: &'static str, data: &str) {
             )
     };
     let secrets = format!(
-        "{}db_password: {}\nage_identity: {}\n",
+        "{}db_password: {}\nage_identity: {}\n{}",
         s3.answers(),
         pg.password,
         repo()
             .join("inventories/demo-dc/demo-identity.txt")
-            .display()
+            .display(),
+        common::trust_answer()
     );
     bed.file("dc/master.yml", &master(&dc_root, "", "host1"))
         .file(
             "dc/backup.yml",
             &format!(
-                "config: {{ dir: /etc/director, database: {{ name: director, user: setupdb, host: 127.0.0.1, port: '{}' }} }}\nanalytics: {{ data_dir: /srv/analytics }}\nrecipients: [age19dtdgtfz30hrkzk8h6hpe64y6rh22leewmr63wgycedjzudnmqts0lrxzs]\n",
+                "config: {{ dir: /etc/director, database: {{ name: director, user: setupdb, host: 127.0.0.1, port: '{}' }} }}\nanalytics: {{ data_dir: /srv/analytics }}\nrecipients: [age19dtdgtfz30hrkzk8h6hpe64y6rh22leewmr63wgycedjzudnmqts0lrxzs]\nsigning_key: {SIGNING_KEY}\n",
                 pg.port
             ),
         )
@@ -847,7 +859,7 @@ fn a_dc_host_killed_mid_backup_leaves_no_object() {
     .file("answers.yml", &s3.answers())
     .file(
         "backup.yml",
-        "components: [config]\nconfig: { dir: /etc }\nrecipients: [age19dtdgtfz30hrkzk8h6hpe64y6rh22leewmr63wgycedjzudnmqts0lrxzs]\n",
+        &format!("components: [config]\nconfig: {{ dir: /etc }}\nrecipients: [age19dtdgtfz30hrkzk8h6hpe64y6rh22leewmr63wgycedjzudnmqts0lrxzs]\nsigning_key: {SIGNING_KEY}\n"),
     )
     .file(
         "pb.yml",

@@ -55,7 +55,7 @@ fn site(spoil: &str) -> Site {
     std::fs::write(run.join("director.state"), "running\n").unwrap();
     let ctl = common::service_stub(&bed, &run);
     let vars = format!(
-        "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: director, db_user: setupdb, db_host: 127.0.0.1, db_port: {}, ",
+        "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: director, db_user: setupdb, db_owner: setupowner, db_host: 127.0.0.1, db_port: {}, ",
         root.display(),
         ctl.display(),
         pg.port
@@ -68,8 +68,9 @@ fn site(spoil: &str) -> Site {
         .file(
             "answers.yml",
             &format!(
-                "storage.type: local\nstorage.local.path: backups\ndb_password: {}\n",
-                pg.password
+                "storage.type: local\nstorage.local.path: backups\ndb_password: {}\n{}",
+                pg.password,
+                common::trust_answer()
             ),
         )
         .file(
@@ -108,6 +109,8 @@ fn site(spoil: &str) -> Site {
         .unwrap()
         .success();
     assert!(ok, "{script}");
+    // Signed as the DC signs: a broken dump from the DC itself is caught by what comes next.
+    common::sign_backup(&bed.path("backups"), BACKUP, "2026-11-20T02:00:00Z");
     Site { bed, pg, _ssh: ssh }
 }
 
@@ -216,7 +219,7 @@ fn a_dump_that_does_not_load_stops_the_restore_before_anything_is_stopped() {
     let out = s.bed.run(&["standalone", "verify"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let want = format!(
-        "BAD {BACKUP}: sha256 verified, 2 entries checked, but director.dump is not a readable dump"
+        "BAD {BACKUP}: signed by backup@demo-dc, sha256 verified, 2 entries checked, manifest matches, but director.dump is not a readable dump"
     );
     assert!(out.stdout.contains(&want), "{}", out.stdout);
 }

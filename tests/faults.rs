@@ -114,8 +114,9 @@ impl Source {
         .file(
             "dc/backup.yml",
             &format!(
-                "config: {{ dir: /etc/director, database: {{ name: fault_source, user: setupdb, host: 127.0.0.1, port: '{}' }} }}\nanalytics: {{ data_dir: /srv/analytics }}\nrecipients: [{RECIPIENT}]\n",
-                pg.port
+                "config: {{ dir: /etc/director, database: {{ name: fault_source, user: setupdb, host: 127.0.0.1, port: '{}' }} }}\nanalytics: {{ data_dir: /srv/analytics }}\nrecipients: [{RECIPIENT}]\nsigning_key: {}\n",
+                pg.port,
+                common::SIGNING_KEY
             ),
         )
         .file(
@@ -177,7 +178,7 @@ impl<'a> Case<'a> {
             "CREATE TABLE tenants (id int PRIMARY KEY, name text); INSERT INTO tenants VALUES (1, 'dr-old-row')",
         );
         let vars = format!(
-            "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: {db}, db_user: setupdb, db_host: 127.0.0.1, db_port: {}, ",
+            "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: {db}, db_user: setupdb, db_owner: setupowner, db_host: 127.0.0.1, db_port: {}, ",
             root.display(),
             ctl.display(),
             pg.port
@@ -187,12 +188,13 @@ impl<'a> Case<'a> {
             .replace("groups: [bed]", "groups: [director, analytics]")
             .replace("vars: { ", &vars);
         let answers = format!(
-            "{}db_password: {}\nage_identity: {}\nstorage.timeout: 6\n",
+            "{}db_password: {}\nage_identity: {}\nstorage.timeout: 6\n{}",
             s3.answers(),
             pg.password,
             common::repo()
                 .join("inventories/demo-dc/demo-identity.txt")
-                .display()
+                .display(),
+            common::trust_answer()
         );
         bed.file("dr/master.yml", &master)
             .file(
@@ -774,6 +776,27 @@ fn wrong_sidecar(c: &Case) -> Struck {
     struck(Expect::Untouched, c.restore(&[]))
 }
 
+/// A backup made by someone who can write to the bucket: the DC's genuine object and sidecar
+/// copied under a newer name, with a manifest for that name that nobody signed.
+fn forged_backup(c: &Case) -> Struck {
+    let forged = CONFIG.replace("2026", "2099");
+    for suffix in ["", ".sha256"] {
+        std::fs::copy(
+            c.object(&format!("{CONFIG}{suffix}")),
+            c.object(&format!("{forged}{suffix}")),
+        )
+        .unwrap();
+    }
+    let manifest = std::fs::read_to_string(c.object(&format!("{CONFIG}.manifest.json")))
+        .unwrap()
+        .replace(CONFIG, &forged);
+    std::fs::write(c.object(&format!("{forged}.manifest.json")), manifest).unwrap();
+    struck(
+        Expect::Untouched,
+        c.restore(&["--set", &format!("config_backup={forged}")]),
+    )
+}
+
 fn wrong_identity(c: &Case) -> Struck {
     c.bed.file(
         "dr/other-identity.txt",
@@ -956,8 +979,10 @@ fn backup_during_restore(c: &Case) -> Struck {
     c.bed.file(
         "dr/backup.yml",
         &format!(
-            "config: {{ dir: /etc/director, database: {{ name: {}, user: setupdb, host: 127.0.0.1, port: '{}' }} }}\nanalytics: {{ data_dir: /var/lib/analytics }}\nrecipients: [{RECIPIENT}]\n",
-            c.db, c.pg.port
+            "config: {{ dir: /etc/director, database: {{ name: {}, user: setupdb, host: 127.0.0.1, port: '{}' }} }}\nanalytics: {{ data_dir: /var/lib/analytics }}\nrecipients: [{RECIPIENT}]\nsigning_key: {}\n",
+            c.db,
+            c.pg.port,
+            common::SIGNING_KEY
         ),
     );
     two_at_once(
@@ -982,6 +1007,7 @@ pub const FAULTS: &[Fault] = &[
     ("storage server hangs", storage_hangs),
     ("corrupted object", corrupted_object),
     ("wrong sidecar", wrong_sidecar),
+    ("forged backup (unsigned, named newest)", forged_backup),
     ("wrong encryption identity", wrong_identity),
     ("full disk while fetching", full_disk_staging),
     ("full disk while unpacking", full_disk_unpack),

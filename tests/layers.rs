@@ -9,15 +9,15 @@ const LAYERS: &[&[&str]] = &[
     &["yaml", "secret", "embedded"],
     &["diag", "template", "gate"],
     &["retention"],
-    &["docs", "cli", "demo"],
+    &["docs", "cli"],
     &["answers"],
     &["context", "transport"],
     &["plan", "storage", "seal"],
-    &["report", "options", "failure"],
+    &["report", "options", "failure", "authentic"],
     &["task"],
     &["actions"],
     &["exec", "world"],
-    &["commands"],
+    &["commands", "demo"],
     &["app", "fuzz"],
 ];
 

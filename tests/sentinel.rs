@@ -15,6 +15,7 @@ use common::sshbed::SshBed;
 use common::storagebed::StorageBed;
 use common::{Bed, repo};
 
+const SIGNING_PASS: &str = "Sentinel-Signing-Pass-7c1e";
 const RECIPIENT: &str = "age19dtdgtfz30hrkzk8h6hpe64y6rh22leewmr63wgycedjzudnmqts0lrxzs";
 /// The sudo password of the bed's `setupdr` login (tests/support/sshbed).
 const BECOME: &str = "setupdr-sudo";
@@ -116,15 +117,36 @@ impl Site {
                 )
         };
         let db = format!(
-            "db_name: director_dr, db_user: setupdb, db_host: 127.0.0.1, db_port: {}, ",
+            "db_name: director_dr, db_user: setupdb, db_owner: setupowner, db_host: 127.0.0.1, db_port: {}, ",
             pg.port
         );
         let identity = repo().join("inventories/demo-dc/demo-identity.txt");
+        // The DC signs with a key of its own, protected by a passphrase (a secret answer); the DR
+        // site trusts that key.
+        std::fs::create_dir_all(bed.path("dc")).unwrap();
+        let made = std::process::Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                SIGNING_PASS,
+                "-C",
+                "backup@sentinel",
+                "-f",
+            ])
+            .arg(bed.path("dc/signing-key"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(made);
+        let public = bed.read("dc/signing-key.pub");
+        bed.file("dr/allowed_signers", &format!("backup@sentinel {public}"));
         bed.file("dc/master.yml", &master(&bed.path("dc-root"), "", "  host2:"))
             .file(
                 "dc/backup.yml",
                 &format!(
-                    "config: {{ dir: /etc/director, database: {{ name: director, user: setupdb, host: 127.0.0.1, port: '{}' }} }}\nanalytics: {{ data_dir: /srv/analytics }}\nrecipients: [{RECIPIENT}]\n",
+                    "config: {{ dir: /etc/director, database: {{ name: director, user: setupdb, host: 127.0.0.1, port: '{}' }} }}\nanalytics: {{ data_dir: /srv/analytics }}\nrecipients: [{RECIPIENT}]\nsigning_key: signing-key\n",
                     pg.port
                 ),
             )
@@ -132,7 +154,11 @@ impl Site {
             // answers file.
             .file(
                 "dc/answers.yml",
-                &format!("{}db_password: {}\n", store.answers(), pg.password),
+                &format!(
+                    "{}db_password: {}\nsigning_key_passphrase: {SIGNING_PASS}\n",
+                    store.answers(),
+                    pg.password
+                ),
             )
             .file("dr/master.yml", &master(&bed.path("dr-root"), &db, "  host1:"))
             .file(
@@ -142,7 +168,7 @@ impl Site {
             .file(
                 "dr/answers.yml",
                 &format!(
-                    "{}db_password: {}\nage_identity: {}\nbecome_password: {BECOME}\n",
+                    "{}db_password: {}\nage_identity: {}\nbecome_password: {BECOME}\ntrusted_signers: allowed_signers\n",
                     store.answers(),
                     pg.password,
                     identity.display()
@@ -159,6 +185,7 @@ impl Site {
         assert!(!secrets.is_empty(), "{kind} has no secret to watch");
         secrets.push(("db_password".into(), pg.password.clone()));
         secrets.push(("become_password".into(), BECOME.into()));
+        secrets.push(("signing_key_passphrase".into(), SIGNING_PASS.into()));
         secrets.push((
             "age_identity (the key in the file)".into(),
             identity_secret(),

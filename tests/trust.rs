@@ -225,6 +225,8 @@ fn backup(bed: &Bed, name: &str, make: &str, after: &str) {
         .status()
         .unwrap();
     assert!(ok.success(), "{script}");
+    // Signed as a compromised DC would sign it: the archive checker is what must stop it.
+    common::sign_backup(&bed.path("backups"), name, "2026-11-20T00:30:00Z");
 }
 
 fn analytics_only(bed: &Bed) -> common::Out {

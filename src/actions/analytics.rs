@@ -83,7 +83,7 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
     let names: Vec<String> = objects
         .into_iter()
         .map(|o| o.name)
-        .filter(|n| !n.ends_with(".sha256"))
+        .filter(|n| !crate::storage::is_companion(n))
         .collect();
     let state = read_state(ctx, &state_file).await?;
     let d = gate::decide(&Input {

@@ -58,7 +58,7 @@ async fn room_for(storage: &dyn crate::storage::Storage, object: &str) -> Result
         .await
         .map_err(|e| e.to_string())?
         .into_iter()
-        .filter(|o| !o.name.ends_with(".sha256") && !o.name.ends_with(".manifest.json"))
+        .filter(|o| !crate::storage::is_companion(&o.name))
         .max_by(|a, b| a.name.cmp(&b.name));
     match last {
         Some(o) if o.size > free => Err(format!(
@@ -210,8 +210,20 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
                 Err(e) => return Outcome::failed(e),
             }
         }
+        // The manifest as it is stored is what is signed: every byte of it, the object's name,
+        // kind, time and both digests among them.
         let text = serde_json::to_string_pretty(&m).unwrap_or_default() + "\n";
+        let Some(key) = ctx.shared.signing_key.as_deref() else {
+            return Outcome::failed(
+                "no signing key: add `signing_key` to backup.yml (backups are always signed)",
+            );
+        };
+        let sig = match key.sign(text.as_bytes()) {
+            Ok(s) => s,
+            Err(e) => return Outcome::failed(e),
+        };
         extra.push((format!("{object}.manifest.json"), text));
+        extra.push((format!("{object}{}", crate::storage::SIG_SUFFIX), sig));
     }
     for (name, text) in extra {
         if let Err(e) = storage
@@ -222,7 +234,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
         }
     }
     let how = if seal {
-        format!(", {plain_bytes} bytes before zstd and age")
+        format!(", {plain_bytes} bytes before zstd and age, manifest signed")
     } else {
         String::new()
     };

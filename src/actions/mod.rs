@@ -5,6 +5,7 @@ mod backup;
 mod checks;
 pub mod command;
 mod files;
+mod pgscreen;
 mod postgres;
 mod service;
 pub mod tarcheck;

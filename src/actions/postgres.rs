@@ -2,7 +2,11 @@
 //! that the live database is never written to and a rollback is two renames.
 //!
 //! - `op: load`: a fresh database `<database>_setup_new` from a `pg_dump -Fc` file (`pg_restore`);
-//!   the live database is not touched. A failed load drops the new database.
+//!   the live database is not touched. A failed load drops the new database. A signed dump from a
+//!   compromised DC is still SQL, so the dump is screened first (`screen`: no programs run by COPY,
+//!   no roles, no extensions off the allow list, no event triggers, subscriptions, foreign servers or
+//!   untrusted languages), and it is loaded as the database's owner role (`owner`, else the live
+//!   database's owner), never as a superuser, without owners or privileges from the dump.
 //! - `op: dump`: a dump of the live database to `to`, before it is replaced.
 //! - `op: switch`: the live database becomes `<database>_pre_<run>` and the new one takes its name;
 //!   undone by renaming back (the restored one is kept as `<database>_failed_<run>`).
@@ -13,6 +17,7 @@
 //! Connection: `database`, `user`, `host` (a name, an address or a socket folder), `port`. The
 //! password is the answer `db_password`, handed over in the environment, never on a command line.
 
+use super::pgscreen::{SCRIPT_LINES, screen};
 use crate::task::{Outcome, TaskCtx, Undo};
 use crate::transport::{EnvValue, Program};
 
@@ -176,19 +181,53 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
 async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     let dump = ctx.arg("dump").ok_or("`op: load` needs `dump`")?;
     let new = derived(&conn.database, "setup_new", "");
+    // What the dump would run, screened before a database is made.
+    let lines = conn
+        .run(
+            ctx,
+            Program::Argv(vec![
+                "sh".into(),
+                "-c".into(),
+                SCRIPT_LINES.to_string(),
+                "screen".into(),
+                dump.clone(),
+            ]),
+        )
+        .await
+        .map_err(|e| format!("{dump} cannot be read as a dump: {e}"))?;
+    if lines.contains("PG_RESTORE_FAILED") {
+        return Err(format!(
+            "{dump} cannot be read as a dump (pg_restore could not read it)"
+        ));
+    }
+    let found = screen(&lines);
+    if !found.is_empty() {
+        return Err(format!(
+            "{dump} holds what a configuration backup never needs, so it is not loaded ({} finding(s)): {}",
+            found.len(),
+            found.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+        ));
+    }
+    let owner = owner_role(ctx, conn).await?;
     let fresh = format!("DROP DATABASE IF EXISTS {n}", n = ident(&new));
     conn.run(ctx, conn.psql("postgres", &fresh)).await?;
     conn.run(
         ctx,
-        conn.psql("postgres", &format!("CREATE DATABASE {}", ident(&new))),
+        conn.psql(
+            "postgres",
+            &format!("CREATE DATABASE {} OWNER {}", ident(&new), ident(&owner)),
+        ),
     )
     .await?;
+    let role = format!("--role={owner}");
     let restore = conn.tool(
         "pg_restore",
         &[
             "--no-owner",
             "--no-privileges",
             "--exit-on-error",
+            "--single-transaction",
+            &role,
             "-d",
             &new,
             &dump,
@@ -200,9 +239,39 @@ async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     }
     let tables = conn.tables(ctx, &new).await?;
     Ok(Outcome::changed(format!(
-        "{dump} loaded into {new} ({tables} table(s)); {} is untouched",
+        "{dump} screened and loaded into {new} as the role {owner} ({tables} table(s)); {} is untouched",
         conn.database
     )))
+}
+
+/// The role the dump is loaded as and the new database is owned by: `owner` (db_owner), else the
+/// live database's owner, else the connecting user. Never a superuser.
+async fn owner_role(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<String, String> {
+    let given = ctx.arg("owner").filter(|o| !o.is_empty());
+    let sql = match &given {
+        Some(o) => format!(
+            "SELECT rolname || '|' || rolsuper FROM pg_roles WHERE rolname = {}",
+            literal(o)
+        ),
+        None => format!(
+            "SELECT r.rolname || '|' || r.rolsuper FROM pg_roles r WHERE r.oid = coalesce((SELECT datdba FROM pg_database WHERE datname = {}), (SELECT oid FROM pg_roles WHERE rolname = current_user))",
+            literal(&conn.database)
+        ),
+    };
+    let row = conn.run(ctx, conn.psql("postgres", &sql)).await?;
+    let Some((name, superuser)) = row.split_once('|') else {
+        return Err(format!(
+            "there is no role {}: set db_owner to the role that owns the director's database",
+            given.unwrap_or_default()
+        ));
+    };
+    if superuser == "t" {
+        return Err(format!(
+            "the dump would be loaded as {name}, a superuser: set db_owner in master.yml to the role that owns the director's database (not a superuser), or make it the database's owner (ALTER DATABASE {} OWNER TO ...)",
+            conn.database
+        ));
+    }
+    Ok(name.to_string())
 }
 
 async fn discard(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {

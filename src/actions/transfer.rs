@@ -164,28 +164,83 @@ async fn expected_digest(
     Ok(expected)
 }
 
-/// A backup ready to stream: the digest it must have, its size, and a reader from its start.
+/// A backup ready to stream: the digest it must have, its size, and a reader from its start. Its
+/// manifest's signature is checked first (see `authentic`): a backup this site does not trust is
+/// refused before a byte of it is read, and the digest it must hash to is the signed one.
 pub(super) async fn open_backup(
     ctx: &TaskCtx<'_>,
     storage: &dyn crate::storage::Storage,
     object: &str,
-) -> Result<(Option<String>, u64, Reader), Outcome> {
-    let expected = expected_digest(ctx, storage, object).await?;
+) -> Result<(Option<String>, u64, Reader, String), Outcome> {
     let size = match storage.stat(object).await {
         Ok(m) => m.size,
         Err(e) if e.not_found => {
             return Err(Outcome::failed(format!(
-                "backup `{object}` is not in {}: see `setup standalone list` for what is there",
+                "backup `{}` is not in {}: see `setup standalone list` for what is there",
+                crate::storage::shown(object),
                 storage.describe()
             )));
         }
         Err(e) => return Err(Outcome::failed(e.to_string())),
     };
+    let verified = crate::authentic::check(storage, object, &ctx.shared.trust)
+        .await
+        .map_err(|why| {
+            Outcome::failed(format!(
+                "{}; nothing was downloaded",
+                crate::authentic::refused(object, &why)
+            ))
+        })?;
+    ctx.events().emit(Event::Authenticated {
+        at: chrono::Utc::now(),
+        host: ctx.host.name.clone(),
+        object: crate::storage::shown(object),
+        signer: verified.signer.clone(),
+        unsigned: verified.unsigned,
+    });
+    let expected = match (&verified.stored_sha256, verified.unsigned) {
+        (Some(signed), false) => {
+            // A digest the step gives must agree with the signed one.
+            if let Some(given) = ctx.arg("sha256")
+                && parse_digest(&given).as_deref() != Some(signed.as_str())
+            {
+                return Err(Outcome::failed(format!(
+                    "the step's `sha256` for {object} is not the digest its signed manifest gives ({signed})"
+                )));
+            }
+            // The sidecar is for people checking by hand; one that disagrees means tampering.
+            if let Ok(Some(text)) =
+                crate::storage::read_text(storage, &format!("{object}.sha256"), 4096).await
+                && parse_digest(&text).as_deref() != Some(signed.as_str())
+            {
+                return Err(Outcome::failed(format!(
+                    "{}; nothing was downloaded",
+                    crate::authentic::refused(
+                        object,
+                        &format!(
+                            "its sidecar {object}.sha256 disagrees with its signed manifest ({signed}): the storage was tampered with"
+                        )
+                    )
+                )));
+            }
+            Some(signed.clone())
+        }
+        _ => {
+            ctx.events().emit(Event::Note {
+                at: chrono::Utc::now(),
+                text: format!(
+                    "warning: {}: read without a trusted signature (--allow-unsigned)",
+                    crate::storage::shown(object)
+                ),
+            });
+            expected_digest(ctx, storage, object).await?
+        }
+    };
     let reader = storage
         .get(object, None)
         .await
         .map_err(|e| Outcome::failed(e.to_string()))?;
-    Ok((expected, size, reader))
+    Ok((expected, size, reader, verified.by()))
 }
 
 pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
@@ -194,7 +249,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     };
     let object = ctx.arg("object").unwrap_or_default();
     let dest = ctx.arg("dest").unwrap_or_default();
-    let (expected, size, reader) = match open_backup(ctx, storage, &object).await {
+    let (expected, size, reader, by) = match open_backup(ctx, storage, &object).await {
         Ok(b) => b,
         Err(o) => return o,
     };
@@ -256,7 +311,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
                 n => format!(" ({n} retried after a fault)"),
             };
             Outcome::changed(format!(
-                "{object} -> {dest}, {bytes} bytes, sha256 {how}{resumed}"
+                "{object} -> {dest}, {bytes} bytes, sha256 {how}, {by}{resumed}"
             ))
             .with_data(json!({"sha256": digest, "bytes": bytes, "dest": dest, "retries": retried}))
         }

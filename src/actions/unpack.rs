@@ -90,17 +90,21 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");
     };
-    let object =
-        match crate::storage::resolve_config(storage, &ctx.arg("object").unwrap_or_default()).await
-        {
-            Ok(o) => o,
-            Err(e) => return Outcome::failed(e.to_string()),
-        };
+    let object = match crate::authentic::resolve_config(
+        storage,
+        &ctx.arg("object").unwrap_or_default(),
+        &ctx.shared.trust,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
     let dest = ctx.arg("dest").unwrap_or_default();
     if dest.trim_matches('/').is_empty() {
         return Outcome::failed("`unpack` needs a `dest` folder, and not `/`");
     }
-    let (expected, size, reader) = match open_backup(ctx, storage, &object).await {
+    let (expected, size, reader, by) = match open_backup(ctx, storage, &object).await {
         Ok(b) => b,
         Err(o) => return o,
     };
@@ -161,7 +165,7 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         "NOT verified"
     };
     Outcome::changed(format!(
-        "{object} -> {dest}: {entries} entries checked, {bytes} bytes, sha256 {how}"
+        "{object} -> {dest}: {entries} entries checked, {bytes} bytes, sha256 {how}, {by}"
     ))
     .with_data(json!({"dest": dest, "sha256": digest, "bytes": bytes, "entries": entries}))
 }

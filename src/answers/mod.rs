@@ -32,8 +32,15 @@ const OTHER_KEYS: &[&str] = &[
     "become_password",
     "db_password",
     "age_identity",
+    "trusted_signers",
+    "signing_key_passphrase",
 ];
-const OTHER_SECRETS: &[&str] = &["become_password", "db_password", "age_identity"];
+const OTHER_SECRETS: &[&str] = &[
+    "become_password",
+    "db_password",
+    "age_identity",
+    "signing_key_passphrase",
+];
 
 /// `SETUP_` + key upper-cased, dots to `_`.
 pub fn env_name(key: &str) -> String {

@@ -1,5 +1,5 @@
 //! `setup standalone list`: the backups in storage, with their age (from their manifest when they
-//! have one) and the RPO.
+//! have one), who signed them (checked against trusted_signers) and the RPO.
 
 use serde_json::{Value as J, json};
 
@@ -15,32 +15,40 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     let names: std::collections::BTreeSet<String> =
         objects.iter().map(|o| o.name.clone()).collect();
     let now = w.now;
+    // Listing judges no backup: a plain or unsigned one is shown as such, not refused.
+    let checked = crate::authentic::Trust::from_answers(&w.answers, &w.dir, false)
+        .map_err(|e| Failure::invalid(crate::diag::Diag::plain("trusted_signers", e)))?;
+    let trust = crate::authentic::Trust {
+        expect_encrypted: false,
+        allow_unsigned: checked.signers.is_none(),
+        ..checked
+    };
     let mut rows: Vec<J> = Vec::new();
     for o in objects
         .iter()
-        .filter(|o| !o.name.ends_with(".sha256") && !o.name.ends_with(".manifest.json"))
+        .filter(|o| !crate::storage::is_companion(&o.name))
     {
-        // The time a backup was taken: its manifest's, else the storage's modification time.
-        let manifest = format!("{}.manifest.json", o.name);
-        let taken = if names.contains(&manifest) {
-            super::runtime()
-                .block_on(crate::storage::read_text(
-                    storage.as_ref(),
-                    &manifest,
-                    1 << 20,
-                ))
-                .ok()
-                .flatten()
-                .and_then(|t| serde_json::from_str::<J>(&t).ok())
-                .and_then(|m| m["created_at"].as_str().map(str::to_string))
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| t.with_timezone(&chrono::Utc))
-        } else {
-            None
+        let signed = names.contains(&format!("{}{}", o.name, crate::storage::SIG_SUFFIX));
+        let verdict =
+            super::runtime().block_on(crate::authentic::check(storage.as_ref(), &o.name, &trust));
+        let (signer, trusted, refused) = match &verdict {
+            Ok(v) if !v.unsigned => (v.signer.clone(), true, None),
+            Ok(_) => (None, false, None),
+            Err(why) => (None, false, Some(why.clone())),
         };
+        let manifest = verdict.as_ref().ok().and_then(|v| v.manifest.clone());
+        // The time a backup was taken: its manifest's, else the storage's modification time.
+        let taken = verdict.as_ref().ok().and_then(|v| v.created_at);
         let when = taken.or(o.modified);
         let age = when.map(|m| (now - m).num_seconds().max(0));
-        rows.push(json!({"name": o.name, "size": o.size, "modified": o.modified, "taken_at": when, "age_seconds": age, "checksum": names.contains(&format!("{}.sha256", o.name)), "manifest": taken.is_some()}));
+        rows.push(json!({
+            "name": crate::storage::shown(&o.name), "size": o.size, "modified": o.modified,
+            "taken_at": when, "age_seconds": age,
+            "checksum": names.contains(&format!("{}.sha256", o.name)),
+            "manifest": manifest.is_some(), "signed": signed, "signer": signer,
+            "trusted": trusted, "refused": refused,
+            "checked": trust.signers.is_some(),
+        }));
     }
     if o.json {
         super::say!(
@@ -53,8 +61,19 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     super::say!("{}: {} backups", storage.describe(), rows.len());
     for r in &rows {
         let age = r["age_seconds"].as_i64().map_or("?".into(), human_age);
+        let who = match (&r["signer"], r["signed"] == true, r["checked"] == true) {
+            (J::String(s), _, _) => format!("signed by {s}"),
+            (_, false, _) => "unsigned".to_string(),
+            (_, true, false) => "signed (not checked: no trusted_signers)".to_string(),
+            (_, true, true) => format!(
+                "NOT TRUSTED: {}",
+                r["refused"]
+                    .as_str()
+                    .unwrap_or("its signature does not verify")
+            ),
+        };
         super::say!(
-            "  {:<50} {:>12} bytes  {:>8} old  {}",
+            "  {:<50} {:>12} bytes  {:>8} old  {:<11}  {who}",
             r["name"].as_str().unwrap_or(""),
             r["size"],
             age,
@@ -65,7 +84,13 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             }
         );
     }
-    if let Some(newest) = rows.iter().filter_map(|r| r["age_seconds"].as_i64()).min() {
+    // The RPO counts only backups that could be restored: trusted ones, when keys are given.
+    if let Some(newest) = rows
+        .iter()
+        .filter(|r| r["trusted"] == true || r["checked"] == false)
+        .filter_map(|r| r["age_seconds"].as_i64())
+        .min()
+    {
         super::say!("RPO (age of the newest backup): {}", human_age(newest));
     }
     Ok(0)

@@ -106,6 +106,8 @@ pub fn shared(
             .answers
             .secret("age_identity")
             .map(|p| crate::secret::Secret::new(w.dir.join(p.expose()).display().to_string())),
+        trust: w.trust.clone(),
+        signing_key: w.signing_key.clone(),
         recipients: w.backup.recipients.clone(),
         schedule: w.backup.schedule.clone(),
         lock_timeout: o.connect_timeout,

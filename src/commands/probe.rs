@@ -108,7 +108,7 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
                     continue;
                 };
                 let resolved = match storage {
-                    Some(s) => crate::storage::resolve_config(s, object)
+                    Some(s) => crate::authentic::resolve_config(s, object, &shared.trust)
                         .await
                         .unwrap_or_else(|_| object.to_string()),
                     None => object.to_string(),
@@ -116,7 +116,7 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
                 let object = resolved.as_str();
                 if !sizes.contains_key(object) {
                     let size = match storage {
-                        Some(s) => object_probe(s, object, &mut out).await,
+                        Some(s) => object_probe(s, object, &shared.trust, &mut out).await,
                         None => None,
                     };
                     sizes.insert(object.to_string(), size);
@@ -145,6 +145,7 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
 async fn object_probe(
     storage: &dyn crate::storage::Storage,
     object: &str,
+    trust: &crate::authentic::Trust,
     out: &mut Vec<Probe>,
 ) -> Option<u64> {
     let meta = match storage.stat(object).await {
@@ -163,20 +164,33 @@ async fn object_probe(
             return None;
         }
     };
-    let sidecar = format!("{object}.sha256");
-    let (ok, detail) = match storage.stat(&sidecar).await {
-        Ok(_) => (
-            true,
-            format!("`{object}`: {} bytes, checksum beside it", meta.size),
-        ),
-        Err(e) if e.not_found => (
-            false,
-            format!(
-                "`{object}` ({} bytes) has no `{sidecar}` beside it: it cannot be verified",
-                meta.size
-            ),
-        ),
-        Err(e) => (false, e.to_string()),
+    let (ok, detail) = match crate::authentic::check(storage, object, trust).await {
+        Ok(v) if v.unsigned => {
+            let sidecar = format!("{object}.sha256");
+            match storage.stat(&sidecar).await {
+                Ok(_) => (
+                    true,
+                    format!(
+                        "`{object}`: {} bytes, checksum beside it, {}",
+                        meta.size,
+                        v.by()
+                    ),
+                ),
+                Err(e) if e.not_found && v.stored_sha256.is_some() => {
+                    (true, format!("`{object}`: {} bytes, {}", meta.size, v.by()))
+                }
+                Err(e) if e.not_found => (
+                    false,
+                    format!(
+                        "`{object}` ({} bytes) has no `{sidecar}` beside it: it cannot be verified",
+                        meta.size
+                    ),
+                ),
+                Err(e) => (false, e.to_string()),
+            }
+        }
+        Ok(v) => (true, format!("`{object}`: {} bytes, {}", meta.size, v.by())),
+        Err(why) => (false, crate::authentic::refused(object, &why)),
     };
     out.push(probe("object", None, ok, detail));
     Some(meta.size)

@@ -1,5 +1,5 @@
 //! `setup standalone prune`: the backups backup.yml's `retention` no longer keeps are deleted, each
-//! with its sidecar and manifest; `--check` lists what would go. Runs after a successful backup.
+//! with its sidecar, manifest and signature; `--check` lists what would go. Runs after a successful backup.
 
 use crate::failure::Failure;
 use crate::gate::Pattern;
@@ -20,7 +20,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         .map_err(|e| Failure::Other(e.to_string()))?
         .into_iter()
         .map(|m| m.name)
-        .filter(|n| !n.ends_with(".sha256") && !n.ends_with(".manifest.json"))
+        .filter(|n| !crate::storage::is_companion(n))
         .collect();
     let configs: Vec<_> = names
         .iter()
@@ -45,6 +45,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         }
         let mut gone = Ok(());
         for name in [
+            format!("{}{}", v.name, crate::storage::SIG_SUFFIX),
             format!("{}.manifest.json", v.name),
             format!("{}.sha256", v.name),
             v.name.clone(),

@@ -230,9 +230,12 @@ async fn resolve_latest(w: &mut World) {
     let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker) else {
         return;
     };
-    if let Ok(name) = crate::storage::resolve_config(storage.as_ref(), "latest").await
+    if let Ok((name, passed_over)) = crate::authentic::latest(storage.as_ref(), &w.trust).await
         && let Some(a) = w.answers.values.get_mut("config_backup")
     {
+        for why in passed_over {
+            eprintln!("warning: `latest` passed over {}", masker.mask(&why));
+        }
         a.value = serde_json::Value::String(name);
     }
 }

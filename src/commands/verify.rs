@@ -1,5 +1,6 @@
-//! `setup standalone verify`: every backup a restore would read, downloaded to a scratch folder on
-//! the controller, its sha256 compared with the sidecar, decrypted and decompressed when its name
+//! `setup standalone verify`: every backup a restore would read, its manifest's signature checked
+//! against trusted_signers, downloaded to a scratch folder on the controller, its sha256 compared
+//! with the signed one (the sidecar's, for an unsigned backup with `--allow-unsigned`), decrypted and decompressed when its name
 //! says so, each archive entry checked as the restore checks it, the director's database dump
 //! listed with `pg_restore --list`. No host is contacted.
 
@@ -33,10 +34,11 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         .answers
         .text("age_identity")
         .map(|p| w.dir.join(p).display().to_string());
+    let trust = trust(o, &w)?;
     let result = super::runtime().block_on(async {
         let mut names = Vec::new();
         if let Some(c) = w.answers.text("config_backup") {
-            let c = crate::storage::resolve_config(storage.as_ref(), &c)
+            let c = crate::authentic::resolve_config(storage.as_ref(), &c, &trust)
                 .await
                 .map_err(|e| Failure::Other(e.to_string()))?;
             names.push(c);
@@ -58,7 +60,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             .map_err(|e| Failure::Other(e.to_string()))?
             .into_iter()
             .map(|m| m.name)
-            .filter(|n| !n.ends_with(".sha256") && !n.ends_with(".manifest.json"))
+            .filter(|n| !crate::storage::is_companion(n))
             .filter(|n| pattern.date_of(n).is_some() && crate::gate::safe_name(n))
             .collect();
         snaps.sort();
@@ -66,13 +68,14 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         let mut out = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let file = scratch.join(format!("object-{i}"));
-            let mut v = verify(storage.as_ref(), name, &file, identity.as_deref()).await;
+            let mut v = verify(storage.as_ref(), name, &file, identity.as_deref(), &trust).await;
             v.detail = masker.mask(&v.detail);
             let _ = std::fs::remove_file(&file);
             if !o.json {
                 super::say!(
-                    "  {} {name}: {}",
+                    "  {} {}: {}",
                     if v.ok { "ok " } else { "BAD" },
+                    crate::storage::shown(name),
                     v.detail
                 );
             }
@@ -114,11 +117,20 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     Ok(if bad.is_empty() { 0 } else { 1 })
 }
 
+/// The trust `verify` reads backups with: trusted_signers, or `--allow-unsigned`.
+fn trust(o: &Options, w: &crate::world::StorageWorld) -> Result<crate::authentic::Trust, Failure> {
+    let t = crate::authentic::Trust::from_answers(&w.answers, &w.dir, o.allow_unsigned)
+        .and_then(|t| t.required().map(|_| t))
+        .map_err(|e| Failure::invalid(crate::diag::Diag::plain("trusted_signers", e)))?;
+    Ok(t)
+}
+
 async fn verify(
     storage: &dyn Storage,
     name: &str,
     file: &std::path::Path,
     identity: Option<&str>,
+    trust: &crate::authentic::Trust,
 ) -> Verdict {
     let verdict = |ok: bool, detail: String| Verdict {
         name: name.to_string(),
@@ -135,10 +147,17 @@ async fn verify(
             "not a tar archive (.tar, .tar.zst or .tar.zst.age)".into(),
         );
     }
-    let sidecar = match crate::storage::read_text(storage, &format!("{name}.sha256"), 4096).await {
-        Ok(Some(t)) => t.split_whitespace().next().unwrap_or("").to_lowercase(),
-        Ok(None) => return verdict(false, format!("no `{name}.sha256` beside it")),
-        Err(e) => return verdict(false, e.to_string()),
+    let authentic = match crate::authentic::check(storage, name, trust).await {
+        Ok(v) => v,
+        Err(why) => return verdict(false, format!("refused, nothing downloaded: {why}")),
+    };
+    let expected = match (&authentic.stored_sha256, authentic.unsigned) {
+        (Some(d), false) => d.clone(),
+        _ => match crate::storage::read_text(storage, &format!("{name}.sha256"), 4096).await {
+            Ok(Some(t)) => t.split_whitespace().next().unwrap_or("").to_lowercase(),
+            Ok(None) => return verdict(false, format!("no `{name}.sha256` beside it")),
+            Err(e) => return verdict(false, e.to_string()),
+        },
     };
     let Read {
         stored: digest,
@@ -148,18 +167,34 @@ async fn verify(
         Ok(d) => d,
         Err(e) => return verdict(false, e),
     };
-    if digest != sidecar {
+    if digest != expected {
+        let whose = if authentic.unsigned {
+            "its sidecar"
+        } else {
+            "its signed manifest"
+        };
         return verdict(
             false,
-            format!("checksum mismatch: the object hashes to {digest}, its sidecar says {sidecar}"),
+            format!("checksum mismatch: the object hashes to {digest}, {whose} says {expected}"),
         );
     }
     let entries = match entries {
         Ok(n) => n,
         Err(e) => return verdict(false, format!("sha256 verified, but {e}")),
     };
-    let mut detail = format!("sha256 verified, {entries} entries checked");
-    match manifest_check(storage, name, &digest, &plain).await {
+    let mut detail = format!(
+        "{}, sha256 verified, {entries} entries checked",
+        authentic.by()
+    );
+    // A signed manifest's plain digest was checked by the signature; an unsigned one is read as is.
+    let manifest = match (&authentic.plain_sha256, authentic.unsigned) {
+        (Some(want), false) if *want != plain => Err(format!(
+            "the decrypted tar hashes to {plain}, its signed manifest says {want}"
+        )),
+        (Some(_), false) => Ok(true),
+        _ => manifest_check(storage, name, &digest, &plain).await,
+    };
+    match manifest {
         Ok(true) => detail += ", manifest matches",
         Ok(false) => {}
         Err(e) => return verdict(false, format!("{detail}, but {e}")),

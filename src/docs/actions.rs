@@ -35,6 +35,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
             "to",
             "missing",
             "counts_to",
+            "owner",
         ]),
     ),
     (

@@ -9,6 +9,7 @@
 //!   database: { name: director, user: director, host: /run/postgresql, port: 5432 }
 //! analytics: { data_dir: /var/lib/analytics }
 //! recipients: [age1...]                 # X25519 recipients: who can decrypt the backups
+//! signing_key: dc-signing-key            # Ed25519 OpenSSH private key: signs each manifest
 //! retention: { daily: 7, weekly: 4, monthly: 6 }
 //! schedule: { config: "02:00", analytics: "00:30" }    # every day, UTC
 //! ```
@@ -24,6 +25,7 @@ const KEYS: &[&str] = &[
     "config",
     "analytics",
     "recipients",
+    "signing_key",
     "retention",
     "schedule",
 ];
@@ -41,6 +43,9 @@ pub struct BackupSpec {
     pub components: Vec<String>,
     /// Public age recipients, checked.
     pub recipients: Vec<String>,
+    /// The OpenSSH private key file that signs each manifest, where backup.yml names it (for
+    /// diagnostics about the file itself).
+    pub signing_key: Option<(String, Source, crate::yaml::Span)>,
     /// When each component is backed up: `HH:MM` UTC, every day.
     pub schedule: Vec<(String, String)>,
     /// How long backups are kept (`prune`).
@@ -165,6 +170,22 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> BackupSpec {
         }
     }
     value.insert("recipients".into(), json!(spec.recipients));
+    match node.get("signing_key") {
+        Some(n) => {
+            if let Some(path) = c.string(n, "signing_key") {
+                spec.signing_key = Some((path, src.clone(), n.span));
+            }
+        }
+        None => {
+            let d = c.error(
+                "missing_key",
+                node,
+                "backup.yml has no `signing_key`: backups are always signed, so that the DR site restores only what this site made",
+            );
+            d.label = "signing_key is missing".into();
+            d.help = Some("make a key with `ssh-keygen -t ed25519 -f dc-signing-key`, add `signing_key: dc-signing-key`, and give the DR site dc-signing-key.pub in its allowed_signers file".into());
+        }
+    }
     let mut retention = Map::new();
     if let Some(n) = node.get("retention")
         && c.map(n, "retention", RETENTION_KEYS).is_some()

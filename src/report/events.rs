@@ -83,6 +83,14 @@ pub enum Event {
         at: DateTime<Utc>,
         text: String,
     },
+    /// A backup about to be read: who signed it, or that it is read unsigned (`--allow-unsigned`).
+    Authenticated {
+        at: DateTime<Utc>,
+        host: String,
+        object: String,
+        signer: Option<String>,
+        unsigned: bool,
+    },
     /// A host lock taken, taken over, broken, released or not released.
     Lock {
         at: DateTime<Utc>,

@@ -180,7 +180,7 @@ impl Sink for Progress {
                 _ => {}
             },
             Event::Note { text, .. } => self.line(text),
-            Event::Gate { .. } => {}
+            Event::Gate { .. } | Event::Authenticated { .. } => {}
             Event::Lock {
                 host,
                 action,

@@ -38,6 +38,8 @@ pub struct Collected {
     pub config_backup: Option<String>,
     /// A backup run: it restores nothing, so it has no RTO.
     pub backup: bool,
+    /// Each backup read, once: its name, who signed it, whether it was read unsigned.
+    pub authenticity: Vec<J>,
 }
 
 /// A sink that keeps what the report needs.
@@ -75,6 +77,17 @@ impl Sink for Collector {
                 input_hash: input_hash.clone(),
             }),
             Event::Gate { decision } => c.gate = Some(decision.clone()),
+            Event::Authenticated {
+                object,
+                signer,
+                unsigned,
+                ..
+            } => {
+                if !c.authenticity.iter().any(|a| a["object"] == *object) {
+                    c.authenticity
+                        .push(json!({"object": object, "signer": signer, "unsigned": unsigned}));
+                }
+            }
             Event::RollbackStarted { reason, .. } => c.rollback_reason = Some(reason.clone()),
             Event::Interrupted { .. } => c.interrupted = true,
             Event::Undone {
@@ -279,6 +292,19 @@ pub fn build(
             let _ = writeln!(text, "  ROLLBACK FAILED: {f}");
         }
     }
+    let unsigned: Vec<&str> = c
+        .authenticity
+        .iter()
+        .filter(|a| a["unsigned"] == true)
+        .filter_map(|a| a["object"].as_str())
+        .collect();
+    if !unsigned.is_empty() {
+        let _ = writeln!(
+            text,
+            "WARNING: read without a trusted signature (--allow-unsigned): {}",
+            unsigned.join(", ")
+        );
+    }
     if let Some(g) = &c.gate
         && !quiet
     {
@@ -313,6 +339,8 @@ pub fn build(
         "locks": c.locks,
         "interrupted": c.interrupted,
         "gate": c.gate,
+        "authenticity": c.authenticity,
+        "unsigned_allowed": !unsigned.is_empty(),
     });
     Report { json, text }
 }

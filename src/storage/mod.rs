@@ -93,26 +93,29 @@ pub async fn read_text(
     Ok(Some(text))
 }
 
-/// `latest` names the newest configuration backup (names carry their UTC time, so the greatest
-/// name is the newest); any other name is itself.
-pub async fn resolve_config(storage: &dyn Storage, name: &str) -> Result<String, StorageError> {
-    if name != "latest" {
-        return Ok(name.to_string());
+/// A name from storage as it may be shown on a terminal: control characters (escape sequences that
+/// could erase lines or fake a verdict) are written as `\u{..}` escapes.
+pub fn shown(name: &str) -> String {
+    if !name.chars().any(char::is_control) {
+        return name.to_string();
     }
-    let newest = storage
-        .list("director-config-")
-        .await?
-        .into_iter()
-        .map(|o| o.name)
-        .filter(|n| !n.ends_with(".sha256") && !n.ends_with(".manifest.json"))
-        .max();
-    newest.ok_or_else(|| StorageError {
-        server: storage.describe(),
-        op: "list",
-        object: "director-config-*".into(),
-        message: "no configuration backup to take as `latest`".into(),
-        not_found: true,
-    })
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// What follows an object's name in the name of its manifest's signature.
+pub const SIG_SUFFIX: &str = ".manifest.json.sig";
+
+/// Whether a name is a sidecar, a manifest or a manifest's signature rather than a backup.
+pub fn is_companion(name: &str) -> bool {
+    name.ends_with(".sha256") || name.ends_with(".manifest.json") || name.ends_with(SIG_SUFFIX)
 }
 
 /// What a storage operation gives, later.

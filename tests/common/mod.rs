@@ -192,11 +192,86 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// The DC demo's signing key (an Ed25519 OpenSSH key, committed for the demo only).
+pub const SIGNING_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/inventories/demo-dc/demo-signing-key"
+);
+
+/// The demo's allowed_signers file, which trusts the demo DC's signing key.
+pub fn allowed_signers() -> PathBuf {
+    repo().join("inventories/demo/allowed_signers")
+}
+
+/// The answer that makes a site trust what the demo DC's key signs.
+pub fn trust_answer() -> String {
+    format!("trusted_signers: {}\n", allowed_signers().display())
+}
+
+/// Signs the backup `dir/name` as the DC does, with OpenSSH's own `ssh-keygen -Y sign` and the demo
+/// DC's key (or `key`): writes `name.manifest.json` (the object's name, kind, time and sha256) and
+/// `name.manifest.json.sig` beside it.
+pub fn sign_backup(dir: &Path, name: &str, created_at: &str) {
+    sign_backup_with(
+        dir,
+        name,
+        created_at,
+        &repo().join("inventories/demo-dc/demo-signing-key"),
+    );
+}
+
+pub fn sign_backup_with(dir: &Path, name: &str, created_at: &str, key: &Path) {
+    use sha2::Digest;
+    let bytes = std::fs::read(dir.join(name)).unwrap();
+    let digest = hex::encode(sha2::Sha256::digest(&bytes));
+    let kind = if name.starts_with("director-config-") {
+        "config"
+    } else {
+        "analytics"
+    };
+    let manifest = serde_json::json!({
+        "object": name,
+        "kind": kind,
+        "created_at": created_at,
+        "stored": { "bytes": bytes.len(), "sha256": digest },
+        "plain": { "bytes": bytes.len(), "sha256": digest },
+    });
+    let m = dir.join(format!("{name}.manifest.json"));
+    std::fs::write(&m, serde_json::to_string_pretty(&manifest).unwrap() + "\n").unwrap();
+    ssh_sign(key, &m);
+}
+
+/// `ssh-keygen -Y sign -n setup-backup` of a file, leaving FILE.sig (ssh-keygen wants its key 0600).
+pub fn ssh_sign(key: &Path, file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let k = tmp.path().join("key");
+    std::fs::copy(key, &k).unwrap();
+    std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let _ = std::fs::remove_file(file.with_extension("json.sig"));
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", "setup-backup", "-f"])
+        .arg(&k)
+        .arg(file)
+        .output()
+        .expect("ssh-keygen");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -Y sign: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A copy of the demo: documents, the service stand-in and the sample backups; no earlier runs.
 pub fn demo() -> Bed {
     let bed = Bed::new();
     let src = repo().join("inventories/demo");
-    for f in ["master.yml", "restore.yml", "answers.yml"] {
+    for f in [
+        "master.yml",
+        "restore.yml",
+        "answers.yml",
+        "allowed_signers",
+    ] {
         std::fs::copy(src.join(f), bed.path(f)).unwrap();
     }
     copy_dir(&src.join("bin"), &bed.path("bin"));

@@ -33,11 +33,15 @@ impl PgBed {
                 .to_string()
         };
         let (port, password) = (read("port"), read("password"));
-        PgBed {
+        let bed = PgBed {
             dir,
             port,
             password,
-        }
+        };
+        // The role that owns the director's databases and that a restore loads a dump as: not a
+        // superuser (the superuser `setupdb` connects, makes and renames databases).
+        bed.sql("postgres", "CREATE ROLE setupowner NOLOGIN");
+        bed
     }
 
     fn client(&self, tool: &str) -> Command {
