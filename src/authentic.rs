@@ -225,9 +225,10 @@ pub fn judge(
                 v.unsigned = true;
                 Ok(v)
             }
-            (Some(_), false) if manifest.is_none() => Err(format!(
+            (Some(_), false) if manifest.is_none() => Err(
                 "it has no manifest, so it is not signed: only backups signed by a key in trusted_signers are restored"
-            )),
+                    .to_string(),
+            ),
             (Some(_), false) => Err(format!(
                 "it is not signed (no `{}` beside it): only backups signed by a key in trusted_signers are restored",
                 crate::storage::shown(&sig_name)

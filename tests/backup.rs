@@ -912,3 +912,100 @@ fn a_restore_says_when_the_sites_back_up_on_different_schedules() {
     );
     assert!(out.stdout.contains("04:00"), "{}", out.stdout);
 }
+
+#[test]
+fn a_backup_encrypted_to_the_recipient_but_signed_by_another_key_is_never_restored() {
+    let bed = sites();
+    assert_eq!(backup(&bed, &["--only", "config"]).code, 0);
+    // An attacker with the bucket's key and the public recipient runs a DC of their own, with their
+    // own signing key, a day later: encrypted, compressed, sidecar, manifest and signature all there.
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(bed.path("demo-dc/attacker-key"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(made);
+    bed.file(
+        "demo-dc/site/director-1/etc/director/director.conf",
+        "site = attacker\n",
+    );
+    let genuine = bed.read("demo-dc/backup.yml");
+    bed.file(
+        "demo-dc/backup.yml",
+        &genuine.replace("signing_key: demo-signing-key", "signing_key: attacker-key"),
+    );
+    let out = bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "backup",
+        "--only",
+        "config",
+        "--now",
+        "2026-11-24T02:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let forged = "director-config-20261124T020000Z.tar.zst.age";
+    assert!(stored(&bed).contains(&format!("{forged}.manifest.json.sig")));
+    // `latest` passes over it and restores the genuine one, saying why.
+    let out = restore(&bed, &["--only", "config"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("passed over {forged}: it is signed by a key that")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        bed.read("dr/target/director-1/etc/director/director.conf")
+            .contains("PLAINTEXT-MARKER-CONF")
+    );
+    // Named outright, it is refused before a byte is read; verify and --check refuse it too.
+    let before = bed.read("dr/target/director-1/etc/director/director.conf");
+    let set = format!("config_backup={forged}");
+    let out = restore(&bed, &["--only", "config", "--set", &set]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "backup `{forged}` refused: it is signed by a key that"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        bed.read("dr/target/director-1/etc/director/director.conf"),
+        before
+    );
+    let out = restore(&bed, &["--only", "config", "--set", &set, "--check"]);
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = bed.run(&[
+        "-C",
+        "dr",
+        "standalone",
+        "verify",
+        "--set",
+        "storage.local.path=../demo-dc/store",
+        "--set",
+        &set,
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("BAD {forged}: refused")),
+        "{}",
+        out.stdout
+    );
+    // The genuine DC's signatures are ones ssh-keygen accepts.
+    let genuine_name = "director-config-20261123T020000Z.tar.zst.age";
+    let m = bed.path(&format!("demo-dc/store/{genuine_name}.manifest.json"));
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-f"])
+        .arg(common::allowed_signers())
+        .args(["-I", "backup@demo-dc", "-n", "setup-backup", "-s"])
+        .arg(m.with_extension("json.sig"))
+        .stdin(std::fs::File::open(&m).unwrap())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}

@@ -44,6 +44,12 @@ impl Site {
 /// A DR director over SSH, running on an old configuration and database, and a configuration
 /// backup from the source site that carries `director.dump` (`dump` may spoil it first).
 fn site(spoil: &str) -> Site {
+    site_with(spoil, "", "db_owner: setupowner, ")
+}
+
+/// `site`, with more SQL run in the source database before it is dumped, and `owner` as the
+/// director's db_owner variable (or none).
+fn site_with(spoil: &str, source_sql: &str, owner: &str) -> Site {
     let pg = PgBed::start();
     let ssh = SshBed::start(1);
     let bed = Bed::new();
@@ -55,7 +61,7 @@ fn site(spoil: &str) -> Site {
     std::fs::write(run.join("director.state"), "running\n").unwrap();
     let ctl = common::service_stub(&bed, &run);
     let vars = format!(
-        "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: director, db_user: setupdb, db_owner: setupowner, db_host: 127.0.0.1, db_port: {}, ",
+        "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: director, db_user: setupdb, {owner}db_host: 127.0.0.1, db_port: {}, ",
         root.display(),
         ctl.display(),
         pg.port
@@ -89,6 +95,9 @@ fn site(spoil: &str) -> Site {
         "source_director",
         "CREATE TABLE tenants (id int PRIMARY KEY, name text); INSERT INTO tenants VALUES (1, 'acme'), (2, 'globex')",
     );
+    if !source_sql.is_empty() {
+        pg.sql("source_director", source_sql);
+    }
     pg.sql("postgres", "CREATE DATABASE director");
     pg.sql(
         "director",
@@ -230,4 +239,70 @@ fn verify_lists_a_sound_dump() {
     let out = s.bed.run(&["standalone", "verify"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("director.dump lists"), "{}", out.stdout);
+}
+
+/// Nothing of the director's live side changed: rows, service, configuration, no new database.
+fn nothing_changed(s: &Site) {
+    assert_eq!(s.live_rows(), "old-site");
+    assert_eq!(s.bed.read("run/director.state"), "running\n");
+    assert_eq!(
+        s.bed.read("site/etc/director/director.conf"),
+        "site = old\n"
+    );
+    let dbs = s.pg.databases();
+    assert!(
+        !dbs.iter()
+            .any(|d| d.contains("_setup_new") || d.contains("_pre_")),
+        "{dbs:?}"
+    );
+}
+
+#[test]
+fn a_signed_dump_that_would_run_a_program_is_never_loaded() {
+    // A compromised DC signs a dump whose function runs a shell command when called.
+    let s = site_with(
+        "true",
+        "CREATE FUNCTION public.tidy() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch /tmp/setup-pwned'''; END $$",
+        "db_owner: setupowner, ",
+    );
+    let (out, _) = s.restore();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("holds what a configuration backup never needs")
+            && out.stdout.contains("a COPY that runs a program"),
+        "{}",
+        out.stdout
+    );
+    nothing_changed(&s);
+}
+
+#[test]
+fn a_dump_is_never_loaded_as_a_superuser() {
+    // No db_owner, and the live database belongs to the superuser that connects.
+    let s = site_with("true", "", "");
+    let (out, _) = s.restore();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("a superuser") && out.stdout.contains("db_owner"),
+        "{}",
+        out.stdout
+    );
+    nothing_changed(&s);
+    // Owned by its own role, the database is loaded as that role: its tables belong to it.
+    s.pg.sql("postgres", "ALTER DATABASE director OWNER TO setupowner");
+    let (out, _) = s.restore();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("as the role setupowner"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        s.pg.sql(
+            "director",
+            "SELECT tableowner FROM pg_tables WHERE tablename = 'tenants'"
+        ),
+        "setupowner"
+    );
 }

@@ -119,7 +119,15 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
             dest.display()
         ),
     );
+    // A plain file upload has a sidecar but no signed manifest: fetched with --allow-unsigned.
     let out = run(&bed, &["run", "pb.yml"]);
+    assert_eq!(out.code, 2, "{kind}: {}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("trusted_signers"),
+        "{kind}: {}",
+        out.stderr
+    );
+    let out = run(&bed, &["run", "pb.yml", "--allow-unsigned"]);
     assert_eq!(out.code, 0, "{kind}: {}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("sha256 verified"),
@@ -132,7 +140,7 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
     );
     // A second upload of the same name replaces it (servers that refuse to rename over a file too).
     bed.file("payload.bin", &"newer backup bytes\n".repeat(30_000));
-    let out = run(&bed, &["run", "pb.yml"]);
+    let out = run(&bed, &["run", "pb.yml", "--allow-unsigned"]);
     assert_eq!(out.code, 0, "{kind}: {}{}", out.stdout, out.stderr);
     assert_eq!(
         std::fs::read(&dest).unwrap(),
@@ -153,7 +161,7 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
 
     // A missing object: a clear error, the step fails before anything depends on it.
     bed.file("missing.yml", "steps:\n  - { id: down, hosts: ctl, fetch: { object: nope.tar, dest: got.tar, sha256: 'ab00000000000000000000000000000000000000000000000000000000000000' } }\n  - { id: after, hosts: ctl, needs: [down], shell: 'touch after' }\n");
-    let out = run(&bed, &["run", "missing.yml"]);
+    let out = run(&bed, &["run", "missing.yml", "--allow-unsigned"]);
     assert_eq!(out.code, 1);
     assert!(
         out.stdout.contains("backup `nope.tar` is not in"),
@@ -173,7 +181,7 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
             "0".repeat(62)
         ),
     );
-    let out = run(&bed, &["run", "bad.yml"]);
+    let out = run(&bed, &["run", "bad.yml", "--allow-unsigned"]);
     assert_eq!(out.code, 1, "{kind}: {}", out.stdout);
     assert!(
         out.stdout
@@ -210,7 +218,10 @@ fn exercise(kind: &'static str, wrong: (&str, &str), key_hint: &str) -> (Storage
 
     // The same refusal in a run that reads a sidecar: a login failure, not "no checksum".
     bed.file("sidecar.yml", "steps:\n  - { id: down, hosts: ctl, fetch: { object: dr/payload-2026-11-20.bin, dest: got-sidecar.bin } }\n");
-    let out = run(&bed, &["run", "sidecar.yml", "--set", &set]);
+    let out = run(
+        &bed,
+        &["run", "sidecar.yml", "--allow-unsigned", "--set", &set],
+    );
     let all = format!("{}{}", out.stdout, out.stderr);
     assert_eq!(out.code, 1, "{kind}: {all}");
     assert!(

@@ -250,11 +250,11 @@ async fn owner_role(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<String, String> {
     let given = ctx.arg("owner").filter(|o| !o.is_empty());
     let sql = match &given {
         Some(o) => format!(
-            "SELECT rolname || '|' || rolsuper FROM pg_roles WHERE rolname = {}",
+            "SELECT rolname || '|' || CASE WHEN rolsuper THEN 't' ELSE 'f' END FROM pg_roles WHERE rolname = {}",
             literal(o)
         ),
         None => format!(
-            "SELECT r.rolname || '|' || r.rolsuper FROM pg_roles r WHERE r.oid = coalesce((SELECT datdba FROM pg_database WHERE datname = {}), (SELECT oid FROM pg_roles WHERE rolname = current_user))",
+            "SELECT r.rolname || '|' || CASE WHEN r.rolsuper THEN 't' ELSE 'f' END FROM pg_roles r WHERE r.oid = coalesce((SELECT datdba FROM pg_database WHERE datname = {}), (SELECT oid FROM pg_roles WHERE rolname = current_user))",
             literal(&conn.database)
         ),
     };

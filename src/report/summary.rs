@@ -82,11 +82,9 @@ impl Sink for Collector {
                 signer,
                 unsigned,
                 ..
-            } => {
-                if !c.authenticity.iter().any(|a| a["object"] == *object) {
-                    c.authenticity
-                        .push(json!({"object": object, "signer": signer, "unsigned": unsigned}));
-                }
+            } if !c.authenticity.iter().any(|a| a["object"] == *object) => {
+                c.authenticity
+                    .push(json!({"object": object, "signer": signer, "unsigned": unsigned}));
             }
             Event::RollbackStarted { reason, .. } => c.rollback_reason = Some(reason.clone()),
             Event::Interrupted { .. } => c.interrupted = true,
