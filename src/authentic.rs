@@ -67,6 +67,14 @@ impl SigningKey {
         Ok(SigningKey(key))
     }
 
+    /// What this key signs, as an allowed_signers list of one: how the DC checks its own backups.
+    pub fn own(&self) -> AllowedSigners {
+        AllowedSigners::of_key(
+            "this DC's signing key",
+            self.0.public_key().key_data().clone(),
+        )
+    }
+
     /// The armored signature of `manifest` (`-----BEGIN SSH SIGNATURE-----`).
     pub fn sign(&self, manifest: &[u8]) -> Result<String, String> {
         self.0

@@ -498,17 +498,40 @@ fn round_trip(kind: &'static str, data: &str) {
 #[test]
 fn prune_keeps_what_the_retention_says_and_whole_analytics_weeks() {
     let bed = sites();
-    // 20 days of config backups and analytics days, up to 2026-11-23 (a Monday).
+    // 20 days of config backups and analytics days, up to 2026-11-23 (a Monday), signed by the DC.
+    let store = bed.path("demo-dc/store");
     for i in 4..=23 {
-        for name in [
-            format!("director-config-202611{i:02}T020000Z.tar.zst.age"),
-            format!("analytics-2026-11-{i:02}.tar.zst.age"),
+        for (name, taken) in [
+            (
+                format!("director-config-202611{i:02}T020000Z.tar.zst.age"),
+                format!("2026-11-{i:02}T02:00:00Z"),
+            ),
+            (
+                format!("analytics-2026-11-{i:02}.tar.zst.age"),
+                format!("2026-11-{:02}T00:30:00Z", i + 1),
+            ),
         ] {
             bed.file(&format!("demo-dc/store/{name}"), "x")
-                .file(&format!("demo-dc/store/{name}.sha256"), "x")
-                .file(&format!("demo-dc/store/{name}.manifest.json"), "{}");
+                .file(&format!("demo-dc/store/{name}.sha256"), "x");
+            common::sign_backup(&store, &name, &taken);
         }
     }
+    // What a storage writer adds: junk named for 2099 to fill the retention, an unsigned backup
+    // dated ahead, an unrelated report whose name starts like a snapshot.
+    let mut junk = Vec::new();
+    for m in 1..=7 {
+        junk.push(format!("director-config-2099{m:02}01T000000Z.x"));
+    }
+    junk.push("director-config-20990101T000000Z.tar.zst.age".into());
+    junk.push("analytics-2026-11-20-quarterly-report.pdf".into());
+    junk.push("analytics-2099-01-01.tar.zst.age".into());
+    for name in &junk {
+        bed.file(&format!("demo-dc/store/{name}"), "");
+    }
+    bed.file(
+        "demo-dc/store/director-config-20990101T000000Z.tar.zst.age.manifest.json",
+        "{}",
+    );
     bed.file(
         "demo-dc/backup.yml",
         &bed.read("demo-dc/backup.yml").replace(
@@ -541,10 +564,22 @@ fn prune_keeps_what_the_retention_says_and_whole_analytics_weeks() {
     assert_eq!(stored(&bed).len(), before, "--check deletes nothing");
     let out = prune(&[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let left = stored(&bed);
+    for name in &junk {
+        assert!(
+            out.stdout.contains(&format!("  left    {name}: ")),
+            "{name}: {}",
+            out.stdout
+        );
+    }
+    let left: Vec<String> = stored(&bed)
+        .into_iter()
+        .filter(|n| !junk.iter().any(|j| n.starts_with(j.as_str())))
+        .collect();
     let objects: Vec<&String> = left
         .iter()
-        .filter(|n| !n.ends_with(".sha256") && !n.ends_with(".manifest.json"))
+        .filter(|n| {
+            !n.ends_with(".sha256") && !n.ends_with(".manifest.json") && !n.ends_with(".sig")
+        })
         .collect();
     // Config: 23, 22, 21 (daily); the two newest weeks, W48 and W47, are kept by them already.
     let configs: Vec<&&String> = objects
@@ -562,8 +597,35 @@ fn prune_keeps_what_the_retention_says_and_whole_analytics_weeks() {
         .collect();
     assert_eq!(days.len(), 15, "{days:?}");
     assert!(days.iter().all(|d| d.as_str() >= "analytics-2026-11-09"));
-    // Each kept object keeps its sidecar and manifest; nothing deleted leaves one behind.
-    assert_eq!(left.len(), objects.len() * 3, "{left:?}");
+    // Each kept object keeps its sidecar, manifest and signature; nothing deleted leaves one behind.
+    assert_eq!(left.len(), objects.len() * 4, "{left:?}");
+    // The junk is all still there: not counted, not deleted.
+    let all = stored(&bed);
+    assert!(junk.iter().all(|j| all.contains(j)), "{all:?}");
+}
+
+#[test]
+fn a_retention_of_zero_is_refused() {
+    let bed = sites();
+    bed.file(
+        "demo-dc/backup.yml",
+        &bed.read("demo-dc/backup.yml").replace(
+            "retention: { daily: 7, weekly: 4, monthly: 6 }",
+            "retention: { daily: 7, weekly: 0 }",
+        ),
+    );
+    for args in [&["standalone", "prune"][..], &["standalone", "backup"][..]] {
+        let mut a = vec!["-C", "demo-dc"];
+        a.extend(args);
+        let out = bed.run(&a);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("retention.weekly is 0"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(!bed.path("demo-dc/store").exists(), "nothing was backed up");
 }
 
 /// The units `schedule show` prints, by file name.
@@ -588,16 +650,36 @@ fn schedules_are_utc_units_that_systemd_accepts_and_a_bad_time_is_refused() {
     let out = bed.run(&["-C", "demo-dc", "standalone", "schedule", "show"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let units = shown_units(&out.stdout);
-    let names: Vec<&str> = units.iter().map(|u| u.0.as_str()).collect();
+    // Named per folder: setup-backup-<8 hex digits of the folder's path>-<component>.
+    let names: Vec<String> = units
+        .iter()
+        .map(|u| {
+            let (head, tail) = u.0.split_at(22);
+            assert!(
+                head.starts_with("setup-backup-")
+                    && head[13..21].bytes().all(|b| b.is_ascii_hexdigit())
+                    && head.ends_with('-'),
+                "{}",
+                u.0
+            );
+            tail.to_string()
+        })
+        .collect();
     assert_eq!(
         names,
         [
-            "setup-backup-config.service",
-            "setup-backup-config.timer",
-            "setup-backup-analytics.service",
-            "setup-backup-analytics.timer"
+            "config.service",
+            "config.timer",
+            "analytics.service",
+            "analytics.timer"
         ]
     );
+    // A second DC folder on the same machine has timers of its own.
+    copy_dir(&bed.path("demo-dc"), &bed.path("second-dc"));
+    let second = bed.run(&["-C", "second-dc", "standalone", "schedule", "show"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let other = shown_units(&second.stdout);
+    assert!(units.iter().all(|(n, _)| other.iter().all(|(m, _)| m != n)));
     let timer = &units[1].1;
     for needle in [
         "OnCalendar=*-*-* 03:15:00 UTC",
@@ -643,6 +725,24 @@ fn schedules_are_utc_units_that_systemd_accepts_and_a_bad_time_is_refused() {
         "{}",
         bad.stderr
     );
+}
+
+#[test]
+fn a_dc_folder_whose_path_a_unit_or_crontab_would_misread_is_refused() {
+    let bed = sites();
+    for odd in ["dc\nExecStartPre=/bin/sh -c id", "dc%h", "dc with space"] {
+        copy_dir(&bed.path("demo-dc"), &bed.path(odd));
+        for action in ["show", "install"] {
+            let out = bed.run(&["-C", odd, "standalone", "schedule", action]);
+            assert_eq!(out.code, 2, "{odd:?}: {}{}", out.stdout, out.stderr);
+            assert!(
+                out.stderr.contains("would read as syntax"),
+                "{odd:?}: {}",
+                out.stderr
+            );
+            assert!(!out.stdout.contains("ExecStart"), "{}", out.stdout);
+        }
+    }
 }
 
 #[test]

@@ -305,4 +305,19 @@ fn a_dump_is_never_loaded_as_a_superuser() {
         ),
         "setupowner"
     );
+    // The live database's dump kept before the switch, the journal and the report hold the
+    // director's data: only their owner reads them.
+    use std::os::unix::fs::PermissionsExt;
+    let mut private = common::files_under(&s.bed.path("site/var/lib/setup/pre-restore"));
+    assert_eq!(private.len(), 1, "{private:?}");
+    private.push(s.bed.path("report.json"));
+    private.extend(
+        common::files_under(&s.bed.path(".setup/runs"))
+            .into_iter()
+            .filter(|p| p.ends_with("journal.jsonl") || p.ends_with("report.json")),
+    );
+    for f in &private {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
 }

@@ -300,7 +300,23 @@ async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
             conn.database
         )));
     }
-    let program = conn.tool("pg_dump", &["-Fc", "-f", &to, &conn.database]);
+    // The dump holds the director's data: readable by its owner only (0600), made so from the
+    // start, never loosened later.
+    let Program::Argv(dump) = conn.tool("pg_dump", &["-Fc", "-f", &to, &conn.database]) else {
+        unreachable!("a tool is an argv");
+    };
+    let mut argv: Vec<String> = [
+        "sh",
+        "-c",
+        "umask 077 && rm -f \"$1\" && shift && exec \"$@\"",
+        "sh",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    argv.push(to.clone());
+    argv.extend(dump);
+    let program = Program::Argv(argv);
     conn.run(ctx, program).await?;
     // The rows of each table, for the backup's manifest: a restore can be checked against them.
     if let Some(path) = ctx.arg("counts_to") {

@@ -25,6 +25,20 @@ pub struct AllowedSigners {
 }
 
 impl AllowedSigners {
+    /// One key, trusted for every namespace, named `who`.
+    pub fn of_key(who: &str, key: KeyData) -> AllowedSigners {
+        AllowedSigners {
+            path: who.to_string(),
+            signers: vec![Signer {
+                principals: who.to_string(),
+                namespaces: None,
+                valid_after: None,
+                valid_before: None,
+                key,
+            }],
+        }
+    }
+
     pub fn load(path: &std::path::Path) -> Result<AllowedSigners, String> {
         let shown = path.display().to_string();
         let meta = std::fs::metadata(path)

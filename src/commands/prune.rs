@@ -6,6 +6,49 @@ use crate::gate::Pattern;
 use crate::options::Options;
 use crate::retention::{self, Retention, Verdict};
 
+/// Whether `name` is exactly a backup's name: `PREFIX` + its stamp or day + `.tar`, `.tar.zst` or
+/// `.tar.zst.age`, and nothing else (a report that happens to start with a date is not a snapshot).
+fn tar_suffix(rest: &str) -> bool {
+    matches!(rest, ".tar" | ".tar.zst" | ".tar.zst.age")
+}
+
+fn config_stamp(name: &str) -> bool {
+    name.strip_prefix("director-config-").is_some_and(|rest| {
+        rest.len() > 16
+            && chrono::NaiveDateTime::parse_from_str(&rest[..15], "%Y%m%dT%H%M%S").is_ok()
+            && rest.as_bytes()[15] == b'Z'
+            && tar_suffix(&rest[16..])
+    })
+}
+
+fn snapshot_day(pattern: &Pattern, name: &str) -> Option<chrono::NaiveDate> {
+    let day = pattern.date_of(name)?;
+    let rest = name.strip_prefix(pattern.literal_prefix())?.get(10..)?;
+    tar_suffix(rest).then_some(day)
+}
+
+/// The trust prune reads backups with: the DC's own signing key (backup.yml `signing_key`).
+fn own_trust(
+    spec: &crate::docs::backup::BackupSpec,
+    w: &crate::world::StorageWorld,
+) -> Result<crate::authentic::Trust, Failure> {
+    let Some((path, _, _)) = &spec.signing_key else {
+        return Err(Failure::Other("backup.yml has no signing_key".into()));
+    };
+    let file = w.dir.join(crate::transport::ssh::expand_home(path));
+    let key = crate::authentic::SigningKey::load(
+        &file,
+        w.answers.secret("signing_key_passphrase").as_ref(),
+    )
+    .map_err(|e| Failure::invalid(crate::diag::Diag::plain("signing_key", e)))?;
+    Ok(crate::authentic::Trust {
+        signers: Some(std::sync::Arc::new(key.own())),
+        allow_unsigned: false,
+        expect_encrypted: false,
+        now: chrono::Utc::now(),
+    })
+}
+
 pub fn run(o: &Options) -> Result<i32, Failure> {
     let spec = crate::world::load_backup_only(o)?;
     let (w, storage) = super::open_storage(o)?;
@@ -13,6 +56,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         super::say!("no `retention` in backup.yml: nothing is pruned");
         return Ok(0);
     }
+    let trust = own_trust(&spec, &w)?;
     let pattern = Pattern::default();
     let rt = super::runtime();
     let names: Vec<String> = rt
@@ -22,15 +66,31 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         .map(|m| m.name)
         .filter(|n| !crate::storage::is_companion(n))
         .collect();
-    let configs: Vec<_> = names
-        .iter()
-        .filter(|n| n.starts_with("director-config-"))
-        .filter_map(|n| crate::report::rpo::stamp_in(n).map(|t| (n.clone(), t)))
-        .collect();
-    let days: Vec<_> = names
-        .iter()
-        .filter_map(|n| pattern.date_of(n).map(|d| (n.clone(), d)))
-        .collect();
+    // Only exact backup names that this DC signed count, and only by their signed time: junk, a
+    // forgery or an object dated ahead of the clock neither fills the retention nor is deleted.
+    let mut configs = Vec::new();
+    let mut days = Vec::new();
+    let mut left = Vec::new();
+    for n in &names {
+        let day = snapshot_day(&pattern, n);
+        if !config_stamp(n) && day.is_none() {
+            if n.starts_with("director-config-") || pattern.date_of(n).is_some() {
+                left.push((n.clone(), "not a backup's name".to_string()));
+            }
+            continue;
+        }
+        match rt.block_on(crate::authentic::check(storage.as_ref(), n, &trust)) {
+            Ok(v) => match (day, v.created_at) {
+                (Some(d), _) => days.push((n.clone(), d)),
+                (None, Some(t)) => configs.push((n.clone(), t)),
+                (None, None) => left.push((n.clone(), "its manifest has no time".into())),
+            },
+            Err(why) => left.push((n.clone(), format!("not a backup this DC signed: {why}"))),
+        }
+    }
+    for (name, why) in &left {
+        super::say!("  left    {}: {why}", crate::storage::shown(name));
+    }
     let mut verdicts: Vec<Verdict> = retention::config(&configs, &spec.retention);
     verdicts.extend(retention::analytics(&days, &spec.retention, w.now));
     let mut failed = 0;

@@ -360,9 +360,9 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         o.quiet,
     );
     let body = serde_json::to_string_pretty(&report.json).expect("json");
-    let _ = std::fs::write(run_dir.join("report.json"), &body);
+    let _ = journal::write_private(&run_dir.join("report.json"), &body);
     if let Some(p) = &o.report {
-        std::fs::write(p, &body)
+        journal::write_private(p, &body)
             .map_err(|e| Failure::Other(format!("cannot write the report {}: {e}", p.display())))?;
     }
     print!("{}", shared.masker.mask(&report.text));

@@ -2,6 +2,8 @@
 //! runs, one service and one timer per component (`OnCalendar=... UTC`, a randomized delay so that a
 //! run starts after its time, `Persistent=true` so a missed run happens at boot); elsewhere a crontab
 //! block with `CRON_TZ=UTC`. Each run is `setup standalone backup --only COMPONENT` in this folder.
+//! Units are named per folder; a folder or binary path that a unit or crontab would misread is
+//! refused.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -39,11 +41,43 @@ fn quote(p: &Path) -> String {
     crate::transport::quote(&p.display().to_string())
 }
 
+/// A path written into a systemd unit or a crontab line must be read back as that path: a newline
+/// would add lines (systemd runs its units as root), `%` is a systemd specifier and ends a cron
+/// command, quotes, backslashes and blanks are syntax to both. Such paths are refused, not escaped.
+fn plain_path(what: &str, p: &Path) -> Result<(), Failure> {
+    let text = p.display().to_string();
+    let bad = text
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || "/._-+@,:=~".contains(*c)));
+    match bad {
+        None => Ok(()),
+        Some(c) => Err(Failure::invalid(
+            Diag::plain(
+                "schedule_path",
+                format!(
+                    "{what} {} holds {}, which a systemd unit or a crontab line would read as syntax",
+                    crate::storage::shown(&text),
+                    crate::storage::shown(&format!("{c:?}"))
+                ),
+            )
+            .help("move it to a path of letters, digits and `/._-+@,:=~` (or link it from one), then install the schedule from there"),
+        )),
+    }
+}
+
+/// The unit name of this folder's `component` backups: two DC folders on one machine keep their
+/// own timers (`setup-backup-<folder digest>-config`).
+fn unit_name(dir: &Path, component: &str) -> String {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(dir.display().to_string().as_bytes()));
+    format!("setup-backup-{}-{component}", &digest[..8])
+}
+
 /// The systemd units: (file name, text).
 fn units(jobs: &[Job], dir: &Path, exe: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for j in jobs {
-        let name = format!("setup-backup-{}", j.component);
+        let name = unit_name(dir, &j.component);
         out.push((
             format!("{name}.service"),
             format!(
@@ -159,6 +193,8 @@ pub fn run(o: &Options, action: Option<ScheduleAction>) -> Result<i32, Failure> 
     let dir = std::fs::canonicalize(&o.dir)
         .map_err(|e| Failure::Other(format!("{}: {e}", o.dir.display())))?;
     let exe = std::env::current_exe().map_err(|e| Failure::Other(e.to_string()))?;
+    plain_path("the DC folder", &dir)?;
+    plain_path("the setup binary", &exe)?;
     let systemd = Path::new("/run/systemd/system").is_dir();
     let unit_dir = PathBuf::from("/etc/systemd/system");
     let units = units(&jobs, &dir, &exe);

@@ -191,10 +191,21 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> BackupSpec {
         && c.map(n, "retention", RETENTION_KEYS).is_some()
     {
         for key in RETENTION_KEYS {
-            if let Some(v) = n
-                .get(key)
-                .and_then(|v| c.uint(v, &format!("retention.{key}")))
+            if let Some(node) = n.get(key)
+                && let Some(v) = c.uint(node, &format!("retention.{key}"))
             {
+                if v == 0 {
+                    let d = c.error(
+                        "bad_retention",
+                        node,
+                        format!("retention.{key} is 0: prune would delete every backup of this kind, the one a DR site needs next among them"),
+                    );
+                    d.label = "must be at least 1".into();
+                    d.help = Some(format!(
+                        "keep at least one (`{key}: 1`), or leave `{key}` out so that it does not limit what is kept"
+                    ));
+                    continue;
+                }
                 retention.insert(key.to_string(), json!(v));
                 let slot = match *key {
                     "daily" => &mut spec.retention.daily,

@@ -12,16 +12,33 @@ pub struct Journal {
     file: std::fs::File,
 }
 
+/// Writes `text` to `path`, readable by its owner only (0600), whatever the umask.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())
+}
+
 pub fn runs_dir(base: &Path) -> PathBuf {
     base.join(".setup").join("runs")
 }
 
 impl Journal {
     pub fn create(dir: &Path) -> std::io::Result<Journal> {
+        use std::os::unix::fs::OpenOptionsExt;
         std::fs::create_dir_all(dir)?;
+        // Only its owner reads a journal: it names hosts, paths and what was restored.
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(dir.join("journal.jsonl"))?;
         Ok(Journal { file })
     }
