@@ -23,6 +23,7 @@ use crate::world::StorageWorld;
 /// quietly, as it would any Unix tool, instead of a panic.
 pub fn emit(text: &str) {
     use std::io::Write;
+    let text = &crate::storage::printable(text);
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -234,7 +234,10 @@ async fn resolve_latest(w: &mut World) {
         && let Some(a) = w.answers.values.get_mut("config_backup")
     {
         for why in passed_over {
-            eprintln!("warning: `latest` passed over {}", masker.mask(&why));
+            eprintln!(
+                "warning: `latest` passed over {}",
+                crate::storage::printable(&masker.mask(&why))
+            );
         }
         a.value = serde_json::Value::String(name);
     }
@@ -365,7 +368,10 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         journal::write_private(p, &body)
             .map_err(|e| Failure::Other(format!("cannot write the report {}: {e}", p.display())))?;
     }
-    print!("{}", shared.masker.mask(&report.text));
+    print!(
+        "{}",
+        crate::storage::printable(&shared.masker.mask(&report.text))
+    );
     println!("Journal: {}", run_dir.join("journal.jsonl").display());
     match ending {
         _ if rollback_failed => Err(Failure::Failed(format!(

@@ -59,6 +59,8 @@ impl Progress {
     }
 
     fn line(&self, text: &str) {
+        // Names from storage reach these lines: no escape sequence reaches the terminal.
+        let text = &crate::storage::printable(text);
         match &self.mode {
             Mode::Bars { multi, .. } => {
                 let _ = multi.println(text);

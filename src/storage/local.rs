@@ -94,7 +94,8 @@ impl Storage for LocalStorage {
                         .unwrap_or_default();
                     if m.is_dir() {
                         todo.push(entry.path());
-                    } else if rel.starts_with(prefix) && !rel.contains(".setup-tmp-") {
+                    } else if m.is_file() && rel.starts_with(prefix) && !rel.contains(".setup-tmp-")
+                    {
                         out.push(Self::meta(rel, &m));
                     }
                 }
@@ -115,6 +116,9 @@ impl Storage for LocalStorage {
                     e.kind() == std::io::ErrorKind::NotFound,
                 )
             })?;
+            if !m.is_file() {
+                return Err(self.err("stat", name, NOT_REGULAR, false));
+            }
             Ok(Self::meta(name.to_string(), &m))
         })
     }
@@ -122,7 +126,19 @@ impl Storage for LocalStorage {
     fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader> {
         Box::pin(async move {
             let p = self.path("get", name)?;
-            let mut f = tokio::fs::File::open(&p).await.map_err(|e| {
+            // Opened without blocking: a FIFO named like a backup would hold `open` forever.
+            let opened = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::OpenOptionsExt;
+                let f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&p)?;
+                let regular = f.metadata()?.is_file();
+                Ok::<_, std::io::Error>((f, regular))
+            })
+            .await
+            .map_err(|e| self.err("get", name, e, false))?;
+            let (f, regular) = opened.map_err(|e| {
                 self.err(
                     "get",
                     name,
@@ -130,6 +146,10 @@ impl Storage for LocalStorage {
                     e.kind() == std::io::ErrorKind::NotFound,
                 )
             })?;
+            if !regular {
+                return Err(self.err("get", name, NOT_REGULAR, false));
+            }
+            let mut f = tokio::fs::File::from_std(f);
             match range {
                 None => Ok(Box::new(f) as Reader),
                 Some(r) => {
@@ -183,6 +203,10 @@ impl Storage for LocalStorage {
         })
     }
 }
+
+/// Only regular files are objects: a FIFO, a device or a socket is refused, never opened for reading.
+const NOT_REGULAR: &str =
+    "not a regular file (a FIFO, a device or a socket named like an object): refused";
 
 fn no_such(e: &std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::NotFound {

@@ -110,6 +110,26 @@ pub fn shown(name: &str) -> String {
         .collect()
 }
 
+/// A text as it may be shown on a terminal: lines and tabs kept, every other control character
+/// (an escape sequence from a name in storage, say) written as a `\u{..}` escape.
+pub fn printable(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// What follows an object's name in the name of its manifest's signature.
 pub const SIG_SUFFIX: &str = ".manifest.json.sig";
 
