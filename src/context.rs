@@ -117,9 +117,14 @@ impl<'a> Vars<'a> {
             m.insert(k.clone(), v.clone());
         }
         m.insert("inventory_hostname".into(), J::String(host.name.clone()));
-        for (k, node) in &self.playbook.vars {
+        // Each variable after those it reads: a forward reference works, a cycle is an error.
+        let order = var_order(&self.playbook.vars, templates).map_err(|cycle| {
+            minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, cycle)
+        })?;
+        for i in order {
+            let (k, node) = &self.playbook.vars[i];
             let ctx = self.wrap(&m);
-            let rendered = templates.render_json(&node.to_json(), &ctx)?;
+            let rendered = templates.render_var(&node.to_json(), &ctx)?;
             m.insert(k.clone(), rendered);
         }
         merge(&mut m, &self.answers.vars);
@@ -192,5 +197,83 @@ pub fn merge(base: &mut Map<String, J>, over: &Map<String, J>) {
                 base.insert(k.clone(), v.clone());
             }
         }
+    }
+}
+
+/// The order to render a playbook's variables in: each after the others it reads, declaration
+/// order otherwise. Variables that read each other in a cycle are an error naming it
+/// (`variables refer to each other: a -> b -> a`).
+pub fn var_order(
+    vars: &[(String, crate::yaml::Node)],
+    templates: &Templates,
+) -> Result<Vec<usize>, String> {
+    let index: BTreeMap<&str, usize> = vars
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (k.as_str(), i))
+        .collect();
+    let reads: Vec<Vec<usize>> = vars
+        .iter()
+        .enumerate()
+        .map(|(i, (_, node))| {
+            let mut out = BTreeSet::new();
+            strings_in(&node.to_json(), &mut |text| {
+                for name in templates.variables(text, false).unwrap_or_default() {
+                    let head = name.split('.').next().unwrap_or_default();
+                    if let Some(&j) = index.get(head)
+                        && j != i
+                    {
+                        out.insert(j);
+                    }
+                }
+            });
+            out.into_iter().collect()
+        })
+        .collect();
+    // 0: not seen, 1: on the current path, 2: done.
+    let mut state = vec![0u8; vars.len()];
+    let mut order = Vec::new();
+    fn visit(
+        i: usize,
+        reads: &[Vec<usize>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) -> Result<(), Vec<usize>> {
+        match state[i] {
+            2 => return Ok(()),
+            1 => {
+                let from = path.iter().position(|&p| p == i).unwrap_or(0);
+                let mut cycle = path[from..].to_vec();
+                cycle.push(i);
+                return Err(cycle);
+            }
+            _ => {}
+        }
+        state[i] = 1;
+        path.push(i);
+        for &j in &reads[i] {
+            visit(j, reads, state, path, order)?;
+        }
+        path.pop();
+        state[i] = 2;
+        order.push(i);
+        Ok(())
+    }
+    for i in 0..vars.len() {
+        visit(i, &reads, &mut state, &mut Vec::new(), &mut order).map_err(|cycle| {
+            let names: Vec<&str> = cycle.iter().map(|&c| vars[c].0.as_str()).collect();
+            format!("variables refer to each other: {}", names.join(" -> "))
+        })?;
+    }
+    Ok(order)
+}
+
+fn strings_in(v: &J, f: &mut impl FnMut(&str)) {
+    match v {
+        J::String(s) => f(s),
+        J::Array(a) => a.iter().for_each(|x| strings_in(x, f)),
+        J::Object(o) => o.values().for_each(|x| strings_in(x, f)),
+        _ => {}
     }
 }

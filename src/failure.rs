@@ -33,7 +33,7 @@ impl Failure {
 
     /// One diagnostic as invalid input.
     pub fn invalid(d: Diag) -> Failure {
-        Failure::Invalid(Invalid(vec![d]))
+        Failure::Invalid(Invalid(vec![d], 0))
     }
 }
 

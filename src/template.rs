@@ -41,6 +41,10 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// The work one render may do, in the engine's steps: far more than any real playbook needs (a
+/// thousand-host loop is a few hundred thousand), far less than a loop that never ends.
+pub const FUEL: u64 = 20_000_000;
+
 impl Default for Templates {
     fn default() -> Self {
         Self::new()
@@ -51,6 +55,8 @@ impl Templates {
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A template that loops without end stops here instead of holding the run.
+        env.set_fuel(Some(FUEL));
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
                 .keep_trailing_newline(true)
@@ -158,6 +164,24 @@ impl Templates {
         })
     }
 
+    /// A variable's value: as [`Templates::render_json`], but a variable that is one expression
+    /// whose value is undefined is an error, never `None` standing in for it.
+    pub fn render_var(&self, value: &J, ctx: &Value) -> Result<J, minijinja::Error> {
+        if let J::String(s) = value
+            && let Some(expr) = whole_expression(s)
+        {
+            let v = self.eval(expr, ctx)?;
+            if v.is_undefined() {
+                return Err(minijinja::Error::new(
+                    minijinja::ErrorKind::UndefinedError,
+                    format!("`{expr}` is undefined"),
+                ));
+            }
+            return Ok(to_json(&v));
+        }
+        self.render_json(value, ctx)
+    }
+
     /// Every variable a template or expression reads, with attribute paths (`restore.config_backup`).
     pub fn variables(&self, text: &str, expr: bool) -> Result<BTreeSet<String>, minijinja::Error> {
         let vars = if expr {
@@ -191,6 +215,11 @@ pub fn to_json(v: &Value) -> J {
 
 /// A readable message from a minijinja error, without its internal kind names.
 pub fn error_text(e: &minijinja::Error) -> String {
+    if e.kind() == minijinja::ErrorKind::OutOfFuel {
+        return format!(
+            "the template does more than {FUEL} steps of work and was stopped: a loop that does not end?"
+        );
+    }
     let mut msg = e
         .detail()
         .map(str::to_string)

@@ -156,6 +156,9 @@ impl ParseError {
 pub const MAX_DEPTH: usize = 256;
 /// How many nodes aliases may add to a document, all aliases together.
 pub const ALIAS_BUDGET: usize = 100_000;
+/// How many bytes of text aliases may add to a document, all aliases together: one large value
+/// aliased many times costs its size each time.
+pub const ALIAS_BYTES: usize = 16 << 20;
 
 /// Parses the first YAML document of `text`. An empty text is a null node.
 ///
@@ -165,9 +168,10 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
     let offsets = CharOffsets::new(text);
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut anchors: HashMap<usize, (Node, usize, usize)> = HashMap::new();
     let mut root: Option<Node> = None;
     let mut aliased = 0usize;
+    let mut aliased_bytes = 0usize;
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| {
             let offset = offsets.byte(e.marker().index());
@@ -180,8 +184,10 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         })?;
         let start = offsets.byte(span.start.index());
         let end = offsets.byte(span.end.index());
-        let done: Option<(Node, usize, usize)> = match event {
+        // Each finished node: itself, its size in nodes and in bytes of text, its anchor.
+        let done: Option<(Node, usize, usize, usize)> = match event {
             Event::Scalar(value, style, anchor, tag) => {
+                let bytes = value.len();
                 let kind = scalar_kind(&value, style, tag.as_deref().map(|t| t.suffix.as_str()));
                 Some((
                     Node {
@@ -189,15 +195,29 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
                         span: Span::new(start, end),
                     },
                     1,
+                    bytes,
                     anchor,
                 ))
             }
             Event::Alias(id) => {
-                let (mut node, size) = anchors
+                let (size, bytes) = anchors
                     .get(&id)
-                    .cloned()
+                    .map(|a| (a.1, a.2))
                     .ok_or_else(|| ParseError::syntax(start, "unknown alias"))?;
                 aliased += size;
+                aliased_bytes += bytes;
+                if aliased_bytes > ALIAS_BYTES {
+                    return Err(ParseError {
+                        offset: start,
+                        message: format!(
+                            "aliases expand to more than {} MiB of text in this document",
+                            ALIAS_BYTES >> 20
+                        ),
+                        code: "yaml_alias_budget",
+                        label: "this alias goes over the budget",
+                        help: "a large value aliased many times is copied each time; write it once",
+                    });
+                }
                 if aliased > ALIAS_BUDGET {
                     return Err(ParseError {
                         offset: start,
@@ -209,8 +229,10 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
                         help: "aliases that refer to aliases grow exponentially; write the values out or share less",
                     });
                 }
+                // Copied only once the budgets allow it.
+                let mut node = anchors[&id].0.clone();
                 node.span = Span::new(start, end);
-                Some((node, size, 0))
+                Some((node, size, bytes, 0))
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
@@ -221,6 +243,7 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
                     anchor,
                     items: Vec::new(),
                     size: 1,
+                    bytes: 0,
                     is_map: matches!(event, Event::MappingStart(..)),
                 });
                 None
@@ -233,19 +256,20 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
                 } else {
                     Kind::Seq(frame.items)
                 };
-                Some((Node { kind, span }, frame.size, frame.anchor))
+                Some((Node { kind, span }, frame.size, frame.bytes, frame.anchor))
             }
             Event::DocumentEnd if root.is_some() => break,
             _ => None,
         };
-        if let Some((node, size, anchor)) = done {
+        if let Some((node, size, bytes, anchor)) = done {
             if anchor != 0 {
-                anchors.insert(anchor, (node.clone(), size));
+                anchors.insert(anchor, (node.clone(), size, bytes));
             }
             match stack.last_mut() {
                 Some(frame) => {
                     frame.items.push(node);
                     frame.size += size;
+                    frame.bytes += bytes;
                 }
                 None => root = Some(node),
             }
@@ -263,6 +287,8 @@ struct Frame {
     items: Vec<Node>,
     /// Nodes in this collection, itself and aliases included.
     size: usize,
+    /// Bytes of scalar text in it, aliases included.
+    bytes: usize,
     is_map: bool,
 }
 
@@ -377,74 +403,4 @@ pub fn find_tab_indent(text: &str) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_point_at_values() {
-        let text = "a: 1\nb:\n  - x\n  - 'y'\n";
-        let node = parse(text).unwrap();
-        let b = node.get("b").unwrap();
-        let Kind::Seq(items) = &b.kind else { panic!() };
-        assert_eq!(&text[items[0].span.start..items[0].span.end()], "x");
-        assert_eq!(node.get("a").unwrap().kind, Kind::Int(1));
-        assert_eq!(items[1].kind, Kind::Str("y".into()));
-    }
-
-    #[test]
-    fn scalars_follow_the_core_schema() {
-        let node = parse("a: ~\nb: true\nc: 1.5\nd: '1'\ne: 0x10\nf: 1.2.3\n").unwrap();
-        assert!(node.get("a").unwrap().is_null());
-        assert_eq!(node.get("b").unwrap().kind, Kind::Bool(true));
-        assert_eq!(node.get("c").unwrap().kind, Kind::Float(1.5));
-        assert_eq!(node.get("d").unwrap().kind, Kind::Str("1".into()));
-        assert_eq!(node.get("e").unwrap().kind, Kind::Int(16));
-        assert_eq!(node.get("f").unwrap().kind, Kind::Str("1.2.3".into()));
-    }
-
-    #[test]
-    fn non_ascii_offsets_are_bytes() {
-        let text = "é: ü\nk: v\n";
-        let node = parse(text).unwrap();
-        let v = node.get("k").unwrap();
-        assert_eq!(&text[v.span.start..v.span.end()], "v");
-    }
-
-    #[test]
-    fn anchors_and_aliases_resolve() {
-        let node = parse("a: &x {k: 1}\nb: *x\n").unwrap();
-        assert_eq!(node.get("b").unwrap().get("k").unwrap().kind, Kind::Int(1));
-    }
-
-    #[test]
-    fn block_nesting_is_bounded_before_the_stack_is() {
-        let mut text = String::new();
-        for depth in 0..300 {
-            text.push_str(&format!("{}k:\n", " ".repeat(depth)));
-        }
-        let err = parse(&text).unwrap_err();
-        assert_eq!(err.code, "yaml_too_deep");
-        assert!(parse(&text[..text.len() / 2]).is_ok());
-    }
-
-    #[test]
-    fn duplicate_keys_and_alias_budgets_are_errors() {
-        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert_eq!(
-            err.message,
-            "duplicate key `a` on line 3 (first given on line 1)"
-        );
-        assert!(parse("a: &x [1, 2]\nb: *x\nc: *x\n").is_ok());
-        let mut bomb = String::from("a0: &a0 [x, x]\n");
-        for i in 1..20 {
-            bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}]\n", p = i - 1));
-        }
-        assert_eq!(parse(&bomb).unwrap_err().code, "yaml_alias_budget");
-    }
-
-    #[test]
-    fn tabs_in_indentation_are_found() {
-        assert_eq!(find_tab_indent("a:\n\tb: 1\n"), Some(3));
-        assert_eq!(find_tab_indent("a: 'x\ty'\n"), None);
-    }
-}
+mod tests;

@@ -9,20 +9,21 @@ use common::demo;
 
 /// Runs setup and waits at most `limit`; a run still going then is killed and reported as hung.
 fn run_limited(bed: &common::Bed, args: &[&str], limit: Duration) -> (Option<i32>, String) {
+    // Output goes to files: a pipe nobody reads while waiting would stop a chatty child.
+    let (out, err) = (bed.path("limited.out"), bed.path("limited.err"));
     let mut child = bed
         .command(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
             let text = format!(
                 "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                String::from_utf8_lossy(&std::fs::read(&out).unwrap()),
+                String::from_utf8_lossy(&std::fs::read(&err).unwrap())
             );
             return (status.code(), text);
         }
@@ -111,4 +112,85 @@ fn escape_sequences_in_names_from_storage_never_reach_the_terminal() {
             );
         }
     }
+}
+
+#[test]
+fn one_large_value_aliased_many_times_is_refused_before_it_is_copied() {
+    let bed = demo();
+    // 1 MiB anchored once, aliased 99,000 times: a 1.5 MB file that would expand to ~100 GB.
+    let mut text = format!("vars:\n  big: &big \"{}\"\n  many: [", "x".repeat(1 << 20));
+    text.push_str(&"*big,".repeat(99_000));
+    text.push_str("]\nhosts: {}\n");
+    bed.file("master.yml", &text);
+    let (code, out) = run_limited(&bed, &["validate"], Duration::from_secs(60));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("MiB of text"), "{out}");
+}
+
+#[test]
+fn variables_in_a_cycle_are_refused_and_a_template_that_never_ends_is_stopped() {
+    let bed = common::Bed::new();
+    bed.file(
+        "master.yml",
+        "defaults: { connection: local }\nhosts:\n  h1: {}\n",
+    )
+    .file(
+        "cycle.yml",
+        "name: t\nvars:\n  a: \"{{ b }}\"\n  b: \"{{ a }}\"\nsteps:\n  - { id: s, hosts: all, shell: \"echo {{ a }} > said\" }\n",
+    )
+    .file(
+        "forward.yml",
+        "name: t\nvars:\n  a: \"{{ b }}\"\n  b: later\nsteps:\n  - { id: s, hosts: all, shell: \"echo {{ a }} > said\" }\n",
+    )
+    .file(
+        "endless.yml",
+        "name: t\nsteps:\n  - { id: s, hosts: all, shell: \"{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}\" }\n",
+    );
+    let out = bed.run(&["run", "cycle.yml"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("variables refer to each other: a -> b -> a"),
+        "{}",
+        out.stderr
+    );
+    assert!(!bed.path("said").exists());
+    // A variable may read one declared after it.
+    let out = bed.run(&["run", "forward.yml"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(bed.read("said"), "later\n");
+    // 10^10 loop steps: stopped by the renderer's budget, the run ends and says why.
+    let (code, text) = run_limited(&bed, &["run", "endless.yml"], Duration::from_secs(120));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("a loop that does not end?"), "{text}");
+}
+
+#[test]
+fn thousands_of_mistakes_are_counted_and_the_first_ones_shown() {
+    let bed = common::Bed::new();
+    let mut text = String::from("hosts:\n");
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "  h{i}: {{ adress: 10.0.{}.{}, groups: [director] }}\n",
+            i / 250,
+            i % 250
+        ));
+    }
+    bed.file("master.yml", &text);
+    let (code, out) = run_limited(&bed, &["validate"], Duration::from_secs(120));
+    assert_eq!(code, Some(2), "{out}");
+    // Every host is wrong twice (a misspelt key, so no address): over 6,000 problems, all
+    // counted, the first 50 shown, then how many more there are.
+    let total: usize = out
+        .split("invalid input: ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(total >= 6000, "{out}");
+    assert_eq!(out.matches("Error: setup::").count(), 51, "{out}");
+    assert!(
+        out.contains(&format!("and {} more problem(s), not shown", total - 50)),
+        "{out}"
+    );
 }

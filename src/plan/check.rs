@@ -34,6 +34,20 @@ pub fn check_templates(
         templates,
         parsed: Default::default(),
     };
+    if let Err(cycle) = crate::context::var_order(&pb.vars, templates.templates) {
+        let first = cycle
+            .rsplit(": ")
+            .next()
+            .and_then(|c| c.split(" -> ").next())
+            .unwrap_or_default();
+        if let Some((_, node)) = pb.vars.iter().find(|(k, _)| k == first) {
+            diags.push(
+                Diag::at("var_cycle", src, node.span, cycle.clone())
+                    .label("this variable reads itself through the others")
+                    .help("break the cycle: one of them must be given a value that reads none of the others"),
+            );
+        }
+    }
     for (_, node) in &pb.vars {
         let known = vars.known_names(&controller, &BTreeSet::new());
         for (n, _) in strings(node) {

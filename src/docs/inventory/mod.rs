@@ -59,6 +59,9 @@ pub struct Inventory {
     pub hosts: Vec<Host>,
     pub groups: BTreeMap<String, Group>,
     pub source: Option<Source>,
+    /// Host positions by name, made on first use: a lookup per step, host and template must not
+    /// scan thousands of hosts.
+    by_name: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 impl Inventory {
@@ -160,8 +163,28 @@ pub(super) fn vars(c: &mut Checker, node: &Node, what: &str) -> Vars {
 }
 
 impl Inventory {
+    pub fn new(hosts: Vec<Host>, groups: BTreeMap<String, Group>, source: Option<Source>) -> Self {
+        Inventory {
+            hosts,
+            groups,
+            source,
+            by_name: Default::default(),
+        }
+    }
+
     pub fn host(&self, name: &str) -> Option<&Host> {
-        self.hosts.iter().find(|h| h.name == name)
+        let index = self.by_name.get_or_init(|| {
+            let mut m = std::collections::HashMap::with_capacity(self.hosts.len());
+            for (i, h) in self.hosts.iter().enumerate() {
+                m.entry(h.name.clone()).or_insert(i);
+            }
+            m
+        });
+        // Checked, in case the list changed after the index was made.
+        match index.get(name).and_then(|&i| self.hosts.get(i)) {
+            Some(h) if h.name == name => Some(h),
+            _ => self.hosts.iter().find(|h| h.name == name),
+        }
     }
 
     /// Hosts matched by a host name, a group name or `all`, in inventory order.

@@ -193,9 +193,5 @@ pub(super) fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory 
             vars,
         });
     }
-    Inventory {
-        hosts,
-        groups: raw.groups,
-        source: Some(src.clone()),
-    }
+    Inventory::new(hosts, raw.groups, Some(src.clone()))
 }
