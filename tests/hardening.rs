@@ -194,3 +194,80 @@ fn thousands_of_mistakes_are_counted_and_the_first_ones_shown() {
         "{out}"
     );
 }
+
+/// An owner file for the demo director's lock: this machine's name, a pid that runs nowhere, and
+/// `instance` as the running system it names.
+fn plant_lock(bed: &common::Bed, instance: &str) {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let owner = serde_json::json!({
+        "run": "20261101T000000Z-dead",
+        "controller": host.trim(),
+        "pid": 4_000_000,
+        "pid_start": 1,
+        "operation": "restore",
+        "started": "2026-11-01T00:00:00Z",
+        "instance": instance,
+    });
+    bed.file(
+        "target/director-1/var/lock/setup.lock/owner.json",
+        &format!("{owner}\n"),
+    );
+}
+
+#[test]
+fn a_clone_with_the_same_host_name_never_takes_over_a_live_runs_lock() {
+    let bed = demo();
+    // A cloned VM (or a container with a fixed name): same host name, its own boot.
+    plant_lock(&bed, "another-boot-id/pid:[4026531836]");
+    let out = bed.run(&["standalone", "restore", "--now", "2026-11-23T03:00:00Z"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("is locked by run 20261101T000000Z-dead"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    // The same system, its process gone: taken over.
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    plant_lock(&bed, &format!("{}/{}", boot.trim(), ns.display()));
+    let out = bed.run(&["standalone", "restore", "--now", "2026-11-23T03:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn a_lock_whose_owner_cannot_be_written_is_not_left_behind() {
+    let bed = demo();
+    // Files cannot grow (as on a full disk): the owner file of the lock cannot be written.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 0; exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_setup"))
+        .args([
+            "standalone",
+            "restore",
+            "--now",
+            "2026-11-23T03:00:00Z",
+            "--only",
+            "config",
+        ])
+        .current_dir(bed.dir.path())
+        .env("CI", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(
+        !bed.path("target/director-1/var/lock/setup.lock").exists(),
+        "an ownerless lock was left: {text}"
+    );
+    // The next run, with room again, is not refused.
+    let out = bed.run(&["standalone", "restore", "--now", "2026-11-23T03:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}

@@ -24,6 +24,10 @@ pub struct Owner {
     pub pid_start: u64,
     pub operation: String,
     pub started: DateTime<Utc>,
+    /// Which running system the controller is: its boot id and pid namespace. A cloned VM or a
+    /// container given the same host name shares the name, never both of these.
+    #[serde(default)]
+    pub instance: String,
 }
 
 impl Owner {
@@ -37,12 +41,17 @@ impl Owner {
             pid_start: process_start(pid).unwrap_or(0),
             operation: operation.into(),
             started,
+            instance: instance(),
         }
     }
 
-    /// Whether the owner is a process of this controller that no longer runs.
+    /// Whether the owner is a process of this very system (same name, boot and pid namespace)
+    /// that no longer runs. A pid missing here proves nothing about a clone's process.
     pub fn provably_dead(&self) -> bool {
-        self.controller == controller_name() && process_start(self.pid) != Some(self.pid_start)
+        self.controller == controller_name()
+            && !self.instance.is_empty()
+            && self.instance == instance()
+            && process_start(self.pid) != Some(self.pid_start)
     }
 
     pub fn describe(&self) -> String {
@@ -61,6 +70,20 @@ fn controller_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into())
+}
+
+/// This running system: the kernel's boot id and this process's pid namespace.
+fn instance() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if boot.is_empty() || ns.is_empty() {
+        return String::new();
+    }
+    format!("{boot}/{ns}")
 }
 
 /// Field 22 of /proc/PID/stat: the start time in ticks. None when the process does not exist.
@@ -175,7 +198,9 @@ async fn take(
         host,
         format!(
             "set -eu\nl={l}\nmkdir -p \"$(dirname \"$l\")\"\n\
-             if mkdir \"$l\" 2>/dev/null; then printf '%s\\n' {mine} > \"$l/owner.json\"; echo taken; \
+             if mkdir \"$l\" 2>/dev/null; then \
+             if printf '%s\\n' {mine} > \"$l/owner.json\" && [ -s \"$l/owner.json\" ]; then echo taken; \
+             else rm -rf \"$l\"; echo \"the lock's owner file cannot be written in $l (is the disk full?): the lock was not taken\" >&2; exit 1; fi; \
              else echo held; cat \"$l/owner.json\" 2>/dev/null || true; fi"
         ),
     )
@@ -321,6 +346,19 @@ mod tests {
             ..me.clone()
         };
         assert!(gone.provably_dead());
+        let clone = Owner {
+            instance: "another-boot/pid:[1]".into(),
+            ..gone.clone()
+        };
+        assert!(
+            !clone.provably_dead(),
+            "a clone with this host name: its pid is not looked for here"
+        );
+        let older = Owner {
+            instance: String::new(),
+            ..gone.clone()
+        };
+        assert!(!older.provably_dead(), "an owner that names no instance");
         let reused = Owner {
             pid_start: me.pid_start + 1,
             ..me.clone()
