@@ -5,7 +5,6 @@
 
 use miette::GraphicalReportHandler;
 
-use crate::actions::tarcheck::Checker;
 use crate::answers::{Answers, Inputs, parse_sets};
 use crate::diag::{Diagnostics, Source};
 use crate::docs;
@@ -25,8 +24,8 @@ pub const TARGETS: &[Target] = &[
     ("backup", backup),
     ("answers", answers),
     ("template", template),
-    ("tarcheck", tarcheck),
     ("signature", signature),
+    ("retar", retar),
 ];
 
 /// Renders every diagnostic as the terminal would, carets and all.
@@ -241,24 +240,6 @@ pub fn template(data: &[u8]) {
     );
 }
 
-/// The archive entry checker: the same verdict however the stream is cut into reads, and no
-/// panic on any bytes. The first byte chooses the read sizes.
-pub fn tarcheck(data: &[u8]) {
-    let Some((&seed, archive)) = data.split_first() else {
-        return;
-    };
-    let verdict = |chunk: usize| {
-        let mut check = Checker::default();
-        for part in archive.chunks(chunk.max(1)) {
-            check.feed(part)?;
-        }
-        check.finish().map(|()| check.entries)
-    };
-    let whole = verdict(archive.len());
-    let cut = verdict(seed as usize % 700 + 1);
-    assert_eq!(whole, cut, "the verdict depends on how the stream was read");
-}
-
 /// The signature reader: the input is an allowed_signers file, and also a manifest and its armored
 /// signature (split at the first NUL). Judged against the demo's trusted key, nothing may pass but
 /// that key's signature, for the namespace `setup-backup`, over a manifest naming this object.
@@ -285,4 +266,70 @@ pub fn signature(data: &[u8]) {
         assert_eq!(m["object"], OBJECT, "passed for another object");
         assert!(v.stored_sha256.is_some_and(|d| d.len() == 64));
     }
+}
+
+/// The archive reader against GNU tar: whatever the reader accepts, it writes anew, and GNU tar
+/// reading what was written must list exactly the entries the reader checked (no more, no fewer,
+/// none renamed). The host's tar only ever reads that rewritten archive.
+pub fn retar(data: &[u8]) {
+    use crate::actions::retar::{Verdict, rewrite};
+    let verdict = std::sync::Mutex::new(Verdict {
+        seen: Some(Vec::new()),
+        ..Verdict::default()
+    });
+    let mut out = Vec::new();
+    if rewrite(data, &mut out, &verdict).is_err() {
+        return;
+    }
+    let checked = verdict
+        .into_inner()
+        .expect("verdict")
+        .seen
+        .unwrap_or_default();
+    let listed = gnu_tar_list(&out);
+    // The writer drops `.` components (`./a` is written `a`); nothing else may change.
+    let norm = |p: &str| {
+        let parts: Vec<&str> = p
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        if parts.is_empty() {
+            ".".to_string()
+        } else {
+            parts.join("/")
+        }
+    };
+    let checked: Vec<String> = checked.iter().map(|p| norm(p)).collect();
+    let listed: Vec<String> = listed.iter().map(|p| norm(p)).collect();
+    assert_eq!(
+        checked, listed,
+        "GNU tar reads other entries than were checked"
+    );
+}
+
+/// `tar -tf -` of an archive: its entry names, one per line (GNU tar, as a host runs it).
+fn gnu_tar_list(archive: &[u8]) -> Vec<String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("tar")
+        .args(["--quoting-style=literal", "-tf", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("GNU tar runs here");
+    let mut stdin = child.stdin.take().expect("piped");
+    let data = archive.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("tar finishes");
+    let _ = writer.join();
+    assert!(
+        out.status.success(),
+        "GNU tar refuses an archive the reader wrote"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }

@@ -271,3 +271,122 @@ fn a_lock_whose_owner_cannot_be_written_is_not_left_behind() {
     let out = bed.run(&["standalone", "restore", "--now", "2026-11-23T03:00:00Z"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
+
+/// One raw ustar header block.
+fn raw_header(name: &str, kind: u8, size: u64, link: &str, mode: u64) -> Vec<u8> {
+    let mut h = vec![0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..107].copy_from_slice(format!("{mode:07o}").as_bytes());
+    h[108..115].copy_from_slice(b"0000000");
+    h[116..123].copy_from_slice(b"0000000");
+    h[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+    h[136..147].copy_from_slice(b"00000000000");
+    h[156] = kind;
+    h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u64 = h.iter().map(|b| *b as u64).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    h
+}
+
+/// A pax header block and its records, padded.
+fn pax(kind: u8, records: &str) -> Vec<u8> {
+    let mut v = raw_header("PaxHeaders/x", kind, records.len() as u64, "", 0o644);
+    v.extend_from_slice(records.as_bytes());
+    v.resize(v.len().div_ceil(512) * 512, 0);
+    v
+}
+
+/// "LEN key=value\n", LEN counting itself.
+fn pax_record(key: &str, value: &str) -> String {
+    let body = format!(" {key}={value}\n");
+    let mut n = body.len() + 1;
+    while (n.to_string().len() + body.len()) != n {
+        n = n.to_string().len() + body.len();
+    }
+    format!("{n}{body}")
+}
+
+#[test]
+fn headers_hidden_behind_a_pax_size_are_read_as_gnu_tar_reads_them_and_refused() {
+    let bed = demo();
+    let outside = bed.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    // A file whose ustar size covers five blocks, but whose pax size is 0: GNU tar reads those
+    // blocks as headers. Hidden there: an absolute link, a link that climbs out, a FIFO, a setuid
+    // file and one more file.
+    let hidden = [
+        raw_header("abs", b'2', 0, "/etc", 0o777),
+        raw_header(
+            "up",
+            b'2',
+            0,
+            &format!("../../../{}", outside.display()),
+            0o777,
+        ),
+        raw_header("fifo", b'6', 0, "", 0o644),
+        raw_header("suid", b'0', 0, "", 0o4755),
+        raw_header("extra.conf", b'0', 0, "", 0o644),
+    ]
+    .concat();
+    let mut archive = pax(b'x', &pax_record("size", "0"));
+    archive.extend(raw_header(
+        "director.conf",
+        b'0',
+        hidden.len() as u64,
+        "",
+        0o644,
+    ));
+    archive.extend(&hidden);
+    archive.extend(vec![0u8; 1024]);
+    // And a global pax header that would point every later link at /etc.
+    let mut global = pax(b'g', &pax_record("linkpath", "/etc"));
+    global.extend(raw_header("director.conf", b'0', 0, "", 0o644));
+    global.extend(raw_header("harmless", b'2', 0, "director.conf", 0o777));
+    global.extend(vec![0u8; 1024]);
+    for (name, bytes, why) in [
+        (
+            "director-config-20261121T020000Z.tar",
+            archive,
+            "`abs` points to the absolute path `/etc`",
+        ),
+        (
+            "director-config-20261122T020000Z.tar",
+            global,
+            "global pax header",
+        ),
+    ] {
+        std::fs::write(bed.path(&format!("backups/{name}")), &bytes).unwrap();
+        // Signed, as a compromised DC would sign it: the archive reader is what must stop it.
+        common::sign_backup(&bed.path("backups"), name, "2026-11-21T02:00:00Z");
+        let set = format!("config_backup={name}");
+        let out = bed.run(&[
+            "standalone",
+            "restore",
+            "--now",
+            "2026-11-23T03:00:00Z",
+            "--only",
+            "config",
+            "--set",
+            &set,
+        ]);
+        assert_eq!(out.code, 1, "{name}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout
+                .contains("refused before anything live was touched")
+                && out.stdout.contains(why),
+            "{name}: {}",
+            out.stdout
+        );
+        assert!(
+            common::files_under(&bed.path("target/director-1/etc")).is_empty(),
+            "{name}: the director's side changed"
+        );
+        assert!(common::files_under(&outside).is_empty());
+        let out = bed.run(&["standalone", "verify", "--set", &set]);
+        assert_eq!(out.code, 1, "{name}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains(why), "{name}: {}", out.stdout);
+    }
+}

@@ -7,6 +7,7 @@ pub mod command;
 mod files;
 mod pgscreen;
 mod postgres;
+pub mod retar;
 mod service;
 pub mod tarcheck;
 pub mod transfer;

@@ -2,53 +2,11 @@
 //! (that folder takes the live one's place by rename, or is merged into it), the safe way to put an
 //! archive's files in place. No `tar -xf` of an unchecked file anywhere.
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::json;
-use tokio::io::{AsyncRead, ReadBuf};
 
-use super::tarcheck::Checker;
 use super::transfer::{finish, hashing, open_backup, report_retries};
 use crate::task::{Outcome, TaskCtx, Undo};
-use crate::transport::{Program, Reader, quote};
-
-/// Passes bytes on to the host while the checker reads them; the first broken rule ends the stream
-/// and is kept for the message.
-struct Checked {
-    inner: Reader,
-    checker: Checker,
-    verdict: Arc<Mutex<Option<String>>>,
-    entries: Arc<Mutex<u64>>,
-}
-
-impl AsyncRead for Checked {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let res = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let std::task::Poll::Ready(Ok(())) = &res {
-            let new = buf.filled()[before..].to_vec();
-            let this = &mut *self;
-            let verdict = if new.is_empty() {
-                this.checker.finish()
-            } else {
-                this.checker.feed(&new)
-            };
-            *this.entries.lock().expect("entries") = this.checker.entries;
-            if let Err(e) = verdict {
-                *this.verdict.lock().expect("verdict") = Some(e.clone());
-                return std::task::Poll::Ready(Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    e,
-                )));
-            }
-        }
-        res
-    }
-}
+use crate::transport::{Program, quote};
 
 /// A configuration backup taken on a site whose backup schedule differs from this site's (both from
 /// backup.yml): said, since the restored site would not back up as the source did.
@@ -119,24 +77,18 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         Ok(r) => r,
         Err(e) => return Outcome::failed(format!("{e}; nothing was unpacked")),
     };
-    let verdict = Arc::new(Mutex::new(None));
-    let entries = Arc::new(Mutex::new(0));
-    let checked = Checked {
-        inner: reader,
-        checker: Checker::default(),
-        verdict: verdict.clone(),
-        entries: entries.clone(),
-    };
-    // tar stops at the end marker; `cat` takes the padding after it, so every byte is hashed.
+    // The host's tar reads only the archive as the controller's reader understood and checked it,
+    // written anew: never the stored bytes themselves. No owners, no setuid bits, no devices.
+    let (checked, verdict) = super::retar::canonical(reader, false);
     let d = quote(&dest);
     let mut req = ctx.request(Program::Shell(format!(
-        "set -eu; rm -rf {d}; mkdir -p {d}; tar -xf - -C {d}; cat > /dev/null"
+        "set -eu; rm -rf {d}; mkdir -p {d}; tar -xf - -C {d} --no-same-owner --no-same-permissions; cat > /dev/null"
     )));
-    req.stdin = Some(Box::new(checked));
+    req.stdin = Some(checked);
     let out = ctx.transport.exec(req).await;
     report_retries(ctx, storage, &object);
     let (digest, bytes) = finish(&tally);
-    let refused = verdict.lock().expect("verdict").clone();
+    let refused = verdict.lock().expect("verdict").refused.clone();
     let failure = match (&refused, &out) {
         (Some(why), _) => Some(format!(
             "{object} refused before anything live was touched: {why}; {dest} was removed"
@@ -158,7 +110,7 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         return Outcome::failed(message);
     }
     schedule_warning(ctx, storage, &object).await;
-    let entries = *entries.lock().expect("entries");
+    let entries = verdict.lock().expect("verdict").entries;
     let how = if expected.is_some() {
         "verified"
     } else {

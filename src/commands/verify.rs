@@ -5,9 +5,8 @@
 //! listed with `pg_restore --list`. No host is contacted.
 
 use serde_json::{Value as J, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use crate::actions::tarcheck::Checker;
 use crate::failure::Failure;
 use crate::gate::Pattern;
 use crate::options::Options;
@@ -246,8 +245,9 @@ struct Read {
     entries: Result<u64, String>,
 }
 
-/// Streams the object's plain tar into `file`, hashing the stored and the plain bytes and checking
-/// the tar entries on the way.
+/// Streams the object's plain tar, read and checked by the restore's own archive reader, into
+/// `file` (the archive as that reader understood it, written anew), hashing the stored and the
+/// plain bytes on the way.
 async fn download(
     storage: &dyn Storage,
     name: &str,
@@ -257,39 +257,18 @@ async fn download(
     use crate::actions::transfer::{finish, hashing_quiet};
     let r = storage.get(name, None).await.map_err(|e| e.to_string())?;
     let (r, stored) = hashing_quiet(r);
-    let (mut r, plain) = hashing_quiet(crate::seal::open(r, name, identity).await?);
+    let (r, plain) = hashing_quiet(crate::seal::open(r, name, identity).await?);
+    let (mut checked, verdict) = crate::actions::retar::canonical(r, true);
     let mut f = tokio::fs::File::create(file)
         .await
         .map_err(|e| format!("scratch file: {e}"))?;
-    let mut check = Checker::default();
-    let mut refused: Option<String> = None;
-    let mut broken: Option<String> = None;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match r.read(&mut buf).await {
-            Ok(n) => n,
-            Err(e) => {
-                broken = Some(e.to_string());
-                break;
-            }
-        };
-        if n == 0 {
-            break;
-        }
-        if refused.is_none()
-            && let Err(e) = check.feed(&buf[..n])
-        {
-            refused = Some(e);
-        }
-        f.write_all(&buf[..n])
-            .await
-            .map_err(|e| format!("scratch file: {e}"))?;
-    }
+    let copied = tokio::io::copy(&mut checked, &mut f).await;
     f.flush().await.map_err(|e| format!("scratch file: {e}"))?;
-    let entries = match (broken, refused) {
-        (Some(e), _) => Err(format!("it cannot be read to its end: {e}")),
-        (None, Some(e)) => Err(e),
-        (None, None) => check.finish().map(|_| check.entries),
+    let v = verdict.lock().expect("verdict");
+    let entries = match (&v.refused, copied) {
+        (Some(why), _) => Err(why.clone()),
+        (None, Err(e)) => Err(format!("it cannot be read to its end: {e}")),
+        (None, Ok(_)) => Ok(v.entries),
     };
     Ok(Read {
         stored: finish(&stored).0,
