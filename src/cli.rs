@@ -39,7 +39,8 @@ Storage keys: storage.type = s3 | azure | sftp | ftp | local, then storage.<type
   sftp: host port user, then password | key_file; path known_hosts
   ftp: host port user password path tls (true: explicit FTPS) ca_file
   local: path
-  storage.timeout: seconds for one exchange with the server (default 60).
+  storage.timeout: seconds for one exchange with the server (default 60); a download that waits
+    that long in all for its next 64 KiB is cut.
 
 Exit codes: 0 done, 1 a step failed, 2 invalid input (nothing touched),
 3 refused (lock held, gate closed, confirmation declined), 130 interrupted.";

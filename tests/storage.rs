@@ -401,3 +401,133 @@ fn a_hung_server_times_out_and_says_which() {
         assert!(took.as_secs() < 40, "{kind}: took {took:?}");
     }
 }
+
+/// A proxy to an HTTP server: requests and response headers pass at once, each response body one
+/// byte every `every` (a server that answers every read in time and still never finishes).
+fn dripping_proxy(upstream: String, every: std::time::Duration) -> String {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let up = upstream.clone();
+            std::thread::spawn(move || {
+                let Ok(server) = TcpStream::connect(&up) else {
+                    return;
+                };
+                let (heads_tx, heads_rx) = std::sync::mpsc::channel::<bool>();
+                let (mut c, mut s) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                // Client to server, as it comes; each request's method noted (HEAD has no body).
+                std::thread::spawn(move || {
+                    let (mut buf, mut seen) = ([0u8; 65536], Vec::new());
+                    while let Ok(n) = c.read(&mut buf) {
+                        if n == 0 || s.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let _ = heads_tx.send(seen.starts_with(b"HEAD "));
+                            seen.drain(..end + 4);
+                        }
+                    }
+                });
+                let (mut server, mut client) = (server, client);
+                loop {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match server.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    if client.write_all(&head).is_err() {
+                        return;
+                    }
+                    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                    let length: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    let body = if heads_rx.recv().unwrap_or(false) {
+                        0
+                    } else {
+                        length
+                    };
+                    for _ in 0..body {
+                        if server.read_exact(&mut byte).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(every);
+                        if client.write_all(&byte).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_server_that_sends_a_byte_every_two_seconds_is_cut_by_the_timeout() {
+    let storage = StorageBed::start("s3");
+    let bed = bed_for(
+        &storage,
+        "defaults: { connection: local }\nhosts:\n  ctl: {}\n",
+    );
+    bed.file("payload.bin", &"x".repeat(1 << 20))
+        .file(
+            "up.yml",
+            "steps:\n  - { id: up, hosts: ctl, upload: { src: payload.bin, object: slow.bin } }\n",
+        )
+        .file(
+            "down.yml",
+            "steps:\n  - { id: down, hosts: ctl, fetch: { object: slow.bin, dest: got.bin } }\n",
+        );
+    let out = run(&bed, &["run", "up.yml"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let answers = storage.answers();
+    let endpoint = answers
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("storage.s3.endpoint:"))
+        .expect("the bed's endpoint")
+        .trim()
+        .to_string();
+    let upstream = endpoint.trim_start_matches("http://").to_string();
+    let proxy = dripping_proxy(upstream, std::time::Duration::from_secs(2));
+    let set = format!("storage.s3.endpoint=http://{proxy}");
+    let t0 = std::time::Instant::now();
+    let mut child = bed
+        .command(&[
+            "run",
+            "down.yml",
+            "--allow-unsigned",
+            "--set",
+            &set,
+            "--set",
+            "storage.timeout=4",
+        ])
+        .stdout(std::fs::File::create(bed.path("out.txt")).unwrap())
+        .stderr(std::fs::File::create(bed.path("err.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the download of a dripping server was never cut");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let text = bed.read("out.txt") + &bed.read("err.txt");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the transfer was cut"), "{text}");
+    assert!(!bed.path("got.bin").exists());
+}

@@ -1,8 +1,10 @@
 //! Where backups live: a local or NFS folder, S3, Azure Blob, SFTP or FTP/FTPS, behind one trait.
 
+pub mod bounded;
 pub mod dal;
 pub mod ftps;
 pub mod local;
+mod names;
 pub mod resume;
 pub mod sftp_pw;
 
@@ -12,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::answers::storage::{Backend, Server, SftpLogin, StorageSettings};
 use crate::transport::{BoxFut, Reader};
+pub use names::{SIG_SUFFIX, is_companion, printable, shown};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ObjectMeta {
@@ -93,51 +96,6 @@ pub async fn read_text(
     Ok(Some(text))
 }
 
-/// A name from storage as it may be shown on a terminal: control characters (escape sequences that
-/// could erase lines or fake a verdict) are written as `\u{..}` escapes.
-pub fn shown(name: &str) -> String {
-    if !name.chars().any(char::is_control) {
-        return name.to_string();
-    }
-    name.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// A text as it may be shown on a terminal: lines and tabs kept, every other control character
-/// (an escape sequence from a name in storage, say) written as a `\u{..}` escape.
-pub fn printable(text: &str) -> String {
-    if !text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// What follows an object's name in the name of its manifest's signature.
-pub const SIG_SUFFIX: &str = ".manifest.json.sig";
-
-/// Whether a name is a sidecar, a manifest or a manifest's signature rather than a backup.
-pub fn is_companion(name: &str) -> bool {
-    name.ends_with(".sha256") || name.ends_with(".manifest.json") || name.ends_with(SIG_SUFFIX)
-}
-
 /// What a storage operation gives, later.
 pub type Op<'a, T> = BoxFut<'a, Result<T, StorageError>>;
 
@@ -160,8 +118,20 @@ pub trait Storage: Send + Sync {
     }
 }
 
-/// Opens the storage the settings describe; a relative local path is taken from `base`.
+/// Opens the storage the settings describe; a relative local path is taken from `base`. Every
+/// download is bounded as a whole (see `bounded`), not only exchange by exchange.
 pub fn open(
+    settings: &StorageSettings,
+    base: &std::path::Path,
+    masker: &crate::secret::Masker,
+) -> Result<Box<dyn Storage>, String> {
+    Ok(Box::new(bounded::Bounded::new(
+        open_backend(settings, base, masker)?,
+        settings.timeout,
+    )))
+}
+
+fn open_backend(
     settings: &StorageSettings,
     base: &std::path::Path,
     masker: &crate::secret::Masker,
