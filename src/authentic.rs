@@ -129,13 +129,14 @@ impl Trust {
         }
     }
 
-    /// Nothing is required: for tests of other parts, and for reading what the DC itself wrote.
-    pub fn none(now: DateTime<Utc>) -> Trust {
+    /// No key trusted, nothing let through: a run whose trusted_signers cannot be read (it is
+    /// refused before it runs).
+    pub fn nothing() -> Trust {
         Trust {
             signers: None,
-            allow_unsigned: true,
+            allow_unsigned: false,
             expect_encrypted: false,
-            now,
+            now: Utc::now(),
         }
     }
 }

@@ -232,7 +232,7 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         .steps
         .iter()
         .any(|s| matches!(s.action, "fetch" | "unpack"));
-    let trust = trust_of(o, &answers, now, reads_backups, &mut diags);
+    let trust = trust_of(o, &answers, reads_backups, &mut diags);
     let signing_key = if playbook.steps.iter().any(|s| s.action == "upload") {
         signing_key_of(&backup, &answers, &o.dir, &mut diags)
     } else {

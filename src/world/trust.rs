@@ -12,7 +12,6 @@ use crate::options::Options;
 pub fn trust_of(
     o: &Options,
     answers: &Answers,
-    now: chrono::DateTime<chrono::Utc>,
     required: bool,
     diags: &mut Diagnostics,
 ) -> crate::authentic::Trust {
@@ -29,10 +28,7 @@ pub fn trust_of(
         };
         diags.push(d);
     }
-    trust.unwrap_or_else(|_| crate::authentic::Trust {
-        allow_unsigned: false,
-        ..crate::authentic::Trust::none(now)
-    })
+    trust.unwrap_or_else(|_| crate::authentic::Trust::nothing())
 }
 
 /// The DC's signing key, opened (with `signing_key_passphrase` when it has one); a key that cannot
