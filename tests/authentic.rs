@@ -131,20 +131,11 @@ fn forgeries(bed: &Bed) -> Vec<(&'static str, String, &'static str)> {
     let name = "director-config-20991231T000005Z.tar";
     forge(bed, name);
     sign_backup(&backups, name, "2026-11-22T00:00:00Z");
-    let m = backups.join(format!("{name}.manifest.json"));
-    let tmp = tempfile::tempdir().unwrap();
-    let key = tmp.path().join("k");
-    std::fs::copy(repo().join("inventories/demo-dc/demo-signing-key"), &key).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    std::fs::remove_file(m.with_extension("json.sig")).unwrap();
-    let ok = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-Y", "sign", "-n", "git", "-f"])
-        .arg(&key)
-        .arg(&m)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    ssh_sign(
+        &repo().join("inventories/demo-dc/demo-signing-key"),
+        "git",
+        &backups.join(format!("{name}.manifest.json")),
+    );
     out.push(("another namespace", name.to_string(), "namespace `git`"));
     // Signed by the demo key, dated in the future.
     let name = "director-config-20991231T000006Z.tar";
@@ -366,5 +357,4 @@ fn the_demo_signatures_verify_with_ssh_keygen() {
         "{}",
         out.stdout
     );
-    let _ = ssh_sign;
 }

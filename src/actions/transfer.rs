@@ -171,7 +171,7 @@ pub(super) async fn open_backup(
     ctx: &TaskCtx<'_>,
     storage: &dyn crate::storage::Storage,
     object: &str,
-) -> Result<(Option<String>, u64, Reader, String), Outcome> {
+) -> Result<(Option<String>, u64, Reader, crate::authentic::Verified), Outcome> {
     let size = match storage.stat(object).await {
         Ok(m) => m.size,
         Err(e) if e.not_found => {
@@ -240,7 +240,7 @@ pub(super) async fn open_backup(
         .get(object, None)
         .await
         .map_err(|e| Outcome::failed(e.to_string()))?;
-    Ok((expected, size, reader, verified.by()))
+    Ok((expected, size, reader, verified))
 }
 
 pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
@@ -249,7 +249,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     };
     let object = ctx.arg("object").unwrap_or_default();
     let dest = ctx.arg("dest").unwrap_or_default();
-    let (expected, size, reader, by) = match open_backup(ctx, storage, &object).await {
+    let (expected, size, reader, verified) = match open_backup(ctx, storage, &object).await {
         Ok(b) => b,
         Err(o) => return o,
     };
@@ -311,7 +311,8 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
                 n => format!(" ({n} retried after a fault)"),
             };
             Outcome::changed(format!(
-                "{object} -> {dest}, {bytes} bytes, sha256 {how}, {by}{resumed}"
+                "{object} -> {dest}, {bytes} bytes, sha256 {how}, {}{resumed}",
+                verified.by()
             ))
             .with_data(json!({"sha256": digest, "bytes": bytes, "dest": dest, "retries": retried}))
         }

@@ -10,17 +10,12 @@ use crate::transport::{Program, quote};
 
 /// A configuration backup taken on a site whose backup schedule differs from this site's (both from
 /// backup.yml): said, since the restored site would not back up as the source did.
-async fn schedule_warning(ctx: &TaskCtx<'_>, storage: &dyn crate::storage::Storage, object: &str) {
+/// The manifest is the one read and checked before the download, not read again.
+fn schedule_warning(ctx: &TaskCtx<'_>, object: &str, manifest: Option<&serde_json::Value>) {
+    let Some(m) = manifest else { return };
     if ctx.shared.schedule.is_empty() {
         return;
     }
-    let manifest = format!("{object}.manifest.json");
-    let Ok(Some(text)) = crate::storage::read_text(storage, &manifest, 1 << 20).await else {
-        return;
-    };
-    let Ok(m) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return;
-    };
     let mine = super::backup::schedule_json(&ctx.shared.schedule);
     if m["kind"] == "config" && m["schedule"].is_object() && m["schedule"] != mine {
         ctx.events().emit(crate::report::events::Event::Note {
@@ -62,7 +57,7 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
     if dest.trim_matches('/').is_empty() {
         return Outcome::failed("`unpack` needs a `dest` folder, and not `/`");
     }
-    let (expected, size, reader, by) = match open_backup(ctx, storage, &object).await {
+    let (expected, size, reader, verified) = match open_backup(ctx, storage, &object).await {
         Ok(b) => b,
         Err(o) => return o,
     };
@@ -109,7 +104,7 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         remove(ctx, &dest).await;
         return Outcome::failed(message);
     }
-    schedule_warning(ctx, storage, &object).await;
+    schedule_warning(ctx, &object, verified.manifest.as_ref());
     let entries = verdict.lock().expect("verdict").entries;
     let how = if expected.is_some() {
         "verified"
@@ -117,7 +112,8 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         "NOT verified"
     };
     Outcome::changed(format!(
-        "{object} -> {dest}: {entries} entries checked, {bytes} bytes, sha256 {how}, {by}"
+        "{object} -> {dest}: {entries} entries checked, {bytes} bytes, sha256 {how}, {}",
+        verified.by()
     ))
     .with_data(json!({"dest": dest, "sha256": digest, "bytes": bytes, "entries": entries}))
 }

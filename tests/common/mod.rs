@@ -238,11 +238,11 @@ pub fn sign_backup_with(dir: &Path, name: &str, created_at: &str, key: &Path) {
     });
     let m = dir.join(format!("{name}.manifest.json"));
     std::fs::write(&m, serde_json::to_string_pretty(&manifest).unwrap() + "\n").unwrap();
-    ssh_sign(key, &m);
+    ssh_sign(key, "setup-backup", &m);
 }
 
-/// `ssh-keygen -Y sign -n setup-backup` of a file, leaving FILE.sig (ssh-keygen wants its key 0600).
-pub fn ssh_sign(key: &Path, file: &Path) {
+/// `ssh-keygen -Y sign -n NAMESPACE` of a file, leaving FILE.sig (ssh-keygen wants its key 0600).
+pub fn ssh_sign(key: &Path, namespace: &str, file: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
     let k = tmp.path().join("key");
@@ -250,7 +250,7 @@ pub fn ssh_sign(key: &Path, file: &Path) {
     std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
     let _ = std::fs::remove_file(file.with_extension("json.sig"));
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-Y", "sign", "-n", "setup-backup", "-f"])
+        .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
         .arg(&k)
         .arg(file)
         .output()
