@@ -191,6 +191,10 @@ pub struct Common {
     /// Never prompt; fail listing every missing answer (implied without a terminal or with CI set).
     #[arg(long, global = true)]
     pub non_interactive: bool,
+    /// Do not ask before the first destructive step. At a terminal a run that stops, replaces or
+    /// renames anything on a host first lists what and asks; without a terminal it never asks.
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
     /// Print the plan and the pre-flight decisions; change nothing.
     #[arg(long, global = true)]
     pub check: bool,

@@ -72,7 +72,7 @@ impl<'a> Vars<'a> {
             .collect();
         let mut restore_value = restore.template_value();
         if let J::Object(r) = &mut restore_value {
-            for key in ["analytics.mode", "config_backup"] {
+            for key in ["analytics.mode", "config_backup", "config_digest"] {
                 if let Some(a) = answers.get(key) {
                     crate::docs::restore::insert_dotted(r, key, a.value.clone());
                 }

@@ -149,6 +149,7 @@ fn resolve(
         restore: spec,
         interactive: false,
         need_storage: false,
+        tryer: None,
     };
     let answers = Answers::resolve(inputs, diags);
     let _ = answers.storage_value();

@@ -64,6 +64,8 @@ pub struct Options {
     /// A terminal to ask at, and no `--non-interactive` or `CI`.
     pub interactive: bool,
     pub check: bool,
+    /// `--yes`: no question before the first destructive step.
+    pub yes: bool,
     pub plan_format: PlanFormat,
     pub filters: Filters,
     pub forks: usize,
@@ -95,6 +97,7 @@ impl Options {
                 && std::io::stdin().is_terminal()
                 && std::env::var_os("CI").is_none_or(|v| v.is_empty()),
             check: c.check,
+            yes: c.yes,
             plan_format: c.plan_format,
             filters: Filters {
                 only: c.only.clone(),

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::answers::{self, Answers, Inputs, StorageSettings};
+use crate::answers::{Answers, StorageSettings};
 use crate::context::{RunInfo, Vars};
 use crate::diag::{Diag, Diagnostics, Source};
 use crate::docs::{self, inventory::Inventory, playbook::Playbook, restore::RestoreSpec};
@@ -13,7 +13,9 @@ use crate::plan::{self, Plan};
 use crate::template::Templates;
 use crate::yaml::Span;
 
+mod answers_of;
 mod trust;
+use answers_of::resolve_answers;
 use trust::signing_key_of;
 pub use trust::trust_of;
 
@@ -58,6 +60,25 @@ pub fn load_inventory(o: &Options, diags: &mut Diagnostics) -> Inventory {
     match docs::load(&o.inventory.path, &o.inventory.shown, diags) {
         Some((src, node)) => docs::inventory::parse(&src, &node, diags),
         None => Inventory::default(),
+    }
+}
+
+/// A local host's relative `dr_root` is taken from the folder of the documents, and handed to
+/// every tool as an absolute path (a second `tar -C` would read a relative one from the first).
+fn absolute_roots(inventory: &mut Inventory, dir: &std::path::Path) {
+    for h in &mut inventory.hosts {
+        if h.connection != docs::inventory::Connection::Local {
+            continue;
+        }
+        if let Some(serde_json::Value::String(root)) = h.vars.get("dr_root")
+            && !root.is_empty()
+            && !root.starts_with('/')
+        {
+            let base = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            let abs = base.join(root).display().to_string();
+            h.vars
+                .insert("dr_root".into(), serde_json::Value::String(abs));
+        }
     }
 }
 
@@ -116,42 +137,6 @@ fn load_restore(o: &Options, need: bool, diags: &mut Diagnostics) -> RestoreSpec
     }
 }
 
-/// Resolves the answers from every source; with `need_storage`, the storage settings too.
-fn resolve_answers(
-    o: &Options,
-    restore: &RestoreSpec,
-    need_storage: bool,
-    diags: &mut Diagnostics,
-) -> (Answers, Option<StorageSettings>) {
-    let answers_doc = if o.answers.wanted() {
-        warn_world_readable(&o.answers.path);
-        docs::load(&o.answers.path, &o.answers.shown, diags)
-    } else {
-        None
-    };
-    let sets = answers::parse_sets(&o.sets, diags);
-    let env = |k: &str| std::env::var(k).ok();
-    let need_storage = need_storage && diags.is_empty();
-    let inputs = Inputs {
-        sets: &sets,
-        env: &env,
-        file: answers_doc.as_ref().map(|(s, n)| (s, n)),
-        restore,
-        interactive: o.interactive && !o.check,
-        need_storage,
-    };
-    let answers = Answers::resolve(inputs, diags);
-    let storage = if need_storage && diags.is_empty() {
-        StorageSettings::from_answers(&answers, diags).map(|s| StorageSettings {
-            accept_new_host_keys: o.accept_new_host_keys,
-            ..s
-        })
-    } else {
-        None
-    };
-    (answers, storage)
-}
-
 /// Loads what a storage command needs: restore.yml when present, the answers, the storage settings.
 pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
     let mut diags = Diagnostics::default();
@@ -176,7 +161,8 @@ pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
 /// Loads every document, resolves the answers and builds the plan.
 pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World, Failure> {
     let mut diags = Diagnostics::default();
-    let inventory = load_inventory(o, &mut diags);
+    let mut inventory = load_inventory(o, &mut diags);
+    absolute_roots(&mut inventory, &o.dir);
     let restore = load_restore(o, need_restore, &mut diags);
     let backup = load_backup(o, &pref, &mut diags);
     let (playbook, playbook_dir) = load_playbook(o, &pref, &mut diags)?;

@@ -254,6 +254,7 @@ fn a_lock_whose_owner_cannot_be_written_is_not_left_behind() {
         ])
         .current_dir(bed.dir.path())
         .env("CI", "true")
+        .env("SETUP_LOCK_DIR", bed.path(".machine-lock"))
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -389,4 +390,73 @@ fn headers_hidden_behind_a_pax_size_are_read_as_gnu_tar_reads_them_and_refused()
         assert_eq!(out.code, 1, "{name}: {}{}", out.stdout, out.stderr);
         assert!(out.stdout.contains(why), "{name}: {}", out.stdout);
     }
+}
+
+#[test]
+fn two_project_folders_driving_this_machine_exclude_each_other_and_one_run_never_excludes_itself() {
+    let machine = tempfile::tempdir().unwrap();
+    let folder = |marker: &str| {
+        let bed = common::Bed::new();
+        // One machine under two names: a standalone site's director and analytics on one host.
+        bed.file(
+            "master.yml",
+            "defaults: { connection: local }\nhosts:\n  director-1: {}\n  analytics-1: {}\n",
+        )
+        .file(
+            "pb.yml",
+            &format!("steps:\n  - {{ id: s, hosts: all, shell: 'touch {marker}-$$; sleep 5' }}\n"),
+        );
+        bed
+    };
+    let (a, b) = (folder("a"), folder("b"));
+    let first = a
+        .command(&["run", "pb.yml"])
+        .env("SETUP_LOCK_DIR", machine.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !std::fs::read_dir(a.dir.path())
+        .unwrap()
+        .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("a-"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = b
+        .command(&["run", "pb.yml"])
+        .env("SETUP_LOCK_DIR", machine.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&second.stdout).into_owned()
+        + &String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(3), "{text}");
+    assert!(text.contains("is locked by run"), "{text}");
+    assert!(
+        !std::fs::read_dir(b.dir.path()).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("b-")),
+        "the second folder ran a step"
+    );
+    let out = first.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let journal = common::journal(a.dir.path());
+    let locks: Vec<_> = journal.iter().filter(|e| e["event"] == "lock").collect();
+    assert!(
+        locks.iter().any(
+            |e| e["action"] == "already held by this run (the same machine under another name)"
+        ),
+        "{locks:?}"
+    );
+    assert!(!machine.path().join("setup.lock").exists(), "released");
+    // Once the first is done, the second folder runs.
+    let out = b
+        .command(&["run", "pb.yml"])
+        .env("SETUP_LOCK_DIR", machine.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
 }

@@ -16,7 +16,8 @@ fn drive(bed: &Bed, script: &serde_json::Value, args: &[&str]) -> (i32, String) 
         .current_dir(bed.dir.path())
         .env_remove("CI")
         .env("NO_COLOR", "1")
-        .env("TERM", "xterm");
+        .env("TERM", "xterm")
+        .env("SETUP_LOCK_DIR", bed.path(".machine-lock"));
     let out = cmd.output().unwrap();
     (
         out.status.code().unwrap_or(-1),

@@ -192,7 +192,7 @@ fn a_run_killed_outright_leaves_a_lock_the_next_run_takes_over() {
     // SIGKILL: no handler runs, the lock stays behind.
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(bed.path(".setup/locks/h1.lock/owner.json").exists());
+    assert!(bed.path(".machine-lock/setup.lock/owner.json").exists());
     bed.file(
         "pb.yml",
         "steps:\n  - { id: again, hosts: all, shell: 'true' }\n",
@@ -207,7 +207,7 @@ fn a_run_killed_outright_leaves_a_lock_the_next_run_takes_over() {
     let j = journal(bed.dir.path());
     let lock = j.iter().find(|e| e["event"] == "lock").unwrap();
     assert_eq!(lock["action"], "taken over from a run that is gone");
-    assert!(!bed.path(".setup/locks/h1.lock").exists());
+    assert!(!bed.path(".machine-lock/setup.lock").exists());
 }
 
 /// Writes `backups/NAME` from a folder built by `make` (a shell script run in it), with a sidecar
@@ -563,7 +563,7 @@ fn sigterm_rolls_back_and_releases_the_locks_and_a_second_one_kills_every_child(
     assert!(bed.path("rolled-back").exists(), "the rollback ran");
     assert!(!bed.path("after").exists(), "no new task started");
     assert!(
-        !bed.path(".setup/locks/h1.lock").exists(),
+        !bed.path(".machine-lock/setup.lock").exists(),
         "the lock was released"
     );
     let j = journal(bed.dir.path());
@@ -591,7 +591,7 @@ fn sigterm_rolls_back_and_releases_the_locks_and_a_second_one_kills_every_child(
         std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
     assert!(!alive, "the grandchild {pid} was killed");
     assert!(
-        !bed.path(".setup/locks/h1.lock").exists(),
+        !bed.path(".machine-lock/setup.lock").exists(),
         "the lock was released"
     );
     assert_eq!(

@@ -15,6 +15,7 @@ use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
 use crate::docs::restore::RestoreSpec;
 use crate::secret::{Masker, Secret};
 use crate::yaml::{Node, Span};
+pub use prompt::{Tried, Tryer};
 pub use sources::{SetArg, parse_sets};
 pub use storage::{STORAGE_TYPES, StorageSettings};
 
@@ -135,6 +136,8 @@ pub struct Inputs<'a> {
     pub interactive: bool,
     /// Whether storage questions must be answered (a restore or a listing needs them).
     pub need_storage: bool,
+    /// At a terminal: tries the storage once its answers are in.
+    pub tryer: Option<Tryer<'a>>,
 }
 
 impl Answers {
@@ -225,7 +228,7 @@ impl Answers {
             diags,
         );
         if inputs.need_storage && type_ok {
-            prompt::ask_storage(&mut ans, inputs.interactive, diags);
+            prompt::ask_storage(&mut ans, inputs.interactive, inputs.tryer, diags);
         }
         ans
     }

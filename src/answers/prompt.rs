@@ -1,4 +1,9 @@
 //! Asking for the storage answers: at the terminal, or listing every missing one when there is none.
+//!
+//! At a terminal each answer is checked as it is typed and asked again when bad; the storage is
+//! tried once its answers are in (a refused login asks for the credentials again, an unreachable
+//! server for its address), and a review of every answer, secrets masked, lets any be changed
+//! before the run goes on.
 
 use std::collections::BTreeMap;
 
@@ -8,129 +13,215 @@ use super::storage::{self, Question, STORAGE_TYPES};
 use super::{Answer, Answers, Origin, env_name};
 use crate::diag::{Diag, Diagnostics};
 
-pub(super) fn ask_storage(ans: &mut Answers, interactive: bool, diags: &mut Diagnostics) {
-    let mut missing: Vec<String> = Vec::new();
-    if ans.storage_type().is_none() {
-        if interactive {
-            let pick = dialoguer::Select::new()
-                .with_prompt("Where are the backups stored?")
-                .items([
-                    "S3 or S3-compatible (MinIO)",
-                    "Azure Blob Storage",
-                    "SFTP server",
-                    "FTP / FTPS server",
-                    "Local or NFS folder",
-                ])
-                .default(0)
-                .interact_opt();
-            match pick {
-                Ok(Some(i)) => {
-                    ans.values.insert(
-                        "storage.type".into(),
-                        Answer {
-                            value: J::String(STORAGE_TYPES[i].into()),
-                            origin: Origin::Prompt,
-                        },
-                    );
-                }
-                _ => {
-                    diags.push(
-                        Diag::plain("prompt", "no storage type chosen")
-                            .help("choose one, or give `--set storage.type=TYPE`"),
-                    );
-                    return;
-                }
-            }
-        } else {
-            missing.push(missing_line(
-                "storage.type",
-                &format!("one of {}", STORAGE_TYPES.join(", ")),
-            ));
-        }
+/// What trying the storage with the answers so far came to.
+#[derive(Clone, Debug)]
+pub enum Tried {
+    Ok,
+    /// The server refused the login.
+    Credentials(String),
+    /// The server could not be reached.
+    Connection(String),
+    /// Anything else (no such bucket, a certificate not trusted …).
+    Other(String),
+}
+
+/// Tries the storage with the answers given so far.
+pub type Tryer<'a> = &'a dyn Fn(&Answers) -> Tried;
+
+/// How many times a refused login or an unreachable server is asked again before the run goes on
+/// (and fails with the storage's own message).
+const TRIES: usize = 5;
+
+pub(super) fn ask_storage(
+    ans: &mut Answers,
+    interactive: bool,
+    tryer: Option<Tryer>,
+    diags: &mut Diagnostics,
+) {
+    if !interactive {
+        return list_missing(ans, false, diags);
     }
-    if let Some(t) = ans.storage_type() {
-        let mut groups: BTreeMap<&str, (bool, Vec<String>)> = BTreeMap::new();
-        for q in storage::questions(&t) {
-            let key = format!("storage.{t}.{}", q.field);
-            if ans.values.contains_key(&key) {
-                if let Some(g) = q.one_of {
-                    groups.entry(g).or_default().0 = true;
-                }
-                continue;
+    // Earlier answers to a question asked again: shown as its default (never a secret's).
+    let mut previous: BTreeMap<String, String> = BTreeMap::new();
+    let mut tries = 0;
+    loop {
+        if ans.storage_type().is_none() && !choose_type(ans, diags) {
+            return;
+        }
+        let Some(t) = ans.storage_type() else { return };
+        let asked = ask_type(ans, &t, &previous);
+        list_missing(ans, true, diags);
+        if !diags.is_empty() || !asked && tries == 0 {
+            return;
+        }
+        let outcome = match tryer {
+            Some(tryer) if tries < TRIES => {
+                eprintln!("Trying the storage with these answers …");
+                tryer(ans)
             }
-            if let Some(d) = q.default
-                && !interactive
-            {
-                ans.values.insert(
-                    key,
-                    Answer {
-                        value: J::String(d.into()),
-                        origin: Origin::Default,
-                    },
+            _ => Tried::Ok,
+        };
+        tries += 1;
+        let again = match &outcome {
+            Tried::Ok => None,
+            Tried::Credentials(m) => Some((m, true)),
+            Tried::Connection(m) => Some((m, false)),
+            Tried::Other(m) => {
+                eprintln!("  {m}");
+                None
+            }
+        };
+        if let Some((message, credential)) = again {
+            eprintln!("  {message}");
+            let keys: Vec<String> = storage::questions(&t)
+                .iter()
+                .filter(|q| if credential { q.credential } else { q.connects })
+                .map(|q| storage::key(&t, q.field))
+                .collect();
+            if forget(ans, &keys, &mut previous) {
+                eprintln!(
+                    "  Asking again for the {}.",
+                    if credential {
+                        "credentials"
+                    } else {
+                        "server's address"
+                    }
                 );
                 continue;
             }
-            // At a terminal every question of the type is asked, optional ones too (an empty answer
-            // leaves them out): a MinIO user must be able to give an endpoint and keys.
-            let group_done = q.one_of.is_some_and(|g| groups.get(g).is_some_and(|x| x.0));
-            if interactive && q.asked && !group_done {
-                match prompt(q) {
-                    Some(v) if !v.is_empty() => {
-                        if let Some(g) = q.one_of {
-                            groups.entry(g).or_default().0 = true;
-                        }
-                        ans.values.insert(
-                            key,
-                            Answer {
-                                value: J::String(v),
-                                origin: Origin::Prompt,
-                            },
-                        );
-                    }
-                    _ => {
-                        if let Some(g) = q.one_of {
-                            groups.entry(g).or_default().1.push(key);
-                        } else if !q.optional {
-                            missing.push(missing_line(&key, q.prompt));
-                        }
-                    }
+        }
+        match review(ans, &t) {
+            Review::Go => return,
+            Review::Quit => {
+                diags.push(Diag::plain(
+                    "prompt",
+                    "stopped at the review of the answers",
+                ));
+                return;
+            }
+            Review::Change(key) => {
+                forget(ans, &[key.clone()], &mut previous);
+                if key == "storage.type" {
+                    let stale: Vec<String> = ans
+                        .values
+                        .iter()
+                        .filter(|(k, a)| {
+                            k.starts_with("storage.") && matches!(a.origin, Origin::Prompt)
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    forget(ans, &stale, &mut previous);
                 }
-                continue;
-            }
-            match q.one_of {
-                Some(g) => groups.entry(g).or_default().1.push(key),
-                None if !q.optional => missing.push(missing_line(&key, q.prompt)),
-                None => {}
-            }
-        }
-        for (g, (answered, keys)) in groups {
-            if !answered && !keys.is_empty() {
-                let alts: Vec<String> = keys.iter().map(|k| missing_line(k, "")).collect();
-                missing.push(format!("one {g} of:\n      {}", alts.join("\n      ")));
             }
         }
     }
-    if !missing.is_empty() {
-        diags.push(
-            Diag::plain("missing_answers", format!("{} answer(s) missing, and there is no terminal to ask:\n  - {}", missing.len(), missing.join("\n  - ")))
-                .help("give each with --set KEY=VALUE, its SETUP_* environment variable, or a line in answers.yml"),
-        );
+}
+
+/// Removes the answers given at the prompt among `keys`, keeping what was typed (not secrets) as
+/// the default of the question asked again. False when none was given at the prompt.
+fn forget(ans: &mut Answers, keys: &[String], previous: &mut BTreeMap<String, String>) -> bool {
+    let mut any = false;
+    for k in keys {
+        if ans
+            .values
+            .get(k)
+            .is_some_and(|a| matches!(a.origin, Origin::Prompt))
+        {
+            let a = ans.values.remove(k).expect("present");
+            if !is_secret(k) {
+                previous.insert(k.clone(), a.text());
+            }
+            any = true;
+        }
+    }
+    any
+}
+
+fn is_secret(key: &str) -> bool {
+    storage::is_secret(key)
+}
+
+fn choose_type(ans: &mut Answers, diags: &mut Diagnostics) -> bool {
+    let pick = dialoguer::Select::new()
+        .with_prompt("Where are the backups stored?")
+        .items([
+            "S3 or S3-compatible (MinIO)",
+            "Azure Blob Storage",
+            "SFTP server",
+            "FTP / FTPS server",
+            "Local or NFS folder",
+        ])
+        .default(0)
+        .interact_opt();
+    match pick {
+        Ok(Some(i)) => {
+            ans.values.insert(
+                "storage.type".into(),
+                Answer {
+                    value: J::String(STORAGE_TYPES[i].into()),
+                    origin: Origin::Prompt,
+                },
+            );
+            true
+        }
+        _ => {
+            diags.push(
+                Diag::plain("prompt", "no storage type chosen")
+                    .help("choose one, or give `--set storage.type=TYPE`"),
+            );
+            false
+        }
     }
 }
 
-fn missing_line(key: &str, what: &str) -> String {
-    let what = if what.is_empty() {
-        String::new()
-    } else {
-        format!(" ({what})")
-    };
-    format!(
-        "{key}{what}: --set {key}=…, env {}, answers.yml `{key}: …`",
-        env_name(key)
-    )
+/// Whether a question is settled without asking: answered, or left out by what is answered.
+fn settled(ans: &Answers, t: &str, q: &Question) -> bool {
+    let answered = |f: &str| ans.text(&storage::key(t, f)).is_some();
+    ans.values.contains_key(&storage::key(t, q.field))
+        || q.unless.is_some_and(answered)
+        || q.ask_if.is_some_and(|(f, v)| {
+            ans.text(&storage::key(t, f))
+                .or_else(|| storage::field(t, f).and_then(|d| d.default.map(str::to_string)))
+                .as_deref()
+                != Some(v)
+        })
+        || q.one_of.is_some_and(|g| {
+            storage::questions(t)
+                .iter()
+                .any(|o| o.one_of == Some(g) && o.field != q.field && answered(o.field))
+        })
 }
 
-fn prompt(q: &Question) -> Option<String> {
+/// Asks every unsettled question of type `t`, each checked as typed. True when any was asked.
+fn ask_type(ans: &mut Answers, t: &str, previous: &BTreeMap<String, String>) -> bool {
+    let mut asked = false;
+    for q in storage::questions(t) {
+        if !q.asked || settled(ans, t, q) {
+            continue;
+        }
+        let key = storage::key(t, q.field);
+        let shown = previous.get(&key).map(String::as_str);
+        let Some(v) = prompt(q, shown) else {
+            // Esc or a closed terminal: the question stays unanswered, and is listed.
+            return asked;
+        };
+        asked = true;
+        // An empty answer leaves an optional question out; an empty default is an answer.
+        if !v.is_empty() || q.default.is_some() {
+            ans.values.insert(
+                key,
+                Answer {
+                    value: J::String(v),
+                    origin: Origin::Prompt,
+                },
+            );
+        }
+    }
+    asked
+}
+
+fn prompt(q: &Question, previous: Option<&str>) -> Option<String> {
+    let field = q.field;
     if q.secret {
         return dialoguer::Password::new()
             .with_prompt(q.prompt)
@@ -140,9 +231,139 @@ fn prompt(q: &Question) -> Option<String> {
     }
     let mut input = dialoguer::Input::<String>::new()
         .with_prompt(q.prompt)
-        .allow_empty(q.optional);
-    if let Some(d) = q.default {
+        .allow_empty(q.optional || q.default.is_some())
+        .validate_with(move |v: &String| storage::check_value(field, v));
+    if let Some(d) = previous.or(q.default) {
         input = input.default(d.to_string());
     }
     input.interact_text().ok()
+}
+
+enum Review {
+    Go,
+    Change(String),
+    Quit,
+}
+
+/// Shows every storage answer (secrets masked) and asks whether to go on, change one, or stop.
+fn review(ans: &Answers, t: &str) -> Review {
+    let mut keys = vec!["storage.type".to_string()];
+    keys.extend(
+        storage::questions(t)
+            .iter()
+            .filter(|q| q.asked && !settled_out(ans, t, q))
+            .map(|q| storage::key(t, q.field)),
+    );
+    let width = keys.iter().map(String::len).max().unwrap_or(0);
+    eprintln!("\nStorage answers:");
+    for k in &keys {
+        let (value, from) = match ans.get(k) {
+            Some(a) if is_secret(k) && !a.text().is_empty() => ("********".to_string(), a),
+            Some(a) => (a.text(), a),
+            None => {
+                eprintln!("  {k:width$}  (not set)");
+                continue;
+            }
+        };
+        eprintln!("  {k:width$}  {value}{}", origin_note(&from.origin));
+    }
+    let choice = dialoguer::Select::new()
+        .with_prompt("Go on with these answers?")
+        .items(["Yes, go on", "Change an answer", "Stop here"])
+        .default(0)
+        .interact_opt();
+    match choice {
+        Ok(Some(0)) => Review::Go,
+        Ok(Some(1)) => {
+            let pick = dialoguer::Select::new()
+                .with_prompt("Which answer?")
+                .items(&keys)
+                .default(0)
+                .interact_opt();
+            match pick {
+                Ok(Some(i)) => Review::Change(keys[i].clone()),
+                _ => Review::Quit,
+            }
+        }
+        _ => Review::Quit,
+    }
+}
+
+/// A question left out by another answer (the account of a connection string, say).
+fn settled_out(ans: &Answers, t: &str, q: &Question) -> bool {
+    !ans.values.contains_key(&storage::key(t, q.field)) && settled(ans, t, q)
+}
+
+fn origin_note(o: &Origin) -> String {
+    match o {
+        Origin::Prompt | Origin::Default => String::new(),
+        Origin::Set(..) => "  (--set)".into(),
+        Origin::Env(name) => format!("  ({name})"),
+        Origin::File(src, _) | Origin::Restore(src, _) => format!("  ({})", src.name),
+    }
+}
+
+/// Fills defaults and lists every storage answer still missing as one diagnostic.
+fn list_missing(ans: &mut Answers, interactive: bool, diags: &mut Diagnostics) {
+    let mut missing: Vec<String> = Vec::new();
+    let Some(t) = ans.storage_type() else {
+        missing.push(missing_line(
+            "storage.type",
+            &format!("one of {}", STORAGE_TYPES.join(", ")),
+        ));
+        return push_missing(missing, interactive, diags);
+    };
+    let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for q in storage::questions(&t) {
+        let key = storage::key(&t, q.field);
+        if settled(ans, &t, q) {
+            continue;
+        }
+        if let Some(d) = q.default {
+            ans.values.insert(
+                key,
+                Answer {
+                    value: J::String(d.into()),
+                    origin: Origin::Default,
+                },
+            );
+            continue;
+        }
+        match q.one_of {
+            Some(g) => groups.entry(g).or_default().push(key),
+            None if !q.optional => missing.push(missing_line(&key, q.prompt)),
+            None => {}
+        }
+    }
+    for (g, keys) in groups {
+        let alts: Vec<String> = keys.iter().map(|k| missing_line(k, "")).collect();
+        missing.push(format!("one {g} of:\n      {}", alts.join("\n      ")));
+    }
+    push_missing(missing, interactive, diags);
+}
+
+fn push_missing(missing: Vec<String>, interactive: bool, diags: &mut Diagnostics) {
+    if !missing.is_empty() {
+        let why = if interactive {
+            "not given at the prompt"
+        } else {
+            "and there is no terminal to ask"
+        };
+        diags.push(
+            Diag::plain("missing_answers", format!("{} answer(s) missing, {why}:\n  - {}", missing.len(), missing.join("\n  - ")))
+                .help("give each with --set KEY=VALUE, its SETUP_* environment variable, or a line in answers.yml"),
+        );
+    }
+}
+
+pub(super) fn missing_line(key: &str, what: &str) -> String {
+    let what = if what.is_empty() {
+        String::new()
+    } else {
+        format!(" ({what})")
+    };
+    format!(
+        "{key}{what}: --set {key}=…, env {}, answers.yml `{key}: …`",
+        env_name(key)
+    )
 }

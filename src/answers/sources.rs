@@ -179,6 +179,24 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
                     |x| format!("did you mean `{x}`?"),
                 )),
             );
+        } else if let Some(sug) = did_you_mean(&key, known.iter().map(String::as_str))
+            .filter(|k| strsim::damerau_levenshtein(&key, k) <= (k.len() / 3).max(1))
+        {
+            // Close to an answer key: a slip of the keyboard, not a template variable. Taken as a
+            // variable it would leave the answer unset, and the run would ask for it or miss it.
+            let shown = Source::new(s.source.name.clone(), format!("{}=…", s.key));
+            diags.push(
+                Diag::at(
+                    "unknown_key",
+                    &shown,
+                    Span::new(0, s.key.len()),
+                    format!("unknown answer key `{}`", s.key),
+                )
+                .label("not an answer key")
+                .help(format!(
+                    "did you mean `{sug}`? (a template variable may not be spelt this close to an answer key)"
+                )),
+            );
         } else {
             if key.starts_with("restore.")
                 || key.starts_with("analytics.")

@@ -30,6 +30,7 @@ fn resolve(
         restore: &spec,
         interactive: false,
         need_storage: true,
+        tryer: None,
     };
     let a = Answers::resolve(inputs, &mut d);
     (a, d)

@@ -1,12 +1,33 @@
 //! `setup standalone failover` (also for a migration): when the DC answers, its analytics of today
 //! so far and its configuration are backed up first (`--dc DIR`, the DC's folder); then this site
 //! restores from the newest backups in current-week mode, so that the days of this week are there
-//! too. A DC that does not answer is said so, and the restore takes what storage has.
+//! too. A DC that does not answer is said so, and the restore takes what storage has. The DC's
+//! storage and this site's must be the same place, or nothing is done: restoring from another
+//! storage than the one the DC just wrote to would restore an older backup.
 
 use crate::cli::Common;
 use crate::failure::Failure;
 use crate::options::Options;
 use crate::world::{self, PlaybookRef};
+
+/// Refuses (exit 2) when the DC writes its backups to another place than this site reads from.
+fn same_storage(dc: &Common, dr: &Common) -> Result<(), Failure> {
+    let dc_w = world::load_storage(&Options::new(dc))?;
+    let dr_w = world::load_storage(&Options::new(dr))?;
+    let (a, b) = (dc_w.storage.place(&dc_w.dir), dr_w.storage.place(&dr_w.dir));
+    if a == b {
+        return Ok(());
+    }
+    Err(Failure::invalid(
+        crate::diag::Diag::plain(
+            "failover_storage",
+            format!(
+                "the DC writes its backups to {a}, and this site restores from {b}: a failover would restore an older backup than the one the DC is about to write"
+            ),
+        )
+        .help("give this site the DC's storage (its answers, or --set storage.…), then run the failover again; nothing was backed up or restored"),
+    ))
+}
 
 pub fn run(common: &Common) -> Result<i32, Failure> {
     let o = Options::new(common);
@@ -15,6 +36,7 @@ pub fn run(common: &Common) -> Result<i32, Failure> {
         let today = now.date_naive();
         let mut c = common.clone();
         c.dir = dc.clone();
+        same_storage(&c, common)?;
         c.set.push(format!("day={today}"));
         c.set
             .push(format!("day_end={}", today + chrono::Duration::days(1)));

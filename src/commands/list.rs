@@ -1,5 +1,5 @@
-//! `setup standalone list`: the backups in storage, with their age (from their manifest when they
-//! have one), who signed them (checked against trusted_signers) and the RPO.
+//! `setup standalone list`: the backups in storage, with their age (from their manifest, else from
+//! the date in their name), who signed them (checked against trusted_signers) and the RPO.
 
 use serde_json::{Value as J, json};
 
@@ -37,9 +37,12 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             Err(why) => (None, false, Some(why.clone())),
         };
         let manifest = verdict.as_ref().ok().and_then(|v| v.manifest.clone());
-        // The time a backup was taken: its manifest's, else the storage's modification time.
+        // The time a backup was taken: its manifest's, else its name's; the storage's
+        // modification time says when it was copied there, which is not its age.
         let taken = verdict.as_ref().ok().and_then(|v| v.created_at);
-        let when = taken.or(o.modified);
+        let when = taken
+            .or_else(|| crate::report::rpo::time_in_name(&o.name))
+            .or(o.modified);
         let age = when.map(|m| (now - m).num_seconds().max(0));
         rows.push(json!({
             "name": crate::storage::shown(&o.name), "size": o.size, "modified": o.modified,

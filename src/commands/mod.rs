@@ -1,5 +1,6 @@
 //! The commands: one file each. Each takes the checked options, loads what it needs and nothing more.
 
+mod before;
 pub mod check;
 pub mod failover;
 pub mod inventory;

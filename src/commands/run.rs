@@ -19,6 +19,11 @@ pub fn check_or_run(o: &Options, w: World) -> Result<i32, Failure> {
     if o.check {
         return super::check::print(o, &w);
     }
+    if o.interactive && !o.yes && !super::before::confirmed(&w) {
+        return Err(Failure::Failed(
+            "not confirmed: nothing was run, and every host is as it was".into(),
+        ));
+    }
     super::runtime().block_on(execute(o, w))
 }
 
@@ -98,6 +103,11 @@ async fn take_locks(
                         ("taken over from a run that is gone", Some(p), Some(s))
                     }
                     lock::Taken::Broke(p) => ("broken by --break-lock", p, None),
+                    lock::Taken::Shared => (
+                        "already held by this run (the same machine under another name)",
+                        None,
+                        None,
+                    ),
                 };
                 let stopped = match stopped {
                     Some(Ok(0)) | None => String::new(),
@@ -215,36 +225,11 @@ async fn recover(
     ok
 }
 
-/// `config_backup: latest` becomes the newest configuration backup's name, once, before anything
-/// runs: the restore, its marker and its RPO all name the same backup.
-async fn resolve_latest(w: &mut World) {
-    let Some(answer) = w.answers.values.get("config_backup") else {
-        return;
-    };
-    if answer.text() != "latest" {
-        return;
-    }
-    let Some(settings) = &w.storage else { return };
-    let masker = crate::secret::Masker::default();
-    w.answers.register_secrets(&masker);
-    let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker) else {
-        return;
-    };
-    if let Ok((name, passed_over)) = crate::authentic::latest(storage.as_ref(), &w.trust).await
-        && let Some(a) = w.answers.values.get_mut("config_backup")
-    {
-        for why in passed_over {
-            eprintln!(
-                "warning: `latest` passed over {}",
-                crate::storage::printable(&masker.mask(&why))
-            );
-        }
-        a.value = serde_json::Value::String(name);
-    }
-}
-
 async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
-    resolve_latest(&mut w).await;
+    super::before::resolve_latest(&mut w).await;
+    if w.restore.components.iter().any(|c| c == "config") {
+        super::before::resolve_digest(&mut w).await;
+    }
     let resume = resumed(o, &w)?;
     let events = Events::default();
     let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);
@@ -268,6 +253,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         playbook: w.plan.name.clone(),
         tasks: w.plan.main.tasks.len(),
         at: w.run.started_at,
+        clock: w.run.now,
         resumed_from: o.resume.clone(),
     });
     let me = lock::Owner::this(&w.run.id, &w.operation, w.run.started_at);

@@ -103,6 +103,9 @@ pub enum Taken {
     TookOver(Owner, Result<usize, String>),
     /// `--break-lock` took a lock held by someone else (None: no readable owner).
     Broke(Option<Owner>),
+    /// This run already holds the lock: the host is a machine the run reaches under another name
+    /// too (a standalone site's director and analytics on one host).
+    Shared,
 }
 
 /// Why a host's lock was not taken.
@@ -139,8 +142,10 @@ impl std::fmt::Display for Refusal {
 }
 
 /// The lock folder of a host: `setup_lock` if the inventory sets it, else `/var/lock/setup.lock`
-/// under the host's `dr_root`. A local host with neither is this machine seen from this project:
-/// its lock lives in the project's `.setup/locks`.
+/// under the host's `dr_root`, else the machine's own `/var/lock/setup.lock`. A local host with
+/// neither is this machine, whichever project folder drives it: its lock is machine-wide, in
+/// `$SETUP_LOCK_DIR` when that is set (a machine whose `/var/lock` is not shared by everything
+/// that runs setup), else `/var/lock`.
 pub fn path(shared: &RunShared, host: &str) -> String {
     let vars = shared.base.get(host);
     let var = |k: &str| vars.and_then(|v| v.get(k)).and_then(J::as_str);
@@ -151,7 +156,10 @@ pub fn path(shared: &RunShared, host: &str) -> String {
     match (var("setup_lock"), var("dr_root")) {
         (Some(p), _) => p.to_string(),
         (None, Some(root)) => format!("{root}/var/lock/setup.lock"),
-        (None, None) if local => format!(".setup/locks/{host}.lock"),
+        (None, None) if local => match std::env::var("SETUP_LOCK_DIR") {
+            Ok(dir) if !dir.is_empty() => format!("{}/setup.lock", dir.trim_end_matches('/')),
+            _ => "/var/lock/setup.lock".into(),
+        },
         (None, None) => "/var/lock/setup.lock".into(),
     }
 }
@@ -211,6 +219,9 @@ async fn take(
         return Ok(Taken::Fresh);
     }
     let owner: Option<Owner> = serde_json::from_str(held.trim()).ok();
+    if owner.as_ref() == Some(me) {
+        return Ok(Taken::Shared);
+    }
     let taken = match &owner {
         Some(o) if o.provably_dead() => Taken::TookOver(o.clone(), Ok(0)),
         _ if break_lock => Taken::Broke(owner.clone()),
@@ -297,6 +308,14 @@ pub async fn take_all(
     let mut refused = Vec::new();
     for (h, r) in results {
         match r {
+            // One machine under two names: the other name's take may not have written its owner
+            // file yet when this one read it. Once all are done, read it again.
+            Err(Refusal::Held { owner: None, .. }) => {
+                match take(shared, &h, me, break_lock).await {
+                    Ok(t) => taken.push((h, t)),
+                    Err(e) => refused.push(e),
+                }
+            }
             Ok(t) => taken.push((h, t)),
             Err(e) => refused.push(e),
         }

@@ -30,6 +30,8 @@ pub enum Event {
         playbook: String,
         tasks: usize,
         at: DateTime<Utc>,
+        /// The run's clock at its start: `--now` when given, else `at`. Ages (the RPO) count from it.
+        clock: DateTime<Utc>,
         resumed_from: Option<String>,
     },
     TaskStarted {

@@ -17,6 +17,19 @@ pub fn stamp_in(name: &str) -> Option<DateTime<Utc>> {
     })
 }
 
+/// When a backup was taken, read from its name: a `YYYYMMDDTHHMMSSZ` stamp, else the end of the
+/// day a `YYYY-MM-DD` date names (an analytics day holds data up to its end).
+pub fn time_in_name(name: &str) -> Option<DateTime<Utc>> {
+    stamp_in(name).or_else(|| {
+        (0..name.len().saturating_sub(9)).find_map(|i| {
+            let s = name.get(i..i + 10)?;
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+            let end = d.succ_opt()?.and_hms_opt(0, 0, 0)?;
+            Some(Utc.from_utc_datetime(&end))
+        })
+    })
+}
+
 fn age(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     let s = (to - from).num_seconds().max(0);
     match s {

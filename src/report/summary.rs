@@ -27,6 +27,8 @@ pub struct TaskRecord {
 pub struct Collected {
     pub run_id: String,
     pub started_at: Option<DateTime<Utc>>,
+    /// The run's clock at its start (`--now`), which the RPO is measured against.
+    pub clock: Option<DateTime<Utc>>,
     pub tasks: Vec<TaskRecord>,
     pub gate: Option<J>,
     pub rollback_reason: Option<String>,
@@ -50,9 +52,12 @@ impl Sink for Collector {
     fn event(&mut self, e: &Event) {
         let mut c = self.0.lock().expect("collector");
         match e {
-            Event::RunStarted { run_id, at, .. } => {
+            Event::RunStarted {
+                run_id, at, clock, ..
+            } => {
                 c.run_id = run_id.clone();
                 c.started_at = Some(*at);
+                c.clock = Some(*clock);
             }
             Event::TaskFinished {
                 step,
@@ -251,7 +256,7 @@ pub fn build(
     let (rpo_text, rpo) = super::rpo::rpo(
         c.config_backup.as_deref(),
         c.gate.as_ref(),
-        start,
+        c.clock.unwrap_or(start),
         status == "done",
     );
     text.push_str(&rpo_text);

@@ -1,4 +1,4 @@
-//! S3, Azure Blob, SFTP and FTP/FTPS through Apache OpenDAL: one streaming API, ranged reads, and the
+//! S3, Azure Blob and plain FTP through Apache OpenDAL: one streaming API, ranged reads, and the
 //! same retry (exponential backoff, reads resumed from their offset) and timeout layers for every backend.
 
 use std::ops::Range;
@@ -10,7 +10,7 @@ use opendal::{ErrorKind, Operator, services};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use super::{ObjectMeta, Op, Storage, StorageError};
-use crate::answers::storage::{Backend, SftpLogin, StorageSettings, keys_to_check};
+use crate::answers::storage::{Backend, StorageSettings, keys_to_check};
 use crate::secret::Masker;
 use crate::transport::Reader;
 
@@ -100,29 +100,6 @@ pub fn open(settings: &StorageSettings, masker: Masker) -> Result<Dal, String> {
             );
             (Operator::new(b).map_err(|e| e.to_string())?, server)
         }
-        Backend::Sftp {
-            server: s,
-            login,
-            path,
-            ..
-        } => {
-            let mut b = services::Sftp::default()
-                .endpoint(&format!("ssh://{}:{}", s.host, s.port))
-                .user(&s.user)
-                .root(path)
-                .known_hosts_strategy(if settings.accept_new_host_keys {
-                    "add"
-                } else {
-                    "strict"
-                });
-            if let SftpLogin::Key(k) = login {
-                b = b.key(&crate::transport::ssh::expand_home(k).to_string_lossy());
-            }
-            (
-                Operator::new(b).map_err(|e| e.to_string())?,
-                format!("SFTP server {}@{}:{}", s.user, s.host, s.port),
-            )
-        }
         Backend::Ftp {
             server: s,
             password,
@@ -146,7 +123,12 @@ pub fn open(settings: &StorageSettings, masker: Masker) -> Result<Dal, String> {
                 ),
             )
         }
-        Backend::Local { .. } => return Err("a local folder is not opened through OpenDAL".into()),
+        Backend::Local { .. } | Backend::Sftp { .. } => {
+            return Err(format!(
+                "{} storage is not opened through OpenDAL",
+                settings.kind()
+            ));
+        }
     };
     let t = settings.kind();
     let limit = settings.timeout;
@@ -242,13 +224,8 @@ impl Dal {
                 .any(|k| text.contains(k))
                 {
                     format!(
-                        "cannot connect or log in; check {}, and that the server is up{}",
+                        "cannot connect or log in; check {}, and that the server is up",
                         self.connection_keys(),
-                        if self.kind == "sftp" {
-                            ", and that its host key is in ~/.ssh/known_hosts"
-                        } else {
-                            ""
-                        }
                     )
                 } else {
                     first_line(&text)

@@ -7,7 +7,9 @@
 //! connection to its end, then waits for the server's `226`. Plain FTP stays on OpenDAL.
 //!
 //! The server certificate is checked against the system roots plus `storage.ftp.ca_file` (a PEM
-//! bundle, for servers with a private CA); it is never skipped.
+//! bundle, for servers with a private CA); it is never skipped. A certificate in that file that is
+//! the server's own (a self-signed one made with `openssl req -x509`, say) is trusted as exactly
+//! that certificate: pinned, whatever its name or CA flags say.
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -15,11 +17,16 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsStream, ImplAsyncFtpStream};
 use suppaftp::tokio_rustls::TlsConnector;
+use suppaftp::tokio_rustls::rustls::client::WebPkiServerVerifier;
+use suppaftp::tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
 use suppaftp::tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use suppaftp::tokio_rustls::rustls::{DigitallySignedStruct, Error as TlsError, SignatureScheme};
 use suppaftp::types::FileType;
 use suppaftp::{FtpError, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -55,6 +62,69 @@ pub fn open(l: super::Login, masker: Masker) -> Ftps {
             srv,
             ca_file: ca_file.map(PathBuf::from),
         }),
+    }
+}
+
+/// Every certificate of `storage.ftp.ca_file`, each trusted as itself when the server shows it.
+fn roots_pinned(file: &Option<PathBuf>) -> Result<Vec<CertificateDer<'static>>, String> {
+    let Some(file) = file else {
+        return Ok(Vec::new());
+    };
+    CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("storage.ftp.ca_file {}: {e}", file.display()))?
+        .map(|c| c.map_err(|e| format!("storage.ftp.ca_file {}: {e}", file.display())))
+        .collect()
+}
+
+/// The usual checks (system roots and `ca_file` as issuers), except that a server certificate
+/// that is byte for byte one of `ca_file`'s is trusted as that server's own. The handshake
+/// signatures are checked as always: the server must hold the certificate's key.
+#[derive(Debug)]
+struct Pinned {
+    inner: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, TlsError> {
+        if self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -104,7 +174,12 @@ impl Inner {
             _ => match &e {
                 FtpError::SecureError(m) => (
                     format!(
-                        "TLS: {m}; if the server's certificate comes from a private CA, give that CA as storage.ftp.ca_file"
+                        "TLS: {m}; {}",
+                        if self.ca_file.is_some() {
+                            "the server's certificate is neither the one in storage.ftp.ca_file nor issued by a CA there"
+                        } else {
+                            "give the server's certificate (or its private CA) as storage.ftp.ca_file"
+                        }
                     ),
                     false,
                 ),
@@ -125,19 +200,22 @@ impl Inner {
         for cert in rustls_native_certs::load_native_certs().certs {
             let _ = roots.add(cert);
         }
-        if let Some(file) = &self.ca_file {
-            let certs = CertificateDer::pem_file_iter(file)
-                .map_err(|e| format!("storage.ftp.ca_file {}: {e}", file.display()))?;
-            for cert in certs {
-                let cert =
-                    cert.map_err(|e| format!("storage.ftp.ca_file {}: {e}", file.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("storage.ftp.ca_file {}: {e}", file.display()))?;
-            }
+        let pinned: Vec<CertificateDer<'static>> = roots_pinned(&self.ca_file)?;
+        // Each is an issuer too (a private CA); one that cannot be is still pinned as itself.
+        for cert in &pinned {
+            let _ = roots.add(cert.clone());
         }
+        if pinned.is_empty() {
+            return Ok(ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth());
+        }
+        let inner = WebPkiServerVerifier::builder(Arc::new(roots))
+            .build()
+            .map_err(|e| format!("storage.ftp.ca_file: {e}"))?;
         Ok(ClientConfig::builder()
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned { inner, pinned }))
             .with_no_client_auth())
     }
 

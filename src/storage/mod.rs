@@ -143,17 +143,28 @@ fn open_backend(
     };
     match &settings.backend {
         Backend::Local { path } => Ok(Box::new(local::LocalStorage::new(base.join(path)))),
-        // A password login needs the pure-Rust SSH client; keys go through OpenDAL's SFTP service.
+        // SFTP goes through the pure-Rust SSH client, a password or a key alike: its host key is
+        // checked against storage.sftp.known_hosts, which OpenDAL's service cannot be given.
         Backend::Sftp {
             server,
-            login: SftpLogin::Password(password),
+            login,
             path,
             known_hosts,
-        } => Ok(Box::new(sftp_pw::open(
-            Login::new(server, password, path, expand(known_hosts), timeout),
-            settings.accept_new_host_keys,
-            masker.clone(),
-        ))),
+        } => {
+            let (password, key) = match login {
+                SftpLogin::Password(p) => (p.clone(), None),
+                SftpLogin::Key(k) => (
+                    crate::secret::Secret::new(String::new()),
+                    Some(crate::transport::ssh::expand_home(k)),
+                ),
+            };
+            Ok(Box::new(sftp_pw::open(
+                Login::new(server, &password, path, expand(known_hosts), timeout),
+                key,
+                settings.accept_new_host_keys,
+                masker.clone(),
+            )))
+        }
         // Explicit FTPS needs its own upload path (see ftps.rs); plain FTP goes through OpenDAL.
         Backend::Ftp {
             server,

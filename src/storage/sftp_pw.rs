@@ -1,9 +1,9 @@
-//! SFTP with a password login, through the pure-Rust `russh` client and `russh-sftp`.
+//! SFTP through the pure-Rust `russh` client and `russh-sftp`, logged in with a password or a key.
 //!
-//! OpenDAL's SFTP service drives the system `ssh` in BatchMode, which logs in with keys and agents
-//! only; backup servers are often set up with a password, so that case alone comes here. The host
-//! key is checked against `storage.sftp.known_hosts` (default `~/.ssh/known_hosts`), never skipped;
-//! with `--accept-new-host-keys` a server the file does not name yet is recorded there.
+//! OpenDAL's SFTP service drives the system `ssh` in BatchMode: keys only, and no way to name the
+//! known_hosts file. Here the host key is checked against `storage.sftp.known_hosts` (default
+//! `~/.ssh/known_hosts`), never skipped; with `--accept-new-host-keys` a server the file does not
+//! name yet is recorded there.
 
 use std::io::SeekFrom;
 use std::ops::Range;
@@ -31,6 +31,8 @@ struct Conn {
 
 struct Inner {
     srv: FileServer,
+    /// A private key file to log in with, instead of the password.
+    key: Option<PathBuf>,
     known_hosts: PathBuf,
     accept_new: bool,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
@@ -107,7 +109,12 @@ impl HostCheck {
     }
 }
 
-pub fn open(l: super::Login, accept_new: bool, masker: Masker) -> SftpPassword {
+pub fn open(
+    l: super::Login,
+    key: Option<PathBuf>,
+    accept_new: bool,
+    masker: Masker,
+) -> SftpPassword {
     let server = format!("SFTP server {}@{}:{}", l.user, l.host, l.port);
     let (srv, known_hosts) = FileServer::new(l, server, masker);
     let known_hosts = known_hosts.map(PathBuf::from).unwrap_or_else(|| {
@@ -118,6 +125,7 @@ pub fn open(l: super::Login, accept_new: bool, masker: Masker) -> SftpPassword {
     SftpPassword {
         inner: Arc::new(Inner {
             srv,
+            key,
             known_hosts,
             accept_new,
             conn: tokio::sync::Mutex::new(None),
@@ -192,11 +200,15 @@ impl Inner {
             .await
             .map_err(|e| self.fail(op, object, format!("logging in: {e}"), false))?;
         if !logged_in {
+            let what = if self.key.is_some() {
+                "storage.sftp.key_file"
+            } else {
+                "storage.sftp.password"
+            };
             return Err(self.fail(
                 op,
                 object,
-                "the server refused the credentials; check storage.sftp.user, storage.sftp.password"
-                    .into(),
+                format!("the server refused the credentials; check storage.sftp.user, {what}"),
                 false,
             ));
         }
@@ -221,6 +233,13 @@ impl Inner {
     async fn log_in(&self, ssh: &mut client::Handle<HostCheck>) -> Result<bool, russh::Error> {
         use russh::MethodKind;
         use russh::client::KeyboardInteractiveAuthResponse as Kbd;
+        if let Some(file) = &self.key {
+            let key = russh::keys::load_secret_key(file, None)?;
+            let hash = ssh.best_supported_rsa_hash().await?.flatten();
+            let key = russh::keys::PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+            let done = ssh.authenticate_publickey(self.user.clone(), key).await?;
+            return Ok(matches!(done, russh::client::AuthResult::Success));
+        }
         let remaining = match ssh
             .authenticate_password(self.user.clone(), self.password.clone())
             .await?

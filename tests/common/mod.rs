@@ -71,6 +71,8 @@ impl Bed {
                 c.env_remove(k);
             }
         }
+        // A local host's lock is machine-wide: each bed is a machine of its own.
+        c.env("SETUP_LOCK_DIR", self.path(".machine-lock"));
         c.stdin(std::process::Stdio::null());
         c
     }

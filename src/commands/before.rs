@@ -1,0 +1,86 @@
+//! Before a run starts: the configuration backup it restores, named and digested once, and the
+//! question at a terminal before anything on the live site is changed.
+
+use crate::world::World;
+
+/// At a terminal, before a run with destructive steps: what will be stopped, replaced or renamed
+/// on which host, and the question. A run with none asks nothing.
+pub fn confirmed(w: &World) -> bool {
+    let mut lines = Vec::new();
+    for ps in w.plan.main.steps.iter().filter(|ps| ps.step.destructive) {
+        let name = ps.step.name.as_deref().unwrap_or(&ps.step.id);
+        lines.push(format!(
+            "  - {name} ({}) on {}",
+            ps.step.id,
+            ps.hosts.join(", ")
+        ));
+    }
+    if lines.is_empty() {
+        return true;
+    }
+    eprintln!(
+        "This run changes the live site once every download is checked (and rolls back on a failure):\n{}",
+        lines.join("\n")
+    );
+    dialoguer::Confirm::new()
+        .with_prompt("Go on?")
+        .default(false)
+        .interact_opt()
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// `config_backup: latest` becomes the newest configuration backup's name, once, before anything
+/// runs: the restore, its marker and its RPO all name the same backup.
+pub async fn resolve_latest(w: &mut World) {
+    let Some(answer) = w.answers.values.get("config_backup") else {
+        return;
+    };
+    if answer.text() != "latest" {
+        return;
+    }
+    let Some(settings) = &w.storage else { return };
+    let masker = crate::secret::Masker::default();
+    w.answers.register_secrets(&masker);
+    let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker) else {
+        return;
+    };
+    if let Ok((name, passed_over)) = crate::authentic::latest(storage.as_ref(), &w.trust).await
+        && let Some(a) = w.answers.values.get_mut("config_backup")
+    {
+        for why in passed_over {
+            eprintln!(
+                "warning: `latest` passed over {}",
+                crate::storage::printable(&masker.mask(&why))
+            );
+        }
+        a.value = serde_json::Value::String(name);
+    }
+}
+
+/// The configuration backup's digest, from its checked manifest, as `restore.config_digest`: the
+/// restore marker records it, and a re-run finds the same backup in place by it.
+pub async fn resolve_digest(w: &mut World) {
+    let Some(name) = w.answers.text("config_backup") else {
+        return;
+    };
+    let Some(settings) = &w.storage else { return };
+    let masker = crate::secret::Masker::default();
+    w.answers.register_secrets(&masker);
+    let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker) else {
+        return;
+    };
+    // A backup that does not pass is refused by the restore itself, with its reasons.
+    if let Ok(v) = crate::authentic::check(storage.as_ref(), &name, &w.trust).await
+        && let Some(digest) = v.stored_sha256
+    {
+        w.answers.values.insert(
+            "config_digest".into(),
+            crate::answers::Answer {
+                value: serde_json::Value::String(digest),
+                origin: crate::answers::Origin::Default,
+            },
+        );
+    }
+}

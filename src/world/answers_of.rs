@@ -1,0 +1,97 @@
+//! The answers of a run, from every source; at a terminal, the storage tried as they are given.
+
+use super::{Options, RestoreSpec, warn_world_readable};
+use crate::answers::{self, Answers, Inputs, StorageSettings};
+use crate::diag::Diagnostics;
+use crate::docs;
+
+/// Resolves the answers from every source; with `need_storage`, the storage settings too.
+pub(super) fn resolve_answers(
+    o: &Options,
+    restore: &RestoreSpec,
+    need_storage: bool,
+    diags: &mut Diagnostics,
+) -> (Answers, Option<StorageSettings>) {
+    let answers_doc = if o.answers.wanted() {
+        warn_world_readable(&o.answers.path);
+        docs::load(&o.answers.path, &o.answers.shown, diags)
+    } else {
+        None
+    };
+    let sets = answers::parse_sets(&o.sets, diags);
+    let env = |k: &str| std::env::var(k).ok();
+    let need_storage = need_storage && diags.is_empty();
+    let tryer = |a: &Answers| try_storage(o, a);
+    let inputs = Inputs {
+        sets: &sets,
+        env: &env,
+        file: answers_doc.as_ref().map(|(s, n)| (s, n)),
+        restore,
+        interactive: o.interactive,
+        need_storage,
+        tryer: Some(&tryer),
+    };
+    let answers = Answers::resolve(inputs, diags);
+    let storage = if need_storage && diags.is_empty() {
+        StorageSettings::from_answers(&answers, diags).map(|s| StorageSettings {
+            accept_new_host_keys: o.accept_new_host_keys,
+            ..s
+        })
+    } else {
+        None
+    };
+    (answers, storage)
+}
+
+/// At the prompt: the storage tried with the answers given so far, by listing it.
+fn try_storage(o: &Options, a: &Answers) -> answers::Tried {
+    use answers::Tried;
+    let mut diags = Diagnostics::default();
+    let Some(settings) = StorageSettings::from_answers(a, &mut diags) else {
+        let text: Vec<String> = diags.list.iter().map(|d| d.message.clone()).collect();
+        return Tried::Other(text.join("; "));
+    };
+    let settings = StorageSettings {
+        accept_new_host_keys: o.accept_new_host_keys,
+        ..settings
+    };
+    let masker = crate::secret::Masker::default();
+    a.register_secrets(&masker);
+    let storage = match crate::storage::open(&settings, &o.dir, &masker) {
+        Ok(s) => s,
+        Err(e) => return Tried::Other(e),
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Tried::Ok;
+    };
+    let limit = settings.timeout.min(std::time::Duration::from_secs(30));
+    let listed = rt.block_on(async { tokio::time::timeout(limit, storage.list("")).await });
+    match listed {
+        Ok(Ok(objects)) => {
+            eprintln!(
+                "  {}: reached, {} object(s)",
+                crate::storage::shown(&storage.describe()),
+                objects.len()
+            );
+            Tried::Ok
+        }
+        Ok(Err(e)) => {
+            let m = crate::storage::printable(&e.to_string());
+            if m.contains("refused the credentials") {
+                Tried::Credentials(m)
+            } else if m.contains("cannot connect") || m.contains("no answer within") {
+                Tried::Connection(m)
+            } else {
+                Tried::Other(m)
+            }
+        }
+        Err(_) => Tried::Connection(format!(
+            "{}: no answer within {}s",
+            storage.describe(),
+            limit.as_secs()
+        )),
+    }
+}
