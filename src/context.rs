@@ -177,7 +177,10 @@ impl<'a> Vars<'a> {
                 J::Object(o) => {
                     let mut keys: Vec<String> = o.keys().cloned().collect();
                     if head == "restore" {
-                        keys.extend(["config_backup", "analytics", "components"].map(String::from));
+                        keys.extend(
+                            ["config_backup", "config_digest", "analytics", "components"]
+                                .map(String::from),
+                        );
                     }
                     Some(keys)
                 }

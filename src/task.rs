@@ -275,13 +275,21 @@ impl Outcome {
                 "\n[output cut: only the first 64 KiB of stdout and of stderr were kept]\n",
             );
         }
-        let status = if out.success() {
-            Status::Changed
-        } else {
-            Status::Failed
+        // A command that found nothing to do says so with a first line `ok: WHY`: it reports ok
+        // (not changed), with that line as its message.
+        let found_ok = out
+            .stdout
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("ok: "))
+            .filter(|_| out.success());
+        let status = match (out.success(), found_ok) {
+            (true, Some(_)) => Status::Ok,
+            (true, None) => Status::Changed,
+            (false, _) => Status::Failed,
         };
         let message = match out.code {
-            Some(0) => String::new(),
+            Some(0) => found_ok.map(str::to_string).unwrap_or_default(),
             Some(c) => format!(
                 "exit code {c}{}",
                 cause_line(&out.stderr)

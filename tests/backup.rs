@@ -1003,7 +1003,8 @@ fn a_restore_says_when_the_sites_back_up_on_different_schedules() {
         "dr/backup.yml",
         &(same + "schedule: { config: \"04:00\" }\n"),
     );
-    let out = restore(&bed, &["--only", "config"]);
+    // The same backup again: --force, or it is already restored and not read.
+    let out = restore(&bed, &["--only", "config", "--force"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("the sites' schedules differ"),

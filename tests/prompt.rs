@@ -1,9 +1,12 @@
-//! The interactive flow in a real pseudo-terminal: a Select for the storage type, then only that
-//! type's questions, defaults shown, secrets typed without echo.
+//! The interactive flow in a real pseudo-terminal, against the test bed's real servers: a Select
+//! for the storage type, then only that type's questions, defaults shown, secrets typed without
+//! echo, each answer checked as typed, the storage tried once the answers are in (a refused login
+//! asks for the credentials again), and a review of every answer before the run goes on.
 
 mod common;
 
-use common::{Bed, repo};
+use common::storagebed::StorageBed;
+use common::{Bed, demo, repo};
 
 fn drive(bed: &Bed, script: &serde_json::Value, args: &[&str]) -> (i32, String) {
     let script_path = bed.path("script.json");
@@ -27,19 +30,42 @@ fn drive(bed: &Bed, script: &serde_json::Value, args: &[&str]) -> (i32, String) 
 
 const DOWN: &str = "\u{1b}[B";
 
+const GO_ON: &str = "Go on with these answers?";
+
+/// The value of `key` in a storage bed's answers.
+fn get(storage: &StorageBed, key: &str) -> String {
+    storage
+        .answers()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("{key} in the bed's answers"))
+        .trim_matches('"')
+        .to_string()
+}
+
 #[test]
-fn choosing_local_asks_only_for_the_folder() {
+fn choosing_local_asks_only_for_the_folder_and_a_wrong_one_can_be_changed_at_the_review() {
     let bed = Bed::new();
     std::fs::create_dir(bed.path("backups")).unwrap();
     bed.file("backups/analytics-2026-11-22.tar", "x");
     let keys = format!("{DOWN}{DOWN}{DOWN}{DOWN}\r");
     let script = serde_json::json!([
         ["Where are the backups stored?", keys],
-        ["Backup folder", "backups\r"]
+        ["Backup folder", "bakups\r"],
+        // The folder is not there: said at once, and the review lets it be changed.
+        [GO_ON, format!("{DOWN}\r")],
+        ["Which answer?", format!("{DOWN}\r")],
+        ["Backup folder", "\u{15}backups\r"],
+        ["reached", ""],
+        [GO_ON, "\r"]
     ]);
     let (code, screen) = drive(&bed, &script, &["standalone", "list"]);
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("analytics-2026-11-22.tar"), "{screen}");
+    assert!(
+        screen.contains("storage.local.path"),
+        "the review: {screen}"
+    );
     for other in ["Bucket", "Container", "SFTP host", "FTP host", "Password"] {
         assert!(
             !screen.contains(other),
@@ -49,44 +75,52 @@ fn choosing_local_asks_only_for_the_folder() {
 }
 
 #[test]
-fn choosing_s3_asks_its_questions_with_defaults_and_hides_the_secret() {
+fn s3_checks_each_answer_asks_again_for_refused_credentials_and_masks_the_review() {
+    let storage = StorageBed::start("s3");
+    std::fs::write(
+        storage
+            .dir
+            .path()
+            .join("data/backups/analytics-2026-11-22.tar"),
+        "x",
+    )
+    .unwrap();
     let bed = Bed::new();
     let script = serde_json::json!([
         ["Where are the backups stored?", "\r"],
-        ["S3 endpoint URL", "http://127.0.0.1:1\r"],
+        [
+            "S3 endpoint URL",
+            format!("{}\r", get(&storage, "storage.s3.endpoint"))
+        ],
         ["Region", "\r"],
-        ["Bucket", "dr-backups\r"],
-        ["Access key ID", "AKIDEXAMPLE\r"],
-        ["Secret access key", "Typed-Secret-Never-Echoed\r"],
-        ["Path-style", "\r"],
-        ["Prefix", "\r"],
+        ["Bucket", "backups\r"],
+        ["Access key ID", "setup-ak\r"],
+        ["Secret access key", "Wrong-Secret-Never-Echoed\r"],
+        ["Path-style", "ture\r"],
+        ["not true or false", "\u{15}true\r"],
+        // Enter on an empty default is an answer.
+        ["Prefix inside the bucket", "\r"],
+        ["Asking again for the credentials", ""],
+        ["Access key ID", "\r"],
+        ["Secret access key", "setup-secret-key-s3\r"],
+        ["reached", ""],
+        [GO_ON, "\r"]
     ]);
-    let (code, screen) = drive(
-        &bed,
-        &script,
-        &["standalone", "list", "--connect-timeout", "2"],
+    let (code, screen) = drive(&bed, &script, &["standalone", "list"]);
+    println!("{screen}");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("analytics-2026-11-22.tar"), "{screen}");
+    assert!(
+        screen.contains("refused the credentials"),
+        "the refused login is said: {screen}"
     );
-    assert_ne!(code, 0, "nothing listens on port 1: {screen}");
-    // Optional questions are asked too: without them a MinIO user cannot get in.
-    for asked in [
-        "S3 endpoint URL",
-        "Access key ID",
-        "Secret access key",
-        "Prefix",
-    ] {
-        assert!(screen.contains(asked), "{asked:?} was not asked: {screen}");
+    assert!(screen.contains("us-east-1"), "the region default: {screen}");
+    for secret in ["Wrong-Secret-Never-Echoed", "setup-secret-key-s3"] {
+        assert!(!screen.contains(secret), "{secret} was shown: {screen}");
     }
     assert!(
-        screen.contains("127.0.0.1:1"),
-        "the typed endpoint is the one tried: {screen}"
-    );
-    assert!(
-        screen.contains("us-east-1"),
-        "the region default is shown: {screen}"
-    );
-    assert!(
-        !screen.contains("Typed-Secret-Never-Echoed"),
-        "the secret was echoed or printed: {screen}"
+        screen.contains("storage.s3.secret_key") && screen.contains("********"),
+        "the review masks the secret: {screen}"
     );
     assert!(
         !screen.contains("Backup folder") && !screen.contains("Container"),
@@ -95,38 +129,132 @@ fn choosing_s3_asks_its_questions_with_defaults_and_hides_the_secret() {
 }
 
 #[test]
+fn ftps_with_a_self_signed_certificate_is_trusted_as_the_servers_own_when_given() {
+    let storage = StorageBed::start("ftps-selfsigned");
+    std::fs::write(
+        storage.dir.path().join("root/analytics-2026-11-22.tar"),
+        "x",
+    )
+    .unwrap();
+    let bed = Bed::new();
+    let script = serde_json::json!([
+        [
+            "Where are the backups stored?",
+            format!("{DOWN}{DOWN}{DOWN}\r")
+        ],
+        ["FTP host", "127.0.0.1\r"],
+        ["Port", format!("{}\r", get(&storage, "storage.ftp.port"))],
+        ["User", "setupftp\r"],
+        ["Password", "setup-ftp-pw\r"],
+        ["Remote folder", "\r"],
+        ["Explicit FTPS", "true\r"],
+        [
+            "certificate",
+            format!("{}\r", get(&storage, "storage.ftp.ca_file"))
+        ],
+        ["reached", ""],
+        [GO_ON, "\r"]
+    ]);
+    let (code, screen) = drive(&bed, &script, &["standalone", "list"]);
+    println!("{screen}");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("analytics-2026-11-22.tar"), "{screen}");
+    assert!(!screen.contains("setup-ftp-pw"), "{screen}");
+    // Without the certificate, the same server is not trusted, and the message says what to give.
+    let out = bed.run(&[
+        "standalone",
+        "list",
+        "--set",
+        "storage.type=ftp",
+        "--set",
+        "storage.ftp.host=127.0.0.1",
+        "--set",
+        &format!("storage.ftp.port={}", get(&storage, "storage.ftp.port")),
+        "--set",
+        "storage.ftp.user=setupftp",
+        "--set",
+        "storage.ftp.password=setup-ftp-pw",
+        "--set",
+        "storage.ftp.tls=true",
+    ]);
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("give the server's certificate"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn azure_with_a_connection_string_alone_asks_nothing_it_carries() {
+    let storage = StorageBed::start("azure");
+    let cs = format!(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};BlobEndpoint={};",
+        get(&storage, "storage.azure.access_key"),
+        get(&storage, "storage.azure.endpoint")
+    );
+    let bed = Bed::new();
+    let script = serde_json::json!([
+        ["Where are the backups stored?", format!("{DOWN}\r")],
+        ["Connection string", format!("{cs}\r")],
+        ["Container", "backups\r"],
+        ["Prefix inside the container", "\r"],
+        ["reached", ""],
+        [GO_ON, "\r"]
+    ]);
+    let (code, screen) = drive(&bed, &script, &["standalone", "list"]);
+    assert_eq!(code, 0, "{screen}");
+    for unasked in [
+        "Storage account",
+        "Account key",
+        "SAS token",
+        "Blob endpoint",
+    ] {
+        assert!(!screen.contains(unasked), "asked {unasked:?}: {screen}");
+    }
+    assert!(!screen.contains("AccountKey="), "{screen}");
+    // And without a terminal, from --set alone.
+    let out = bed.run(&[
+        "standalone",
+        "list",
+        "--set",
+        "storage.type=azure",
+        "--set",
+        &format!("storage.azure.connection_string={cs}"),
+        "--set",
+        "storage.azure.container=backups",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
 fn choosing_sftp_with_a_password_logs_in_to_a_real_server() {
-    let storage = common::storagebed::StorageBed::start("sftp-password");
-    let answers = storage.answers();
-    let get = |key: &str| {
-        answers
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
-            .unwrap()
-            .trim_matches('"')
-            .to_string()
-    };
+    let storage = StorageBed::start("sftp-password");
     std::fs::write(
         storage.dir.path().join("store/analytics-2026-11-22.tar"),
         "x",
     )
     .unwrap();
     let bed = Bed::new();
-    // Only what is not a question: the server's host key.
-    bed.file(
-        "answers.yml",
-        &format!(
-            "storage.sftp.known_hosts: {}\n",
-            get("storage.sftp.known_hosts")
-        ),
-    );
     let script = serde_json::json!([
         ["Where are the backups stored?", format!("{DOWN}{DOWN}\r")],
-        ["SFTP host", format!("{}\r", get("storage.sftp.host"))],
-        ["Port", format!("{}\r", get("storage.sftp.port"))],
+        [
+            "SFTP host",
+            format!("{}\r", get(&storage, "storage.sftp.host"))
+        ],
+        ["Port", format!("{}\r", get(&storage, "storage.sftp.port"))],
         ["User", "setupsftp\r"],
         ["Password", "setup-sftp-pw\r"],
-        ["Remote folder", format!("{}\r", get("storage.sftp.path"))],
+        [
+            "Remote folder",
+            format!("{}\r", get(&storage, "storage.sftp.path"))
+        ],
+        [
+            "known_hosts file",
+            format!("{}\r", get(&storage, "storage.sftp.known_hosts"))
+        ],
+        ["reached", ""],
+        [GO_ON, "\r"]
     ]);
     let (code, screen) = drive(&bed, &script, &["standalone", "list"]);
     assert_eq!(code, 0, "{screen}");
@@ -139,4 +267,54 @@ fn choosing_sftp_with_a_password_logs_in_to_a_real_server() {
         !screen.contains("Bucket") && !screen.contains("Backup folder"),
         "{screen}"
     );
+}
+
+#[test]
+fn check_at_a_terminal_asks_like_a_run() {
+    let bed = demo();
+    bed.file("answers.yml", "trusted_signers: allowed_signers\n");
+    let script = serde_json::json!([
+        [
+            "Where are the backups stored?",
+            format!("{DOWN}{DOWN}{DOWN}{DOWN}\r")
+        ],
+        ["Backup folder", "backups\r"],
+        [GO_ON, "\r"]
+    ]);
+    let (code, screen) = drive(
+        &bed,
+        &script,
+        &[
+            "standalone",
+            "restore",
+            "--check",
+            "--now",
+            "2026-11-23T03:00:00Z",
+        ],
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("stage_config"), "the plan: {screen}");
+}
+
+#[test]
+fn a_run_asks_before_it_changes_the_live_site_and_no_leaves_it_as_it_was() {
+    let bed = demo();
+    let before = common::tree_digest(&bed.path("target"));
+    let script = serde_json::json!([["Go on?", "n"]]);
+    let args = ["standalone", "restore", "--now", "2026-11-23T03:00:00Z"];
+    let (code, screen) = drive(&bed, &script, &args);
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains("Stop the director"),
+        "what will change: {screen}"
+    );
+    assert!(screen.contains("on director-1"), "{screen}");
+    assert!(screen.contains("not confirmed"), "{screen}");
+    assert_eq!(common::tree_digest(&bed.path("target")), before);
+    // --yes: no question.
+    let mut with_yes = args.to_vec();
+    with_yes.push("--yes");
+    let (code, screen) = drive(&bed, &serde_json::json!([]), &with_yes);
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("Go on?"), "{screen}");
 }

@@ -259,7 +259,8 @@ impl Site {
         );
         // A restore whose service start fails rolls back, and its resume completes.
         self.bed.file("run/fail-start", "");
-        self.dr(&["restore", "-v"], 1);
+        // The same backup is in place: --force restores it again.
+        self.dr(&["restore", "-v", "--force"], 1);
         self.dr(&["restore", "--resume"], 0);
         self.dr(&["status"], 0);
         self.dr(&["status", "--json"], 0);
@@ -473,19 +474,36 @@ impl Site {
         self.dr(
             &[
                 "restore",
+                "--force",
                 "--set",
                 &format!("become_password={wrong_become}"),
             ],
             1,
         );
-        self.dr(&["restore", "--set", &format!("db_password={wrong_db}")], 1);
+        self.dr(
+            &[
+                "restore",
+                "--force",
+                "--set",
+                &format!("db_password={wrong_db}"),
+            ],
+            1,
+        );
         let other = "AGE-SECRET-KEY-1GQ9778VQXMMJVE8SK7J6VT8UJ4HDQAJUVSFCWCM02D8GEWQ72PVQ2Y5J33";
         self.secrets
             .push(("age_identity (wrong key)".into(), other.into()));
         self.bed
             .file("dr/other-identity.txt", &format!("{other}\n"));
         self.dr(&["verify", "--set", "age_identity=other-identity.txt"], 1);
-        self.dr(&["restore", "--set", "age_identity=other-identity.txt"], 1);
+        self.dr(
+            &[
+                "restore",
+                "--force",
+                "--set",
+                "age_identity=other-identity.txt",
+            ],
+            1,
+        );
     }
 
     /// Every place a secret could surface, as (where, text).

@@ -23,6 +23,17 @@ pub fn time_in_name(name: &str) -> Option<DateTime<Utc>> {
     stamp_in(name).or_else(|| {
         (0..name.len().saturating_sub(9)).find_map(|i| {
             let s = name.get(i..i + 10)?;
+            let b = s.as_bytes();
+            let shape = b.iter().enumerate().all(|(j, c)| {
+                if j == 4 || j == 7 {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+            if !shape {
+                return None;
+            }
             let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
             let end = d.succ_opt()?.and_hms_opt(0, 0, 0)?;
             Some(Utc.from_utc_datetime(&end))

@@ -280,3 +280,37 @@ pub fn demo() -> Bed {
     copy_dir(&src.join("backups"), &bed.path("backups"));
     bed
 }
+
+/// Every entry under `root` (which may not exist), with its kind and content: files by sha256,
+/// links by target, folders by mode. Two equal lists are the same tree, byte for byte.
+pub fn tree_digest(root: &Path) -> Vec<String> {
+    use sha2::Digest;
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let rel = p.strip_prefix(root).unwrap().display().to_string();
+        if m.file_type().is_symlink() {
+            out.push(format!(
+                "{rel} -> {}",
+                std::fs::read_link(&p).unwrap().display()
+            ));
+        } else if m.is_dir() {
+            out.push(format!("{rel}/ {:o}", m.permissions().mode()));
+            for e in std::fs::read_dir(&p).unwrap() {
+                todo.push(e.unwrap().path());
+            }
+        } else {
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            out.push(format!(
+                "{rel} {}",
+                hex::encode(sha2::Sha256::digest(&bytes))
+            ));
+        }
+    }
+    out.sort();
+    out
+}

@@ -157,9 +157,7 @@ impl StorageSettings {
         let prefix = |p: &Option<String>| p.as_deref().unwrap_or("").trim_matches('/').to_string();
         match &self.backend {
             Backend::Local { path } => {
-                let p = base.join(path);
-                let p = std::fs::canonicalize(&p).unwrap_or(p);
-                format!("local folder {}", p.display())
+                format!("local folder {}", absolute(&base.join(path)).display())
             }
             Backend::S3 {
                 endpoint,
@@ -320,4 +318,36 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// `p` as an absolute path with `.` and `..` resolved, links resolved as far as the path exists:
+/// two spellings of one folder give one path, whether or not it exists yet.
+fn absolute(p: &std::path::Path) -> std::path::PathBuf {
+    use std::path::{Component, PathBuf};
+    let p = std::env::current_dir().unwrap_or_default().join(p);
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    // The longest part that exists, with its links resolved, then the rest as written.
+    let mut head = out.clone();
+    let mut rest = Vec::new();
+    while !head.exists() {
+        match head.file_name() {
+            Some(n) => rest.push(n.to_owned()),
+            None => return out,
+        }
+        head.pop();
+    }
+    let mut real = std::fs::canonicalize(&head).unwrap_or(head);
+    for n in rest.iter().rev() {
+        real.push(n);
+    }
+    real
 }

@@ -1,0 +1,183 @@
+//! The operator paths of a DR engineer's first hour, through the binary: re-runs that change
+//! nothing, a failover that restores what the DC wrote or refuses, ages and RPOs on the run's
+//! clock, a mistyped `--set` key.
+
+mod common;
+
+use common::{Bed, demo, repo};
+use serde_json::Value as J;
+
+const NOW: &str = "2026-11-23T03:00:00Z";
+
+fn pre_restore_copies(bed: &Bed) -> usize {
+    std::fs::read_dir(bed.path("target/director-1/etc"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("director.pre-restore-")
+        })
+        .count()
+}
+
+#[test]
+fn the_same_restore_again_is_already_restored_and_stops_nothing_unless_forced() {
+    let bed = demo();
+    let first = bed.run(&["standalone", "restore", "--now", NOW]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let marker = bed.read("target/director-1/etc/director/RESTORED-BY-SETUP");
+    assert!(marker.contains("Digest: sha256 "), "{marker}");
+    let copies = pre_restore_copies(&bed);
+    // The director is stopped only by a restore: mark its state, and see it stay.
+    bed.file("target/run/director.state", "running-untouched\n");
+    let again = bed.run(&["standalone", "restore", "--now", NOW]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("already restored: director-config-20261120T020000Z.tar"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(bed.read("target/run/director.state"), "running-untouched\n");
+    assert_eq!(pre_restore_copies(&bed), copies, "no new pre-restore copy");
+    // --force restores it again.
+    let forced = bed.run(&["standalone", "restore", "--now", NOW, "--force"]);
+    assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
+    assert_eq!(bed.read("target/run/director.state"), "running\n");
+    assert_eq!(pre_restore_copies(&bed), copies + 1);
+}
+
+#[test]
+fn the_rpo_is_measured_on_the_runs_clock() {
+    let bed = demo();
+    let out = bed.run(&["standalone", "restore", "--now", NOW, "--report", "r.json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let report: J = serde_json::from_str(&bed.read("r.json")).unwrap();
+    // The backup of 2026-11-20T02:00:00Z, 73 hours before the run's clock.
+    assert_eq!(
+        report["rpo"]["config"]["age_seconds"],
+        73 * 3600,
+        "{report}"
+    );
+}
+
+#[test]
+fn list_takes_an_age_from_the_manifest_or_the_name_never_from_when_it_was_copied() {
+    let bed = Bed::new();
+    bed.file("backups/analytics-2026-11-20.tar", "x")
+        .file("backups/director-config-20261120T020000Z.tar", "x");
+    let out = bed.run(&[
+        "standalone",
+        "list",
+        "--json",
+        "--now",
+        "2026-11-23T00:00:00Z",
+        "--set",
+        "storage.type=local",
+        "--set",
+        "storage.local.path=backups",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let listed: J = serde_json::from_str(&out.stdout).unwrap();
+    let age = |name: &str| {
+        listed["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap()["age_seconds"]
+            .clone()
+    };
+    // A day's data is as recent as the day's end.
+    assert_eq!(age("analytics-2026-11-20.tar"), 2 * 86400);
+    assert_eq!(
+        age("director-config-20261120T020000Z.tar"),
+        2 * 86400 + 22 * 3600
+    );
+}
+
+#[test]
+fn a_set_key_close_to_an_answer_key_is_a_typo_not_a_variable() {
+    let bed = demo();
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        NOW,
+        "--set",
+        "db_pasword=Never-Shown-Typo-Secret",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `db_password`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("Never-Shown-Typo-Secret"),
+        "{}",
+        out.stderr
+    );
+    assert!(!bed.path("target").exists(), "nothing ran");
+}
+
+#[test]
+fn a_failover_between_two_storages_is_refused_before_anything_is_done() {
+    let bed = Bed::new();
+    let copy = |from: &str, to: &str, files: &[&str]| {
+        std::fs::create_dir_all(bed.path(to)).unwrap();
+        for f in files {
+            std::fs::copy(repo().join(from).join(f), bed.path(&format!("{to}/{f}"))).unwrap();
+        }
+    };
+    copy(
+        "inventories/demo-dc",
+        "demo-dc",
+        &[
+            "master.yml",
+            "backup.yml",
+            "answers.yml",
+            "demo-identity.txt",
+            "demo-signing-key",
+        ],
+    );
+    common::copy_dir(
+        &repo().join("inventories/demo-dc/site"),
+        &bed.path("demo-dc/site"),
+    );
+    copy(
+        "inventories/demo",
+        "dr",
+        &[
+            "master.yml",
+            "restore.yml",
+            "answers.yml",
+            "allowed_signers",
+        ],
+    );
+    // The DR site reads its own sample folder; the DC writes to its store/.
+    let out = bed.run(&[
+        "-C",
+        "dr",
+        "standalone",
+        "failover",
+        "--dc",
+        "demo-dc",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the DC writes its backups to local folder"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("demo-dc/store"), "{}", out.stderr);
+    assert!(out.stderr.contains("dr/backups"), "{}", out.stderr);
+    assert!(!bed.path("demo-dc/store").exists(), "nothing was backed up");
+    assert!(!bed.path("dr/target").exists(), "nothing was restored");
+}
