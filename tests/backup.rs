@@ -303,10 +303,15 @@ fn a_wrong_or_missing_identity_stops_the_restore_before_anything_is_stopped() {
         .read("dr/answers.yml")
         .replace("age_identity", "# age_identity");
     bed.file("dr/answers.yml", &answers);
+    // Named up front, as a missing answer (exit 2), before any host is touched.
     let out = restore(&bed, &["--only", "config"]);
-    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("age_identity"), "{}", out.stdout);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("1 answer(s) missing"), "{}", out.stderr);
+    assert!(out.stderr.contains("SETUP_AGE_IDENTITY"), "{}", out.stderr);
     assert_eq!(bed.read("dr/target/run/director.state"), "running\n");
+    // The same for the analytics of an encrypted site.
+    let out = restore(&bed, &["--only", "analytics"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
 }
 
 #[test]

@@ -318,3 +318,50 @@ fn a_run_asks_before_it_changes_the_live_site_and_no_leaves_it_as_it_was() {
     assert_eq!(code, 0, "{screen}");
     assert!(!screen.contains("Go on?"), "{screen}");
 }
+
+#[test]
+fn two_ctrl_c_at_a_terminal_during_a_wait_are_both_acknowledged_and_the_rollback_runs_to_its_end() {
+    let bed = demo();
+    // The director never comes up: the run waits on its health check.
+    let ctl = bed.read("bin/democtl").replace(
+        "  status) [ \"$(cat \"$dir/$name.state\" 2>/dev/null)\" = running ] && echo \"$name is running\" ;;",
+        "  status) exit 3 ;;",
+    )
+    // Putting the director back takes a while: the second press comes during the rollback.
+    .replace("  stop) echo stopped", "  stop) sleep 2; echo stopped");
+    bed.file("bin/democtl", &ctl);
+    let before = common::tree_digest(&bed.path("target"));
+    let script = serde_json::json!([
+        ["health_check", "\u{3}"],
+        ["interrupt: stopping", "\u{3}"],
+        ["interrupt again", ""],
+    ]);
+    let (code, screen) = drive(
+        &bed,
+        &script,
+        &[
+            "standalone",
+            "restore",
+            "--now",
+            "2026-11-23T03:00:00Z",
+            "--yes",
+            "--only",
+            "config",
+        ],
+    );
+    assert_eq!(code, 130, "{screen}");
+    let journal = common::journal(bed.dir.path());
+    assert!(
+        journal.iter().any(|e| e["event"] == "rollback_started"),
+        "the rollback ran: {screen}"
+    );
+    assert_eq!(journal.last().unwrap()["event"], "run_finished", "{screen}");
+    // The configuration switched in is taken back out.
+    assert!(
+        !bed.path("target/director-1/etc/director/RESTORED-BY-SETUP")
+            .exists(),
+        "{screen}"
+    );
+    assert!(screen.contains("undone   start_services"), "{screen}");
+    assert!(before.is_empty(), "the demo's site starts empty");
+}

@@ -282,3 +282,33 @@ fn a_bad_key_says_what_to_fix() {
     assert_eq!(code, 1);
     insta::assert_snapshot!(err);
 }
+
+#[test]
+fn an_ansible_inventory_names_its_known_hosts_as_ansible_does_and_the_error_names_the_key() {
+    let ssh = SshBed::start(1);
+    let h = &ssh.hosts[0];
+    let inventory = |args: &str| {
+        format!(
+            "all:\n  hosts:\n    host1:\n      ansible_host: {}\n      ansible_port: {}\n      ansible_user: root\n      ansible_ssh_private_key_file: {}\n      ansible_ssh_common_args: '{args}'\n",
+            h.address,
+            h.port,
+            ssh.path("id_ed25519").display()
+        )
+    };
+    let given = format!(
+        "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+        ssh.path("known_hosts").display()
+    );
+    let (code, err) = first_error(&ssh, &inventory(&given), &[]);
+    assert_eq!(code, 0, "{err}");
+    // Without it, ssh's own known_hosts does not hold the bed's key: the error says where to name one.
+    std::fs::write(ssh.path("known_hosts-empty"), "").unwrap();
+    let empty = format!(
+        "-o UserKnownHostsFile={}",
+        ssh.path("known_hosts-empty").display()
+    );
+    let (code, err) = first_error(&ssh, &inventory(&empty), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("`known_hosts:` in master.yml"), "{err}");
+    assert!(err.contains("UserKnownHostsFile"), "{err}");
+}

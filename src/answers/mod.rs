@@ -15,7 +15,7 @@ use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
 use crate::docs::restore::RestoreSpec;
 use crate::secret::{Masker, Secret};
 use crate::yaml::{Node, Span};
-pub use prompt::{Tried, Tryer};
+pub use prompt::{Tried, Tryer, missing_line};
 pub use sources::{SetArg, parse_sets};
 pub use storage::{STORAGE_TYPES, StorageSettings};
 

@@ -356,7 +356,7 @@ fn push_missing(missing: Vec<String>, interactive: bool, diags: &mut Diagnostics
     }
 }
 
-pub(super) fn missing_line(key: &str, what: &str) -> String {
+pub fn missing_line(key: &str, what: &str) -> String {
     let what = if what.is_empty() {
         String::new()
     } else {

@@ -84,3 +84,56 @@ pub async fn resolve_digest(w: &mut World) {
         );
     }
 }
+
+/// An encrypted backup to restore and no `age_identity`: refused up front (exit 2) as a missing
+/// answer, before any host is touched, rather than failing once the download is in.
+pub async fn need_identity(w: &World) -> Result<(), crate::failure::Failure> {
+    if w.answers.get("age_identity").is_some() {
+        return Ok(());
+    }
+    let Some(settings) = &w.storage else {
+        return Ok(());
+    };
+    let restores = |c: &str| w.restore.components.iter().any(|x| x == c);
+    let mut encrypted: Vec<String> = Vec::new();
+    if restores("config")
+        && let Some(name) = w.answers.text("config_backup")
+        && name.ends_with(".age")
+    {
+        encrypted.push(name);
+    }
+    if restores("analytics") {
+        let masker = crate::secret::Masker::default();
+        w.answers.register_secrets(&masker);
+        if let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker)
+            && let Ok(objects) = storage.list("").await
+        {
+            let prefix = w.answers.analytics().prefix.unwrap_or_default();
+            encrypted.extend(
+                objects
+                    .into_iter()
+                    .map(|o| o.name)
+                    .filter(|n| {
+                        n.starts_with(&format!("{prefix}analytics-"))
+                            && n.ends_with(".age")
+                            && !crate::storage::is_companion(n)
+                    })
+                    .take(1),
+            );
+        }
+    }
+    let Some(first) = encrypted.first() else {
+        return Ok(());
+    };
+    Err(crate::failure::Failure::invalid(
+        crate::diag::Diag::plain(
+            "missing_answers",
+            format!(
+                "1 answer(s) missing: the backups are encrypted ({} is), and nothing opens them:\n  - {}",
+                crate::storage::shown(first),
+                crate::answers::missing_line("age_identity", "the age identity file that opens them")
+            ),
+        )
+        .help("give it, then run again; nothing was run"),
+    ))
+}

@@ -230,6 +230,9 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     if w.restore.components.iter().any(|c| c == "config") {
         super::before::resolve_digest(&mut w).await;
     }
+    if w.operation == "restore" {
+        super::before::need_identity(&w).await?;
+    }
     let resume = resumed(o, &w)?;
     let events = Events::default();
     let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);
@@ -305,7 +308,8 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     let main = Arc::new(w.plan.main.clone());
     let ending = exec::run_dag(shared.clone(), main, &opts, false, interrupt.clone()).await;
     let mut rollback_failed = false;
-    if ending != Ending::Done && interrupt.count.load(Ordering::SeqCst) < 2 {
+    // However many times Ctrl-C is pressed, the rollback runs to its end.
+    if ending != Ending::Done {
         rollback_failed = !recover(o, &w, &shared, &events, ending).await;
     }
     watcher.abort();

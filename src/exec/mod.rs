@@ -38,6 +38,28 @@ pub struct Interrupt {
     pub notify: tokio::sync::Notify,
 }
 
+/// The journal line of a task an interrupt cut short.
+fn aborted(shared: &RunShared, dag: &Dag, t: usize, rollback: bool) {
+    let task = &dag.tasks[t];
+    let now = Utc::now();
+    shared.events.emit(Event::TaskFinished {
+        task: t,
+        step: dag.steps[task.step].step.id.clone(),
+        host: task.host.clone(),
+        rollback,
+        at: now,
+        started_at: now,
+        status: Status::Aborted,
+        exit_code: None,
+        input_hash: String::new(),
+        output: String::new(),
+        message: "cut short by the interrupt".into(),
+        registered: None,
+        destructive: dag.steps[task.step].step.destructive,
+        undo: Vec::new(),
+    });
+}
+
 /// Runs a DAG to its end, or until failure or interrupt stops it.
 pub async fn run_dag(
     shared: Arc<RunShared>,
@@ -89,39 +111,48 @@ pub async fn run_dag(
         }
     }
     let mut running: JoinSet<(usize, Status)> = JoinSet::new();
-    let mut in_flight: std::collections::BTreeSet<usize> = Default::default();
+    // Each running task by its join id, to name one that an interrupt cut short.
+    let mut in_flight: HashMap<tokio::task::Id, (usize, tokio::task::AbortHandle)> = HashMap::new();
     let mut failed = false;
     let mut stopping = false;
     let mut seen_interrupts = interrupt.count.load(Ordering::SeqCst);
     loop {
         while !stopping && let Some(t) = ready.pop_front() {
-            in_flight.insert(t);
             let (shared, dag, global, host) = (
                 shared.clone(),
                 dag.clone(),
                 global.clone(),
                 per_host[&dag.tasks[t].host].clone(),
             );
-            running.spawn(async move {
+            let handle = running.spawn(async move {
                 let _h = host.acquire_owned().await.expect("semaphore open");
                 let _g = global.acquire_owned().await.expect("semaphore open");
                 (t, run_task(shared, dag, t, rollback).await)
             });
+            in_flight.insert(handle.id(), (t, handle));
         }
         if running.is_empty() {
             break;
         }
         tokio::select! {
-            done = running.join_next() => {
+            done = running.join_next_with_id() => {
                 let Some(res) = done else { break };
-                let Ok((t, status)) = res else { continue };
-                in_flight.remove(&t);
-                if status.succeeded() {
-                    complete(dag.task_nodes[t], &dag, &mut indeg, &mut ready);
-                } else {
-                    failed = true;
-                    if !opts.keep_going {
-                        stopping = true;
+                match res {
+                    Ok((id, (t, status))) => {
+                        in_flight.remove(&id);
+                        if status.succeeded() {
+                            complete(dag.task_nodes[t], &dag, &mut indeg, &mut ready);
+                        } else {
+                            failed = true;
+                            if !opts.keep_going {
+                                stopping = true;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if let Some((t, _)) = in_flight.remove(&e.id()) {
+                            aborted(&shared, &dag, t, rollback);
+                        }
                     }
                 }
             }
@@ -130,30 +161,13 @@ pub async fn run_dag(
                 if count > seen_interrupts {
                     seen_interrupts = count;
                     stopping = true;
-                    if count >= 2 {
-                        running.abort_all();
-                        while running.join_next().await.is_some() {}
-                        let now = Utc::now();
-                        for t in std::mem::take(&mut in_flight) {
-                            let task = &dag.tasks[t];
-                            shared.events.emit(Event::TaskFinished {
-                                task: t,
-                                step: dag.steps[task.step].step.id.clone(),
-                                host: task.host.clone(),
-                                rollback,
-                                at: now,
-                                started_at: now,
-                                status: Status::Aborted,
-                                exit_code: None,
-                                input_hash: String::new(),
-                                output: String::new(),
-                                message: "aborted by a second interrupt".into(),
-                                registered: None,
-                                destructive: dag.steps[task.step].step.destructive,
-                                undo: Vec::new(),
-                            });
+                    // Waits and running steps are cut short at once (their commands killed with
+                    // everything they started); a destructive step runs to its end, so that what it
+                    // changed is known and can be undone.
+                    for (t, handle) in in_flight.values() {
+                        if !dag.steps[dag.tasks[*t].step].step.destructive {
+                            handle.abort();
                         }
-                        break;
                     }
                 }
             }

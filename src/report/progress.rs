@@ -211,12 +211,16 @@ impl Sink for Progress {
             Event::RollbackStarted { reason, .. } => self.line(&format!("{t} ROLLBACK: {reason}")),
             Event::Interrupted { second, .. } => {
                 let text = if *second {
-                    "second interrupt: aborting running tasks"
+                    "interrupt again: what this run changed is being put back; that runs to its end (waiting for it is safer than killing it)"
                 } else {
-                    "interrupt: no new tasks start; running tasks finish (Ctrl-C again to abort them)"
+                    "interrupt: stopping. No new step starts, running ones are cut short, then what this run changed is put back"
                 };
-                // Interrupt notices go to stderr even when quiet: the operator asked for them.
-                eprintln!("{text}");
+                // Interrupt notices go to stderr even when quiet: the operator asked for them. Bars
+                // are held while it is written, so that a redraw cannot hide it.
+                match &self.mode {
+                    Mode::Bars { multi, .. } => multi.suspend(|| eprintln!("{text}")),
+                    _ => eprintln!("{text}"),
+                }
             }
             Event::RunFinished { .. } => {
                 if let Mode::Bars { overall, .. } = &self.mode {

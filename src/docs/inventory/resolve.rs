@@ -181,7 +181,15 @@ pub(super) fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory 
                 .clone()
                 .or(d.key_file.clone())
                 .or_else(|| text("ansible_ssh_private_key_file")),
-            known_hosts: conn.known_hosts.clone().or(d.known_hosts.clone()),
+            known_hosts: conn
+                .known_hosts
+                .clone()
+                .or(d.known_hosts.clone())
+                .or_else(|| {
+                    ["ansible_ssh_extra_args", "ansible_ssh_common_args"]
+                        .iter()
+                        .find_map(|k| text(k).as_deref().and_then(known_hosts_in_args))
+                }),
             connection,
             become_,
             max_parallel: conn.max_parallel.or(d.max_parallel).unwrap_or(4).max(1) as usize,
@@ -194,4 +202,56 @@ pub(super) fn resolve(c: &mut Checker, mut raw: Raw, src: &Source) -> Inventory 
         });
     }
     Inventory::new(hosts, raw.groups, Some(src.clone()))
+}
+
+/// The file an Ansible inventory names for host keys: `-o UserKnownHostsFile=FILE` (or
+/// `-oUserKnownHostsFile=FILE`, `-o UserKnownHostsFile FILE`) in `ansible_ssh_common_args` or
+/// `ansible_ssh_extra_args`.
+fn known_hosts_in_args(args: &str) -> Option<String> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let mut i = 0;
+    while i < words.len() {
+        let option = match words[i] {
+            "-o" => {
+                i += 1;
+                words.get(i).copied()
+            }
+            w => w.strip_prefix("-o"),
+        };
+        if let Some(o) = option {
+            let (key, value) = match o.split_once('=') {
+                Some((k, v)) => (k, Some(v.to_string())),
+                None => (o, words.get(i + 1).map(|v| v.to_string())),
+            };
+            if key.eq_ignore_ascii_case("UserKnownHostsFile") {
+                return value
+                    .map(|v| v.trim_matches(['"', '\'']).to_string())
+                    .filter(|v| !v.is_empty());
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod known_hosts_tests {
+    use super::known_hosts_in_args;
+
+    #[test]
+    fn user_known_hosts_file_is_read_from_ansible_ssh_args() {
+        for args in [
+            "-o UserKnownHostsFile=/etc/dr/known_hosts",
+            "-o StrictHostKeyChecking=yes -oUserKnownHostsFile=/etc/dr/known_hosts",
+            "-o UserKnownHostsFile /etc/dr/known_hosts -C",
+            "-o userknownhostsfile=\"/etc/dr/known_hosts\"",
+        ] {
+            assert_eq!(
+                known_hosts_in_args(args).as_deref(),
+                Some("/etc/dr/known_hosts"),
+                "{args}"
+            );
+        }
+        assert_eq!(known_hosts_in_args("-o ProxyJump=bastion"), None);
+    }
 }

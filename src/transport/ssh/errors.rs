@@ -35,7 +35,7 @@ impl Ssh {
             return if text.contains("HAS CHANGED") || text.contains("Offending") {
                 self.err(ErrorKind::HostKey, format!("the host key of {addr} does not match the one in {known} ({last}); refusing to connect: if the host was rebuilt, verify its new key and replace the old one (`ssh-keygen -R '[{host}]:{port}'`)"))
             } else {
-                self.err(ErrorKind::HostKey, format!("the host key of {addr} is not the one recorded in {known}, or is missing from it ({last}); verify the key and add it to known_hosts (for a host never seen before, --accept-new-host-keys records it), or if the host was rebuilt replace the old one (`ssh-keygen -R '[{host}]:{port}'`)"))
+                self.err(ErrorKind::HostKey, format!("the host key of {addr} is not the one recorded in {known}, or is missing from it ({last}); verify the key and add it to that file (for a host never seen before, --accept-new-host-keys records it), or name the file that holds it as `known_hosts:` in master.yml (a host's, or under `defaults:`; an Ansible inventory: `ansible_ssh_common_args: -o UserKnownHostsFile=FILE`); if the host was rebuilt replace the old key (`ssh-keygen -R '[{host}]:{port}'`)"))
             };
         }
         if text.contains("Permission denied") || text.contains("Too many authentication failures") {
