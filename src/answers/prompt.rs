@@ -100,7 +100,7 @@ pub(super) fn ask_storage(
                 return;
             }
             Review::Change(key) => {
-                forget(ans, &[key.clone()], &mut previous);
+                forget(ans, std::slice::from_ref(&key), &mut previous);
                 if key == "storage.type" {
                     let stale: Vec<String> = ans
                         .values
