@@ -1115,3 +1115,26 @@ fn a_backup_encrypted_to_the_recipient_but_signed_by_another_key_is_never_restor
         .success();
     assert!(ok);
 }
+
+#[test]
+fn the_dc_demo_on_a_fresh_clone_backs_up_a_day_with_files() {
+    // A fresh clone: every file of the demo's site dated now.
+    let bed = Bed::new();
+    copy_dir(&repo().join("inventories/demo-dc"), &bed.path("demo-dc"));
+    let _ = std::fs::remove_dir_all(bed.path("demo-dc/store"));
+    let _ = std::fs::remove_dir_all(bed.path("demo-dc/.setup"));
+    let out = bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "backup",
+        "--now",
+        "2026-11-23T02:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let manifest: J = serde_json::from_str(
+        &bed.read("demo-dc/store/analytics-2026-11-22.tar.zst.age.manifest.json"),
+    )
+    .unwrap();
+    assert_eq!(manifest["files"], 1, "{manifest}");
+}

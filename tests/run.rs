@@ -194,7 +194,7 @@ fn status_lists_runs() {
 }
 
 #[test]
-fn first_interrupt_finishes_running_tasks_rolls_back_and_exits_130() {
+fn first_interrupt_lets_a_running_destructive_task_finish_rolls_back_and_exits_130() {
     let bed = Bed::new();
     bed.file("master.yml", INV).file(
         "pb.yml",
@@ -224,7 +224,10 @@ fn first_interrupt_finishes_running_tasks_rolls_back_and_exits_130() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "stderr: {stderr}");
-    assert!(stderr.contains("interrupt: no new tasks start"), "{stderr}");
+    assert!(
+        stderr.contains("interrupt: stopping. No new step starts"),
+        "{stderr}"
+    );
     assert_eq!(
         bed.read("long.out"),
         "finished\n",

@@ -35,7 +35,7 @@ const SCHEDULE_KEYS: &[&str] = &["config", "analytics"];
 pub const DEFAULT_SCHEDULE: [(&str, &str); 2] = [("config", "02:00"), ("analytics", "00:30")];
 const CONFIG_KEYS: &[&str] = &["dir", "exclude", "database"];
 const DATABASE_KEYS: &[&str] = &["name", "user", "host", "port"];
-const ANALYTICS_KEYS: &[&str] = &["data_dir"];
+const ANALYTICS_KEYS: &[&str] = &["data_dir", "select"];
 const RETENTION_KEYS: &[&str] = &["daily", "weekly", "monthly"];
 
 #[derive(Clone, Debug, Default)]
@@ -130,6 +130,27 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> BackupSpec {
             .and_then(|d| c.string(d, "analytics.data_dir"))
     {
         analytics.insert("data_dir".into(), J::String(d));
+    }
+    // Which files are a day's: those modified that day (the default), or those whose path holds
+    // the day's date (`named`: daily indices, `dt=YYYY-MM-DD` partitions).
+    let select = node
+        .get("analytics")
+        .and_then(|n| n.get("select"))
+        .and_then(|n| c.string(n, "analytics.select").map(|v| (v, n.clone())));
+    match select {
+        None => {}
+        Some((v, _)) if v == "modified" || v == "named" => {
+            analytics.insert("select".into(), J::String(v));
+        }
+        Some((v, n)) => {
+            let d = c.error(
+                "invalid_value",
+                &n,
+                format!("`analytics.select` is `{v}`, not `modified` or `named`"),
+            );
+            d.label = "not modified or named".into();
+            d.help = Some("write `modified` (files changed that day) or `named` (files whose path holds the date)".into());
+        }
     }
     if spec.components.iter().any(|x| x == "analytics") && !analytics.contains_key("data_dir") {
         let d = c.error(
