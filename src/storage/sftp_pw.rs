@@ -234,7 +234,12 @@ impl Inner {
         use russh::MethodKind;
         use russh::client::KeyboardInteractiveAuthResponse as Kbd;
         if let Some(file) = &self.key {
-            let key = russh::keys::load_secret_key(file, None)?;
+            let key = russh::keys::load_secret_key(file, None).map_err(|e| {
+                russh::Error::IO(std::io::Error::other(format!(
+                    "storage.sftp.key_file {}: {e}",
+                    file.display()
+                )))
+            })?;
             let hash = ssh.best_supported_rsa_hash().await?.flatten();
             let key = russh::keys::PrivateKeyWithHashAlg::new(Arc::new(key), hash);
             let done = ssh.authenticate_publickey(self.user.clone(), key).await?;
