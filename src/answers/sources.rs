@@ -164,39 +164,20 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
             ans.values.insert(key, answer);
         } else if key.starts_with("storage.") {
             let sug = did_you_mean(&key, known.iter().map(String::as_str));
-            // An unknown key may be a misspelt secret: its value is never shown back.
-            let shown = Source::new(s.source.name.clone(), format!("{}=…", s.key));
-            diags.push(
-                Diag::at(
-                    "unknown_key",
-                    &shown,
-                    Span::new(0, s.key.len()),
-                    format!("unknown answer key `{}`", s.key),
-                )
-                .label("not a storage answer")
-                .help(sug.map_or(
-                    "see DESIGN keys: storage.type and storage.<type>.<field>".to_string(),
-                    |x| format!("did you mean `{x}`?"),
-                )),
+            let help = sug.map_or(
+                "see DESIGN keys: storage.type and storage.<type>.<field>".to_string(),
+                |x| format!("did you mean `{x}`?"),
             );
+            diags.push(unknown_set_key(s, "not a storage answer", help));
         } else if let Some(sug) = did_you_mean(&key, known.iter().map(String::as_str))
             .filter(|k| strsim::damerau_levenshtein(&key, k) <= (k.len() / 3).max(1))
         {
             // Close to an answer key: a slip of the keyboard, not a template variable. Taken as a
             // variable it would leave the answer unset, and the run would ask for it or miss it.
-            let shown = Source::new(s.source.name.clone(), format!("{}=…", s.key));
-            diags.push(
-                Diag::at(
-                    "unknown_key",
-                    &shown,
-                    Span::new(0, s.key.len()),
-                    format!("unknown answer key `{}`", s.key),
-                )
-                .label("not an answer key")
-                .help(format!(
-                    "did you mean `{sug}`? (a template variable may not be spelt this close to an answer key)"
-                )),
+            let help = format!(
+                "did you mean `{sug}`? (a template variable may not be spelt this close to an answer key)"
             );
+            diags.push(unknown_set_key(s, "not an answer key", help));
         } else {
             if key.starts_with("restore.")
                 || key.starts_with("analytics.")
@@ -208,4 +189,17 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
             insert_dotted(&mut ans.vars, &s.key, J::String(s.value.clone()));
         }
     }
+}
+
+/// An unknown `--set` key. It may be a misspelt secret: its value is never shown back.
+fn unknown_set_key(s: &SetArg, label: &str, help: String) -> Diag {
+    let shown = Source::new(s.source.name.clone(), format!("{}=…", s.key));
+    Diag::at(
+        "unknown_key",
+        &shown,
+        Span::new(0, s.key.len()),
+        format!("unknown answer key `{}`", s.key),
+    )
+    .label(label.to_string())
+    .help(help)
 }

@@ -40,10 +40,7 @@ pub async fn resolve_latest(w: &mut World) {
     if answer.text() != "latest" {
         return;
     }
-    let Some(settings) = &w.storage else { return };
-    let masker = crate::secret::Masker::default();
-    w.answers.register_secrets(&masker);
-    let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker) else {
+    let Some((storage, masker)) = storage_of(w) else {
         return;
     };
     if let Ok((name, passed_over)) = crate::authentic::latest(storage.as_ref(), &w.trust).await
@@ -65,10 +62,7 @@ pub async fn resolve_digest(w: &mut World) {
     let Some(name) = w.answers.text("config_backup") else {
         return;
     };
-    let Some(settings) = &w.storage else { return };
-    let masker = crate::secret::Masker::default();
-    w.answers.register_secrets(&masker);
-    let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker) else {
+    let Some((storage, _)) = storage_of(w) else {
         return;
     };
     // A backup that does not pass is refused by the restore itself, with its reasons.
@@ -91,9 +85,9 @@ pub async fn need_identity(w: &World) -> Result<(), crate::failure::Failure> {
     if w.answers.get("age_identity").is_some() {
         return Ok(());
     }
-    let Some(settings) = &w.storage else {
+    if w.storage.is_none() {
         return Ok(());
-    };
+    }
     let restores = |c: &str| w.restore.components.iter().any(|x| x == c);
     let mut encrypted: Vec<String> = Vec::new();
     if restores("config")
@@ -102,25 +96,22 @@ pub async fn need_identity(w: &World) -> Result<(), crate::failure::Failure> {
     {
         encrypted.push(name);
     }
-    if restores("analytics") {
-        let masker = crate::secret::Masker::default();
-        w.answers.register_secrets(&masker);
-        if let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker)
-            && let Ok(objects) = storage.list("").await
-        {
-            let prefix = w.answers.analytics().prefix.unwrap_or_default();
-            encrypted.extend(
-                objects
-                    .into_iter()
-                    .map(|o| o.name)
-                    .filter(|n| {
-                        n.starts_with(&format!("{prefix}analytics-"))
-                            && n.ends_with(".age")
-                            && !crate::storage::is_companion(n)
-                    })
-                    .take(1),
-            );
-        }
+    if restores("analytics")
+        && let Some((storage, _)) = storage_of(w)
+        && let Ok(objects) = storage.list("").await
+    {
+        let prefix = w.answers.analytics().prefix.unwrap_or_default();
+        encrypted.extend(
+            objects
+                .into_iter()
+                .map(|o| o.name)
+                .filter(|n| {
+                    n.starts_with(&format!("{prefix}analytics-"))
+                        && n.ends_with(".age")
+                        && !crate::storage::is_companion(n)
+                })
+                .take(1),
+        );
     }
     let Some(first) = encrypted.first() else {
         return Ok(());
@@ -136,4 +127,13 @@ pub async fn need_identity(w: &World) -> Result<(), crate::failure::Failure> {
         )
         .help("give it, then run again; nothing was run"),
     ))
+}
+
+/// The run's storage, opened with a masker that knows the run's secrets.
+fn storage_of(w: &World) -> Option<(Box<dyn crate::storage::Storage>, crate::secret::Masker)> {
+    let settings = w.storage.as_ref()?;
+    let masker = crate::secret::Masker::default();
+    w.answers.register_secrets(&masker);
+    let storage = super::prepare::open_storage(settings, &w.dir, &masker).ok()?;
+    Some((storage, masker))
 }
