@@ -181,3 +181,51 @@ fn a_failover_between_two_storages_is_refused_before_anything_is_done() {
     assert!(!bed.path("demo-dc/store").exists(), "nothing was backed up");
     assert!(!bed.path("dr/target").exists(), "nothing was restored");
 }
+
+#[test]
+fn a_restore_killed_while_it_applies_the_analytics_days_resumes_at_the_first_try() {
+    let bed = demo();
+    // A `cp` that stops at one day in the middle of the week's days, so that the controller can
+    // be killed there: some days merged, that one half way, the rest not yet.
+    let shim = bed.path("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    bed.file(
+        "shim/cp",
+        "#!/bin/sh\ncase \"$*\" in *analytics-2026-11-05*) touch \"$KILL_POINT\"; sleep 60 ;; esac\nexec /bin/cp \"$@\"\n",
+    );
+    std::process::Command::new("chmod")
+        .args(["+x"])
+        .arg(bed.path("shim/cp"))
+        .status()
+        .unwrap();
+    let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
+    let mut child = bed
+        .command(&["standalone", "restore", "--now", NOW])
+        .env("PATH", path)
+        .env("KILL_POINT", bed.path("kill-point"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !bed.path("kill-point").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached the day"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = bed.run(&["standalone", "restore", "--now", NOW, "--resume"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // Every day of the weeks restored is in the live data.
+    let data = bed.path("target/analytics-1/var/lib/analytics/indices");
+    for day in ["2026-11-03", "2026-11-05", "2026-11-16", "2026-11-22"] {
+        assert!(
+            data.join(format!("{day}.json")).exists(),
+            "{day} missing: {}",
+            out.stdout
+        );
+    }
+}

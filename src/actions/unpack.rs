@@ -125,7 +125,9 @@ const ESCAPING_LINKS: &str = "find \"$t\" -type l \\( -lname '/*' -o -lname '..'
 /// `install: { from, to }` puts an unpacked folder in place. By default `to` is replaced by rename:
 /// the old folder is kept beside it as `<to>.pre-restore-<run>`, and the engine can undo the swap.
 /// `merge: true` copies `from` into `to` instead (for incremental data), after checking that no
-/// link in `to` leads outside it; a merge cannot be undone.
+/// link in `to` leads outside it; a merge cannot be undone. `from` stays where it is (the run's
+/// cleanup removes it), so a resumed run can merge every item again, in order, whatever a killed
+/// run had merged.
 pub async fn install(ctx: &TaskCtx<'_>) -> Outcome {
     let from = ctx.arg("from").unwrap_or_default();
     let to = ctx.arg("to").unwrap_or_default();
@@ -146,7 +148,7 @@ pub async fn install(ctx: &TaskCtx<'_>) -> Outcome {
             "{check}if [ -L \"$t\" ]; then echo \"$t is a symbolic link: refusing to merge into it\" >&2; exit 1; fi; \
              mkdir -p \"$t\"; bad=$({ESCAPING_LINKS}); \
              if [ -n \"$bad\" ]; then echo \"links in $t point outside it: $bad\" >&2; exit 1; fi; \
-             cp -a \"$f/.\" \"$t/\"; rm -rf \"$f\""
+             cp -a \"$f/.\" \"$t/\""
         )
     } else {
         format!(
