@@ -96,8 +96,17 @@ pub struct Decision {
     pub selected: Vec<Selected>,
     pub pending: Vec<Pending>,
     pub gaps: Vec<String>,
+    /// The first stored snapshot's day after the last restored one (after nothing: the first of
+    /// all), and how many days lie between them with no snapshot.
+    pub next_after: Option<NextAfter>,
     pub snapshots: Vec<Reason>,
     pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NextAfter {
+    pub date: NaiveDate,
+    pub days_between: i64,
 }
 
 /// A snapshot name pattern: literal text around one `{date}` (YYYY-MM-DD); any suffix may follow.
@@ -195,6 +204,7 @@ pub fn decide(input: &Input) -> Decision {
     let mut weeks: BTreeMap<NaiveDate, Vec<(NaiveDate, &str, usize)>> = BTreeMap::new();
     let mut seen_weeks: std::collections::BTreeSet<NaiveDate> = Default::default();
     let mut first: Option<NaiveDate> = None;
+    let mut next: Option<NaiveDate> = None;
     for (i, name) in input.names.iter().enumerate() {
         if !safe_name(name) {
             reasons.insert(
@@ -229,6 +239,9 @@ pub fn decide(input: &Input) -> Decision {
         }
         seen_weeks.insert(week_monday(date));
         first = Some(first.map_or(date, |f: NaiveDate| f.min(date)));
+        if through.is_none_or(|t| date > t) {
+            next = Some(next.map_or(date, |n: NaiveDate| n.min(date)));
+        }
         if let Some(t) = through.filter(|t| date <= *t) {
             let restored = input.state.history.iter().any(|h| h.name == *name);
             // A day's changes that arrive after later days were applied would go on top of them.
@@ -348,6 +361,10 @@ pub fn decide(input: &Input) -> Decision {
         selected,
         pending,
         gaps,
+        next_after: next.map(|date| NextAfter {
+            date,
+            days_between: through.map_or(0, |t| (date - t).num_days() - 1),
+        }),
         snapshots: input
             .names
             .iter()

@@ -21,6 +21,11 @@ fn sites() -> Bed {
         std::fs::copy(dc.join(f), bed.path(&format!("demo-dc/{f}"))).unwrap();
     }
     copy_dir(&dc.join("site"), &bed.path("demo-dc/site"));
+    // These tests date the DC's files themselves: a day's files are those changed that day.
+    let spec = bed
+        .read("demo-dc/backup.yml")
+        .replace("  select: named\n", "");
+    bed.file("demo-dc/backup.yml", &spec);
     // Analytics files written on the day before the run's clock, and one written that day.
     bed.file(
         "demo-dc/site/analytics-1/srv/analytics/indices/2026-11-22.json",

@@ -310,3 +310,38 @@ fn a_dump_is_never_loaded_as_a_superuser() {
         assert_eq!(mode, 0o600, "{}", f.display());
     }
 }
+
+#[test]
+fn check_probes_the_database_server_with_the_runs_credentials_and_changes_nothing() {
+    let s = site("true");
+    let before = s.pg.databases();
+    let out = s.bed.run(&[
+        "standalone",
+        "restore",
+        "--check",
+        "--now",
+        "2026-11-23T03:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("the server answers (as setupdb); database director exists"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(s.pg.databases(), before);
+    assert!(!s.everything(&out).contains(&s.pg.password));
+    // A wrong password is a failed probe, named as such, and the value never shown.
+    let out = s.bed.run(&[
+        "standalone",
+        "restore",
+        "--check",
+        "--now",
+        "2026-11-23T03:00:00Z",
+        "--set",
+        "db_password=Wrong-Probe-Password-1",
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("FAIL database"), "{}", out.stdout);
+    assert!(!s.everything(&out).contains("Wrong-Probe-Password-1"));
+}

@@ -229,3 +229,57 @@ fn a_restore_killed_while_it_applies_the_analytics_days_resumes_at_the_first_try
         );
     }
 }
+
+#[test]
+fn check_compares_sidecar_manifest_and_object_and_probes_the_service_manager() {
+    let bed = demo();
+    let check = |bed: &Bed| bed.run(&["standalone", "restore", "--check", "--now", NOW]);
+    let out = check(&bed);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("director-config-20261120T020000Z.tar`: 3072 bytes, sha256 matches"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("`sh bin/democtl status director`: not running now"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("next: the first stored snapshot is 2026-10-25"),
+        "{}",
+        out.stdout
+    );
+    // A sidecar that does not match the signed manifest: --check fails and says which.
+    let sidecar = "backups/director-config-20261120T020000Z.tar.sha256";
+    let good = bed.read(sidecar);
+    bed.file(
+        sidecar,
+        &format!("{}  director-config-20261120T020000Z.tar\n", "0".repeat(64)),
+    );
+    let out = check(&bed);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("one of them was changed"),
+        "{}",
+        out.stdout
+    );
+    // An object changed in place, its size kept: its own digest gives it away.
+    bed.file(sidecar, &good);
+    let object = bed.path("backups/director-config-20261120T020000Z.tar");
+    let mut bytes = std::fs::read(&object).unwrap();
+    bytes[600] ^= 1;
+    std::fs::write(&object, bytes).unwrap();
+    let out = check(&bed);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("it was changed or cut"),
+        "{}",
+        out.stdout
+    );
+    assert!(!bed.path("target").exists(), "--check changed nothing");
+}

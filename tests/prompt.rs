@@ -328,7 +328,7 @@ fn two_ctrl_c_at_a_terminal_during_a_wait_are_both_acknowledged_and_the_rollback
         "  status) exit 3 ;;",
     )
     // Putting the director back takes a while: the second press comes during the rollback.
-    .replace("  stop) echo stopped", "  stop) sleep 2; echo stopped");
+    .replace("  stop) mkdir -p \"$dir\";", "  stop) sleep 2; mkdir -p \"$dir\";");
     bed.file("bin/democtl", &ctl);
     let before = common::tree_digest(&bed.path("target"));
     let script = serde_json::json!([

@@ -86,7 +86,7 @@ pub async fn wait_for(ctx: &TaskCtx<'_>) -> Outcome {
 }
 
 /// A plain HTTP/1.0 GET, enough for a health endpoint.
-async fn http_status(url: &str) -> Result<u16, String> {
+pub async fn http_status(url: &str) -> Result<u16, String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("{url}: only http:// health checks are supported"))?;

@@ -2,7 +2,7 @@
 
 pub mod analytics;
 mod backup;
-mod checks;
+pub mod checks;
 pub mod command;
 mod files;
 mod pgscreen;

@@ -11,6 +11,8 @@
 //! - `op: switch`: the live database becomes `<database>_pre_<run>` and the new one takes its name;
 //!   undone by renaming back (the restored one is kept as `<database>_failed_<run>`).
 //! - `op: check`: connects to the live database and counts its tables.
+//! - `op: probe`: read-only, for `--check`: connects to the server (its `postgres` database) with
+//!   the run's credentials and says whether the live database exists.
 //! - `op: discard`: drops `<database>_setup_new` if a run stopped before switching it in (the
 //!   cleanup after a failure); the live database and those kept aside are not touched.
 //!
@@ -170,8 +172,29 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
             .tables(ctx, &conn.database)
             .await
             .map(|n| Outcome::ok(format!("database {} answers: {n} table(s)", conn.database))),
+        Some("probe") => conn
+            .run(
+                ctx,
+                conn.psql(
+                    "postgres",
+                    &format!(
+                        "SELECT current_user || ' ' || (SELECT count(*) FROM pg_database WHERE datname = {})",
+                        literal(&conn.database)
+                    ),
+                ),
+            )
+            .await
+            .map(|out| {
+                let (role, n) = out.split_once(' ').unwrap_or((&out, "0"));
+                let db = &conn.database;
+                Outcome::ok(if n == "0" {
+                    format!("the server answers (as {role}); database {db} does not exist yet")
+                } else {
+                    format!("the server answers (as {role}); database {db} exists")
+                })
+            }),
         other => Err(format!(
-            "unknown `op` {:?}: load, dump, switch, check or discard",
+            "unknown `op` {:?}: load, dump, switch, check, probe or discard",
             other.unwrap_or("")
         )),
     };

@@ -117,7 +117,7 @@ pub fn finish(tally: &Arc<Mutex<Tally>>) -> (String, u64) {
 }
 
 /// The first word of a `sha256sum` line, if it looks like a digest.
-fn parse_digest(text: &str) -> Option<String> {
+pub fn parse_digest(text: &str) -> Option<String> {
     let word = text
         .split_whitespace()
         .next()?

@@ -48,7 +48,9 @@ pub fn print(o: &Options, w: &World) -> Result<i32, Failure> {
     let shared = super::prepare::shared(o, w, Events::default(), Default::default())?;
     let (gate, probes) = super::runtime().block_on(async {
         let gate = gate_preview(&shared, w).await;
-        let probes = super::probe::run(&shared, w, gate.as_ref()).await;
+        let mut probes = super::probe::run(&shared, w, gate.as_ref()).await;
+        let live = super::live::run(&shared, w, &probes).await;
+        probes.extend(live);
         (gate, probes)
     });
     let preview = |rollback: bool, step: usize, host: &str| -> String {

@@ -2,9 +2,11 @@
 
 mod before;
 pub mod check;
+mod digests;
 pub mod failover;
 pub mod inventory;
 pub mod list;
+mod live;
 pub mod prepare;
 mod probe;
 pub mod prune;

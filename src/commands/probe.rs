@@ -20,7 +20,7 @@ pub struct Probe {
     pub detail: String,
 }
 
-fn probe(check: &str, host: Option<&str>, ok: bool, detail: impl Into<String>) -> Probe {
+pub fn probe(check: &str, host: Option<&str>, ok: bool, detail: impl Into<String>) -> Probe {
     Probe {
         check: check.into(),
         host: host.map(str::to_string),
@@ -164,34 +164,7 @@ async fn object_probe(
             return None;
         }
     };
-    let (ok, detail) = match crate::authentic::check(storage, object, trust).await {
-        Ok(v) if v.unsigned => {
-            let sidecar = format!("{object}.sha256");
-            match storage.stat(&sidecar).await {
-                Ok(_) => (
-                    true,
-                    format!(
-                        "`{object}`: {} bytes, checksum beside it, {}",
-                        meta.size,
-                        v.by()
-                    ),
-                ),
-                Err(e) if e.not_found && v.stored_sha256.is_some() => {
-                    (true, format!("`{object}`: {} bytes, {}", meta.size, v.by()))
-                }
-                Err(e) if e.not_found => (
-                    false,
-                    format!(
-                        "`{object}` ({} bytes) has no `{sidecar}` beside it: it cannot be verified",
-                        meta.size
-                    ),
-                ),
-                Err(e) => (false, e.to_string()),
-            }
-        }
-        Ok(v) => (true, format!("`{object}`: {} bytes, {}", meta.size, v.by())),
-        Err(why) => (false, crate::authentic::refused(object, &why)),
-    };
+    let (ok, detail) = super::digests::judge(storage, object, meta.size, trust).await;
     out.push(probe("object", None, ok, detail));
     Some(meta.size)
 }

@@ -47,6 +47,21 @@ pub fn render(g: &J) -> String {
             p["restorable_at"].as_str().unwrap_or("")
         );
     }
+    if let Some(n) = g["next_after"].as_object() {
+        let date = n["date"].as_str().unwrap_or("?");
+        let between = n["days_between"].as_i64().unwrap_or(0);
+        let _ = match g["through"].as_str() {
+            Some(t) if between > 0 => writeln!(
+                out,
+                "  next: the first stored snapshot after {t} is {date}: {between} day(s) between have none"
+            ),
+            Some(t) => writeln!(
+                out,
+                "  next: the first stored snapshot after {t} is {date}, the day after"
+            ),
+            None => writeln!(out, "  next: the first stored snapshot is {date}"),
+        };
+    }
     for w in g["gaps"].as_array().into_iter().flatten() {
         let _ = writeln!(
             out,
