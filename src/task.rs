@@ -225,6 +225,62 @@ pub struct Undo {
     pub env: Vec<(String, crate::transport::EnvValue)>,
 }
 
+impl Undo {
+    /// The journal's record of this undo: what it does, its command, its environment (a secret by
+    /// its name only) and whether it runs through sudo.
+    pub fn journal(&self, become_: bool) -> J {
+        use crate::transport::{EnvValue, Program};
+        let program = match &self.program {
+            Program::Shell(s) => json!({ "shell": s }),
+            Program::Argv(a) => json!({ "argv": a }),
+        };
+        let env: Vec<J> = self
+            .env
+            .iter()
+            .map(|(k, v)| match v {
+                EnvValue::Plain(p) => json!({ "key": k, "value": p }),
+                EnvValue::Secret(_) => json!({ "key": k, "secret": true }),
+            })
+            .collect();
+        json!({ "describe": self.describe, "program": program, "env": env, "become": become_ })
+    }
+
+    /// An undo read back from the journal; `secret` gives a secret environment value by its name.
+    pub fn from_journal(
+        j: &J,
+        secret: &dyn Fn(&str) -> Option<crate::secret::Secret>,
+    ) -> Option<(Undo, bool)> {
+        use crate::transport::{EnvValue, Program};
+        let p = &j["program"];
+        let program = match (p["shell"].as_str(), p["argv"].as_array()) {
+            (Some(s), _) => Program::Shell(s.to_string()),
+            (None, Some(a)) => Program::Argv(
+                a.iter()
+                    .map(|x| x.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            _ => return None,
+        };
+        let mut env = Vec::new();
+        for e in j["env"].as_array().into_iter().flatten() {
+            let key = e["key"].as_str()?.to_string();
+            let value = match e["value"].as_str() {
+                Some(v) => EnvValue::Plain(v.to_string()),
+                None => EnvValue::Secret(secret(&key)?),
+            };
+            env.push((key, value));
+        }
+        Some((
+            Undo {
+                program,
+                describe: j["describe"].as_str().unwrap_or("").to_string(),
+                env,
+            },
+            j["become"] == true,
+        ))
+    }
+}
+
 impl Outcome {
     pub fn ok(message: impl Into<String>) -> Self {
         Outcome {

@@ -283,3 +283,86 @@ fn check_compares_sidecar_manifest_and_object_and_probes_the_service_manager() {
     );
     assert!(!bed.path("target").exists(), "--check changed nothing");
 }
+
+#[test]
+fn a_run_killed_while_it_rolls_back_is_named_by_status_and_its_resume_finishes_the_undo() {
+    let bed = demo();
+    // The director never comes up (the run rolls back), and stopping it again takes a while.
+    let ctl = bed
+        .read("bin/democtl")
+        .replace(
+            "  status) [ \"$(cat \"$dir/$name.state\" 2>/dev/null)\" = running ] && echo \"$name is running\" ;;",
+            "  status) exit 3 ;;",
+        )
+        .replace(
+            "  stop) mkdir -p \"$dir\";",
+            "  stop) if [ -f target/run/started-once ]; then touch target/in-stop; sleep 60; fi; mkdir -p \"$dir\";",
+        )
+        .replace(
+            "  start|restart|reload) mkdir -p \"$dir\";",
+            "  start|restart|reload) mkdir -p \"$dir\"; touch target/run/started-once;",
+        );
+    bed.file("bin/democtl", &ctl);
+    let mut child = bed
+        .command(&["standalone", "restore", "--now", NOW, "--only", "config"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !bed.path("target/in-stop").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollback never stopped the director"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Killed outright while it rolls back: the restored configuration is still live.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        bed.path("target/director-1/etc/director/RESTORED-BY-SETUP")
+            .exists()
+    );
+    let status = bed.run(&["standalone", "status"]);
+    assert!(
+        status
+            .stdout
+            .contains("never finished (killed while it rolled back)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("restore_config on director-1"),
+        "{}",
+        status.stdout
+    );
+    // --resume finishes the undo, and restores nothing.
+    std::fs::remove_file(bed.path("target/run/started-once")).unwrap();
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        NOW,
+        "--only",
+        "config",
+        "--resume",
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("finished the rollback"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("undone   restore_config"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !bed.path("target/director-1/etc/director").exists(),
+        "the restored configuration was taken back out"
+    );
+    let journal = common::journal(bed.dir.path());
+    assert_eq!(journal.last().unwrap()["status"], "rolled back");
+}

@@ -137,3 +137,46 @@ fn storage_of(w: &World) -> Option<(Box<dyn crate::storage::Storage>, crate::sec
     let storage = super::prepare::open_storage(settings, &w.dir, &masker).ok()?;
     Some((storage, masker))
 }
+
+/// Hands the changes a killed run never took back to this run's rollback, in the order they were
+/// made (the rollback undoes them newest first). A secret an undo needs is this run's own answer.
+pub fn take_over_undo(
+    shared: &crate::task::RunShared,
+    pending: &[crate::report::journal::PendingUndo],
+) {
+    let secret = |key: &str| match key {
+        "PGPASSWORD" => shared.db_password.clone(),
+        _ => None,
+    };
+    let mut undo = shared.undo.lock().expect("undo");
+    for p in pending {
+        match crate::task::Undo::from_journal(&p.undo, &secret) {
+            Some((u, become_)) => undo.push(crate::task::UndoEntry {
+                task: p.task,
+                step: p.step.clone(),
+                host: p.host.clone(),
+                become_,
+                undo: u,
+            }),
+            None => shared.events.emit(crate::report::events::Event::Note {
+                at: chrono::Utc::now(),
+                text: format!(
+                    "WARNING: {} on {}: its undo cannot be read back from the journal; take it back by hand: {}",
+                    p.step,
+                    p.host,
+                    p.undo["describe"].as_str().unwrap_or("")
+                ),
+            }),
+        }
+    }
+    shared
+        .destructive_started
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    shared.events.emit(crate::report::events::Event::Note {
+        at: chrono::Utc::now(),
+        text: format!(
+            "resuming a run that was killed while it rolled back: {} change(s) it made are still to be taken back; taking them back (nothing is restored)",
+            pending.len()
+        ),
+    });
+}

@@ -27,10 +27,13 @@ pub fn check_or_run(o: &Options, w: World) -> Result<i32, Failure> {
     super::runtime().block_on(execute(o, w))
 }
 
-/// What the run named by `--resume` finished, to be skipped when its inputs are the same.
-fn resumed(o: &Options, w: &World) -> Result<journal::Done, Failure> {
+/// The journal of the run `--resume` names (the newest when none is named).
+fn resumed_journal(
+    o: &Options,
+    w: &World,
+) -> Result<Option<(String, std::path::PathBuf)>, Failure> {
     let Some(wanted) = &o.resume else {
-        return Ok(Default::default());
+        return Ok(None);
     };
     let id = if wanted == "latest" {
         journal::list_runs(&w.dir).into_iter().next()
@@ -44,15 +47,28 @@ fn resumed(o: &Options, w: &World) -> Result<journal::Done, Failure> {
         ));
     };
     let path = journal::runs_dir(&w.dir).join(&id).join("journal.jsonl");
-    journal::read_done(&path).map_err(|e| {
-        Failure::invalid(
-            Diag::plain(
-                "resume",
-                format!("--resume {id}: cannot read {}: {e}", path.display()),
-            )
-            .help("see `setup standalone status` for run ids"),
+    Ok(Some((id, path)))
+}
+
+fn unreadable(id: &str, path: &std::path::Path, e: std::io::Error) -> Failure {
+    Failure::invalid(
+        Diag::plain(
+            "resume",
+            format!("--resume {id}: cannot read {}: {e}", path.display()),
         )
-    })
+        .help("see `setup standalone status` for run ids"),
+    )
+}
+
+/// What the run named by `--resume` finished, to be skipped when its inputs are the same, and what
+/// it left to undo when it was killed while it rolled back.
+fn resumed(o: &Options, w: &World) -> Result<(journal::Done, Vec<journal::PendingUndo>), Failure> {
+    let Some((id, path)) = resumed_journal(o, w)? else {
+        return Ok(Default::default());
+    };
+    let done = journal::read_done(&path).map_err(|e| unreadable(&id, &path, e))?;
+    let pending = journal::pending_undo(&path).map_err(|e| unreadable(&id, &path, e))?;
+    Ok((done, pending))
 }
 
 /// Every host the plan may touch, rollback and cleanup included, in inventory order.
@@ -233,7 +249,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     if w.operation == "restore" {
         super::before::need_identity(&w).await?;
     }
-    let resume = resumed(o, &w)?;
+    let (resume, pending_undo) = resumed(o, &w)?;
     let events = Events::default();
     let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);
     let run_dir = journal::runs_dir(&w.dir).join(&w.run.id);
@@ -305,8 +321,15 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         forks: o.forks,
         keep_going: o.keep_going,
     };
-    let main = Arc::new(w.plan.main.clone());
-    let ending = exec::run_dag(shared.clone(), main, &opts, false, interrupt.clone()).await;
+    // A run killed while it rolled back: this one finishes its undo, and restores nothing.
+    let undo_only = !pending_undo.is_empty();
+    let ending = if undo_only {
+        super::before::take_over_undo(&shared, &pending_undo);
+        Ending::Interrupted
+    } else {
+        let main = Arc::new(w.plan.main.clone());
+        exec::run_dag(shared.clone(), main, &opts, false, interrupt.clone()).await
+    };
     let mut rollback_failed = false;
     // However many times Ctrl-C is pressed, the rollback runs to its end.
     if ending != Ending::Done {
@@ -326,6 +349,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     let (status, code) = match ending {
         Ending::Done => ("done", 0),
         _ if rollback_failed => ("failed", 1),
+        _ if undo_only => ("rolled back", 1),
         Ending::Failed => ("failed", 1),
         Ending::Interrupted => ("interrupted", 130),
     };
@@ -368,6 +392,10 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
             "run {} failed and its ROLLBACK FAILED: the hosts may be in a mixed state; see the summary above and {}",
             w.run.id,
             run_dir.join("report.json").display()
+        ))),
+        _ if undo_only => Err(Failure::Failed(format!(
+            "run {} finished the rollback of the run it resumes: what that run changed is taken back, and nothing was restored; run the restore again to restore",
+            w.run.id
         ))),
         Ending::Failed => Err(Failure::Failed(format!(
             "run {} failed: see the summary above and {}",

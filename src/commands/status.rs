@@ -14,6 +14,10 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             std::fs::read_to_string(journal::runs_dir(&o.dir).join(&id).join("journal.jsonl"))
                 .unwrap_or_default();
         let mut row = json!({ "run_id": id, "status": "unfinished", "tasks": 0, "failed": 0 });
+        // What each task changed (its undo descriptions), less what a rollback took back.
+        let mut changed: Vec<(u64, String, String, Vec<String>)> = Vec::new();
+        let mut undone: Vec<u64> = Vec::new();
+        let mut rolling_back = false;
         for line in text.lines() {
             let Ok(v) = serde_json::from_str::<J>(line) else {
                 continue;
@@ -24,6 +28,18 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                     row["playbook"] = v["playbook"].clone();
                 }
                 Some("task_finished") => {
+                    if v["rollback"] != true
+                        && let Some(u) = v["undo"].as_array().filter(|u| !u.is_empty())
+                    {
+                        changed.push((
+                            v["task"].as_u64().unwrap_or(0),
+                            v["step"].as_str().unwrap_or("").to_string(),
+                            v["host"].as_str().unwrap_or("").to_string(),
+                            u.iter()
+                                .filter_map(|d| d.as_str().map(str::to_string))
+                                .collect(),
+                        ));
+                    }
                     row["tasks"] = json!(row["tasks"].as_u64().unwrap_or(0) + 1);
                     if v["status"] == "failed" {
                         row["failed"] = json!(row["failed"].as_u64().unwrap_or(0) + 1);
@@ -33,8 +49,20 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                     row["status"] = v["status"].clone();
                     row["finished_at"] = v["at"].clone();
                 }
+                Some("undone") if v["ok"] == true => undone.push(v["task"].as_u64().unwrap_or(0)),
+                Some("rollback_started") => rolling_back = true,
                 _ => {}
             }
+        }
+        // A run that never finished (killed outright) may have left changes on its hosts.
+        if row["status"] == "unfinished" {
+            let left: Vec<J> = changed
+                .into_iter()
+                .filter(|(t, ..)| !undone.contains(t))
+                .map(|(_, step, host, undo)| json!({"step": step, "host": host, "undo": undo}))
+                .collect();
+            row["left_changed"] = J::Array(left);
+            row["was_rolling_back"] = J::Bool(rolling_back);
         }
         rows.push(row);
     }
@@ -59,6 +87,33 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                 r["failed"].as_u64().unwrap_or(0),
                 r["started_at"].as_str().unwrap_or("")
             );
+            let left = r["left_changed"].as_array().cloned().unwrap_or_default();
+            if !left.is_empty() {
+                let id = r["run_id"].as_str().unwrap_or("");
+                if r["was_rolling_back"] == true {
+                    super::say!(
+                        "  never finished (killed while it rolled back): these changes are still in place; `--resume {id}` takes them back:"
+                    );
+                } else {
+                    super::say!(
+                        "  never finished (killed?): these changes are in place; `--resume {id}` goes on from where it stopped:"
+                    );
+                }
+                for c in &left {
+                    super::say!(
+                        "    {} on {}: undone by: {}",
+                        c["step"].as_str().unwrap_or(""),
+                        c["host"].as_str().unwrap_or(""),
+                        c["undo"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(J::as_str)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                }
+            }
         }
     }
     Ok(0)

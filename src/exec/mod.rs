@@ -57,6 +57,7 @@ fn aborted(shared: &RunShared, dag: &Dag, t: usize, rollback: bool) {
         registered: None,
         destructive: dag.steps[task.step].step.destructive,
         undo: Vec::new(),
+        undo_programs: Vec::new(),
     });
 }
 

@@ -188,7 +188,11 @@ pub(super) async fn run_task(
         })
     };
     let finish =
-        |outcome: Outcome, hash: String, started: chrono::DateTime<Utc>, undo: Vec<String>| {
+        |outcome: Outcome, hash: String, started: chrono::DateTime<Utc>, undo_programs: Vec<J>| {
+            let undo = undo_programs
+                .iter()
+                .filter_map(|u| u["describe"].as_str().map(str::to_string))
+                .collect();
             let registered = step
                 .register
                 .as_ref()
@@ -208,6 +212,7 @@ pub(super) async fn run_task(
                 registered,
                 destructive: step.destructive,
                 undo,
+                undo_programs,
             });
             if let Some(name) = &step.register {
                 let key = if ps.hosts.len() == 1 {
@@ -291,7 +296,7 @@ pub(super) async fn run_task(
         };
         let mut outcome = attempt(&ctx).await;
         if let Some(undo) = outcome.undo.take() {
-            undone_by.push(undo.describe.clone());
+            undone_by.push(undo.journal(step.become_.unwrap_or(host.become_)));
             shared
                 .undo
                 .lock()

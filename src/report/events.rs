@@ -60,6 +60,10 @@ pub enum Event {
         /// What rollback would do to take this task's change back.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         undo: Vec<String>,
+        /// The same, as the commands that do it (`task::Undo::journal`): a `--resume` of a run
+        /// killed while it rolled back finishes the undo from them.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        undo_programs: Vec<J>,
     },
     /// A task's change taken back during rollback (or not, when `ok` is false).
     Undone {

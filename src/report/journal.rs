@@ -121,3 +121,54 @@ pub fn list_runs(base: &Path) -> Vec<String> {
     runs.sort();
     runs.into_iter().rev().map(|r| r.1).collect()
 }
+
+/// A change a run made and never took back, with the journal's record of how to take it back.
+#[derive(Clone, Debug)]
+pub struct PendingUndo {
+    pub task: usize,
+    pub step: String,
+    pub host: String,
+    pub undo: J,
+}
+
+/// What a run that was killed while it rolled back left to undo: its rollback had started, it never
+/// finished, and these changes were not taken back. Empty for any other run.
+pub fn pending_undo(path: &Path) -> std::io::Result<Vec<PendingUndo>> {
+    let text = std::fs::read_to_string(path)?;
+    let (mut rolling_back, mut finished) = (false, false);
+    let mut made: Vec<PendingUndo> = Vec::new();
+    let mut undone: Vec<(u64, String)> = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<J>(line) else {
+            continue;
+        };
+        match v["event"].as_str() {
+            Some("rollback_started") => rolling_back = true,
+            Some("run_finished") => finished = true,
+            Some("undone") if v["ok"] == true => undone.push((
+                v["task"].as_u64().unwrap_or(u64::MAX),
+                v["describe"].as_str().unwrap_or("").to_string(),
+            )),
+            Some("task_finished") if v["rollback"] != true => {
+                for u in v["undo_programs"].as_array().into_iter().flatten() {
+                    made.push(PendingUndo {
+                        task: v["task"].as_u64().unwrap_or(0) as usize,
+                        step: v["step"].as_str().unwrap_or("").to_string(),
+                        host: v["host"].as_str().unwrap_or("").to_string(),
+                        undo: u.clone(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    if !rolling_back || finished {
+        return Ok(Vec::new());
+    }
+    made.retain(|m| {
+        !undone
+            .iter()
+            .any(|(t, d)| *t == m.task as u64 && m.undo["describe"].as_str() == Some(d.as_str()))
+    });
+    Ok(made)
+}
