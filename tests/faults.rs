@@ -854,6 +854,58 @@ fn signal_in(c: &Case, sig: &str, verb: &str) -> Struck {
     struck(Expect::RolledBack, c.finish(child))
 }
 
+/// At a real terminal (a pty), Ctrl-C twice while the director starts: the first press is said at
+/// once and cuts the start short, the second is said and the rollback still runs to its end.
+fn two_presses_at_a_terminal(c: &Case) -> Struck {
+    c.hold("start", "director");
+    let hold = c.bed.path("run/hold-start-director");
+    let script = serde_json::json!([
+        ["start_services", "\u{3}"],
+        [
+            "interrupt: stopping",
+            "\u{3}",
+            format!("rm -f '{}'", hold.display())
+        ],
+        ["interrupt again", ""],
+    ]);
+    let script_path = c.bed.path("pty-script.json");
+    std::fs::write(&script_path, script.to_string()).unwrap();
+    let out = Command::new(common::repo().join("tests/support/pty-drive"))
+        .arg(&script_path)
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_setup"))
+        .args([
+            "-C",
+            "dr",
+            "standalone",
+            "restore",
+            "--now",
+            "2026-11-23T03:00:00Z",
+            "--yes",
+        ])
+        .current_dir(c.bed.dir.path())
+        .env_remove("CI")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env("PTY_DRIVE_SECONDS", "180")
+        .env("SETUP_LOCK_DIR", c.bed.path(".machine-lock"))
+        .output()
+        .unwrap();
+    c.release("start", "director");
+    let screen =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code().unwrap_or(-1);
+    let mut s = struck(Expect::RolledBack, (code, screen.clone()));
+    s.happened = format!("two presses at a terminal; {}", s.happened);
+    if code != 130 || !screen.contains("interrupt again") {
+        s.wrong.push((
+            3,
+            format!("FAIL: exit {code}; both presses not acknowledged on screen"),
+        ));
+    }
+    s
+}
+
 /// Starts a restore and kills its controller outright (SIGKILL) while it starts the director; the
 /// start goes on being held on the host.
 fn kill_while_starting(c: &Case) {
@@ -1019,6 +1071,10 @@ pub const FAULTS: &[Fault] = &[
     ("SIGTERM after destroying", |c| {
         signal_in(c, "TERM", "start")
     }),
+    (
+        "Ctrl-C twice at a terminal after destroying",
+        two_presses_at_a_terminal,
+    ),
     ("SIGKILL, then --resume", killed_then_resumed),
     (
         "SIGKILL mid-step, then --resume",

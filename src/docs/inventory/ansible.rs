@@ -67,6 +67,8 @@ pub(super) fn parse_group(c: &mut Checker, name: &str, node: &Node, raw: &mut Ra
 /// The entries of a `hosts:` or `children:` mapping; empty when null; a single name given as a
 /// string (Ansible's shorthand) is one entry with no settings; a diagnostic for anything else.
 fn entries(c: &mut Checker, node: &Node, what: &str) -> Vec<(Node, Node)> {
+    // `hosts: { <<: *common_hosts, web-1: … }`: the merged hosts are hosts of the group.
+    let node = &super::yaml11::merge_keys(node);
     match &node.kind {
         Kind::Map(m) => m.clone(),
         Kind::Null => Vec::new(),

@@ -4,6 +4,16 @@
 
 /// Splits `host:port` (one colon, digits after it) into the name and the port.
 pub fn split_port(key: &str) -> (&str, Option<u64>) {
+    // `[2001:db8::1]:2200`: an IPv6 address in brackets, then its port (Ansible's own reading).
+    if let Some((inner, after)) = key.strip_prefix('[').and_then(|r| r.split_once(']'))
+        && inner.parse::<std::net::Ipv6Addr>().is_ok()
+    {
+        match after.strip_prefix(':').map(str::parse::<u64>) {
+            None if after.is_empty() => return (inner, None),
+            Some(Ok(p)) => return (inner, Some(p)),
+            _ => {}
+        }
+    }
     // Colons inside `[...]` are a range's; any other colon before the last makes an IPv6 address.
     let mut depth = 0;
     let outside = key.chars().filter(|c| {

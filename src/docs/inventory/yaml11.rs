@@ -67,13 +67,20 @@ pub fn merge_keys(node: &Node) -> Node {
             _ => {}
         }
     }
-    for (k, v) in merged {
-        if !own.iter().any(|(o, _)| o.scalar_text() == k.scalar_text()) {
-            own.push((k, v));
+    // As Ansible's loader builds the mapping: the merged entries first, in their order, then the
+    // mapping's own; a key given in both keeps its first place and takes its own value.
+    let mut out: Vec<(Node, Node)> = Vec::new();
+    for (k, v) in merged.into_iter().chain(own) {
+        match out
+            .iter_mut()
+            .find(|(o, _)| o.scalar_text() == k.scalar_text())
+        {
+            Some(slot) => slot.1 = v,
+            None => out.push((k, v)),
         }
     }
     Node {
-        kind: Kind::Map(own),
+        kind: Kind::Map(out),
         ..node.clone()
     }
 }
@@ -174,13 +181,69 @@ fn scalar(raw: &str) -> Option<J> {
     timestamp(raw).map(J::String)
 }
 
-/// `2024-01-01 12:01:01` (or with `T`) as Python prints the time it reads: `2024-01-01T12:01:01`.
+/// A YAML 1.1 timestamp with a time (`2024-01-01 12:01:01`, `2001-12-14t21:59:43.10-05:00`, …) as
+/// Python prints the datetime it reads: `T` between date and time, a fraction as six digits (none
+/// when it is zero), an offset as `+HH:MM` (`Z` is `+00:00`).
 fn timestamp(raw: &str) -> Option<String> {
-    let (date, time) = raw.split_once(['T', 't', ' '])?;
-    let time = time.trim_start();
+    let (date, rest) = raw.split_once(['T', 't', ' ', '\t'])?;
+    let rest = rest.trim_start_matches([' ', '\t']);
     let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-    let t = chrono::NaiveTime::parse_from_str(time, "%H:%M:%S").ok()?;
-    Some(format!("{}T{}", d.format("%Y-%m-%d"), t.format("%H:%M:%S")))
+    if date.len() < 8 || !date[..4].bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // HH:MM:SS, then a fraction, then an offset.
+    let time_end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == ':'))
+        .unwrap_or(rest.len());
+    let (hms, mut tail) = rest.split_at(time_end);
+    let parts: Vec<&str> = hms.split(':').collect();
+    let [h, m, sec] = parts.as_slice() else {
+        return None;
+    };
+    if !(1..=2).contains(&h.len()) || m.len() != 2 || sec.len() != 2 {
+        return None;
+    }
+    let t = chrono::NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, sec.parse().ok()?)?;
+    let mut micros = 0u32;
+    if let Some(f) = tail.strip_prefix('.') {
+        let n = f.find(|c: char| !c.is_ascii_digit()).unwrap_or(f.len());
+        let digits: String = f[..n]
+            .chars()
+            .chain(std::iter::repeat('0'))
+            .take(6)
+            .collect();
+        micros = digits.parse().ok()?;
+        tail = &f[n..];
+    }
+    let tail = tail.trim_start_matches([' ', '\t']);
+    let offset = match tail {
+        "" => String::new(),
+        "Z" => "+00:00".to_string(),
+        _ => {
+            let sign = tail.chars().next().filter(|c| *c == '+' || *c == '-')?;
+            let (hh, mm) = match tail[1..].split_once(':') {
+                Some((hh, mm)) => (hh, mm),
+                None => (&tail[1..], "00"),
+            };
+            if !(1..=2).contains(&hh.len())
+                || mm.len() != 2
+                || !hh.bytes().chain(mm.bytes()).all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            format!("{sign}{:02}:{mm}", hh.parse::<u8>().ok()?)
+        }
+    };
+    let fraction = if micros == 0 {
+        String::new()
+    } else {
+        format!(".{micros:06}")
+    };
+    Some(format!(
+        "{}T{}{fraction}{offset}",
+        d.format("%Y-%m-%d"),
+        t.format("%H:%M:%S")
+    ))
 }
 
 #[cfg(test)]
@@ -201,6 +264,25 @@ mod tests {
             scalar("2024-01-01 12:01:01"),
             Some(J::String("2024-01-01T12:01:01".into()))
         );
+        for (raw, python) in [
+            (
+                "2001-12-14t21:59:43.10-05:00",
+                "2001-12-14T21:59:43.100000-05:00",
+            ),
+            (
+                "2001-12-14 21:59:43.10 -5",
+                "2001-12-14T21:59:43.100000-05:00",
+            ),
+            ("2001-12-15T02:59:43.1Z", "2001-12-15T02:59:43.100000+00:00"),
+            (
+                "2002-12-14T21:59:43.1234567+01:00",
+                "2002-12-14T21:59:43.123456+01:00",
+            ),
+            ("2001-12-14T21:59:43.0-05:00", "2001-12-14T21:59:43-05:00"),
+            ("2001-12-14 1:59:43", "2001-12-14T01:59:43"),
+        ] {
+            assert_eq!(scalar(raw), Some(J::String(python.into())), "{raw}");
+        }
         assert_eq!(scalar("08"), Some(J::String("08".into())));
         assert_eq!(scalar("0o17"), Some(J::String("0o17".into())));
         for same in [
