@@ -900,7 +900,18 @@ fn two_presses_at_a_terminal(c: &Case) -> Struck {
     if code != 130 || !screen.contains("interrupt again") {
         s.wrong.push((
             3,
-            format!("FAIL: exit {code}; both presses not acknowledged on screen"),
+            format!(
+                "FAIL: exit {code}; both presses not acknowledged on screen: {}",
+                screen
+                    .chars()
+                    .rev()
+                    .take(400)
+                    .collect::<String>()
+                    .chars()
+                    .rev()
+                    .collect::<String>()
+                    .replace(['\n', '\r', '|'], " ")
+            ),
         ));
     }
     s

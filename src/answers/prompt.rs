@@ -49,6 +49,10 @@ pub(super) fn ask_storage(
             return;
         }
         let Some(t) = ans.storage_type() else { return };
+        // Answers given in full (an answers file, say): nothing is asked, defaults fill the rest.
+        if tries == 0 && previous.is_empty() && !incomplete(ans, &t) {
+            return list_missing(ans, true, diags);
+        }
         let asked = ask_type(ans, &t, &previous);
         list_missing(ans, true, diags);
         if !diags.is_empty() || !asked && tries == 0 {
@@ -190,6 +194,14 @@ fn settled(ans: &Answers, t: &str, q: &Question) -> bool {
                 .iter()
                 .any(|o| o.one_of == Some(g) && o.field != q.field && answered(o.field))
         })
+}
+
+/// Whether a question of type `t` that must be answered is not: one with neither an answer nor a
+/// default, or a group none of whose questions is answered.
+fn incomplete(ans: &Answers, t: &str) -> bool {
+    storage::questions(t).iter().any(|q| {
+        !settled(ans, t, q) && q.asked && (q.one_of.is_some() || !q.optional && q.default.is_none())
+    })
 }
 
 /// Asks every unsettled question of type `t`, each checked as typed. True when any was asked.
