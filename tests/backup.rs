@@ -1143,3 +1143,42 @@ fn the_dc_demo_on_a_fresh_clone_backs_up_a_day_with_files() {
     .unwrap();
     assert_eq!(manifest["files"], 1, "{manifest}");
 }
+
+#[test]
+fn a_backup_with_the_database_works_with_a_relative_dr_root() {
+    let pg = common::pgbed::PgBed::start();
+    pg.sql("postgres", "CREATE DATABASE relroot");
+    pg.sql(
+        "relroot",
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3)",
+    );
+    let bed = sites();
+    // The demo DC's dr_root is relative (site/director-1): the dump's folder and the
+    // configuration folder are both handed to one tar, whose second -C would read a relative
+    // path from the first.
+    let spec = bed.read("demo-dc/backup.yml").replace(
+        "  dir: /etc/director\n",
+        &format!(
+            "  dir: /etc/director\n  database: {{ name: relroot, user: setupdb, host: 127.0.0.1, port: '{}' }}\n",
+            pg.port
+        ),
+    );
+    assert!(spec.contains("relroot"), "{spec}");
+    bed.file("demo-dc/backup.yml", &spec);
+    let answers = bed.read("demo-dc/answers.yml") + &format!("db_password: {}\n", pg.password);
+    bed.file("demo-dc/answers.yml", &answers);
+    std::fs::set_permissions(
+        bed.path("demo-dc/answers.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let out = backup(&bed, &["--only", "config"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let manifest = std::fs::read_dir(bed.path("demo-dc/store"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".manifest.json"))
+        .unwrap();
+    let m: J = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    assert_eq!(m["database"], "relroot", "{m}");
+}

@@ -366,3 +366,21 @@ fn a_run_killed_while_it_rolls_back_is_named_by_status_and_its_resume_finishes_t
     let journal = common::journal(bed.dir.path());
     assert_eq!(journal.last().unwrap()["status"], "rolled back");
 }
+
+#[test]
+fn the_analytics_host_variable_data_dir_is_where_the_days_are_restored() {
+    let bed = demo();
+    let master = bed.read("master.yml").replace(
+        "analytics-1: { groups: [analytics], vars: {",
+        "analytics-1: { groups: [analytics], vars: { data_dir: /srv/data,",
+    );
+    assert!(master.contains("/srv/data"), "{master}");
+    bed.file("master.yml", &master);
+    let out = bed.run(&["standalone", "restore", "--now", NOW]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        bed.path("target/analytics-1/srv/data/indices/2026-11-22.json")
+            .exists()
+    );
+    assert!(!bed.path("target/analytics-1/var/lib/analytics").exists());
+}
