@@ -239,6 +239,10 @@ pub struct Common {
     /// Seconds to wait for an SSH connection.
     #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
     pub connect_timeout: u64,
+    /// SSH connections opened at once, over all hosts (each host keeps its one connection once
+    /// open); a run on hundreds of hosts opens them this many at a time.
+    #[arg(long, global = true, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub connect_limit: u64,
     /// Print output as JSON (for `list` and `status`).
     #[arg(long, global = true)]
     pub json: bool,

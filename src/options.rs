@@ -76,6 +76,8 @@ pub struct Options {
     pub accept_new_host_keys: bool,
     pub break_lock: bool,
     pub connect_timeout: Duration,
+    /// `--connect-limit`: SSH connections opened at once.
+    pub connect_limit: usize,
     pub json: bool,
     pub verbose: bool,
     pub quiet: bool,
@@ -112,6 +114,7 @@ impl Options {
             accept_new_host_keys: c.accept_new_host_keys,
             break_lock: c.break_lock,
             connect_timeout: Duration::from_secs(c.connect_timeout),
+            connect_limit: c.connect_limit as usize,
             json: c.json,
             verbose: c.verbose > 0,
             quiet: c.quiet,

@@ -42,6 +42,7 @@ pub fn shared(
         known_hosts: None,
         control_dir: std::env::temp_dir(),
         tag: crate::transport::run_tag(&w.run.id),
+        connecting: Arc::new(tokio::sync::Semaphore::new(o.connect_limit)),
     };
     let used: std::collections::BTreeSet<&str> = w
         .plan

@@ -30,6 +30,9 @@ pub struct SshOptions {
     pub control_dir: PathBuf,
     /// The run's tag, the name of every remote command's shell ([`super::run_tag`]).
     pub tag: String,
+    /// How many connections may be being opened at once, over all hosts (`--connect-limit`): a run
+    /// on hundreds of hosts starts that many ssh processes at a time, not all of them.
+    pub connecting: Arc<tokio::sync::Semaphore>,
 }
 
 pub struct Ssh {
@@ -109,6 +112,8 @@ impl Ssh {
             .address
             .clone()
             .unwrap_or_else(|| self.host.name.clone());
+        // Waiting for a turn is not part of the host's time to answer.
+        let _turn = self.opts.connecting.acquire().await;
         let result = match tokio::time::timeout(self.opts.connect_timeout + Duration::from_secs(5), b.connect_mux(&address)).await {
             Ok(Ok(s)) => Ok(Arc::new(s)),
             Ok(Err(e)) => Err(self.classify(&e.to_string(), &errors::source_text(&e))),
