@@ -39,7 +39,7 @@ pub struct Interrupt {
 }
 
 /// The journal line of a task an interrupt cut short.
-fn aborted(shared: &RunShared, dag: &Dag, t: usize, rollback: bool) {
+fn aborted(shared: &RunShared, dag: &Dag, t: usize, rollback: bool, why: &str) {
     let task = &dag.tasks[t];
     let now = Utc::now();
     shared.events.emit(Event::TaskFinished {
@@ -53,7 +53,7 @@ fn aborted(shared: &RunShared, dag: &Dag, t: usize, rollback: bool) {
         exit_code: None,
         input_hash: String::new(),
         output: String::new(),
-        message: "cut short by the interrupt".into(),
+        message: why.into(),
         registered: None,
         destructive: dag.steps[task.step].step.destructive,
         undo: Vec::new(),
@@ -152,7 +152,16 @@ pub async fn run_dag(
                     }
                     Err(e) => {
                         if let Some((t, _)) = in_flight.remove(&e.id()) {
-                            aborted(&shared, &dag, t, rollback);
+                            let why = if e.is_cancelled() {
+                                "cut short by the interrupt"
+                            } else {
+                                "the task stopped on an internal error"
+                            };
+                            aborted(&shared, &dag, t, rollback, why);
+                        }
+                        if !e.is_cancelled() {
+                            failed = true;
+                            stopping |= !opts.keep_going;
                         }
                     }
                 }

@@ -59,7 +59,7 @@ fn try_storage(o: &Options, a: &Answers) -> answers::Tried {
     a.register_secrets(&masker);
     let storage = match crate::storage::open(&settings, &o.dir, &masker) {
         Ok(s) => s,
-        Err(e) => return Tried::Other(e),
+        Err(e) => return Tried::Other(masker.mask(&e)),
     };
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -79,7 +79,7 @@ fn try_storage(o: &Options, a: &Answers) -> answers::Tried {
             Tried::Ok
         }
         Ok(Err(e)) => {
-            let m = crate::storage::printable(&e.to_string());
+            let m = crate::storage::printable(&masker.mask(&e.to_string()));
             if m.contains("refused the credentials") {
                 Tried::Credentials(m)
             } else if m.contains("cannot connect") || m.contains("no answer within") {
