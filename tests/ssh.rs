@@ -312,3 +312,38 @@ fn an_ansible_inventory_names_its_known_hosts_as_ansible_does_and_the_error_name
     assert!(err.contains("`known_hosts:` in master.yml"), "{err}");
     assert!(err.contains("UserKnownHostsFile"), "{err}");
 }
+
+/// A link planted where a file is written (a restored folder's `RESTORED-BY-SETUP`, say) is
+/// replaced by the file, never followed: over SSH and on the local machine alike.
+#[test]
+fn a_file_written_where_a_link_was_planted_replaces_the_link() {
+    let ssh = SshBed::start(1);
+    for master in [
+        ssh.master(),
+        "defaults: { connection: local }\nhosts:\n  host1: {}\n".to_string(),
+    ] {
+        let bed = Bed::new();
+        let dir = bed.path("restored");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("director.conf"), "kept\n").unwrap();
+        std::os::unix::fs::symlink("sub", dir.join("marker")).unwrap();
+        std::os::unix::fs::symlink("director.conf", dir.join("note")).unwrap();
+        let playbook = format!(
+            "steps:\n  - {{ id: a, hosts: host1, copy: {{ content: \"marker\\n\", dest: '{d}/marker' }} }}\n  - {{ id: b, hosts: host1, copy: {{ content: \"note\\n\", dest: '{d}/note' }} }}\n",
+            d = dir.display()
+        );
+        bed.file("master.yml", &master).file("pb.yml", &playbook);
+        let out = bed.run(&["run", "pb.yml"]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        for (name, content) in [("marker", "marker\n"), ("note", "note\n")] {
+            let p = dir.join(name);
+            assert!(!p.is_symlink(), "{name} is still a link: {}", out.stdout);
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), content);
+        }
+        assert_eq!(std::fs::read_dir(dir.join("sub")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("director.conf")).unwrap(),
+            "kept\n"
+        );
+    }
+}

@@ -264,7 +264,12 @@ impl Transport for Local {
                     .map_err(|e| self.err(format!("cannot create {}: {e}", parent.display())))?;
             }
             let tmp = format!("{}.setup-tmp-{}", full.display(), std::process::id());
-            let mut file = tokio::fs::File::create(&tmp)
+            // Made afresh: never written through a link planted under that name.
+            let _ = tokio::fs::remove_file(&tmp).await;
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
                 .await
                 .map_err(|e| self.err(format!("cannot write {tmp}: {e}")))?;
             let copied = copy_hashing(&mut data, &mut file).await;

@@ -277,7 +277,12 @@ impl Transport for Ssh {
             // The digest is computed here as the bytes stream out (SSH's own integrity checks cover
             // the way); the host confirms how many bytes landed before anything is renamed.
             let t = quote(&tmp);
-            let line = format!("mkdir -p {} && cat > {t} && wc -c < {t}", quote(&dir));
+            // The temporary name is made afresh (`set -C`: never written through a link planted
+            // there), and a link at the destination is replaced, never followed.
+            let line = format!(
+                "mkdir -p {} && rm -f {t} && set -C && cat > {t} && wc -c < {t}",
+                quote(&dir)
+            );
             let mut child = self
                 .spawn(remote_line(&shell(line), 0, &self.opts.tag))
                 .await?;
@@ -336,9 +341,9 @@ impl Transport for Ssh {
                 .unwrap_or_default();
             let mv = self
                 .exec(shell(format!(
-                    "{chmod}mv -f {} {}",
-                    quote(&tmp),
-                    quote(path)
+                    "{chmod}p={}; if [ -L \"$p\" ]; then rm -f \"$p\"; elif [ -d \"$p\" ]; then echo \"$p is a folder\" >&2; exit 1; fi; mv -f {} \"$p\"",
+                    quote(path),
+                    quote(&tmp)
                 )))
                 .await?;
             if !mv.success() {
