@@ -1134,11 +1134,11 @@ fn the_dc_demo_on_a_fresh_clone_backs_up_a_day_with_files() {
         "standalone",
         "backup",
         "--now",
-        "2026-11-23T02:00:00Z",
+        "2026-11-30T02:00:00Z",
     ]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let manifest: J = serde_json::from_str(
-        &bed.read("demo-dc/store/analytics-2026-11-22.tar.zst.age.manifest.json"),
+        &bed.read("demo-dc/store/analytics-2026-11-29.tar.zst.age.manifest.json"),
     )
     .unwrap();
     assert_eq!(manifest["files"], 1, "{manifest}");
