@@ -35,6 +35,7 @@ const OTHER_KEYS: &[&str] = &[
     "age_identity",
     "trusted_signers",
     "signing_key_passphrase",
+    "metrics.textfile",
 ];
 const OTHER_SECRETS: &[&str] = &[
     "become_password",

@@ -180,3 +180,43 @@ pub fn take_over_undo(
         ),
     });
 }
+
+/// The run's metrics, when the answer `metrics.textfile` names a file. A file that cannot be
+/// written is a warning: it never changes how the run ended.
+pub fn write_metrics(
+    w: &World,
+    shared: &crate::task::RunShared,
+    collector: &crate::report::summary::Collector,
+    report: &serde_json::Value,
+    finished: chrono::DateTime<chrono::Utc>,
+) {
+    let Some(path) = w.answers.text("metrics.textfile") else {
+        return;
+    };
+    let path = w.dir.join(path);
+    let site = shared
+        .base
+        .values()
+        .find_map(|v| v.get("site").and_then(|s| s.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    let components: Vec<String> = match w.operation.as_str() {
+        "restore" => w.restore.components.clone(),
+        "backup" => w.backup.components.clone(),
+        _ => vec!["all".into()],
+    };
+    let sizes = collector.0.lock().expect("collector").sizes.clone();
+    let facts = crate::report::metrics::RunFacts {
+        operation: &w.operation,
+        site: &site,
+        components: &components,
+        report,
+        finished: finished.timestamp(),
+        sizes: &sizes,
+    };
+    if let Err(e) = crate::report::metrics::write(&path, &facts) {
+        eprintln!(
+            "warning: the metrics file {} cannot be written: {e}",
+            path.display()
+        );
+    }
+}

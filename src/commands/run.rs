@@ -376,6 +376,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         code,
         o.quiet,
     );
+    super::before::write_metrics(&w, &shared, &collector, &report.json, finished);
     let body = serde_json::to_string_pretty(&report.json).expect("json");
     let _ = journal::write_private(&run_dir.join("report.json"), &body);
     if let Some(p) = &o.report {

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod journal;
+pub mod metrics;
 pub mod progress;
 pub mod rpo;
 pub mod summary;

@@ -42,6 +42,8 @@ pub struct Collected {
     pub backup: bool,
     /// Each backup read, once: its name, who signed it, whether it was read unsigned.
     pub authenticity: Vec<J>,
+    /// Bytes stored per component by a backup's `store_<component>` step (from what it registers).
+    pub sizes: std::collections::BTreeMap<String, u64>,
 }
 
 /// A sink that keeps what the report needs.
@@ -69,18 +71,28 @@ impl Sink for Collector {
                 at,
                 message,
                 input_hash,
+                registered,
                 ..
-            } => c.tasks.push(TaskRecord {
-                step: step.clone(),
-                host: host.clone(),
-                rollback: *rollback,
-                status: *status,
-                exit_code: *exit_code,
-                started_at: *started_at,
-                finished_at: *at,
-                message: message.clone(),
-                input_hash: input_hash.clone(),
-            }),
+            } => {
+                if let (Some(component), Some(bytes)) = (
+                    step.strip_prefix("store_"),
+                    registered.as_ref().and_then(|r| r["bytes"].as_u64()),
+                ) && !*rollback
+                {
+                    c.sizes.insert(component.to_string(), bytes);
+                }
+                c.tasks.push(TaskRecord {
+                    step: step.clone(),
+                    host: host.clone(),
+                    rollback: *rollback,
+                    status: *status,
+                    exit_code: *exit_code,
+                    started_at: *started_at,
+                    finished_at: *at,
+                    message: message.clone(),
+                    input_hash: input_hash.clone(),
+                })
+            }
             Event::Gate { decision } => c.gate = Some(decision.clone()),
             Event::Authenticated {
                 object,
