@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             pause_after_mb,
         } => commands::storage_test::run(&o, *size_mb, *pause_after_mb),
         Command::Inventory { .. } => commands::inventory::list(&o),
+        Command::NotifyTest => commands::notify::test(&o),
         Command::Validate { playbook } => commands::validate::run(&o, playbook),
         Command::Run { playbook } => {
             let w = world::load(&o, PlaybookRef::File(playbook.clone()), false)?;

@@ -29,15 +29,18 @@ Examples:
 Other answers: config_backup (a name, or latest), analytics.mode, analytics.snapshots,
 db_password (the director's database), age_identity (the identity file that opens encrypted
 backups), trusted_signers (the allowed_signers file of the keys whose signed backups are restored),
-signing_key_passphrase (the DC's signing key, when it has one), become_password.
+signing_key_passphrase (the DC's signing key, when it has one), become_password,
+metrics.textfile (a Prometheus text file each run writes), notify.webhook.url,
+notify.webhook.secret, notify.webhook.on (a webhook told after each run).
 
 Answers (strongest first): --set KEY=VALUE, env SETUP_<KEY> (dots become _), --answers FILE
 (default answers.yml), restore.yml, then an interactive prompt.
 Storage keys: storage.type = s3 | azure | sftp | ftp | local, then storage.<type>.<field>:
   s3: endpoint region bucket access_key secret_key path_style prefix (no key: AWS env/profile)
-  azure: account container, then access_key | sas | connection_string; endpoint prefix
+  azure: connection_string alone, or account then access_key | sas; endpoint; container prefix
   sftp: host port user, then password | key_file; path known_hosts
-  ftp: host port user password path tls (true: explicit FTPS) ca_file
+  ftp: host port user password path tls (true: explicit FTPS, passive) ca_file (a CA, or the
+       server's own certificate, pinned)
   local: path
   storage.timeout: seconds for one exchange with the server (default 60); a download that waits
     that long in all for its next 64 KiB is cut.
@@ -91,6 +94,9 @@ pub enum Command {
         #[arg(long, hide = true)]
         pause_after_mb: Option<u64>,
     },
+    /// Send a test message on every notification channel (`notify.webhook.url`, signed with
+    /// `notify.webhook.secret` when given).
+    NotifyTest,
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

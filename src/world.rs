@@ -137,6 +137,14 @@ fn load_restore(o: &Options, need: bool, diags: &mut Diagnostics) -> RestoreSpec
     }
 }
 
+/// The answers alone (no storage, no restore.yml questions), for a command that needs only them.
+pub fn load_answers(o: &Options) -> Result<Answers, Failure> {
+    let mut diags = Diagnostics::default();
+    let (answers, _) = resolve_answers(o, &RestoreSpec::default(), false, &mut diags);
+    diags.into_result()?;
+    Ok(answers)
+}
+
 /// Loads what a storage command needs: restore.yml when present, the answers, the storage settings.
 pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
     let mut diags = Diagnostics::default();

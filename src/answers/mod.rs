@@ -36,8 +36,12 @@ const OTHER_KEYS: &[&str] = &[
     "trusted_signers",
     "signing_key_passphrase",
     "metrics.textfile",
+    "notify.webhook.url",
+    "notify.webhook.secret",
+    "notify.webhook.on",
 ];
 const OTHER_SECRETS: &[&str] = &[
+    "notify.webhook.secret",
     "become_password",
     "db_password",
     "age_identity",

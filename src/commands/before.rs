@@ -194,11 +194,7 @@ pub fn write_metrics(
         return;
     };
     let path = w.dir.join(path);
-    let site = shared
-        .base
-        .values()
-        .find_map(|v| v.get("site").and_then(|s| s.as_str()).map(str::to_string))
-        .unwrap_or_else(|| "unknown".into());
+    let site = site_of(shared);
     let components: Vec<String> = match w.operation.as_str() {
         "restore" => w.restore.components.clone(),
         "backup" => w.backup.components.clone(),
@@ -219,4 +215,44 @@ pub fn write_metrics(
             path.display()
         );
     }
+}
+
+/// The run's notification (`notify.webhook.*`), from the report as it will be written; the warning
+/// to show when it was not delivered.
+pub async fn notify(
+    w: &World,
+    shared: &crate::task::RunShared,
+    collector: &crate::report::summary::Collector,
+    finished: chrono::DateTime<chrono::Utc>,
+    (status, code): (&str, i32),
+    report_path: &std::path::Path,
+) -> Option<String> {
+    crate::commands::notify::Webhook::from_answers(&w.answers)?;
+    let report = crate::report::summary::build(
+        &collector.0.lock().expect("collector"),
+        &w.plan,
+        finished,
+        status,
+        code,
+        true,
+    );
+    let site = site_of(shared);
+    crate::commands::notify::after_run(
+        &w.answers,
+        &w.operation,
+        &site,
+        &report.json,
+        &report_path.display().to_string(),
+    )
+    .await
+    .map(|warning| shared.masker.mask(&warning))
+}
+
+/// The inventory's `site` variable, as any host sees it.
+fn site_of(shared: &crate::task::RunShared) -> String {
+    shared
+        .base
+        .values()
+        .find_map(|v| v.get("site").and_then(|s| s.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
 }

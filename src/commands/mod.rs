@@ -7,6 +7,7 @@ pub mod failover;
 pub mod inventory;
 pub mod list;
 mod live;
+pub mod notify;
 pub mod prepare;
 mod probe;
 pub mod prune;

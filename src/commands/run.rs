@@ -354,12 +354,6 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         Ending::Interrupted => ("interrupted", 130),
     };
     let finished = chrono::Utc::now();
-    events.emit(Event::RunFinished {
-        at: finished,
-        status: status.into(),
-        exit_code: code,
-    });
-    events.finish();
     let restores_config = w.plan.main.tasks.iter().any(|t| {
         let ps = &w.plan.main.steps[t.step];
         matches!(ps.step.action, "unpack" | "fetch") && ps.step.reads_config_backup()
@@ -368,6 +362,28 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     if restores_config {
         collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
     }
+    // The notification, before the journal closes: a failed one is a line of it.
+    let undelivered = super::before::notify(
+        &w,
+        &shared,
+        &collector,
+        finished,
+        (status, code),
+        &run_dir.join("report.json"),
+    )
+    .await;
+    if let Some(warning) = &undelivered {
+        events.emit(Event::Note {
+            at: chrono::Utc::now(),
+            text: format!("WARNING: {warning}"),
+        });
+    }
+    events.emit(Event::RunFinished {
+        at: finished,
+        status: status.into(),
+        exit_code: code,
+    });
+    events.finish();
     let report = crate::report::summary::build(
         &collector.0.lock().expect("collector"),
         &w.plan,
@@ -388,6 +404,9 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         crate::storage::printable(&shared.masker.mask(&report.text))
     );
     println!("Journal: {}", run_dir.join("journal.jsonl").display());
+    if let Some(warning) = &undelivered {
+        eprintln!("warning: {}", shared.masker.mask(warning));
+    }
     match ending {
         _ if rollback_failed => Err(Failure::Failed(format!(
             "run {} failed and its ROLLBACK FAILED: the hosts may be in a mixed state; see the summary above and {}",

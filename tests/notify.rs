@@ -1,0 +1,175 @@
+//! Notifications through the binary, received by a real HTTP server (tests/support/webhook-receiver)
+//! that checks the HMAC-SHA256 signature over each body.
+
+mod common;
+
+use std::process::{Child, Command};
+
+use common::{demo, repo};
+use serde_json::Value as J;
+
+const SECRET: &str = "Webhook-Secret-Never-Shown-42";
+
+struct Receiver {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: String,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(repo().join("tests/support/webhook-receiver"))
+            .arg(dir.path())
+            .arg(SECRET)
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !dir.path().join("port").exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the receiver never listened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let port = std::fs::read_to_string(dir.path().join("port")).unwrap();
+        Receiver { child, dir, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn received(&self) -> Vec<J> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_restore_and_its_failure_are_posted_signed_and_an_unreachable_receiver_changes_nothing() {
+    let rx = Receiver::start();
+    let bed = demo();
+    let hook = rx.url("/hook");
+    let sets = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["standalone", "restore", "--now", "2026-11-23T03:00:00Z"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(["--set".into(), format!("notify.webhook.url={hook}")]);
+        a.extend(["--set".into(), format!("notify.webhook.secret={SECRET}")]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        bed.run(&refs)
+    };
+    let out = run(sets(&[]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["signature_ok"], true, "{:?}", got[0]);
+    assert_eq!(got[0]["content_type"], "application/json");
+    let body = &got[0]["body"];
+    assert_eq!(body["operation"], "restore");
+    assert_eq!(body["status"], "done");
+    assert_eq!(body["site"], "dr-demo");
+    assert_eq!(body["rpo"]["config"]["age_seconds"], 73 * 3600);
+    assert!(body["report"].as_str().unwrap().ends_with("report.json"));
+    // A failure: posted with the failed step and its message.
+    common::failing_starts(&bed, false);
+    let out = run(sets(&["--force"]));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let body = &got[1]["body"];
+    assert_eq!(body["status"], "failed");
+    assert!(
+        body["failed_steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["step"] == "start_services"
+                && f["message"].as_str().unwrap().contains("port 8443")),
+        "{body}"
+    );
+    // `on: success` alone: the failure is not posted.
+    let out = run(sets(&["--force", "--set", "notify.webhook.on=success"]));
+    assert_eq!(out.code, 1);
+    assert_eq!(rx.received().len(), 2);
+    // A receiver that answers 500: retried, then a warning; the run's exit code is its own.
+    std::fs::remove_file(bed.path("target/fail-start")).unwrap();
+    let mut args = sets(&["--force"]);
+    let at = args
+        .iter()
+        .position(|a| a.starts_with("notify.webhook.url="))
+        .unwrap();
+    args[at] = format!("notify.webhook.url={}", rx.url("/fail"));
+    let out = run(args);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the webhook notification was not delivered: the receiver answered 500"),
+        "{}",
+        out.stderr
+    );
+    let journal = common::journal(bed.dir.path());
+    assert!(journal.iter().any(
+        |e| e["event"] == "note" && e["text"].as_str().unwrap_or("").contains("not delivered")
+    ));
+    assert_eq!(journal.last().unwrap()["event"], "run_finished");
+    let fails = rx
+        .received()
+        .iter()
+        .filter(|r| r["path"] == "/fail")
+        .count();
+    assert_eq!(fails, 3, "three attempts");
+    // The secret is never shown.
+    let everything = format!("{}{}", out.stdout, out.stderr)
+        + &common::files_under(&bed.path(".setup"))
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect::<String>();
+    assert!(!everything.contains(SECRET));
+}
+
+#[test]
+fn notify_test_sends_a_signed_test_message() {
+    let rx = Receiver::start();
+    let bed = common::Bed::new();
+    let out = bed.run(&[
+        "notify-test",
+        "--set",
+        &format!("notify.webhook.url={}", rx.url("/hook")),
+        "--set",
+        &format!("notify.webhook.secret={SECRET}"),
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("webhook: delivered (HTTP 200), signed"),
+        "{}",
+        out.stdout
+    );
+    let got = rx.received();
+    assert_eq!(got[0]["signature_ok"], true);
+    assert_eq!(got[0]["body"]["test"], true);
+    // Nothing configured: said, exit 2.
+    let out = bed.run(&["notify-test"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+}
