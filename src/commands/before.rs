@@ -217,31 +217,19 @@ pub fn write_metrics(
     }
 }
 
-/// The run's notification (`notify.webhook.*`), from the report as it will be written; the warning
-/// to show when it was not delivered.
+/// The run's notification (`notify.webhook.*`) of its report; the warning to show when it was not
+/// delivered.
 pub async fn notify(
     w: &World,
     shared: &crate::task::RunShared,
-    collector: &crate::report::summary::Collector,
-    finished: chrono::DateTime<chrono::Utc>,
-    (status, code): (&str, i32),
+    report: &serde_json::Value,
     report_path: &std::path::Path,
 ) -> Option<String> {
-    crate::commands::notify::Webhook::from_answers(&w.answers)?;
-    let report = crate::report::summary::build(
-        &collector.0.lock().expect("collector"),
-        &w.plan,
-        finished,
-        status,
-        code,
-        true,
-    );
-    let site = site_of(shared);
     crate::commands::notify::after_run(
         &w.answers,
         &w.operation,
-        &site,
-        &report.json,
+        &site_of(shared),
+        report,
         &report_path.display().to_string(),
     )
     .await

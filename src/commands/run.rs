@@ -362,16 +362,17 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     if restores_config {
         collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
     }
-    // The notification, before the journal closes: a failed one is a line of it.
-    let undelivered = super::before::notify(
-        &w,
-        &shared,
-        &collector,
+    let report = crate::report::summary::build(
+        &collector.0.lock().expect("collector"),
+        &w.plan,
         finished,
-        (status, code),
-        &run_dir.join("report.json"),
-    )
-    .await;
+        status,
+        code,
+        o.quiet,
+    );
+    // The notification, before the journal closes: a failed one is a line of it.
+    let undelivered =
+        super::before::notify(&w, &shared, &report.json, &run_dir.join("report.json")).await;
     if let Some(warning) = &undelivered {
         events.emit(Event::Note {
             at: chrono::Utc::now(),
@@ -384,14 +385,6 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         exit_code: code,
     });
     events.finish();
-    let report = crate::report::summary::build(
-        &collector.0.lock().expect("collector"),
-        &w.plan,
-        finished,
-        status,
-        code,
-        o.quiet,
-    );
     super::before::write_metrics(&w, &shared, &collector, &report.json, finished);
     let body = serde_json::to_string_pretty(&report.json).expect("json");
     let _ = journal::write_private(&run_dir.join("report.json"), &body);
