@@ -173,3 +173,64 @@ fn notify_test_sends_a_signed_test_message() {
     let out = bed.run(&["notify-test"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
 }
+
+#[test]
+fn hooks_run_around_a_run_with_its_facts_and_a_failing_before_hook_stops_it() {
+    let bed = demo();
+    let hook = |name: &str| {
+        format!(
+            "printf '%s %s %s %s\\n' \"$SETUP_OPERATION\" \"${{SETUP_STATUS:-}}\" \"${{SETUP_EXIT_CODE:-}}\" \"$SETUP_SITE\" >> hooks.log; echo {name} >> hooks.log; [ -z \"${{SETUP_REPORT:-}}\" ] || test -s \"$SETUP_REPORT\""
+        )
+    };
+    let args = |extra: &[String]| -> Vec<String> {
+        let mut a: Vec<String> = ["standalone", "restore", "--now", "2026-11-23T03:00:00Z"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (k, v) in [
+            ("hooks.before", hook("before")),
+            ("hooks.after", hook("after")),
+            ("hooks.on_failure", hook("on_failure")),
+        ] {
+            a.extend(["--set".into(), format!("{k}={v}")]);
+        }
+        a.extend(extra.iter().cloned());
+        a
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        bed.run(&refs)
+    };
+    let out = run(args(&[]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        bed.read("hooks.log"),
+        "restore   dr-demo\nbefore\nrestore done 0 dr-demo\nafter\n"
+    );
+    // A failed run calls on_failure.
+    std::fs::remove_file(bed.path("hooks.log")).unwrap();
+    common::failing_starts(&bed, false);
+    let out = run(args(&["--force".into()]));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        bed.read("hooks.log")
+            .ends_with("restore failed 1 dr-demo\non_failure\n"),
+        "{}",
+        bed.read("hooks.log")
+    );
+    // A before hook that fails: nothing runs on any host.
+    std::fs::remove_file(bed.path("target/fail-start")).unwrap();
+    let state = bed.read("target/run/director.state");
+    let out = run(args(&[
+        "--force".into(),
+        "--set".into(),
+        "hooks.before=exit 7".into(),
+    ]));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("the hooks.before hook exited 7"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(bed.read("target/run/director.state"), state);
+}

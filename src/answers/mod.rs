@@ -39,6 +39,9 @@ const OTHER_KEYS: &[&str] = &[
     "notify.webhook.url",
     "notify.webhook.secret",
     "notify.webhook.on",
+    "hooks.before",
+    "hooks.after",
+    "hooks.on_failure",
 ];
 const OTHER_SECRETS: &[&str] = &[
     "notify.webhook.secret",

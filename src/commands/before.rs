@@ -237,7 +237,7 @@ pub async fn notify(
 }
 
 /// The inventory's `site` variable, as any host sees it.
-fn site_of(shared: &crate::task::RunShared) -> String {
+pub fn site_of(shared: &crate::task::RunShared) -> String {
     shared
         .base
         .values()

@@ -4,6 +4,7 @@ mod before;
 pub mod check;
 mod digests;
 pub mod failover;
+mod hooks;
 pub mod inventory;
 pub mod list;
 mod live;

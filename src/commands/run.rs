@@ -275,6 +275,12 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         clock: w.run.now,
         resumed_from: o.resume.clone(),
     });
+    let facts: super::hooks::Facts = vec![
+        ("SETUP_RUN_ID", w.run.id.clone()),
+        ("SETUP_OPERATION", w.operation.clone()),
+        ("SETUP_SITE", super::before::site_of(&shared)),
+    ];
+    super::hooks::before(&w, &shared, &events, &facts).await?;
     let me = lock::Owner::this(&w.run.id, &w.operation, w.run.started_at);
     let hosts = lock_hosts(&w);
     if let Err(refused) = take_locks(o, &shared, &events, &hosts, &me).await {
@@ -370,7 +376,12 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         code,
         o.quiet,
     );
-    // The notification, before the journal closes: a failed one is a line of it.
+    // The report and the metrics first: the hook after the run may read them.
+    super::before::write_metrics(&w, &shared, &collector, &report.json, finished);
+    let body = serde_json::to_string_pretty(&report.json).expect("json");
+    let _ = journal::write_private(&run_dir.join("report.json"), &body);
+    // The hook and the notification, before the journal closes: a failure of either is a line of it.
+    super::hooks::after(&w, &shared, &events, &facts, (status, code), &run_dir).await;
     let undelivered =
         super::before::notify(&w, &shared, &report.json, &run_dir.join("report.json")).await;
     if let Some(warning) = &undelivered {
@@ -385,9 +396,6 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         exit_code: code,
     });
     events.finish();
-    super::before::write_metrics(&w, &shared, &collector, &report.json, finished);
-    let body = serde_json::to_string_pretty(&report.json).expect("json");
-    let _ = journal::write_private(&run_dir.join("report.json"), &body);
     if let Some(p) = &o.report {
         journal::write_private(p, &body)
             .map_err(|e| Failure::Other(format!("cannot write the report {}: {e}", p.display())))?;
