@@ -6,8 +6,8 @@
 //! 1. **verified first**: no destructive step started before its input was downloaded, checksummed,
 //!    decrypted and checked (and none at all when the input is bad);
 //! 2. **rolled back**: the host is as it was before the run (configuration, analytics data, database
-//!    rows, service states), with nothing staged left over; or, for a run that completed, as the
-//!    backup says;
+//!    rows, service states, maintenance mode off), with nothing staged left over; or, for a run that
+//!    completed, as the backup says;
 //! 3. **locks**: no lock is left on the host (a killed controller's lock is taken over by the next
 //!    run);
 //! 4. **told**: the journal ends with the run's end, and the report says what happened.
@@ -177,11 +177,14 @@ impl<'a> Case<'a> {
             &db,
             "CREATE TABLE tenants (id int PRIMARY KEY, name text); INSERT INTO tenants VALUES (1, 'dr-old-row')",
         );
+        // Maintenance mode as a file on the host: it must never be left on.
+        let maint = bed.path("run/maintenance");
         let vars = format!(
-            "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: {db}, db_user: setupdb, db_owner: setupowner, db_host: 127.0.0.1, db_port: {}, ",
+            "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: {db}, db_user: setupdb, db_owner: setupowner, db_host: 127.0.0.1, db_port: {}, maintenance_on: 'echo on > {m}', maintenance_off: 'echo off > {m}', ",
             root.display(),
             ctl.display(),
-            pg.port
+            pg.port,
+            m = maint.display()
         );
         let master = ssh
             .master()
@@ -318,6 +321,16 @@ impl<'a> Case<'a> {
                 self.bed.read(&format!("run/{s}.state")).trim().to_string(),
             );
         }
+        let maintenance = self.bed.read("run/maintenance");
+        out.insert(
+            "maintenance".into(),
+            if maintenance.trim() == "on" {
+                "on"
+            } else {
+                "off"
+            }
+            .into(),
+        );
         out.insert(
             "database rows".into(),
             self.pg
@@ -562,6 +575,7 @@ pub fn judge(
             && now["database rows"] == case.source.rows.replace('\n', ",")
             && now["service director"] == "running"
             && now["service analytics"] == "running"
+            && now["maintenance"] == "off"
             && now.contains_key("var/lib/analytics/indices/2026-11-22.bin");
         if !ok {
             format!("FAIL: run says done, host is not restored: {now:?}")

@@ -384,3 +384,69 @@ fn the_analytics_host_variable_data_dir_is_where_the_days_are_restored() {
     );
     assert!(!bed.path("target/analytics-1/var/lib/analytics").exists());
 }
+
+/// The demo with maintenance commands that log, on both hosts.
+fn with_maintenance(bed: &Bed) {
+    let master = bed
+        .read("master.yml")
+        .replace(
+            "director-1:  { groups: [director], vars: {",
+            "director-1:  { groups: [director], vars: { maintenance_on: 'echo director on >> maint.log', maintenance_off: 'echo director off >> maint.log',",
+        )
+        .replace(
+            "analytics-1: { groups: [analytics], vars: {",
+            "analytics-1: { groups: [analytics], vars: { maintenance_on: 'echo analytics on >> maint.log', maintenance_off: 'echo analytics off >> maint.log',",
+        );
+    assert!(master.contains("analytics on"), "{master}");
+    bed.file("master.yml", &master);
+}
+
+#[test]
+fn maintenance_goes_on_right_before_destroying_and_off_after_the_checks_or_in_the_rollback() {
+    let bed = demo();
+    with_maintenance(&bed);
+    let out = bed.run(&["standalone", "restore", "--now", NOW]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let log = bed.read("maint.log");
+    for who in ["director", "analytics"] {
+        let on = log.find(&format!("{who} on")).expect("on");
+        let off = log.find(&format!("{who} off")).expect("off");
+        assert!(on < off, "{log}");
+    }
+    // In the journal: on right before the first destructive step, off after the health checks.
+    let j = common::journal(bed.dir.path());
+    let at = |event: &str, step: &str| {
+        j.iter()
+            .position(|e| e["event"] == event && e["step"] == step)
+            .unwrap_or_else(|| panic!("{event} {step}"))
+    };
+    assert!(at("task_finished", "maintenance_on") < at("task_started", "stop_services"));
+    assert!(at("task_finished", "check_director") < at("task_started", "maintenance_off"));
+    assert!(
+        at("task_finished", "check_analytics") < at("task_started", "maintenance_off_analytics")
+    );
+    // A failure after it went on: the rollback takes it off.
+    std::fs::remove_file(bed.path("maint.log")).unwrap();
+    common::failing_starts(&bed, false);
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        NOW,
+        "--force",
+        "--only",
+        "config",
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        bed.read("maint.log"),
+        "director on\ndirector off\n",
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("maintenance turned off again"),
+        "{}",
+        out.stdout
+    );
+}

@@ -5,6 +5,7 @@ mod backup;
 pub mod checks;
 pub mod command;
 mod files;
+mod maintenance;
 mod pgscreen;
 mod postgres;
 pub mod retar;
@@ -27,6 +28,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         "unpack" => unpack::unpack(ctx).await,
         "install" => unpack::install(ctx).await,
         "service" => service::run(ctx).await,
+        "maintenance" => maintenance::run(ctx).await,
         "postgres" => postgres::run(ctx).await,
         "wait_for" => checks::wait_for(ctx).await,
         "assert" => checks::assert(ctx),
@@ -140,6 +142,10 @@ pub fn preview(action: &str, args: &J) -> String {
             s("to")
         ),
         ("service", _) => format!("service {} {}", s("name"), s("state")),
+        ("maintenance", _) if s("command").trim().is_empty() => {
+            format!("maintenance {}: no command for this host", s("state"))
+        }
+        ("maintenance", _) => format!("maintenance {}: $ {}", s("state"), s("command")),
         ("postgres", _) => match s("op").as_str() {
             "load" => format!(
                 "load {} into a fresh database beside {}",

@@ -21,6 +21,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
         ]),
     ),
     ("service", Some(&["name", "state", "manager"])),
+    ("maintenance", Some(&["state", "command", "off"])),
     ("unpack", Some(&["object", "dest", "sha256", "verify"])),
     ("install", Some(&["from", "to", "merge"])),
     (

@@ -274,6 +274,7 @@ fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
                 "install" => &["from", "to"],
                 "upload" => &["object"],
                 "service" => &["name", "state"],
+                "maintenance" => &["state", "command"],
                 "assert" => &["that"],
                 _ => &[],
             };

@@ -124,6 +124,7 @@ pub fn text(plan: &Plan, preview: Preview, gate: Option<&J>) -> String {
         .iter()
         .filter(|s| match s.step.action {
             "service" => true,
+            "maintenance" => s.work.payload.get("state").and_then(|m| m.as_str()) == Some("on"),
             "install" => s.work.payload.get("merge").and_then(|m| m.as_bool()) != Some(true),
             "postgres" => s.work.payload.get("op").and_then(|m| m.as_str()) == Some("switch"),
             _ => false,
