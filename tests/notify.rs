@@ -234,3 +234,38 @@ fn hooks_run_around_a_run_with_its_facts_and_a_failing_before_hook_stops_it() {
     );
     assert_eq!(bed.read("target/run/director.state"), state);
 }
+
+#[test]
+fn verify_tells_the_webhook_which_backups_are_bad() {
+    let rx = Receiver::start();
+    let bed = demo();
+    let args = [
+        "standalone".to_string(),
+        "verify".into(),
+        "--set".into(),
+        format!("notify.webhook.url={}", rx.url("/hook")),
+        "--set".into(),
+        format!("notify.webhook.secret={SECRET}"),
+    ];
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = bed.run(&refs);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let object = bed.path("backups/analytics-2026-11-20.tar");
+    let mut bytes = std::fs::read(&object).unwrap();
+    bytes[700] ^= 1;
+    std::fs::write(&object, bytes).unwrap();
+    let out = bed.run(&refs);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|r| r["signature_ok"] == true));
+    assert_eq!(got[0]["body"]["operation"], "verify");
+    assert_eq!(got[0]["body"]["status"], "done");
+    assert_eq!(got[0]["body"]["site"], "dr-demo");
+    let body = &got[1]["body"];
+    assert_eq!(body["status"], "failed");
+    assert_eq!(
+        body["failed_steps"][0]["host"], "analytics-2026-11-20.tar",
+        "{body}"
+    );
+}

@@ -19,6 +19,7 @@ struct Verdict {
 }
 
 pub fn run(o: &Options) -> Result<i32, Failure> {
+    let started = chrono::Utc::now();
     let (w, storage) = super::open_storage(o)?;
     let scratch = w
         .dir
@@ -85,6 +86,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     let _ = std::fs::remove_dir_all(&scratch);
     let verdicts = result?;
     let bad: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok).collect();
+    notify(o, &w, &bad, started);
     if o.json {
         let rows: Vec<J> = verdicts
             .iter()
@@ -114,6 +116,41 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         );
     }
     Ok(if bad.is_empty() { 0 } else { 1 })
+}
+
+/// Tells the webhook (`notify.webhook.*`) how the verification went: each bad backup is a failed
+/// step named after it.
+fn notify(
+    o: &Options,
+    w: &crate::world::StorageWorld,
+    bad: &[&Verdict],
+    started: chrono::DateTime<chrono::Utc>,
+) {
+    if crate::commands::notify::Webhook::from_answers(&w.answers).is_none() {
+        return;
+    }
+    let mut diags = crate::diag::Diagnostics::default();
+    let site = crate::world::load_inventory(o, &mut diags)
+        .hosts
+        .iter()
+        .find_map(|h| h.vars.get("site").and_then(J::as_str).map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let report = json!({
+        "run_id": format!("verify-{}", started.format("%Y%m%dT%H%M%SZ")),
+        "status": if bad.is_empty() { "done" } else { "failed" },
+        "exit_code": if bad.is_empty() { 0 } else { 1 },
+        "started_at": stamp(started),
+        "finished_at": stamp(chrono::Utc::now()),
+        "tasks": bad.iter().map(|v| json!({"step": "verify", "host": v.name, "status": "failed", "message": v.detail})).collect::<Vec<_>>(),
+    });
+    let sent = super::runtime().block_on(crate::commands::notify::after_run(
+        &w.answers, "verify", &site, &report, "",
+    ));
+    if let Some(warning) = sent {
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// The trust `verify` reads backups with: trusted_signers, or `--allow-unsigned`.
