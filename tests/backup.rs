@@ -1124,10 +1124,7 @@ fn a_backup_encrypted_to_the_recipient_but_signed_by_another_key_is_never_restor
 #[test]
 fn the_dc_demo_on_a_fresh_clone_backs_up_a_day_with_files() {
     // A fresh clone: every file of the demo's site dated now.
-    let bed = Bed::new();
-    copy_dir(&repo().join("inventories/demo-dc"), &bed.path("demo-dc"));
-    let _ = std::fs::remove_dir_all(bed.path("demo-dc/store"));
-    let _ = std::fs::remove_dir_all(bed.path("demo-dc/.setup"));
+    let bed = common::dc_demo();
     let out = bed.run(&[
         "-C",
         "demo-dc",

@@ -132,17 +132,13 @@ fn forget(ans: &mut Answers, keys: &[String], previous: &mut BTreeMap<String, St
             .is_some_and(|a| matches!(a.origin, Origin::Prompt))
         {
             let a = ans.values.remove(k).expect("present");
-            if !is_secret(k) {
+            if !storage::is_secret(k) {
                 previous.insert(k.clone(), a.text());
             }
             any = true;
         }
     }
     any
-}
-
-fn is_secret(key: &str) -> bool {
-    storage::is_secret(key)
 }
 
 fn choose_type(ans: &mut Answers, diags: &mut Diagnostics) -> bool {
@@ -270,7 +266,7 @@ fn review(ans: &Answers, t: &str) -> Review {
     eprintln!("\nStorage answers:");
     for k in &keys {
         let (value, from) = match ans.get(k) {
-            Some(a) if is_secret(k) && !a.text().is_empty() => ("********".to_string(), a),
+            Some(a) if storage::is_secret(k) && !a.text().is_empty() => ("********".to_string(), a),
             Some(a) => (a.text(), a),
             None => {
                 eprintln!("  {k:width$}  (not set)");

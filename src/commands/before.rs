@@ -1,6 +1,8 @@
 //! Before a run starts: the configuration backup it restores, named and digested once, and the
 //! question at a terminal before anything on the live site is changed.
 
+use crate::secret::Masker;
+use crate::storage::Storage;
 use crate::world::World;
 
 /// At a terminal, before a run with destructive steps: what will be stopped, replaced or renamed
@@ -33,17 +35,14 @@ pub fn confirmed(w: &World) -> bool {
 
 /// `config_backup: latest` becomes the newest configuration backup's name, once, before anything
 /// runs: the restore, its marker and its RPO all name the same backup.
-pub async fn resolve_latest(w: &mut World) {
+async fn resolve_latest(w: &mut World, storage: &dyn Storage, masker: &Masker) {
     let Some(answer) = w.answers.values.get("config_backup") else {
         return;
     };
     if answer.text() != "latest" {
         return;
     }
-    let Some((storage, masker)) = storage_of(w) else {
-        return;
-    };
-    if let Ok((name, passed_over)) = crate::authentic::latest(storage.as_ref(), &w.trust).await
+    if let Ok((name, passed_over)) = crate::authentic::latest(storage, &w.trust).await
         && let Some(a) = w.answers.values.get_mut("config_backup")
     {
         for why in passed_over {
@@ -58,15 +57,12 @@ pub async fn resolve_latest(w: &mut World) {
 
 /// The configuration backup's digest, from its checked manifest, as `restore.config_digest`: the
 /// restore marker records it, and a re-run finds the same backup in place by it.
-pub async fn resolve_digest(w: &mut World) {
+async fn resolve_digest(w: &mut World, storage: &dyn Storage) {
     let Some(name) = w.answers.text("config_backup") else {
         return;
     };
-    let Some((storage, _)) = storage_of(w) else {
-        return;
-    };
     // A backup that does not pass is refused by the restore itself, with its reasons.
-    if let Ok(v) = crate::authentic::check(storage.as_ref(), &name, &w.trust).await
+    if let Ok(v) = crate::authentic::check(storage, &name, &w.trust).await
         && let Some(digest) = v.stored_sha256
     {
         w.answers.values.insert(
@@ -81,11 +77,8 @@ pub async fn resolve_digest(w: &mut World) {
 
 /// An encrypted backup to restore and no `age_identity`: refused up front (exit 2) as a missing
 /// answer, before any host is touched, rather than failing once the download is in.
-pub async fn need_identity(w: &World) -> Result<(), crate::failure::Failure> {
+async fn need_identity(w: &World, storage: &dyn Storage) -> Result<(), crate::failure::Failure> {
     if w.answers.get("age_identity").is_some() {
-        return Ok(());
-    }
-    if w.storage.is_none() {
         return Ok(());
     }
     let restores = |c: &str| w.restore.components.iter().any(|x| x == c);
@@ -97,7 +90,6 @@ pub async fn need_identity(w: &World) -> Result<(), crate::failure::Failure> {
         encrypted.push(name);
     }
     if restores("analytics")
-        && let Some((storage, _)) = storage_of(w)
         && let Ok(objects) = storage.list("").await
     {
         let prefix = w.answers.analytics().prefix.unwrap_or_default();
@@ -129,13 +121,26 @@ pub async fn need_identity(w: &World) -> Result<(), crate::failure::Failure> {
     ))
 }
 
-/// The run's storage, opened with a masker that knows the run's secrets.
-fn storage_of(w: &World) -> Option<(Box<dyn crate::storage::Storage>, crate::secret::Masker)> {
-    let settings = w.storage.as_ref()?;
-    let masker = crate::secret::Masker::default();
+/// What a run settles in storage before anything runs, with the storage opened once: `latest`
+/// named, the configuration backup's digest, and (for a restore) an identity for encrypted
+/// backups. A run with no storage settles nothing.
+pub async fn settle(w: &mut World) -> Result<(), crate::failure::Failure> {
+    let Some(settings) = w.storage.as_ref() else {
+        return Ok(());
+    };
+    let masker = Masker::default();
     w.answers.register_secrets(&masker);
-    let storage = super::prepare::open_storage(settings, &w.dir, &masker).ok()?;
-    Some((storage, masker))
+    let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker) else {
+        return Ok(());
+    };
+    resolve_latest(w, storage.as_ref(), &masker).await;
+    if w.restore.components.iter().any(|c| c == "config") {
+        resolve_digest(w, storage.as_ref()).await;
+    }
+    if w.operation == "restore" {
+        need_identity(w, storage.as_ref()).await?;
+    }
+    Ok(())
 }
 
 /// Hands the changes a killed run never took back to this run's rollback, in the order they were
@@ -238,9 +243,14 @@ pub async fn notify(
 
 /// The inventory's `site` variable, as any host sees it.
 pub fn site_of(shared: &crate::task::RunShared) -> String {
-    shared
-        .base
-        .values()
+    site_in(shared.base.values())
+}
+
+/// The `site` variable in the first of `vars` that has one, else `unknown`.
+pub fn site_in<'a>(
+    vars: impl IntoIterator<Item = &'a serde_json::Map<String, serde_json::Value>>,
+) -> String {
+    vars.into_iter()
         .find_map(|v| v.get("site").and_then(|s| s.as_str()).map(str::to_string))
         .unwrap_or_else(|| "unknown".into())
 }

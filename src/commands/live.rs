@@ -25,18 +25,10 @@ pub async fn run(shared: &RunShared, w: &World, earlier: &[Probe]) -> Vec<Probe>
             if unreachable.contains(host.as_str()) {
                 continue;
             }
-            let Ok(ctx) = shared.context(host, None) else {
+            let Some(ctx) = super::probe::planned(shared, ps, host) else {
                 continue;
             };
-            if crate::exec::run_task::holds(shared, &ps.work.when, &ctx) == Ok(false) {
-                continue;
-            }
-            let Ok(args) = crate::actions::render_args(
-                &shared.templates,
-                ps.step.action,
-                &ps.work.payload,
-                &ctx,
-            ) else {
+            let Some(args) = super::probe::rendered(shared, ps, &ctx) else {
                 continue;
             };
             let arg = |k: &str| args.get(k).and_then(J::as_str).map(str::to_string);

@@ -56,6 +56,19 @@ struct Needs {
     land: BTreeMap<String, u64>,
 }
 
+/// The context a step's task on `host` renders in, when its `when` may hold. A `when` that cannot
+/// be decided before the run (it reads a registered value) counts as true: the probes then ask for
+/// more than may be needed, never less.
+pub(super) fn planned(shared: &RunShared, ps: &PlanStep, host: &str) -> Option<minijinja::Value> {
+    let ctx = shared.context(host, None).ok()?;
+    (crate::exec::run_task::holds(shared, &ps.work.when, &ctx) != Ok(false)).then_some(ctx)
+}
+
+/// A step's arguments rendered in `ctx`.
+pub(super) fn rendered(shared: &RunShared, ps: &PlanStep, ctx: &minijinja::Value) -> Option<J> {
+    crate::actions::render_args(&shared.templates, ps.step.action, &ps.work.payload, ctx).ok()
+}
+
 /// Every probe of the plan; `gate` is the gate's decision, to know which snapshots are fetched.
 pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> {
     let mut out = Vec::new();
@@ -67,14 +80,9 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
         .unwrap_or_default();
     for ps in &w.plan.main.steps {
         for host in &ps.hosts {
-            let Ok(ctx) = shared.context(host, None) else {
+            let Some(ctx) = planned(shared, ps, host) else {
                 continue;
             };
-            // A `when` that cannot be decided before the run (it reads a registered value) counts
-            // as true: the probe then asks for more than may be needed, never less.
-            if crate::exec::run_task::holds(shared, &ps.work.when, &ctx) == Ok(false) {
-                continue;
-            }
             let items = if ps.step.action == "unpack" && ps.work.loop_.is_some() {
                 selected.clone()
             } else {
@@ -88,12 +96,7 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
                         Err(_) => continue,
                     },
                 };
-                let Ok(args) = crate::actions::render_args(
-                    &shared.templates,
-                    ps.step.action,
-                    &ps.work.payload,
-                    &ctx,
-                ) else {
+                let Some(args) = rendered(shared, ps, &ctx) else {
                     continue;
                 };
                 let n = needs.entry(host.clone()).or_default();

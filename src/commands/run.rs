@@ -242,13 +242,7 @@ async fn recover(
 }
 
 async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
-    super::before::resolve_latest(&mut w).await;
-    if w.restore.components.iter().any(|c| c == "config") {
-        super::before::resolve_digest(&mut w).await;
-    }
-    if w.operation == "restore" {
-        super::before::need_identity(&w).await?;
-    }
+    super::before::settle(&mut w).await?;
     let (resume, pending_undo) = resumed(o, &w)?;
     let events = Events::default();
     let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);

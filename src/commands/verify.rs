@@ -130,11 +130,8 @@ fn notify(
         return;
     }
     let mut diags = crate::diag::Diagnostics::default();
-    let site = crate::world::load_inventory(o, &mut diags)
-        .hosts
-        .iter()
-        .find_map(|h| h.vars.get("site").and_then(J::as_str).map(str::to_string))
-        .unwrap_or_else(|| "unknown".into());
+    let inventory = crate::world::load_inventory(o, &mut diags);
+    let site = super::before::site_in(inventory.hosts.iter().map(|h| &h.vars));
     let stamp =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let report = json!({

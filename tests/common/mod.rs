@@ -265,6 +265,20 @@ pub fn ssh_sign(key: &Path, namespace: &str, file: &Path) {
 }
 
 /// A copy of the demo: documents, the service stand-in and the sample backups; no earlier runs.
+/// The DC demo in `demo-dc/`, as a fresh clone has it: every file dated now, and none of what a
+/// run there leaves (its store, journal, or work folders under the site).
+pub fn dc_demo() -> Bed {
+    let bed = Bed::new();
+    copy_dir(&repo().join("inventories/demo-dc"), &bed.path("demo-dc"));
+    for left in ["demo-dc/store", "demo-dc/.setup"] {
+        let _ = std::fs::remove_dir_all(bed.path(left));
+    }
+    for host in std::fs::read_dir(bed.path("demo-dc/site")).unwrap() {
+        let _ = std::fs::remove_dir_all(host.unwrap().path().join("var"));
+    }
+    bed
+}
+
 pub fn demo() -> Bed {
     let bed = Bed::new();
     let src = repo().join("inventories/demo");
