@@ -38,8 +38,20 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             let w = world::load(&o, PlaybookRef::File(playbook.clone()), false)?;
             commands::run::check_or_run(&o, w)
         }
-        Command::Standalone { operation, action } => match operation {
+        Command::Standalone {
+            operation,
+            action,
+            list,
+            clean,
+        } => match operation {
             Operation::Schedule => commands::schedule::run(&o, *action),
+            Operation::Drill if action.is_none() => {
+                commands::drill::run(&cli.common, *list, *clean)
+            }
+            _ if *list || *clean => Err(Failure::invalid(crate::diag::Diag::plain(
+                "usage",
+                "`--list` and `--clean` are for `drill`",
+            ))),
             Operation::Failover => commands::failover::run(&cli.common),
             _ if action.is_some() => Err(Failure::invalid(crate::diag::Diag::plain(
                 "usage",

@@ -67,6 +67,13 @@ pub enum Command {
         /// For `schedule`: install, show or remove the backup schedules.
         #[arg(value_enum)]
         action: Option<ScheduleAction>,
+        /// For `drill`: list past drills (pass or fail, RTO, RPO) from .setup/drills; run nothing.
+        #[arg(long)]
+        list: bool,
+        /// For `drill`: only remove what an earlier drill left (sandbox folders and databases), then
+        /// look that nothing is left.
+        #[arg(long, conflicts_with = "list")]
+        clean: bool,
     },
     /// Run any playbook with the same engine.
     Run {
@@ -132,6 +139,12 @@ pub enum Operation {
     /// Failover or migration: back up today's analytics and the configuration at the DC (`--dc`)
     /// when it answers, then restore here in current-week mode from the newest backups.
     Failover,
+    /// Prove this site can restore: the newest backups restored into a sandbox beside the live
+    /// site (never stopping or writing it), checked against what the DC recorded, an evidence
+    /// report in .setup/drills/RUN/ (report.json, report.html), everything removed again.
+    /// Exit 0 only when every check passes. `--list` shows past drills; `--clean` removes what a
+    /// killed drill left.
+    Drill,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

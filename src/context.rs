@@ -81,6 +81,7 @@ impl<'a> Vars<'a> {
         let mut common = Map::new();
         common.insert("restore".into(), restore_value);
         common.insert("storage".into(), answers.storage_value());
+        common.insert("drill".into(), restore.drill_value());
         common.insert(
             "run".into(),
             json!({

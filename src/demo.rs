@@ -35,6 +35,22 @@ pub fn tar(files: &[(&str, &[u8])], mtime: u64) -> Vec<u8> {
     out
 }
 
+/// A manifest's file list, as the DC's backup records it: how many files, and the sha256 of their
+/// `./` paths sorted bytewise, each ended by a NUL.
+pub fn files_facts(paths: &[&str]) -> serde_json::Value {
+    let mut list: Vec<String> = paths
+        .iter()
+        .map(|p| format!("./{}", p.trim_start_matches("./")))
+        .collect();
+    list.sort();
+    let mut h = Sha256::new();
+    for p in &list {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    serde_json::json!({ "files": list.len(), "files_sha256": hex::encode(h.finalize()) })
+}
+
 /// One sample backup: the tar, its sidecar, and its manifest signed with the demo's key.
 struct Sample<'a> {
     dir: &'a Path,
@@ -110,11 +126,12 @@ pub fn write_backups(
         let body = tar(&[(&path, index.as_bytes())], 1_795_658_400);
         // Taken at 00:30 UTC the next day, once the day was over.
         let taken = format!("{}T00:30:00Z", day + Duration::days(1));
-        out.write(
-            &name,
-            &body,
-            serde_json::json!({"kind": "analytics", "day": day.to_string(), "created_at": taken}),
-        )?;
+        let mut facts =
+            serde_json::json!({"kind": "analytics", "day": day.to_string(), "created_at": taken});
+        for (k, v) in files_facts(&[&path]).as_object().into_iter().flatten() {
+            facts[k] = v.clone();
+        }
+        out.write(&name, &body, facts)?;
     }
     Ok(())
 }

@@ -9,6 +9,10 @@ const PLAYBOOKS: &[(&str, &str)] = &[
         "standalone/backup.yml",
         include_str!("../playbooks/standalone/backup.yml"),
     ),
+    (
+        "standalone/drill.yml",
+        include_str!("../playbooks/standalone/drill.yml"),
+    ),
 ];
 
 const TEMPLATES: &[(&str, &str)] = &[(

@@ -4,8 +4,10 @@ pub mod analytics;
 mod backup;
 pub mod checks;
 pub mod command;
+mod drill;
 mod files;
 mod maintenance;
+mod pgdrill;
 mod pgscreen;
 mod postgres;
 pub mod retar;
@@ -30,6 +32,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         "service" => service::run(ctx).await,
         "maintenance" => maintenance::run(ctx).await,
         "postgres" => postgres::run(ctx).await,
+        "drill" => drill::run(ctx).await,
         "wait_for" => checks::wait_for(ctx).await,
         "assert" => checks::assert(ctx),
         "debug" => checks::debug(ctx),
@@ -183,6 +186,17 @@ pub fn preview(action: &str, args: &J) -> String {
                 .map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string()))
                 .unwrap_or_default()
         ),
+        ("drill", _) => match s("do").as_str() {
+            "run" if s("command").trim().is_empty() => "no command given".into(),
+            "run" => format!("$ {}", s("command")),
+            "check_left" => "look for anything a drill left".into(),
+            "check_site" => format!("check: {}", s("name")),
+            what => format!(
+                "{} {}",
+                what.replace('_', " "),
+                [s("object"), s("dir"), s("url")].concat()
+            ),
+        },
         ("analytics_gate", _) => "decide which analytics weeks to restore".into(),
         ("analytics_record", _) => format!("record restored snapshot in {}", s("state_file")),
         (a, _) => a.to_string(),

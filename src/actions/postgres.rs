@@ -13,6 +13,8 @@
 //! - `op: check`: connects to the live database and counts its tables.
 //! - `op: probe`: read-only, for `--check`: connects to the server (its `postgres` database) with
 //!   the run's credentials and says whether the live database exists.
+//! - `op: load` with `sandbox: RUN` (a drill): loads into `<database>_drill_<run>` instead, which
+//!   `op: sweep_drills` drops again, with any an earlier drill left.
 //! - `op: discard`: drops `<database>_setup_new` if a run stopped before switching it in (the
 //!   cleanup after a failure); the live database and those kept aside are not touched.
 //!
@@ -23,18 +25,23 @@ use super::pgscreen::{SCRIPT_LINES, screen};
 use crate::task::{Outcome, TaskCtx, Undo};
 use crate::transport::{EnvValue, Program};
 
+/// The rows of each table of a database, as one JSON object `{"schema.table": rows}`.
+pub(super) const COUNTS_SQL: &str = "SELECT coalesce(json_object_agg(t.table_schema || '.' || t.table_name, \
+    (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', t.table_schema, t.table_name), false, true, '')))[1]::text::bigint), '{}') \
+    FROM information_schema.tables t WHERE t.table_type = 'BASE TABLE' AND t.table_schema NOT IN ('pg_catalog', 'information_schema')";
+
 /// A PostgreSQL identifier, quoted.
-fn ident(s: &str) -> String {
+pub(super) fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// A PostgreSQL string literal, quoted.
-fn literal(s: &str) -> String {
+pub(super) fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 /// `<database>_<what>_<run>`, cut to PostgreSQL's 63-byte name limit.
-fn derived(database: &str, what: &str, run: &str) -> String {
+pub(super) fn derived(database: &str, what: &str, run: &str) -> String {
     let run: String = run
         .chars()
         .map(|c| {
@@ -57,14 +64,14 @@ fn derived(database: &str, what: &str, run: &str) -> String {
     head + &tail
 }
 
-struct Conn {
-    database: String,
+pub(super) struct Conn {
+    pub(super) database: String,
     args: Vec<String>,
     env: Vec<(String, EnvValue)>,
 }
 
 impl Conn {
-    fn new(ctx: &TaskCtx<'_>) -> Result<Conn, String> {
+    pub(super) fn new(ctx: &TaskCtx<'_>) -> Result<Conn, String> {
         let database = ctx
             .arg("database")
             .filter(|d| !d.is_empty())
@@ -90,7 +97,7 @@ impl Conn {
     }
 
     /// `psql` running `sql` (one transaction) in `database`.
-    fn psql(&self, database: &str, sql: &str) -> Program {
+    pub(super) fn psql(&self, database: &str, sql: &str) -> Program {
         let mut argv = vec!["psql".to_string(), "-X".into(), "-q".into(), "-At".into()];
         argv.extend(["-v".into(), "ON_ERROR_STOP=1".into()]);
         argv.extend(self.args.iter().cloned());
@@ -110,7 +117,7 @@ impl Conn {
         Program::Argv(argv)
     }
 
-    async fn run(&self, ctx: &TaskCtx<'_>, program: Program) -> Result<String, String> {
+    pub(super) async fn run(&self, ctx: &TaskCtx<'_>, program: Program) -> Result<String, String> {
         let mut req = ctx.request(program);
         req.env.extend(self.env.iter().cloned());
         match ctx.transport.exec(req).await {
@@ -135,7 +142,7 @@ impl Conn {
         }
     }
 
-    async fn exists(&self, ctx: &TaskCtx<'_>, name: &str) -> Result<bool, String> {
+    pub(super) async fn exists(&self, ctx: &TaskCtx<'_>, name: &str) -> Result<bool, String> {
         let sql = format!(
             "SELECT count(*) FROM pg_database WHERE datname = {}",
             literal(name)
@@ -149,7 +156,7 @@ impl Conn {
     }
 
     /// SQL that closes every other session on these databases, so that they can be renamed.
-    fn close_sessions(names: &[&str]) -> String {
+    pub(super) fn close_sessions(names: &[&str]) -> String {
         let list: Vec<String> = names.iter().map(|n| literal(n)).collect();
         format!(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname IN ({}) AND pid <> pg_backend_pid(); ",
@@ -168,6 +175,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         Some("dump") => dump(ctx, &conn).await,
         Some("switch") => return switch(ctx, &conn).await,
         Some("discard") => discard(ctx, &conn).await,
+        Some("sweep_drills") => super::pgdrill::sweep(ctx, &conn).await,
         Some("check") => conn
             .tables(ctx, &conn.database)
             .await
@@ -194,7 +202,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
                 })
             }),
         other => Err(format!(
-            "unknown `op` {:?}: load, dump, switch, check, probe or discard",
+            "unknown `op` {:?}: load, dump, switch, check, probe, discard or sweep_drills",
             other.unwrap_or("")
         )),
     };
@@ -203,7 +211,11 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
 
 async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     let dump = ctx.arg("dump").ok_or("`op: load` needs `dump`")?;
-    let new = derived(&conn.database, "setup_new", "");
+    // A drill loads into its own database, `<database>_drill_<run>`, beside everything live.
+    let new = match ctx.arg("sandbox").filter(|s| !s.is_empty()) {
+        Some(run) => derived(&conn.database, "drill", &run),
+        None => derived(&conn.database, "setup_new", ""),
+    };
     // What the dump would run, screened before a database is made.
     let lines = conn
         .run(
@@ -343,10 +355,7 @@ async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     conn.run(ctx, program).await?;
     // The rows of each table, for the backup's manifest: a restore can be checked against them.
     if let Some(path) = ctx.arg("counts_to") {
-        let sql = "SELECT coalesce(json_object_agg(t.table_schema || '.' || t.table_name, \
-            (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', t.table_schema, t.table_name), false, true, '')))[1]::text::bigint), '{}') \
-            FROM information_schema.tables t WHERE t.table_type = 'BASE TABLE' AND t.table_schema NOT IN ('pg_catalog', 'information_schema')";
-        let counts = conn.run(ctx, conn.psql(&conn.database, sql)).await?;
+        let counts = conn.run(ctx, conn.psql(&conn.database, COUNTS_SQL)).await?;
         let tables: serde_json::Value =
             serde_json::from_str(&counts).map_err(|e| format!("row counts: {e}"))?;
         let body = serde_json::json!({ "database": conn.database, "tables": tables }).to_string();

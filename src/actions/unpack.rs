@@ -72,6 +72,8 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         Ok(r) => r,
         Err(e) => return Outcome::failed(format!("{e}; nothing was unpacked")),
     };
+    // The plain archive's digest too: a drill compares it with the one the DC recorded.
+    let (reader, plain) = super::transfer::hashing_quiet(reader);
     // The host's tar reads only the archive as the controller's reader understood and checked it,
     // written anew: never the stored bytes themselves. No owners, no setuid bits, no devices.
     let (checked, verdict) = super::retar::canonical(reader, false);
@@ -115,7 +117,10 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         "{object} -> {dest}: {entries} entries checked, {bytes} bytes, sha256 {how}, {}",
         verified.by()
     ))
-    .with_data(json!({"dest": dest, "sha256": digest, "bytes": bytes, "entries": entries}))
+    .with_data(json!({
+        "dest": dest, "object": object, "sha256": digest, "bytes": bytes, "entries": entries,
+        "plain_sha256": finish(&plain).0, "signer": verified.signer,
+    }))
 }
 
 /// Links in the folder that point outside it (absolute, or climbing with `..`), if any: a merge

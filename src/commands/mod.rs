@@ -3,11 +3,13 @@
 mod before;
 pub mod check;
 mod digests;
+pub mod drill;
 pub mod failover;
 mod hooks;
 pub mod inventory;
 pub mod list;
 mod live;
+mod locking;
 pub mod notify;
 pub mod prepare;
 mod probe;

@@ -86,100 +86,6 @@ fn lock_hosts(w: &World) -> Vec<String> {
     hosts
 }
 
-/// The journal line of what happened to a host's lock.
-fn lock_event(
-    host: String,
-    action: &str,
-    previous: Option<&lock::Owner>,
-    message: Option<String>,
-) -> Event {
-    Event::Lock {
-        at: chrono::Utc::now(),
-        host,
-        action: action.into(),
-        previous: previous.map(|p| serde_json::to_value(p).expect("json")),
-        message,
-    }
-}
-
-/// Takes the host locks before any task runs; a held lock refuses the run (exit 3).
-async fn take_locks(
-    o: &Options,
-    shared: &Arc<crate::task::RunShared>,
-    events: &Events,
-    hosts: &[String],
-    me: &lock::Owner,
-) -> Result<(), Failure> {
-    match lock::take_all(shared, hosts, me, o.break_lock).await {
-        Ok(taken) => {
-            for (host, t) in taken {
-                let (action, previous, stopped) = match t {
-                    lock::Taken::Fresh => ("taken", None, None),
-                    lock::Taken::TookOver(p, s) => {
-                        ("taken over from a run that is gone", Some(p), Some(s))
-                    }
-                    lock::Taken::Broke(p) => ("broken by --break-lock", p, None),
-                    lock::Taken::Shared => (
-                        "already held by this run (the same machine under another name)",
-                        None,
-                        None,
-                    ),
-                };
-                let stopped = match stopped {
-                    Some(Ok(0)) | None => String::new(),
-                    Some(Ok(n)) => format!(
-                        "; stopped what it left running ({n} process group{})",
-                        if n == 1 { "" } else { "s" }
-                    ),
-                    Some(Err(e)) => format!(
-                        "; could not look for what it left running ({}): check the host by hand",
-                        shared.masker.mask(&e)
-                    ),
-                };
-                let message = previous.as_ref().map(|p| {
-                    format!(
-                        "lock on {host} {action}: was held by {}{stopped}",
-                        p.describe()
-                    )
-                });
-                if let Some(m) = &message {
-                    events.emit(Event::Note {
-                        at: chrono::Utc::now(),
-                        text: format!("WARNING: {m}"),
-                    });
-                }
-                events.emit(lock_event(host, action, previous.as_ref(), message));
-            }
-            Ok(())
-        }
-        Err(refused) => {
-            let lines: Vec<String> = refused.iter().map(|r| format!("  - {r}")).collect();
-            for r in &refused {
-                events.emit(lock_event(
-                    r.host().to_string(),
-                    "refused",
-                    None,
-                    Some(r.to_string()),
-                ));
-            }
-            let only_failures = refused
-                .iter()
-                .all(|r| matches!(r, lock::Refusal::Failed { .. }));
-            let text = format!(
-                "nothing was run: the host locks could not be taken\n{}",
-                lines.join("\n")
-            );
-            Err(if only_failures {
-                Failure::Failed(text)
-            } else {
-                Failure::Refused(format!(
-                    "{text}\nIf that run is gone (its controller crashed or was powered off), run again with --break-lock."
-                ))
-            })
-        }
-    }
-}
-
 /// After a failure or an interrupt: undo what the run changed and run the playbook's rollback steps
 /// when a destructive step had started, else only the cleanup steps (tagged `always`). Cleanup also
 /// runs when the rollback fails. False when something could not be undone.
@@ -277,7 +183,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     super::hooks::before(&w, &shared, &events, &facts).await?;
     let me = lock::Owner::this(&w.run.id, &w.operation, w.run.started_at);
     let hosts = lock_hosts(&w);
-    if let Err(refused) = take_locks(o, &shared, &events, &hosts, &me).await {
+    if let Err(refused) = super::locking::take_locks(o, &shared, &events, &hosts, &me).await {
         events.emit(Event::RunFinished {
             at: chrono::Utc::now(),
             status: "refused".into(),
@@ -341,12 +247,32 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
             Ok(()) => ("released", None),
             Err(e) => ("not released", Some(e)),
         };
-        events.emit(lock_event(host, action, None, message));
+        events.emit(super::locking::lock_event(host, action, None, message));
     }
     for t in shared.transports.values() {
         t.close().await;
     }
+    // A drill: its RTO against the targets, then its verdict from every check.
+    let drill = w.operation == "drill"
+        && !w
+            .plan
+            .main
+            .steps
+            .iter()
+            .all(|s| s.step.tags.iter().any(|t| t == "sweep"));
+    if drill && ending == Ending::Done {
+        let checks = super::drill::rto_checks(&w, &collector.0.lock().expect("collector"));
+        for check in checks {
+            events.emit(check);
+        }
+    }
+    let drill_failures = if w.operation == "drill" {
+        super::drill::failures(&collector.0.lock().expect("collector"))
+    } else {
+        Vec::new()
+    };
     let (status, code) = match ending {
+        Ending::Done if !drill_failures.is_empty() => ("failed", 1),
         Ending::Done => ("done", 0),
         _ if rollback_failed => ("failed", 1),
         _ if undo_only => ("rolled back", 1),
@@ -370,6 +296,16 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         code,
         o.quiet,
     );
+    let evidence = drill.then(|| {
+        let verdict = if code == 0 { "passed" } else { "failed" };
+        super::drill::evidence(
+            &w,
+            &shared,
+            &collector.0.lock().expect("collector"),
+            verdict,
+            finished,
+        )
+    });
     // The report and the metrics first: the hook after the run may read them.
     super::before::write_metrics(&w, &shared, &collector, &report.json, finished);
     let body = serde_json::to_string_pretty(&report.json).expect("json");
@@ -399,6 +335,15 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         crate::storage::printable(&shared.masker.mask(&report.text))
     );
     println!("Journal: {}", run_dir.join("journal.jsonl").display());
+    match &evidence {
+        Some(Ok(dir)) => println!(
+            "Drill evidence: {} and {}",
+            dir.join("report.html").display(),
+            dir.join("report.json").display()
+        ),
+        Some(Err(e)) => eprintln!("warning: the drill's evidence could not be written: {e}"),
+        None => {}
+    }
     if let Some(warning) = &undelivered {
         eprintln!("warning: {}", shared.masker.mask(warning));
     }
@@ -411,6 +356,16 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         _ if undo_only => Err(Failure::Failed(format!(
             "run {} finished the rollback of the run it resumes: what that run changed is taken back, and nothing was restored; run the restore again to restore",
             w.run.id
+        ))),
+        Ending::Done if !drill_failures.is_empty() => Err(Failure::Failed(format!(
+            "drill {} FAILED ({} problem(s)):\n{}",
+            w.run.id,
+            drill_failures.len(),
+            drill_failures
+                .iter()
+                .map(|f| format!("  - {}", shared.masker.mask(f)))
+                .collect::<Vec<_>>()
+                .join("\n")
         ))),
         Ending::Failed => Err(Failure::Failed(format!(
             "run {} failed: see the summary above and {}",

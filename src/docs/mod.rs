@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod backup;
+pub mod drill;
 pub mod inventory;
 pub mod playbook;
 pub mod restore;

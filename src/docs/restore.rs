@@ -10,6 +10,8 @@ const KEYS: &[&str] = &[
     "components",
     "storage",
     "vars",
+    "drill",
+    "schedule",
 ];
 const ANALYTICS_KEYS: &[&str] = &[
     "mode",
@@ -36,6 +38,10 @@ pub struct RestoreSpec {
     pub components: Vec<String>,
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub source: Option<Source>,
+    /// `drill:`, as templates see it (`drill.*`); null when restore.yml has none.
+    pub drill: serde_json::Value,
+    /// `schedule: { drill: "Sun 04:00" }`: weekday (Sunday 0), hour, minute, UTC.
+    pub drill_schedule: Option<(u32, u32, u32)>,
 }
 
 pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> RestoreSpec {
@@ -103,6 +109,12 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> RestoreSpec 
             flatten(&format!("storage.{key}"), v, &mut spec.entries);
         }
     }
+    if let Some(d) = node.get("drill") {
+        spec.drill = super::drill::parse(&mut c, d);
+    }
+    if let Some(n) = node.get("schedule") {
+        spec.drill_schedule = super::drill::schedule(&mut c, n);
+    }
     if let Some(v) = node.get("vars")
         && let Some(entries) = c.map(v, "vars", &[])
     {
@@ -135,6 +147,15 @@ pub fn flatten(prefix: &str, node: &Node, out: &mut Vec<Entry>) {
 }
 
 impl RestoreSpec {
+    /// `drill.*` as templates see it: restore.yml's, else the defaults.
+    pub fn drill_value(&self) -> serde_json::Value {
+        if self.drill.is_null() {
+            super::drill::defaults()
+        } else {
+            self.drill.clone()
+        }
+    }
+
     /// `restore.*` as templates see it.
     pub fn template_value(&self) -> serde_json::Value {
         let mut root = serde_json::Map::new();

@@ -106,6 +106,16 @@ pub enum Event {
         previous: Option<J>,
         message: Option<String>,
     },
+    /// A drill's check: what was expected, what was found, and whether they agree.
+    Check {
+        at: DateTime<Utc>,
+        host: String,
+        step: String,
+        name: String,
+        expected: String,
+        found: String,
+        passed: bool,
+    },
     RollbackStarted {
         at: DateTime<Utc>,
         reason: String,

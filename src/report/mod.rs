@@ -1,6 +1,7 @@
 //! Reporting: the run's events and their consumers — the journal, live progress and the summary and
 //! JSON report. The executor emits; nothing here runs a task.
 
+pub mod drill;
 pub mod events;
 pub mod journal;
 pub mod metrics;

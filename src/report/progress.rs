@@ -208,6 +208,19 @@ impl Sink for Progress {
                     self.line(&text);
                 }
             }
+            Event::Check {
+                host,
+                name,
+                expected,
+                found,
+                passed,
+                ..
+            } => {
+                let verdict = if *passed { "check ok" } else { "CHECK FAILED" };
+                self.line(&format!(
+                    "{t} {verdict} {name} on {host}: expected {expected}, found {found}"
+                ));
+            }
             Event::RollbackStarted { reason, .. } => self.line(&format!("{t} ROLLBACK: {reason}")),
             Event::Interrupted { second, .. } => {
                 let text = if *second {

@@ -44,6 +44,10 @@ pub struct Collected {
     pub authenticity: Vec<J>,
     /// Bytes stored per component by a backup's `store_<component>` step (from what it registers).
     pub sizes: std::collections::BTreeMap<String, u64>,
+    /// A drill's checks, in the order they finished.
+    pub checks: Vec<J>,
+    /// Each backup unpacked: host, object, bytes, digests (stored and plain), signer.
+    pub restored: Vec<J>,
 }
 
 /// A sink that keeps what the report needs.
@@ -81,6 +85,18 @@ impl Sink for Collector {
                 {
                     c.sizes.insert(component.to_string(), bytes);
                 }
+                if let Some(r) = registered
+                    .as_ref()
+                    .filter(|r| r["plain_sha256"].is_string())
+                    && !*rollback
+                    && *status != Status::Failed
+                {
+                    c.restored.push(json!({
+                        "host": host, "object": r["object"], "bytes": r["bytes"],
+                        "sha256": r["sha256"], "plain_sha256": r["plain_sha256"],
+                        "signer": r["signer"],
+                    }));
+                }
                 c.tasks.push(TaskRecord {
                     step: step.clone(),
                     host: host.clone(),
@@ -103,6 +119,18 @@ impl Sink for Collector {
                 c.authenticity
                     .push(json!({"object": object, "signer": signer, "unsigned": unsigned}));
             }
+            Event::Check {
+                host,
+                step,
+                name,
+                expected,
+                found,
+                passed,
+                ..
+            } => c.checks.push(json!({
+                "host": host, "step": step, "name": name,
+                "expected": expected, "found": found, "passed": passed,
+            })),
             Event::RollbackStarted { reason, .. } => c.rollback_reason = Some(reason.clone()),
             Event::Interrupted { .. } => c.interrupted = true,
             Event::Undone {

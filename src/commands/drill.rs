@@ -1,0 +1,206 @@
+//! `setup standalone drill`: the built-in drill playbook (the newest backups restored into a
+//! sandbox beside the live site, checked, removed again) run by the same engine as a restore, with
+//! the host locks a restore takes. After the run: the RTO of each component against its target,
+//! the verdict (exit 0 only when every check passed and nothing failed), and the evidence in
+//! `.setup/drills/RUN/` (report.json, report.html). `--list` shows past drills; `--clean` runs
+//! only the steps that remove what an earlier drill left, and the look that nothing is left.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as J;
+
+use crate::cli::Common;
+use crate::failure::Failure;
+use crate::options::Options;
+use crate::report::events::{Event, Status};
+use crate::report::summary::Collected;
+use crate::world::{self, PlaybookRef, World};
+
+pub fn drills_dir(dir: &Path) -> PathBuf {
+    dir.join(".setup").join("drills")
+}
+
+pub fn run(common: &Common, list: bool, clean: bool) -> Result<i32, Failure> {
+    if list {
+        return self::list(&Options::new(common));
+    }
+    let mut c = common.clone();
+    // The newest trusted configuration backup, whatever restore.yml names (a --set still wins).
+    c.set.insert(0, "config_backup=latest".into());
+    if clean {
+        c.only = vec!["sweep".into()];
+    }
+    let o = Options::new(&c);
+    let w = world::load(
+        &o,
+        PlaybookRef::Builtin("standalone/drill.yml".into()),
+        true,
+    )?;
+    super::run::check_or_run(&o, w)
+}
+
+/// The RTO of each component against its target, as checks (a drill that misses its target
+/// fails), once the drill's steps have run. Emitted by the caller, with the collector unlocked.
+pub fn rto_checks(w: &World, c: &Collected) -> Vec<Event> {
+    let targets = w.restore.drill_value()["rto_target"].clone();
+    crate::report::drill::rto(c, &w.plan, &targets)
+        .into_iter()
+        .map(|(name, measured, target)| Event::Check {
+            at: chrono::Utc::now(),
+            host: "controller".into(),
+            step: "rto".into(),
+            name: format!("RTO {name}"),
+            expected: format!("at most {}", crate::report::drill::minutes(target as f64)),
+            found: crate::report::drill::minutes(measured),
+            passed: measured <= target as f64,
+        })
+        .collect()
+}
+
+/// What failed in a drill: each failed check and each failed step (checks carry `ignore_errors`,
+/// so the run itself goes on).
+pub fn failures(c: &Collected) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .checks
+        .iter()
+        .filter(|k| k["passed"] != true)
+        .map(|k| {
+            format!(
+                "{} on {}: expected {}, found {}",
+                k["name"].as_str().unwrap_or(""),
+                k["host"].as_str().unwrap_or(""),
+                k["expected"].as_str().unwrap_or(""),
+                k["found"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for t in c.tasks.iter().filter(|t| t.status == Status::Failed) {
+        let checked = c
+            .checks
+            .iter()
+            .any(|k| k["step"] == t.step && k["host"] == t.host && k["passed"] != true);
+        if !checked {
+            out.push(format!("step {} on {}: {}", t.step, t.host, t.message));
+        }
+    }
+    out
+}
+
+/// Writes `.setup/drills/RUN/report.json` and `report.html`; returns the folder.
+pub fn evidence(
+    w: &World,
+    shared: &crate::task::RunShared,
+    c: &Collected,
+    status: &str,
+    finished: chrono::DateTime<chrono::Utc>,
+) -> Result<PathBuf, String> {
+    let config = c
+        .restored
+        .iter()
+        .filter_map(|r| r["object"].as_str())
+        .find(|o| o.starts_with("director-config-"));
+    let rpo = crate::report::rpo::rpo(config, c.gate.as_ref(), c.clock.unwrap_or(finished), true).1;
+    let targets = w.restore.drill_value()["rto_target"].clone();
+    let run_dir = crate::report::journal::runs_dir(&w.dir).join(&w.run.id);
+    let facts = crate::report::drill::Facts {
+        plan: &w.plan,
+        site: super::before::site_of(shared),
+        storage: w
+            .storage
+            .as_ref()
+            .map(|s| s.place(&w.dir))
+            .unwrap_or_default(),
+        targets: &targets,
+        finished,
+        run_report: run_dir.join("report.json").display().to_string(),
+    };
+    let e = crate::report::drill::evidence(c, &facts, status, rpo);
+    let dir = drills_dir(&w.dir).join(&w.run.id);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mask = |s: String| shared.masker.mask(&s);
+    let json = mask(serde_json::to_string_pretty(&e).expect("json"));
+    crate::report::journal::write_private(&dir.join("report.json"), &json)
+        .map_err(|e| e.to_string())?;
+    let page = mask(crate::report::drill::html(&e));
+    crate::report::journal::write_private(&dir.join("report.html"), &page)
+        .map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// `--list`: past drills, newest first.
+fn list(o: &Options) -> Result<i32, Failure> {
+    let dir = drills_dir(&o.dir);
+    let mut ids: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    ids.reverse();
+    if ids.is_empty() {
+        println!(
+            "No drill yet in {} (run `setup standalone drill`).",
+            dir.display()
+        );
+        return Ok(0);
+    }
+    println!(
+        "{:<24} {:<7} {:<22} {:<16} {:<16} LEFT BEHIND",
+        "DRILL", "RESULT", "STARTED (UTC)", "RTO CONFIG", "RTO FULL"
+    );
+    for id in ids {
+        let path = dir.join(&id).join("report.json");
+        let e: J = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(J::Null);
+        if e.is_null() {
+            println!("{id:<24} (no readable report.json)");
+            continue;
+        }
+        let rto = |name: &str| {
+            e["rto"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["component"] == name)
+                .map_or("-".to_string(), |r| {
+                    format!(
+                        "{}{}",
+                        crate::report::drill::minutes(r["seconds"].as_f64().unwrap_or(0.0)),
+                        if r["met"] == true { "" } else { " !" }
+                    )
+                })
+        };
+        let left = match &e["left_behind"] {
+            J::String(s) => s.clone(),
+            other => format!("{} item(s)", other.as_array().map_or(0, Vec::len)),
+        };
+        println!(
+            "{id:<24} {:<7} {:<22} {:<16} {:<16} {left}",
+            e["status"].as_str().unwrap_or("?"),
+            e["started_at"].as_str().unwrap_or(""),
+            rto("configuration"),
+            rto("full"),
+        );
+        let rpo = rpo_line(&e["rpo"]);
+        if !rpo.is_empty() {
+            println!("{:<24} RPO: {rpo}", "");
+        }
+    }
+    Ok(0)
+}
+
+fn rpo_line(rpo: &J) -> String {
+    let Some(m) = rpo.as_object() else {
+        return String::new();
+    };
+    m.iter()
+        .filter_map(|(k, v)| {
+            let secs = v["age_seconds"].as_f64()?;
+            Some(format!("{k} {:.1} h", secs / 3600.0))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
