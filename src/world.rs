@@ -314,6 +314,14 @@ pub fn load_backup_only(o: &Options) -> Result<crate::docs::backup::BackupSpec, 
     Ok(spec)
 }
 
+/// restore.yml alone, for `schedule` (a weekly drill).
+pub fn load_restore_only(o: &Options) -> Result<RestoreSpec, Failure> {
+    let mut diags = Diagnostics::default();
+    let spec = load_restore(o, true, &mut diags);
+    diags.into_result()?;
+    Ok(spec)
+}
+
 /// Reads backup.yml: needed by the built-in backup, read by any run when it is there.
 fn load_backup(
     o: &Options,

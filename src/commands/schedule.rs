@@ -1,5 +1,7 @@
-//! `setup standalone schedule install|show|remove`: the DC's backups on UTC schedules. Where systemd
-//! runs, one service and one timer per component (`OnCalendar=... UTC`, a randomized delay so that a
+//! `setup standalone schedule install|show|remove`: the DC's backups (backup.yml `schedule`) and
+//! the DR site's weekly drill (restore.yml `schedule: { drill: "Sun 04:00" }`) on UTC schedules,
+//! for whichever of the two files the folder has. Where systemd runs, one service and one timer
+//! per job (`OnCalendar=... UTC`, a randomized delay so that a
 //! run starts after its time, `Persistent=true` so a missed run happens at boot); elsewhere a crontab
 //! block with `CRON_TZ=UTC`. Each run is `setup standalone backup --only COMPONENT` in this folder.
 //! Units are named per folder; a folder or binary path that a unit or crontab would misread is
@@ -15,27 +17,77 @@ use crate::options::Options;
 
 struct Job {
     component: String,
+    /// For a weekly job (the drill): the weekday, Sunday 0.
+    weekday: Option<u32>,
     hour: u32,
     minute: u32,
 }
 
-fn jobs(o: &Options) -> Result<Vec<Job>, Failure> {
-    let spec = crate::world::load_backup_only(o)?;
-    Ok(spec
-        .schedule
-        .iter()
-        .filter(|(c, _)| spec.components.contains(c))
-        .filter_map(|(c, t)| {
-            let t = chrono::NaiveTime::parse_from_str(t, "%H:%M").ok()?;
-            use chrono::Timelike;
-            Some(Job {
-                component: c.clone(),
-                hour: t.hour(),
-                minute: t.minute(),
-            })
-        })
-        .collect())
+impl Job {
+    /// What the job runs, after the binary.
+    fn command(&self) -> String {
+        if self.component == "drill" {
+            "standalone drill --non-interactive".into()
+        } else {
+            format!(
+                "standalone backup --only {} --non-interactive",
+                self.component
+            )
+        }
+    }
+
+    fn what(&self) -> String {
+        if self.component == "drill" {
+            "drill".into()
+        } else {
+            format!("{} backup", self.component)
+        }
+    }
+
+    fn of(&self) -> &'static str {
+        if self.component == "drill" {
+            "of the DR site"
+        } else {
+            "of the DC"
+        }
+    }
 }
+
+fn jobs(o: &Options) -> Result<Vec<Job>, Failure> {
+    let mut jobs = Vec::new();
+    if o.restore_file.path.exists()
+        && let Some((weekday, hour, minute)) = crate::world::load_restore_only(o)?.drill_schedule
+    {
+        jobs.push(Job {
+            component: "drill".into(),
+            weekday: Some(weekday),
+            hour,
+            minute,
+        });
+    }
+    if !o.backup_file.path.exists() && !jobs.is_empty() {
+        return Ok(jobs);
+    }
+    let spec = crate::world::load_backup_only(o)?;
+    jobs.extend(
+        spec.schedule
+            .iter()
+            .filter(|(c, _)| spec.components.contains(c))
+            .filter_map(|(c, t)| {
+                let t = chrono::NaiveTime::parse_from_str(t, "%H:%M").ok()?;
+                use chrono::Timelike;
+                Some(Job {
+                    component: c.clone(),
+                    weekday: None,
+                    hour: t.hour(),
+                    minute: t.minute(),
+                })
+            }),
+    );
+    Ok(jobs)
+}
+
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
 fn quote(p: &Path) -> String {
     crate::transport::quote(&p.display().to_string())
@@ -81,8 +133,10 @@ fn units(jobs: &[Job], dir: &Path, exe: &Path) -> Vec<(String, String)> {
         out.push((
             format!("{name}.service"),
             format!(
-                "[Unit]\nDescription=setup: {c} backup of the DC in {d}\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nWorkingDirectory={d}\nExecStart={e} standalone backup --only {c} --non-interactive\n",
-                c = j.component,
+                "[Unit]\nDescription=setup: {c} {of} in {d}\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nWorkingDirectory={d}\nExecStart={e} {run}\n",
+                c = j.what(),
+                of = j.of(),
+                run = j.command(),
                 d = dir.display(),
                 e = exe.display()
             ),
@@ -90,8 +144,10 @@ fn units(jobs: &[Job], dir: &Path, exe: &Path) -> Vec<(String, String)> {
         out.push((
             format!("{name}.timer"),
             format!(
-                "[Unit]\nDescription=setup: {c} backup every day at {h:02}:{m:02} UTC\n\n[Timer]\nOnCalendar=*-*-* {h:02}:{m:02}:00 UTC\nRandomizedDelaySec=10min\nPersistent=true\nUnit={name}.service\n\n[Install]\nWantedBy=timers.target\n",
-                c = j.component,
+                "[Unit]\nDescription=setup: {c} every {every} at {h:02}:{m:02} UTC\n\n[Timer]\nOnCalendar={dow}*-*-* {h:02}:{m:02}:00 UTC\nRandomizedDelaySec=10min\nPersistent=true\nUnit={name}.service\n\n[Install]\nWantedBy=timers.target\n",
+                c = j.what(),
+                every = j.weekday.map_or("day", |d| DAYS[d as usize]),
+                dow = j.weekday.map_or(String::new(), |d| format!("{} ", DAYS[d as usize])),
                 h = j.hour,
                 m = j.minute
             ),
@@ -113,9 +169,11 @@ fn cron_block(jobs: &[Job], dir: &Path, exe: &Path) -> String {
     let mut s = format!("{begin}\nCRON_TZ=UTC\n");
     for j in jobs {
         s += &format!(
-            "{m} {h} * * * sleep $(od -An -N2 -tu2 /dev/urandom | awk '{{print $1 - int($1/600)*600}}'); cd {d} && {e} standalone backup --only {c} --non-interactive >> .setup/schedule-{c}.log 2>&1\n",
+            "{m} {h} * * {dow} sleep $(od -An -N2 -tu2 /dev/urandom | awk '{{print $1 - int($1/600)*600}}'); cd {d} && {e} {run} >> .setup/schedule-{c}.log 2>&1\n",
             m = j.minute,
             h = j.hour,
+            dow = j.weekday.map_or("*".to_string(), |d| d.to_string()),
+            run = j.command(),
             d = quote(dir),
             e = quote(exe),
             c = j.component

@@ -243,7 +243,7 @@ pub fn gantt(e: &J) -> String {
         };
         let w = (x(en) - x(s)).max(2.0);
         svg += &format!(
-            r##"<rect class="task" x="{:.1}" y="{y}" width="{w:.1}" height="{bar}" rx="3" fill="{color}" opacity="0.9"><title>{} on {}: {:.2} s to {:.2} s ({})</title></rect>"##,
+            r##"<rect class="task" x="{:.1}" y="{y}" width="{w:.1}" height="{bar}" rx="3" fill="{color}"><title>{} on {}: {:.2} s to {:.2} s ({})</title></rect>"##,
             x(s),
             esc(&text(&t["step"])),
             esc(&text(&t["host"])),
@@ -251,6 +251,26 @@ pub fn gantt(e: &J) -> String {
             en,
             esc(&text(&t["status"]))
         );
+    }
+    // Names on the bars wide enough to hold them.
+    for t in &tasks {
+        let lane_i = hosts
+            .iter()
+            .position(|h| *h == text(&t["host"]))
+            .unwrap_or(0);
+        let (s, en) = (
+            t["start"].as_f64().unwrap_or(0.0),
+            t["end"].as_f64().unwrap_or(0.0),
+        );
+        let step = text(&t["step"]);
+        if x(en) - x(s) > 7.0 * step.len() as f64 + 8.0 {
+            svg += &format!(
+                r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#fff">{}</text>"##,
+                x(s) + 4.0,
+                30.0 + lane * lane_i as f64 + lane / 2.0 + 4.0,
+                esc(&step)
+            );
+        }
     }
     let ly = height - 14.0;
     svg += &format!(
@@ -309,7 +329,25 @@ th{background:#f1f3f5}.pass{color:#2b8a3e;font-weight:600}.fail{color:#c92a2a;fo
         );
     }
     h += "</table>";
-    h += &format!("<p>RPO: <code>{}</code></p>", esc(&e["rpo"].to_string()));
+    let age = |v: &J| {
+        let s = v["age_seconds"].as_i64().unwrap_or(0);
+        format!("{}d {}h", s / 86400, s % 86400 / 3600)
+    };
+    let rpo = &e["rpo"];
+    if rpo["config"].is_object() {
+        h += &format!(
+            "<p>RPO configuration: the backup of {} ({} before the drill).</p>",
+            esc(&text(&rpo["config"]["as_of"])),
+            age(&rpo["config"])
+        );
+    }
+    if rpo["analytics"].is_object() {
+        h += &format!(
+            "<p>RPO analytics: restored through {} (its end is {} before the drill).</p>",
+            esc(&text(&rpo["analytics"]["through"])),
+            age(&rpo["analytics"])
+        );
+    }
     h += "<h2>Timeline</h2>";
     h += &gantt(e);
     h += "<h2>Checks</h2><table><tr><th></th><th>check</th><th>host</th><th>expected</th><th>found</th></tr>";

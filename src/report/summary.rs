@@ -293,6 +293,25 @@ pub fn build(
             let _ = writeln!(text, "RTO: not reached: the run did not complete");
         }
     }
+    if !c.checks.is_empty() {
+        let failed: Vec<&J> = c.checks.iter().filter(|k| k["passed"] != true).collect();
+        let _ = writeln!(
+            text,
+            "Checks: {} passed, {} failed",
+            c.checks.len() - failed.len(),
+            failed.len()
+        );
+        for k in failed {
+            let _ = writeln!(
+                text,
+                "  FAILED {} on {}: expected {}, found {}",
+                k["name"].as_str().unwrap_or(""),
+                k["host"].as_str().unwrap_or(""),
+                k["expected"].as_str().unwrap_or(""),
+                k["found"].as_str().unwrap_or("")
+            );
+        }
+    }
     let (rpo_text, rpo) = super::rpo::rpo(
         c.config_backup.as_deref(),
         c.gate.as_ref(),
@@ -384,6 +403,7 @@ pub fn build(
         "gate": c.gate,
         "authenticity": c.authenticity,
         "unsigned_allowed": !unsigned.is_empty(),
+        "checks": c.checks,
     });
     Report { json, text }
 }

@@ -20,7 +20,7 @@ pub struct Out {
 }
 
 impl Out {
-    fn from(o: Output) -> Out {
+    pub fn from_output(o: Output) -> Out {
         Out {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -78,7 +78,7 @@ impl Bed {
     }
 
     pub fn run(&self, args: &[&str]) -> Out {
-        Out::from(self.command(args).output().expect("run setup"))
+        Out::from_output(self.command(args).output().expect("run setup"))
     }
 
     /// Replaces what changes between runs: the temp folder, run ids, times.
@@ -223,6 +223,17 @@ pub fn sign_backup(dir: &Path, name: &str, created_at: &str) {
 }
 
 pub fn sign_backup_with(dir: &Path, name: &str, created_at: &str, key: &Path) {
+    sign_backup_facts(dir, name, created_at, key, serde_json::json!({}));
+}
+
+/// `sign_backup_with`, the manifest carrying more of what the DC records (`tables`, `files`).
+pub fn sign_backup_facts(
+    dir: &Path,
+    name: &str,
+    created_at: &str,
+    key: &Path,
+    facts: serde_json::Value,
+) {
     use sha2::Digest;
     let bytes = std::fs::read(dir.join(name)).unwrap();
     let digest = hex::encode(sha2::Sha256::digest(&bytes));
@@ -231,13 +242,16 @@ pub fn sign_backup_with(dir: &Path, name: &str, created_at: &str, key: &Path) {
     } else {
         "analytics"
     };
-    let manifest = serde_json::json!({
+    let mut manifest = serde_json::json!({
         "object": name,
         "kind": kind,
         "created_at": created_at,
         "stored": { "bytes": bytes.len(), "sha256": digest },
         "plain": { "bytes": bytes.len(), "sha256": digest },
     });
+    for (k, v) in facts.as_object().into_iter().flatten() {
+        manifest[k] = v.clone();
+    }
     let m = dir.join(format!("{name}.manifest.json"));
     std::fs::write(&m, serde_json::to_string_pretty(&manifest).unwrap() + "\n").unwrap();
     ssh_sign(key, "setup-backup", &m);

@@ -1,0 +1,344 @@
+//! `setup standalone drill`: the newest backups restored into a sandbox beside the live site, on
+//! the demo (local hosts) and over SSH into a real PostgreSQL; checked against the signed
+//! manifests; the live site the same before and after, byte for byte; nothing left behind, also
+//! after Ctrl-C; the evidence page drawn by a real browser.
+
+mod common;
+
+use common::pgbed::PgBed;
+use common::sshbed::SshBed;
+use common::{Bed, tree_digest};
+use serde_json::Value as J;
+
+/// The drill folders under `.setup/drills`, oldest first.
+fn drills(bed: &Bed) -> Vec<std::path::PathBuf> {
+    let mut d: Vec<_> = std::fs::read_dir(bed.path(".setup/drills"))
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    d.sort();
+    d
+}
+
+fn evidence(dir: &std::path::Path) -> J {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+/// Paths of any drill's sandbox or staging under `root`.
+fn sandboxes(root: &std::path::Path) -> Vec<String> {
+    tree_digest(root)
+        .into_iter()
+        .filter(|e| e.contains(".drill-") || e.contains("setup-drill"))
+        .collect()
+}
+
+/// The demo restored through week 46 (2026-11-15): week 47 is what a restore, and so a drill,
+/// takes next.
+fn demo_site() -> Bed {
+    let bed = common::demo();
+    let out = bed.run(&["standalone", "restore", "--now", "2026-11-16T00:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    bed
+}
+
+#[test]
+fn a_demo_drill_passes_and_leaves_the_live_site_as_it_was_and_nothing_behind() {
+    let bed = demo_site();
+    let before = tree_digest(&bed.path("target"));
+    let out = bed.run(&["standalone", "drill", "--now", "2026-11-30T12:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        tree_digest(&bed.path("target")),
+        before,
+        "the live site, its gate state included, is the same byte for byte"
+    );
+    assert!(sandboxes(&bed.path("target")).is_empty());
+    let d = drills(&bed);
+    assert_eq!(d.len(), 1);
+    let e = evidence(&d[0]);
+    assert_eq!(e["status"], "passed");
+    assert_eq!(e["left_behind"], "nothing");
+    let checks = e["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|k| k["name"].as_str().unwrap()).collect();
+    // The configuration's archive, the seven days of week 47 (and no earlier one), two looks, two RTOs.
+    assert!(names[0].starts_with("director-config-20261120T020000Z.tar: the archive"));
+    let days: Vec<&&str> = names
+        .iter()
+        .filter(|n| n.starts_with("analytics-"))
+        .collect();
+    assert_eq!(days.len(), 7, "{names:?}");
+    assert!(days[0].starts_with("analytics-2026-11-16.tar"), "{days:?}");
+    assert_eq!(names.iter().filter(|n| **n == "left behind").count(), 2);
+    assert!(names.contains(&"RTO configuration") && names.contains(&"RTO full"));
+    assert!(checks.iter().all(|k| k["passed"] == true), "{checks:?}");
+    assert_eq!(e["restored"][0]["signer"], "backup@demo-dc");
+    assert_eq!(e["rpo"]["analytics"]["through"], "2026-11-22");
+    assert!(
+        out.stdout.contains("Checks: 12 passed, 0 failed"),
+        "{}",
+        out.stdout
+    );
+
+    let list = bed.run(&["standalone", "drill", "--list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let id = d[0].file_name().unwrap().to_str().unwrap().to_string();
+    let line = list.stdout.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(
+        line.contains("passed") && line.contains("nothing"),
+        "{line}"
+    );
+    assert!(list.stdout.contains("RPO: "), "{}", list.stdout);
+
+    // The page, in a real browser: the timeline's bars are drawn (the legend alone has 144 pixels
+    // of each colour).
+    let shot = bed.path("drill.png");
+    let chromium = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1040,900",
+        ])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", d[0].join("report.html").display()))
+        .output()
+        .expect("chromium (scripts/test installs it)");
+    assert!(
+        shot.exists(),
+        "{}",
+        String::from_utf8_lossy(&chromium.stderr)
+    );
+    let colours = std::process::Command::new(common::repo().join("tests/support/png-colors"))
+        .arg(&shot)
+        .args(["e8590c", "1c7ed6", "c92a2a"])
+        .output()
+        .unwrap();
+    let counts: Vec<u64> = String::from_utf8_lossy(&colours.stdout)
+        .split_whitespace()
+        .take(3)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(counts[0] > 1000, "the critical path is drawn: {counts:?}");
+    assert!(counts[1] > 144, "the other steps are drawn: {counts:?}");
+    assert!(counts[2] <= 144, "nothing failed: {counts:?}");
+}
+
+#[test]
+fn ctrl_c_during_a_drill_cleans_up_and_says_so() {
+    let bed = demo_site();
+    bed.file(
+        "restore.yml",
+        &(bed.read("restore.yml")
+            + "drill:\n  checks:\n    - { name: a slow check, on: analytics, command: 'touch \"$SETUP_DRILL_DATA_DIR/.slow\"; sleep 60' }\n"),
+    );
+    let before = tree_digest(&bed.path("target"));
+    let mut child = bed
+        .command(&["standalone", "drill", "--now", "2026-11-30T12:00:00Z"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the slow check runs in the sandbox.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !tree_digest(&bed.path("target"))
+        .iter()
+        .any(|e| e.contains(".drill-") && e.contains(".slow"))
+    {
+        assert!(std::time::Instant::now() < deadline, "the check never ran");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let sandbox = sandboxes(&bed.path("target"));
+    assert!(!sandbox.is_empty());
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = common::Out::from_output(child.wait_with_output().unwrap());
+    assert_eq!(out.code, 130, "{}{}", out.stdout, out.stderr);
+    assert_eq!(tree_digest(&bed.path("target")), before);
+    assert!(sandboxes(&bed.path("target")).is_empty());
+    let e = evidence(&drills(&bed)[0]);
+    assert_eq!(e["status"], "failed");
+    assert_eq!(e["left_behind"], "nothing", "{e}");
+    let timeline = e["timeline"].as_array().unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|t| t["step"] == "clean_after_failure" && t["cleanup"] == true),
+        "{timeline:?}"
+    );
+}
+
+#[test]
+fn a_killed_drill_is_cleaned_by_drill_clean() {
+    let bed = demo_site();
+    // What a drill killed with SIGKILL leaves: a sandbox folder and its staging.
+    for p in [
+        "target/director-1/etc/director.drill-20261130T000000Z-dead/director.conf",
+        "target/analytics-1/var/lib/analytics.drill-20261130T000000Z-dead/x",
+        "target/analytics-1/var/tmp/setup-drill/20261130T000000Z-dead/y",
+    ] {
+        bed.file(p, "left\n");
+    }
+    let out = bed.run(&["standalone", "drill", "--clean"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(sandboxes(&bed.path("target")).is_empty());
+    assert!(
+        out.stdout.contains("Checks: 2 passed, 0 failed"),
+        "{}",
+        out.stdout
+    );
+    assert!(drills(&bed).is_empty(), "a clean-up is no drill");
+}
+
+/// A DR director over SSH with a live database, and a configuration backup whose signed manifest
+/// records `tables`.
+struct PgSite {
+    bed: Bed,
+    pg: PgBed,
+    _ssh: SshBed,
+}
+
+const BACKUP: &str = "director-config-20261120T020000Z.tar";
+
+fn pg_site(tables: J) -> PgSite {
+    let pg = PgBed::start();
+    let ssh = SshBed::start(1);
+    let bed = Bed::new();
+    let root = bed.path("site");
+    let run = bed.path("run");
+    std::fs::create_dir_all(root.join("etc/director")).unwrap();
+    std::fs::write(root.join("etc/director/director.conf"), "site = old\n").unwrap();
+    let ctl = common::service_stub(&bed, &run);
+    std::fs::write(run.join("director.state"), "running\n").unwrap();
+    let vars = format!(
+        "vars: {{ dr_root: {}, service_manager: 'sh {}', db_name: director, db_user: setupdb, db_owner: setupowner, db_host: 127.0.0.1, db_port: {}, ",
+        root.display(),
+        ctl.display(),
+        pg.port
+    );
+    let master = ssh
+        .master()
+        .replace("groups: [bed]", "groups: [director]")
+        .replace("vars: { ", &vars);
+    bed.file("master.yml", &master)
+        .file(
+            "answers.yml",
+            &format!(
+                "storage.type: local\nstorage.local.path: backups\ndb_password: {}\n{}",
+                pg.password,
+                common::trust_answer()
+            ),
+        )
+        .file(
+            "restore.yml",
+            "components: [config]\ndrill:\n  checks:\n    - { name: both tenants are there, sql: \"SELECT count(*) FROM tenants\", expect: 2 }\n",
+        );
+    std::fs::set_permissions(
+        bed.path("answers.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    pg.sql("postgres", "CREATE DATABASE source_director");
+    pg.sql(
+        "source_director",
+        "CREATE TABLE tenants (id int PRIMARY KEY, name text); INSERT INTO tenants VALUES (1, 'acme'), (2, 'globex')",
+    );
+    pg.sql("postgres", "CREATE DATABASE director");
+    pg.sql(
+        "director",
+        "CREATE TABLE tenants (id int PRIMARY KEY, name text); INSERT INTO tenants VALUES (1, 'old-site')",
+    );
+    let stage = bed.path("stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join("director.conf"), "site = dc-main\n").unwrap();
+    pg.dump("source_director", &stage.join("director.dump"));
+    std::fs::create_dir_all(bed.path("backups")).unwrap();
+    let ok = std::process::Command::new("tar")
+        .args([
+            "-cf",
+            &bed.path("backups").join(BACKUP).display().to_string(),
+        ])
+        .args([
+            "-C",
+            &stage.display().to_string(),
+            "director.conf",
+            "director.dump",
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    common::sign_backup_facts(
+        &bed.path("backups"),
+        BACKUP,
+        "2026-11-20T02:00:00Z",
+        &common::repo().join("inventories/demo-dc/demo-signing-key"),
+        serde_json::json!({ "tables": tables }),
+    );
+    PgSite { bed, pg, _ssh: ssh }
+}
+
+impl PgSite {
+    fn live_is_untouched(&self) {
+        assert_eq!(
+            self.pg
+                .sql("director", "SELECT name FROM tenants ORDER BY id"),
+            "old-site"
+        );
+        assert_eq!(self.bed.read("run/director.state"), "running\n");
+        assert_eq!(
+            self.bed.read("site/etc/director/director.conf"),
+            "site = old\n"
+        );
+        let dbs = self.pg.databases();
+        assert!(!dbs.iter().any(|d| d.contains("_drill_")), "{dbs:?}");
+        assert!(sandboxes(&self.bed.path("site")).is_empty());
+    }
+}
+
+#[test]
+fn a_drill_over_ssh_checks_each_tables_rows_in_a_database_of_its_own() {
+    let s = pg_site(serde_json::json!({ "public.tenants": 2 }));
+    // What a killed drill left: its database; this drill drops it first.
+    s.pg.sql(
+        "postgres",
+        "CREATE DATABASE director_drill_20261130t000000z_dead",
+    );
+    let out = s.bed.run(&["standalone", "drill"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    s.live_is_untouched();
+    let e = evidence(&drills(&s.bed)[0]);
+    let checks = e["checks"].as_array().unwrap();
+    let find = |name: &str| checks.iter().find(|k| k["name"] == name).cloned();
+    let rows = find("table public.tenants").expect("the table is checked");
+    assert_eq!(rows["expected"], "2 row(s)");
+    assert_eq!(rows["found"], "2 row(s)");
+    let site = find("both tenants are there").expect("the site's check ran");
+    assert_eq!(site["found"], "\"2\"");
+    assert_eq!(e["left_behind"], "nothing");
+    assert!(
+        !out.stdout.contains(&s.pg.password)
+            && !std::fs::read_to_string(drills(&s.bed)[0].join("report.html"))
+                .unwrap()
+                .contains(&s.pg.password)
+    );
+}
+
+#[test]
+fn a_backup_whose_recorded_rows_differ_from_its_dump_fails_the_drill_naming_the_table() {
+    let s = pg_site(serde_json::json!({ "public.tenants": 3 }));
+    let out = s.bed.run(&["standalone", "drill"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("table public.tenants on host1: expected 3 row(s), found 2 row(s)"),
+        "{}",
+        out.stderr
+    );
+    s.live_is_untouched();
+    let e = evidence(&drills(&s.bed)[0]);
+    assert_eq!(e["status"], "failed");
+    assert_eq!(e["left_behind"], "nothing");
+}
