@@ -18,6 +18,10 @@ Examples:
   On the DC, back up (backup.yml says what), then at the DR site check and restore the newest:
     setup standalone backup -C inventories/demo-dc
     setup standalone verify -C inventories/demo --set storage.local.path=../demo-dc/store --set config_backup=latest
+  Prove this site can restore (a sandbox beside the live site, checked, removed again), then
+  list past drills:
+    setup standalone drill
+    setup standalone drill --list
   Recent runs, and a run resumed after a failure:
     setup standalone status
     setup standalone restore --resume

@@ -14,6 +14,7 @@ use crate::template::Templates;
 use crate::yaml::Span;
 
 mod answers_of;
+mod sandbox;
 mod trust;
 use answers_of::resolve_answers;
 use trust::signing_key_of;
@@ -240,7 +241,8 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         check: o.check,
         force: o.force,
     };
-    let plan = plan::build(&playbook, &inventory, &o.filters, &mut diags);
+    let filters = sandbox::sandbox_hosts(&o.filters, &inventory, &pref, &mut diags);
+    let plan = plan::build(&playbook, &inventory, &filters, &mut diags);
     refuse_unsupported(&plan, &inventory, &mut diags);
     let templates = Templates::new();
     if inventory.loaded() {

@@ -132,7 +132,7 @@ fn ctrl_c_during_a_drill_cleans_up_and_says_so() {
             + "drill:\n  checks:\n    - { name: a slow check, on: analytics, command: 'touch \"$SETUP_DRILL_DATA_DIR/.slow\"; sleep 60' }\n"),
     );
     let before = tree_digest(&bed.path("target"));
-    let mut child = bed
+    let child = bed
         .command(&["standalone", "drill", "--now", "2026-11-30T12:00:00Z"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -341,4 +341,102 @@ fn a_backup_whose_recorded_rows_differ_from_its_dump_fails_the_drill_naming_the_
     let e = evidence(&drills(&s.bed)[0]);
     assert_eq!(e["status"], "failed");
     assert_eq!(e["left_behind"], "nothing");
+}
+
+#[test]
+fn a_weekly_drill_is_scheduled_in_utc_from_restore_yml() {
+    let bed = common::demo();
+    bed.file(
+        "restore.yml",
+        &(bed.read("restore.yml") + "schedule: { drill: \"Sun 04:00\" }\n"),
+    );
+    let out = bed.run(&["standalone", "schedule", "show"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let units: Vec<(String, String)> = out
+        .stdout
+        .split("--- ")
+        .skip(1)
+        .filter_map(|part| part.split_once(" ---\n"))
+        .filter(|(name, _)| name.starts_with("setup-"))
+        .map(|(n, b)| (n.to_string(), b.trim_end().to_string() + "\n"))
+        .collect();
+    assert_eq!(units.len(), 2, "{}", out.stdout);
+    assert!(units[0].0.starts_with("setup-drill-") && units[0].0.ends_with(".service"));
+    assert!(
+        units[0].1.contains(" standalone drill --non-interactive\n"),
+        "{}",
+        units[0].1
+    );
+    assert!(
+        units[1].1.contains("OnCalendar=Sun *-*-* 04:00:00 UTC"),
+        "{}",
+        units[1].1
+    );
+    assert!(
+        out.stdout.contains("CRON_TZ=UTC\n0 4 * * 0 "),
+        "{}",
+        out.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<std::path::PathBuf> = units
+        .iter()
+        .map(|(n, t)| {
+            let p = dir.path().join(n);
+            std::fs::write(&p, t).unwrap();
+            p
+        })
+        .collect();
+    let verify = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&files)
+        .output()
+        .expect("systemd-analyze (scripts/test installs systemd)");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    bed.file(
+        "restore.yml",
+        &bed.read("restore.yml").replace("Sun 04:00", "Sunday at 4"),
+    );
+    let bad = bed.run(&["standalone", "schedule", "show"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("is not a weekday and a time"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn with_a_drill_group_the_drill_runs_on_its_sandbox_hosts_alone_and_nothing_else_touches_them() {
+    let bed = common::demo();
+    bed.file(
+        "master.yml",
+        &bed.read("master.yml").replace(
+            "vars:\n  site:",
+            "  drill-1:     { groups: [director, analytics, drill], vars: { dr_root: target/drill-1, service_manager: \"sh bin/democtl\" } }\nvars:\n  site:",
+        ),
+    );
+    let out = bed.run(&["standalone", "drill", "--now", "2026-11-30T12:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for live in ["target/director-1", "target/analytics-1"] {
+        assert!(!bed.path(live).exists(), "{live} was touched");
+    }
+    let e = evidence(&drills(&bed)[0]);
+    let hosts: std::collections::BTreeSet<&str> = e["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["controller", "drill-1"].into(), "{e}");
+    assert!(sandboxes(&bed.path("target/drill-1")).is_empty());
+    // A restore leaves the sandbox host alone.
+    let sandbox = tree_digest(&bed.path("target/drill-1"));
+    let out = bed.run(&["standalone", "restore", "--now", "2026-11-30T12:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(bed.path("target/director-1/etc/director").exists());
+    assert_eq!(tree_digest(&bed.path("target/drill-1")), sandbox);
 }

@@ -269,3 +269,39 @@ fn verify_tells_the_webhook_which_backups_are_bad() {
         "{body}"
     );
 }
+
+#[test]
+fn a_failed_drill_tells_the_webhook_each_check_that_failed() {
+    let rx = Receiver::start();
+    let bed = demo();
+    bed.file(
+        "restore.yml",
+        &(bed.read("restore.yml")
+            + "drill:\n  checks:\n    - { name: the index holds two days, on: analytics, command: 'ls \"$SETUP_DRILL_DATA_DIR/indices\" | wc -l', expect: 2 }\n"),
+    );
+    let hook = format!("notify.webhook.url={}", rx.url("/hook"));
+    let out = bed.run(&[
+        "standalone",
+        "drill",
+        "--now",
+        "2026-11-30T12:00:00Z",
+        "--set",
+        &hook,
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the index holds two days on analytics-1: expected \"2\", found \"22\""),
+        "{}",
+        out.stderr
+    );
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let body = &got[0]["body"];
+    assert_eq!(body["operation"], "drill");
+    assert_eq!(body["status"], "failed");
+    let failed = body["failed_checks"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["name"], "the index holds two days");
+    assert_eq!(failed[0]["found"], "\"22\"");
+}

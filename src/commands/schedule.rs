@@ -122,6 +122,9 @@ fn plain_path(what: &str, p: &Path) -> Result<(), Failure> {
 fn unit_name(dir: &Path, component: &str) -> String {
     use sha2::Digest;
     let digest = hex::encode(sha2::Sha256::digest(dir.display().to_string().as_bytes()));
+    if component == "drill" {
+        return format!("setup-drill-{}", &digest[..8]);
+    }
     format!("setup-backup-{}-{component}", &digest[..8])
 }
 
