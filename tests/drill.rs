@@ -77,6 +77,26 @@ fn a_demo_drill_passes_and_leaves_the_live_site_as_it_was_and_nothing_behind() {
         "{}",
         out.stdout
     );
+    // It held the host locks, as a restore does.
+    let locks: Vec<String> = common::journal(&bed.path(""))
+        .iter()
+        .filter(|e| e["event"] == "lock")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["host"].as_str().unwrap(),
+                e["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for l in [
+        "director-1 taken",
+        "analytics-1 taken",
+        "director-1 released",
+        "analytics-1 released",
+    ] {
+        assert!(locks.contains(&l.to_string()), "{locks:?}");
+    }
 
     let list = bed.run(&["standalone", "drill", "--list"]);
     assert_eq!(list.code, 0, "{}", list.stderr);
@@ -310,6 +330,7 @@ fn a_drill_over_ssh_checks_each_tables_rows_in_a_database_of_its_own() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     s.live_is_untouched();
     let e = evidence(&drills(&s.bed)[0]);
+    println!("measured: RTO {} RPO {}", e["rto"], e["rpo"]);
     let checks = e["checks"].as_array().unwrap();
     let find = |name: &str| checks.iter().find(|k| k["name"] == name).cloned();
     let rows = find("table public.tenants").expect("the table is checked");
