@@ -35,7 +35,9 @@ db_password (the director's database), age_identity (the identity file that open
 backups), trusted_signers (the allowed_signers file of the keys whose signed backups are restored),
 signing_key_passphrase (the DC's signing key, when it has one), become_password,
 metrics.textfile (a Prometheus text file each run writes), notify.webhook.url,
-notify.webhook.secret, notify.webhook.on (a webhook told after each run), hooks.before,
+notify.webhook.secret, notify.webhook.on (a webhook told after each run), notify.email.host,
+notify.email.port, notify.email.tls, notify.email.user, notify.email.password, notify.email.from,
+notify.email.to, notify.email.on, notify.email.ca_file (a mail after each run), hooks.before,
 hooks.after, hooks.on_failure (shell commands on the controller around each run).
 
 Answers (strongest first): --set KEY=VALUE, env SETUP_<KEY> (dots become _), --answers FILE

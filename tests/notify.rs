@@ -305,3 +305,162 @@ fn a_failed_drill_tells_the_webhook_each_check_that_failed() {
     assert_eq!(failed[0]["name"], "the index holds two days");
     assert_eq!(failed[0]["found"], "\"22\"");
 }
+
+/// The venv's python: where `scripts/test` installed aiosmtpd.
+fn venv_python() -> std::path::PathBuf {
+    match std::env::var_os("ANSIBLE_INVENTORY") {
+        Some(p) => std::path::PathBuf::from(p).with_file_name("python"),
+        None => std::path::PathBuf::from(std::env::var("HOME").unwrap())
+            .join(".cache/setup/ansible-venv/bin/python"),
+    }
+}
+
+const MAIL_PASSWORD: &str = "Mail-Password-Never-Shown-7";
+
+/// A real SMTP server (tests/support/smtp-receiver, aiosmtpd) with TLS and a login.
+struct Smtp {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: String,
+}
+
+impl Smtp {
+    fn start(mode: &str) -> Smtp {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(venv_python())
+            .arg(repo().join("tests/support/smtp-receiver"))
+            .arg(dir.path())
+            .args(["relay", MAIL_PASSWORD, mode])
+            .spawn()
+            .expect("python with aiosmtpd (scripts/test installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !dir.path().join("port").exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the SMTP server never listened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let port = std::fs::read_to_string(dir.path().join("port")).unwrap();
+        Smtp { child, dir, port }
+    }
+
+    fn sets(&self, mode: &str, password: &str) -> Vec<String> {
+        [
+            "notify.email.host=localhost".to_string(),
+            format!("notify.email.port={}", self.port),
+            format!("notify.email.tls={mode}"),
+            "notify.email.user=relay".into(),
+            format!("notify.email.password={password}"),
+            "notify.email.from=setup@dr.example".into(),
+            "notify.email.to=oncall@dr.example,dba@dr.example".into(),
+            format!(
+                "notify.email.ca_file={}",
+                self.dir.path().join("ca.pem").display()
+            ),
+        ]
+        .into_iter()
+        .flat_map(|s| ["--set".to_string(), s])
+        .collect()
+    }
+
+    /// Each message received: its envelope (JSON) and the message as sent.
+    fn received(&self) -> Vec<(J, String)> {
+        (1..)
+            .map(|n| self.dir.path().join(format!("{n}.json")))
+            .take_while(|p| p.exists())
+            .map(|p| {
+                let env: J = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+                let eml = std::fs::read_to_string(p.with_extension("eml")).unwrap();
+                (env, eml)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_restore_is_mailed_over_starttls_with_a_login_and_its_report_attached() {
+    let smtp = Smtp::start("starttls");
+    let bed = demo();
+    let mut args: Vec<String> = ["standalone", "restore", "--now", "2026-11-23T03:00:00Z"]
+        .map(String::from)
+        .to_vec();
+    args.extend(smtp.sets("starttls", MAIL_PASSWORD));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = bed.run(&refs);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let got = smtp.received();
+    assert_eq!(got.len(), 1, "{}", out.stderr);
+    let (env, eml) = &got[0];
+    assert_eq!(env["login"], "relay");
+    assert_eq!(env["tls"], true);
+    assert_eq!(env["mail_from"], "setup@dr.example");
+    assert_eq!(
+        env["rcpt_tos"],
+        serde_json::json!(["oncall@dr.example", "dba@dr.example"])
+    );
+    assert!(
+        eml.contains("Subject: setup restore of dr-demo: done"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("restore of dr-demo ended: done (exit 0)"),
+        "{eml}"
+    );
+    assert!(eml.contains("Summary of run"), "{eml}");
+    assert!(
+        eml.contains("Content-Disposition: attachment; filename=\"report.json\""),
+        "{eml}"
+    );
+    println!("received mail:\n{eml}");
+    assert!(!eml.contains(MAIL_PASSWORD) && !out.stdout.contains(MAIL_PASSWORD));
+    // A refused login: a warning, and the run's exit code is its own.
+    let mut args: Vec<String> = [
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-23T03:00:00Z",
+        "--force",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(smtp.sets("starttls", "wrong-password"));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = bed.run(&refs);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("the mail was not delivered"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("wrong-password"), "{}", out.stderr);
+    assert_eq!(smtp.received().len(), 1);
+}
+
+#[test]
+fn notify_test_mails_over_implicit_tls() {
+    let smtp = Smtp::start("tls");
+    let bed = demo();
+    let mut args = vec!["notify-test".to_string()];
+    args.extend(smtp.sets("tls", MAIL_PASSWORD));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = bed.run(&refs);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("mail: delivered to oncall@dr.example, dba@dr.example"),
+        "{}",
+        out.stdout
+    );
+    let got = smtp.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0["tls"], true);
+    assert!(got[0].1.contains("Subject: setup: test message"));
+}

@@ -222,20 +222,23 @@ pub fn write_metrics(
     }
 }
 
-/// The run's notification (`notify.webhook.*`) of its report; the warning to show when it was not
-/// delivered.
+/// The run's notifications (`notify.webhook.*`, `notify.email.*`) of its report, with its summary
+/// (masked); the warning to show when one was not delivered.
 pub async fn notify(
     w: &World,
     shared: &crate::task::RunShared,
     report: &serde_json::Value,
     report_path: &std::path::Path,
+    summary: &str,
 ) -> Option<String> {
     crate::commands::notify::after_run(
         &w.answers,
+        &w.dir,
         &w.operation,
         &site_of(shared),
         report,
         &report_path.display().to_string(),
+        &shared.masker.mask(summary),
     )
     .await
     .map(|warning| shared.masker.mask(&warning))

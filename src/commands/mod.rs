@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod list;
 mod live;
 mod locking;
+mod mail;
 pub mod notify;
 pub mod prepare;
 mod probe;

@@ -1,7 +1,9 @@
-//! Notifications after a run: a webhook POST of a JSON document, signed with HMAC-SHA256 over the
-//! body (header `X-Setup-Signature: sha256=HEX`) when `notify.webhook.secret` is given. Settings are
-//! answers (`notify.webhook.url`, `notify.webhook.secret`, `notify.webhook.on`). A notification that
-//! fails is a warning; it never changes how the run ended.
+//! Notifications after a run, on each configured channel: a webhook POST of a JSON document, signed
+//! with HMAC-SHA256 over the body (header `X-Setup-Signature: sha256=HEX`) when
+//! `notify.webhook.secret` is given; and mail (`notify.email.*`, see `mail`), a plain-text summary
+//! with the report attached. Settings are answers. Each channel's `on` picks the runs it hears of:
+//! `success`, `failure`, `drill` (every drill). A notification that fails is a warning; it never
+//! changes how the run ended.
 
 use std::time::Duration;
 
@@ -37,16 +39,6 @@ impl Webhook {
             secret: a.secret("notify.webhook.secret"),
             on,
         })
-    }
-
-    /// Whether a run that ended with `status` is told.
-    pub fn wants(&self, status: &str) -> bool {
-        let kind = if status == "done" {
-            "success"
-        } else {
-            "failure"
-        };
-        self.on.iter().any(|o| o == kind)
     }
 
     /// POSTs `body`; retried with a growing wait. The HTTP status on success.
@@ -123,57 +115,173 @@ pub fn payload(operation: &str, site: &str, report: &J, report_path: &str) -> J 
     })
 }
 
-/// Tells the webhook about a finished run, if one is configured and wants it; the warning to show
-/// when it could not be told.
+/// Whether a channel whose `on` is `on` hears of a run of `operation` that ended with `status`.
+pub fn wants(on: &[String], status: &str, operation: &str) -> bool {
+    let kind = if status == "done" {
+        "success"
+    } else {
+        "failure"
+    };
+    on.iter()
+        .any(|o| o == kind || (o == "drill" && operation == "drill"))
+}
+
+/// The mail's text: the facts first, then the run's summary.
+fn mail_text(p: &J, summary: &str) -> String {
+    let mut t = format!(
+        "{} of {} ended: {} (exit {}).\nRun: {}\nStarted: {}\nFinished: {}\n",
+        p["operation"].as_str().unwrap_or(""),
+        p["site"].as_str().unwrap_or(""),
+        p["status"].as_str().unwrap_or(""),
+        p["exit_code"],
+        p["run_id"].as_str().unwrap_or(""),
+        p["started_at"].as_str().unwrap_or(""),
+        p["finished_at"].as_str().unwrap_or(""),
+    );
+    if let Some(r) = p["rto_seconds"].as_f64() {
+        t += &format!("RTO: {r:.1} s\n");
+    }
+    for (k, v) in p["rpo"].as_object().into_iter().flatten() {
+        t += &format!("RPO {k}: {} s\n", v["age_seconds"]);
+    }
+    for f in p["failed_steps"].as_array().into_iter().flatten() {
+        t += &format!(
+            "FAILED step {} on {}: {}\n",
+            f["step"].as_str().unwrap_or(""),
+            f["host"].as_str().unwrap_or(""),
+            f["message"].as_str().unwrap_or("")
+        );
+    }
+    for k in p["failed_checks"].as_array().into_iter().flatten() {
+        t += &format!(
+            "FAILED check {} on {}: expected {}, found {}\n",
+            k["name"].as_str().unwrap_or(""),
+            k["host"].as_str().unwrap_or(""),
+            k["expected"].as_str().unwrap_or(""),
+            k["found"].as_str().unwrap_or("")
+        );
+    }
+    if !p["report"].as_str().unwrap_or("").is_empty() {
+        t += &format!("Report: {}\n", p["report"].as_str().unwrap_or(""));
+    }
+    if !summary.is_empty() {
+        t += "\n";
+        t += summary;
+    }
+    t
+}
+
+/// Tells each configured channel that wants it about a finished run; the warning to show for
+/// those that could not be told.
 pub async fn after_run(
     answers: &Answers,
+    base: &std::path::Path,
     operation: &str,
     site: &str,
     report: &J,
     report_path: &str,
+    summary: &str,
 ) -> Option<String> {
-    let hook = Webhook::from_answers(answers)?;
     let status = report["status"].as_str().unwrap_or("");
-    if !hook.wants(status) {
-        return None;
+    let payload = payload(operation, site, report, report_path);
+    let mut warnings = Vec::new();
+    if let Some(hook) = Webhook::from_answers(answers)
+        && wants(&hook.on, status, operation)
+        && let Err(e) = hook.send(payload.to_string().as_bytes()).await
+    {
+        warnings.push(format!("the webhook notification was not delivered: {e}"));
     }
-    let body = payload(operation, site, report, report_path).to_string();
-    hook.send(body.as_bytes())
-        .await
-        .err()
-        .map(|e| format!("the webhook notification was not delivered: {e}"))
+    match super::mail::Mail::from_answers(answers, base) {
+        Some(Ok(mail)) if wants(&mail.on, status, operation) => {
+            let subject = format!("setup {operation} of {site}: {status}");
+            let attached = std::fs::read(report_path)
+                .unwrap_or_else(|_| serde_json::to_vec_pretty(report).unwrap_or_default());
+            if let Err(e) = mail
+                .send(
+                    &subject,
+                    &mail_text(&payload, summary),
+                    Some(("report.json", attached)),
+                )
+                .await
+            {
+                warnings.push(format!("the mail was not delivered: {e}"));
+            }
+        }
+        Some(Err(e)) => warnings.push(format!("no mail was sent: {e}")),
+        _ => {}
+    }
+    (!warnings.is_empty()).then(|| warnings.join("; "))
 }
 
 /// `setup notify-test`: a test message on every configured channel.
 pub fn test(o: &crate::options::Options) -> Result<i32, crate::failure::Failure> {
     use crate::failure::Failure;
     let answers = crate::world::load_answers(o)?;
-    let Some(hook) = Webhook::from_answers(&answers) else {
+    let hook = Webhook::from_answers(&answers);
+    let mail = super::mail::Mail::from_answers(&answers, &o.dir);
+    if hook.is_none() && mail.is_none() {
         return Err(Failure::invalid(
             crate::diag::Diag::plain("notify", "no notification channel is configured")
-                .help("give notify.webhook.url (and notify.webhook.secret to sign) with --set, SETUP_* or answers.yml"),
+                .help("give notify.webhook.url (and notify.webhook.secret to sign), or notify.email.host, notify.email.from and notify.email.to, with --set, SETUP_* or answers.yml"),
         ));
-    };
-    let body = json!({
-        "test": true,
-        "operation": "notify-test",
-        "status": "test",
-        "text": "a test message from setup notify-test",
-        "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    })
-    .to_string();
-    match super::runtime().block_on(hook.send(body.as_bytes())) {
-        Ok(code) => {
-            super::say!(
+    }
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut failed = Vec::new();
+    if let Some(hook) = hook {
+        let body = json!({
+            "test": true,
+            "operation": "notify-test",
+            "status": "test",
+            "text": "a test message from setup notify-test",
+            "at": at,
+        })
+        .to_string();
+        match super::runtime().block_on(hook.send(body.as_bytes())) {
+            Ok(code) => super::say!(
                 "webhook: delivered (HTTP {code}){}",
                 if hook.secret.is_some() {
                     ", signed"
                 } else {
                     ", unsigned (no notify.webhook.secret)"
                 }
-            );
-            Ok(0)
+            ),
+            Err(e) => failed.push(format!("webhook: not delivered: {e}")),
         }
-        Err(e) => Err(Failure::Failed(format!("webhook: not delivered: {e}"))),
+    }
+    match mail {
+        Some(Ok(mail)) => {
+            let text = format!("A test message from setup notify-test, sent at {at}.\n");
+            match super::runtime().block_on(mail.send("setup: test message", &text, None)) {
+                Ok(()) => super::say!(
+                    "mail: delivered to {} through {} port {}",
+                    mail.to.join(", "),
+                    mail.host,
+                    mail.port
+                ),
+                Err(e) => failed.push(format!("mail: not delivered: {e}")),
+            }
+        }
+        Some(Err(e)) => {
+            return Err(Failure::invalid(crate::diag::Diag::plain("notify", e)));
+        }
+        None => {}
+    }
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        Err(Failure::Failed(failed.join("\n")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_channel_hears_of_the_runs_its_on_names() {
+        let on = |s: &str| s.split(',').map(String::from).collect::<Vec<_>>();
+        assert!(super::wants(&on("failure,success"), "done", "backup"));
+        assert!(!super::wants(&on("failure"), "done", "restore"));
+        assert!(super::wants(&on("failure"), "interrupted", "restore"));
+        assert!(super::wants(&on("failure,drill"), "done", "drill"));
+        assert!(!super::wants(&on("drill"), "failed", "backup"));
     }
 }

@@ -312,8 +312,14 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     let _ = journal::write_private(&run_dir.join("report.json"), &body);
     // The hook and the notification, before the journal closes: a failure of either is a line of it.
     super::hooks::after(&w, &shared, &events, &facts, (status, code), &run_dir).await;
-    let undelivered =
-        super::before::notify(&w, &shared, &report.json, &run_dir.join("report.json")).await;
+    let undelivered = super::before::notify(
+        &w,
+        &shared,
+        &report.json,
+        &run_dir.join("report.json"),
+        &report.text,
+    )
+    .await;
     if let Some(warning) = &undelivered {
         events.emit(Event::Note {
             at: chrono::Utc::now(),

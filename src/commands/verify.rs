@@ -143,7 +143,7 @@ fn notify(
         "tasks": bad.iter().map(|v| json!({"step": "verify", "host": v.name, "status": "failed", "message": v.detail})).collect::<Vec<_>>(),
     });
     let sent = super::runtime().block_on(crate::commands::notify::after_run(
-        &w.answers, "verify", &site, &report, "",
+        &w.answers, &w.dir, "verify", &site, &report, "", "",
     ));
     if let Some(warning) = sent {
         eprintln!("warning: {warning}");
