@@ -33,6 +33,16 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         } => commands::storage_test::run(&o, *size_mb, *pause_after_mb),
         Command::Inventory { .. } => commands::inventory::list(&o),
         Command::NotifyTest => commands::notify::test(&o),
+        Command::Serve {
+            listen,
+            insecure_http,
+            token,
+        } => match token {
+            None => crate::serve::run(&o, listen, *insecure_http),
+            Some(crate::cli::TokenCommand::Token { action, name }) => {
+                crate::serve::token(&o, *action, name.as_deref())
+            }
+        },
         Command::Validate { playbook } => commands::validate::run(&o, playbook),
         Command::Run { playbook } => {
             let w = world::load(&o, PlaybookRef::File(playbook.clone()), false)?;

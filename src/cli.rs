@@ -108,6 +108,20 @@ pub enum Command {
         #[arg(long, hide = true)]
         pause_after_mb: Option<u64>,
     },
+    /// Serve the on-demand API over HTTP for this folder: backups, restores, verify and drills as
+    /// jobs (the same locks and rollback as here), their events, the backups in storage, and
+    /// `/status`. Every endpoint but /healthz needs `Authorization: Bearer TOKEN`.
+    Serve {
+        /// Where to listen: loopback by default; another address needs --insecure-http.
+        #[arg(long, default_value = "127.0.0.1:7080")]
+        listen: String,
+        /// Accept listening beyond loopback in plain HTTP (put a TLS proxy in front instead).
+        #[arg(long)]
+        insecure_http: bool,
+        /// Manage the API tokens (kept hashed in .setup/serve/tokens.json).
+        #[command(subcommand)]
+        token: Option<TokenCommand>,
+    },
     /// Send a test message on every notification channel (`notify.webhook.url`, signed with
     /// `notify.webhook.secret` when given).
     NotifyTest,
@@ -151,6 +165,27 @@ pub enum Operation {
     /// Exit 0 only when every check passes. `--list` shows past drills; `--clean` removes what a
     /// killed drill left.
     Drill,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum TokenCommand {
+    /// `token add NAME`: a new token, shown once.
+    Token {
+        #[arg(value_enum)]
+        action: TokenAction,
+        /// The token's name (for add and revoke).
+        name: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenAction {
+    /// Make a new token and print it once.
+    Add,
+    /// List the tokens' names and when they were made.
+    List,
+    /// Revoke a token by its name.
+    Revoke,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,6 +21,7 @@ mod report;
 mod retention;
 mod seal;
 mod secret;
+mod serve;
 mod storage;
 mod task;
 mod template;

@@ -116,6 +116,13 @@ fn clock(o: &Options, diags: &mut Diagnostics) -> chrono::DateTime<chrono::Utc> 
 }
 
 fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    // `setup serve` names the run of a job after the job.
+    if let Ok(id) = std::env::var("SETUP_RUN_ID")
+        && id.len() == 21
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return id;
+    }
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["actions"],
     &["exec", "world"],
     &["commands", "demo"],
+    &["serve"],
     &["app", "fuzz"],
 ];
 

@@ -48,7 +48,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

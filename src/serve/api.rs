@@ -1,0 +1,447 @@
+//! The endpoints under `/api/v1/`. Their OpenAPI 3 description is `openapi()`, served at
+//! `/api/v1/openapi.json`; a test checks that it names every route the router has.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value as J, json};
+
+use super::{Server, problem};
+
+/// The name of the token a request came with.
+#[derive(Clone)]
+pub struct Who(pub String);
+
+/// Every route: method, path, what it does (the OpenAPI document is built from this table).
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    ("get", "/openapi.json", "This document."),
+    (
+        "get",
+        "/status",
+        "Are we protected: the newest backup of each kind with its age (the RPO), the next scheduled runs, the last drill.",
+    ),
+    (
+        "get",
+        "/backups",
+        "The backups in storage: name, time, age, size, and whether a trusted key signed each.",
+    ),
+    (
+        "post",
+        "/backups",
+        "Start a backup job (body: components, force). 202 with the job; 409 when another run holds the hosts.",
+    ),
+    (
+        "post",
+        "/restores",
+        "Start a restore job (body: config_backup, analytics_mode). 202 with the job; 409 when another run holds the hosts.",
+    ),
+    (
+        "post",
+        "/verify",
+        "Start a verify job: every backup a restore would read, downloaded and checked. 202 with the job.",
+    ),
+    (
+        "post",
+        "/drills",
+        "Start a drill job: the newest backups restored into a sandbox, checked, removed. 202 with the job.",
+    ),
+    ("get", "/jobs", "Every job, newest first."),
+    (
+        "get",
+        "/jobs/{id}",
+        "One job: status (running, succeeded, failed, cancelled, interrupted, refused), tasks done of total, the step each host is on, RTO, RPO and the report once it ended.",
+    ),
+    (
+        "get",
+        "/jobs/{id}/events",
+        "The job's events as Server-Sent Events, from its journal, in order, until it ends.",
+    ),
+    (
+        "post",
+        "/jobs/{id}/cancel",
+        "Cancel a running job as Ctrl-C would: it stops and rolls back.",
+    ),
+];
+
+pub fn router(s: Arc<Server>) -> Router {
+    Router::new()
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/status", get(status))
+        .route("/backups", get(backups).post(start_backup))
+        .route("/restores", post(start_restore))
+        .route("/verify", post(start_verify))
+        .route("/drills", post(start_drill))
+        .route("/jobs", get(jobs))
+        .route("/jobs/{id}", get(job))
+        .route("/jobs/{id}/events", get(events))
+        .route("/jobs/{id}/cancel", post(cancel))
+        .with_state(s)
+}
+
+pub fn openapi() -> J {
+    let mut paths = serde_json::Map::new();
+    for (method, path, what) in ROUTES {
+        let mut op = json!({
+            "summary": what,
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "OK"},
+                "401": {"description": "No valid token", "content": {"application/problem+json": {}}},
+            },
+        });
+        if *method == "post" {
+            op["responses"]["202"] = json!({"description": "The job, started"});
+            op["responses"]["409"] = json!({"description": "The hosts are locked by another run", "content": {"application/problem+json": {}}});
+            op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"type": "object"}}}});
+        }
+        if path.contains("{id}") {
+            op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        }
+        let entry = paths.entry(format!("/api/v1{path}")).or_insert(json!({}));
+        entry[*method] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "setup", "version": env!("CARGO_PKG_VERSION")},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+    })
+}
+
+/// `setup standalone list --json` in the server's folder.
+async fn list(s: &Server) -> Result<J, Response> {
+    let out = tokio::process::Command::new(&s.exe)
+        .args(["standalone", "list", "--json", "--non-interactive", "-C"])
+        .arg(&s.dir)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| {
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot list",
+                &e.to_string(),
+            )
+        })?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(problem(
+            StatusCode::BAD_GATEWAY,
+            "the storage cannot be listed",
+            err.trim(),
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot list",
+            &e.to_string(),
+        )
+    })
+}
+
+async fn backups(State(s): State<Arc<Server>>) -> Response {
+    match list(&s).await {
+        Ok(j) => Json(j).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The next time a daily `HH:MM` (or, with a weekday, a weekly one) comes, UTC.
+fn next_run(weekday: Option<u32>, hour: u32, minute: u32) -> String {
+    use chrono::{Datelike, Duration, Timelike};
+    let now = chrono::Utc::now();
+    let mut t = now
+        .with_hour(hour)
+        .and_then(|t| t.with_minute(minute))
+        .and_then(|t| t.with_second(0))
+        .unwrap_or(now);
+    while t <= now || weekday.is_some_and(|d| t.weekday().num_days_from_sunday() != d) {
+        t += Duration::days(1);
+    }
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+async fn status(State(s): State<Arc<Server>>) -> Response {
+    let listed = match list(&s).await {
+        Ok(j) => j,
+        Err(r) => return r,
+    };
+    let mut kinds = serde_json::Map::new();
+    for (kind, prefix) in [("config", "director-config-"), ("analytics", "analytics-")] {
+        let newest = listed["backups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+            .filter(|b| b["refused"].is_null())
+            .min_by_key(|b| b["age_seconds"].as_i64().unwrap_or(i64::MAX))
+            .cloned();
+        kinds.insert(
+            kind.into(),
+            json!({
+                "newest": newest.as_ref().map(|b| b["name"].clone()),
+                "taken_at": newest.as_ref().map(|b| b["taken_at"].clone()),
+                "rpo_seconds": newest.as_ref().map(|b| b["age_seconds"].clone()),
+            }),
+        );
+    }
+    let o = &s.options;
+    let mut next = Vec::new();
+    if o.backup_file.path.exists()
+        && let Ok(spec) = crate::world::load_backup_only(o)
+    {
+        for (component, time) in &spec.schedule {
+            if let Ok(t) = chrono::NaiveTime::parse_from_str(time, "%H:%M") {
+                use chrono::Timelike;
+                next.push(json!({"job": format!("{component} backup"), "at": next_run(None, t.hour(), t.minute())}));
+            }
+        }
+    }
+    if o.restore_file.path.exists()
+        && let Ok(spec) = crate::world::load_restore_only(o)
+        && let Some((d, h, m)) = spec.drill_schedule
+    {
+        next.push(json!({"job": "drill", "at": next_run(Some(d), h, m)}));
+    }
+    let drills = crate::commands::drill::drills_dir(&s.dir);
+    let mut ids: Vec<String> = std::fs::read_dir(&drills)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    let last_drill = ids.last().and_then(|id| {
+        let e: J = serde_json::from_str(
+            &std::fs::read_to_string(drills.join(id).join("report.json")).ok()?,
+        )
+        .ok()?;
+        Some(json!({"id": id, "status": e["status"], "started_at": e["started_at"], "rto": e["rto"], "left_behind": e["left_behind"]}))
+    });
+    Json(json!({
+        "storage": listed["storage"],
+        "backups": kinds,
+        "next_runs": next,
+        "last_drill": last_drill,
+    }))
+    .into_response()
+}
+
+async fn start(s: &Arc<Server>, kind: &str, args: Vec<String>, who: &str) -> Response {
+    match s.jobs.start(kind, args, who).await {
+        Ok(job) => (StatusCode::ACCEPTED, Json(job)).into_response(),
+        Err((409, why)) => problem(
+            StatusCode::CONFLICT,
+            "the hosts are busy: another run holds their locks",
+            &why,
+        ),
+        Err((_, why)) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the job did not start",
+            &why,
+        ),
+    }
+}
+
+/// The body's JSON object (an empty body is `{}`).
+fn body(b: Option<Json<J>>) -> Result<J, Box<Response>> {
+    match b.map(|Json(j)| j) {
+        None => Ok(json!({})),
+        Some(j @ J::Object(_)) => Ok(j),
+        Some(_) => Err(Box::new(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body is not a JSON object",
+            "send e.g. {\"components\": [\"config\"]}",
+        ))),
+    }
+}
+
+/// A plain word, safe as one argument: a component, a backup name, a mode.
+fn word(v: &J, what: &str) -> Result<Option<String>, Box<Response>> {
+    match v {
+        J::Null => Ok(None),
+        J::String(s)
+            if !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
+        {
+            Ok(Some(s.clone()))
+        }
+        _ => Err(Box::new(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("`{what}` is not valid"),
+            "use letters, digits and -_.:",
+        ))),
+    }
+}
+
+async fn start_backup(
+    State(s): State<Arc<Server>>,
+    Extension(who): Extension<Who>,
+    b: Option<Json<J>>,
+) -> Response {
+    let b = match body(b) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let mut args: Vec<String> = vec!["standalone".into(), "backup".into()];
+    for c in b["components"].as_array().into_iter().flatten() {
+        match word(c, "components") {
+            Ok(Some(c)) if c == "config" || c == "analytics" => args.extend(["--only".into(), c]),
+            Err(r) => return *r,
+            _ => {
+                return problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown component",
+                    "components are config and analytics",
+                );
+            }
+        }
+    }
+    if b["force"] == true {
+        args.push("--force".into());
+    }
+    start(&s, "backup", args, &who.0).await
+}
+
+async fn start_restore(
+    State(s): State<Arc<Server>>,
+    Extension(who): Extension<Who>,
+    b: Option<Json<J>>,
+) -> Response {
+    let b = match body(b) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let mut args: Vec<String> = vec!["standalone".into(), "restore".into(), "--yes".into()];
+    for (key, answer) in [
+        ("config_backup", "config_backup"),
+        ("analytics_mode", "analytics.mode"),
+    ] {
+        match word(&b[key], key) {
+            Ok(Some(v)) => args.extend(["--set".into(), format!("{answer}={v}")]),
+            Ok(None) => {}
+            Err(r) => return *r,
+        }
+    }
+    start(&s, "restore", args, &who.0).await
+}
+
+async fn start_verify(State(s): State<Arc<Server>>, Extension(who): Extension<Who>) -> Response {
+    start(
+        &s,
+        "verify",
+        vec!["standalone".into(), "verify".into()],
+        &who.0,
+    )
+    .await
+}
+
+async fn start_drill(State(s): State<Arc<Server>>, Extension(who): Extension<Who>) -> Response {
+    start(
+        &s,
+        "drill",
+        vec!["standalone".into(), "drill".into()],
+        &who.0,
+    )
+    .await
+}
+
+async fn jobs(State(s): State<Arc<Server>>) -> Response {
+    Json(json!({ "jobs": s.jobs.all() })).into_response()
+}
+
+fn no_job(id: &str) -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "no such job",
+        &format!("there is no job {id}: see /api/v1/jobs"),
+    )
+}
+
+async fn job(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
+    match s.jobs.view(&id) {
+        Some(j) => Json(j).into_response(),
+        None => no_job(&id),
+    }
+}
+
+async fn cancel(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
+    if s.jobs.view(&id).is_none() {
+        return no_job(&id);
+    }
+    if s.jobs.cancel(&id) {
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({"id": id, "cancelling": true, "note": "the job stops and rolls back; see its status"})),
+        )
+            .into_response()
+    } else {
+        problem(
+            StatusCode::CONFLICT,
+            "the job is not running",
+            &format!("job {id} has ended"),
+        )
+    }
+}
+
+/// The job's journal as Server-Sent Events: one event per line, named after its `event`, in order,
+/// until the job has ended and every line is sent.
+async fn events(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
+    if s.jobs.view(&id).is_none() {
+        return no_job(&id);
+    }
+    let path = s.jobs.journal(&id);
+    let state = (s, id, path, 0usize, VecDeque::<String>::new(), false);
+    let stream = futures_util::stream::unfold(
+        state,
+        |(s, id, path, mut at, mut queue, mut ended)| async move {
+            loop {
+                if let Some(line) = queue.pop_front() {
+                    let name = serde_json::from_str::<J>(&line)
+                        .ok()
+                        .and_then(|e| e["event"].as_str().map(str::to_string))
+                        .unwrap_or_else(|| "line".into());
+                    let event = Event::default().event(name).data(line);
+                    return Some((Ok::<_, Infallible>(event), (s, id, path, at, queue, ended)));
+                }
+                if ended {
+                    return None;
+                }
+                // Read what the journal has grown by; a job that has ended is read to its end once more.
+                let running = s.jobs.running(&id);
+                let text = tokio::fs::read(&path).await.unwrap_or_default();
+                if text.len() > at {
+                    let fresh = &text[at..];
+                    if let Some(end) = fresh.iter().rposition(|b| *b == b'\n') {
+                        for l in String::from_utf8_lossy(&fresh[..end]).lines() {
+                            if !l.trim().is_empty() {
+                                queue.push_back(l.to_string());
+                            }
+                        }
+                        at += end + 1;
+                    }
+                }
+                if !running {
+                    ended = true;
+                    continue;
+                }
+                if queue.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}

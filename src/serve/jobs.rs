@@ -1,0 +1,248 @@
+//! Jobs: each backup, restore, verify or drill the API asks for runs as this binary's own command
+//! (`setup standalone OPERATION -C DIR --non-interactive`), so it takes the same host locks as a
+//! run from the command line, rolls back the same way when cancelled (SIGINT, as Ctrl-C), and
+//! writes the same journal, whose lines are the job's event stream. The job's record lives in
+//! `.setup/serve/jobs/ID.json` and survives a restart of the server: a job cut by one shows as
+//! interrupted.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{Value as J, json};
+
+pub struct Jobs {
+    dir: PathBuf,
+    exe: PathBuf,
+    /// Running jobs: their process ids.
+    live: Mutex<HashMap<String, u32>>,
+    cancelled: Mutex<Vec<String>>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A run id, as the engine makes them: the job's id and its run's.
+fn new_id() -> String {
+    let t = chrono::Utc::now();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{:04x}",
+        t.format("%Y%m%dT%H%M%SZ"),
+        (nanos ^ std::process::id()) & 0xffff
+    )
+}
+
+impl Jobs {
+    pub fn new(dir: &Path, exe: PathBuf) -> Jobs {
+        let jobs = Jobs {
+            dir: dir.to_path_buf(),
+            exe,
+            live: Mutex::default(),
+            cancelled: Mutex::default(),
+        };
+        jobs.recover();
+        jobs
+    }
+
+    fn folder(&self) -> PathBuf {
+        self.dir.join(".setup").join("serve").join("jobs")
+    }
+
+    fn save(&self, job: &J) {
+        let id = job["id"].as_str().unwrap_or("job");
+        let _ = std::fs::create_dir_all(self.folder());
+        let _ = crate::report::journal::write_private(
+            &self.folder().join(format!("{id}.json")),
+            &serde_json::to_string_pretty(job).expect("json"),
+        );
+    }
+
+    fn load(&self, id: &str) -> Option<J> {
+        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return None;
+        }
+        std::fs::read_to_string(self.folder().join(format!("{id}.json")))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+    }
+
+    /// Jobs a stopped server left running are interrupted: their process went with it, or runs
+    /// on unwatched (its locks and its journal say what it did).
+    fn recover(&self) {
+        for mut job in self.all() {
+            if job["status"] == "running" || job["status"] == "queued" {
+                job["status"] = "interrupted".into();
+                job["message"] = "the server stopped while the job ran".into();
+                self.save(&job);
+            }
+        }
+    }
+
+    /// Every job, newest first.
+    pub fn all(&self) -> Vec<J> {
+        let mut out: Vec<J> = std::fs::read_dir(self.folder())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .filter_map(|t| serde_json::from_str(&t).ok())
+            .collect();
+        out.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
+        out
+    }
+
+    /// The run's journal: the job's events.
+    pub fn journal(&self, id: &str) -> PathBuf {
+        crate::report::journal::runs_dir(&self.dir)
+            .join(id)
+            .join("journal.jsonl")
+    }
+
+    /// A job with its progress, read from its journal: steps done of total, the step each host is
+    /// on, and once it ended its report's RTO and RPO.
+    pub fn view(&self, id: &str) -> Option<J> {
+        let mut job = self.load(id)?;
+        let text = std::fs::read_to_string(self.journal(id)).unwrap_or_default();
+        let (mut total, mut done) = (0u64, 0u64);
+        let mut on: serde_json::Map<String, J> = serde_json::Map::new();
+        for line in text.lines() {
+            let Ok(e) = serde_json::from_str::<J>(line) else {
+                continue;
+            };
+            match e["event"].as_str() {
+                Some("run_started") => total = e["tasks"].as_u64().unwrap_or(0),
+                Some("task_started") => {
+                    on.insert(e["host"].as_str().unwrap_or("").into(), e["step"].clone());
+                }
+                Some("task_finished") => {
+                    if e["rollback"] != true {
+                        done += 1;
+                    }
+                    on.remove(e["host"].as_str().unwrap_or(""));
+                }
+                _ => {}
+            }
+        }
+        job["progress"] = json!({ "tasks_done": done, "tasks": total, "running": on });
+        let report = crate::report::journal::runs_dir(&self.dir)
+            .join(id)
+            .join("report.json");
+        if let Some(r) = std::fs::read_to_string(report)
+            .ok()
+            .and_then(|t| serde_json::from_str::<J>(&t).ok())
+        {
+            job["rto_seconds"] = r["rto_seconds"].clone();
+            job["rpo"] = r["rpo"].clone();
+            job["report"] = r;
+        }
+        Some(job)
+    }
+
+    /// Starts `setup ARGS` as job `kind`. A run refused at once (its hosts are locked by another
+    /// run) is the error `(409, why)`.
+    pub async fn start(
+        self: &std::sync::Arc<Self>,
+        kind: &str,
+        args: Vec<String>,
+        who: &str,
+    ) -> Result<J, (u16, String)> {
+        let id = new_id();
+        let folder = self.folder();
+        let _ = std::fs::create_dir_all(&folder);
+        let out = std::fs::File::create(folder.join(format!("{id}.out")))
+            .map_err(|e| (500, e.to_string()))?;
+        let err = std::fs::File::create(folder.join(format!("{id}.err")))
+            .map_err(|e| (500, e.to_string()))?;
+        let mut job = json!({
+            "id": id, "kind": kind, "status": "running", "created_at": now(),
+            "requested_by": who, "command": args.join(" "),
+        });
+        let mut child = tokio::process::Command::new(&self.exe)
+            .args(&args)
+            .arg("-C")
+            .arg(&self.dir)
+            .arg("--non-interactive")
+            .env("SETUP_RUN_ID", &id)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| (500, format!("cannot start the job: {e}")))?;
+        if let Some(pid) = child.id() {
+            self.live.lock().expect("live").insert(id.clone(), pid);
+        }
+        self.save(&job);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let me = self.clone();
+        let job_id = id.clone();
+        tokio::spawn(async move {
+            let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+            me.live.lock().expect("live").remove(&job_id);
+            let cancelled = me.cancelled.lock().expect("cancelled").contains(&job_id);
+            if let Some(mut job) = me.load(&job_id) {
+                job["status"] = match code {
+                    0 => "succeeded",
+                    130 if cancelled => "cancelled",
+                    130 => "interrupted",
+                    3 => "refused",
+                    _ => "failed",
+                }
+                .into();
+                job["exit_code"] = code.into();
+                job["finished_at"] = now().into();
+                let err = std::fs::read_to_string(me.folder().join(format!("{job_id}.err")))
+                    .unwrap_or_default();
+                if code != 0 {
+                    job["message"] = last_lines(&err).into();
+                }
+                me.save(&job);
+                let _ = tx.send((code, err));
+            }
+        });
+        // A run refused for held locks ends within moments: said as 409, not as a job.
+        if let Ok(Ok((3, err))) = tokio::time::timeout(std::time::Duration::from_secs(3), rx).await
+        {
+            let _ = std::fs::remove_file(folder.join(format!("{id}.json")));
+            return Err((409, last_lines(&err)));
+        }
+        job["links"] = json!({
+            "self": format!("/api/v1/jobs/{id}"),
+            "events": format!("/api/v1/jobs/{id}/events"),
+            "cancel": format!("/api/v1/jobs/{id}/cancel"),
+        });
+        Ok(job)
+    }
+
+    /// Cancels a running job as Ctrl-C would: it stops and rolls back. False when it is not running.
+    pub fn cancel(&self, id: &str) -> bool {
+        let Some(pid) = self.live.lock().expect("live").get(id).copied() else {
+            return false;
+        };
+        self.cancelled
+            .lock()
+            .expect("cancelled")
+            .push(id.to_string());
+        // SAFETY: kill(2) on a process this server started and still waits for.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) == 0 }
+    }
+
+    pub fn running(&self, id: &str) -> bool {
+        self.live.lock().expect("live").contains_key(id)
+    }
+}
+
+/// What a failed command said last, without the decoration of its error box.
+fn last_lines(err: &str) -> String {
+    let lines: Vec<&str> = err
+        .lines()
+        .map(|l| l.trim_start_matches([' ', 'x', '|', '×', '│']).trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(8)..].join("\n")
+}

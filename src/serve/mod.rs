@@ -1,0 +1,223 @@
+//! `setup serve`: the on-demand API over HTTP, for a folder of documents (`-C DIR`).
+//!
+//! - Every endpoint but `/healthz` needs `Authorization: Bearer TOKEN` (`setup serve token add`, or
+//!   `SETUP_SERVE_TOKEN`); every request is a line of `.setup/serve/audit.jsonl` (who, what, answer).
+//! - It listens on loopback; elsewhere only with `--insecure-http`, said loudly.
+//! - Errors are `application/problem+json` (RFC 9457); a job whose hosts another run holds is 409,
+//!   naming that run.
+//! - Jobs (`jobs`) run the binary's own operations, with the same locks, journal and rollback.
+//! - Request bodies are at most 64 KiB. No response carries a secret: jobs' messages and events
+//!   come from the engine's masked journal and output.
+
+mod api;
+mod jobs;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::diag::Diag;
+use crate::failure::Failure;
+use crate::options::Options;
+
+pub struct Server {
+    pub dir: PathBuf,
+    /// The command line's options: where backup.yml and restore.yml are, for `/status`.
+    pub options: Options,
+    pub jobs: Arc<jobs::Jobs>,
+    pub exe: PathBuf,
+    audit: std::sync::Mutex<()>,
+}
+
+/// An RFC 9457 problem document.
+pub fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = json!({
+        "type": "about:blank",
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+impl Server {
+    fn audit(&self, who: &str, method: &str, path: &str, status: u16) {
+        use std::io::Write;
+        let _guard = self.audit.lock().expect("audit");
+        let line = json!({
+            "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "who": who, "method": method, "path": path, "status": status,
+        });
+        let path = self.dir.join(".setup").join("serve").join("audit.jsonl");
+        let _ = std::fs::create_dir_all(path.parent().expect("a folder"));
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// The token check, and the audit line of every request.
+async fn guard(State(s): State<Arc<Server>>, mut req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    let who = if presented.is_empty() {
+        None
+    } else {
+        tokens::who(&s.dir, presented)
+    };
+    let Some(who) = who else {
+        s.audit("-", &method, &path, 401);
+        let mut r = problem(
+            StatusCode::UNAUTHORIZED,
+            "a token is needed",
+            "send `Authorization: Bearer TOKEN` (`setup serve token add NAME` makes one)",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    };
+    req.extensions_mut().insert(api::Who(who.clone()));
+    let response = next.run(req).await;
+    s.audit(&who, &method, &path, response.status().as_u16());
+    response
+}
+
+/// Refuses to listen beyond loopback in plain HTTP unless told to.
+fn checked_listen(listen: &str, insecure_http: bool) -> Result<SocketAddr, Failure> {
+    let addr: SocketAddr = listen.parse().map_err(|_| {
+        Failure::invalid(
+            Diag::plain(
+                "listen",
+                format!("--listen `{listen}` is not an address and port"),
+            )
+            .help("write e.g. `--listen 127.0.0.1:7080`"),
+        )
+    })?;
+    if !addr.ip().is_loopback() && !insecure_http {
+        return Err(Failure::invalid(
+            Diag::plain(
+                "listen",
+                format!("--listen {addr} is beyond this machine, and the server speaks plain HTTP: tokens and answers would cross the network readable"),
+            )
+            .help("listen on 127.0.0.1 behind a TLS proxy, or give --insecure-http to accept that"),
+        ));
+    }
+    Ok(addr)
+}
+
+pub fn run(o: &Options, listen: &str, insecure_http: bool) -> Result<i32, Failure> {
+    let addr = checked_listen(listen, insecure_http)?;
+    let dir = std::fs::canonicalize(&o.dir)
+        .map_err(|e| Failure::invalid(Diag::plain("dir", format!("{}: {e}", o.dir.display()))))?;
+    let exe = std::env::current_exe().map_err(|e| Failure::Other(e.to_string()))?;
+    let env_token = std::env::var("SETUP_SERVE_TOKEN").is_ok_and(|t| !t.is_empty());
+    if tokens::list(&dir).is_empty() && !env_token {
+        return Err(Failure::invalid(
+            Diag::plain("token", "no API token: nobody could use the server")
+                .help("make one with `setup serve token add NAME` (it is shown once), or set SETUP_SERVE_TOKEN"),
+        ));
+    }
+    let server = Arc::new(Server {
+        jobs: Arc::new(jobs::Jobs::new(&dir, exe.clone())),
+        dir,
+        options: o.clone(),
+        exe,
+        audit: std::sync::Mutex::new(()),
+    });
+    let api = api::router(server.clone())
+        .layer(axum::middleware::from_fn_with_state(server.clone(), guard));
+    let app = Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .nest("/api/v1", api)
+        .fallback(|| async {
+            problem(
+                StatusCode::NOT_FOUND,
+                "no such endpoint",
+                "see /api/v1/openapi.json",
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
+    crate::commands::runtime().block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Failure::Other(format!("cannot listen on {addr}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Failure::Other(e.to_string()))?;
+        if !bound.ip().is_loopback() {
+            eprintln!("WARNING: serving plain HTTP on {bound} (--insecure-http)");
+        }
+        println!(
+            "setup serve: listening on http://{bound} for {}",
+            server.dir.display()
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| Failure::Other(e.to_string()))?;
+        Ok(0)
+    })
+}
+
+/// `setup serve token add|list|revoke`.
+pub fn token(
+    o: &Options,
+    action: crate::cli::TokenAction,
+    name: Option<&str>,
+) -> Result<i32, Failure> {
+    use crate::cli::TokenAction;
+    let named = || {
+        name.ok_or_else(|| {
+            Failure::invalid(
+                Diag::plain("token", "which token? give its name")
+                    .help("e.g. `setup serve token add ci`"),
+            )
+        })
+    };
+    let bad = |e: String| Failure::invalid(Diag::plain("token", e));
+    match action {
+        TokenAction::Add => {
+            let token = tokens::add(&o.dir, named()?).map_err(bad)?;
+            println!("{token}");
+            eprintln!("This token is shown once; only its sha256 is kept.");
+        }
+        TokenAction::List => {
+            for (n, at) in tokens::list(&o.dir) {
+                println!("{n:<24} {at}");
+            }
+        }
+        TokenAction::Revoke => {
+            tokens::revoke(&o.dir, named()?).map_err(bad)?;
+            println!("revoked {}", named()?);
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,107 @@
+//! The server's API tokens: kept as sha256 digests in `.setup/serve/tokens.json` (owner-only), never
+//! as themselves; `setup serve token add|list|revoke` manages them. `SETUP_SERVE_TOKEN` gives one
+//! more, named `env`, for CI and tests.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value as J, json};
+use sha2::{Digest, Sha256};
+
+fn file(dir: &Path) -> PathBuf {
+    dir.join(".setup").join("serve").join("tokens.json")
+}
+
+fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn read(dir: &Path) -> Vec<J> {
+    std::fs::read_to_string(file(dir))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<J>>(&t).ok())
+        .unwrap_or_default()
+}
+
+fn write(dir: &Path, tokens: &[J]) -> Result<(), String> {
+    let path = file(dir);
+    std::fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| e.to_string())?;
+    crate::report::journal::write_private(
+        &path,
+        &serde_json::to_string_pretty(tokens).expect("json"),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A new token named `name`: its digest is kept, the token itself is returned once.
+pub fn add(dir: &Path, name: &str) -> Result<String, String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    {
+        return Err(format!(
+            "`{name}` is no token name: use letters, digits and -_.@"
+        ));
+    }
+    let mut tokens = read(dir);
+    if tokens.iter().any(|t| t["name"] == name) {
+        return Err(format!(
+            "there is a token named `{name}` already: revoke it first"
+        ));
+    }
+    let mut raw = [0u8; 32];
+    getrandom(&mut raw)?;
+    let token = format!("setup_{}", hex::encode(raw));
+    tokens.push(json!({
+        "name": name,
+        "sha256": digest(&token),
+        "created_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }));
+    write(dir, &tokens)?;
+    Ok(token)
+}
+
+/// 32 random bytes from the kernel.
+fn getrandom(buf: &mut [u8]) -> Result<(), String> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .map_err(|e| format!("no random bytes: {e}"))
+}
+
+pub fn list(dir: &Path) -> Vec<(String, String)> {
+    read(dir)
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or("").to_string(),
+                t["created_at"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+pub fn revoke(dir: &Path, name: &str) -> Result<(), String> {
+    let mut tokens = read(dir);
+    let before = tokens.len();
+    tokens.retain(|t| t["name"] != name);
+    if tokens.len() == before {
+        return Err(format!("there is no token named `{name}`"));
+    }
+    write(dir, &tokens)
+}
+
+/// The name of the token `presented` is, if it is one.
+pub fn who(dir: &Path, presented: &str) -> Option<String> {
+    if let Ok(env) = std::env::var("SETUP_SERVE_TOKEN")
+        && !env.is_empty()
+        && digest(&env) == digest(presented)
+    {
+        return Some("env".into());
+    }
+    let d = digest(presented);
+    read(dir)
+        .iter()
+        .find(|t| t["sha256"] == d.as_str())
+        .and_then(|t| t["name"].as_str().map(str::to_string))
+}

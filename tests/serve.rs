@@ -1,0 +1,296 @@
+//! `setup serve` on loopback, asked by a real HTTP client (curl): tokens, jobs run by the engine
+//! with its locks, Server-Sent Events in order, cancel as Ctrl-C, 409 on busy hosts, problem
+//! documents, no secret in any answer.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+use common::Bed;
+use serde_json::Value as J;
+
+const TOKEN: &str = "Serve-Token-For-Tests-5b1d";
+const SECRET: &str = "Webhook-Secret-In-Answers-93";
+
+struct Served {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(bed: &Bed, folder: &str) -> Served {
+    let port = free_port();
+    let child = bed
+        .command(&[
+            "serve",
+            "-C",
+            folder,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("SETUP_SERVE_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while curl(&base, "GET", "/healthz", None, None).0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Served {
+        child,
+        base,
+        dir: bed.path(folder),
+    }
+}
+
+/// One request: (status, content type, body).
+fn curl(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String, String) {
+    let mut c = Command::new("curl");
+    c.args([
+        "-s",
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code} %{content_type}",
+        "-X",
+        method,
+    ]);
+    if let Some(t) = token {
+        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    if let Some(b) = body {
+        c.args(["-H", "Content-Type: application/json", "--data", b]);
+    }
+    let out = c.arg(format!("{base}{path}")).output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let (code, ctype) = tail.split_once(' ').unwrap_or((tail, ""));
+    (
+        code.parse().unwrap_or(0),
+        ctype.to_string(),
+        body.to_string(),
+    )
+}
+
+impl Served {
+    fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, J) {
+        let (code, _, text) = curl(&self.base, method, path, Some(TOKEN), body);
+        assert!(
+            !text.contains(SECRET),
+            "a secret in the answer to {path}: {text}"
+        );
+        (code, serde_json::from_str(&text).unwrap_or(J::String(text)))
+    }
+
+    /// Polls a job until it has ended.
+    fn finished(&self, id: &str) -> J {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let (code, job) = self.call("GET", &format!("/api/v1/jobs/{id}"), None);
+            assert_eq!(code, 200, "{job}");
+            if job["status"] != "running" {
+                return job;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job {id} never ended: {job}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+#[test]
+fn without_a_token_nothing_but_health_answers_and_the_api_describes_itself() {
+    let bed = common::dc_demo();
+    let s = serve(&bed, "demo-dc");
+    for (method, path) in [
+        ("GET", "/api/v1/jobs"),
+        ("POST", "/api/v1/backups"),
+        ("GET", "/api/v1/status"),
+    ] {
+        let (code, ctype, body) = curl(&s.base, method, path, None, None);
+        assert_eq!(code, 401, "{path}: {body}");
+        assert_eq!(ctype, "application/problem+json");
+        let (code, _, _) = curl(&s.base, method, path, Some("not-the-token"), None);
+        assert_eq!(code, 401);
+    }
+    // A token of its own: shown once, kept as its digest, refused once revoked.
+    let added = bed.run(&["serve", "-C", "demo-dc", "token", "add", "ci"]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let ci = added.stdout.trim().to_string();
+    assert!(ci.starts_with("setup_") && ci.len() > 40, "{ci}");
+    let kept = std::fs::read_to_string(s.dir.join(".setup/serve/tokens.json")).unwrap();
+    assert!(kept.contains("\"ci\"") && !kept.contains(&ci), "{kept}");
+    assert_eq!(curl(&s.base, "GET", "/api/v1/jobs", Some(&ci), None).0, 200);
+    let listed = bed.run(&["serve", "-C", "demo-dc", "token", "list"]);
+    assert!(listed.stdout.starts_with("ci "), "{}", listed.stdout);
+    assert_eq!(
+        bed.run(&["serve", "-C", "demo-dc", "token", "revoke", "ci"])
+            .code,
+        0
+    );
+    assert_eq!(curl(&s.base, "GET", "/api/v1/jobs", Some(&ci), None).0, 401);
+    let (code, doc) = s.call("GET", "/api/v1/openapi.json", None);
+    assert_eq!(code, 200);
+    assert_eq!(doc["openapi"], "3.0.3");
+    for p in [
+        "/api/v1/backups",
+        "/api/v1/jobs/{id}/events",
+        "/api/v1/jobs/{id}/cancel",
+        "/api/v1/status",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} is not described");
+    }
+    let (code, p) = s.call("GET", "/api/v1/jobs/nope", None);
+    assert_eq!((code, p["status"].as_u64()), (404, Some(404)));
+    // Every request is audited, with the token's name.
+    let audit = std::fs::read_to_string(s.dir.join(".setup/serve/audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("\"who\":\"env\"") && audit.contains("\"status\":401"),
+        "{audit}"
+    );
+    assert!(!audit.contains(TOKEN));
+    // Beyond loopback, plain HTTP is refused unless asked for.
+    let out = bed.run(&["serve", "-C", "demo-dc", "--listen", "0.0.0.0:0"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--insecure-http"), "{}", out.stderr);
+}
+
+#[test]
+fn a_backup_job_runs_to_its_end_and_its_events_arrive_in_order() {
+    let bed = common::dc_demo();
+    bed.file(
+        "demo-dc/answers.yml",
+        &(bed.read("demo-dc/answers.yml")
+            + &format!(
+                "notify.webhook.url: http://127.0.0.1:9/hook\nnotify.webhook.secret: {SECRET}\n"
+            )),
+    );
+    let s = serve(&bed, "demo-dc");
+    let (code, job) = s.call(
+        "POST",
+        "/api/v1/backups",
+        Some(r#"{"components": ["config"]}"#),
+    );
+    assert_eq!(code, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    // The events, as a browser's EventSource reads them, until the job ends.
+    let sse = Command::new("curl")
+        .args(["-s", "-N", "--max-time", "120", "-H"])
+        .arg(format!("Authorization: Bearer {TOKEN}"))
+        .arg(format!("{}/api/v1/jobs/{id}/events", s.base))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&sse.stdout);
+    assert!(!text.contains(SECRET));
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(names.first(), Some(&"run_started"), "{text}");
+    assert_eq!(names.last(), Some(&"run_finished"), "{text}");
+    assert!(
+        names.iter().filter(|n| **n == "task_finished").count() >= 3,
+        "{names:?}"
+    );
+    let done = s.finished(&id);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["progress"]["tasks_done"], done["progress"]["tasks"]);
+    assert_eq!(done["requested_by"], "env");
+    let (code, listed) = s.call("GET", "/api/v1/backups", None);
+    assert_eq!(code, 200);
+    let names: Vec<&str> = listed["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("director-config-")),
+        "{names:?}"
+    );
+    let (code, status) = s.call("GET", "/api/v1/status", None);
+    assert_eq!(code, 200, "{status}");
+    assert!(
+        status["backups"]["config"]["rpo_seconds"].as_i64().unwrap() < 600,
+        "{status}"
+    );
+    let (_, all) = s.call("GET", "/api/v1/jobs", None);
+    assert_eq!(all["jobs"][0]["id"], id.as_str());
+}
+
+/// Paths of a drill's sandbox under `root`.
+fn sandboxes(root: &Path) -> Vec<String> {
+    common::tree_digest(root)
+        .into_iter()
+        .filter(|e| e.contains(".drill-"))
+        .collect()
+}
+
+#[test]
+fn a_second_job_on_busy_hosts_is_409_and_cancel_rolls_back() {
+    let bed = Bed::new();
+    let demo = common::demo();
+    common::copy_dir(demo.path("").as_path(), &bed.path("dr"));
+    bed.file(
+        "dr/restore.yml",
+        &(bed.read("dr/restore.yml")
+            + "drill:\n  checks:\n    - { name: a slow check, on: analytics, command: 'sleep 60' }\n"),
+    );
+    let s = serve(&bed, "dr");
+    let (code, job) = s.call("POST", "/api/v1/drills", None);
+    assert_eq!(code, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, j) = s.call("GET", &format!("/api/v1/jobs/{id}"), None);
+        if j["progress"]["running"]["analytics-1"] == "check_site_analytics" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow check never ran: {j}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!sandboxes(&s.dir.join("target")).is_empty());
+    // The same hosts again: refused at once, naming the run that holds them.
+    let (code, p) = s.call("POST", "/api/v1/restores", None);
+    assert_eq!(code, 409, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains(&id), "{p}");
+    let (code, _) = s.call("POST", &format!("/api/v1/jobs/{id}/cancel"), None);
+    assert_eq!(code, 202);
+    let done = s.finished(&id);
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert!(sandboxes(&s.dir.join("target")).is_empty());
+    let (code, _) = s.call("POST", &format!("/api/v1/jobs/{id}/cancel"), None);
+    assert_eq!(code, 409, "an ended job cannot be cancelled");
+}
