@@ -294,3 +294,106 @@ fn a_second_job_on_busy_hosts_is_409_and_cancel_rolls_back() {
     let (code, _) = s.call("POST", &format!("/api/v1/jobs/{id}/cancel"), None);
     assert_eq!(code, 409, "an ended job cannot be cancelled");
 }
+
+/// The venv's python: where `scripts/test` installed websocket-client.
+fn venv_python() -> PathBuf {
+    match std::env::var_os("ANSIBLE_INVENTORY") {
+        Some(p) => PathBuf::from(p).with_file_name("python"),
+        None => PathBuf::from(std::env::var("HOME").unwrap())
+            .join(".cache/setup/ansible-venv/bin/python"),
+    }
+}
+
+#[test]
+fn the_page_in_a_real_browser_signs_in_starts_a_backup_and_watches_it_finish() {
+    let bed = common::dc_demo();
+    // A backup that takes a few seconds, so that the page shows it live.
+    bed.file(
+        "demo-dc/answers.yml",
+        &(bed.read("demo-dc/answers.yml") + "hooks.before: sleep 3\n"),
+    );
+    let s = serve(&bed, "demo-dc");
+    let shots = bed.path("shots");
+    let out = Command::new(venv_python())
+        .arg(common::repo().join("tests/support/browse"))
+        .args([&s.base, TOKEN])
+        .arg(&shots)
+        .output()
+        .expect("python with websocket-client (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: J = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["first_page"], "/login", "{seen}");
+    assert!(
+        seen["after_sign_in"]
+            .as_str()
+            .unwrap()
+            .starts_with("Dashboard"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["cookie_visible_to_script"], "",
+        "the session cookie is HttpOnly"
+    );
+    assert!(
+        seen["job_page"].as_str().unwrap().starts_with("/jobs/"),
+        "{seen}"
+    );
+    assert_eq!(seen["job_status"], "succeeded", "{seen}");
+    assert!(
+        seen["live_events"].as_u64().unwrap() >= 2,
+        "events arrived live: {seen}"
+    );
+    assert!(
+        seen["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b.as_str().unwrap().starts_with("director-config-")),
+        "{seen}"
+    );
+    assert!(
+        seen["config_card"].as_str().unwrap().contains("ok"),
+        "{seen}"
+    );
+    for shot in [
+        "serve-login.png",
+        "serve-dashboard.png",
+        "serve-job.png",
+        "serve-backups.png",
+    ] {
+        assert!(shots.join(shot).exists(), "{shot}");
+    }
+    if let Ok(keep) = std::env::var("SETUP_KEEP_SCREENSHOTS") {
+        common::copy_dir(&shots, Path::new(&keep));
+    }
+    // A form without the session's CSRF token starts nothing; without a session, nothing either.
+    let jar = bed.path("jar");
+    let login = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-c"])
+        .arg(&jar)
+        .args(["--data", &format!("token={TOKEN}")])
+        .arg(format!("{}/login", s.base))
+        .status()
+        .unwrap();
+    assert!(login.success());
+    let forged = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-b"])
+        .arg(&jar)
+        .args(["--data", "csrf=guess&action=backup"])
+        .arg(format!("{}/ui/start", s.base))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&forged.stdout), "403");
+    let anonymous = curl(&s.base, "POST", "/ui/start", None, Some("{}"));
+    assert_eq!(anonymous.0, 303, "{anonymous:?}");
+    let (_, jobs) = s.call("GET", "/api/v1/jobs", None);
+    assert_eq!(
+        jobs["jobs"].as_array().unwrap().len(),
+        1,
+        "only the browser's backup ran"
+    );
+}

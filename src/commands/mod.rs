@@ -1,6 +1,7 @@
 //! The commands: one file each. Each takes the checked options, loads what it needs and nothing more.
 
 mod before;
+pub use before::site_in;
 pub mod check;
 mod digests;
 pub mod drill;

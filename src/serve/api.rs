@@ -19,60 +19,12 @@ use super::{Server, problem};
 #[derive(Clone)]
 pub struct Who(pub String);
 
-/// Every route: method, path, what it does (the OpenAPI document is built from this table).
-pub const ROUTES: &[(&str, &str, &str)] = &[
-    ("get", "/openapi.json", "This document."),
-    (
-        "get",
-        "/status",
-        "Are we protected: the newest backup of each kind with its age (the RPO), the next scheduled runs, the last drill.",
-    ),
-    (
-        "get",
-        "/backups",
-        "The backups in storage: name, time, age, size, and whether a trusted key signed each.",
-    ),
-    (
-        "post",
-        "/backups",
-        "Start a backup job (body: components, force). 202 with the job; 409 when another run holds the hosts.",
-    ),
-    (
-        "post",
-        "/restores",
-        "Start a restore job (body: config_backup, analytics_mode). 202 with the job; 409 when another run holds the hosts.",
-    ),
-    (
-        "post",
-        "/verify",
-        "Start a verify job: every backup a restore would read, downloaded and checked. 202 with the job.",
-    ),
-    (
-        "post",
-        "/drills",
-        "Start a drill job: the newest backups restored into a sandbox, checked, removed. 202 with the job.",
-    ),
-    ("get", "/jobs", "Every job, newest first."),
-    (
-        "get",
-        "/jobs/{id}",
-        "One job: status (running, succeeded, failed, cancelled, interrupted, refused), tasks done of total, the step each host is on, RTO, RPO and the report once it ended.",
-    ),
-    (
-        "get",
-        "/jobs/{id}/events",
-        "The job's events as Server-Sent Events, from its journal, in order, until it ends.",
-    ),
-    (
-        "post",
-        "/jobs/{id}/cancel",
-        "Cancel a running job as Ctrl-C would: it stops and rolls back.",
-    ),
-];
-
 pub fn router(s: Arc<Server>) -> Router {
     Router::new()
-        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route(
+            "/openapi.json",
+            get(|| async { Json(super::openapi::openapi()) }),
+        )
         .route("/status", get(status))
         .route("/backups", get(backups).post(start_backup))
         .route("/restores", post(start_restore))
@@ -85,38 +37,8 @@ pub fn router(s: Arc<Server>) -> Router {
         .with_state(s)
 }
 
-pub fn openapi() -> J {
-    let mut paths = serde_json::Map::new();
-    for (method, path, what) in ROUTES {
-        let mut op = json!({
-            "summary": what,
-            "security": [{"bearer": []}],
-            "responses": {
-                "200": {"description": "OK"},
-                "401": {"description": "No valid token", "content": {"application/problem+json": {}}},
-            },
-        });
-        if *method == "post" {
-            op["responses"]["202"] = json!({"description": "The job, started"});
-            op["responses"]["409"] = json!({"description": "The hosts are locked by another run", "content": {"application/problem+json": {}}});
-            op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"type": "object"}}}});
-        }
-        if path.contains("{id}") {
-            op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
-        }
-        let entry = paths.entry(format!("/api/v1{path}")).or_insert(json!({}));
-        entry[*method] = op;
-    }
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "setup", "version": env!("CARGO_PKG_VERSION")},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": paths,
-    })
-}
-
-/// `setup standalone list --json` in the server's folder.
-async fn list(s: &Server) -> Result<J, Response> {
+/// `setup standalone list --json` in the server's folder; why not, when it cannot be listed.
+pub(super) async fn list(s: &Server) -> Result<J, String> {
     let out = tokio::process::Command::new(&s.exe)
         .args(["standalone", "list", "--json", "--non-interactive", "-C"])
         .arg(&s.dir)
@@ -124,34 +46,21 @@ async fn list(s: &Server) -> Result<J, Response> {
         .stdin(std::process::Stdio::null())
         .output()
         .await
-        .map_err(|e| {
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot list",
-                &e.to_string(),
-            )
-        })?;
+        .map_err(|e| e.to_string())?;
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(problem(
-            StatusCode::BAD_GATEWAY,
-            "the storage cannot be listed",
-            err.trim(),
-        ));
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| {
-        problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "cannot list",
-            &e.to_string(),
-        )
-    })
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
 }
 
 async fn backups(State(s): State<Arc<Server>>) -> Response {
     match list(&s).await {
         Ok(j) => Json(j).into_response(),
-        Err(r) => r,
+        Err(why) => problem(
+            StatusCode::BAD_GATEWAY,
+            "the storage cannot be listed",
+            &why,
+        ),
     }
 }
 
@@ -171,9 +80,15 @@ fn next_run(weekday: Option<u32>, hour: u32, minute: u32) -> String {
 }
 
 async fn status(State(s): State<Arc<Server>>) -> Response {
-    let listed = match list(&s).await {
-        Ok(j) => j,
-        Err(r) => return r,
+    Json(status_json(&s).await).into_response()
+}
+
+/// What `/status` answers: the newest backup of each kind and its age (none when the storage
+/// cannot be listed: `storage_error` says why), the next runs, the last drill.
+pub(super) async fn status_json(s: &Server) -> J {
+    let (listed, storage_error) = match list(s).await {
+        Ok(j) => (j, None),
+        Err(why) => (json!({"backups": []}), Some(why)),
     };
     let mut kinds = serde_json::Map::new();
     for (kind, prefix) in [("config", "director-config-"), ("analytics", "analytics-")] {
@@ -227,13 +142,21 @@ async fn status(State(s): State<Arc<Server>>) -> Response {
         .ok()?;
         Some(json!({"id": id, "status": e["status"], "started_at": e["started_at"], "rto": e["rto"], "left_behind": e["left_behind"]}))
     });
-    Json(json!({
+    json!({
         "storage": listed["storage"],
+        "storage_error": storage_error,
         "backups": kinds,
         "next_runs": next,
         "last_drill": last_drill,
-    }))
-    .into_response()
+        "site": site(s),
+    })
+}
+
+/// The inventory's `site` variable.
+pub(super) fn site(s: &Server) -> String {
+    let mut diags = crate::diag::Diagnostics::default();
+    let inventory = crate::world::load_inventory(&s.options, &mut diags);
+    crate::commands::site_in(inventory.hosts.iter().map(|h| &h.vars))
 }
 
 async fn start(s: &Arc<Server>, kind: &str, args: Vec<String>, who: &str) -> Response {
@@ -396,7 +319,7 @@ async fn cancel(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Respons
 
 /// The job's journal as Server-Sent Events: one event per line, named after its `event`, in order,
 /// until the job has ended and every line is sent.
-async fn events(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
+pub(super) async fn events(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
     if s.jobs.view(&id).is_none() {
         return no_job(&id);
     }

@@ -11,6 +11,8 @@
 
 mod api;
 mod jobs;
+mod openapi;
+mod page;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -35,6 +37,7 @@ pub struct Server {
     pub jobs: Arc<jobs::Jobs>,
     pub exe: PathBuf,
     audit: std::sync::Mutex<()>,
+    pub sessions: page::Sessions,
 }
 
 /// An RFC 9457 problem document.
@@ -149,12 +152,14 @@ pub fn run(o: &Options, listen: &str, insecure_http: bool) -> Result<i32, Failur
         options: o.clone(),
         exe,
         audit: std::sync::Mutex::new(()),
+        sessions: page::Sessions::default(),
     });
     let api = api::router(server.clone())
         .layer(axum::middleware::from_fn_with_state(server.clone(), guard));
     let app = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .nest("/api/v1", api)
+        .merge(page::router(server.clone()))
         .fallback(|| async {
             problem(
                 StatusCode::NOT_FOUND,
