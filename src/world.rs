@@ -115,7 +115,7 @@ fn clock(o: &Options, diags: &mut Diagnostics) -> chrono::DateTime<chrono::Utc> 
     }
 }
 
-fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
     // `setup serve` names the run of a job after the job.
     if let Ok(id) = std::env::var("SETUP_RUN_ID")
         && id.len() == 21

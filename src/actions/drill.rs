@@ -105,6 +105,23 @@ async fn shell(ctx: &TaskCtx<'_>, command: &str) -> Result<crate::transport::Exe
     ctx.transport.exec(req).await.map_err(|e| e.to_string())
 }
 
+/// A command's output when it succeeded; `doing` and why when not.
+async fn argv_ok(
+    ctx: &TaskCtx<'_>,
+    argv: Vec<String>,
+    doing: &str,
+) -> Result<crate::transport::ExecOutput, String> {
+    let out = ctx
+        .transport
+        .exec(ctx.request(Program::Argv(argv)))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(format!("{doing}: {}", Outcome::from_exec(&out).message));
+    }
+    Ok(out)
+}
+
 async fn site_command(ctx: &TaskCtx<'_>) -> Outcome {
     let command = ctx.arg("command").unwrap_or_default();
     if command.trim().is_empty() {
@@ -153,17 +170,7 @@ async fn files(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
     let argv = ["sh", "-c", LIST_FILES, "sh", &dir]
         .map(String::from)
         .to_vec();
-    let out = ctx
-        .transport
-        .exec(ctx.request(Program::Argv(argv)))
-        .await
-        .map_err(|e| e.to_string())?;
-    if !out.success() {
-        return Err(format!(
-            "listing {dir}: {}",
-            Outcome::from_exec(&out).message
-        ));
-    }
+    let out = argv_ok(ctx, argv, &format!("listing {dir}")).await?;
     let found = out.stdout.trim().replacen(' ', " file(s), list sha256 ", 1);
     Ok(verdict(
         ctx,
@@ -297,17 +304,7 @@ async fn left(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
     };
     let mut argv: Vec<String> = ["sh", "-c", FIND_LEFT, "sh"].map(String::from).to_vec();
     argv.extend(patterns);
-    let out = ctx
-        .transport
-        .exec(ctx.request(Program::Argv(argv)))
-        .await
-        .map_err(|e| e.to_string())?;
-    if !out.success() {
-        return Err(format!(
-            "looking for what the drill left: {}",
-            out.stderr.trim()
-        ));
-    }
+    let out = argv_ok(ctx, argv, "looking for what the drill left").await?;
     let mut found: Vec<String> = out.stdout.lines().map(str::to_string).collect();
     if ctx.arg("database").is_some_and(|d| !d.is_empty()) {
         let conn = Conn::new(ctx)?;

@@ -168,7 +168,8 @@ pub fn evidence(c: &Collected, f: &Facts<'_>, status: &str, rpo: J) -> J {
     })
 }
 
-fn esc(s: &str) -> String {
+/// Text for HTML: `&`, `<`, `>` and `"` escaped.
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -221,6 +222,7 @@ pub fn gantt(e: &J) -> String {
             s
         );
     }
+    let mut labels = String::new();
     for t in &tasks {
         let lane_i = hosts
             .iter()
@@ -242,6 +244,16 @@ pub fn gantt(e: &J) -> String {
             _ => "#1c7ed6",
         };
         let w = (x(en) - x(s)).max(2.0);
+        // The step's name on a bar wide enough to hold it.
+        let step = text(&t["step"]);
+        if w > 7.0 * step.len() as f64 + 8.0 {
+            labels += &format!(
+                r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#fff">{}</text>"##,
+                x(s) + 4.0,
+                y + bar / 2.0 + 4.0,
+                esc(&step)
+            );
+        }
         svg += &format!(
             r##"<rect class="task" x="{:.1}" y="{y}" width="{w:.1}" height="{bar}" rx="3" fill="{color}"><title>{} on {}: {:.2} s to {:.2} s ({})</title></rect>"##,
             x(s),
@@ -252,26 +264,7 @@ pub fn gantt(e: &J) -> String {
             esc(&text(&t["status"]))
         );
     }
-    // Names on the bars wide enough to hold them.
-    for t in &tasks {
-        let lane_i = hosts
-            .iter()
-            .position(|h| *h == text(&t["host"]))
-            .unwrap_or(0);
-        let (s, en) = (
-            t["start"].as_f64().unwrap_or(0.0),
-            t["end"].as_f64().unwrap_or(0.0),
-        );
-        let step = text(&t["step"]);
-        if x(en) - x(s) > 7.0 * step.len() as f64 + 8.0 {
-            svg += &format!(
-                r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#fff">{}</text>"##,
-                x(s) + 4.0,
-                30.0 + lane * lane_i as f64 + lane / 2.0 + 4.0,
-                esc(&step)
-            );
-        }
-    }
+    svg += &labels;
     let ly = height - 14.0;
     svg += &format!(
         r##"<rect x="130" y="{}" width="12" height="12" fill="#e8590c"/><text x="148" y="{ly}" font-size="12">critical path</text><rect x="250" y="{}" width="12" height="12" fill="#1c7ed6"/><text x="268" y="{ly}" font-size="12">other steps</text><rect x="370" y="{}" width="12" height="12" fill="#868e96"/><text x="388" y="{ly}" font-size="12">clean-up after a failure</text><rect x="560" y="{}" width="12" height="12" fill="#c92a2a"/><text x="578" y="{ly}" font-size="12">failed</text>"##,

@@ -25,16 +25,7 @@ fn now() -> String {
 
 /// A run id, as the engine makes them: the job's id and its run's.
 fn new_id() -> String {
-    let t = chrono::Utc::now();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{}-{:04x}",
-        t.format("%Y%m%dT%H%M%SZ"),
-        (nanos ^ std::process::id()) & 0xffff
-    )
+    crate::world::new_run_id(chrono::Utc::now())
 }
 
 impl Jobs {

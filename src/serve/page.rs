@@ -17,6 +17,7 @@ use axum::{Extension, Router};
 use serde_json::Value as J;
 
 use super::{Server, api, problem, tokens};
+use crate::report::drill::esc;
 
 const COOKIE: &str = "setup_session";
 const HOURS: i64 = 8;
@@ -37,13 +38,6 @@ fn random_hex() -> String {
     let mut b = [0u8; 32];
     let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
     hex::encode(b)
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn text(v: &J) -> String {
