@@ -36,9 +36,16 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Serve {
             listen,
             insecure_http,
+            tls_cert,
+            tls_key,
             token,
         } => match token {
-            None => crate::serve::run(&o, listen, *insecure_http),
+            None => crate::serve::run(
+                &o,
+                listen,
+                *insecure_http,
+                tls_cert.as_deref().zip(tls_key.as_deref()),
+            ),
             Some(crate::cli::TokenCommand::Token { action, name }) => {
                 crate::serve::token(&o, *action, name.as_deref())
             }

@@ -115,9 +115,15 @@ pub enum Command {
         /// Where to listen: loopback by default; another address needs --insecure-http.
         #[arg(long, default_value = "127.0.0.1:7080")]
         listen: String,
-        /// Accept listening beyond loopback in plain HTTP (put a TLS proxy in front instead).
-        #[arg(long)]
+        /// Accept listening beyond loopback in plain HTTP (give --tls-cert and --tls-key instead).
+        #[arg(long, conflicts_with = "tls_cert")]
         insecure_http: bool,
+        /// Serve HTTPS with this PEM certificate chain (and --tls-key); then any address is fine.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Manage the API tokens (kept hashed in .setup/serve/tokens.json).
         #[command(subcommand)]
         token: Option<TokenCommand>,

@@ -245,6 +245,18 @@ fn a_backup_job_runs_to_its_end_and_its_events_arrive_in_order() {
     );
     let (_, all) = s.call("GET", "/api/v1/jobs", None);
     assert_eq!(all["jobs"][0]["id"], id.as_str());
+    let (code, metrics) = s.call("GET", "/api/v1/metrics", None);
+    assert_eq!(code, 200);
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("setup_newest_backup_age_seconds{kind=\"config\"} "),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("setup_jobs{status=\"succeeded\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("setup_storage_up 1\n"), "{metrics}");
 }
 
 /// Paths of a drill's sandbox under `root`.
@@ -396,4 +408,72 @@ fn the_page_in_a_real_browser_signs_in_starts_a_backup_and_watches_it_finish() {
         1,
         "only the browser's backup ran"
     );
+}
+
+#[test]
+fn with_a_certificate_it_serves_https_beyond_loopback_too() {
+    let bed = common::dc_demo();
+    let tls = bed.path("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let script = "set -e
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key -out ca.pem -subj '/CN=setup test CA' 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout key.pem -out leaf.csr -subj /CN=localhost 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > leaf.ext
+openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out cert.pem -extfile leaf.ext 2>/dev/null";
+    assert!(
+        Command::new("sh")
+            .args(["-c", script])
+            .current_dir(&tls)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let port = free_port();
+    let mut child = bed
+        .command(&[
+            "serve",
+            "-C",
+            "demo-dc",
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+        ])
+        .arg("--tls-cert")
+        .arg(tls.join("cert.pem"))
+        .arg("--tls-key")
+        .arg(tls.join("key.pem"))
+        .env("SETUP_SERVE_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let https = |path: &str, token: bool| {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-o", "-", "-w", "\\n%{http_code}", "--cacert"])
+            .arg(tls.join("ca.pem"));
+        if token {
+            c.args(["-H", &format!("Authorization: Bearer {TOKEN}")]);
+        }
+        let out = c
+            .arg(format!("https://localhost:{port}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !https("/healthz", false).ends_with("\n200") {
+        assert!(std::time::Instant::now() < deadline, "no HTTPS answer");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(https("/api/v1/jobs", false).ends_with("\n401"));
+    assert!(https("/api/v1/jobs", true).ends_with("\n200"));
+    // Plain HTTP to the same port gets no answer.
+    let (code, _, _) = curl(
+        &format!("http://127.0.0.1:{port}"),
+        "GET",
+        "/healthz",
+        None,
+        None,
+    );
+    assert_ne!(code, 200);
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -26,6 +26,7 @@ pub fn router(s: Arc<Server>) -> Router {
             get(|| async { Json(super::openapi::openapi()) }),
         )
         .route("/status", get(status))
+        .route("/metrics", get(metrics))
         .route("/backups", get(backups).post(start_backup))
         .route("/restores", post(start_restore))
         .route("/verify", post(start_verify))
@@ -81,6 +82,48 @@ fn next_run(weekday: Option<u32>, hour: u32, minute: u32) -> String {
 
 async fn status(State(s): State<Arc<Server>>) -> Response {
     Json(status_json(&s).await).into_response()
+}
+
+/// `/metrics`: what `/status` says, in Prometheus text format.
+async fn metrics(State(s): State<Arc<Server>>) -> Response {
+    let st = status_json(&s).await;
+    let mut out = String::from(
+        "# HELP setup_newest_backup_age_seconds Age of the newest trusted backup of each kind in storage.\n# TYPE setup_newest_backup_age_seconds gauge\n",
+    );
+    for kind in ["config", "analytics"] {
+        if let Some(age) = st["backups"][kind]["rpo_seconds"].as_i64() {
+            out += &format!("setup_newest_backup_age_seconds{{kind=\"{kind}\"}} {age}\n");
+        }
+    }
+    out += "# HELP setup_storage_up 1 when the storage could be listed.\n# TYPE setup_storage_up gauge\n";
+    out += &format!(
+        "setup_storage_up {}\n",
+        u8::from(st["storage_error"].is_null())
+    );
+    let mut by: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for j in s.jobs.all() {
+        *by.entry(j["status"].as_str().unwrap_or("unknown").to_string())
+            .or_default() += 1;
+    }
+    out += "# HELP setup_jobs Jobs of this server by status.\n# TYPE setup_jobs gauge\n";
+    for (status, n) in by {
+        out += &format!("setup_jobs{{status=\"{status}\"}} {n}\n");
+    }
+    if let Some(d) = st["last_drill"].as_object() {
+        out += "# HELP setup_last_drill_passed 1 when the last drill passed.\n# TYPE setup_last_drill_passed gauge\n";
+        out += &format!(
+            "setup_last_drill_passed {}\n",
+            u8::from(d["status"] == "passed")
+        );
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+        .into_response()
 }
 
 /// What `/status` answers: the newest backup of each kind and its age (none when the storage

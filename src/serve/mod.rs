@@ -13,6 +13,7 @@ mod api;
 mod jobs;
 mod openapi;
 mod page;
+mod tls;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ pub struct Server {
     pub exe: PathBuf,
     audit: std::sync::Mutex<()>,
     pub sessions: page::Sessions,
+    /// Served over TLS: the session cookie is `Secure`.
+    pub https: bool,
 }
 
 /// An RFC 9457 problem document.
@@ -112,7 +115,7 @@ async fn guard(State(s): State<Arc<Server>>, mut req: Request, next: Next) -> Re
 }
 
 /// Refuses to listen beyond loopback in plain HTTP unless told to.
-fn checked_listen(listen: &str, insecure_http: bool) -> Result<SocketAddr, Failure> {
+fn checked_listen(listen: &str, insecure_http: bool, tls: bool) -> Result<SocketAddr, Failure> {
     let addr: SocketAddr = listen.parse().map_err(|_| {
         Failure::invalid(
             Diag::plain(
@@ -122,20 +125,32 @@ fn checked_listen(listen: &str, insecure_http: bool) -> Result<SocketAddr, Failu
             .help("write e.g. `--listen 127.0.0.1:7080`"),
         )
     })?;
-    if !addr.ip().is_loopback() && !insecure_http {
+    if !addr.ip().is_loopback() && !insecure_http && !tls {
         return Err(Failure::invalid(
             Diag::plain(
                 "listen",
                 format!("--listen {addr} is beyond this machine, and the server speaks plain HTTP: tokens and answers would cross the network readable"),
             )
-            .help("listen on 127.0.0.1 behind a TLS proxy, or give --insecure-http to accept that"),
+            .help("give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy, or give --insecure-http to accept that"),
         ));
     }
     Ok(addr)
 }
 
-pub fn run(o: &Options, listen: &str, insecure_http: bool) -> Result<i32, Failure> {
-    let addr = checked_listen(listen, insecure_http)?;
+pub fn run(
+    o: &Options,
+    listen: &str,
+    insecure_http: bool,
+    tls: Option<(&std::path::Path, &std::path::Path)>,
+) -> Result<i32, Failure> {
+    let addr = checked_listen(listen, insecure_http, tls.is_some())?;
+    let acceptor = match tls {
+        Some((cert, key)) => Some(
+            tls::acceptor(&o.dir.join(cert), &o.dir.join(key))
+                .map_err(|e| Failure::invalid(Diag::plain("tls", e)))?,
+        ),
+        None => None,
+    };
     let dir = std::fs::canonicalize(&o.dir)
         .map_err(|e| Failure::invalid(Diag::plain("dir", format!("{}: {e}", o.dir.display()))))?;
     let exe = std::env::current_exe().map_err(|e| Failure::Other(e.to_string()))?;
@@ -153,6 +168,7 @@ pub fn run(o: &Options, listen: &str, insecure_http: bool) -> Result<i32, Failur
         exe,
         audit: std::sync::Mutex::new(()),
         sessions: page::Sessions::default(),
+        https: acceptor.is_some(),
     });
     let api = api::router(server.clone())
         .layer(axum::middleware::from_fn_with_state(server.clone(), guard));
@@ -175,19 +191,34 @@ pub fn run(o: &Options, listen: &str, insecure_http: bool) -> Result<i32, Failur
         let bound = listener
             .local_addr()
             .map_err(|e| Failure::Other(e.to_string()))?;
-        if !bound.ip().is_loopback() {
-            eprintln!("WARNING: serving plain HTTP on {bound} (--insecure-http)");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let failed = |e: std::io::Error| Failure::Other(e.to_string());
+        let at = server.dir.display();
+        match acceptor {
+            Some(acceptor) => {
+                println!("setup serve: listening on https://{bound} for {at}");
+                let tls = tls::TlsListener {
+                    tcp: listener,
+                    acceptor,
+                };
+                axum::serve(tls, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                    .map_err(failed)?;
+            }
+            None => {
+                if !bound.ip().is_loopback() {
+                    eprintln!("WARNING: serving plain HTTP on {bound} (--insecure-http)");
+                }
+                println!("setup serve: listening on http://{bound} for {at}");
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                    .map_err(failed)?;
+            }
         }
-        println!(
-            "setup serve: listening on http://{bound} for {}",
-            server.dir.display()
-        );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| Failure::Other(e.to_string()))?;
         Ok(0)
     })
 }

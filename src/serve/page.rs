@@ -147,8 +147,9 @@ async fn login(State(s): State<Arc<Server>>, Form(f): Form<LoginForm>) -> Respon
     );
     s.audit(&who, "POST", "/login", 303);
     let cookie = format!(
-        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        HOURS * 3600
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        HOURS * 3600,
+        if s.https { "; Secure" } else { "" }
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
 }
