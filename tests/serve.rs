@@ -169,6 +169,20 @@ fn without_a_token_nothing_but_health_answers_and_the_api_describes_itself() {
     ] {
         assert!(doc["paths"][p].is_object(), "{p} is not described");
     }
+    // Every path the document names is one the server knows (a GET of a POST-only path is 405).
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let path = path.replace("{id}", "nope");
+        let method = if ops["get"].is_object() {
+            "GET"
+        } else {
+            "OPTIONS"
+        };
+        let (code, _, body) = curl(&s.base, method, &path, Some(TOKEN), None);
+        assert!(
+            code != 404 || body.contains("no such job"),
+            "{path}: {code} {body}"
+        );
+    }
     let (code, p) = s.call("GET", "/api/v1/jobs/nope", None);
     assert_eq!((code, p["status"].as_u64()), (404, Some(404)));
     // Every request is audited, with the token's name.
@@ -476,4 +490,48 @@ openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 
     assert_ne!(code, 200);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn storage_settings_are_written_and_their_secrets_never_read_back() {
+    let bed = common::dc_demo();
+    let s = serve(&bed, "demo-dc");
+    let (code, st) = s.call("GET", "/api/v1/storage", None);
+    assert_eq!(code, 200, "{st}");
+    assert_eq!(st["type"], "local");
+    assert_eq!(st["settings"]["local.path"], "store");
+    let sftp = format!(
+        r#"{{"type": "sftp", "settings": {{"host": "vault.example", "port": 22, "user": "dr", "password": "{SECRET}", "path": "/backups"}}}}"#
+    );
+    let (code, st) = s.call("PUT", "/api/v1/storage", Some(&sftp));
+    assert_eq!(code, 200, "{st}");
+    assert_eq!(st["type"], "sftp");
+    assert_eq!(st["settings"]["sftp.password"], "set");
+    assert_eq!(st["settings"]["sftp.host"], "vault.example");
+    let answers = bed.read("demo-dc/answers.yml");
+    assert!(
+        answers.contains(SECRET) && !answers.contains("storage.local.path"),
+        "{answers}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(bed.path("demo-dc/answers.yml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "answers.yml holds a secret: owner-only");
+    let (code, p) = s.call(
+        "PUT",
+        "/api/v1/storage",
+        Some(r#"{"type": "s3", "settings": {"bucket_name": "x"}}"#),
+    );
+    assert_eq!(code, 422, "{p}");
+    let (code, _) = s.call(
+        "PUT",
+        "/api/v1/storage",
+        Some(r#"{"type": "local", "settings": {"path": "store"}}"#),
+    );
+    assert_eq!(code, 200);
+    let (code, t) = s.call("POST", "/api/v1/storage/test", None);
+    assert_eq!(code, 200);
+    assert_eq!(t["ok"], true, "{t}");
 }

@@ -1,5 +1,5 @@
-//! The endpoints under `/api/v1/`. Their OpenAPI 3 description is `openapi()`, served at
-//! `/api/v1/openapi.json`; a test checks that it names every route the router has.
+//! The endpoints under `/api/v1/`. Their OpenAPI 3 description (`openapi`) is served at
+//! `/api/v1/openapi.json`.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

@@ -13,6 +13,7 @@ mod api;
 mod jobs;
 mod openapi;
 mod page;
+mod storage;
 mod tls;
 pub mod tokens;
 
@@ -171,6 +172,7 @@ pub fn run(
         https: acceptor.is_some(),
     });
     let api = api::router(server.clone())
+        .merge(storage::router(server.clone()))
         .layer(axum::middleware::from_fn_with_state(server.clone(), guard));
     let app = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))

@@ -1,11 +1,31 @@
-//! The OpenAPI 3 description of `/api/v1/`, built from the table of routes (a test checks that the
-//! router and the table name the same paths).
+//! The OpenAPI 3 description of `/api/v1/`, built from the table of routes (tests/serve.rs asks
+//! every path the document names and expects none to be unknown).
 
 use serde_json::{Value as J, json};
 
 /// Every route: method, path, what it does (the OpenAPI document is built from this table).
 pub const ROUTES: &[(&str, &str, &str)] = &[
     ("get", "/openapi.json", "This document."),
+    (
+        "get",
+        "/metrics",
+        "Prometheus text: the age of the newest backup of each kind, whether the storage answers, the jobs by status, whether the last drill passed.",
+    ),
+    (
+        "get",
+        "/storage",
+        "The storage settings: type and settings, every secret as \"set\" (secrets are write-only).",
+    ),
+    (
+        "put",
+        "/storage",
+        "Replace the storage settings in answers.yml (body: type, settings); answers with the settings as GET does.",
+    ),
+    (
+        "post",
+        "/storage/test",
+        "Write, list, read back and delete a test object in the storage.",
+    ),
     (
         "get",
         "/status",
