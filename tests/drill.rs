@@ -461,3 +461,50 @@ fn with_a_drill_group_the_drill_runs_on_its_sandbox_hosts_alone_and_nothing_else
     assert!(bed.path("target/director-1/etc/director").exists());
     assert_eq!(tree_digest(&bed.path("target/drill-1")), sandbox);
 }
+
+#[test]
+fn a_sandbox_director_is_started_and_stopped_and_a_stop_with_nothing_to_stop_is_no_failure() {
+    let bed = demo_site();
+    // Its stop fails when nothing runs: so it does when the drill first sweeps.
+    bed.file(
+        "restore.yml",
+        &(bed.read("restore.yml")
+            + "drill:\n  start: 'echo started > \"$SETUP_DRILL_CONFIG_DIR/.director\"'\n  stop: 'rm \"$SETUP_DRILL_CONFIG_DIR/.director\"'\n  checks:\n    - { name: the sandbox director runs, command: 'cat \"$SETUP_DRILL_CONFIG_DIR/.director\"', expect: started }\n"),
+    );
+    let out = bed.run(&["standalone", "drill", "--now", "2026-11-30T12:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let e = evidence(&drills(&bed)[0]);
+    let site = e["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "the sandbox director runs")
+        .cloned()
+        .expect("the site's check ran");
+    assert_eq!(site["passed"], true, "{site}");
+    assert!(out.stdout.contains("sweep_director"), "{}", out.stdout);
+    assert_eq!(e["left_behind"], "nothing");
+}
+
+#[test]
+fn a_check_that_cannot_run_fails_the_drill_though_the_engine_goes_on() {
+    let bed = demo_site();
+    // The demo's director has no database: an SQL check cannot run there.
+    bed.file(
+        "restore.yml",
+        &(bed.read("restore.yml")
+            + "drill:\n  checks:\n    - { name: rows, sql: 'SELECT 1', expect: 1 }\n"),
+    );
+    let out = bed.run(&["standalone", "drill", "--now", "2026-11-30T12:00:00Z"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("step check_site_director on director-1:"),
+        "{}",
+        out.stderr
+    );
+    let e = evidence(&drills(&bed)[0]);
+    assert_eq!(e["status"], "failed");
+    assert_eq!(e["failed_steps"][0]["step"], "check_site_director", "{e}");
+    assert_eq!(e["left_behind"], "nothing");
+}

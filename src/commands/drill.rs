@@ -58,8 +58,15 @@ pub fn rto_checks(w: &World, c: &Collected) -> Vec<Event> {
 }
 
 /// What failed in a drill: each failed check and each failed step (checks carry `ignore_errors`,
-/// so the run itself goes on).
-pub fn failures(c: &Collected) -> Vec<String> {
+/// so the run itself goes on). The sweep of what an earlier drill left is not the drill: a sweep
+/// step that fails (a `drill.stop` with nothing to stop) counts only through the look after it.
+pub fn failures(c: &Collected, plan: &crate::plan::Plan) -> Vec<String> {
+    let sweep = |step: &str| {
+        plan.main.steps.iter().any(|ps| {
+            let tagged = |tag: &str| ps.step.tags.iter().any(|t| t == tag);
+            ps.step.id == step && tagged("sweep") && !tagged("look")
+        })
+    };
     let mut out: Vec<String> = c
         .checks
         .iter()
@@ -74,7 +81,13 @@ pub fn failures(c: &Collected) -> Vec<String> {
             )
         })
         .collect();
-    for t in c.tasks.iter().filter(|t| t.status == Status::Failed) {
+    for t in c
+        .tasks
+        .iter()
+        // A check step's failure is ignored by the engine (so every check runs): it is still one.
+        .filter(|t| t.status == Status::Failed || t.message.ends_with("(ignored)"))
+        .filter(|t| t.rollback || !sweep(&t.step))
+    {
         let checked = c
             .checks
             .iter()

@@ -267,7 +267,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         }
     }
     let drill_failures = if w.operation == "drill" {
-        super::drill::failures(&collector.0.lock().expect("collector"))
+        super::drill::failures(&collector.0.lock().expect("collector"), &w.plan)
     } else {
         Vec::new()
     };
