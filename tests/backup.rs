@@ -638,18 +638,6 @@ fn a_retention_of_zero_is_refused() {
     assert!(!bed.path("demo-dc/store").exists(), "nothing was backed up");
 }
 
-/// The units `schedule show` prints, by file name.
-fn shown_units(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for part in text.split("--- ").skip(1) {
-        let (name, body) = part.split_once(" ---\n").unwrap();
-        if name.starts_with("setup-") {
-            out.push((name.to_string(), body.trim_end().to_string() + "\n"));
-        }
-    }
-    out
-}
-
 #[test]
 fn schedules_are_utc_units_that_systemd_accepts_and_a_bad_time_is_refused() {
     let bed = sites();
@@ -659,7 +647,7 @@ fn schedules_are_utc_units_that_systemd_accepts_and_a_bad_time_is_refused() {
     );
     let out = bed.run(&["-C", "demo-dc", "standalone", "schedule", "show"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let units = shown_units(&out.stdout);
+    let units = common::shown_units(&out.stdout);
     // Named per folder: setup-backup-<8 hex digits of the folder's path>-<component>.
     let names: Vec<String> = units
         .iter()
@@ -688,7 +676,7 @@ fn schedules_are_utc_units_that_systemd_accepts_and_a_bad_time_is_refused() {
     copy_dir(&bed.path("demo-dc"), &bed.path("second-dc"));
     let second = bed.run(&["-C", "second-dc", "standalone", "schedule", "show"]);
     assert_eq!(second.code, 0, "{}", second.stderr);
-    let other = shown_units(&second.stdout);
+    let other = common::shown_units(&second.stdout);
     assert!(units.iter().all(|(n, _)| other.iter().all(|(m, _)| m != n)));
     let timer = &units[1].1;
     for needle in [
@@ -704,25 +692,7 @@ fn schedules_are_utc_units_that_systemd_accepts_and_a_bad_time_is_refused() {
         "{}",
         out.stdout
     );
-    let dir = tempfile::tempdir().unwrap();
-    let files: Vec<std::path::PathBuf> = units
-        .iter()
-        .map(|(n, t)| {
-            let p = dir.path().join(n);
-            std::fs::write(&p, t).unwrap();
-            p
-        })
-        .collect();
-    let verify = std::process::Command::new("systemd-analyze")
-        .args(["verify", "--man=no"])
-        .args(&files)
-        .output()
-        .expect("systemd-analyze (scripts/test installs systemd)");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    common::systemd_verify(&units);
     bed.file(
         "demo-dc/backup.yml",
         &bed.read("demo-dc/backup.yml")

@@ -373,14 +373,7 @@ fn a_weekly_drill_is_scheduled_in_utc_from_restore_yml() {
     );
     let out = bed.run(&["standalone", "schedule", "show"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let units: Vec<(String, String)> = out
-        .stdout
-        .split("--- ")
-        .skip(1)
-        .filter_map(|part| part.split_once(" ---\n"))
-        .filter(|(name, _)| name.starts_with("setup-"))
-        .map(|(n, b)| (n.to_string(), b.trim_end().to_string() + "\n"))
-        .collect();
+    let units = common::shown_units(&out.stdout);
     assert_eq!(units.len(), 2, "{}", out.stdout);
     assert!(units[0].0.starts_with("setup-drill-") && units[0].0.ends_with(".service"));
     assert!(
@@ -398,25 +391,7 @@ fn a_weekly_drill_is_scheduled_in_utc_from_restore_yml() {
         "{}",
         out.stdout
     );
-    let dir = tempfile::tempdir().unwrap();
-    let files: Vec<std::path::PathBuf> = units
-        .iter()
-        .map(|(n, t)| {
-            let p = dir.path().join(n);
-            std::fs::write(&p, t).unwrap();
-            p
-        })
-        .collect();
-    let verify = std::process::Command::new("systemd-analyze")
-        .args(["verify", "--man=no"])
-        .args(&files)
-        .output()
-        .expect("systemd-analyze (scripts/test installs systemd)");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    common::systemd_verify(&units);
     bed.file(
         "restore.yml",
         &bed.read("restore.yml").replace("Sun 04:00", "Sunday at 4"),

@@ -140,10 +140,11 @@ pub fn evidence(
     Ok(dir)
 }
 
-/// `--list`: past drills, newest first.
-fn list(o: &Options) -> Result<i32, Failure> {
-    let dir = drills_dir(&o.dir);
-    let mut ids: Vec<String> = std::fs::read_dir(&dir)
+/// Past drills under `dir`, newest first: each id with its evidence (null when its report.json
+/// cannot be read).
+pub fn past(dir: &Path) -> Vec<(String, J)> {
+    let drills = drills_dir(dir);
+    let mut ids: Vec<String> = std::fs::read_dir(&drills)
         .into_iter()
         .flatten()
         .flatten()
@@ -151,10 +152,24 @@ fn list(o: &Options) -> Result<i32, Failure> {
         .collect();
     ids.sort();
     ids.reverse();
-    if ids.is_empty() {
+    ids.into_iter()
+        .map(|id| {
+            let e = std::fs::read_to_string(drills.join(&id).join("report.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(J::Null);
+            (id, e)
+        })
+        .collect()
+}
+
+/// `--list`: past drills, newest first.
+fn list(o: &Options) -> Result<i32, Failure> {
+    let drills = past(&o.dir);
+    if drills.is_empty() {
         println!(
             "No drill yet in {} (run `setup standalone drill`).",
-            dir.display()
+            drills_dir(&o.dir).display()
         );
         return Ok(0);
     }
@@ -162,12 +177,7 @@ fn list(o: &Options) -> Result<i32, Failure> {
         "{:<24} {:<7} {:<22} {:<16} {:<16} LEFT BEHIND",
         "DRILL", "RESULT", "STARTED (UTC)", "RTO CONFIG", "RTO FULL"
     );
-    for id in ids {
-        let path = dir.join(&id).join("report.json");
-        let e: J = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(J::Null);
+    for (id, e) in drills {
         if e.is_null() {
             println!("{id:<24} (no readable report.json)");
             continue;

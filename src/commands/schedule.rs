@@ -15,12 +15,12 @@ use crate::diag::Diag;
 use crate::failure::Failure;
 use crate::options::Options;
 
-struct Job {
-    component: String,
+pub struct Job {
+    pub component: String,
     /// For a weekly job (the drill): the weekday, Sunday 0.
-    weekday: Option<u32>,
-    hour: u32,
-    minute: u32,
+    pub weekday: Option<u32>,
+    pub hour: u32,
+    pub minute: u32,
 }
 
 impl Job {
@@ -36,7 +36,7 @@ impl Job {
         }
     }
 
-    fn what(&self) -> String {
+    pub fn what(&self) -> String {
         if self.component == "drill" {
             "drill".into()
         } else {
@@ -53,7 +53,8 @@ impl Job {
     }
 }
 
-fn jobs(o: &Options) -> Result<Vec<Job>, Failure> {
+/// The folder's scheduled jobs: the drill of restore.yml, the backups of backup.yml.
+pub fn jobs(o: &Options) -> Result<Vec<Job>, Failure> {
     let mut jobs = Vec::new();
     if o.restore_file.path.exists()
         && let Some((weekday, hour, minute)) = crate::world::load_restore_only(o)?.drill_schedule

@@ -152,39 +152,16 @@ pub(super) async fn status_json(s: &Server) -> J {
             }),
         );
     }
-    let o = &s.options;
-    let mut next = Vec::new();
-    if o.backup_file.path.exists()
-        && let Ok(spec) = crate::world::load_backup_only(o)
-    {
-        for (component, time) in &spec.schedule {
-            if let Ok(t) = chrono::NaiveTime::parse_from_str(time, "%H:%M") {
-                use chrono::Timelike;
-                next.push(json!({"job": format!("{component} backup"), "at": next_run(None, t.hour(), t.minute())}));
-            }
-        }
-    }
-    if o.restore_file.path.exists()
-        && let Ok(spec) = crate::world::load_restore_only(o)
-        && let Some((d, h, m)) = spec.drill_schedule
-    {
-        next.push(json!({"job": "drill", "at": next_run(Some(d), h, m)}));
-    }
-    let drills = crate::commands::drill::drills_dir(&s.dir);
-    let mut ids: Vec<String> = std::fs::read_dir(&drills)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
+    let next: Vec<J> = crate::commands::schedule::jobs(&s.options)
+        .unwrap_or_default()
+        .iter()
+        .map(|j| json!({"job": j.what(), "at": next_run(j.weekday, j.hour, j.minute)}))
         .collect();
-    ids.sort();
-    let last_drill = ids.last().and_then(|id| {
-        let e: J = serde_json::from_str(
-            &std::fs::read_to_string(drills.join(id).join("report.json")).ok()?,
-        )
-        .ok()?;
-        Some(json!({"id": id, "status": e["status"], "started_at": e["started_at"], "rto": e["rto"], "left_behind": e["left_behind"]}))
-    });
+    let last_drill = crate::commands::drill::past(&s.dir)
+        .into_iter()
+        .next()
+        .filter(|(_, e)| !e.is_null())
+        .map(|(id, e)| json!({"id": id, "status": e["status"], "started_at": e["started_at"], "rto": e["rto"], "left_behind": e["left_behind"]}));
     json!({
         "storage": listed["storage"],
         "storage_error": storage_error,

@@ -342,3 +342,38 @@ pub fn tree_digest(root: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// The units `schedule show` prints, by file name.
+pub fn shown_units(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in text.split("--- ").skip(1) {
+        let (name, body) = part.split_once(" ---\n").unwrap();
+        if name.starts_with("setup-") {
+            out.push((name.to_string(), body.trim_end().to_string() + "\n"));
+        }
+    }
+    out
+}
+
+/// `systemd-analyze verify` accepts these units (file name, text).
+pub fn systemd_verify(units: &[(String, String)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = units
+        .iter()
+        .map(|(n, t)| {
+            let p = dir.path().join(n);
+            std::fs::write(&p, t).unwrap();
+            p
+        })
+        .collect();
+    let verify = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&files)
+        .output()
+        .expect("systemd-analyze (scripts/test installs systemd)");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
