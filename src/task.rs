@@ -214,6 +214,8 @@ pub struct Outcome {
     pub data: J,
     /// How to take back what the task changed, if it can be; the engine runs it on rollback.
     pub undo: Option<Undo>,
+    /// A failure its step's `ignore_errors` let pass (the status is then ok).
+    pub ignored: bool,
 }
 
 /// A command that takes a task's change back, and what it does, for the journal and the summary.
@@ -290,6 +292,7 @@ impl Outcome {
             message: message.into(),
             data: J::Null,
             undo: None,
+            ignored: false,
         }
     }
     pub fn changed(message: impl Into<String>) -> Self {
@@ -361,6 +364,7 @@ impl Outcome {
             message,
             data: json!({"rc": out.code, "stdout": out.stdout, "stderr": out.stderr}),
             undo: None,
+            ignored: false,
         }
     }
 

@@ -85,7 +85,7 @@ pub fn failures(c: &Collected, plan: &crate::plan::Plan) -> Vec<String> {
         .tasks
         .iter()
         // A check step's failure is ignored by the engine (so every check runs): it is still one.
-        .filter(|t| t.status == Status::Failed || t.message.ends_with("(ignored)"))
+        .filter(|t| t.status == Status::Failed || t.ignored)
         .filter(|t| t.rollback || !sweep(&t.step))
     {
         let checked = c

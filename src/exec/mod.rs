@@ -56,6 +56,7 @@ fn aborted(shared: &RunShared, dag: &Dag, t: usize, rollback: bool, why: &str) {
         message: why.into(),
         registered: None,
         destructive: dag.steps[task.step].step.destructive,
+        ignored: false,
         undo: Vec::new(),
         undo_programs: Vec::new(),
     });

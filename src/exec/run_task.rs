@@ -211,6 +211,7 @@ pub(super) async fn run_task(
                 message: shared.masker.mask(&outcome.message),
                 registered,
                 destructive: step.destructive,
+                ignored: outcome.ignored,
                 undo,
                 undo_programs,
             });
@@ -336,6 +337,7 @@ pub(super) async fn run_task(
     if overall.status == Status::Failed && step.ignore_errors {
         overall.message = format!("{} (ignored)", overall.message);
         overall.status = Status::Ok;
+        overall.ignored = true;
     }
     finish(overall, hash, started_at, undone_by)
 }

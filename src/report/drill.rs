@@ -145,7 +145,7 @@ pub fn evidence(c: &Collected, f: &Facts<'_>, status: &str, rpo: J) -> J {
     let failed_tasks: Vec<J> = c
         .tasks
         .iter()
-        .filter(|t| t.status == Status::Failed || t.message.ends_with("(ignored)"))
+        .filter(|t| t.status == Status::Failed || t.ignored)
         .map(|t| json!({"step": t.step, "host": t.host, "message": t.message}))
         .collect();
     json!({

@@ -57,6 +57,9 @@ pub enum Event {
         message: String,
         registered: Option<J>,
         destructive: bool,
+        /// A failure its step's `ignore_errors` let pass (the status is then ok).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ignored: bool,
         /// What rollback would do to take this task's change back.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         undo: Vec<String>,

@@ -21,6 +21,8 @@ pub struct TaskRecord {
     pub finished_at: DateTime<Utc>,
     pub message: String,
     pub input_hash: String,
+    /// A failure its step's `ignore_errors` let pass.
+    pub ignored: bool,
 }
 
 #[derive(Default)]
@@ -76,6 +78,7 @@ impl Sink for Collector {
                 message,
                 input_hash,
                 registered,
+                ignored,
                 ..
             } => {
                 if let (Some(component), Some(bytes)) = (
@@ -107,6 +110,7 @@ impl Sink for Collector {
                     finished_at: *at,
                     message: message.clone(),
                     input_hash: input_hash.clone(),
+                    ignored: *ignored,
                 })
             }
             Event::Gate { decision } => c.gate = Some(decision.clone()),
