@@ -4,128 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::Command;
 
 use common::Bed;
+use common::served::{SECRET, TOKEN, curl, free_port, serve, venv_python};
 use serde_json::Value as J;
-
-const TOKEN: &str = "Serve-Token-For-Tests-5b1d";
-const SECRET: &str = "Webhook-Secret-In-Answers-93";
-
-struct Served {
-    child: Child,
-    base: String,
-    dir: PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn serve(bed: &Bed, folder: &str) -> Served {
-    let port = free_port();
-    let child = bed
-        .command(&[
-            "serve",
-            "-C",
-            folder,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("SETUP_SERVE_TOKEN", TOKEN)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while curl(&base, "GET", "/healthz", None, None).0 != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the server never answered"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Served {
-        child,
-        base,
-        dir: bed.path(folder),
-    }
-}
-
-/// One request: (status, content type, body).
-fn curl(
-    base: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> (u16, String, String) {
-    let mut c = Command::new("curl");
-    c.args([
-        "-s",
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code} %{content_type}",
-        "-X",
-        method,
-    ]);
-    if let Some(t) = token {
-        c.args(["-H", &format!("Authorization: Bearer {t}")]);
-    }
-    if let Some(b) = body {
-        c.args(["-H", "Content-Type: application/json", "--data", b]);
-    }
-    let out = c.arg(format!("{base}{path}")).output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", &text));
-    let (code, ctype) = tail.split_once(' ').unwrap_or((tail, ""));
-    (
-        code.parse().unwrap_or(0),
-        ctype.to_string(),
-        body.to_string(),
-    )
-}
-
-impl Served {
-    fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, J) {
-        let (code, _, text) = curl(&self.base, method, path, Some(TOKEN), body);
-        assert!(
-            !text.contains(SECRET),
-            "a secret in the answer to {path}: {text}"
-        );
-        (code, serde_json::from_str(&text).unwrap_or(J::String(text)))
-    }
-
-    /// Polls a job until it has ended.
-    fn finished(&self, id: &str) -> J {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        loop {
-            let (code, job) = self.call("GET", &format!("/api/v1/jobs/{id}"), None);
-            assert_eq!(code, 200, "{job}");
-            if job["status"] != "running" {
-                return job;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "job {id} never ended: {job}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-    }
-}
 
 #[test]
 fn without_a_token_nothing_but_health_answers_and_the_api_describes_itself() {
@@ -321,18 +205,16 @@ fn a_second_job_on_busy_hosts_is_409_and_cancel_rolls_back() {
     assert_eq!(code, 409, "an ended job cannot be cancelled");
 }
 
-/// The venv's python: where `scripts/test` installed websocket-client.
-fn venv_python() -> PathBuf {
-    match std::env::var_os("ANSIBLE_INVENTORY") {
-        Some(p) => PathBuf::from(p).with_file_name("python"),
-        None => PathBuf::from(std::env::var("HOME").unwrap())
-            .join(".cache/setup/ansible-venv/bin/python"),
-    }
-}
-
 #[test]
-fn the_page_in_a_real_browser_signs_in_starts_a_backup_and_watches_it_finish() {
+fn the_page_in_a_real_browser_signs_in_adds_a_storage_server_starts_a_backup_and_watches_it_finish()
+{
     let bed = common::dc_demo();
+    let s3 = common::storagebed::StorageBed::start("s3");
+    let storage = common::served::storage_json(&s3.answers());
+    let s3_secret = storage["settings"]["secret_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // A backup that takes a few seconds, so that the page shows it live.
     bed.file(
         "demo-dc/answers.yml",
@@ -344,6 +226,7 @@ fn the_page_in_a_real_browser_signs_in_starts_a_backup_and_watches_it_finish() {
         .arg(common::repo().join("tests/support/browse"))
         .args([&s.base, TOKEN])
         .arg(&shots)
+        .arg(storage.to_string())
         .output()
         .expect("python with websocket-client (scripts/test installs it)");
     assert!(
@@ -368,7 +251,23 @@ fn the_page_in_a_real_browser_signs_in_starts_a_backup_and_watches_it_finish() {
         seen["job_page"].as_str().unwrap().starts_with("/jobs/"),
         "{seen}"
     );
+    assert_eq!(seen["storage_result"], "ok", "{seen}");
+    assert_eq!(seen["storage_type"], "s3", "{seen}");
+    assert!(!seen.to_string().contains(&s3_secret), "{seen}");
+    assert!(
+        bed.read("demo-dc/answers.yml")
+            .contains(&format!("storage.s3.secret_key: \"{s3_secret}\"")),
+        "the page wrote the S3 answers"
+    );
+    assert_eq!(seen["schedule_config"], "02:00", "{seen}");
     assert_eq!(seen["job_status"], "succeeded", "{seen}");
+    let stored = common::served::names_under(&s3.dir.path().join("data/backups"));
+    assert!(
+        stored
+            .iter()
+            .any(|n| n.starts_with("director-config-") && n.ends_with(".manifest.json.sig")),
+        "the backup went to S3, signed: {stored:?}"
+    );
     assert!(
         seen["live_events"].as_u64().unwrap() >= 2,
         "events arrived live: {seen}"
@@ -388,6 +287,9 @@ fn the_page_in_a_real_browser_signs_in_starts_a_backup_and_watches_it_finish() {
     for shot in [
         "serve-login.png",
         "serve-dashboard.png",
+        "serve-storage.png",
+        "serve-storage-tested.png",
+        "serve-schedule.png",
         "serve-job.png",
         "serve-backups.png",
     ] {
@@ -414,6 +316,21 @@ fn the_page_in_a_real_browser_signs_in_starts_a_backup_and_watches_it_finish() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&forged.stdout), "403");
+    for (form, fields) in [
+        ("/ui/storage", "csrf=guess&type=local&f.path=/tmp/elsewhere"),
+        ("/ui/schedule", "csrf=guess&config=03:00"),
+    ] {
+        let forged = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-b"])
+            .arg(&jar)
+            .args(["--data", fields])
+            .arg(format!("{}{form}", s.base))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&forged.stdout), "403", "{form}");
+    }
+    assert!(!bed.read("demo-dc/answers.yml").contains("/tmp/elsewhere"));
+    assert!(!bed.read("demo-dc/backup.yml").contains("03:00"));
     let anonymous = curl(&s.base, "POST", "/ui/start", None, Some("{}"));
     assert_eq!(anonymous.0, 303, "{anonymous:?}");
     let (_, jobs) = s.call("GET", "/api/v1/jobs", None);
@@ -477,6 +394,27 @@ openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 
         assert!(std::time::Instant::now() < deadline, "no HTTPS answer");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // A client that connects and never starts its handshake holds up nobody else (the handshake
+    // of a stalled client is dropped after ten seconds; the request below gives up after five).
+    let stalled = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let beside = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            "--cacert",
+        ])
+        .arg(tls.join("ca.pem"))
+        .arg(format!("https://localhost:{port}/healthz"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&beside.stdout), "200");
+    drop(stalled);
     assert!(https("/api/v1/jobs", false).ends_with("\n401"));
     assert!(https("/api/v1/jobs", true).ends_with("\n200"));
     // Plain HTTP to the same port gets no answer.

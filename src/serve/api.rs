@@ -80,6 +80,15 @@ fn next_run(weekday: Option<u32>, hour: u32, minute: u32) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The folder's scheduled jobs and when each runs next (UTC).
+pub(super) fn next_runs(o: &crate::options::Options) -> Vec<J> {
+    crate::commands::schedule::jobs(o)
+        .unwrap_or_default()
+        .iter()
+        .map(|j| json!({"job": j.what(), "at": next_run(j.weekday, j.hour, j.minute)}))
+        .collect()
+}
+
 async fn status(State(s): State<Arc<Server>>) -> Response {
     Json(status_json(&s).await).into_response()
 }
@@ -152,11 +161,7 @@ pub(super) async fn status_json(s: &Server) -> J {
             }),
         );
     }
-    let next: Vec<J> = crate::commands::schedule::jobs(&s.options)
-        .unwrap_or_default()
-        .iter()
-        .map(|j| json!({"job": j.what(), "at": next_run(j.weekday, j.hour, j.minute)}))
-        .collect();
+    let next = next_runs(&s.options);
     let last_drill = crate::commands::drill::past(&s.dir)
         .into_iter()
         .next()
@@ -227,6 +232,31 @@ fn word(v: &J, what: &str) -> Result<Option<String>, Box<Response>> {
     }
 }
 
+/// `components` of a body (config, analytics) as `--only` arguments; none is every component.
+fn components(b: &J) -> Result<Vec<String>, Box<Response>> {
+    let mut out = Vec::new();
+    if !b["components"].is_null() && !b["components"].is_array() {
+        return Err(Box::new(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`components` is a list",
+            "send e.g. {\"components\": [\"config\"]}",
+        )));
+    }
+    for c in b["components"].as_array().into_iter().flatten() {
+        match word(c, "components")? {
+            Some(c) if c == "config" || c == "analytics" => out.extend(["--only".into(), c]),
+            _ => {
+                return Err(Box::new(problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown component",
+                    "components are config and analytics",
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
 async fn start_backup(
     State(s): State<Arc<Server>>,
     Extension(who): Extension<Who>,
@@ -237,18 +267,9 @@ async fn start_backup(
         Err(r) => return *r,
     };
     let mut args: Vec<String> = vec!["standalone".into(), "backup".into()];
-    for c in b["components"].as_array().into_iter().flatten() {
-        match word(c, "components") {
-            Ok(Some(c)) if c == "config" || c == "analytics" => args.extend(["--only".into(), c]),
-            Err(r) => return *r,
-            _ => {
-                return problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown component",
-                    "components are config and analytics",
-                );
-            }
-        }
+    match components(&b) {
+        Ok(only) => args.extend(only),
+        Err(r) => return *r,
     }
     if b["force"] == true {
         args.push("--force".into());
@@ -266,6 +287,10 @@ async fn start_restore(
         Err(r) => return *r,
     };
     let mut args: Vec<String> = vec!["standalone".into(), "restore".into(), "--yes".into()];
+    match components(&b) {
+        Ok(only) => args.extend(only),
+        Err(r) => return *r,
+    }
     for (key, answer) in [
         ("config_backup", "config_backup"),
         ("analytics_mode", "analytics.mode"),

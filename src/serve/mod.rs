@@ -6,13 +6,17 @@
 //! - Errors are `application/problem+json` (RFC 9457); a job whose hosts another run holds is 409,
 //!   naming that run.
 //! - Jobs (`jobs`) run the binary's own operations, with the same locks, journal and rollback.
-//! - Request bodies are at most 64 KiB. No response carries a secret: jobs' messages and events
-//!   come from the engine's masked journal and output.
+//! - Request bodies are at most 64 KiB; each client's requests and failed authentications are
+//!   rate-limited (`limit`). No response carries a secret: jobs' messages and events come from
+//!   the engine's masked journal and output.
 
 mod api;
 mod jobs;
+mod limit;
 mod openapi;
 mod page;
+mod schedule;
+mod settings;
 mod storage;
 mod tls;
 pub mod tokens;
@@ -42,6 +46,9 @@ pub struct Server {
     pub sessions: page::Sessions,
     /// Served over TLS: the session cookie is `Secure`.
     pub https: bool,
+    /// Requests per client, and failed authentications per client.
+    requests: limit::Limiter,
+    failures: limit::Limiter,
 }
 
 /// An RFC 9457 problem document.
@@ -60,7 +67,53 @@ pub fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
         .into_response()
 }
 
+/// The client's address (unspecified when unknown).
+fn client(req: &Request) -> std::net::IpAddr {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<tls::Peer>>()
+        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.0.ip())
+}
+
+/// 429, with the seconds to wait.
+fn too_many(wait: u64) -> Response {
+    let mut r = problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many requests",
+        &format!("wait {wait} s before the next one"),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+    r
+}
+
+/// The request limit of each client, before anything else.
+async fn limited(State(s): State<Arc<Server>>, req: Request, next: Next) -> Response {
+    if req.uri().path() != "/healthz"
+        && let Err(wait) = s.requests.take(client(&req), std::time::Instant::now())
+    {
+        s.audit("-", req.method().as_str(), req.uri().path(), 429);
+        return too_many(wait);
+    }
+    next.run(req).await
+}
+
 impl Server {
+    /// A failed authentication of `ip`; the answer 429 when it has failed too often.
+    fn failed_auth(&self, ip: std::net::IpAddr) -> Option<Response> {
+        self.failures
+            .take(ip, std::time::Instant::now())
+            .err()
+            .map(too_many)
+    }
+
+    /// 429 while `ip` must wait for having failed too often.
+    fn held_back(&self, ip: std::net::IpAddr) -> Option<Response> {
+        match self.failures.wait(ip, std::time::Instant::now()) {
+            0 => None,
+            wait => Some(too_many(wait)),
+        }
+    }
+
     fn audit(&self, who: &str, method: &str, path: &str, status: u16) {
         use std::io::Write;
         let _guard = self.audit.lock().expect("audit");
@@ -84,6 +137,11 @@ impl Server {
 async fn guard(State(s): State<Arc<Server>>, mut req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
+    let ip = client(&req);
+    if let Some(r) = s.held_back(ip) {
+        s.audit("-", &method, &path, 429);
+        return r;
+    }
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -97,6 +155,10 @@ async fn guard(State(s): State<Arc<Server>>, mut req: Request, next: Next) -> Re
         tokens::who(&s.dir, presented)
     };
     let Some(who) = who else {
+        if let Some(r) = s.failed_auth(ip) {
+            s.audit("-", &method, &path, 429);
+            return r;
+        }
         s.audit("-", &method, &path, 401);
         let mut r = problem(
             StatusCode::UNAUTHORIZED,
@@ -170,9 +232,12 @@ pub fn run(
         audit: std::sync::Mutex::new(()),
         sessions: page::Sessions::default(),
         https: acceptor.is_some(),
+        requests: limit::Limiter::requests(),
+        failures: limit::Limiter::failures(),
     });
     let api = api::router(server.clone())
         .merge(storage::router(server.clone()))
+        .merge(schedule::router(server.clone()))
         .layer(axum::middleware::from_fn_with_state(server.clone(), guard));
     let app = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
@@ -185,7 +250,12 @@ pub fn run(
                 "see /api/v1/openapi.json",
             )
         })
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024));
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            limited,
+        ))
+        .into_make_service_with_connect_info::<tls::Peer>();
     crate::commands::runtime().block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -201,10 +271,7 @@ pub fn run(
         match acceptor {
             Some(acceptor) => {
                 println!("setup serve: listening on https://{bound} for {at}");
-                let tls = tls::TlsListener {
-                    tcp: listener,
-                    acceptor,
-                };
+                let tls = tls::TlsListener::new(listener, acceptor);
                 axum::serve(tls, app)
                     .with_graceful_shutdown(shutdown)
                     .await

@@ -3,12 +3,12 @@
 //! session cookie (HttpOnly, SameSite=Strict, eight hours); every form carries the session's CSRF
 //! token, checked on each POST. Dashboard (RPO per kind, colour-coded; newest backups; next runs;
 //! the last drill), backups (list, verify, restore behind the typed name of the site), jobs (live
-//! progress over SSE, the summary at the end).
+//! progress over SSE, the summary at the end); storage and schedule are in `settings`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Form, Path, Request, State};
+use axum::extract::{ConnectInfo, Form, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -24,8 +24,8 @@ const HOURS: i64 = 8;
 
 #[derive(Clone)]
 pub struct Session {
-    who: String,
-    csrf: String,
+    pub(super) who: String,
+    pub(super) csrf: String,
     until: chrono::DateTime<chrono::Utc>,
 }
 
@@ -40,7 +40,7 @@ fn random_hex() -> String {
     hex::encode(b)
 }
 
-fn text(v: &J) -> String {
+pub(super) fn text(v: &J) -> String {
     match v {
         J::String(s) => s.clone(),
         J::Null => "-".into(),
@@ -50,9 +50,9 @@ fn text(v: &J) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#222}header{background:#1c3d5a;color:#fff;padding:10px 24px;display:flex;gap:24px;align-items:center}header a{color:#fff;text-decoration:none}header b{margin-right:24px}main{padding:16px 24px;max-width:1000px}table{border-collapse:collapse;width:100%;margin:8px 0 20px}td,th{border:1px solid #dde;padding:5px 8px;text-align:left;font-size:14px}th{background:#f1f3f5}.ok{background:#ebfbee}.warn{background:#fff9db}.bad{background:#fff5f5}.card{display:inline-block;border:1px solid #dde;border-radius:6px;padding:10px 16px;margin:0 12px 12px 0;min-width:260px}button{padding:6px 14px;font-size:14px}input{padding:5px;font-size:14px}pre{background:#f8f9fa;padding:8px;font-size:12px;max-height:420px;overflow:auto}";
 
-fn page(title: &str, body: &str, signed_in: bool) -> Response {
+pub(super) fn page(title: &str, body: &str, signed_in: bool) -> Response {
     let nav = if signed_in {
-        "<a href=\"/\">Dashboard</a><a href=\"/backups\">Backups</a><a href=\"/jobs\">Jobs</a>"
+        "<a href=\"/\">Dashboard</a><a href=\"/backups\">Backups</a><a href=\"/jobs\">Jobs</a><a href=\"/storage\">Storage</a><a href=\"/schedule\">Schedule</a>"
     } else {
         ""
     };
@@ -105,6 +105,7 @@ pub fn router(s: Arc<Server>) -> Router {
         .route("/ui/jobs/{id}/events", get(api::events))
         .route("/ui/start", post(start))
         .route("/ui/logout", post(logout))
+        .merge(super::settings::routes())
         .layer(axum::middleware::from_fn_with_state(s.clone(), signed_in));
     Router::new()
         .route("/login", get(login_page).post(login))
@@ -125,8 +126,20 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(s): State<Arc<Server>>, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(s): State<Arc<Server>>,
+    ConnectInfo(super::tls::Peer(peer)): ConnectInfo<super::tls::Peer>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if let Some(r) = s.held_back(peer.ip()) {
+        s.audit("-", "POST", "/login", 429);
+        return r;
+    }
     let Some(who) = tokens::who(&s.dir, f.token.trim()) else {
+        if let Some(r) = s.failed_auth(peer.ip()) {
+            s.audit("-", "POST", "/login", 429);
+            return r;
+        }
         s.audit("-", "POST", "/login", 401);
         let mut r = page(
             "Sign in",

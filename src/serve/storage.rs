@@ -21,7 +21,7 @@ pub fn router(s: Arc<Server>) -> Router {
 }
 
 /// The storage answers as they stand, secrets as `"set"`.
-fn current(s: &Server) -> Result<J, String> {
+pub(super) fn current(s: &Server) -> Result<J, String> {
     let answers = crate::world::load_answers(&s.options).map_err(|e| format!("{e:?}"))?;
     let mut settings = serde_json::Map::new();
     for (key, answer) in &answers.values {
@@ -58,75 +58,99 @@ fn scalar(v: &J) -> Option<String> {
     }
 }
 
-async fn replace(State(s): State<Arc<Server>>, body: Option<Json<J>>) -> Response {
-    let bad = |detail: String| {
-        problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not a storage setting",
-            &detail,
-        )
-    };
-    let Some(Json(body)) = body else {
-        return bad("send {\"type\": \"s3\", \"settings\": {\"bucket\": ...}}".into());
-    };
-    let Some(kind) = body["type"]
-        .as_str()
-        .filter(|t| crate::answers::STORAGE_TYPES.contains(t))
-    else {
-        return bad(format!(
-            "`type` is one of {}",
-            crate::answers::STORAGE_TYPES.join(", ")
+/// Replaces the `storage.*` answers of answers.yml (kept owner-only) with type `kind` and these
+/// settings, each checked against the keys of its type. With `keep_secrets`, a secret left out
+/// keeps its current value when the type stays the same (a form shows no secret to send back).
+pub(super) fn save(
+    s: &Server,
+    kind: &str,
+    settings: &serde_json::Map<String, J>,
+    keep_secrets: bool,
+) -> Result<(), (u16, String)> {
+    if !crate::answers::STORAGE_TYPES.contains(&kind) {
+        return Err((
+            422,
+            format!(
+                "`type` is one of {}",
+                crate::answers::STORAGE_TYPES.join(", ")
+            ),
         ));
-    };
+    }
     let known = crate::answers::known_keys();
     let mut lines = vec![format!("storage.type: {kind}")];
-    for (field, value) in body["settings"].as_object().into_iter().flatten() {
+    for (field, value) in settings {
         let key = format!("storage.{kind}.{field}");
         if !known.contains(&key) {
-            return bad(format!("`{field}` is no setting of {kind} storage"));
+            return Err((422, format!("`{field}` is no setting of {kind} storage")));
         }
         let Some(v) = scalar(value) else {
-            return bad(format!("`{field}` is a string, a number or true/false"));
+            return Err((
+                422,
+                format!("`{field}` is a string, a number or true/false"),
+            ));
         };
         lines.push(format!("{key}: {v}"));
     }
     let path = s.options.dir.join("answers.yml");
-    let kept: Vec<String> = std::fs::read_to_string(&path)
-        .unwrap_or_default()
+    let before = std::fs::read_to_string(&path).unwrap_or_default();
+    let same_type = before
         .lines()
-        .filter(|l| !l.trim_start().starts_with("storage."))
+        .any(|l| l.trim() == format!("storage.type: {kind}"));
+    let kept_secret = |l: &str| {
+        keep_secrets
+            && same_type
+            && l.split_once(':').is_some_and(|(k, _)| {
+                let k = k.trim();
+                crate::answers::storage::is_secret(k)
+                    && k.starts_with(&format!("storage.{kind}."))
+                    && !settings.contains_key(k.rsplit('.').next().unwrap_or(""))
+            })
+    };
+    let kept: Vec<String> = before
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("storage.") || kept_secret(l))
         .map(str::to_string)
         .collect();
     let text = kept.into_iter().chain(lines).collect::<Vec<_>>().join("\n") + "\n";
-    if let Err(e) = crate::report::journal::write_private(&path, &text) {
+    crate::report::journal::write_private(&path, &text)
+        .map_err(|e| (500, format!("answers.yml cannot be written: {e}")))
+}
+
+async fn replace(State(s): State<Arc<Server>>, body: Option<Json<J>>) -> Response {
+    let empty = serde_json::Map::new();
+    let Some(Json(body)) = body else {
         return problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "answers.yml cannot be written",
-            &e.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a storage setting",
+            "send {\"type\": \"s3\", \"settings\": {\"bucket\": ...}}",
         );
+    };
+    let kind = body["type"].as_str().unwrap_or("");
+    let settings = body["settings"].as_object().unwrap_or(&empty);
+    match save(&s, kind, settings, false) {
+        Ok(()) => show(State(s)).await,
+        Err((code, why)) => problem(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "not a storage setting",
+            &why,
+        ),
     }
-    show(State(s)).await
+}
+
+/// `setup storage-test` in the server's folder: (passed, what it said).
+pub(super) async fn try_storage(s: &Server) -> Result<(bool, String, String), String> {
+    super::schedule::own(s, &["storage-test", "--size-mb", "1"]).await
 }
 
 async fn test(State(s): State<Arc<Server>>) -> Response {
-    let out = tokio::process::Command::new(&s.exe)
-        .args(["storage-test", "--size-mb", "1", "--non-interactive", "-C"])
-        .arg(&s.dir)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await;
-    match out {
-        Ok(o) => Json(json!({
-            "ok": o.status.success(),
-            "output": String::from_utf8_lossy(&o.stdout),
-            "error": String::from_utf8_lossy(&o.stderr),
-        }))
-        .into_response(),
+    match try_storage(&s).await {
+        Ok((ok, output, error)) => {
+            Json(json!({"ok": ok, "output": output, "error": error})).into_response()
+        }
         Err(e) => problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the test did not run",
-            &e.to_string(),
+            &e,
         ),
     }
 }

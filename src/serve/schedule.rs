@@ -1,0 +1,240 @@
+//! `/api/v1/schedule`: when the DC backs up. `GET` reads backup.yml's `schedule` (UTC times, the
+//! defaults where it names none), the next runs and whether the schedule is installed on this
+//! machine; `PUT` writes backup.yml's `schedule` and installs it as `setup standalone schedule
+//! install` does. A schedule that backup.yml would refuse, or that cannot be installed, leaves
+//! backup.yml as it was.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::{Value as J, json};
+
+use super::{Server, problem};
+use crate::docs::backup::DEFAULT_SCHEDULE;
+
+pub fn router(s: Arc<Server>) -> Router {
+    Router::new()
+        .route("/schedule", axum::routing::get(show).put(replace))
+        .with_state(s)
+}
+
+/// This binary's own command in the server's folder: (succeeded, stdout, stderr).
+pub(super) async fn own(s: &Server, args: &[&str]) -> Result<(bool, String, String), String> {
+    let out = tokio::process::Command::new(&s.exe)
+        .args(args)
+        .args(["--non-interactive", "-C"])
+        .arg(&s.dir)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// The schedule as it stands: backup.yml's times, the next runs, where and whether it is installed.
+pub(super) async fn current(s: &Server) -> Result<J, String> {
+    let spec = crate::world::load_backup_only(&s.options).map_err(|f| {
+        format!(
+            "backup.yml cannot be read: {}",
+            f.into_report().to_string().trim()
+        )
+    })?;
+    let mut times = serde_json::Map::new();
+    for (component, default) in DEFAULT_SCHEDULE {
+        let at = spec
+            .schedule
+            .iter()
+            .find(|(c, _)| c == component)
+            .map_or(default, |(_, t)| t.as_str());
+        if spec.components.iter().any(|c| c == component) {
+            times.insert(component.into(), at.into());
+        }
+    }
+    let next: Vec<J> = super::api::next_runs(&s.options);
+    let (_, shown, _) = own(s, &["standalone", "schedule", "show"]).await?;
+    let place = shown
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("Where this machine runs them: "))
+        .unwrap_or("unknown");
+    Ok(json!({
+        "schedule": times,
+        "timezone": "UTC",
+        "next_runs": next,
+        "installed": place.ends_with("(installed)"),
+        "runs_in": place.split(" (").next().unwrap_or(place),
+    }))
+}
+
+async fn show(State(s): State<Arc<Server>>) -> Response {
+    match current(&s).await {
+        Ok(j) => Json(j).into_response(),
+        Err(e) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the schedule cannot be read",
+            &e,
+        ),
+    }
+}
+
+/// `HH:MM`, 00:00 to 23:59.
+fn is_time(t: &str) -> bool {
+    chrono::NaiveTime::parse_from_str(t, "%H:%M").is_ok() && t.len() == 5
+}
+
+/// backup.yml with its top-level `schedule` replaced by `line` (its other lines, comments
+/// included, as they were).
+pub fn with_schedule(text: &str, line: &str) -> String {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    for l in text.lines() {
+        if l.starts_with("schedule:") {
+            skipping = true;
+            continue;
+        }
+        if skipping && (l.starts_with(' ') || l.starts_with('\t')) {
+            continue;
+        }
+        skipping = false;
+        out.push(l);
+    }
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    out.push(line);
+    out.join("\n") + "\n"
+}
+
+/// Writes the times (component → `HH:MM` UTC) into backup.yml and installs the schedule; on any
+/// refusal backup.yml is put back. Ok: what `schedule install` said.
+pub(super) async fn save(s: &Server, times: &[(String, String)]) -> Result<String, (u16, String)> {
+    if times.is_empty() {
+        return Err((
+            422,
+            "give at least one time, e.g. {\"config\": \"02:00\"}".into(),
+        ));
+    }
+    for (component, at) in times {
+        if !DEFAULT_SCHEDULE.iter().any(|(c, _)| c == component) {
+            return Err((
+                422,
+                format!(
+                    "`{component}` is not scheduled here: the components are config and analytics"
+                ),
+            ));
+        }
+        if !is_time(at) {
+            return Err((
+                422,
+                format!("`{component}`: `{at}` is not a time of day as HH:MM (UTC)"),
+            ));
+        }
+    }
+    let path = s.options.backup_file.path.clone();
+    let before =
+        std::fs::read_to_string(&path).map_err(|e| (500, format!("{}: {e}", path.display())))?;
+    let line = format!(
+        "schedule: {{ {} }}",
+        times
+            .iter()
+            .map(|(c, t)| format!("{c}: \"{t}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let write = |text: &str| {
+        std::fs::write(&path, text).map_err(|e| (500, format!("{}: {e}", path.display())))
+    };
+    write(&with_schedule(&before, &line))?;
+    match own(s, &["standalone", "schedule", "install"]).await {
+        Ok((true, said, _)) => Ok(said),
+        Ok((false, said, why)) => {
+            write(&before)?;
+            Err((422, format!("{said}{why}").trim().to_string()))
+        }
+        Err(e) => {
+            write(&before)?;
+            Err((500, e))
+        }
+    }
+}
+
+async fn replace(State(s): State<Arc<Server>>, body: Option<Json<J>>) -> Response {
+    let Some(Json(J::Object(body))) = body else {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a schedule",
+            "send e.g. {\"config\": \"02:00\", \"analytics\": \"00:30\"} (UTC)",
+        );
+    };
+    let mut times = Vec::new();
+    for (component, at) in &body {
+        let Some(at) = at.as_str() else {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not a schedule",
+                &format!("`{component}` is a time of day as \"HH:MM\" (UTC)"),
+            );
+        };
+        times.push((component.clone(), at.to_string()));
+    }
+    match save(&s, &times).await {
+        Ok(said) => match current(&s).await {
+            Ok(mut j) => {
+                j["installed_by"] = said.into();
+                Json(j).into_response()
+            }
+            Err(e) => problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the schedule cannot be read",
+                &e,
+            ),
+        },
+        Err((code, why)) => problem(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "the schedule was not changed",
+            &why,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_line_replaces_a_flow_or_block_mapping_and_keeps_the_rest() {
+        let line = "schedule: { config: \"03:00\" }";
+        assert_eq!(
+            with_schedule(
+                "# a comment\nschedule: { config: \"02:00\" }\nretention: {daily: 7}\n",
+                line
+            ),
+            "# a comment\nretention: {daily: 7}\nschedule: { config: \"03:00\" }\n"
+        );
+        assert_eq!(
+            with_schedule(
+                "components: [config]\nschedule:\n  config: \"02:00\"\n  analytics: \"00:30\"\n# after\nrecipients: []\n\n",
+                line
+            ),
+            "components: [config]\n# after\nrecipients: []\nschedule: { config: \"03:00\" }\n"
+        );
+        assert_eq!(
+            with_schedule("components: [config]", line),
+            "components: [config]\nschedule: { config: \"03:00\" }\n"
+        );
+    }
+
+    #[test]
+    fn times_are_hours_and_minutes_of_a_day() {
+        assert!(is_time("00:00") && is_time("23:59"));
+        assert!(!is_time("24:00") && !is_time("2:00") && !is_time("02:00:00"));
+    }
+}

@@ -1,0 +1,252 @@
+//! The page's server configuration and schedule tabs. Storage: the settings as they stand (secrets
+//! as "set"), a form per storage type to add a server (saved, then tried at once by writing,
+//! listing, reading back and deleting a test object), and a test button. Schedule: the times of
+//! the configuration and analytics backups (UTC), the next runs, whether the schedule is
+//! installed, and a form that writes backup.yml's schedule and installs it. Every form carries the
+//! session's CSRF token.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::Value as J;
+
+use super::page::{Session, page, text};
+use super::{Server, problem, schedule, storage};
+use crate::report::drill::esc;
+
+pub fn routes() -> Router<Arc<Server>> {
+    Router::new()
+        .route("/storage", get(storage_page))
+        .route("/ui/storage", post(save_storage))
+        .route("/ui/storage/test", post(test_storage))
+        .route("/schedule", get(schedule_page))
+        .route("/ui/schedule", post(save_schedule))
+}
+
+const TYPES: [(&str, &str); 5] = [
+    ("s3", "S3 or S3-compatible"),
+    ("azure", "Azure Blob"),
+    ("sftp", "SFTP"),
+    ("ftp", "FTP or FTPS"),
+    ("local", "A local folder"),
+];
+
+fn hidden(sess: &Session) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(&sess.csrf)
+    )
+}
+
+/// The form's fields, once its CSRF token is the session's.
+fn checked(
+    sess: &Session,
+    mut f: HashMap<String, String>,
+) -> Result<HashMap<String, String>, Box<Response>> {
+    if f.remove("csrf").as_deref() != Some(sess.csrf.as_str()) {
+        return Err(Box::new(problem(
+            StatusCode::FORBIDDEN,
+            "the form is stale",
+            "reload the page and try again",
+        )));
+    }
+    Ok(f)
+}
+
+async fn storage_page(
+    State(s): State<Arc<Server>>,
+    Extension(sess): Extension<Session>,
+) -> Response {
+    let mut body = String::new();
+    match storage::current(&s) {
+        Ok(now) => {
+            body += &format!(
+                "<h2>Now</h2><p>Type: <b id=\"storage-type\">{}</b></p><table id=\"storage-now\"><tr><th>setting</th><th>value</th></tr>",
+                esc(&text(&now["type"]))
+            );
+            for (k, v) in now["settings"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| k.as_str() != "type")
+            {
+                body += &format!("<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&text(v)));
+            }
+            body += "</table>";
+        }
+        Err(e) => body += &format!("<pre class=\"bad\">{}</pre>", esc(&e)),
+    }
+    body += &format!(
+        "<form method=\"post\" action=\"/ui/storage/test\">{}<button id=\"test-storage\">Test the storage</button></form>",
+        hidden(&sess)
+    );
+    body += "<h2>Add a storage server</h2><p>Saving replaces the storage above and tries the new one at once. Secrets are never shown again; leave one empty to keep it.</p>";
+    for (kind, label) in TYPES {
+        body += &format!(
+            "<details id=\"add-{kind}\"><summary>{label}</summary><form method=\"post\" action=\"/ui/storage\">{}<input type=\"hidden\" name=\"type\" value=\"{kind}\"><table>",
+            hidden(&sess)
+        );
+        for q in crate::answers::storage::questions(kind) {
+            body += &format!(
+                "<tr><td><label for=\"{kind}-{f}\">{}</label></td><td><input name=\"f.{f}\" id=\"{kind}-{f}\" type=\"{}\" placeholder=\"{}\" size=\"50\" autocomplete=\"off\"></td></tr>",
+                esc(q.prompt),
+                if q.secret { "password" } else { "text" },
+                esc(q.default.unwrap_or("")),
+                f = q.field,
+            );
+        }
+        body +=
+            &format!("</table><button id=\"save-{kind}\">Save and test</button></form></details>");
+    }
+    page("Storage", &body, true)
+}
+
+/// What a storage test said, as a page.
+async fn tested(s: &Server, saved: bool) -> Response {
+    let (ok, said) = match storage::try_storage(s).await {
+        Ok((ok, out, err)) => (ok, format!("{out}{err}")),
+        Err(e) => (false, e),
+    };
+    let head = match (saved, ok) {
+        (true, true) => {
+            "Saved. The storage answers: a test object was written, listed, read back and deleted."
+        }
+        (true, false) => "Saved, but the storage does not work yet:",
+        (false, true) => {
+            "The storage answers: a test object was written, listed, read back and deleted."
+        }
+        (false, false) => "The storage does not work:",
+    };
+    page(
+        "Storage",
+        &format!(
+            "<p id=\"storage-result\" class=\"{}\">{head}</p><pre>{}</pre><p><a href=\"/storage\">Back to the storage</a></p>",
+            if ok { "ok" } else { "bad" },
+            esc(said.trim())
+        ),
+        true,
+    )
+}
+
+async fn save_storage(
+    State(s): State<Arc<Server>>,
+    Extension(sess): Extension<Session>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let f = match checked(&sess, f) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let kind = f.get("type").cloned().unwrap_or_default();
+    let settings: serde_json::Map<String, J> = f
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("f.")?, v.trim())))
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), J::String(v.to_string())))
+        .collect();
+    if let Err((_, why)) = storage::save(&s, &kind, &settings, true) {
+        return page(
+            "Storage",
+            &format!(
+                "<p id=\"storage-result\" class=\"bad\">Nothing was saved:</p><pre>{}</pre><p><a href=\"/storage\">Back</a></p>",
+                esc(&why)
+            ),
+            true,
+        );
+    }
+    tested(&s, true).await
+}
+
+async fn test_storage(
+    State(s): State<Arc<Server>>,
+    Extension(sess): Extension<Session>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = checked(&sess, f) {
+        return *r;
+    }
+    tested(&s, false).await
+}
+
+async fn schedule_page(
+    State(s): State<Arc<Server>>,
+    Extension(sess): Extension<Session>,
+) -> Response {
+    let now = match schedule::current(&s).await {
+        Ok(j) => j,
+        Err(e) => {
+            return page(
+                "Schedule",
+                &format!("<pre class=\"bad\">{}</pre>", esc(&e)),
+                true,
+            );
+        }
+    };
+    let mut body = format!(
+        "<p>Times are UTC. Where this machine runs them: {} (<b id=\"installed\">{}</b>).</p><table id=\"next-runs\"><tr><th>job</th><th>next run (UTC)</th></tr>",
+        esc(&text(&now["runs_in"])),
+        if now["installed"] == true {
+            "installed"
+        } else {
+            "not installed"
+        }
+    );
+    for n in now["next_runs"].as_array().into_iter().flatten() {
+        body += &format!(
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(&text(&n["job"])),
+            esc(&text(&n["at"]))
+        );
+    }
+    body += &format!(
+        "</table><h2>Change</h2><form method=\"post\" action=\"/ui/schedule\">{}<table>",
+        hidden(&sess)
+    );
+    for (component, label) in [
+        ("config", "Configuration backup, every day at"),
+        (
+            "analytics",
+            "Analytics backup (the day before), every day at",
+        ),
+    ] {
+        if let Some(at) = now["schedule"][component].as_str() {
+            body += &format!(
+                "<tr><td><label for=\"at-{component}\">{label}</label></td><td><input name=\"{component}\" id=\"at-{component}\" value=\"{}\" pattern=\"([01][0-9]|2[0-3]):[0-5][0-9]\" size=\"5\" required> UTC (HH:MM, 24 hours)</td></tr>",
+                esc(at)
+            );
+        }
+    }
+    body += "</table><button id=\"save-schedule\">Save and install</button></form>";
+    page("Schedule", &body, true)
+}
+
+async fn save_schedule(
+    State(s): State<Arc<Server>>,
+    Extension(sess): Extension<Session>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let f = match checked(&sess, f) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let mut times: Vec<(String, String)> = f.into_iter().collect();
+    times.sort();
+    let (class, head, said) = match schedule::save(&s, &times).await {
+        Ok(said) => ("ok", "Saved and installed.", said),
+        Err((_, why)) => ("bad", "The schedule was not changed:", why),
+    };
+    page(
+        "Schedule",
+        &format!(
+            "<p id=\"schedule-result\" class=\"{class}\">{head}</p><pre>{}</pre><p><a href=\"/schedule\">Back to the schedule</a></p>",
+            esc(said.trim())
+        ),
+        true,
+    )
+}
