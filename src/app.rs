@@ -60,6 +60,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             action,
             list,
             clean,
+            from,
+            to,
         } => match operation {
             Operation::Schedule => commands::schedule::run(&o, *action),
             Operation::Drill if action.is_none() => {
@@ -70,6 +72,15 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 "`--list` and `--clean` are for `drill`",
             ))),
             Operation::Failover => commands::failover::run(&cli.common),
+            _ if (from.is_some() || to.is_some()) && *operation != Operation::Copy => {
+                Err(Failure::invalid(crate::diag::Diag::plain(
+                    "usage",
+                    "`--from` and `--to` are for `copy`",
+                )))
+            }
+            Operation::Copy if action.is_none() => {
+                commands::copy::run(&o, from.as_deref(), to.as_deref())
+            }
             _ if action.is_some() => Err(Failure::invalid(crate::diag::Diag::plain(
                 "usage",
                 format!(

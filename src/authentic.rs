@@ -300,8 +300,22 @@ pub fn judge(
 }
 
 /// Reads `object`'s manifest and signature from storage and judges them. Nothing of the object
-/// itself is read.
+/// itself is read. With more than one storage target, a copy refused here falls through to the
+/// next target that has one.
 pub async fn check(storage: &dyn Storage, object: &str, trust: &Trust) -> Result<Verified, String> {
+    loop {
+        match check_once(storage, object, trust).await {
+            Err(why) if storage.reject(object, &why) => {}
+            judged => return judged,
+        }
+    }
+}
+
+async fn check_once(
+    storage: &dyn Storage,
+    object: &str,
+    trust: &Trust,
+) -> Result<Verified, String> {
     let manifest_name = format!("{object}.manifest.json");
     let read = |name: String, limit: u64| async move {
         crate::storage::read_text(storage, &name, limit)

@@ -18,6 +18,10 @@ Examples:
   On the DC, back up (backup.yml says what), then at the DR site check and restore the newest:
     setup standalone backup -C inventories/demo-dc
     setup standalone verify -C inventories/demo --set storage.local.path=../demo-dc/store --set config_backup=latest
+  Two storage targets (a `storage:` list in backup.yml or restore.yml): read one alone, and
+  copy to one what it lacks:
+    setup standalone verify --storage offsite
+    setup standalone copy -C inventories/demo-dc --from store --to offsite
   Prove this site can restore (a sandbox beside the live site, checked, removed again), then
   list past drills:
     setup standalone drill
@@ -51,6 +55,9 @@ Storage keys: storage.type = s3 | azure | sftp | ftp | local, then storage.<type
   local: path
   storage.timeout: seconds for one exchange with the server (default 60); a download that waits
     that long in all for its next 64 KiB is cut.
+  Storage targets listed under `storage:` in backup.yml or restore.yml (when no answer names
+  storage.type): each target's secrets and missing settings are storage.<name>.<field>
+  (e.g. storage.offsite.password, SETUP_STORAGE_OFFSITE_PASSWORD).
 
 Exit codes: 0 done, 1 a step failed, 2 invalid input (nothing touched),
 3 refused (lock held, gate closed, confirmation declined), 130 interrupted.";
@@ -80,6 +87,12 @@ pub enum Command {
         /// look that nothing is left.
         #[arg(long, conflicts_with = "list")]
         clean: bool,
+        /// For `copy`: the storage target to copy from.
+        #[arg(long, value_name = "TARGET")]
+        from: Option<String>,
+        /// For `copy`: the storage target to copy to (what it lacks).
+        #[arg(long, value_name = "TARGET")]
+        to: Option<String>,
     },
     /// Run any playbook with the same engine.
     Run {
@@ -171,6 +184,9 @@ pub enum Operation {
     /// Exit 0 only when every check passes. `--list` shows past drills; `--clean` removes what a
     /// killed drill left.
     Drill,
+    /// Copy what one storage target lacks from another (`--from A --to B`), verified at both ends:
+    /// to seed a new target or refill a lost one. `--check` lists what would be copied.
+    Copy,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -303,6 +319,10 @@ pub struct Common {
     /// known_hosts); changed keys are still refused.
     #[arg(long, global = true)]
     pub accept_new_host_keys: bool,
+    /// Of the storage targets backup.yml or restore.yml lists, use this one alone (read from it,
+    /// write to it).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub storage: Option<String>,
     /// Seconds to wait for an SSH connection.
     #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
     pub connect_timeout: u64,

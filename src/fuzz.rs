@@ -150,6 +150,7 @@ fn resolve(
         interactive: false,
         need_storage: false,
         tryer: None,
+        targets: &[],
     };
     let answers = Answers::resolve(inputs, diags);
     let _ = answers.storage_value();

@@ -74,6 +74,8 @@ pub struct Options {
     pub report: Option<PathBuf>,
     pub playbooks: Option<PathBuf>,
     pub accept_new_host_keys: bool,
+    /// `--storage NAME`: of the storage targets a document lists, this one alone.
+    pub storage_target: Option<String>,
     pub break_lock: bool,
     pub connect_timeout: Duration,
     /// `--connect-limit`: SSH connections opened at once.
@@ -112,6 +114,7 @@ impl Options {
             report: c.report.clone(),
             playbooks: c.playbooks.clone(),
             accept_new_host_keys: c.accept_new_host_keys,
+            storage_target: c.storage.clone(),
             break_lock: c.break_lock,
             connect_timeout: Duration::from_secs(c.connect_timeout),
             connect_limit: c.connect_limit as usize,

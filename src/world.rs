@@ -15,8 +15,11 @@ use crate::yaml::Span;
 
 mod answers_of;
 mod sandbox;
+mod targets_of;
 mod trust;
 use answers_of::resolve_answers;
+use targets_of::targets_in;
+pub use targets_of::{Target, listed as storage_targets};
 use trust::signing_key_of;
 pub use trust::trust_of;
 
@@ -40,8 +43,10 @@ pub struct World {
     pub plan: Plan,
     pub run: RunInfo,
     pub templates: Templates,
-    /// The storage settings, when a step talks to storage.
+    /// The storage settings, when a step talks to storage (the first target's, with targets).
     pub storage: Option<StorageSettings>,
+    /// The storage targets a document lists (none: `storage` alone).
+    pub targets: Vec<Target>,
     /// Which backups this run trusts.
     pub trust: crate::authentic::Trust,
     /// The key that signs what this run backs up (backup.yml `signing_key`).
@@ -53,6 +58,8 @@ pub struct StorageWorld {
     pub dir: PathBuf,
     pub answers: Answers,
     pub storage: StorageSettings,
+    /// The storage targets a document lists (none: `storage` alone).
+    pub targets: Vec<Target>,
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
@@ -148,7 +155,7 @@ fn load_restore(o: &Options, need: bool, diags: &mut Diagnostics) -> RestoreSpec
 /// The answers alone (no storage, no restore.yml questions), for a command that needs only them.
 pub fn load_answers(o: &Options) -> Result<Answers, Failure> {
     let mut diags = Diagnostics::default();
-    let (answers, _) = resolve_answers(o, &RestoreSpec::default(), false, &mut diags);
+    let (answers, _, _) = resolve_answers(o, &RestoreSpec::default(), &[], false, &mut diags);
     diags.into_result()?;
     Ok(answers)
 }
@@ -157,7 +164,8 @@ pub fn load_answers(o: &Options) -> Result<Answers, Failure> {
 pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
     let mut diags = Diagnostics::default();
     let restore = load_restore(o, false, &mut diags);
-    let (answers, storage) = resolve_answers(o, &restore, true, &mut diags);
+    let targets = targets_in(o, &restore, None, &mut diags);
+    let (answers, storage, targets) = resolve_answers(o, &restore, &targets, true, &mut diags);
     let now = clock(o, &mut diags);
     diags.into_result()?;
     let storage = storage.ok_or_else(|| {
@@ -170,6 +178,7 @@ pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
         dir: o.dir.clone(),
         answers,
         storage,
+        targets,
         now,
     })
 }
@@ -186,7 +195,9 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         .steps
         .iter()
         .any(|s| matches!(s.action, "fetch" | "unpack" | "upload" | "analytics_gate"));
-    let (answers, storage) = resolve_answers(o, &restore, need_storage, &mut diags);
+    let targets = targets_in(o, &restore, Some((&pref, &backup)), &mut diags);
+    let (answers, storage, targets) =
+        resolve_answers(o, &restore, &targets, need_storage, &mut diags);
     let uses_backup = playbook.steps.iter().any(|s| s.reads_config_backup());
     if need_restore
         && uses_backup
@@ -280,6 +291,7 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         run,
         templates,
         storage,
+        targets,
         trust,
         signing_key,
     })

@@ -21,6 +21,11 @@ fn sites() -> Bed {
         std::fs::copy(dc.join(f), bed.path(&format!("demo-dc/{f}"))).unwrap();
     }
     copy_dir(&dc.join("site"), &bed.path("demo-dc/site"));
+    // One storage, store/, named by the answers (they win over backup.yml's two targets).
+    bed.file(
+        "demo-dc/answers.yml",
+        "storage.type: local\nstorage.local.path: store\n",
+    );
     // These tests date the DC's files themselves: a day's files are those changed that day.
     let spec = bed
         .read("demo-dc/backup.yml")
@@ -1109,6 +1114,12 @@ fn the_dc_demo_on_a_fresh_clone_backs_up_a_day_with_files() {
     )
     .unwrap();
     assert_eq!(manifest["files"], 1, "{manifest}");
+    // The demo backs up to its two targets, store/ and offsite/, alike.
+    assert_eq!(manifest["targets"], serde_json::json!(["store", "offsite"]));
+    assert_eq!(
+        bed.read("demo-dc/offsite/analytics-2026-11-29.tar.zst.age.manifest.json"),
+        bed.read("demo-dc/store/analytics-2026-11-29.tar.zst.age.manifest.json")
+    );
 }
 
 #[test]

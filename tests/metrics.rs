@@ -104,7 +104,7 @@ fn each_run_writes_metrics_that_prometheus_reads_and_a_failure_keeps_the_last_su
 
 #[test]
 fn a_backup_reports_the_size_it_stored_per_component_beside_the_restores_metrics() {
-    let bed = common::dc_demo();
+    let bed = common::dc_demo_one_store();
     // The same file as a restore wrote: the backup's samples join the restore's.
     bed.file(
         "demo-dc/m.prom",

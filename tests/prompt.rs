@@ -273,6 +273,13 @@ fn choosing_sftp_with_a_password_logs_in_to_a_real_server() {
 fn check_at_a_terminal_asks_like_a_run() {
     let bed = demo();
     bed.file("answers.yml", "trusted_signers: allowed_signers\n");
+    // No storage in restore.yml either: the type is asked.
+    let restore = bed.read("restore.yml");
+    let restore: Vec<&str> = restore
+        .lines()
+        .filter(|l| !l.starts_with("storage:"))
+        .collect();
+    bed.file("restore.yml", &(restore.join("\n") + "\n"));
     let script = serde_json::json!([
         [
             "Where are the backups stored?",
@@ -364,4 +371,44 @@ fn two_ctrl_c_at_a_terminal_during_a_wait_are_both_acknowledged_and_the_rollback
     );
     assert!(screen.contains("undone   start_services"), "{screen}");
     assert!(before.is_empty(), "the demo's site starts empty");
+}
+
+#[test]
+fn each_storage_target_is_asked_for_what_it_lacks_by_its_own_name() {
+    let storage = StorageBed::start("ftp");
+    std::fs::write(
+        storage.dir.path().join("root/analytics-2026-11-22.tar"),
+        "x",
+    )
+    .unwrap();
+    let bed = Bed::new();
+    std::fs::create_dir(bed.path("offsite")).unwrap();
+    bed.file("offsite/analytics-2026-11-23.tar", "y");
+    // The FTP target's settings in restore.yml, its password nowhere; the local target complete.
+    bed.file(
+        "restore.yml",
+        &format!(
+            "storage:\n  - {{ name: vault, type: ftp, host: {}, port: \"{}\", user: {}, path: /, tls: \"false\" }}\n  - {{ name: offsite, type: local, path: offsite }}\n",
+            get(&storage, "storage.ftp.host"),
+            get(&storage, "storage.ftp.port"),
+            get(&storage, "storage.ftp.user"),
+        ),
+    );
+    let password = get(&storage, "storage.ftp.password");
+    let script = serde_json::json!([
+        ["Storage target `vault` (ftp)", ""],
+        ["Password", format!("{password}\r")],
+        ["reached", ""],
+        [GO_ON, "\r"]
+    ]);
+    let (code, screen) = drive(&bed, &script, &["standalone", "list"]);
+    assert_eq!(code, 0, "{screen}");
+    for listed in ["analytics-2026-11-22.tar", "analytics-2026-11-23.tar"] {
+        assert!(screen.contains(listed), "{listed}: {screen}");
+    }
+    assert!(!screen.contains(&password), "{screen}");
+    assert!(
+        !screen.contains("Where are the backups stored?"),
+        "{screen}"
+    );
 }

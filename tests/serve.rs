@@ -13,7 +13,7 @@ use serde_json::Value as J;
 
 #[test]
 fn without_a_token_nothing_but_health_answers_and_the_api_describes_itself() {
-    let bed = common::dc_demo();
+    let bed = common::dc_demo_one_store();
     let s = serve(&bed, "demo-dc");
     for (method, path) in [
         ("GET", "/api/v1/jobs"),
@@ -84,7 +84,7 @@ fn without_a_token_nothing_but_health_answers_and_the_api_describes_itself() {
 
 #[test]
 fn a_backup_job_runs_to_its_end_and_its_events_arrive_in_order() {
-    let bed = common::dc_demo();
+    let bed = common::dc_demo_one_store();
     bed.file(
         "demo-dc/answers.yml",
         &(bed.read("demo-dc/answers.yml")
@@ -208,7 +208,7 @@ fn a_second_job_on_busy_hosts_is_409_and_cancel_rolls_back() {
 #[test]
 fn the_page_in_a_real_browser_signs_in_adds_a_storage_server_starts_a_backup_and_watches_it_finish()
 {
-    let bed = common::dc_demo();
+    let bed = common::dc_demo_one_store();
     let s3 = common::storagebed::StorageBed::start("s3");
     let storage = common::served::storage_json(&s3.answers());
     let s3_secret = storage["settings"]["secret_key"]
@@ -343,7 +343,7 @@ fn the_page_in_a_real_browser_signs_in_adds_a_storage_server_starts_a_backup_and
 
 #[test]
 fn with_a_certificate_it_serves_https_beyond_loopback_too() {
-    let bed = common::dc_demo();
+    let bed = common::dc_demo_one_store();
     let tls = bed.path("tls");
     std::fs::create_dir_all(&tls).unwrap();
     let script = "set -e
@@ -432,12 +432,16 @@ openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 
 
 #[test]
 fn storage_settings_are_written_and_their_secrets_never_read_back() {
-    let bed = common::dc_demo();
+    let bed = common::dc_demo_one_store();
     let s = serve(&bed, "demo-dc");
     let (code, st) = s.call("GET", "/api/v1/storage", None);
     assert_eq!(code, 200, "{st}");
     assert_eq!(st["type"], "local");
     assert_eq!(st["settings"]["local.path"], "store");
+    // backup.yml's two targets are shown, and that the answers' one storage wins over them.
+    assert_eq!(st["targets"][1]["name"], "offsite", "{st}");
+    assert_eq!(st["targets"][1]["settings"]["path"], "offsite", "{st}");
+    assert_eq!(st["in_use"], "answers", "{st}");
     let sftp = format!(
         r#"{{"type": "sftp", "settings": {{"host": "vault.example", "port": 22, "user": "dr", "password": "{SECRET}", "path": "/backups"}}}}"#
     );

@@ -12,7 +12,7 @@ use common::storagebed::StorageBed;
 
 #[test]
 fn a_storage_server_set_and_tested_over_the_api_takes_a_backup_job_end_to_end() {
-    let bed = common::dc_demo();
+    let bed = common::dc_demo_one_store();
     let s3 = StorageBed::start("s3");
     let body = storage_json(&s3.answers());
     let secret = body["settings"]["secret_key"].as_str().unwrap().to_string();
@@ -107,7 +107,7 @@ fn set_crontab(text: &str) {
 #[test]
 fn the_schedule_is_read_written_into_backup_yml_and_installed_and_a_bad_one_changes_nothing() {
     let saved = crontab();
-    let bed = common::dc_demo();
+    let bed = common::dc_demo_one_store();
     let s = serve(&bed, "demo-dc");
     let (code, now) = s.call("GET", "/api/v1/schedule", None);
     assert_eq!(code, 200, "{now}");
@@ -158,7 +158,7 @@ fn the_schedule_is_read_written_into_backup_yml_and_installed_and_a_bad_one_chan
 
 #[test]
 fn guessing_tokens_is_slowed_to_429_and_big_bodies_are_refused() {
-    let bed = common::dc_demo();
+    let bed = common::dc_demo_one_store();
     let s = serve(&bed, "demo-dc");
     let big = "x".repeat(100 * 1024);
     let (code, _, _) = curl(&s.base, "PUT", "/api/v1/storage", Some(TOKEN), Some(&big));

@@ -440,7 +440,10 @@ fn a_misspelt_secret_key_never_shows_its_value() {
 #[test]
 fn a_config_restore_with_no_config_backup_is_refused_before_anything_runs() {
     let bed = demo();
-    bed.file("restore.yml", "components: [config, analytics]\n");
+    bed.file(
+        "restore.yml",
+        "components: [config, analytics]\nstorage: { type: local, path: backups }\n",
+    );
     let out = bed.run(&["standalone", "restore"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(

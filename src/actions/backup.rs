@@ -34,6 +34,30 @@ async fn read_host_json(ctx: &TaskCtx<'_>, path: &str) -> Result<serde_json::Val
     serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))
 }
 
+/// Whether `object` is in storage already: Err(not found) when it is not. With more than one
+/// target, on any target that answers (one that does not fails the write itself, by name).
+async fn present(
+    storage: &dyn crate::storage::Storage,
+    object: &str,
+) -> Result<(), crate::storage::StorageError> {
+    let parts = storage.parts();
+    if parts.is_empty() {
+        return storage.stat(object).await.map(|_| ());
+    }
+    for (_, part) in parts {
+        if part.stat(object).await.is_ok() {
+            return Ok(());
+        }
+    }
+    Err(crate::storage::StorageError {
+        server: storage.describe(),
+        op: "stat",
+        object: object.to_string(),
+        message: "on no target".into(),
+        not_found: true,
+    })
+}
+
 /// Whether an object's manifest marks it partial (`"partial": true`).
 async fn is_partial(storage: &dyn crate::storage::Storage, object: &str) -> bool {
     let manifest = format!("{object}.manifest.json");
@@ -106,7 +130,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
     let object = ctx.arg("object").unwrap_or_default();
     let seal = ctx.args.get("seal").and_then(|v| v.as_bool()) == Some(true);
     if ctx.arg("if_exists").as_deref() == Some("refuse") && !ctx.shared.run.force {
-        match storage.stat(&object).await {
+        match present(storage, &object).await {
             // A partial snapshot (a failover's "today so far") is replaced by the whole day.
             Ok(_) if is_partial(storage, &object).await => {}
             Ok(_) => {
@@ -189,6 +213,10 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
         if !ctx.shared.schedule.is_empty() {
             m["schedule"] = schedule_json(&ctx.shared.schedule);
         }
+        // With more than one storage target: the ones that took the object.
+        if let Some(holders) = storage.holders(&object) {
+            m["targets"] = holders.into();
+        }
         if let Some(serde_json::Value::Object(more)) = ctx.args.get("manifest") {
             for (k, v) in more {
                 m[k] = match v.as_str() {
@@ -238,8 +266,12 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
     } else {
         String::new()
     };
+    let on = match storage.holders(&object) {
+        Some(h) => format!(", on {}", h.join(" and ")),
+        None => String::new(),
+    };
     Outcome::changed(format!(
-        "{src} -> {object}, {bytes} bytes{how}, sha256 {digest}"
+        "{src} -> {object}, {bytes} bytes{how}, sha256 {digest}{on}"
     ))
     .with_data(json!({"sha256": digest, "bytes": bytes, "plain_bytes": plain_bytes}))
 }

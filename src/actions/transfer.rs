@@ -103,9 +103,9 @@ pub(super) fn report_retries(
 ) -> usize {
     let notes = storage.retries(Some(object));
     for note in &notes {
-        ctx.events().emit(Event::Note {
+        ctx.events().emit(Event::Storage {
             at: chrono::Utc::now(),
-            text: format!("{}: {}: {note}", ctx.host.name, storage.describe()),
+            text: format!("{}: {note}", ctx.host.name),
         });
     }
     notes.len()
@@ -208,11 +208,15 @@ pub(super) async fn open_backup(
                     "the step's `sha256` for {object} is not the digest its signed manifest gives ({signed})"
                 )));
             }
-            // The sidecar is for people checking by hand; one that disagrees means tampering.
+            // The sidecar is for people checking by hand; one that disagrees means tampering
+            // (another target's copy may be sound).
             if let Ok(Some(text)) =
                 crate::storage::read_text(storage, &format!("{object}.sha256"), 4096).await
                 && parse_digest(&text).as_deref() != Some(signed.as_str())
             {
+                if storage.reject(object, "its sidecar disagrees with its signed manifest") {
+                    return Box::pin(open_backup(ctx, storage, object)).await;
+                }
                 return Err(Outcome::failed(format!(
                     "{}; nothing was downloaded",
                     crate::authentic::refused(
@@ -243,11 +247,48 @@ pub(super) async fn open_backup(
     Ok((expected, size, reader, verified))
 }
 
+/// The start of the message of a download whose digest is not the one it must have.
+pub(super) const MISMATCH: &str = "checksum mismatch for ";
+
+/// Runs a download (`once`) again from the next storage target while the copy it read has the
+/// wrong digest and another target has one (one storage: once).
+pub(super) async fn falling_through<'c, F, Fut>(
+    ctx: &'c TaskCtx<'_>,
+    storage: &'c dyn crate::storage::Storage,
+    object: &'c str,
+    once: F,
+) -> Outcome
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Outcome> + 'c,
+{
+    loop {
+        let out = once().await;
+        if out.status == crate::report::events::Status::Failed
+            && out.message.starts_with(MISMATCH)
+            && storage.reject(object, "its digest is not the signed one")
+        {
+            report_retries(ctx, storage, object);
+            continue;
+        }
+        return out;
+    }
+}
+
 pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");
     };
     let object = ctx.arg("object").unwrap_or_default();
+    falling_through(ctx, storage, &object, || fetch_once(ctx, storage, &object)).await
+}
+
+async fn fetch_once(
+    ctx: &TaskCtx<'_>,
+    storage: &dyn crate::storage::Storage,
+    object: &str,
+) -> Outcome {
+    let object = object.to_string();
     let dest = ctx.arg("dest").unwrap_or_default();
     let (expected, size, reader, verified) = match open_backup(ctx, storage, &object).await {
         Ok(b) => b,
@@ -288,7 +329,7 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     {
         let _ = remove_part().await;
         return Outcome::failed(format!(
-            "checksum mismatch for {object}: expected sha256 {want}, got {digest}; the partial file was removed"
+            "{MISMATCH}{object}: expected sha256 {want}, got {digest}; the partial file was removed"
         ));
     }
     let mv = ctx

@@ -35,6 +35,28 @@ async fn remove(ctx: &TaskCtx<'_>, dir: &str) {
         .await;
 }
 
+/// A failed unpack. With another storage target to fall back on, a stream that stopped early is
+/// told from a corrupt copy by the digest of the whole copy: a corrupt one is a checksum mismatch.
+async fn told(
+    storage: &dyn crate::storage::Storage,
+    object: &str,
+    expected: &Option<String>,
+    message: String,
+) -> Outcome {
+    if let Some(want) = expected
+        && !storage.parts().is_empty()
+        && !message.starts_with(super::transfer::MISMATCH)
+        && let Some(whole) = crate::storage::digest_of(storage, object).await
+        && whole != *want
+    {
+        return Outcome::failed(format!(
+            "{}{object}: expected sha256 {want}, got {whole} ({message})",
+            super::transfer::MISMATCH
+        ));
+    }
+    Outcome::failed(message)
+}
+
 /// `unpack: { object, dest }`: `dest` is made afresh and receives the archive, which streams from
 /// storage through the controller: checksum and every entry checked on the way. Anything wrong and
 /// `dest` is removed again. `dest` should be a new folder beside the live one (same file system),
@@ -57,6 +79,19 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
     if dest.trim_matches('/').is_empty() {
         return Outcome::failed("`unpack` needs a `dest` folder, and not `/`");
     }
+    super::transfer::falling_through(ctx, storage, &object, || {
+        unpack_once(ctx, storage, &object, &dest)
+    })
+    .await
+}
+
+async fn unpack_once(
+    ctx: &TaskCtx<'_>,
+    storage: &dyn crate::storage::Storage,
+    object: &str,
+    dest: &str,
+) -> Outcome {
+    let (object, dest) = (object.to_string(), dest.to_string());
     let (expected, size, reader, verified) = match open_backup(ctx, storage, &object).await {
         Ok(b) => b,
         Err(o) => return o,
@@ -70,7 +105,10 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         .map(|s| s.expose().to_string());
     let reader = match crate::seal::open(reader, &object, identity.as_deref()).await {
         Ok(r) => r,
-        Err(e) => return Outcome::failed(format!("{e}; nothing was unpacked")),
+        Err(e) => {
+            let message = format!("{e}; nothing was unpacked");
+            return told(storage, &object, &expected, message).await;
+        }
     };
     // The plain archive's digest too: a drill compares it with the one the DC recorded.
     let (reader, plain) = super::transfer::hashing_quiet(reader);
@@ -97,14 +135,15 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
         )),
         _ => match &expected {
             Some(want) if *want != digest => Some(format!(
-                "checksum mismatch for {object}: expected sha256 {want}, got {digest}; {dest} was removed"
+                "{}{object}: expected sha256 {want}, got {digest}; {dest} was removed",
+                super::transfer::MISMATCH
             )),
             _ => None,
         },
     };
     if let Some(message) = failure {
         remove(ctx, &dest).await;
-        return Outcome::failed(message);
+        return told(storage, &object, &expected, message).await;
     }
     schedule_warning(ctx, &object, verified.manifest.as_ref());
     let entries = verdict.lock().expect("verdict").entries;

@@ -73,6 +73,20 @@ pub fn known_keys() -> Vec<String> {
         .collect()
 }
 
+/// The known keys and those of each storage target: `storage.NAME.FIELD` for each field of its
+/// type.
+pub fn known_keys_with(targets: &[(String, String)]) -> Vec<String> {
+    let mut keys = known_keys();
+    for (name, kind) in targets {
+        keys.extend(
+            storage::questions(kind)
+                .iter()
+                .map(|q| storage::key(name, q.field)),
+        );
+    }
+    keys
+}
+
 fn is_secret_key(key: &str) -> bool {
     OTHER_SECRETS.contains(&key) || storage::is_secret(key)
 }
@@ -156,6 +170,9 @@ pub struct Inputs<'a> {
     pub need_storage: bool,
     /// At a terminal: tries the storage once its answers are in.
     pub tryer: Option<Tryer<'a>>,
+    /// Storage targets a document lists, (name, type): their answers are `storage.NAME.FIELD`, and
+    /// no `storage.type` is asked for when they are there.
+    pub targets: &'a [(String, String)],
 }
 
 impl Answers {
@@ -173,6 +190,12 @@ impl Answers {
 
     pub fn storage_type(&self) -> Option<String> {
         self.text("storage.type")
+    }
+
+    /// Whether the answers name one storage (`storage.type`, from any source): then it wins over
+    /// the storage targets a document lists, as every answer wins over restore.yml.
+    pub fn storage_type_given(&self) -> bool {
+        self.get("storage.type").is_some()
     }
 
     /// Non-secret storage settings of the chosen type, as templates see `storage`.
@@ -245,7 +268,8 @@ impl Answers {
             "storage type",
             diags,
         );
-        if inputs.need_storage && type_ok {
+        if inputs.need_storage && type_ok && (inputs.targets.is_empty() || ans.storage_type_given())
+        {
             prompt::ask_storage(&mut ans, inputs.interactive, inputs.tryer, diags);
         }
         ans
@@ -278,6 +302,33 @@ impl Answers {
                 .help(help),
         );
         false
+    }
+}
+
+/// One storage target's answers, in `view` as one storage's are (`storage.type`,
+/// `storage.TYPE.FIELD`): asked at a terminal, else each missing one listed as the target's own key
+/// (`storage.NAME.FIELD`).
+pub fn ask_target(
+    view: &mut Answers,
+    name: &str,
+    interactive: bool,
+    tryer: Option<Tryer>,
+    diags: &mut Diagnostics,
+) {
+    let kind = view.storage_type().unwrap_or_default();
+    if interactive {
+        eprintln!("Storage target `{name}` ({kind}):");
+    }
+    let mut own = Diagnostics::default();
+    prompt::ask_storage(view, interactive, tryer, &mut own);
+    let (from, to) = (format!("storage.{kind}."), format!("storage.{name}."));
+    let (env_from, env_to) = (env_name(&from), env_name(&to));
+    for mut d in own.list {
+        d.message = d.message.replace(&from, &to).replace(&env_from, &env_to);
+        d.help = d
+            .help
+            .map(|h| h.replace(&from, &to).replace(&env_from, &env_to));
+        diags.push(d);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::Value as J;
 
-use super::{Answer, Answers, Inputs, Origin, env_name, known_keys, normalize};
+use super::{Answer, Answers, Inputs, Origin, env_name, known_keys_with, normalize};
 use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
 use crate::docs::restore::{Entry, flatten, insert_dotted};
 use crate::yaml::Span;
@@ -100,7 +100,7 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
             );
         }
         let file_type = storage_type_from(&entries).or(restore_type.clone());
-        let known = known_keys();
+        let known = known_keys_with(inputs.targets);
         for e in entries {
             let key = normalize(&e.key, file_type.as_ref());
             if !known.contains(&key) {
@@ -129,7 +129,7 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
             );
         }
     }
-    for key in known_keys() {
+    for key in known_keys_with(inputs.targets) {
         let name = env_name(&key);
         if let Some(v) = (inputs.env)(&name) {
             ans.values.insert(
@@ -141,7 +141,7 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
             );
         }
     }
-    let known = known_keys();
+    let known = known_keys_with(inputs.targets);
     let set_type = inputs
         .sets
         .iter()

@@ -231,9 +231,16 @@ pub fn keys() -> impl Iterator<Item = String> {
 }
 
 /// Whether a storage answer key holds a secret.
+/// A target's key (`storage.NAME.FIELD`, NAME no type) is secret when the field is a secret of any
+/// type: masking one value too many is harmless, one too few is not.
 pub fn is_secret(key: &str) -> bool {
     let parts: Vec<&str> = key.split('.').collect();
-    matches!(parts.as_slice(), ["storage", t, f] if questions(t).iter().any(|q| q.field == *f && q.secret))
+    let secret_of = |t: &str, f: &str| questions(t).iter().any(|q| q.field == f && q.secret);
+    match parts.as_slice() {
+        ["storage", t, f] if STORAGE_TYPES.contains(t) => secret_of(t, f),
+        ["storage", _, f] => STORAGE_TYPES.iter().any(|t| secret_of(t, f)),
+        _ => false,
+    }
 }
 
 /// The fields templates may read as `storage.<field>`: every asked, non-secret field of any type.

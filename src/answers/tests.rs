@@ -31,6 +31,7 @@ fn resolve(
         interactive: false,
         need_storage: true,
         tryer: None,
+        targets: &[],
     };
     let a = Answers::resolve(inputs, &mut d);
     (a, d)

@@ -23,6 +23,18 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         allow_unsigned: checked.signers.is_none(),
         ..checked
     };
+    // With more than one storage target: which hold each backup.
+    let mut held: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (target, part) in storage.parts() {
+        match super::runtime().block_on(part.list("")) {
+            Ok(found) => {
+                for m in found {
+                    held.entry(m.name).or_default().push(target.to_string());
+                }
+            }
+            Err(e) => super::say!("target {target} cannot be listed: {e}"),
+        }
+    }
     let mut rows: Vec<J> = Vec::new();
     for o in objects
         .iter()
@@ -52,6 +64,10 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             "trusted": trusted, "refused": refused,
             "checked": trust.signers.is_some(),
         }));
+        if !held.is_empty() {
+            let row = rows.last_mut().expect("just pushed");
+            row["targets"] = held.get(&o.name).cloned().unwrap_or_default().into();
+        }
     }
     if o.json {
         super::say!(
@@ -75,8 +91,18 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                     .unwrap_or("its signature does not verify")
             ),
         };
+        let on = match r["targets"].as_array() {
+            Some(t) => format!(
+                "  on {}",
+                t.iter()
+                    .filter_map(J::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        };
         super::say!(
-            "  {:<50} {:>12} bytes  {:>8} old  {:<11}  {who}",
+            "  {:<50} {:>12} bytes  {:>8} old  {:<11}  {who}{on}",
             r["name"].as_str().unwrap_or(""),
             r["size"],
             age,

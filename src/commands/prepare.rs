@@ -69,6 +69,9 @@ pub fn shared(
         );
     }
     let storage = match &w.storage {
+        Some(_) if !w.targets.is_empty() => {
+            Some(Arc::from(open_targets(&w.targets, &w.dir, &masker)?))
+        }
         Some(settings) => Some(Arc::from(open_storage(settings, &w.dir, &masker)?)),
         None => None,
     };
@@ -117,6 +120,29 @@ pub fn shared(
         resume,
         destructive_started: Default::default(),
     })
+}
+
+/// Opens every storage target, as one storage that writes to all and reads from the first that
+/// has a sound copy (`storage::targets`).
+pub fn open_targets(
+    targets: &[crate::world::Target],
+    dir: &std::path::Path,
+    masker: &Masker,
+) -> Result<Box<dyn crate::storage::Storage>, Failure> {
+    let mut each = Vec::new();
+    for t in targets {
+        let s = open_storage(&t.settings, dir, masker).map_err(|f| match f {
+            Failure::Invalid(mut i) => {
+                for d in &mut i.0 {
+                    d.message = format!("storage target {}: {}", t.name, d.message);
+                }
+                Failure::Invalid(i)
+            }
+            other => other,
+        })?;
+        each.push((t.name.clone(), s));
+    }
+    Ok(Box::new(crate::storage::targets::Targets::new(each)))
 }
 
 /// Opens the configured storage; a setting the backend cannot take is invalid input.

@@ -28,7 +28,7 @@ fn snapshot_day(pattern: &Pattern, name: &str) -> Option<chrono::NaiveDate> {
 }
 
 /// The trust prune reads backups with: the DC's own signing key (backup.yml `signing_key`).
-fn own_trust(
+pub(super) fn own_trust(
     spec: &crate::docs::backup::BackupSpec,
     w: &crate::world::StorageWorld,
 ) -> Result<crate::authentic::Trust, Failure> {
@@ -57,8 +57,30 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         return Ok(0);
     }
     let trust = own_trust(&spec, &w)?;
-    let pattern = Pattern::default();
     let rt = super::runtime();
+    // With more than one storage target, each keeps what the retention says of its own backups.
+    let parts = storage.parts();
+    if parts.is_empty() {
+        return prune_one(o, &spec, &w, storage.as_ref(), &trust, &rt);
+    }
+    let mut code = 0;
+    for (name, part) in parts {
+        super::say!("target {name}:");
+        code = code.max(prune_one(o, &spec, &w, part, &trust, &rt)?);
+    }
+    Ok(code)
+}
+
+/// Prunes one storage: 1 when a backup that should go could not be deleted.
+fn prune_one(
+    o: &Options,
+    spec: &crate::docs::backup::BackupSpec,
+    w: &crate::world::StorageWorld,
+    storage: &dyn crate::storage::Storage,
+    trust: &crate::authentic::Trust,
+    rt: &tokio::runtime::Runtime,
+) -> Result<i32, Failure> {
+    let pattern = Pattern::default();
     let names: Vec<String> = rt
         .block_on(storage.list(""))
         .map_err(|e| Failure::Other(e.to_string()))?
@@ -79,7 +101,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             }
             continue;
         }
-        match rt.block_on(crate::authentic::check(storage.as_ref(), n, &trust)) {
+        match rt.block_on(crate::authentic::check(storage, n, trust)) {
             Ok(v) => match (day, v.created_at) {
                 (Some(d), _) => days.push((n.clone(), d)),
                 (None, Some(t)) => configs.push((n.clone(), t)),

@@ -271,8 +271,28 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     } else {
         Vec::new()
     };
+    // A storage target that could not take what the others took: said, and the run fails.
+    let target_failures = shared
+        .storage
+        .as_ref()
+        .map(|s| s.write_failures())
+        .unwrap_or_default();
+    for f in &target_failures {
+        let text = format!("FAILED: storage {f}; the other targets hold their copy");
+        // Straight into the report too: the run's end does not wait for the event to reach it.
+        collector
+            .0
+            .lock()
+            .expect("collector")
+            .storage
+            .push(text.clone());
+        events.emit(Event::Note {
+            at: chrono::Utc::now(),
+            text,
+        });
+    }
     let (status, code) = match ending {
-        Ending::Done if !drill_failures.is_empty() => ("failed", 1),
+        Ending::Done if !drill_failures.is_empty() || !target_failures.is_empty() => ("failed", 1),
         Ending::Done => ("done", 0),
         _ if rollback_failed => ("failed", 1),
         _ if undo_only => ("rolled back", 1),

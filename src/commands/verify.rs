@@ -87,6 +87,8 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     let verdicts = result?;
     let bad: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok).collect();
     notify(o, &w, &bad, started);
+    // Retries, and storage targets passed over for another.
+    let storage_said = storage.retries(None);
     if o.json {
         let rows: Vec<J> = verdicts
             .iter()
@@ -94,10 +96,17 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             .collect();
         super::say!(
             "{}",
-            serde_json::to_string_pretty(&json!({"storage": storage.describe(), "backups": rows}))
-                .expect("json")
+            serde_json::to_string_pretty(
+                &json!({"storage": storage.describe(), "backups": rows, "storage_events": storage_said})
+            )
+            .expect("json")
         );
-    } else if bad.is_empty() {
+        return Ok(if bad.is_empty() { 0 } else { 1 });
+    }
+    for line in &storage_said {
+        super::say!("Storage: {line}");
+    }
+    if bad.is_empty() {
         super::say!(
             "{}: {} backup(s) verified, none changed on any host",
             storage.describe(),
@@ -158,6 +167,8 @@ fn trust(o: &Options, w: &crate::world::StorageWorld) -> Result<crate::authentic
     Ok(t)
 }
 
+/// Verifies one backup; with more than one storage target, a copy whose digest is not the one it
+/// must have falls through to the next target that has one.
 async fn verify(
     storage: &dyn Storage,
     name: &str,
@@ -165,40 +176,64 @@ async fn verify(
     identity: Option<&str>,
     trust: &crate::authentic::Trust,
 ) -> Verdict {
+    loop {
+        let (v, expected) = verify_once(storage, name, file, identity, trust).await;
+        if v.ok || storage.parts().is_empty() {
+            return v;
+        }
+        let Some(want) = expected else { return v };
+        if crate::storage::digest_of(storage, name).await.as_deref() == Some(want.as_str())
+            || !storage.reject(name, "its digest is not the signed one")
+        {
+            return v;
+        }
+    }
+}
+
+/// One verification, and the digest the copy must have once that is known.
+async fn verify_once(
+    storage: &dyn Storage,
+    name: &str,
+    file: &std::path::Path,
+    identity: Option<&str>,
+    trust: &crate::authentic::Trust,
+) -> (Verdict, Option<String>) {
     let verdict = |ok: bool, detail: String| Verdict {
         name: name.to_string(),
         ok,
         detail,
     };
+    let no = |ok: bool, detail: String| (verdict(ok, detail), None);
     if !name
         .trim_end_matches(".age")
         .trim_end_matches(".zst")
         .ends_with(".tar")
     {
-        return verdict(
+        return no(
             false,
             "not a tar archive (.tar, .tar.zst or .tar.zst.age)".into(),
         );
     }
     let authentic = match crate::authentic::check(storage, name, trust).await {
         Ok(v) => v,
-        Err(why) => return verdict(false, format!("refused, nothing downloaded: {why}")),
+        Err(why) => return no(false, format!("refused, nothing downloaded: {why}")),
     };
     let expected = match (&authentic.stored_sha256, authentic.unsigned) {
         (Some(d), false) => d.clone(),
         _ => match crate::storage::read_text(storage, &format!("{name}.sha256"), 4096).await {
             Ok(Some(t)) => t.split_whitespace().next().unwrap_or("").to_lowercase(),
-            Ok(None) => return verdict(false, format!("no `{name}.sha256` beside it")),
-            Err(e) => return verdict(false, e.to_string()),
+            Ok(None) => return no(false, format!("no `{name}.sha256` beside it")),
+            Err(e) => return no(false, e.to_string()),
         },
     };
+    let with = |ok: bool, detail: String| (verdict(ok, detail), Some(expected.clone()));
     let Read {
         stored: digest,
         plain,
         entries,
     } = match download(storage, name, file, identity).await {
         Ok(d) => d,
-        Err(e) => return verdict(false, e),
+        Err(e) => return with(false, e),
     };
     if digest != expected {
         let whose = if authentic.unsigned {
@@ -206,14 +241,14 @@ async fn verify(
         } else {
             "its signed manifest"
         };
-        return verdict(
+        return with(
             false,
             format!("checksum mismatch: the object hashes to {digest}, {whose} says {expected}"),
         );
     }
     let entries = match entries {
         Ok(n) => n,
-        Err(e) => return verdict(false, format!("sha256 verified, but {e}")),
+        Err(e) => return with(false, format!("sha256 verified, but {e}")),
     };
     let mut detail = format!(
         "{}, sha256 verified, {entries} entries checked",
@@ -230,14 +265,14 @@ async fn verify(
     match manifest {
         Ok(true) => detail += ", manifest matches",
         Ok(false) => {}
-        Err(e) => return verdict(false, format!("{detail}, but {e}")),
+        Err(e) => return with(false, format!("{detail}, but {e}")),
     }
     match dump_listing(file).await {
         Ok(Some(n)) => detail += &format!(", director.dump lists {n} item(s)"),
         Ok(None) => {}
-        Err(e) => return verdict(false, format!("{detail}, but director.dump {e}")),
+        Err(e) => return with(false, format!("{detail}, but director.dump {e}")),
     }
-    verdict(true, detail)
+    (verdict(true, detail), Some(expected))
 }
 
 /// The object's manifest, when it has one, against what was read: the stored digest and the plain

@@ -12,6 +12,9 @@
 //! signing_key: dc-signing-key            # Ed25519 OpenSSH private key: signs each manifest
 //! retention: { daily: 7, weekly: 4, monthly: 6 }
 //! schedule: { config: "02:00", analytics: "00:30" }    # every day, UTC
+//! storage:                              # where the backups go (see `targets`); else the answers
+//!   - { name: store, type: local, path: /srv/backups }
+//!   - { name: offsite, type: sftp, host: vault.example, user: dr, path: /backups }
 //! ```
 
 use serde_json::{Map, Value as J, json};
@@ -28,6 +31,7 @@ const KEYS: &[&str] = &[
     "signing_key",
     "retention",
     "schedule",
+    "storage",
 ];
 const SCHEDULE_KEYS: &[&str] = &["config", "analytics"];
 /// When each backup runs when backup.yml does not say: the configuration at 02:00 UTC, the day's
@@ -52,6 +56,8 @@ pub struct BackupSpec {
     pub retention: crate::retention::Retention,
     /// `backup.*` as templates see it.
     pub value: J,
+    /// `storage:`: where the backups go, one target or a list (answers name the storage otherwise).
+    pub targets: Vec<super::targets::TargetSpec>,
 }
 
 pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> BackupSpec {
@@ -272,6 +278,9 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> BackupSpec {
                 .collect(),
         ),
     );
+    if let Some(n) = node.get("storage") {
+        spec.targets = super::targets::parse(&mut c, n);
+    }
     spec.value = J::Object(value);
     spec
 }

@@ -7,6 +7,7 @@ pub mod inventory;
 pub mod playbook;
 pub mod restore;
 pub mod schema;
+pub mod targets;
 
 use std::path::Path;
 

@@ -42,6 +42,8 @@ pub struct RestoreSpec {
     pub drill: serde_json::Value,
     /// `schedule: { drill: "Sun 04:00" }`: weekday (Sunday 0), hour, minute, UTC.
     pub drill_schedule: Option<(u32, u32, u32)>,
+    /// `storage:` as a list of targets (a mapping is one storage, in `entries`).
+    pub targets: Vec<super::targets::TargetSpec>,
 }
 
 pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> RestoreSpec {
@@ -102,6 +104,10 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> RestoreSpec 
         None => COMPONENTS.iter().map(|s| s.to_string()).collect(),
     };
     if let Some(s) = node.get("storage")
+        && matches!(s.kind, crate::yaml::Kind::Seq(_))
+    {
+        spec.targets = super::targets::parse(&mut c, s);
+    } else if let Some(s) = node.get("storage")
         && let Some(entries) = c.map(s, "storage", &[])
     {
         for (k, v) in entries {

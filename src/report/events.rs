@@ -92,6 +92,12 @@ pub enum Event {
         at: DateTime<Utc>,
         text: String,
     },
+    /// What the storage had to do besides the plain read or write: a retry after a fault, a
+    /// storage target passed over for another, a target that could not take a backup.
+    Storage {
+        at: DateTime<Utc>,
+        text: String,
+    },
     /// A backup about to be read: who signed it, or that it is read unsigned (`--allow-unsigned`).
     Authenticated {
         at: DateTime<Utc>,

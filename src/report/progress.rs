@@ -181,7 +181,7 @@ impl Sink for Progress {
                 Mode::Lines if *done => println!("{t} transfer {host}: {bytes} bytes"),
                 _ => {}
             },
-            Event::Note { text, .. } => self.line(text),
+            Event::Note { text, .. } | Event::Storage { text, .. } => self.line(text),
             Event::Gate { .. } | Event::Authenticated { .. } => {}
             Event::Lock {
                 host,

@@ -50,6 +50,8 @@ pub struct Collected {
     pub checks: Vec<J>,
     /// Each backup unpacked: host, object, bytes, digests (stored and plain), signer.
     pub restored: Vec<J>,
+    /// Retries, storage targets passed over, targets that failed, in order.
+    pub storage: Vec<String>,
 }
 
 /// A sink that keeps what the report needs.
@@ -114,6 +116,7 @@ impl Sink for Collector {
                 })
             }
             Event::Gate { decision } => c.gate = Some(decision.clone()),
+            Event::Storage { text, .. } => c.storage.push(text.clone()),
             Event::Authenticated {
                 object,
                 signer,
@@ -371,6 +374,9 @@ pub fn build(
             unsigned.join(", ")
         );
     }
+    for line in &c.storage {
+        let _ = writeln!(text, "Storage: {line}");
+    }
     if let Some(g) = &c.gate
         && !quiet
     {
@@ -408,6 +414,7 @@ pub fn build(
         "authenticity": c.authenticity,
         "unsigned_allowed": !unsigned.is_empty(),
         "checks": c.checks,
+        "storage": c.storage,
     });
     Report { json, text }
 }

@@ -82,6 +82,33 @@ async fn storage_page(
         }
         Err(e) => body += &format!("<pre class=\"bad\">{}</pre>", esc(&e)),
     }
+    if let Ok(now) = storage::current(&s)
+        && let Some(targets) = now["targets"].as_array().filter(|t| !t.is_empty())
+    {
+        body += &format!(
+            "<h2>Storage targets</h2><p>{}</p><table id=\"targets\"><tr><th>target</th><th>type</th><th>settings</th></tr>",
+            if now["in_use"] == "targets" {
+                "Backups go to every one of these targets and are read from the first that holds a sound copy (backup.yml or restore.yml lists them; their secrets are answers, storage.NAME.FIELD)."
+            } else {
+                "backup.yml or restore.yml lists these targets, but the storage above, named by the answers, is used instead."
+            }
+        );
+        for t in targets {
+            let settings: Vec<String> = t["settings"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}: {}", text(v)))
+                .collect();
+            body += &format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&text(&t["name"])),
+                esc(&text(&t["type"])),
+                esc(&settings.join(", "))
+            );
+        }
+        body += "</table>";
+    }
     body += &format!(
         "<form method=\"post\" action=\"/ui/storage/test\">{}<button id=\"test-storage\">Test the storage</button></form>",
         hidden(&sess)

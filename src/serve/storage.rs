@@ -35,7 +35,27 @@ pub(super) fn current(s: &Server) -> Result<J, String> {
         };
         settings.insert(field.to_string(), value);
     }
-    Ok(json!({ "type": answers.storage_type(), "settings": settings }))
+    // The targets backup.yml or restore.yml lists: used when no answer names one storage.
+    let targets: Vec<J> = crate::world::storage_targets(&s.options)
+        .iter()
+        .map(|t| {
+            let settings: serde_json::Map<String, J> = t
+                .settings
+                .iter()
+                .map(|e| (e.key.clone(), e.value.clone()))
+                .collect();
+            json!({"name": t.name, "type": t.kind, "settings": settings})
+        })
+        .collect();
+    let in_use = if answers.storage_type().is_none() && !targets.is_empty() {
+        "targets"
+    } else {
+        "answers"
+    };
+    Ok(json!({
+        "type": answers.storage_type(), "settings": settings,
+        "targets": targets, "in_use": in_use,
+    }))
 }
 
 async fn show(State(s): State<Arc<Server>>) -> Response {

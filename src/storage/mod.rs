@@ -5,8 +5,10 @@ pub mod dal;
 pub mod ftps;
 pub mod local;
 mod names;
+mod read;
 pub mod resume;
 pub mod sftp_pw;
+pub mod targets;
 
 use std::ops::Range;
 
@@ -15,6 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::answers::storage::{Backend, Server, SftpLogin, StorageSettings};
 use crate::transport::{BoxFut, Reader};
 pub use names::{SIG_SUFFIX, is_companion, printable, shown};
+pub use read::{digest_of, read_text};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ObjectMeta {
@@ -68,34 +71,6 @@ impl StorageError {
     }
 }
 
-/// A small object's text (a sidecar), `None` when there is no such object. Asks for its metadata
-/// first: some backends open reads lazily, and a refused login must not read as "not there".
-pub async fn read_text(
-    storage: &dyn Storage,
-    name: &str,
-    limit: u64,
-) -> Result<Option<String>, StorageError> {
-    use tokio::io::AsyncReadExt;
-    match storage.stat(name).await {
-        Ok(_) => {}
-        Err(e) if e.not_found => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let mut text = String::new();
-    let read = storage.get(name, None).await?;
-    read.take(limit)
-        .read_to_string(&mut text)
-        .await
-        .map_err(|e| StorageError {
-            server: storage.describe(),
-            op: "get",
-            object: name.to_string(),
-            message: e.to_string(),
-            not_found: false,
-        })?;
-    Ok(Some(text))
-}
-
 /// What a storage operation gives, later.
 pub type Op<'a, T> = BoxFut<'a, Result<T, StorageError>>;
 
@@ -115,6 +90,25 @@ pub trait Storage: Send + Sync {
     /// Free bytes, when the storage can tell (a local or NFS folder); object stores cannot.
     fn free_space(&self) -> Option<u64> {
         None
+    }
+    /// This copy of `object` is wrong (`why`): read it from the next target that has one. False
+    /// when there is none (one storage has no other).
+    fn reject(&self, _object: &str, _why: &str) -> bool {
+        false
+    }
+    /// The names of the targets that took `object` when it was written in this run (more than one
+    /// storage only).
+    fn holders(&self, _object: &str) -> Option<Vec<String>> {
+        None
+    }
+    /// What some target could not write while others could, one line each, since it was last
+    /// asked: the run ends with exit 1 naming them.
+    fn write_failures(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Each target by its name (more than one storage only).
+    fn parts(&self) -> Vec<(&str, &dyn Storage)> {
+        Vec::new()
     }
 }
 

@@ -9,9 +9,10 @@ use crate::docs;
 pub(super) fn resolve_answers(
     o: &Options,
     restore: &RestoreSpec,
+    targets: &[crate::docs::targets::TargetSpec],
     need_storage: bool,
     diags: &mut Diagnostics,
-) -> (Answers, Option<StorageSettings>) {
+) -> (Answers, Option<StorageSettings>, Vec<super::Target>) {
     let answers_doc = if o.answers.wanted() {
         warn_world_readable(&o.answers.path);
         docs::load(&o.answers.path, &o.answers.shown, diags)
@@ -22,7 +23,13 @@ pub(super) fn resolve_answers(
     let env = |k: &str| std::env::var(k).ok();
     let need_storage = need_storage && diags.is_empty();
     let tryer = |a: &Answers| try_storage(o, a);
+    let chosen = super::targets_of::chosen(o, targets, diags);
+    let named: Vec<(String, String)> = targets
+        .iter()
+        .map(|t| (t.name.clone(), t.kind.clone()))
+        .collect();
     let inputs = Inputs {
+        targets: &named,
         sets: &sets,
         env: &env,
         file: answers_doc.as_ref().map(|(s, n)| (s, n)),
@@ -31,7 +38,18 @@ pub(super) fn resolve_answers(
         need_storage,
         tryer: Some(&tryer),
     };
-    let answers = Answers::resolve(inputs, diags);
+    let mut answers = Answers::resolve(inputs, diags);
+    // The answers' one storage (`storage.type`) wins over a document's list of targets, as every
+    // answer wins over restore.yml.
+    if need_storage && !chosen.is_empty() && !answers.storage_type_given() {
+        let list = if diags.is_empty() {
+            super::targets_of::resolve(o, &mut answers, &chosen, Some(&tryer), diags)
+        } else {
+            Vec::new()
+        };
+        let first = list.first().map(|t| t.settings.clone());
+        return (answers, first, list);
+    }
     let storage = if need_storage && diags.is_empty() {
         StorageSettings::from_answers(&answers, diags).map(|s| StorageSettings {
             accept_new_host_keys: o.accept_new_host_keys,
@@ -40,7 +58,7 @@ pub(super) fn resolve_answers(
     } else {
         None
     };
-    (answers, storage)
+    (answers, storage, Vec::new())
 }
 
 /// At the prompt: the storage tried with the answers given so far, by listing it.

@@ -285,12 +285,23 @@ pub fn ssh_sign(key: &Path, namespace: &str, file: &Path) {
 pub fn dc_demo() -> Bed {
     let bed = Bed::new();
     copy_dir(&repo().join("inventories/demo-dc"), &bed.path("demo-dc"));
-    for left in ["demo-dc/store", "demo-dc/.setup"] {
+    for left in ["demo-dc/store", "demo-dc/offsite", "demo-dc/.setup"] {
         let _ = std::fs::remove_dir_all(bed.path(left));
     }
     for host in std::fs::read_dir(bed.path("demo-dc/site")).unwrap() {
         let _ = std::fs::remove_dir_all(host.unwrap().path().join("var"));
     }
+    bed
+}
+
+/// The DC demo backing up to one storage, its `store/` folder, named by the answers (which win
+/// over backup.yml's list of targets).
+pub fn dc_demo_one_store() -> Bed {
+    let bed = dc_demo();
+    bed.file(
+        "demo-dc/answers.yml",
+        "storage.type: local\nstorage.local.path: store\n",
+    );
     bed
 }
 

@@ -1,0 +1,47 @@
+//! Reading an object through the trait: a small one as text (a sidecar, a manifest), a whole one
+//! for its digest.
+
+use super::{Storage, StorageError};
+
+/// A small object's text (a sidecar), `None` when there is no such object. Asks for its metadata
+/// first: some backends open reads lazily, and a refused login must not read as "not there".
+pub async fn read_text(
+    storage: &dyn Storage,
+    name: &str,
+    limit: u64,
+) -> Result<Option<String>, StorageError> {
+    use tokio::io::AsyncReadExt;
+    match storage.stat(name).await {
+        Ok(_) => {}
+        Err(e) if e.not_found => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let mut text = String::new();
+    let read = storage.get(name, None).await?;
+    read.take(limit)
+        .read_to_string(&mut text)
+        .await
+        .map_err(|e| StorageError {
+            server: storage.describe(),
+            op: "get",
+            object: name.to_string(),
+            message: e.to_string(),
+            not_found: false,
+        })?;
+    Ok(Some(text))
+}
+
+/// The sha256 of an object as the storage gives it now, read whole; none when it cannot be read.
+pub async fn digest_of(storage: &dyn Storage, object: &str) -> Option<String> {
+    use sha2::Digest;
+    use tokio::io::AsyncReadExt;
+    let mut r = storage.get(object, None).await.ok()?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match r.read(&mut buf).await.ok()? {
+            0 => return Some(hex::encode(hasher.finalize())),
+            n => hasher.update(&buf[..n]),
+        }
+    }
+}
