@@ -25,32 +25,58 @@ pub fn recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, String
 
 /// The stored bytes of `plain`: zstd-compressed, then age-encrypted to every recipient. A failure
 /// of the source or the compression is an error at the end of the stream, never a short object.
-pub fn seal(mut plain: Reader, to: &[age::x25519::Recipient]) -> Result<Reader, String> {
+/// Reading the source (and hashing it, when the caller wraps it so), compressing and encrypting
+/// each run on a task of their own, joined by bounded pipes: a pipeline over the cores, as
+/// `tar | zstd | age` would be.
+pub fn seal(plain: Reader, to: &[age::x25519::Recipient]) -> Result<Reader, String> {
     let encryptor = age::Encryptor::with_recipients(to.iter().map(|r| r as &dyn age::Recipient))
         .map_err(|e| format!("cannot encrypt: {e}"))?;
+    let read = stage(plain, "reading", |mut src, mut tx| async move {
+        tokio::io::copy(&mut src, &mut tx).await?;
+        tx.shutdown().await
+    });
+    let compressed = stage(read, "compressing", |mut src, tx| async move {
+        let mut z = ZstdEncoder::new(tx);
+        tokio::io::copy(&mut src, &mut z).await?;
+        // Ends the zstd frame, then the pipe.
+        z.shutdown().await
+    });
+    Ok(stage(compressed, "encrypting", |mut src, tx| async move {
+        let mut sealed = encryptor
+            .wrap_async_output(tx.compat_write())
+            .await?
+            .compat_write();
+        tokio::io::copy(&mut src, &mut sealed).await?;
+        // Ends age's last chunk, then the pipe.
+        sealed.shutdown().await
+    }))
+}
+
+/// Runs `work` on a task of its own, from `src` into a bounded pipe whose other end is returned.
+/// The end of the pipe is the end of the stream only if `work` finished: a failure anywhere up
+/// the pipeline is an error at the end, never a short stream.
+fn stage<F, Fut>(src: Reader, what: &'static str, work: F) -> Reader
+where
+    F: FnOnce(Reader, tokio::io::DuplexStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
     let (tx, rx) = tokio::io::duplex(1 << 20);
     let (done_tx, done_rx) = oneshot::channel();
     tokio::spawn(async move {
-        let result = async {
-            let sealed = encryptor.wrap_async_output(tx.compat_write()).await?;
-            let mut z = ZstdEncoder::new(sealed.compat_write());
-            tokio::io::copy(&mut plain, &mut z).await?;
-            // Ends the zstd frame, then age's last chunk, then the pipe.
-            z.shutdown().await?;
-            Ok::<_, std::io::Error>(())
-        }
-        .await;
-        let _ = done_tx.send(result);
+        let _ = done_tx.send(work(src, tx).await);
     });
-    // The end of the pipe is the end of the stream only if sealing finished.
     let done = Box::pin(async move {
         match done_rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(std::io::Error::other(format!("sealing the backup: {e}"))),
-            Err(_) => Err(std::io::Error::other("sealing the backup stopped")),
+            Ok(Err(e)) => Err(std::io::Error::other(format!(
+                "sealing the backup ({what}): {e}"
+            ))),
+            Err(_) => Err(std::io::Error::other(format!(
+                "sealing the backup stopped ({what})"
+            ))),
         }
     });
-    Ok(Box::new(Streamed::new(Box::new(rx), done)))
+    Box::new(Streamed::new(Box::new(rx), done))
 }
 
 /// What a name says was done to the tar inside, outermost last.

@@ -40,18 +40,11 @@ pub fn router(s: Arc<Server>) -> Router {
 
 /// `setup standalone list --json` in the server's folder; why not, when it cannot be listed.
 pub(super) async fn list(s: &Server) -> Result<J, String> {
-    let out = tokio::process::Command::new(&s.exe)
-        .args(["standalone", "list", "--json", "--non-interactive", "-C"])
-        .arg(&s.dir)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    let (ok, out, err) = super::schedule::own(s, &["standalone", "list", "--json"]).await?;
+    if !ok {
+        return Err(err.trim().to_string());
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+    serde_json::from_str(&out).map_err(|e| e.to_string())
 }
 
 async fn backups(State(s): State<Arc<Server>>) -> Response {

@@ -26,7 +26,7 @@ const CHUNK: usize = 256 << 10;
 const LAG: usize = 4;
 
 pub struct Targets {
-    each: Vec<(String, Box<dyn Storage>)>,
+    each: Vec<(String, Arc<dyn Storage>)>,
     /// The target an object (and its companions) is read from.
     pins: Mutex<HashMap<String, usize>>,
     /// The targets whose copy of an object was refused.
@@ -52,7 +52,7 @@ fn base(name: &str) -> &str {
 impl Targets {
     pub fn new(each: Vec<(String, Box<dyn Storage>)>) -> Targets {
         Targets {
-            each,
+            each: each.into_iter().map(|(n, s)| (n, Arc::from(s))).collect(),
             pins: Mutex::default(),
             refused: Mutex::default(),
             holders: Mutex::default(),
@@ -170,8 +170,22 @@ impl Targets {
                 chunk: Arc::new(Vec::new()),
                 at: 0,
             });
-            let s = &self.each[i].1;
-            puts.push(async move { (i, s.put(name, reader).await) });
+            // Each target writes on a task of its own: the client work of one (an HTTP request, an
+            // SSH channel's encryption) runs beside the other's and beside the feed.
+            let (s, name) = (self.each[i].1.clone(), name.to_string());
+            let put = tokio::spawn(async move { s.put(&name, reader).await });
+            puts.push(async move {
+                let done = put.await.unwrap_or_else(|e| {
+                    Err(StorageError {
+                        server: String::new(),
+                        op: "put",
+                        object: String::new(),
+                        message: format!("the upload stopped: {e}"),
+                        not_found: false,
+                    })
+                });
+                (i, done)
+            });
         }
         let feed = async move {
             loop {
