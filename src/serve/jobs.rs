@@ -196,11 +196,26 @@ impl Jobs {
                 let _ = tx.send((code, err));
             }
         });
-        // A run refused for held locks ends within moments: said as 409, not as a job.
-        if let Ok(Ok((3, err))) = tokio::time::timeout(std::time::Duration::from_secs(3), rx).await
-        {
-            let _ = std::fs::remove_file(folder.join(format!("{id}.json")));
-            return Err((409, last_lines(&err)));
+        // A run refused for held locks ends within moments: said as 409, not as a job. The answer
+        // waits until the run has its locks (its journal says so), has ended, or 3 s have passed.
+        let journal = self.journal(&id);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut rx = rx;
+        loop {
+            tokio::select! {
+                ended = &mut rx => {
+                    if let Ok((3, err)) = ended {
+                        let _ = std::fs::remove_file(folder.join(format!("{id}.json")));
+                        return Err((409, last_lines(&err)));
+                    }
+                    break;
+                }
+                _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {
+                    if locked(&journal) || tokio::time::Instant::now() >= deadline {
+                        break;
+                    }
+                }
+            }
         }
         job["links"] = json!({
             "self": format!("/api/v1/jobs/{id}"),
@@ -226,6 +241,16 @@ impl Jobs {
     pub fn running(&self, id: &str) -> bool {
         self.live.lock().expect("live").contains_key(id)
     }
+}
+
+/// Whether a run's journal says it holds its hosts' locks (taken all at once, or none).
+fn locked(journal: &Path) -> bool {
+    std::fs::read_to_string(journal).is_ok_and(|t| {
+        t.lines().any(|l| {
+            serde_json::from_str::<J>(l)
+                .is_ok_and(|e| e["event"] == "lock" && e["action"] != "refused")
+        })
+    })
 }
 
 /// What a failed command said last, without the decoration of its error box.
