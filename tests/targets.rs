@@ -38,15 +38,34 @@ fn targets(s3: &StorageBed, sftp: &StorageBed) -> (String, String) {
     (doc, answers)
 }
 
-/// The DC demo backing up to both beds, and the DR demo (in `dr/`) restoring from them.
-fn sites(s3: &StorageBed, sftp: &StorageBed) -> Bed {
-    let bed = common::dc_demo();
-    let (list, secrets) = targets(s3, sftp);
+/// The DC demo's backup.yml with its `storage:` list replaced by `list`.
+fn backup_to(bed: &Bed, list: &str) {
     let backup = bed.read("demo-dc/backup.yml");
     let without = &backup[..backup
         .find("\nstorage:")
         .expect("the demo lists its targets")];
     bed.file("demo-dc/backup.yml", &format!("{without}\n{list}"));
+}
+
+/// `copy --from primary --to offsite` at the DC.
+fn copy_to_offsite(bed: &Bed) -> Out {
+    bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "copy",
+        "--from",
+        "primary",
+        "--to",
+        "offsite",
+    ])
+}
+
+/// The DC demo backing up to both beds, and the DR demo (in `dr/`) restoring from them.
+fn sites(s3: &StorageBed, sftp: &StorageBed) -> Bed {
+    let bed = common::dc_demo();
+    let (list, secrets) = targets(s3, sftp);
+    backup_to(&bed, &list);
     bed.file("demo-dc/answers.yml", &secrets);
     let dr = common::demo();
     common::copy_dir(&dr.path(""), &bed.path("dr"));
@@ -244,32 +263,14 @@ fn a_corrupt_copy_on_the_first_target_falls_through_to_the_next_and_copy_refills
     let line = out.stdout.lines().find(|l| l.contains(&name)).unwrap();
     assert!(line.ends_with("on primary"), "{line}");
     // From the damaged primary, nothing is copied: its digest is not the signed one.
-    let out = bed.run(&[
-        "-C",
-        "demo-dc",
-        "standalone",
-        "copy",
-        "--from",
-        "primary",
-        "--to",
-        "offsite",
-    ]);
+    let out = copy_to_offsite(&bed);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("not copied"), "{}", out.stdout);
     assert!(!held(&sftp).contains(&name));
     // A sound copy put back on primary, then copied over.
     bytes[middle] ^= 0xff;
     std::fs::write(&object, &bytes).unwrap();
-    let out = bed.run(&[
-        "-C",
-        "demo-dc",
-        "standalone",
-        "copy",
-        "--from",
-        "primary",
-        "--to",
-        "offsite",
-    ]);
+    let out = copy_to_offsite(&bed);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("sha256 verified on both ends"),
@@ -287,13 +288,9 @@ fn a_corrupt_copy_on_the_first_target_falls_through_to_the_next_and_copy_refills
 #[test]
 fn a_mistake_in_a_target_list_is_a_diagnostic_and_an_unknown_target_is_named() {
     let bed = common::dc_demo();
-    let backup = bed.read("demo-dc/backup.yml");
-    let without = &backup[..backup.find("\nstorage:").unwrap()];
-    bed.file(
-        "demo-dc/backup.yml",
-        &format!(
-            "{without}\nstorage:\n  - {{ name: a, type: local, path: a }}\n  - {{ name: a, type: local, path: b }}\n  - {{ name: b, type: sftp, host: h, password: hunter2 }}\n  - {{ name: c, type: s4 }}\n  - {{ type: local, path: d }}\n"
-        ),
+    backup_to(
+        &bed,
+        "storage:\n  - { name: a, type: local, path: a }\n  - { name: a, type: local, path: b }\n  - { name: b, type: sftp, host: h, password: hunter2 }\n  - { name: c, type: s4 }\n  - { type: local, path: d }\n",
     );
     let out = bed.run(&["-C", "demo-dc", "standalone", "backup", "--check"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
@@ -323,11 +320,9 @@ fn a_mistake_in_a_target_list_is_a_diagnostic_and_an_unknown_target_is_named() {
         out.stderr
     );
     // A secret a target needs and nobody gave is listed under the target's own name.
-    let backup = bed.read("demo-dc/backup.yml");
-    let without = &backup[..backup.find("\nstorage:").unwrap()];
-    bed.file(
-        "demo-dc/backup.yml",
-        &format!("{without}\nstorage:\n  - {{ name: vault, type: ftp, host: 127.0.0.1, user: u, path: / }}\n"),
+    backup_to(
+        &bed,
+        "storage:\n  - { name: vault, type: ftp, host: 127.0.0.1, user: u, path: / }\n",
     );
     let out = bed.run(&["-C", "demo-dc", "standalone", "list"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);

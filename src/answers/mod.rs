@@ -321,6 +321,12 @@ pub fn ask_target(
     }
     let mut own = Diagnostics::default();
     prompt::ask_storage(view, interactive, tryer, &mut own);
+    said_of_target(own, &kind, name, diags);
+}
+
+/// Diagnostics about a target's answers as one storage's (`storage.TYPE.FIELD`), said of the
+/// target's own keys (`storage.NAME.FIELD`, `SETUP_STORAGE_NAME_FIELD`).
+pub fn said_of_target(own: Diagnostics, kind: &str, name: &str, diags: &mut Diagnostics) {
     let (from, to) = (format!("storage.{kind}."), format!("storage.{name}."));
     let (env_from, env_to) = (env_name(&from), env_name(&to));
     for mut d in own.list {

@@ -40,7 +40,7 @@ pub fn router(s: Arc<Server>) -> Router {
 
 /// `setup standalone list --json` in the server's folder; why not, when it cannot be listed.
 pub(super) async fn list(s: &Server) -> Result<J, String> {
-    let (ok, out, err) = super::schedule::own(s, &["standalone", "list", "--json"]).await?;
+    let (ok, out, err) = s.own(&["standalone", "list", "--json"]).await?;
     if !ok {
         return Err(err.trim().to_string());
     }

@@ -98,6 +98,24 @@ async fn limited(State(s): State<Arc<Server>>, req: Request, next: Next) -> Resp
 }
 
 impl Server {
+    /// This binary's own command in the server's folder: (succeeded, stdout, stderr).
+    pub(super) async fn own(&self, args: &[&str]) -> Result<(bool, String, String), String> {
+        let out = tokio::process::Command::new(&self.exe)
+            .args(args)
+            .args(["--non-interactive", "-C"])
+            .arg(&self.dir)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
     /// A failed authentication of `ip`; the answer 429 when it has failed too often.
     fn failed_auth(&self, ip: std::net::IpAddr) -> Option<Response> {
         self.failures

@@ -167,6 +167,17 @@ async fn login(
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
 }
 
+/// 403 for a form whose CSRF token is not the session's.
+pub(super) fn stale(sess: &Session, token: &str) -> Option<Response> {
+    (token != sess.csrf).then(|| {
+        problem(
+            StatusCode::FORBIDDEN,
+            "the form is stale",
+            "reload the page and try again",
+        )
+    })
+}
+
 fn form(sess: &Session, action: &str, fields: &str, button: &str, id: &str) -> String {
     format!(
         "<form method=\"post\" action=\"/ui/start\" style=\"display:inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">{fields}<button id=\"{id}\">{}</button></form> ",
@@ -365,12 +376,8 @@ async fn start(
     Extension(sess): Extension<Session>,
     Form(f): Form<StartForm>,
 ) -> Response {
-    if f.csrf != sess.csrf {
-        return problem(
-            StatusCode::FORBIDDEN,
-            "the form is stale",
-            "reload the page and try again",
-        );
+    if let Some(refused) = stale(&sess, &f.csrf) {
+        return refused;
     }
     let args: Vec<String> = match f.action.as_str() {
         "backup" => vec!["standalone".into(), "backup".into()],

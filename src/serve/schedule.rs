@@ -21,24 +21,6 @@ pub fn router(s: Arc<Server>) -> Router {
         .with_state(s)
 }
 
-/// This binary's own command in the server's folder: (succeeded, stdout, stderr).
-pub(super) async fn own(s: &Server, args: &[&str]) -> Result<(bool, String, String), String> {
-    let out = tokio::process::Command::new(&s.exe)
-        .args(args)
-        .args(["--non-interactive", "-C"])
-        .arg(&s.dir)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
-}
-
 /// The schedule as it stands: backup.yml's times, the next runs, where and whether it is installed.
 pub(super) async fn current(s: &Server) -> Result<J, String> {
     let spec = crate::world::load_backup_only(&s.options).map_err(|f| {
@@ -59,7 +41,7 @@ pub(super) async fn current(s: &Server) -> Result<J, String> {
         }
     }
     let next: Vec<J> = super::api::next_runs(&s.options);
-    let (_, shown, _) = own(s, &["standalone", "schedule", "show"]).await?;
+    let (_, shown, _) = s.own(&["standalone", "schedule", "show"]).await?;
     let place = shown
         .lines()
         .rev()
@@ -153,7 +135,7 @@ pub(super) async fn save(s: &Server, times: &[(String, String)]) -> Result<Strin
         std::fs::write(&path, text).map_err(|e| (500, format!("{}: {e}", path.display())))
     };
     write(&with_schedule(&before, &line))?;
-    match own(s, &["standalone", "schedule", "install"]).await {
+    match s.own(&["standalone", "schedule", "install"]).await {
         Ok((true, said, _)) => Ok(said),
         Ok((false, said, why)) => {
             write(&before)?;

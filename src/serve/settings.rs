@@ -11,13 +11,12 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::Router;
 use axum::extract::{Form, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::Value as J;
 
 use super::page::{Session, page, text};
-use super::{Server, problem, schedule, storage};
+use super::{Server, schedule, storage};
 use crate::report::drill::esc;
 
 pub fn routes() -> Router<Arc<Server>> {
@@ -49,14 +48,11 @@ fn checked(
     sess: &Session,
     mut f: HashMap<String, String>,
 ) -> Result<HashMap<String, String>, Box<Response>> {
-    if f.remove("csrf").as_deref() != Some(sess.csrf.as_str()) {
-        return Err(Box::new(problem(
-            StatusCode::FORBIDDEN,
-            "the form is stale",
-            "reload the page and try again",
-        )));
+    let token = f.remove("csrf").unwrap_or_default();
+    match super::page::stale(sess, &token) {
+        Some(refused) => Err(Box::new(refused)),
+        None => Ok(f),
     }
-    Ok(f)
 }
 
 async fn storage_page(

@@ -159,7 +159,7 @@ async fn replace(State(s): State<Arc<Server>>, body: Option<Json<J>>) -> Respons
 
 /// `setup storage-test` in the server's folder: (passed, what it said).
 pub(super) async fn try_storage(s: &Server) -> Result<(bool, String, String), String> {
-    super::schedule::own(s, &["storage-test", "--size-mb", "1"]).await
+    s.own(&["storage-test", "--size-mb", "1"]).await
 }
 
 async fn test(State(s): State<Arc<Server>>) -> Response {

@@ -212,15 +212,7 @@ pub fn resolve(
         // Said of the target's own keys (`storage.NAME.FIELD`), not of its type's.
         let mut own = Diagnostics::default();
         let settings = StorageSettings::from_answers(&view, &mut own);
-        let (from, to) = (
-            format!("storage.{kind}."),
-            format!("storage.{}.", spec.name),
-        );
-        for mut d in own.list {
-            d.message = d.message.replace(&from, &to);
-            d.help = d.help.map(|h| h.replace(&from, &to));
-            diags.push(d);
-        }
+        answers::said_of_target(own, kind, &spec.name, diags);
         if let Some(settings) = settings {
             out.push(super::Target {
                 name: spec.name.clone(),
