@@ -2,6 +2,7 @@
 //! `main` below; `fuzz` opens the loaders to the fuzz targets and their regression tests.
 
 mod actions;
+mod age;
 mod answers;
 mod app;
 mod authentic;

@@ -2,22 +2,17 @@
 //! controller as they stream to storage, and opened the same way, in the stream, on their way back.
 //! The name says what was done: `NAME.tar.zst.age` is a tar, compressed, then encrypted.
 
+use crate::transport::{Reader, Streamed};
 use async_compression::tokio::{bufread::ZstdDecoder, write::ZstdEncoder};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
-use tokio_util::compat::{
-    FuturesAsyncReadCompatExt, FuturesAsyncWriteCompatExt, TokioAsyncReadCompatExt,
-    TokioAsyncWriteCompatExt,
-};
-
-use crate::transport::{Reader, Streamed};
 
 /// Parses `age1...` recipients; each bad one is named.
-pub fn recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, String> {
+pub fn recipients(list: &[String]) -> Result<Vec<crate::age::Recipient>, String> {
     list.iter()
         .map(|r| {
             r.trim()
-                .parse::<age::x25519::Recipient>()
+                .parse::<crate::age::Recipient>()
                 .map_err(|e| format!("`{r}` is not an age X25519 recipient (age1...): {e}"))
         })
         .collect()
@@ -28,28 +23,37 @@ pub fn recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, String
 /// Reading the source (and hashing it, when the caller wraps it so), compressing and encrypting
 /// each run on a task of their own, joined by bounded pipes: a pipeline over the cores, as
 /// `tar | zstd | age` would be.
-pub fn seal(plain: Reader, to: &[age::x25519::Recipient]) -> Result<Reader, String> {
-    let encryptor = age::Encryptor::with_recipients(to.iter().map(|r| r as &dyn age::Recipient))
-        .map_err(|e| format!("cannot encrypt: {e}"))?;
-    let read = stage(plain, "reading", |mut src, mut tx| async move {
-        tokio::io::copy(&mut src, &mut tx).await?;
-        tx.shutdown().await
-    });
-    let compressed = stage(read, "compressing", |mut src, tx| async move {
-        let mut z = ZstdEncoder::new(tx);
-        tokio::io::copy(&mut src, &mut z).await?;
-        // Ends the zstd frame, then the pipe.
-        z.shutdown().await
-    });
-    Ok(stage(compressed, "encrypting", |mut src, tx| async move {
-        let mut sealed = encryptor
-            .wrap_async_output(tx.compat_write())
-            .await?
-            .compat_write();
-        tokio::io::copy(&mut src, &mut sealed).await?;
-        // Ends age's last chunk, then the pipe.
-        sealed.shutdown().await
-    }))
+pub fn seal(plain: Reader, to: &[crate::age::Recipient]) -> Result<Reader, String> {
+    if to.is_empty() {
+        return Err("cannot encrypt: no recipient".into());
+    }
+    let to = to.to_vec();
+    let read = stage(
+        plain,
+        "sealing the backup (reading)",
+        |mut src, mut tx| async move {
+            tokio::io::copy(&mut src, &mut tx).await?;
+            tx.shutdown().await
+        },
+    );
+    let compressed = stage(
+        read,
+        "sealing the backup (compressing)",
+        |mut src, tx| async move {
+            let mut z = ZstdEncoder::new(tx);
+            tokio::io::copy(&mut src, &mut z).await?;
+            // Ends the zstd frame, then the pipe.
+            z.shutdown().await
+        },
+    );
+    Ok(stage(
+        compressed,
+        "sealing the backup (encrypting)",
+        |mut src, mut tx| async move {
+            crate::age::encrypt(&mut src, &mut tx, &to).await?;
+            tx.shutdown().await
+        },
+    ))
 }
 
 /// Runs `work` on a task of its own, from `src` into a bounded pipe whose other end is returned.
@@ -68,12 +72,8 @@ where
     let done = Box::pin(async move {
         match done_rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(std::io::Error::other(format!(
-                "sealing the backup ({what}): {e}"
-            ))),
-            Err(_) => Err(std::io::Error::other(format!(
-                "sealing the backup stopped ({what})"
-            ))),
+            Ok(Err(e)) => Err(std::io::Error::other(format!("{what}: {e}"))),
+            Err(_) => Err(std::io::Error::other(format!("{what}: stopped"))),
         }
     });
     Box::new(Streamed::new(Box::new(rx), done))
@@ -95,27 +95,28 @@ pub async fn open(stored: Reader, name: &str, identity: Option<&str>) -> Result<
         let path = identity.ok_or_else(|| {
             format!("`{name}` is encrypted: give the path of its age identity file as the answer age_identity (e.g. SETUP_AGE_IDENTITY)")
         })?;
-        let decryptor = age::Decryptor::new_async(r.compat())
-            .await
-            .map_err(|e| format!("`{name}` is not an age file: {e}"))?;
-        // Identities are not `Send`: read and used with no await in between.
-        let plain = {
-            let ids = age::IdentityFile::from_file(path.to_string())
-                .map_err(|e| format!("the age identity file {path} cannot be read: {e}"))?
-                .into_identities()
-                .map_err(|e| {
-                    format!("the age identity file {path} holds no usable identity: {e}")
-                })?;
-            decryptor
-                .decrypt_async(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
-                .map_err(|e| match e {
-                    age::DecryptError::NoMatchingKeys => format!(
-                        "`{name}` was not encrypted to the identity in {path}: give the identity of one of the backup's recipients"
-                    ),
-                    e => format!("`{name}` cannot be decrypted: {e}"),
-                })?
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("the age identity file {path} cannot be read: {e}"))?;
+        let ids = crate::age::identities(&text)
+            .map_err(|e| format!("the age identity file {path} holds no usable identity: {e}"))?;
+        let mut src = tokio::io::BufReader::new(r);
+        let key = match crate::age::open_header(&mut src, &ids).await {
+            Ok(Some(key)) => key,
+            Ok(None) => {
+                return Err(format!(
+                    "`{name}` was not encrypted to the identity in {path}: give the identity of one of the backup's recipients"
+                ));
+            }
+            Err(e) => return Err(format!("`{name}` cannot be decrypted: {e}")),
         };
-        r = Box::new(plain.compat());
+        r = stage(
+            Box::new(src),
+            "opening the backup (decrypting)",
+            move |mut src, mut tx| async move {
+                crate::age::decrypt(&mut src, &mut tx, &key).await?;
+                tx.shutdown().await
+            },
+        );
     }
     if compressed {
         let mut z = ZstdDecoder::new(tokio::io::BufReader::new(r));
@@ -133,8 +134,8 @@ mod tests {
     use std::task::{Context, Poll};
     use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-    fn key() -> (age::x25519::Identity, age::x25519::Recipient) {
-        let id = age::x25519::Identity::generate();
+    fn key() -> (crate::age::Identity, crate::age::Recipient) {
+        let id = crate::age::Identity::generate();
         let r = id.to_public();
         (id, r)
     }
@@ -157,8 +158,7 @@ mod tests {
         assert!(!stored.windows(16).any(|w| w == &plain[1000..1016]));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("id.txt");
-        use age::secrecy::ExposeSecret;
-        std::fs::write(&file, id.to_string().expose_secret()).unwrap();
+        std::fs::write(&file, id.to_secret_string()).unwrap();
         let f = file.to_str().unwrap();
         let mut back = Vec::new();
         open(
@@ -174,7 +174,7 @@ mod tests {
         assert_eq!(back, plain);
         // Another identity, or none: a clear refusal before any byte.
         let (other, _) = key();
-        std::fs::write(&file, other.to_string().expose_secret()).unwrap();
+        std::fs::write(&file, other.to_secret_string()).unwrap();
         let e = open(
             Box::new(std::io::Cursor::new(stored.clone())),
             "x.tar.zst.age",
@@ -194,7 +194,7 @@ mod tests {
         .unwrap();
         assert!(e.contains("age_identity"), "{e}");
         // A flipped byte: decryption fails in the stream.
-        std::fs::write(&file, id.to_string().expose_secret()).unwrap();
+        std::fs::write(&file, id.to_secret_string()).unwrap();
         let mut bad = stored;
         let n = bad.len() - 20;
         bad[n] ^= 1;

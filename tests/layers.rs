@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Lowest first. A module may name only modules that stand before it here.
 const LAYERS: &[&[&str]] = &[
-    &["yaml", "secret", "embedded"],
+    &["yaml", "secret", "embedded", "age"],
     &["diag", "template", "gate"],
     &["retention"],
     &["docs", "cli"],

@@ -171,7 +171,7 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> BackupSpec {
     match node.get("recipients") {
         Some(n) => {
             for (r, item) in c.strings(n, "recipients") {
-                match r.trim().parse::<age::x25519::Recipient>() {
+                match r.trim().parse::<crate::age::Recipient>() {
                     Ok(_) => spec.recipients.push(r),
                     Err(e) => {
                         let d = c.error(
