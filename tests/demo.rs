@@ -433,3 +433,52 @@ fn list_shows_backups_with_age_and_checksum() {
     let text = bed.run(&["standalone", "list"]);
     assert!(text.stdout.contains("RPO (age of the newest backup)"));
 }
+
+/// The launcher runs the binary of the profile it keeps to: `quick` until a release binary exists,
+/// then `release`; SETUP_BUILD chooses, and a value it does not know is exit 2. The binaries here are
+/// stand-ins that say which one ran, newer than every source, so nothing is built.
+#[test]
+fn the_launcher_runs_quick_first_then_keeps_to_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::copy(repo().join("setup"), root.join("setup")).unwrap();
+    for d in ["src", "playbooks", "templates"] {
+        std::fs::create_dir(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("Cargo.toml"), "").unwrap();
+    std::fs::write(root.join("Cargo.lock"), "").unwrap();
+    let target = root.join("target");
+    let stand_in = |profile: &str| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let bin = target.join(profile).join("setup");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        std::fs::write(&bin, format!("#!/bin/sh\necho {profile} \"$@\"\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let launch = |build: Option<&str>| {
+        let mut c = std::process::Command::new(root.join("setup"));
+        c.arg("--version").env("CARGO_TARGET_DIR", &target);
+        match build {
+            Some(b) => c.env("SETUP_BUILD", b),
+            None => c.env_remove("SETUP_BUILD"),
+        };
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    stand_in("quick");
+    assert_eq!(launch(None).1, "quick --version");
+    stand_in("release");
+    assert_eq!(launch(None).1, "release --version");
+    assert_eq!(launch(Some("quick")).1, "quick --version");
+    let (code, _, err) = launch(Some("fast"));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("SETUP_BUILD") && err.contains("quick or release"),
+        "{err}"
+    );
+}
