@@ -33,6 +33,11 @@ pub fn check_templates(
     let templates = &mut VarCache {
         templates,
         parsed: Default::default(),
+        vaulted: vars
+            .inventory
+            .hosts
+            .iter()
+            .any(|h| h.vars.values().any(|v| v.get("__ansible_vault").is_some())),
     };
     if let Err(cycle) = crate::context::var_order(&pb.vars, templates.templates) {
         let first = cycle
@@ -83,11 +88,18 @@ pub fn check_templates(
                 let base = known_cache
                     .entry(host.name.clone())
                     .or_insert_with(|| vars.known_names(host, &BTreeSet::new()));
-                let mut known = base.clone();
-                known.extend(registers.iter().cloned());
-                if step.step.loop_.is_some() {
-                    known.insert("item".into());
-                }
+                // The host's names, copied only when this step adds some.
+                let known: std::borrow::Cow<BTreeSet<String>> =
+                    if registers.is_empty() && step.step.loop_.is_none() {
+                        std::borrow::Cow::Borrowed(base)
+                    } else {
+                        let mut known = base.clone();
+                        known.extend(registers.iter().cloned());
+                        if step.step.loop_.is_some() {
+                            known.insert("item".into());
+                        }
+                        std::borrow::Cow::Owned(known)
+                    };
                 for (node, usage) in &uses {
                     let on = (host_name != CONTROLLER && step.hosts.len() > 1)
                         .then_some(host_name.as_str());
@@ -117,17 +129,28 @@ pub fn check_templates(
 }
 
 /// Variables of each template string, parsed once however many hosts read it.
+/// The variables a template reads, or why it does not parse.
+type Parsed = Result<std::rc::Rc<BTreeSet<String>>, String>;
+
 struct VarCache<'t> {
     templates: &'t Templates,
-    parsed: std::collections::HashMap<(usize, bool), Result<BTreeSet<String>, String>>,
+    /// Whether any host holds an Ansible Vault value; when none does, no use is looked up.
+    vaulted: bool,
+    /// Shared, not copied, by every task that reads the template.
+    parsed: std::collections::HashMap<(usize, bool), Parsed>,
 }
 
 impl VarCache<'_> {
-    fn get(&mut self, node: &Node, text: &str, expr: bool) -> &Result<BTreeSet<String>, String> {
+    fn get(&mut self, node: &Node, text: &str, expr: bool) -> &Parsed {
         let templates = self.templates;
         self.parsed
             .entry((node.span.start, expr))
-            .or_insert_with(|| templates.variables(text, expr).map_err(|e| error_text(&e)))
+            .or_insert_with(|| {
+                templates
+                    .variables(text, expr)
+                    .map(std::rc::Rc::new)
+                    .map_err(|e| error_text(&e))
+            })
     }
 }
 
@@ -164,10 +187,10 @@ fn report_unordered(
     else {
         return;
     };
-    for path in found {
-        let head = path.split('.').next().unwrap_or(&path).to_string();
+    for path in found.iter() {
+        let head = path.split('.').next().unwrap_or(path).to_string();
         let Some(by) = unordered(&head) else { continue };
-        if guarded_by_default(text, &path)
+        if guarded_by_default(text, path)
             || !seen.insert((node.span.start, format!("order:{head}")))
         {
             continue;
@@ -236,10 +259,11 @@ fn check_one(
             return;
         }
     };
-    for path in found {
-        let head = path.split('.').next().unwrap_or(&path).to_string();
+    for path in found.iter() {
+        let head = path.split('.').next().unwrap_or(path).to_string();
         // An Ansible Vault value cannot be opened here: using one is an error, not ciphertext passed on.
         let vaulted = match host {
+            _ if !templates.vaulted => Vec::new(),
             Some(h) => vars.inventory.host(h).into_iter().collect::<Vec<_>>(),
             None => vars.inventory.hosts.iter().collect(),
         }
@@ -262,7 +286,7 @@ fn check_one(
         if head == "secret" {
             if usage != TemplateUse::Env && seen.insert((node.span.start, path.clone())) {
                 diags.push(
-                    Diag::at("secret_in_argv", src, locate(src, node, &path), format!("secret `{path}` used outside `env:`"))
+                    Diag::at("secret_in_argv", src, locate(src, node, path), format!("secret `{path}` used outside `env:`"))
                         .label("a secret here would reach a command line")
                         .help("pass it through `env:` (e.g. `env: { PASSWORD: \"{{ secret.storage... }}\" }`) and read `$PASSWORD`"),
                 );
@@ -270,7 +294,7 @@ fn check_one(
             continue;
         }
         let problem = if !known.contains(&head)
-            && !guarded_by_default(text, &path)
+            && !guarded_by_default(text, path)
             && !vars.is_register(&head)
         {
             Some((
