@@ -209,31 +209,68 @@ where
     dst.write_all(&head).await?;
     dst.write_all(&nonce).await?;
     let key = aead(&hkdf32(&file_key, &nonce, b"payload"));
-    // One chunk read ahead: a chunk is the last when the stream ends before or right after it.
-    let mut cur = vec![0u8; CHUNK + TAG];
-    let mut next = vec![0u8; CHUNK + TAG];
-    let mut n = read_full(src, &mut cur[..CHUNK]).await?;
-    let mut counter = 0u64;
-    loop {
-        let (m, last) = if n < CHUNK {
-            (0, true)
-        } else {
-            let m = read_full(src, &mut next[..CHUNK]).await?;
-            (m, m == 0)
-        };
+    let mut chunks = Chunks::new(CHUNK);
+    while let Some((buf, n, counter, last)) = chunks.next(src).await? {
         let tag = key
-            .seal_in_place_separate_tag(chunk_nonce(counter, last), Aad::empty(), &mut cur[..n])
+            .seal_in_place_separate_tag(chunk_nonce(counter, last), Aad::empty(), &mut buf[..n])
             .map_err(|_| std::io::Error::other("cannot seal a chunk"))?;
-        cur[n..n + TAG].copy_from_slice(tag.as_ref());
-        dst.write_all(&cur[..n + TAG]).await?;
-        if last {
-            break;
-        }
-        std::mem::swap(&mut cur, &mut next);
-        n = m;
-        counter += 1;
+        buf[n..n + TAG].copy_from_slice(tag.as_ref());
+        dst.write_all(&buf[..n + TAG]).await?;
     }
     dst.flush().await
+}
+
+/// A stream read in chunks of `size` bytes, one chunk ahead: a chunk is the last when the stream
+/// ends within it or right after it. Each buffer has room for a tag after its chunk.
+struct Chunks {
+    cur: Vec<u8>,
+    next: Vec<u8>,
+    size: usize,
+    /// Bytes in `cur`, then in `next`.
+    n: usize,
+    m: usize,
+    counter: u64,
+    started: bool,
+    ended: bool,
+}
+
+impl Chunks {
+    fn new(size: usize) -> Chunks {
+        Chunks {
+            cur: vec![0; size + TAG],
+            next: vec![0; size + TAG],
+            size,
+            n: 0,
+            m: 0,
+            counter: 0,
+            started: false,
+            ended: false,
+        }
+    }
+
+    /// The next chunk: its buffer, its length, its counter and whether it is the last; `None` after
+    /// the last.
+    async fn next<R: AsyncRead + Unpin>(
+        &mut self,
+        src: &mut R,
+    ) -> std::io::Result<Option<(&mut [u8], usize, u64, bool)>> {
+        if self.ended {
+            return Ok(None);
+        }
+        if self.started {
+            std::mem::swap(&mut self.cur, &mut self.next);
+            self.n = self.m;
+            self.counter += 1;
+        } else {
+            self.n = read_full(src, &mut self.cur[..self.size]).await?;
+            self.started = true;
+        }
+        self.ended = self.n < self.size || {
+            self.m = read_full(src, &mut self.next[..self.size]).await?;
+            self.m == 0
+        };
+        Ok(Some((&mut self.cur, self.n, self.counter, self.ended)))
+    }
 }
 
 /// Reads the header of `src` and finds the file key with one of `ids`. `Ok(None)` when the file was
@@ -358,30 +395,16 @@ where
         return Err(bad("ends before its nonce"));
     }
     let key = aead(&hkdf32(file_key, &nonce, b"payload"));
-    let mut cur = vec![0u8; CHUNK + TAG];
-    let mut next = vec![0u8; CHUNK + TAG];
-    let mut n = read_full(src, &mut cur).await?;
-    let mut counter = 0u64;
-    loop {
-        let (m, last) = if n < CHUNK + TAG {
-            (0, true)
-        } else {
-            let m = read_full(src, &mut next).await?;
-            (m, m == 0)
-        };
+    let mut chunks = Chunks::new(CHUNK + TAG);
+    while let Some((buf, n, counter, last)) = chunks.next(src).await? {
+        // Only a file with no plaintext at all ends with an empty chunk.
         if n < TAG || (n == TAG && counter > 0) {
             return Err(bad("ends early (a chunk is cut short)"));
         }
         let plain = key
-            .open_in_place(chunk_nonce(counter, last), Aad::empty(), &mut cur[..n])
+            .open_in_place(chunk_nonce(counter, last), Aad::empty(), &mut buf[..n])
             .map_err(|_| bad("was changed or cut short (a chunk does not authenticate)"))?;
         dst.write_all(plain).await?;
-        if last {
-            break;
-        }
-        std::mem::swap(&mut cur, &mut next);
-        n = m;
-        counter += 1;
     }
     dst.flush().await
 }
