@@ -7,6 +7,10 @@ use async_compression::tokio::{bufread::ZstdDecoder, write::ZstdEncoder};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
+/// The bytes a stage reads at once, and the most one pipe between two stages holds: large enough
+/// that the stages wake each other seldom, small enough that memory stays low.
+const BUF: usize = 256 << 10;
+
 /// Parses `age1...` recipients; each bad one is named.
 pub fn recipients(list: &[String]) -> Result<Vec<crate::age::Recipient>, String> {
     list.iter()
@@ -31,17 +35,18 @@ pub fn seal(plain: Reader, to: &[crate::age::Recipient]) -> Result<Reader, Strin
     let read = stage(
         plain,
         "sealing the backup (reading)",
-        |mut src, mut tx| async move {
-            tokio::io::copy(&mut src, &mut tx).await?;
+        |src, mut tx| async move {
+            tokio::io::copy_buf(&mut tokio::io::BufReader::with_capacity(BUF, src), &mut tx)
+                .await?;
             tx.shutdown().await
         },
     );
     let compressed = stage(
         read,
         "sealing the backup (compressing)",
-        |mut src, tx| async move {
+        |src, tx| async move {
             let mut z = ZstdEncoder::new(tx);
-            tokio::io::copy(&mut src, &mut z).await?;
+            tokio::io::copy_buf(&mut tokio::io::BufReader::with_capacity(BUF, src), &mut z).await?;
             // Ends the zstd frame, then the pipe.
             z.shutdown().await
         },
@@ -64,7 +69,7 @@ where
     F: FnOnce(Reader, tokio::io::DuplexStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
 {
-    let (tx, rx) = tokio::io::duplex(1 << 20);
+    let (tx, rx) = tokio::io::duplex(BUF);
     let (done_tx, done_rx) = oneshot::channel();
     tokio::spawn(async move {
         let _ = done_tx.send(work(src, tx).await);
@@ -99,7 +104,7 @@ pub async fn open(stored: Reader, name: &str, identity: Option<&str>) -> Result<
             .map_err(|e| format!("the age identity file {path} cannot be read: {e}"))?;
         let ids = crate::age::identities(&text)
             .map_err(|e| format!("the age identity file {path} holds no usable identity: {e}"))?;
-        let mut src = tokio::io::BufReader::new(r);
+        let mut src = tokio::io::BufReader::with_capacity(BUF, r);
         let key = match crate::age::open_header(&mut src, &ids).await {
             Ok(Some(key)) => key,
             Ok(None) => {
@@ -119,7 +124,7 @@ pub async fn open(stored: Reader, name: &str, identity: Option<&str>) -> Result<
         );
     }
     if compressed {
-        let mut z = ZstdDecoder::new(tokio::io::BufReader::new(r));
+        let mut z = ZstdDecoder::new(tokio::io::BufReader::with_capacity(BUF, r));
         // Read the input to its end, so that every stored byte is hashed.
         z.multiple_members(true);
         r = Box::new(z);

@@ -336,8 +336,7 @@ impl Storage for Dal {
             let mut total = 0u64;
             let written: Result<(), StorageError> = async {
                 loop {
-                    let mut buf = vec![0u8; 1024 * 1024];
-                    let filled = crate::transport::read_at_least(&mut data, &mut buf, 1024 * 1024)
+                    let buf = crate::transport::fill(&mut data, 1024 * 1024)
                         .await
                         .map_err(|e| {
                             StorageError::masked(
@@ -349,11 +348,10 @@ impl Storage for Dal {
                                 &self.masker,
                             )
                         })?;
-                    if filled == 0 {
+                    if buf.is_empty() {
                         break;
                     }
-                    buf.truncate(filled);
-                    total += filled as u64;
+                    total += buf.len() as u64;
                     w.write(buf).await.map_err(|e| self.err("put", name, e))?;
                 }
                 w.close().await.map_err(|e| self.err("put", name, e))?;

@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{ObjectMeta, Op, Storage, StorageError};
 use crate::transport::Reader;
@@ -189,11 +189,9 @@ impl Targets {
         }
         let feed = async move {
             loop {
-                let mut chunk = vec![0u8; CHUNK];
-                match data.read(&mut chunk).await {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        chunk.truncate(n);
+                match crate::transport::fill(&mut data, CHUNK).await {
+                    Ok(chunk) if chunk.is_empty() => break,
+                    Ok(chunk) => {
                         let chunk = Arc::new(chunk);
                         for s in senders.iter_mut() {
                             if let Some(tx) = s

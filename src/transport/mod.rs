@@ -230,11 +230,7 @@ pub async fn copy_hashing<W: tokio::io::AsyncWrite + Unpin>(
 }
 
 /// Reads until `min` bytes of `buf` are filled or the stream ends; returns the count (0 at the end).
-pub async fn read_at_least(
-    data: &mut Reader,
-    buf: &mut [u8],
-    min: usize,
-) -> std::io::Result<usize> {
+async fn read_at_least(data: &mut Reader, buf: &mut [u8], min: usize) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < min.min(buf.len()) {
         let n = data.read(&mut buf[filled..]).await?;
@@ -244,6 +240,19 @@ pub async fn read_at_least(
         filled += n;
     }
     Ok(filled)
+}
+
+/// The next `size` bytes of a stream in a buffer of their own (fewer only at its end; empty at
+/// the end), read into fresh memory that is never zeroed first.
+pub async fn fill(data: &mut Reader, size: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(size);
+    // `read_buf` reads into the spare capacity only, so the buffer never grows past `size`.
+    while buf.len() < size {
+        if data.read_buf(&mut buf).await? == 0 {
+            break;
+        }
+    }
+    Ok(buf)
 }
 
 pub use crate::template::shell_quote as quote;
@@ -424,6 +433,33 @@ mod tests {
         ));
         assert_eq!(sudo_words(&pw()).unwrap()[..3], ["sudo", "-k", "-S"]);
         assert_eq!(sudo_words(&Some(None)).unwrap()[..2], ["sudo", "-n"]);
+    }
+
+    #[tokio::test]
+    async fn fill_gathers_short_reads_into_whole_buffers_and_never_grows_one() {
+        let bytes: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
+        let (a, b) = bytes.split_at(1000);
+        // Two sources read one after the other: the first read of each stops at its end.
+        let mut data: Reader =
+            Box::new(std::io::Cursor::new(a.to_vec()).chain(std::io::Cursor::new(b.to_vec())));
+        let mut got = Vec::new();
+        loop {
+            let buf = fill(&mut data, 1024).await.unwrap();
+            assert!(
+                buf.capacity() == 1024,
+                "a buffer grew to {}",
+                buf.capacity()
+            );
+            if buf.is_empty() {
+                break;
+            }
+            got.push(buf);
+        }
+        assert_eq!(
+            got.iter().map(Vec::len).collect::<Vec<_>>(),
+            [1024, 1024, 452]
+        );
+        assert_eq!(got.concat(), bytes);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! went, a missing or refused copy passed over for the next target.
 
 use super::*;
+use tokio::io::AsyncReadExt;
 
 fn folder(root: &std::path::Path, name: &str) -> (String, Box<dyn Storage>) {
     let dir = root.join(name);
