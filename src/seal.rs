@@ -45,7 +45,8 @@ pub fn seal(plain: Reader, to: &[crate::age::Recipient]) -> Result<Reader, Strin
         read,
         "sealing the backup (compressing)",
         |src, tx| async move {
-            let mut z = ZstdEncoder::new(tx);
+            // The encoder writes in small pieces; they reach the pipe 256 KiB at a time.
+            let mut z = ZstdEncoder::new(tokio::io::BufWriter::with_capacity(BUF, tx));
             tokio::io::copy_buf(&mut tokio::io::BufReader::with_capacity(BUF, src), &mut z).await?;
             // Ends the zstd frame, then the pipe.
             z.shutdown().await

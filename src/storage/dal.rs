@@ -14,7 +14,8 @@ use crate::answers::storage::{Backend, StorageSettings, keys_to_check};
 use crate::secret::Masker;
 use crate::transport::Reader;
 
-/// Large objects go up in parts of this size (multipart on S3, blocks on Azure).
+/// Large objects go up in parts of this size (multipart on S3, blocks on Azure), two at a time:
+/// with the part being filled, at most 24 MiB of a stream are held however slow the server is.
 const PART: usize = 8 * 1024 * 1024;
 
 pub struct Dal {
@@ -330,7 +331,7 @@ impl Storage for Dal {
                 .op
                 .writer_with(name)
                 .chunk(PART)
-                .concurrent(4)
+                .concurrent(2)
                 .await
                 .map_err(|e| self.err("put", name, e))?;
             let mut total = 0u64;
