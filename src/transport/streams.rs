@@ -1,4 +1,4 @@
-//! Copying streams: hashing as they pass, in buffers of fixed size, in constant memory.
+//! Reading and copying streams in buffers of fixed size, in constant memory.
 
 use super::Reader;
 use tokio::io::{AsyncRead, AsyncReadExt};
