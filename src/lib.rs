@@ -37,7 +37,21 @@ use std::io::IsTerminal;
 use clap::Parser;
 
 /// Runs the command line and returns the exit code.
+/// glibc gives threads that allocate at the same time heaps of their own (up to 8 per core), and
+/// each heap keeps what was freed into it. The runtime's worker and blocking threads all handle a
+/// backup's upload parts (8 MiB each), so several heaps came to hold parts: peak RSS 10 MiB higher
+/// for no speed (a 1 GiB backup to S3: 62 -> 52 MiB, same time). One heap for the process.
+/// Runs before any thread is started.
+fn one_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 pub fn main() -> i32 {
+    one_heap();
     let cli = cli::Cli::parse();
     // TLS for the HTTP storage backends (S3, Azure) and FTPS uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
