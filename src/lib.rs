@@ -40,13 +40,18 @@ use clap::Parser;
 /// glibc gives threads that allocate at the same time heaps of their own (up to 8 per core), and
 /// each heap keeps what was freed into it. The runtime's worker and blocking threads all handle a
 /// backup's upload parts (8 MiB each), so several heaps came to hold parts: peak RSS 10 MiB higher
-/// for no speed (a 1 GiB backup to S3: 62 -> 52 MiB, same time). One heap for the process.
-/// Runs before any thread is started.
+/// for no speed (a 1 GiB backup to S3: 62 -> 52 MiB, same time). One heap for the process, unless
+/// glibc's own settings (`GLIBC_TUNABLES`, `MALLOC_ARENA_MAX`) say otherwise. Runs before any
+/// thread is started.
 fn one_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before other threads exist.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
+    if std::env::var_os("GLIBC_TUNABLES").is_none()
+        && std::env::var_os("MALLOC_ARENA_MAX").is_none()
+    {
+        // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
     }
 }
 
