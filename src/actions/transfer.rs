@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::report::events::{Event, Events};
+use crate::storage::CopyFault;
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, Reader, quote};
 
@@ -249,9 +250,11 @@ pub(super) async fn open_backup(
 
 /// The start of the message of a download whose digest is not the one it must have.
 pub(super) const MISMATCH: &str = "checksum mismatch for ";
+/// The start of the message of a download whose copy could not be read to its end.
+pub(super) const UNREADABLE: &str = "cannot read the whole copy of ";
 
 /// Runs a download (`once`) again from the next storage target while the copy it read has the
-/// wrong digest and another target has one (one storage: once).
+/// wrong digest or could not be read whole, and another target has one (one storage: once).
 pub(super) async fn falling_through<'c, F, Fut>(
     ctx: &'c TaskCtx<'_>,
     storage: &'c dyn crate::storage::Storage,
@@ -264,9 +267,16 @@ where
 {
     loop {
         let out = once().await;
+        let fault = if out.message.starts_with(MISMATCH) {
+            Some(CopyFault::Digest(String::new()))
+        } else if out.message.starts_with(UNREADABLE) {
+            Some(CopyFault::Unreadable)
+        } else {
+            None
+        };
         if out.status == crate::report::events::Status::Failed
-            && out.message.starts_with(MISMATCH)
-            && storage.reject(object, "its digest is not the signed one")
+            && let Some(fault) = fault
+            && storage.reject(object, fault.why())
         {
             report_retries(ctx, storage, object);
             continue;

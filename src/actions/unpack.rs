@@ -35,24 +35,29 @@ async fn remove(ctx: &TaskCtx<'_>, dir: &str) {
         .await;
 }
 
-/// A failed unpack. With another storage target to fall back on, a stream that stopped early is
-/// told from a corrupt copy by the digest of the whole copy: a corrupt one is a checksum mismatch.
+/// A failed unpack. With another storage target to fall back on, the copy is read whole again, as
+/// `verify` does: one with another digest is a checksum mismatch and one that cannot be read to its
+/// end is unreadable (either falls through to the next target); a sound copy failed for another
+/// reason, which stands.
 async fn told(
     storage: &dyn crate::storage::Storage,
     object: &str,
     expected: &Option<String>,
     message: String,
 ) -> Outcome {
+    use super::transfer::{MISMATCH, UNREADABLE};
+    use crate::storage::CopyFault;
     if let Some(want) = expected
         && !storage.parts().is_empty()
-        && !message.starts_with(super::transfer::MISMATCH)
-        && let Some(whole) = crate::storage::digest_of(storage, object).await
-        && whole != *want
+        && !message.starts_with(MISMATCH)
+        && let Err(fault) = crate::storage::check_copy(storage, object, want).await
     {
-        return Outcome::failed(format!(
-            "{}{object}: expected sha256 {want}, got {whole} ({message})",
-            super::transfer::MISMATCH
-        ));
+        return Outcome::failed(match fault {
+            CopyFault::Digest(got) => {
+                format!("{MISMATCH}{object}: expected sha256 {want}, got {got} ({message})")
+            }
+            CopyFault::Unreadable => format!("{UNREADABLE}{object} ({message})"),
+        });
     }
     Outcome::failed(message)
 }

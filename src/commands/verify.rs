@@ -168,7 +168,7 @@ fn trust(o: &Options, w: &crate::world::StorageWorld) -> Result<crate::authentic
 }
 
 /// Verifies one backup; with more than one storage target, a copy whose digest is not the one it
-/// must have falls through to the next target that has one.
+/// must have, or that cannot be read whole, falls through to the next target that has one.
 async fn verify(
     storage: &dyn Storage,
     name: &str,
@@ -182,10 +182,9 @@ async fn verify(
             return v;
         }
         let Some(want) = expected else { return v };
-        if crate::storage::digest_of(storage, name).await.as_deref() == Some(want.as_str())
-            || !storage.reject(name, "its digest is not the signed one")
-        {
-            return v;
+        match crate::storage::check_copy(storage, name, &want).await {
+            Err(fault) if storage.reject(name, fault.why()) => {}
+            _ => return v,
         }
     }
 }

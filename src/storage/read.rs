@@ -1,5 +1,5 @@
 //! Reading an object through the trait: a small one as text (a sidecar, a manifest), a whole one
-//! for its digest.
+//! for its digest, and whether a copy is the one it must be.
 
 use super::{Storage, StorageError};
 
@@ -43,5 +43,34 @@ pub async fn digest_of(storage: &dyn Storage, object: &str) -> Option<String> {
             0 => return Some(hex::encode(hasher.finalize())),
             n => hasher.update(&buf[..n]),
         }
+    }
+}
+
+/// Why a copy is not the one it must be.
+#[derive(Debug, PartialEq)]
+pub enum CopyFault {
+    /// Read whole, with this other sha256.
+    Digest(String),
+    /// Not readable to its end.
+    Unreadable,
+}
+
+impl CopyFault {
+    /// The reason a target's copy is refused, as said when the next target is tried.
+    pub fn why(&self) -> &'static str {
+        match self {
+            CopyFault::Digest(_) => "its digest is not the signed one",
+            CopyFault::Unreadable => "it cannot be read whole",
+        }
+    }
+}
+
+/// Whether the copy of `object` the storage gives is the one whose sha256 is `want`, read whole.
+/// A download that failed from a copy found sound here failed for another reason.
+pub async fn check_copy(storage: &dyn Storage, object: &str, want: &str) -> Result<(), CopyFault> {
+    match digest_of(storage, object).await {
+        Some(d) if d == want => Ok(()),
+        Some(d) => Err(CopyFault::Digest(d)),
+        None => Err(CopyFault::Unreadable),
     }
 }

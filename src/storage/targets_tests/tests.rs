@@ -117,3 +117,23 @@ async fn a_missing_or_refused_copy_is_read_from_the_next_target_and_said() {
         .collect();
     assert_eq!(names, ["x.tar", "x.tar.sha256", "y.tar", "y.tar.sha256"]);
 }
+
+#[tokio::test]
+async fn a_copy_is_checked_whole_and_said_why_it_is_not_the_one() {
+    use crate::storage::{CopyFault, check_copy};
+    let root = tempfile::tempdir().unwrap();
+    let (_, s) = folder(root.path(), "a");
+    std::fs::write(root.path().join("a/x.tar"), "sound").unwrap();
+    let sound = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"sound"));
+    let other = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"other"));
+    assert_eq!(check_copy(s.as_ref(), "x.tar", &sound).await, Ok(()));
+    assert_eq!(
+        check_copy(s.as_ref(), "x.tar", &other).await,
+        Err(CopyFault::Digest(sound.clone()))
+    );
+    // A folder where the copy should be: there, but no byte of it can be read.
+    std::fs::create_dir(root.path().join("a/y.tar")).unwrap();
+    let fault = check_copy(s.as_ref(), "y.tar", &sound).await.unwrap_err();
+    assert_eq!(fault, CopyFault::Unreadable);
+    assert_eq!(fault.why(), "it cannot be read whole");
+}
