@@ -146,12 +146,27 @@ async fn tested(s: &Server, saved: bool) -> Response {
         }
         (false, false) => "The storage does not work:",
     };
-    page(
+    outcome(
         "Storage",
+        ok,
+        head,
+        &said,
+        ("/storage", "Back to the storage"),
+    )
+}
+
+/// What a form did, as a page: a line that says it (`ok` or `bad`; its id names the tab), what
+/// was said in full, and the way back.
+fn outcome(title: &str, ok: bool, head: &str, said: &str, back: (&str, &str)) -> Response {
+    page(
+        title,
         &format!(
-            "<p id=\"storage-result\" class=\"{}\">{head}</p><pre>{}</pre><p><a href=\"/storage\">Back to the storage</a></p>",
+            "<p id=\"{}-result\" class=\"{}\">{head}</p><pre>{}</pre><p><a href=\"{}\">{}</a></p>",
+            title.to_lowercase(),
             if ok { "ok" } else { "bad" },
-            esc(said.trim())
+            esc(said.trim()),
+            back.0,
+            back.1
         ),
         true,
     )
@@ -174,13 +189,12 @@ async fn save_storage(
         .map(|(k, v)| (k.to_string(), J::String(v.to_string())))
         .collect();
     if let Err((_, why)) = storage::save(&s, &kind, &settings, true) {
-        return page(
+        return outcome(
             "Storage",
-            &format!(
-                "<p id=\"storage-result\" class=\"bad\">Nothing was saved:</p><pre>{}</pre><p><a href=\"/storage\">Back</a></p>",
-                esc(&why)
-            ),
-            true,
+            false,
+            "Nothing was saved:",
+            &why,
+            ("/storage", "Back"),
         );
     }
     tested(&s, true).await
@@ -260,16 +274,10 @@ async fn save_schedule(
     };
     let mut times: Vec<(String, String)> = f.into_iter().collect();
     times.sort();
-    let (class, head, said) = match schedule::save(&s, &times).await {
-        Ok(said) => ("ok", "Saved and installed.", said),
-        Err((_, why)) => ("bad", "The schedule was not changed:", why),
+    let (ok, head, said) = match schedule::save(&s, &times).await {
+        Ok(said) => (true, "Saved and installed.", said),
+        Err((_, why)) => (false, "The schedule was not changed:", why),
     };
-    page(
-        "Schedule",
-        &format!(
-            "<p id=\"schedule-result\" class=\"{class}\">{head}</p><pre>{}</pre><p><a href=\"/schedule\">Back to the schedule</a></p>",
-            esc(said.trim())
-        ),
-        true,
-    )
+    let back = ("/schedule", "Back to the schedule");
+    outcome("Schedule", ok, head, &said, back)
 }
