@@ -36,7 +36,6 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 
-/// Runs the command line and returns the exit code.
 /// glibc gives threads that allocate at the same time heaps of their own (up to 8 per core), and
 /// each heap keeps what was freed into it. The runtime's worker and blocking threads all handle a
 /// backup's upload parts (8 MiB each), so several heaps came to hold parts: peak RSS 10 MiB higher
@@ -55,6 +54,7 @@ fn one_heap() {
     }
 }
 
+/// Runs the command line and returns the exit code.
 pub fn main() -> i32 {
     one_heap();
     let cli = cli::Cli::parse();
