@@ -136,4 +136,18 @@ async fn a_copy_is_checked_whole_and_said_why_it_is_not_the_one() {
     let fault = check_copy(s.as_ref(), "y.tar", &sound).await.unwrap_err();
     assert_eq!(fault, CopyFault::Unreadable);
     assert_eq!(fault.why(), "it cannot be read whole");
+    // Over two targets, a copy that cannot even be opened is passed over when the read starts, and
+    // b's sound copy is the one checked.
+    let (_, b) = folder(root.path(), "b");
+    std::fs::write(root.path().join("b/y.tar"), "sound").unwrap();
+    let t = Targets::new(vec![("a".into(), s), ("b".into(), b)]);
+    assert_eq!(check_copy(&t, "y.tar", &sound).await, Ok(()));
+    let notes = t.retries(Some("y.tar"));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("`y.tar` is read from target b (a: ")
+                && n.contains("not a regular file")),
+        "{notes:?}"
+    );
 }
