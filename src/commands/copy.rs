@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use crate::diag::Diag;
 use crate::failure::Failure;
 use crate::options::Options;
-use crate::storage::{SIG_SUFFIX, Storage, is_companion, shown};
+use crate::storage::{CopyFault, SIG_SUFFIX, Storage, is_companion, shown};
 
 fn usage(message: String, help: String) -> Failure {
     Failure::invalid(Diag::plain("usage", message).help(help))
@@ -156,10 +156,12 @@ async fn copy_one(
     crate::authentic::check(b, name, trust)
         .await
         .map_err(|why| format!("copied, but refused on the target: {why}"))?;
-    match crate::storage::digest_of(b, name).await {
-        Some(d) if d == expected => {}
-        Some(d) => return Err(format!("copied, but it reads back as {d}, not {expected}")),
-        None => return Err("copied, but it cannot be read back".into()),
+    match crate::storage::check_copy(b, name, &expected).await {
+        Ok(()) => {}
+        Err(CopyFault::Digest(d)) => {
+            return Err(format!("copied, but it reads back as {d}, not {expected}"));
+        }
+        Err(CopyFault::Unreadable) => return Err("copied, but it cannot be read back".into()),
     }
     Ok(match bytes {
         Some(n) => format!("{n} bytes, sha256 verified on both ends, {}", verified.by()),

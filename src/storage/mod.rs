@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::answers::storage::{Backend, Server, SftpLogin, StorageSettings};
 use crate::transport::{BoxFut, Reader};
 pub use names::{SIG_SUFFIX, is_companion, printable, shown};
-pub use read::{CopyFault, check_copy, digest_of, read_text};
+pub use read::{CopyFault, check_copy, read_text};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ObjectMeta {

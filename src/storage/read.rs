@@ -32,7 +32,7 @@ pub async fn read_text(
 }
 
 /// The sha256 of an object as the storage gives it now, read whole; none when it cannot be read.
-pub async fn digest_of(storage: &dyn Storage, object: &str) -> Option<String> {
+async fn digest_of(storage: &dyn Storage, object: &str) -> Option<String> {
     use sha2::Digest;
     use tokio::io::AsyncReadExt;
     let mut r = storage.get(object, None).await.ok()?;
@@ -56,11 +56,14 @@ pub enum CopyFault {
 }
 
 impl CopyFault {
-    /// The reason a target's copy is refused, as said when the next target is tried.
+    /// The reasons a target's copy is refused, as said when the next target is tried.
+    pub const NOT_SIGNED: &str = "its digest is not the signed one";
+    pub const UNREADABLE: &str = "it cannot be read whole";
+
     pub fn why(&self) -> &'static str {
         match self {
-            CopyFault::Digest(_) => "its digest is not the signed one",
-            CopyFault::Unreadable => "it cannot be read whole",
+            CopyFault::Digest(_) => Self::NOT_SIGNED,
+            CopyFault::Unreadable => Self::UNREADABLE,
         }
     }
 }
