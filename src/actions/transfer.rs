@@ -267,16 +267,16 @@ where
 {
     loop {
         let out = once().await;
-        let fault = if out.message.starts_with(MISMATCH) {
-            Some(CopyFault::Digest(String::new()))
+        let why = if out.message.starts_with(MISMATCH) {
+            Some(CopyFault::NOT_SIGNED)
         } else if out.message.starts_with(UNREADABLE) {
-            Some(CopyFault::Unreadable)
+            Some(CopyFault::UNREADABLE)
         } else {
             None
         };
         if out.status == crate::report::events::Status::Failed
-            && let Some(fault) = fault
-            && storage.reject(object, fault.why())
+            && let Some(why) = why
+            && storage.reject(object, why)
         {
             report_retries(ctx, storage, object);
             continue;
