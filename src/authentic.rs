@@ -16,10 +16,12 @@ use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 use crate::secret::Secret;
 use crate::storage::Storage;
 
+mod seen;
 mod signers;
 #[cfg(test)]
 mod tests;
 
+pub use seen::Seen;
 pub use signers::AllowedSigners;
 use signers::{Signer, matches};
 
@@ -94,13 +96,16 @@ pub struct Trust {
     /// An `age_identity` is given: this site's backups are encrypted, a plain object is refused.
     pub expect_encrypted: bool,
     pub now: DateTime<Utc>,
+    /// When this site first saw each signed manifest: the time a key's validity is judged at.
+    pub seen: Arc<Seen>,
 }
 
 impl Trust {
     /// The trust of a run: `trusted_signers` read (a relative path is taken from the documents'
     /// folder), `--allow-unsigned`, and whether an `age_identity` says backups are encrypted.
     /// Its clock is the machine's, not `--now`: a signed time ahead of the real present is refused
-    /// whatever date the run simulates.
+    /// whatever date the run simulates, and a key's `valid-before` is judged at that clock (or at
+    /// the time this site first saw the backup, `seen`), never at a time the signer wrote.
     pub fn from_answers(
         answers: &crate::answers::Answers,
         dir: &std::path::Path,
@@ -116,6 +121,7 @@ impl Trust {
             allow_unsigned,
             expect_encrypted: answers.get("age_identity").is_some(),
             now,
+            seen: Arc::new(Seen::load(dir)),
         })
     }
 
@@ -137,6 +143,7 @@ impl Trust {
             allow_unsigned: false,
             expect_encrypted: false,
             now: Utc::now(),
+            seen: Arc::default(),
         }
     }
 }
@@ -281,20 +288,43 @@ pub fn judge(
                 .to_string()
         })?;
     let mut v = read_manifest(object, manifest, trust.now)?;
-    let when = v.created_at.unwrap_or(trust.now);
-    let usable = listed.iter().find(|s| {
-        s.namespaces
-            .as_ref()
-            .is_none_or(|ns| ns.iter().any(|p| matches(p, NAMESPACE)))
-            && s.valid_after.is_none_or(|t| when >= t)
-            && s.valid_before.is_none_or(|t| when < t)
-    });
-    let Some(signer) = usable else {
+    // A key's validity is judged at a time the signer cannot choose: when this site first saw this
+    // manifest, else now. The manifest's own `created_at` is the signer's word, and a stolen key
+    // would back-date it past the key's retirement.
+    let digest = seen::manifest_digest(manifest);
+    let first_seen = trust.seen.first(&digest);
+    let when = first_seen.unwrap_or(trust.now);
+    let for_namespace: Vec<&&Signer> = listed
+        .iter()
+        .filter(|s| {
+            s.namespaces
+                .as_ref()
+                .is_none_or(|ns| ns.iter().any(|p| matches(p, NAMESPACE)))
+        })
+        .collect();
+    if for_namespace.is_empty() {
         return Err(format!(
-            "its key ({fingerprint}) is listed in {}, but not for the namespace `{NAMESPACE}` or not at the time it was taken",
+            "its key ({fingerprint}) is listed in {}, but not for the namespace `{NAMESPACE}`",
             signers.path
         ));
+    }
+    let usable = for_namespace.iter().find(|s| {
+        s.valid_after.is_none_or(|t| when >= t) && s.valid_before.is_none_or(|t| when < t)
+    });
+    let Some(signer) = usable else {
+        let at = when.format("%Y-%m-%dT%H:%M:%SZ");
+        return Err(match first_seen {
+            Some(_) => format!(
+                "its key ({fingerprint}) is listed in {}, but was not valid when this site first saw this backup ({at})",
+                signers.path
+            ),
+            None => format!(
+                "its key ({fingerprint}) is listed in {}, but is not valid now ({at}; this site never saw this backup before): a key retired with valid-before signs nothing new, whatever time the manifest claims",
+                signers.path
+            ),
+        });
     };
+    trust.seen.record(&digest, trust.now);
     v.signer = Some(signer.principals.clone());
     Ok(v)
 }

@@ -260,6 +260,7 @@ pub fn signature(data: &[u8]) {
         allow_unsigned: false,
         expect_encrypted: false,
         now: "2026-12-01T00:00:00Z".parse().expect("a time"),
+        seen: Default::default(),
     };
     const OBJECT: &str = "director-config-20261120T020000Z.tar";
     if let Ok(v) = judge(OBJECT, Some(manifest), Some(sig), &trust) {

@@ -29,6 +29,7 @@ fn trust(signers: Option<Arc<AllowedSigners>>) -> Trust {
         allow_unsigned: false,
         expect_encrypted: false,
         now: now(),
+        seen: Default::default(),
     }
 }
 
@@ -132,6 +133,28 @@ fn the_allowed_signers_line_limits_namespace_and_time() {
     assert!(judge(OBJ, Some(&m), Some(&s), &glob).is_ok());
     let expired = trust(Some(allowed(&k, "valid-before=20260101")));
     assert!(judge(OBJ, Some(&m), Some(&s), &expired).is_err());
+    // A key retired at 02:30 signs nothing new, whatever time the manifest claims: the check is at
+    // the time of verification (03:00), not the signed 02:00.
+    let retired = trust(Some(allowed(&k, "valid-before=202611230230Z")));
+    let e = judge(OBJ, Some(&m), Some(&s), &retired).unwrap_err();
+    assert!(e.contains("not valid now (2026-11-23T03:00:00Z"), "{e}");
+    // A backup this site saw before the key was retired stays trusted.
+    let seen_before = trust(Some(allowed(&k, "valid-before=202611230230Z")));
+    let mut earlier = seen_before.clone();
+    earlier.now = "2026-11-23T02:10:00Z".parse().unwrap();
+    earlier.signers = trust(Some(allowed(&k, ""))).signers;
+    assert!(judge(OBJ, Some(&m), Some(&s), &earlier).is_ok());
+    assert!(judge(OBJ, Some(&m), Some(&s), &seen_before).is_ok());
+    // Another manifest by the same key, never seen before the retirement, is refused.
+    let other = manifest(OBJ, "2026-11-23T02:00:01Z");
+    let e = judge(
+        OBJ,
+        Some(&other),
+        Some(&sign(&k, NAMESPACE, &other)),
+        &seen_before,
+    )
+    .unwrap_err();
+    assert!(e.contains("not valid now"), "{e}");
     let later = trust(Some(allowed(
         &k,
         "valid-after=20260101,valid-before=20270101Z",

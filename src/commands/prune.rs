@@ -46,6 +46,7 @@ pub(super) fn own_trust(
         allow_unsigned: false,
         expect_encrypted: false,
         now: chrono::Utc::now(),
+        seen: Default::default(),
     })
 }
 
