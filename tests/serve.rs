@@ -415,6 +415,35 @@ openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&beside.stdout), "200");
     drop(stalled);
+    // More silent connections than there are handshake slots: the oldest give way, and a real
+    // client still gets its answer at once (not after the ten seconds a handshake may take).
+    let silent: Vec<std::net::TcpStream> = (0..300)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let through = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            "--cacert",
+        ])
+        .arg(tls.join("ca.pem"))
+        .arg(format!("https://localhost:{port}/healthz"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&through.stdout),
+        "200",
+        "a real client behind 300 silent connections, after {:?}",
+        started.elapsed()
+    );
+    drop(silent);
     assert!(https("/api/v1/jobs", false).ends_with("\n401"));
     assert!(https("/api/v1/jobs", true).ends_with("\n200"));
     // Plain HTTP to the same port gets no answer.

@@ -11,6 +11,7 @@
 //!   the engine's masked journal and output.
 
 mod api;
+mod conn;
 mod jobs;
 mod limit;
 mod openapi;
@@ -156,10 +157,6 @@ async fn guard(State(s): State<Arc<Server>>, mut req: Request, next: Next) -> Re
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let ip = client(&req);
-    if let Some(r) = s.held_back(ip) {
-        s.audit("-", &method, &path, 429);
-        return r;
-    }
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -172,8 +169,11 @@ async fn guard(State(s): State<Arc<Server>>, mut req: Request, next: Next) -> Re
     } else {
         tokens::who(&s.dir, presented)
     };
+    // A valid token is never held back by failures from its address: behind a TLS proxy every
+    // client shares one, and one client guessing would lock everyone out. Tokens are 256 random
+    // bits; the failure limit slows guessing, it does not stand between a holder and the server.
     let Some(who) = who else {
-        if let Some(r) = s.failed_auth(ip) {
+        if let Some(r) = s.held_back(ip).or_else(|| s.failed_auth(ip)) {
             s.audit("-", &method, &path, 429);
             return r;
         }
@@ -272,8 +272,7 @@ pub fn run(
         .layer(axum::middleware::from_fn_with_state(
             server.clone(),
             limited,
-        ))
-        .into_make_service_with_connect_info::<tls::Peer>();
+        ));
     crate::commands::runtime().block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -284,26 +283,19 @@ pub fn run(
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let failed = |e: std::io::Error| Failure::Other(e.to_string());
         let at = server.dir.display();
         match acceptor {
             Some(acceptor) => {
                 println!("setup serve: listening on https://{bound} for {at}");
                 let tls = tls::TlsListener::new(listener, acceptor);
-                axum::serve(tls, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                    .map_err(failed)?;
+                conn::serve(tls, app, shutdown).await;
             }
             None => {
                 if !bound.ip().is_loopback() {
                     eprintln!("WARNING: serving plain HTTP on {bound} (--insecure-http)");
                 }
                 println!("setup serve: listening on http://{bound} for {at}");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                    .map_err(failed)?;
+                conn::serve(listener, app, shutdown).await;
             }
         }
         Ok(0)

@@ -131,12 +131,9 @@ async fn login(
     ConnectInfo(super::tls::Peer(peer)): ConnectInfo<super::tls::Peer>,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    if let Some(r) = s.held_back(peer.ip()) {
-        s.audit("-", "POST", "/login", 429);
-        return r;
-    }
+    // As for the API: a valid token is never held back by its address's failures.
     let Some(who) = tokens::who(&s.dir, f.token.trim()) else {
-        if let Some(r) = s.failed_auth(peer.ip()) {
+        if let Some(r) = s.held_back(peer.ip()).or_else(|| s.failed_auth(peer.ip())) {
             s.audit("-", "POST", "/login", 429);
             return r;
         }

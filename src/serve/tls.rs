@@ -29,12 +29,21 @@ impl
     }
 }
 
-/// Accepts TCP connections and does their TLS handshakes beside each other (at most 256 at once;
-/// more are dropped), so that a client that stalls its handshake holds up nobody else.
+/// Handshakes under way at once; one more makes the oldest give way.
+const HANDSHAKES: usize = 256;
+/// The longest a handshake may take.
+const HANDSHAKE_WITHIN: Duration = Duration::from_secs(10);
+
+/// Accepts TCP connections and does their TLS handshakes beside each other, so that a client
+/// that stalls its handshake holds up nobody else. At most [`HANDSHAKES`] are under way: a new
+/// connection beyond that makes the oldest handshake give way (clients that open connections and
+/// never speak cannot keep a real one out), and none takes longer than [`HANDSHAKE_WITHIN`].
 pub struct TlsListener {
     tcp: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
-    pending: Arc<tokio::sync::Semaphore>,
+    /// The handshakes under way, oldest first, by a number that grows.
+    pending: Arc<std::sync::Mutex<std::collections::BTreeMap<u64, tokio::task::AbortHandle>>>,
+    next: u64,
     ready_tx: tokio::sync::mpsc::Sender<(Stream, SocketAddr)>,
     ready_rx: tokio::sync::mpsc::Receiver<(Stream, SocketAddr)>,
 }
@@ -47,7 +56,8 @@ impl TlsListener {
         TlsListener {
             tcp,
             acceptor,
-            pending: Arc::new(tokio::sync::Semaphore::new(256)),
+            pending: Arc::default(),
+            next: 0,
             ready_tx,
             ready_rx,
         }
@@ -87,17 +97,27 @@ impl axum::serve::Listener for TlsListener {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
-                    let Ok(slot) = self.pending.clone().try_acquire_owned() else {
-                        continue;
-                    };
+                    let id = self.next;
+                    self.next += 1;
                     let (acceptor, ready) = (self.acceptor.clone(), self.ready_tx.clone());
-                    tokio::spawn(async move {
+                    let pending = self.pending.clone();
+                    // The task is held by the lock until its handle is recorded: it cannot finish
+                    // (and remove itself) before it is listed.
+                    let mut list = self.pending.lock().expect("handshakes");
+                    while list.len() >= HANDSHAKES {
+                        if let Some((_, oldest)) = list.pop_first() {
+                            oldest.abort();
+                        }
+                    }
+                    let task = tokio::spawn(async move {
                         let handshake = acceptor.accept(tcp);
-                        if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), handshake).await {
+                        let done = tokio::time::timeout(HANDSHAKE_WITHIN, handshake).await;
+                        pending.lock().expect("handshakes").remove(&id);
+                        if let Ok(Ok(tls)) = done {
                             let _ = ready.send((tls, addr)).await;
                         }
-                        drop(slot);
                     });
+                    list.insert(id, task.abort_handle());
                 }
             }
         }
