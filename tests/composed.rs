@@ -138,7 +138,10 @@ fn says_s3main_lacks(text: &str) -> bool {
         l.contains("s3main")
             && [
                 "not on s3main",
+                "not on target s3main",
                 "lacks",
+                "absent",
+                "not held",
                 "missing",
                 "does not hold",
                 "no copy",
@@ -167,6 +170,18 @@ fn site() -> Site {
         "dc-root/srv/analytics/indices/2026-12-05.json",
         "{\"day\": \"2026-12-05\"}\n",
     );
+    // Incompressible bytes, so that a configuration backup spans several of age's 64 KiB chunks:
+    // a damaged chunk is then met before the end of the stream, where its digest is known.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let blob: Vec<u8> = (0..256 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(bed.path("dc-root/etc/director/blob.bin"), blob).unwrap();
     touch_at(
         &bed.path("dc-root/srv/analytics/indices/2026-12-05.json"),
         "2026-12-05 10:00:00Z",
@@ -275,15 +290,19 @@ fn site() -> Site {
         .file(
             "dr/answers.yml",
             &format!(
-                "{storage_secrets}db_password: \"{}\"\nage_identity: {}\n{}{hook_answers}{}",
+                "{storage_secrets}db_password: \"{}\"\nage_identity: ./dr-identity.txt\n{}{hook_answers}{}",
                 pg.password,
-                common::repo()
-                    .join("inventories/demo-dc/demo-identity.txt")
-                    .display(),
                 common::trust_answer(),
                 mail.answers("relay", MAIL_PASSWORD, "oncall@dr.example")
             ),
         );
+    // The identity beside the answers, named relative to the folder as a site would.
+    std::fs::copy(
+        common::repo().join("inventories/demo-dc/demo-identity.txt"),
+        bed.path("dr/dr-identity.txt"),
+    )
+    .unwrap();
+    private(&bed.path("dr/dr-identity.txt"));
     private(&bed.path("dc/answers.yml"));
     private(&bed.path("dr/answers.yml"));
     Site {
@@ -446,7 +465,7 @@ fn debug_dump(body: &str) -> bool {
 /// Names an answer of a single storage (`storage.s3.…`, `storage.sftp.…`): this site has none,
 /// its targets' answers are `storage.s3main.…` and `storage.vault.…`.
 fn names_a_type_key(text: &str) -> bool {
-    ["storage.s3.", "storage.sftp.", "storage.type"]
+    ["storage.s3.", "storage.sftp."]
         .iter()
         .any(|w| text.contains(w))
 }
@@ -743,6 +762,16 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
             )
         });
     }
+    let hook = s.hook_for(&report);
+    f.check(
+        hook.as_ref().is_some_and(|h| {
+            h["signature_ok"] == true
+                && h["body"]["status"] == "done"
+                && h["body"]["exit_code"] == 0
+                && h["body"]["rto_seconds"].is_number()
+        }),
+        || format!("item 3: the resumed run's webhook is missing, unsigned or not done: {hook:?}"),
+    );
     let left = s.unfinished_runs();
     f.check(left.is_empty(), || {
         format!("item 3: after the resume finished, status still lists unfinished runs: {left:?}")
@@ -822,8 +851,14 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
     // passes; pinned to s3main it names the damaged copy by its digest, and no file name is masked.
     let object = s.bucket().join(OLDER);
     let mut bytes = std::fs::read(&object).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x01;
+    // In the body of the header's recipient stanza (the wrapped file key), one base64 letter for
+    // another: the object is the wrong bytes, whatever part of it is damaged.
+    let stanza = bytes
+        .windows(10)
+        .position(|w| w == b"-> X25519 ")
+        .expect("an age header");
+    let body = stanza + bytes[stanza..].iter().position(|b| *b == b'\n').unwrap() + 1;
+    bytes[body] = if bytes[body] == b'A' { b'B' } else { b'A' };
     std::fs::write(&object, &bytes).unwrap();
     let out = s.dr("verify", &[]);
     f.check(out.code == 0, || {
@@ -835,9 +870,14 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
     f.check(out.code == 1 && said.contains(&format!("BAD {OLDER}")), || {
         format!("verify --storage s3main does not fail naming the damaged {OLDER} (exit {}): {said}", out.code)
     });
+    let bad = said
+        .lines()
+        .find(|l| l.contains(&format!("BAD {OLDER}")))
+        .unwrap_or("");
     f.check(
-        (said.contains("digest") || said.contains("sha256"))
-            && !said.contains("not encrypted to the identity")
+        (bad.contains("digest") || bad.contains("sha256") || bad.contains("checksum"))
+            && !bad.contains("decrypt")
+            && !bad.contains("encrypted to the identity")
             && !said.contains("********"),
         || format!("item 9: verify --storage s3main does not give the damaged copy's real cause (a digest mismatch), or masks a file name: {said}"),
     );
