@@ -434,6 +434,17 @@ impl Site {
     }
 }
 
+/// The run's report names the backup restored (`authenticity`) and carries its digest.
+fn report_names(report: &J, object: &str, digest: &str) -> bool {
+    let text = report.to_string();
+    report["authenticity"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|a| a["object"] == object)
+        && text.contains(digest)
+}
+
 /// How many tasks of a step ran to success in a report (`ok` or `changed`).
 fn ran_ok(report: &J, step: &str) -> u64 {
     report["steps"]
@@ -591,6 +602,9 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
         );
     }
     let report = s.report_of(&out);
+    f.check(report_names(&report, NEWEST, &newest_digest), || {
+        "item 2: the report does not name the newest backup and its digest".into()
+    });
     f.check(
         report["rpo"]["config"]["as_of"]
             .as_str()
@@ -710,6 +724,9 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
         || format!("item 2: restore --force: the marker does not name {NEWEST} and its digest: {marker}"),
     );
     let report = s.report_of(&out);
+    f.check(report_names(&report, NEWEST, &newest_digest), || {
+        "item 2: the report does not name the newest backup and its digest".into()
+    });
     f.check(says_s3main_lacks(&report["storage"].to_string()), || {
         format!(
             "item 2: restore --force: the report's storage does not say s3main lacks the newest: {}",
