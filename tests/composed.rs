@@ -603,7 +603,11 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
     }
     let report = s.report_of(&out);
     f.check(report_names(&report, NEWEST, &newest_digest), || {
-        "item 2: the report does not name the newest backup and its digest".into()
+        format!(
+            "item 2: the report does not name the newest backup and its digest (authenticity: {}; digest {newest_digest} in it: {})",
+            report["authenticity"],
+            report.to_string().contains(&newest_digest)
+        )
     });
     f.check(
         report["rpo"]["config"]["as_of"]
@@ -725,7 +729,11 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
     );
     let report = s.report_of(&out);
     f.check(report_names(&report, NEWEST, &newest_digest), || {
-        "item 2: the report does not name the newest backup and its digest".into()
+        format!(
+            "item 2: the report does not name the newest backup and its digest (authenticity: {}; digest {newest_digest} in it: {})",
+            report["authenticity"],
+            report.to_string().contains(&newest_digest)
+        )
     });
     f.check(says_s3main_lacks(&report["storage"].to_string()), || {
         format!(
