@@ -210,13 +210,15 @@ fn site() -> Site {
 
     // The DC's service manager stand-in, and the DR's: `director` runs a real HTTP server (its
     // health URL answers only while it runs); while `run-dr/hold-start-director` exists, the
-    // first start after it was made waits there (`in-start-director` says it does).
+    // first start after it was made waits there (`in-start-director` says it does). Each start
+    // and stop is a line of `run-dr/calls.log`.
     let dc_ctl = common::service_stub(&bed, &bed.path("run-dc"));
     let run = bed.path("run-dr");
     bed.file(
         "dr-ctl.sh",
         &format!(
             "set -eu\nd={run}\n\
+             [ \"$1\" = status ] || echo \"$1 $2\" >> $d/calls.log\n\
              if [ \"$1\" = start ] && [ -f $d/hold-start-$2 ] && [ ! -f $d/in-start-$2 ]; then touch $d/in-start-$2; n=0; while [ -f $d/hold-start-$2 ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; fi\n\
              case $1 in\n\
              \x20 start) if [ \"$2\" = director ] && ! {{ [ -s $d/health.pid ] && kill -0 \"$(cat $d/health.pid)\" 2>/dev/null; }}; then setsid python3 -m http.server {health_port} --bind 127.0.0.1 --directory $d/www </dev/null >/dev/null 2>&1 & echo $! > $d/health.pid; fi; echo running > $d/$2.state ;;\n\
@@ -328,6 +330,13 @@ impl Site {
         all.extend(args);
         let out = self.bed.run(&all);
         self.keep(&all.join(" "), &out);
+        out
+    }
+
+    /// `setup ARGS…` (a command outside `standalone`), its output kept for the secret check.
+    fn run_plain(&self, args: &[&str]) -> Out {
+        let out = self.bed.run(args);
+        self.keep(&args.join(" "), &out);
         out
     }
 
@@ -1049,13 +1058,141 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
         out.code == 1 && said.contains("s3main") && !said.contains("All probes pass"),
         || format!("item 8: restore --check with a wrong s3main key exited {} without naming s3main: {said}", out.code),
     );
+    // 11. Every command reads the same answers the same way (item 7), on this site's folders.
+    let out = s.run_plain(&["notify-test", "-C", "dr"]);
+    let test_post = s
+        .hook
+        .received()
+        .into_iter()
+        .find(|r| r["body"]["operation"] == "notify-test");
+    f.check(
+        out.code == 0
+            && test_post
+                .as_ref()
+                .is_some_and(|p| p["signature_ok"] == true),
+        || {
+            format!(
+                "item 7: notify-test in a folder with a storage list exited {} and posted {}: {}{}",
+                out.code,
+                shown(&test_post),
+                out.stdout,
+                out.stderr
+            )
+        },
+    );
+    for folder in ["dc", "dr"] {
+        let out = s.run_plain(&["validate", "-C", folder]);
+        let said = format!("{}{}", out.stdout, out.stderr);
+        let wrong_keys = if folder == "dc" {
+            ["trusted_signers", "storage.type"]
+                .iter()
+                .any(|k| said.contains(k))
+        } else {
+            said.contains("storage.type")
+        };
+        f.check(out.code == 0 && !wrong_keys, || {
+            format!(
+                "item 7: validate in the {folder} folder exited {}: {said}",
+                out.code
+            )
+        });
+    }
+
+    // 12. A restore.yml key on the command line is honoured or refused (item 4): with
+    // `components=analytics` the director is never stopped.
+    let calls_before = s.bed.read("run-dr/calls.log").lines().count();
+    let marker_before = s.marker();
+    let out = s.dr("restore", &["--force", "--set", "components=analytics"]);
+    let calls = s.bed.read("run-dr/calls.log");
+    let stopped_director = calls
+        .lines()
+        .skip(calls_before)
+        .any(|l| l == "stop director");
+    // The director may be stopped already (item 3): a new marker says its configuration was
+    // replaced all the same.
+    let stopped_director = stopped_director || s.marker() != marker_before;
+    let refused = out.code == 2 && format!("{}{}", out.stdout, out.stderr).contains("--only");
+    f.check(!stopped_director && (refused || out.code == 0), || {
+        format!(
+            "item 4: restore --force --set components=analytics exited {} and {} the director: {}{}",
+            out.code,
+            if stopped_director {
+                "stopped or restored"
+            } else {
+                "left alone"
+            },
+            out.stdout,
+            out.stderr
+        )
+    });
+
+    // 13. Without a terminal, every missing answer is listed at once (item 6): a copy of the DR
+    // folder whose answers hold none of its secrets.
+    for file in ["master.yml", "restore.yml"] {
+        s.bed.file(
+            &format!("dr-bare/{file}"),
+            &s.bed.read(&format!("dr/{file}")),
+        );
+    }
+    s.bed.file("dr-bare/answers.yml", &common::trust_answer());
+    let out = s.run("dr-bare", &["restore", "--check", "--now", DR_NOW]);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    let missing = [
+        "storage.s3main.secret_key",
+        "storage.vault.password",
+        "db_password",
+        "age_identity",
+    ];
+    let unnamed: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|k| !said.contains(k))
+        .collect();
+    f.check(out.code == 2 && unnamed.is_empty(), || {
+        format!(
+            "item 6: restore --check without a terminal and without the site's secrets exited {}, not naming {unnamed:?} at once: {said}",
+            out.code
+        )
+    });
+
+    // 14. What each restore keeps aside does not pile up (item 14: the last two by default).
+    let kept_dbs: Vec<String> =
+        s.pg.databases()
+            .into_iter()
+            .filter(|d| d.starts_with("director_dr_pre_") || d.starts_with("director_dr_failed_"))
+            .collect();
+    let kept_dirs: Vec<String> = ["dr-root/etc", "dr-root/var/lib"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(s.bed.path(d))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".pre-restore-") || n.contains(".failed-"))
+        .collect();
+    let per = |names: &[String], pat: &str| names.iter().filter(|n| n.contains(pat)).count();
+    f.check(
+        per(&kept_dbs, "_pre_") <= 2
+            && per(&kept_dirs, "director.pre-restore-") <= 2
+            && per(&kept_dirs, "analytics.pre-restore-") <= 2,
+        || {
+            format!(
+                "item 14: the restores so far left all they set aside: {kept_dbs:?} and {kept_dirs:?}"
+            )
+        },
+    );
+
     for (what, text) in s.outputs.borrow().iter() {
         f.check(!text.contains("WRONG"), || {
             format!("secrets: a secret given with --set is shown by `{what}`")
         });
         f.check(!names_a_type_key(text), || {
             let line = text.lines().find(|l| names_a_type_key(l)).unwrap_or("");
-            format!("item 8: `{what}` names a storage type's key, not the target's own: {line}")
+            format!(
+                "items 7/8: `{what}` names a single storage's key, not the target's own: {line}"
+            )
         });
     }
 
@@ -1249,7 +1386,7 @@ fn serve_round(s: &Site, f: &Findings, secrets: &[(&str, String)], round: &str) 
             });
             f.check(!names_a_type_key(body), || {
                 format!(
-                    "item 8: serve ({round}) on {folder}: {path} ({code}) names a storage type's key, not the target's own: {}",
+                    "items 7/8: serve ({round}) on {folder}: {path} ({code}) names a single storage's key, not the target's own: {}",
                     masked(body, secrets)
                 )
             });
