@@ -173,8 +173,9 @@ fn site() -> Site {
         "dc-root/srv/analytics/indices/2026-12-05.json",
         "{\"day\": \"2026-12-05\"}\n",
     );
-    // Incompressible bytes, so that a configuration backup spans several of age's 64 KiB chunks:
-    // a damaged chunk is then met before the end of the stream, where its digest is known.
+    // Incompressible bytes, so that a configuration backup spans several of age's 64 KiB chunks
+    // as a real one does: a reader that decrypts as it streams meets damage long before the
+    // digest of the whole object is known.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let blob: Vec<u8> = (0..256 * 1024)
         .map(|_| {
@@ -430,7 +431,7 @@ impl Site {
             .find(|r| r["body"]["run_id"] == report["run_id"] && !report["run_id"].is_null())
     }
 
-    /// The statuses `status --json` lists for the DR site's runs.
+    /// The DR site's runs that `status --json` lists as unfinished.
     fn unfinished_runs(&self) -> Vec<String> {
         let out = self.run("dr", &["status", "--json"]);
         let rows: J = serde_json::from_str(&out.stdout).unwrap_or(J::Null);
