@@ -1073,7 +1073,7 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
                 .is_some_and(|p| p["signature_ok"] == true),
         || {
             format!(
-                "item 7: notify-test in a folder with a storage list exited {} and posted {}: {}{}",
+                "item 7: notify-test in a folder with a storage list exited {} (the webhook got: {}): {}{}",
                 out.code,
                 shown(&test_post),
                 out.stdout,
