@@ -358,3 +358,58 @@ fn the_demo_signatures_verify_with_ssh_keygen() {
         out.stdout
     );
 }
+
+#[test]
+fn a_stolen_key_retired_with_valid_before_signs_nothing_new_whatever_date_it_claims() {
+    let bed = demo();
+    // The DR site sees the genuine backups (any list, verify or restore records them)...
+    let out = bed.run(&["standalone", "list", "--now", NOW]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        bed.read(".setup/seen-signatures.jsonl")
+            .contains("manifest_sha256"),
+        "what a list verified is recorded as seen"
+    );
+    // ...then the DC's key is stolen, and retired from this moment on.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let cutoff = chrono::Utc::now().format("%Y%m%d%H%M%SZ").to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let signers = bed.read("allowed_signers").replace(
+        "namespaces=\"setup-backup\"",
+        &format!("namespaces=\"setup-backup\",valid-before={cutoff}"),
+    );
+    std::fs::write(bed.path("allowed_signers"), signers).unwrap();
+    // The thief signs a backup of their own, back-dated to before the retirement.
+    let stolen = repo().join("inventories/demo-dc/demo-signing-key");
+    let name = "director-config-20261122T020000Z.tar";
+    forge(&bed, name);
+    sign_backup_with(&bed.path("backups"), name, "2026-11-22T02:00:00Z", &stolen);
+    let out = restore(&bed, "latest", &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!("passed over {name}"))
+            && out.stderr.contains("is not valid now"),
+        "the back-dated backup is refused for the key's retirement: {}",
+        out.stderr
+    );
+    assert!(
+        bed.read("target/director-1/etc/director/director.conf")
+            .contains("dc-main"),
+        "the genuine backup, seen before the retirement, is still restored"
+    );
+    let out = bed.run(&[
+        "standalone",
+        "verify",
+        "--now",
+        NOW,
+        "--set",
+        &format!("config_backup={name}"),
+    ]);
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("is not valid now"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}
