@@ -482,3 +482,67 @@ fn the_launcher_runs_quick_first_then_keeps_to_release() {
         "{err}"
     );
 }
+
+/// The DC demo in `demo-dc/`, as shipped: its answers.yml holds comments only, and is readable by all.
+fn dc_demo() -> Bed {
+    let bed = Bed::new();
+    let dc = repo().join("inventories/demo-dc");
+    std::fs::create_dir_all(bed.path("demo-dc")).unwrap();
+    for f in [
+        "master.yml",
+        "backup.yml",
+        "answers.yml",
+        "demo-identity.txt",
+        "demo-signing-key",
+    ] {
+        std::fs::copy(dc.join(f), bed.path(&format!("demo-dc/{f}"))).unwrap();
+    }
+    common::copy_dir(&dc.join("site"), &bed.path("demo-dc/site"));
+    std::fs::set_permissions(
+        bed.path("demo-dc/answers.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    bed
+}
+
+#[test]
+fn an_answers_file_is_called_world_readable_only_when_it_holds_a_secret_and_only_once() {
+    let bed = dc_demo();
+    let args = [
+        "-C",
+        "demo-dc",
+        "standalone",
+        "backup",
+        "--now",
+        "2026-11-30T02:00:00Z",
+    ];
+    let out = bed.run(&args);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        !out.stderr.contains("world-readable"),
+        "comments name secrets, and hold none: {}",
+        out.stderr
+    );
+    // A secret answer in it: said, once.
+    let answers = bed.read("demo-dc/answers.yml") + "notify.webhook.secret: Not-For-Everyone-7\n";
+    bed.file("demo-dc/answers.yml", &answers);
+    std::fs::set_permissions(
+        bed.path("demo-dc/answers.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let mut again = args.to_vec();
+    again.push("--force");
+    let out = bed.run(&again);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stderr
+            .matches("holds secrets and is world-readable")
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Not-For-Everyone-7"));
+}
