@@ -546,3 +546,62 @@ fn an_answers_file_is_called_world_readable_only_when_it_holds_a_secret_and_only
     );
     assert!(!out.stderr.contains("Not-For-Everyone-7"));
 }
+
+/// Runs the binary in a real pseudo-terminal (tests/support/pty-drive), answering as `script` says.
+fn at_a_terminal(bed: &Bed, script: &J, args: &[&str]) -> (i32, String) {
+    let script_path = bed.path("script.json");
+    std::fs::write(&script_path, script.to_string()).unwrap();
+    let out = std::process::Command::new(repo().join("tests/support/pty-drive"))
+        .arg(&script_path)
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_setup"))
+        .args(args)
+        .current_dir(bed.dir.path())
+        .env_remove("CI")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env("SETUP_LOCK_DIR", bed.path(".machine-lock"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn the_question_before_a_run_lists_only_the_steps_that_will_run_and_no_exits_1_as_help_says() {
+    let bed = demo();
+    let before = common::tree_digest(&bed.path("target"));
+    let script = serde_json::json!([["Go on?", "n"]]);
+    let args = ["standalone", "restore", "--now", "2026-11-23T03:00:00Z"];
+    let (code, screen) = at_a_terminal(&bed, &script, &args);
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("Stop the director"), "{screen}");
+    assert!(
+        !screen.contains("maintenance"),
+        "no maintenance_on is configured: {screen}"
+    );
+    assert_eq!(common::tree_digest(&bed.path("target")), before);
+    let help = bed.run(&["--help"]).stdout;
+    assert!(
+        help.contains("1 a step failed or `Go on?` was declined"),
+        "{help}"
+    );
+    assert!(!help.contains("confirmation declined"), "{help}");
+    // The director's maintenance command: listed for the director alone.
+    bed.file(
+        "master.yml",
+        &bed.read("master.yml").replace(
+            "dr_root: target/director-1,",
+            "dr_root: target/director-1, maintenance_on: 'true', maintenance_off: 'true',",
+        ),
+    );
+    let (code, screen) = at_a_terminal(&bed, &script, &args);
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains("(maintenance_on) on director-1"),
+        "{screen}"
+    );
+    assert!(!screen.contains("maintenance_on_analytics"), "{screen}");
+}
