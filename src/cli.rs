@@ -59,8 +59,8 @@ Storage keys: storage.type = s3 | azure | sftp | ftp | local, then storage.<type
   storage.type): each target's secrets and missing settings are storage.<name>.<field>
   (e.g. storage.offsite.password, SETUP_STORAGE_OFFSITE_PASSWORD).
 
-Exit codes: 0 done, 1 a step failed, 2 invalid input (nothing touched),
-3 refused (lock held, gate closed, confirmation declined), 130 interrupted.";
+Exit codes: 0 done, 1 a step failed or `Go on?` was declined, 2 invalid input (nothing
+touched), 3 refused (lock held), 130 interrupted.";
 
 #[derive(Parser, Debug)]
 #[command(name = "setup", version, about = "Declarative disaster-recovery orchestrator: plan, verify, then restore.", after_help = EXAMPLES)]

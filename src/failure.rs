@@ -7,9 +7,9 @@ use crate::diag::{Diag, Invalid};
 pub enum Failure {
     /// Invalid input: nothing was touched. Exit 2.
     Invalid(Invalid),
-    /// A step failed. Exit 1.
+    /// A step failed, or the confirmation was declined. Exit 1.
     Failed(String),
-    /// Refused: lock held, gate closed, confirmation declined. Exit 3.
+    /// Refused: a host lock is held by another run. Exit 3.
     Refused(String),
     /// A problem of the machine or the world (a file that cannot be written). Exit 1.
     Other(String),

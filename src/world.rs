@@ -408,16 +408,27 @@ fn warn_world_readable(path: &Path) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
-    let holds_secret = [
-        "password",
-        "secret_key",
-        "access_key",
-        "sas",
-        "connection_string",
-    ]
-    .iter()
-    .any(|k| text.contains(k));
-    if holds_secret && meta.permissions().mode() & 0o004 != 0 {
+    // A secret answer given a value; a comment that names one is no secret.
+    let mut entries = Vec::new();
+    if let Ok(node) = crate::yaml::parse(&text) {
+        for (k, v) in node.as_map().unwrap_or_default() {
+            crate::docs::restore::flatten(&k.scalar_text().unwrap_or_default(), v, &mut entries);
+        }
+    }
+    let holds_secret = entries
+        .iter()
+        .any(|e| crate::answers::is_secret_key(&e.key) && !e.node.is_null() && e.value != "");
+    // Said once, however many times the answers are read.
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let first = {
+        let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+        let new = !warned.iter().any(|p| p == path);
+        if new {
+            warned.push(path.to_path_buf());
+        }
+        new
+    };
+    if first && holds_secret && meta.permissions().mode() & 0o004 != 0 {
         eprintln!(
             "warning: {} holds secrets and is world-readable; run `chmod 600 {}`",
             path.display(),

@@ -482,3 +482,126 @@ fn the_launcher_runs_quick_first_then_keeps_to_release() {
         "{err}"
     );
 }
+
+/// The DC demo in `demo-dc/`, as shipped: its answers.yml holds comments only, and is readable by all.
+fn dc_demo() -> Bed {
+    let bed = Bed::new();
+    let dc = repo().join("inventories/demo-dc");
+    std::fs::create_dir_all(bed.path("demo-dc")).unwrap();
+    for f in [
+        "master.yml",
+        "backup.yml",
+        "answers.yml",
+        "demo-identity.txt",
+        "demo-signing-key",
+    ] {
+        std::fs::copy(dc.join(f), bed.path(&format!("demo-dc/{f}"))).unwrap();
+    }
+    common::copy_dir(&dc.join("site"), &bed.path("demo-dc/site"));
+    std::fs::set_permissions(
+        bed.path("demo-dc/answers.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    bed
+}
+
+#[test]
+fn an_answers_file_is_called_world_readable_only_when_it_holds_a_secret_and_only_once() {
+    let bed = dc_demo();
+    let args = [
+        "-C",
+        "demo-dc",
+        "standalone",
+        "backup",
+        "--now",
+        "2026-11-30T02:00:00Z",
+    ];
+    let out = bed.run(&args);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        !out.stderr.contains("world-readable"),
+        "comments name secrets, and hold none: {}",
+        out.stderr
+    );
+    // A secret answer in it: said, once.
+    let answers = bed.read("demo-dc/answers.yml") + "notify.webhook.secret: Not-For-Everyone-7\n";
+    bed.file("demo-dc/answers.yml", &answers);
+    std::fs::set_permissions(
+        bed.path("demo-dc/answers.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let mut again = args.to_vec();
+    again.push("--force");
+    let out = bed.run(&again);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stderr
+            .matches("holds secrets and is world-readable")
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Not-For-Everyone-7"));
+}
+
+/// Runs the binary in a real pseudo-terminal (tests/support/pty-drive), answering as `script` says.
+fn at_a_terminal(bed: &Bed, script: &J, args: &[&str]) -> (i32, String) {
+    let script_path = bed.path("script.json");
+    std::fs::write(&script_path, script.to_string()).unwrap();
+    let out = std::process::Command::new(repo().join("tests/support/pty-drive"))
+        .arg(&script_path)
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_setup"))
+        .args(args)
+        .current_dir(bed.dir.path())
+        .env_remove("CI")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env("SETUP_LOCK_DIR", bed.path(".machine-lock"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn the_question_before_a_run_lists_only_the_steps_that_will_run_and_no_exits_1_as_help_says() {
+    let bed = demo();
+    let before = common::tree_digest(&bed.path("target"));
+    let script = serde_json::json!([["Go on?", "n"]]);
+    let args = ["standalone", "restore", "--now", "2026-11-23T03:00:00Z"];
+    let (code, screen) = at_a_terminal(&bed, &script, &args);
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("Stop the director"), "{screen}");
+    assert!(
+        !screen.contains("maintenance"),
+        "no maintenance_on is configured: {screen}"
+    );
+    assert_eq!(common::tree_digest(&bed.path("target")), before);
+    let help = bed.run(&["--help"]).stdout;
+    assert!(
+        help.contains("1 a step failed or `Go on?` was declined"),
+        "{help}"
+    );
+    assert!(!help.contains("confirmation declined"), "{help}");
+    // The director's maintenance command: listed for the director alone.
+    bed.file(
+        "master.yml",
+        &bed.read("master.yml").replace(
+            "dr_root: target/director-1,",
+            "dr_root: target/director-1, maintenance_on: 'true', maintenance_off: 'true',",
+        ),
+    );
+    let (code, screen) = at_a_terminal(&bed, &script, &args);
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains("(maintenance_on) on director-1"),
+        "{screen}"
+    );
+    assert!(!screen.contains("maintenance_on_analytics"), "{screen}");
+}

@@ -483,3 +483,134 @@ fn a_check_that_cannot_run_fails_the_drill_though_the_engine_goes_on() {
     assert_eq!(e["failed_steps"][0]["step"], "check_site_director", "{e}");
     assert_eq!(e["left_behind"], "nothing");
 }
+
+#[test]
+fn a_drill_on_an_up_to_date_site_restores_the_newest_week_the_live_site_has_again() {
+    // Restored through 2026-11-15 (week 46), and week 47 is not over: no day is new.
+    let bed = demo_site();
+    let before = tree_digest(&bed.path("target"));
+    let out = bed.run(&["standalone", "drill", "--now", "2026-11-18T12:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "the live site is restored through 2026-11-15, so no day is new: the drill restores its newest week, 2026-W46, again"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        tree_digest(&bed.path("target")),
+        before,
+        "the gate state too"
+    );
+    let e = evidence(&drills(&bed)[0]);
+    let days: Vec<&str> = e["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["name"].as_str())
+        .filter(|n| n.starts_with("analytics-"))
+        .collect();
+    assert_eq!(days.len(), 7, "{days:?}");
+    assert!(days[0].starts_with("analytics-2026-11-09.tar"), "{days:?}");
+    assert_eq!(e["status"], "passed", "{e}");
+    assert_eq!(e["not_exercised"], serde_json::json!([]));
+    assert_eq!(e["rpo"]["analytics"]["through"], "2026-11-15");
+}
+
+#[test]
+fn a_drill_with_no_analytics_day_to_restore_passes_only_in_part_and_says_so_everywhere() {
+    let bed = common::demo();
+    // No analytics snapshot at all in storage: the drill can restore no day.
+    for f in std::fs::read_dir(bed.path("backups")).unwrap().flatten() {
+        if f.file_name().to_string_lossy().starts_with("analytics-") {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+    }
+    let out = bed.run(&["standalone", "drill", "--now", "2026-11-30T12:00:00Z"]);
+    assert_eq!(
+        out.code, 0,
+        "a partial pass exits 0: {}{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stdout
+            .contains("Drill: PASSED (partial): analytics not exercised: no day to restore"),
+        "{}",
+        out.stdout
+    );
+    let d = drills(&bed);
+    let e = evidence(&d[0]);
+    assert_eq!(e["status"], "partial", "{e}");
+    assert_eq!(
+        e["not_exercised"],
+        serde_json::json!([{"component": "analytics", "why": "no day to restore"}])
+    );
+    let page = std::fs::read_to_string(d[0].join("report.html")).unwrap();
+    assert!(
+        page.contains("PASSED (partial): analytics not exercised: no day to restore"),
+        "{page}"
+    );
+    assert!(!page.contains("every check agrees"), "{page}");
+    let report: J = serde_json::from_str(
+        &std::fs::read_to_string(
+            bed.path(".setup/runs")
+                .join(d[0].file_name().unwrap())
+                .join("report.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["drill"]["verdict"], "partial", "{report}");
+    let list = bed.run(&["standalone", "drill", "--list"]);
+    let id = d[0].file_name().unwrap().to_str().unwrap().to_string();
+    let line = list.stdout.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(line.contains("partial"), "{line}");
+}
+
+#[test]
+fn a_drill_killed_with_sigkill_is_listed_from_its_journal_and_drill_clean_gives_no_rto() {
+    let bed = demo_site();
+    bed.file(
+        "restore.yml",
+        &(bed.read("restore.yml")
+            + "drill:\n  checks:\n    - { name: a slow check, on: analytics, command: 'touch \"$SETUP_DRILL_DATA_DIR/.slow\"; sleep 60' }\n"),
+    );
+    let mut child = bed
+        .command(&["standalone", "drill", "--now", "2026-11-30T12:00:00Z"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !tree_digest(&bed.path("target"))
+        .iter()
+        .any(|e| e.contains(".drill-") && e.contains(".slow"))
+    {
+        assert!(std::time::Instant::now() < deadline, "the check never ran");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let list = bed.run(&["standalone", "drill", "--list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let d = drills(&bed);
+    assert_eq!(d.len(), 1, "{}", list.stdout);
+    let id = d[0].file_name().unwrap().to_str().unwrap().to_string();
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("the killed drill is listed: {}", list.stdout));
+    assert!(
+        line.contains("killed/unfinished") && line.contains("2026-"),
+        "{line}"
+    );
+    // What it left is removed by --clean, which restores nothing and so measures no RTO.
+    assert!(!sandboxes(&bed.path("target")).is_empty());
+    let out = bed.run(&["standalone", "drill", "--clean"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(sandboxes(&bed.path("target")).is_empty());
+    assert!(!out.stdout.contains("RTO"), "{}", out.stdout);
+    assert_eq!(drills(&bed).len(), 1, "a clean-up is no drill");
+}

@@ -464,3 +464,75 @@ fn notify_test_mails_over_implicit_tls() {
     assert_eq!(got[0].0["tls"], true);
     assert!(got[0].1.contains("Subject: setup: test message"));
 }
+
+#[test]
+fn the_webhook_says_a_rollback_failed_and_a_drill_carries_its_measured_rto_and_verdict() {
+    let rx = Receiver::start();
+    let bed = demo();
+    let hook = format!("notify.webhook.url={}", rx.url("/hook"));
+    let restore = ["standalone", "restore", "--now", "2026-11-23T03:00:00Z"];
+    let out = bed.run(&restore);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // The running director, once stopped, never starts again: the restore fails, and so does
+    // putting it back.
+    common::failing_starts(&bed, false);
+    let mut args = restore.to_vec();
+    args.extend(["--force", "--set", &hook]);
+    let out = bed.run(&args);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("ROLLBACK FAILED"), "{}", out.stdout);
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let rollback = &got[0]["body"]["rollback"];
+    assert_eq!(rollback["status"], "failed", "{}", got[0]["body"]);
+    let failed = rollback["failed_steps"].as_array().unwrap();
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.as_str().unwrap().contains("port 8443")),
+        "{rollback}"
+    );
+    // A drill whose check fails: its restore ran, and the webhook carries its measured RTO.
+    std::fs::remove_file(bed.path("target/fail-start")).unwrap();
+    bed.file(
+        "restore.yml",
+        &(bed.read("restore.yml")
+            + "drill:\n  checks:\n    - { name: the index holds two days, on: analytics, command: 'ls \"$SETUP_DRILL_DATA_DIR/indices\" | wc -l', expect: 2 }\n"),
+    );
+    let out = bed.run(&[
+        "standalone",
+        "drill",
+        "--now",
+        "2026-11-30T12:00:00Z",
+        "--set",
+        &hook,
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let body = &got[1]["body"];
+    assert_eq!(body["operation"], "drill");
+    assert_eq!(body["drill"]["verdict"], "failed", "{body}");
+    let rto = body["rto_seconds"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{body}"));
+    let evidence: J = serde_json::from_str(
+        &std::fs::read_to_string(
+            bed.path(".setup/drills")
+                .join(body["run_id"].as_str().unwrap())
+                .join("report.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let full = evidence["rto"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["component"] == "full")
+        .unwrap()["seconds"]
+        .as_f64()
+        .unwrap();
+    assert!(rto > 0.0 && (rto - full).abs() < 1e-9, "{rto} {full}");
+    assert_eq!(body["rollback"]["status"], "not run", "{body}");
+}

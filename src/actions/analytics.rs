@@ -86,16 +86,48 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
         .filter(|n| !crate::storage::is_companion(n))
         .collect();
     let state = read_state(ctx, &state_file).await?;
-    let d = gate::decide(&Input {
-        names: &names,
-        pattern: &pattern,
-        state: &state,
-        now: ctx.shared.run.now,
-        mode,
-        kind,
-        since,
-    });
+    let decide = |state: &State| {
+        gate::decide(&Input {
+            names: &names,
+            pattern: &pattern,
+            state,
+            now: ctx.shared.run.now,
+            mode,
+            kind,
+            since,
+        })
+    };
+    let mut d = decide(&state);
+    let mut again = None;
+    // A drill on a site whose analytics is up to date would exercise no day: it takes the newest
+    // week the live site has restored again (into its sandbox; the state is never written).
+    if ctx.arg("newest_week_again").as_deref() == Some("true")
+        && d.selected.is_empty()
+        && let Some(through) = state.through
+    {
+        let before = gate::week_monday(through) - chrono::Duration::days(1);
+        let rewound = State {
+            through: Some(before),
+            history: state
+                .history
+                .iter()
+                .filter(|h| h.date <= before)
+                .cloned()
+                .collect(),
+        };
+        let newest = decide(&rewound);
+        if !newest.selected.is_empty() {
+            again = Some(format!(
+                "the live site is restored through {through}, so no day is new: the drill restores its newest week, {}, again",
+                gate::week_label(through)
+            ));
+            d = newest;
+        }
+    }
     let mut v = serde_json::to_value(&d).map_err(|e| e.to_string())?;
+    if let Some(text) = again {
+        v["again"] = J::String(text);
+    }
     v["state_file"] = J::String(state_file);
     v["host"] = J::String(ctx.host.name.clone());
     Ok(v)

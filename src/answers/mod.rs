@@ -87,7 +87,8 @@ pub fn known_keys_with(targets: &[(String, String)]) -> Vec<String> {
     keys
 }
 
-fn is_secret_key(key: &str) -> bool {
+/// Whether an answer key holds a secret.
+pub fn is_secret_key(key: &str) -> bool {
     OTHER_SECRETS.contains(&key) || storage::is_secret(key)
 }
 

@@ -11,10 +11,19 @@ pub fn confirmed(w: &World) -> bool {
     let mut lines = Vec::new();
     for ps in w.plan.main.steps.iter().filter(|ps| ps.step.destructive) {
         let name = ps.step.name.as_deref().unwrap_or(&ps.step.id);
+        let hosts: Vec<&str> = ps
+            .hosts
+            .iter()
+            .map(String::as_str)
+            .filter(|h| may_run(w, ps, h))
+            .collect();
+        if hosts.is_empty() {
+            continue;
+        }
         lines.push(format!(
             "  - {name} ({}) on {}",
             ps.step.id,
-            ps.hosts.join(", ")
+            hosts.join(", ")
         ));
     }
     if lines.is_empty() {
@@ -31,6 +40,28 @@ pub fn confirmed(w: &World) -> bool {
         .ok()
         .flatten()
         .unwrap_or(false)
+}
+
+/// Whether a step may run on `host`: false when a part of its `when` (an `and` of parts) is false
+/// with the host's variables. A part that reads what the run has yet to register (or cannot be
+/// decided before the run) counts as true.
+fn may_run(w: &World, ps: &crate::plan::PlanStep, host: &str) -> bool {
+    let Some(crate::plan::When::Expr(expr)) = &ps.work.when else {
+        return !matches!(ps.work.when, Some(crate::plan::When::Fixed(false)));
+    };
+    let Some(h) = w.inventory.hosts.iter().find(|h| h.name == host) else {
+        return true;
+    };
+    let mut vars =
+        crate::context::Vars::new(&w.inventory, &w.playbook, &w.restore, &w.answers, &w.run);
+    vars.set("backup", w.backup.value.clone());
+    let Ok(m) = vars.host_json(h, &w.templates) else {
+        return true;
+    };
+    let ctx = vars.wrap(&m);
+    !crate::plan::conjuncts(expr)
+        .iter()
+        .any(|part| w.templates.eval(part, &ctx).is_ok_and(|v| !v.is_true()))
 }
 
 /// `config_backup: latest` becomes the newest configuration backup's name, once, before anything

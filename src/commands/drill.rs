@@ -36,7 +36,56 @@ pub fn run(common: &Common, list: bool, clean: bool) -> Result<i32, Failure> {
         PlaybookRef::Builtin("standalone/drill.yml".into()),
         true,
     )?;
+    if !clean && !o.check {
+        // Its folder first: a drill killed before it writes its evidence is still listed, from its
+        // journal.
+        let dir = drills_dir(&w.dir).join(&w.run.id);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::Other(format!("cannot make {}: {e}", dir.display())))?;
+    }
     super::run::check_or_run(&o, w)
+}
+
+/// The drill's verdict once it has ended, as the run report's `drill`: `failed` unless the run
+/// passed; else `partial` when a component the site restores (restore.yml's `components`) had
+/// nothing restored into the sandbox, each named in `not_exercised` with why; else `passed`.
+pub fn verdict(w: &World, c: &Collected, passed: bool) -> J {
+    let mut not = Vec::new();
+    for component in &w.restore.components {
+        let steps: Vec<&crate::plan::PlanStep> = w
+            .plan
+            .main
+            .steps
+            .iter()
+            .filter(|ps| ps.step.tags.iter().any(|t| t == component))
+            .collect();
+        let restored = c.restored.iter().any(|r| {
+            steps
+                .iter()
+                .any(|ps| r["step"].as_str() == Some(ps.step.id.as_str()))
+        });
+        if steps.is_empty() || restored {
+            continue;
+        }
+        // A component the gate decides for: the gate chose no day.
+        let gated = steps.iter().any(|ps| ps.step.action == "analytics_gate");
+        let chose_none = c
+            .gate
+            .as_ref()
+            .is_some_and(|g| g["selected"].as_array().is_none_or(Vec::is_empty));
+        let why = if gated && chose_none {
+            "no day to restore"
+        } else {
+            "nothing of it was restored"
+        };
+        not.push(serde_json::json!({"component": component, "why": why}));
+    }
+    let verdict = match (passed, not.is_empty()) {
+        (false, _) => "failed",
+        (true, true) => "passed",
+        (true, false) => "partial",
+    };
+    serde_json::json!({"verdict": verdict, "not_exercised": not})
 }
 
 /// The RTO of each component against its target, as checks (a drill that misses its target
@@ -163,6 +212,33 @@ pub fn past(dir: &Path) -> Vec<(String, J)> {
         .collect()
 }
 
+/// What the journal of a drill that wrote no evidence says: `killed/unfinished` when it never
+/// finished (killed, or still running), else how it ended; and when it started.
+fn unfinished(dir: &Path, id: &str) -> (String, String) {
+    let path = crate::report::journal::runs_dir(dir)
+        .join(id)
+        .join("journal.jsonl");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return ("not run".into(), "(no journal)".into());
+    };
+    let events: Vec<J> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let started = events
+        .iter()
+        .find(|e| e["event"] == "run_started")
+        .and_then(|e| e["at"].as_str())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    let status = match events.iter().rev().find(|e| e["event"] == "run_finished") {
+        Some(e) => e["status"].as_str().unwrap_or("?").to_string(),
+        None => "killed/unfinished".into(),
+    };
+    (status, started)
+}
+
 /// `--list`: past drills, newest first.
 fn list(o: &Options) -> Result<i32, Failure> {
     let drills = past(&o.dir);
@@ -174,12 +250,22 @@ fn list(o: &Options) -> Result<i32, Failure> {
         return Ok(0);
     }
     println!(
-        "{:<24} {:<7} {:<22} {:<16} {:<16} LEFT BEHIND",
+        "{:<24} {:<17} {:<22} {:<16} {:<16} LEFT BEHIND",
         "DRILL", "RESULT", "STARTED (UTC)", "RTO CONFIG", "RTO FULL"
     );
     for (id, e) in drills {
         if e.is_null() {
-            println!("{id:<24} (no readable report.json)");
+            let (status, started) = unfinished(&o.dir, &id);
+            println!(
+                "{id:<24} {status:<17} {started:<22} {:<16} {:<16} not known: it wrote no evidence",
+                "-", "-"
+            );
+            if status == "killed/unfinished" {
+                println!(
+                    "{:<24} (a drill still running looks the same; `setup standalone drill --clean` removes what a killed one left)",
+                    ""
+                );
+            }
             continue;
         }
         let rto = |name: &str| {
@@ -201,7 +287,7 @@ fn list(o: &Options) -> Result<i32, Failure> {
             other => format!("{} item(s)", other.as_array().map_or(0, Vec::len)),
         };
         println!(
-            "{id:<24} {:<7} {:<22} {:<16} {:<16} {left}",
+            "{id:<24} {:<17} {:<22} {:<16} {:<16} {left}",
             e["status"].as_str().unwrap_or("?"),
             e["started_at"].as_str().unwrap_or(""),
             rto("configuration"),

@@ -111,7 +111,25 @@ pub fn payload(operation: &str, site: &str, report: &J, report_path: &str) -> J 
         // A drill's checks that failed, with what was expected and what was found.
         "failed_checks": report["checks"].as_array().into_iter().flatten()
             .filter(|k| k["passed"] != true).cloned().collect::<Vec<J>>(),
+        "rollback": rollback(&report["rollback"]),
+        // A drill's verdict (`passed`, `partial`, `failed`) and what it did not exercise.
+        "drill": report["drill"],
         "report": report_path,
+    })
+}
+
+/// The rollback as the notification tells it: `status` `not run`, `done` or `failed`, and when it
+/// failed, what could not be taken back (`failed_steps`).
+fn rollback(r: &J) -> J {
+    let status = match (r["ran"] == true, r["failed"] == true) {
+        (_, true) => "failed",
+        (true, false) => "done",
+        (false, false) => "not run",
+    };
+    json!({
+        "status": status,
+        "reason": r["reason"],
+        "failed_steps": r["failures"].as_array().cloned().unwrap_or_default(),
     })
 }
 

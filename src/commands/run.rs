@@ -304,7 +304,18 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         let ps = &w.plan.main.steps[t.step];
         matches!(ps.step.action, "unpack" | "fetch") && ps.step.reads_config_backup()
     });
-    collector.0.lock().expect("collector").backup = w.operation == "backup";
+    {
+        use crate::report::summary::Measure;
+        let mut c = collector.0.lock().expect("collector");
+        c.measure = match w.operation.as_str() {
+            "backup" => Measure::Nothing,
+            "drill" if drill => Measure::Drill,
+            // `drill --clean` restores nothing.
+            "drill" => Measure::Nothing,
+            _ => Measure::Restore,
+        };
+        c.drill = drill.then(|| super::drill::verdict(&w, &c, code == 0));
+    }
     if restores_config {
         collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
     }
@@ -317,14 +328,9 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         o.quiet,
     );
     let evidence = drill.then(|| {
-        let verdict = if code == 0 { "passed" } else { "failed" };
-        super::drill::evidence(
-            &w,
-            &shared,
-            &collector.0.lock().expect("collector"),
-            verdict,
-            finished,
-        )
+        let c = collector.0.lock().expect("collector");
+        let verdict = c.drill.as_ref().and_then(|d| d["verdict"].as_str());
+        super::drill::evidence(&w, &shared, &c, verdict.unwrap_or("failed"), finished)
     });
     // The report and the metrics first: the hook after the run may read them.
     super::before::write_metrics(&w, &shared, &collector, &report.json, finished);

@@ -79,6 +79,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
             "mode",
             "snapshots",
             "since",
+            "newest_week_again",
         ]),
     ),
     ("analytics_record", Some(&["state_file", "snapshot"])),

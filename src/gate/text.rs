@@ -15,6 +15,9 @@ pub fn render(g: &J) -> String {
         g["now"].as_str().unwrap_or("?"),
         g["through"].as_str().unwrap_or("nothing yet")
     );
+    if let Some(again) = g["again"].as_str() {
+        let _ = writeln!(out, "  {again}");
+    }
     let selected = g["selected"].as_array().cloned().unwrap_or_default();
     let weeks: std::collections::BTreeSet<&str> =
         selected.iter().filter_map(|s| s["week"].as_str()).collect();

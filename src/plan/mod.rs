@@ -13,7 +13,7 @@ use crate::context::CONTROLLER;
 use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
 use crate::docs::inventory::Inventory;
 use crate::docs::playbook::{Playbook, Step};
-pub use work::{Loop, When, Work};
+pub use work::{Loop, When, Work, conjuncts};
 
 /// A node of the DAG: one task, or the join that closes one step (all its hosts done).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,6 +11,41 @@ pub enum When {
     Expr(String),
 }
 
+/// The parts of an expression joined by a top-level `and`; the whole expression when it has a
+/// top-level `or` (a part false does not make it false then).
+pub fn conjuncts(expr: &str) -> Vec<&str> {
+    let (mut depth, mut quote, mut cuts, mut or) = (0i32, None, Vec::new(), false);
+    let b = expr.as_bytes();
+    for (i, c) in b.iter().enumerate() {
+        match (quote, c) {
+            (Some(q), _) if *c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(*c),
+            (None, b'(' | b'[' | b'{') => depth += 1,
+            (None, b')' | b']' | b'}') => depth -= 1,
+            (None, b' ') if depth == 0 => {
+                if expr[i..].starts_with(" and ") {
+                    cuts.push(i);
+                } else if expr[i..].starts_with(" or ") {
+                    or = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    if or {
+        return vec![expr];
+    }
+    let mut parts = Vec::new();
+    let mut from = 0;
+    for cut in cuts {
+        parts.push(&expr[from..cut]);
+        from = cut + " and ".len();
+    }
+    parts.push(&expr[from..]);
+    parts
+}
+
 /// What a task loops over: a template expression, or a list whose strings are templates.
 #[derive(Clone, Debug)]
 pub enum Loop {
@@ -54,5 +89,19 @@ impl Work {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_when_is_cut_at_its_top_level_ands_only() {
+        assert_eq!(
+            super::conjuncts("'a' in x and (b | default('')) and c is defined"),
+            ["'a' in x", "(b | default(''))", "c is defined"]
+        );
+        assert_eq!(super::conjuncts("(a and b) or c"), ["(a and b) or c"]);
+        assert_eq!(super::conjuncts("a or b and c"), ["a or b and c"]);
+        assert_eq!(super::conjuncts("x == ' and '"), ["x == ' and '"]);
     }
 }

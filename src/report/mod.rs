@@ -2,6 +2,7 @@
 //! JSON report. The executor emits; nothing here runs a task.
 
 pub mod drill;
+mod drill_page;
 pub mod events;
 pub mod journal;
 pub mod metrics;

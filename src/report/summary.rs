@@ -40,8 +40,11 @@ pub struct Collected {
     pub locks: Vec<J>,
     /// The configuration backup the run restores, for the RPO.
     pub config_backup: Option<String>,
-    /// A backup run: it restores nothing, so it has no RTO.
-    pub backup: bool,
+    /// What the run's RTO measures.
+    pub measure: Measure,
+    /// A drill's verdict: `verdict` (`passed`, `partial` or `failed`) and `not_exercised` (each
+    /// component of the site it restored nothing of, `{component, why}`).
+    pub drill: Option<J>,
     /// Each backup read, once: its name, who signed it, whether it was read unsigned.
     pub authenticity: Vec<J>,
     /// Bytes stored per component by a backup's `store_<component>` step (from what it registers).
@@ -52,6 +55,19 @@ pub struct Collected {
     pub restored: Vec<J>,
     /// Retries, storage targets passed over, targets that failed, in order.
     pub storage: Vec<String>,
+}
+
+/// What a run's RTO measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Measure {
+    /// From the start of the run to the end of its last successful task.
+    #[default]
+    Restore,
+    /// A drill's: from its start to the end of its last restoring task (configuration or
+    /// analytics), as its evidence measures it; also when a check failed, since the restore ran.
+    Drill,
+    /// A run that restores nothing (a backup, `drill --clean`): no RTO at all.
+    Nothing,
 }
 
 /// A sink that keeps what the report needs.
@@ -90,14 +106,16 @@ impl Sink for Collector {
                 {
                     c.sizes.insert(component.to_string(), bytes);
                 }
-                if let Some(r) = registered
-                    .as_ref()
-                    .filter(|r| r["plain_sha256"].is_string())
-                    && !*rollback
-                    && *status != Status::Failed
-                {
+                // What one task unpacked, or each item of a loop (each day of the analytics).
+                let unpacked = registered.iter().flat_map(|r| {
+                    std::iter::once(r).chain(r["results"].as_array().into_iter().flatten())
+                });
+                for r in unpacked.filter(|r| r["plain_sha256"].is_string()) {
+                    if *rollback || *status == Status::Failed {
+                        break;
+                    }
                     c.restored.push(json!({
-                        "host": host, "object": r["object"], "bytes": r["bytes"],
+                        "step": step, "host": host, "object": r["object"], "bytes": r["bytes"],
                         "sha256": r["sha256"], "plain_sha256": r["plain_sha256"],
                         "signer": r["signer"],
                     }));
@@ -284,17 +302,22 @@ pub fn build(
         .filter(|t| !t.rollback && matches!(t.status, Status::Ok | Status::Changed))
         .map(|t| t.finished_at)
         .max();
-    let rto = (status == "done" && !c.backup)
-        .then_some(last_restore)
-        .flatten()
-        .map(|t| secs(start, t));
+    let rto = match c.measure {
+        Measure::Nothing => None,
+        Measure::Restore => (status == "done")
+            .then_some(last_restore)
+            .flatten()
+            .map(|t| secs(start, t)),
+        Measure::Drill => super::drill::drill_rto(c, plan),
+    };
     match rto {
-        _ if c.backup => {}
+        _ if c.measure == Measure::Nothing => {}
         Some(r) => {
-            let _ = writeln!(
-                text,
-                "RTO: {r:.1}s (from the start of the run to the end of its last restore step)"
-            );
+            let what = match c.measure {
+                Measure::Drill => "the drill to the end of its last restoring step",
+                _ => "the run to the end of its last restore step",
+            };
+            let _ = writeln!(text, "RTO: {r:.1}s (from the start of {what})");
         }
         None => {
             let _ = writeln!(text, "RTO: not reached: the run did not complete");
@@ -377,6 +400,9 @@ pub fn build(
     for line in &c.storage {
         let _ = writeln!(text, "Storage: {line}");
     }
+    if let Some(d) = &c.drill {
+        let _ = writeln!(text, "Drill: {}", super::drill::verdict_line(d));
+    }
     if let Some(g) = &c.gate
         && !quiet
     {
@@ -415,6 +441,7 @@ pub fn build(
         "unsigned_allowed": !unsigned.is_empty(),
         "checks": c.checks,
         "storage": c.storage,
+        "drill": c.drill,
     });
     Report { json, text }
 }
