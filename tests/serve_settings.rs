@@ -472,8 +472,47 @@ notify.email.to: ops@example.org
             Some(r#"{"target": "nowhere", "settings": {"password": "x"}}"#),
         );
         assert_eq!(code, 422, "{p}");
+        // The page's form of a target writes its answers too; a secret left empty is kept.
+        let storage_page = body_of(&said, "GET /storage");
+        let at = storage_page.find("name=\"csrf\" value=\"").unwrap() + 19;
+        let csrf = &storage_page[at..at + 64];
+        let (code, page) = raw(
+            &s,
+            "POST",
+            "/ui/storage",
+            Auth::Session(&jar),
+            Some(&format!(
+                "csrf={csrf}&target=s3main&f.secret_key=Canary-S3main-Secret-Key-c34&f.region=eu-west-1"
+            )),
+        );
+        assert_eq!(code, 200, "{page}");
+        let (_, page) = raw(
+            &s,
+            "POST",
+            "/ui/storage",
+            Auth::Session(&jar),
+            Some(&format!("csrf={csrf}&target=vault&f.password=")),
+        );
+        assert!(!page.contains("c34") && !page.contains("c33"), "{page}");
+        let now = bed.read("demo-dc/answers.yml");
+        assert!(
+            now.contains("storage.s3main.secret_key: \"Canary-S3main-Secret-Key-c34\""),
+            "{now}"
+        );
+        assert!(
+            now.contains("storage.s3main.region: \"eu-west-1\""),
+            "{now}"
+        );
+        assert!(
+            now.contains("storage.vault.password: \"Canary-Vault-Password-c33\""),
+            "kept: {now}"
+        );
+        assert!(!now.contains("c31"), "{now}");
         let mut all = canaries(&answers);
-        all.push("Canary-Vault-Password-c33".into());
+        all.extend([
+            "Canary-Vault-Password-c33".into(),
+            "Canary-S3main-Secret-Key-c34".into(),
+        ]);
         broken_answers(&bed, &s, &jar, &now, &log);
         no_canary(&sweep(&s, &jar, Some(&id)), &log, &all);
     }
