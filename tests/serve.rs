@@ -619,6 +619,34 @@ fn a_backup_asked_of_a_dr_folder_is_refused_before_any_job_starts() {
         p["title"].as_str().unwrap().contains("no backup.yml"),
         "{p}"
     );
+    // The page's button says the same, and starts nothing either.
+    let jar = bed.path("jar");
+    let signed = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-c"])
+        .arg(&jar)
+        .args(["--data", &format!("token={TOKEN}")])
+        .arg(format!("{}/login", s.base))
+        .status()
+        .unwrap();
+    assert!(signed.success());
+    let page = |args: &[&str], path: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-b"])
+            .arg(&jar)
+            .args(args)
+            .arg(format!("{}{path}", s.base))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dashboard = page(&[], "/");
+    let at = dashboard.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &dashboard[at..at + 64];
+    let refused = page(
+        &["--data", &format!("csrf={csrf}&action=backup")],
+        "/ui/start",
+    );
+    assert!(refused.contains("id=\"refused\""), "{refused}");
     let (_, jobs) = s.call("GET", "/api/v1/jobs", None);
     assert_eq!(
         jobs["jobs"],

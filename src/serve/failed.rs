@@ -3,8 +3,8 @@
 //! document's text, a Debug dump or a value. The whole report, masked too, goes to the server's
 //! log (its standard error).
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value as J, json};
 
 use crate::failure::Failure;
@@ -93,7 +93,6 @@ pub fn said(o: &Options, what: &str, f: Failure) -> Vec<String> {
 /// A problem document for a failure: `detail` its problems, one a line, and `errors` the same
 /// as a list.
 pub fn problem(status: StatusCode, title: &str, lines: &[String]) -> Response {
-    let mut r = super::problem(status, title, &lines.join("\n"));
     let body = json!({
         "type": "about:blank",
         "title": title,
@@ -101,8 +100,12 @@ pub fn problem(status: StatusCode, title: &str, lines: &[String]) -> Response {
         "detail": lines.join("\n"),
         "errors": lines.iter().map(|l| J::String(l.clone())).collect::<Vec<_>>(),
     });
-    *r.body_mut() = axum::body::Body::from(body.to_string());
-    r
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// What one of the binary's own commands said on its standard error, for a response: the lines

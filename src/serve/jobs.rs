@@ -51,9 +51,11 @@ impl Jobs {
     fn save(&self, job: &J) {
         let id = job["id"].as_str().unwrap_or("job");
         let _ = std::fs::create_dir_all(self.folder());
-        let _ = crate::report::journal::write_private(
+        // Written whole and renamed: a reader polling the job never finds half a record.
+        let _ = super::edit::replace(
             &self.folder().join(format!("{id}.json")),
             &serde_json::to_string_pretty(job).expect("json"),
+            true,
         );
     }
 
@@ -84,7 +86,9 @@ impl Jobs {
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
             .filter_map(|t| serde_json::from_str(&t).ok())
             .collect();
         out.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));

@@ -383,17 +383,12 @@ async fn start(
     if let Some(refused) = stale(&sess, &f.csrf) {
         return refused;
     }
-    if f.action == "backup"
-        && let Some(why) = api::no_backup_yml(&s)
-    {
-        return page(
-            "Nothing started",
-            &format!(
-                "<p class=\"bad\" id=\"refused\">This folder backs up nothing: it has no backup.yml.</p><p>{}</p>",
-                esc(&why)
-            ),
-            true,
+    if let (true, Some(why)) = (f.action == "backup", api::no_backup_yml(&s)) {
+        let said = format!(
+            "<p class=\"bad\" id=\"refused\">This folder backs up nothing: it has no backup.yml.</p><p>{}</p>",
+            esc(&why)
         );
+        return page("Nothing started", &said, true);
     }
     let args: Vec<String> = match f.action.as_str() {
         "backup" => vec!["standalone".into(), "backup".into()],
