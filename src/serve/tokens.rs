@@ -25,9 +25,11 @@ fn read(dir: &Path) -> Vec<J> {
 fn write(dir: &Path, tokens: &[J]) -> Result<(), String> {
     let path = file(dir);
     std::fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| e.to_string())?;
-    crate::report::journal::write_private(
+    // Written whole and renamed: the server, reading it at each request, never finds half of it.
+    super::edit::replace(
         &path,
         &serde_json::to_string_pretty(tokens).expect("json"),
+        true,
     )
     .map_err(|e| format!("{}: {e}", path.display()))
 }
