@@ -215,6 +215,7 @@ mod canaries {
 db_password: \"Canary-Db-Password-c41\"
 become_password: \"Canary-Become-Password-c42\"
 signing_key_passphrase: \"Canary-Signing-Passphrase-c43\"
+age_identity: \"Canary-Age-Identity-c46.txt\"
 notify.webhook.url: http://127.0.0.1:9/hook
 notify.webhook.secret: \"Canary-Webhook-Secret-c44\"
 notify.email.host: 127.0.0.1
