@@ -8,7 +8,7 @@ use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 use crate::yaml::Span;
 
 mod redact;
-pub use redact::redact_secrets;
+pub use redact::{looks_secret, redact_secrets};
 
 /// A loaded text: a document file, or a command-line argument shown as one.
 #[derive(Clone, Debug)]

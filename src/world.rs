@@ -160,6 +160,21 @@ pub fn load_answers(o: &Options) -> Result<Answers, Failure> {
     Ok(answers)
 }
 
+/// The answers as a storage command reads them (restore.yml when present, the answers file,
+/// `SETUP_*`), the target-named ones (`storage.NAME.FIELD`) of the storage targets the documents
+/// list among them, and those targets; nothing asked, no storage opened: for showing and editing
+/// the settings (`setup serve`).
+pub fn load_settings(
+    o: &Options,
+) -> Result<(Answers, Vec<crate::docs::targets::TargetSpec>), Failure> {
+    let mut diags = Diagnostics::default();
+    let restore = load_restore(o, false, &mut diags);
+    let targets = targets_in(o, &restore, None, &mut diags);
+    let (answers, _, _) = resolve_answers(o, &restore, &targets, false, &mut diags);
+    diags.into_result()?;
+    Ok((answers, targets))
+}
+
 /// Loads what a storage command needs: restore.yml when present, the answers, the storage settings.
 pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
     let mut diags = Diagnostics::default();

@@ -506,3 +506,181 @@ fn storage_settings_are_written_and_their_secrets_never_read_back() {
     assert_eq!(code, 200);
     assert_eq!(t["ok"], true, "{t}");
 }
+
+#[test]
+fn what_the_extractors_refuse_is_a_problem_document_and_the_readme_example_starts_a_backup() {
+    let bed = common::dc_demo_one_store();
+    let s = serve(&bed, "demo-dc");
+    let raw = |args: &[&str], path: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code} %{content_type}",
+                "-H",
+            ])
+            .arg(format!("Authorization: Bearer {TOKEN}"))
+            .args(args)
+            .arg(format!("{}{path}", s.base))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, tail) = text.rsplit_once('\n').unwrap();
+        let (code, ctype) = tail.split_once(' ').unwrap();
+        (
+            code.parse::<u16>().unwrap(),
+            ctype.to_string(),
+            body.to_string(),
+        )
+    };
+    let problem = |(code, ctype, body): (u16, String, String), want: u16| {
+        assert_eq!(code, want, "{body}");
+        assert_eq!(ctype, "application/problem+json", "{code}: {body}");
+        let p: J = serde_json::from_str(&body).expect("a problem document");
+        assert_eq!(p["status"], want, "{p}");
+        p
+    };
+    // No Content-Type (curl's -d sends a form's): 415, saying which header to send.
+    let body = r#"{"components": ["config"]}"#;
+    let p = problem(raw(&["-X", "POST", "-d", body], "/api/v1/backups"), 415);
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Type: application/json"),
+        "{p}"
+    );
+    // A body that is not JSON: 400; one too big: 413; a method the path does not take: 405.
+    let json = ["-H", "Content-Type: application/json"];
+    let p = problem(
+        raw(
+            &[json[0], json[1], "-X", "PUT", "-d", "{not json"],
+            "/api/v1/storage",
+        ),
+        400,
+    );
+    assert!(!p["detail"].as_str().unwrap().contains("not json"), "{p}");
+    let big = format!("{{\"x\": \"{}\"}}", "x".repeat(100 * 1024));
+    problem(
+        raw(
+            &[json[0], json[1], "-X", "PUT", "-d", &big],
+            "/api/v1/storage",
+        ),
+        413,
+    );
+    problem(raw(&["-X", "DELETE"], "/api/v1/jobs"), 405);
+    assert_eq!(
+        std::fs::read_to_string(s.dir.join("answers.yml")).unwrap(),
+        "storage.type: local\nstorage.local.path: store\n",
+        "nothing refused changed the answers"
+    );
+    // The README's example, as written there, starts the backup.
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let example = readme
+        .lines()
+        .find(|l| l.starts_with("curl ") && l.contains("/api/v1/backups"))
+        .expect("the README shows a curl for POST /backups");
+    let args = shell_words(
+        &example
+            .replace("$TOKEN", TOKEN)
+            .replace("http://127.0.0.1:7080", &s.base),
+    );
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .args(&args[1..])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("\n202"), "{example}: {text}");
+    let job: J = serde_json::from_str(text.rsplit_once('\n').unwrap().0).unwrap();
+    let done = s.finished(job["id"].as_str().unwrap());
+    assert_eq!(done["status"], "succeeded", "{done}");
+}
+
+/// A command line split as sh would split this README's: words, '…' and "…" quoting.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, ' ') => {
+                if any || !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            (None, c) => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+#[test]
+fn a_backup_asked_of_a_dr_folder_is_refused_before_any_job_starts() {
+    let bed = Bed::new();
+    let demo = common::demo();
+    common::copy_dir(demo.path("").as_path(), &bed.path("dr"));
+    let s = serve(&bed, "dr");
+    let (code, ctype, body) = curl(
+        &s.base,
+        "POST",
+        "/api/v1/backups",
+        Some(TOKEN),
+        Some(r#"{"components": ["config"]}"#),
+    );
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(ctype, "application/problem+json");
+    let p: J = serde_json::from_str(&body).unwrap();
+    assert!(
+        p["title"].as_str().unwrap().contains("no backup.yml"),
+        "{p}"
+    );
+    // The page's button says the same, and starts nothing either.
+    let jar = bed.path("jar");
+    let signed = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-c"])
+        .arg(&jar)
+        .args(["--data", &format!("token={TOKEN}")])
+        .arg(format!("{}/login", s.base))
+        .status()
+        .unwrap();
+    assert!(signed.success());
+    let page = |args: &[&str], path: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-b"])
+            .arg(&jar)
+            .args(args)
+            .arg(format!("{}{path}", s.base))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dashboard = page(&[], "/");
+    let at = dashboard.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &dashboard[at..at + 64];
+    let refused = page(
+        &["--data", &format!("csrf={csrf}&action=backup")],
+        "/ui/start",
+    );
+    assert!(refused.contains("id=\"refused\""), "{refused}");
+    let (_, jobs) = s.call("GET", "/api/v1/jobs", None);
+    assert_eq!(
+        jobs["jobs"],
+        serde_json::json!([]),
+        "no job started: {jobs}"
+    );
+    assert!(!s.dir.join(".setup/runs").exists(), "no run began");
+}

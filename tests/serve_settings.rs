@@ -237,3 +237,364 @@ fn a_half_sent_request_loses_its_connection_within_seconds() {
     // Meanwhile and after, others are served.
     assert_eq!(curl(&s.base, "GET", "/healthz", None, None).0, 200);
 }
+
+/// A secret canary in every answer that is a secret, in both storage forms, and no response of
+/// the server (API, pages, their error paths) nor its log carries one.
+mod canaries {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::common;
+    use super::common::served::{Served, TOKEN, serve_logged};
+    use super::common::storagebed::StorageBed;
+
+    /// The answers that are secrets and are not storage settings, each a canary.
+    const OTHERS: &str = "\
+db_password: \"Canary-Db-Password-c41\"
+become_password: \"Canary-Become-Password-c42\"
+signing_key_passphrase: \"Canary-Signing-Passphrase-c43\"
+age_identity: \"Canary-Age-Identity-c46.txt\"
+notify.webhook.url: http://127.0.0.1:9/hook
+notify.webhook.secret: \"Canary-Webhook-Secret-c44\"
+notify.email.host: 127.0.0.1
+notify.email.port: 9
+notify.email.user: dr
+notify.email.password: \"Canary-Mail-Password-c45\"
+notify.email.from: dr@example.org
+notify.email.to: ops@example.org
+";
+
+    /// Every canary written, as the answers files hold them.
+    fn canaries(answers: &str) -> Vec<String> {
+        answers
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(_, v)| v.trim_matches('"').to_string())
+            .filter(|v| v.starts_with("Canary-"))
+            .collect()
+    }
+
+    /// A storage bed's answers, field by field (`storage.TYPE.FIELD: VALUE`).
+    fn fields(bed: &StorageBed) -> std::collections::BTreeMap<String, String> {
+        bed.answers()
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .filter_map(|(k, v)| {
+                let field = k.strip_prefix("storage.")?.split_once('.')?.1;
+                Some((field.to_string(), v.trim_matches('"').to_string()))
+            })
+            .collect()
+    }
+
+    /// One request as curl sees it: the status line, the headers and the body.
+    fn raw(s: &Served, method: &str, path: &str, auth: Auth, body: Option<&str>) -> (u16, String) {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-i", "--max-time", "60", "-X", method]);
+        match auth {
+            Auth::Token => {
+                c.args(["-H", &format!("Authorization: Bearer {TOKEN}")]);
+            }
+            Auth::Session(jar) => {
+                c.arg("-b").arg(jar);
+            }
+        }
+        if let Some(b) = body {
+            c.args(["--data", b]);
+        }
+        let out = c.arg(format!("{}{path}", s.base)).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let code = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (code, text)
+    }
+
+    #[derive(Clone, Copy)]
+    enum Auth<'a> {
+        Token,
+        Session(&'a Path),
+    }
+
+    /// Every endpoint and page that reads, and the error paths a browser and a client take,
+    /// asked once: (what was asked, its status, the whole answer).
+    fn sweep(s: &Served, jar: &Path, job: Option<&str>) -> Vec<(String, u16, String)> {
+        let mut out = Vec::new();
+        let mut ask = |method: &str, path: &str, auth: Auth, body: Option<&str>| {
+            let (code, text) = raw(s, method, path, auth, body);
+            out.push((format!("{method} {path}"), code, text));
+        };
+        let (_, doc) = s.call("GET", "/api/v1/openapi.json", None);
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            if ops["get"].is_object() {
+                let path = path.replace("{id}", job.unwrap_or("nope"));
+                ask(
+                    "GET",
+                    &format!("/api/v1{}", path.trim_start_matches("/api/v1")),
+                    Auth::Token,
+                    None,
+                );
+            }
+        }
+        ask("POST", "/api/v1/storage/test", Auth::Token, None);
+        ask("PUT", "/api/v1/storage", Auth::Token, Some("{not json"));
+        ask(
+            "POST",
+            "/api/v1/backups",
+            Auth::Token,
+            Some("{\"components\": [\"config\"]}"),
+        );
+        let session = Auth::Session(jar);
+        for page in ["/", "/backups", "/jobs", "/storage", "/schedule"] {
+            ask("GET", page, session, None);
+        }
+        if let Some(id) = job {
+            ask("GET", &format!("/jobs/{id}"), session, None);
+            ask("GET", &format!("/ui/jobs/{id}/events"), session, None);
+        }
+        let csrf = out
+            .iter()
+            .find(|(what, _, _)| what == "GET /storage")
+            .and_then(|(_, _, page)| {
+                let at = page.find("name=\"csrf\" value=\"")? + 19;
+                Some(page[at..at + 64].to_string())
+            });
+        if let Some(csrf) = csrf {
+            let (code, text) = raw(
+                s,
+                "POST",
+                "/ui/storage/test",
+                session,
+                Some(&format!("csrf={csrf}")),
+            );
+            out.push(("POST /ui/storage/test".into(), code, text));
+        }
+        out
+    }
+
+    fn sign_in(s: &Served, jar: &Path) {
+        let ok = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-c"])
+            .arg(jar)
+            .args(["--data", &format!("token={TOKEN}")])
+            .arg(format!("{}/login", s.base))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn no_canary(said: &[(String, u16, String)], log: &Path, canaries: &[String]) {
+        let log = std::fs::read_to_string(log).unwrap();
+        for c in canaries {
+            for (what, _, text) in said {
+                assert!(
+                    !text.contains(c.as_str()),
+                    "{c} in the answer to {what}:\n{text}"
+                );
+            }
+            assert!(!log.contains(c.as_str()), "{c} in the server's log:\n{log}");
+        }
+    }
+
+    fn status_of(said: &[(String, u16, String)], what: &str) -> u16 {
+        said.iter()
+            .find(|(w, _, _)| w == what)
+            .unwrap_or_else(|| panic!("{what} was not asked"))
+            .1
+    }
+
+    fn body_of<'a>(said: &'a [(String, u16, String)], what: &str) -> &'a str {
+        let text = &said.iter().find(|(w, _, _)| w == what).unwrap().2;
+        text.split_once("\r\n\r\n")
+            .map_or(text.as_str(), |(_, b)| b)
+    }
+
+    /// The broken documents every sweep ends with: answers.yml that is no YAML, then one with an
+    /// unknown key; each answered by naming the file and line, no canary anywhere.
+    fn broken_answers(bed: &common::Bed, s: &Served, jar: &Path, answers: &str, log: &Path) {
+        let all = canaries(answers);
+        for (case, text) in [
+            ("not YAML", format!("{answers}broken: [\n")),
+            (
+                "an unknown key",
+                format!("{answers}storage.nowhere.secret_key: \"Canary-Unknown-Key-c49\"\n"),
+            ),
+        ] {
+            bed.file("demo-dc/answers.yml", &text);
+            let said = sweep(s, jar, None);
+            let mut all = all.clone();
+            all.extend(canaries(&text));
+            no_canary(&said, log, &all);
+            assert_eq!(status_of(&said, "GET /api/v1/storage"), 500, "{case}");
+            let p: serde_json::Value =
+                serde_json::from_str(body_of(&said, "GET /api/v1/storage")).unwrap();
+            let detail = p["detail"].as_str().unwrap();
+            assert!(detail.contains("answers.yml line "), "{case}: {p}");
+            assert!(!detail.contains("Source"), "no Debug dump: {p}");
+            let page = body_of(&said, "GET /storage");
+            assert!(page.contains("answers.yml line "), "{case}: {page}");
+        }
+    }
+
+    #[test]
+    fn a_secret_of_a_storage_list_or_any_other_answer_never_leaves_the_server() {
+        let s3 = StorageBed::start("s3");
+        let sftp = StorageBed::start("sftp-password");
+        let (s3f, sf) = (fields(&s3), fields(&sftp));
+        let bed = common::dc_demo();
+        let backup = bed.read("demo-dc/backup.yml");
+        let head = &backup[..backup.find("\nstorage:").unwrap()];
+        bed.file(
+            "demo-dc/backup.yml",
+            &format!(
+                "{head}\nstorage:\n  - {{ name: s3main, type: s3, endpoint: \"{}\", bucket: backups, access_key: setup-ak, path_style: \"true\" }}\n  - {{ name: vault, type: sftp, host: \"{}\", port: \"{}\", user: setupsftp, path: \"{}\", known_hosts: \"{}\" }}\n",
+                s3f["endpoint"], sf["host"], sf["port"], sf["path"], sf["known_hosts"]
+            ),
+        );
+        let answers = format!(
+            "storage.s3main.secret_key: \"Canary-S3main-Secret-Key-c31\"\nstorage.vault.password: \"Canary-Vault-Password-c32\"\n{OTHERS}"
+        );
+        bed.file("demo-dc/answers.yml", &answers);
+        let log = bed.path("serve.log");
+        let s = serve_logged(&bed, "demo-dc", &log);
+        let jar = bed.path("jar");
+        sign_in(&s, &jar);
+        // The targets are shown with their answers, every secret as "set".
+        let (code, st) = s.call("GET", "/api/v1/storage", None);
+        assert_eq!(code, 200, "{st}");
+        assert_eq!(st["in_use"], "targets", "{st}");
+        assert_eq!(st["targets"][0]["name"], "s3main", "{st}");
+        assert_eq!(st["targets"][0]["settings"]["secret_key"], "set", "{st}");
+        assert_eq!(st["targets"][0]["settings"]["bucket"], "backups", "{st}");
+        assert_eq!(st["targets"][1]["name"], "vault", "{st}");
+        assert_eq!(st["targets"][1]["settings"]["password"], "set", "{st}");
+        // A backup job to both targets: its secrets are wrong, so it fails, and says so safely.
+        let (code, job) = s.call(
+            "POST",
+            "/api/v1/backups",
+            Some(r#"{"components": ["config"]}"#),
+        );
+        assert_eq!(code, 202, "{job}");
+        let id = job["id"].as_str().unwrap().to_string();
+        let done = s.finished(&id);
+        assert_ne!(done["status"], "succeeded", "{done}");
+        let said = sweep(&s, &jar, Some(&id));
+        no_canary(&said, &log, &canaries(&answers));
+        assert_eq!(status_of(&said, "GET /storage"), 200);
+        assert!(body_of(&said, "GET /storage").contains("id=\"target-vault\""));
+        // A target's answers are written under its own name; the other target's stay.
+        let (code, st) = s.call(
+            "PUT",
+            "/api/v1/storage",
+            Some(r#"{"target": "vault", "settings": {"password": "Canary-Vault-Password-c33"}}"#),
+        );
+        assert_eq!(code, 200, "{st}");
+        assert_eq!(st["targets"][1]["settings"]["password"], "set", "{st}");
+        let now = bed.read("demo-dc/answers.yml");
+        assert!(
+            now.contains("storage.vault.password: \"Canary-Vault-Password-c33\""),
+            "{now}"
+        );
+        assert!(!now.contains("c32"), "{now}");
+        assert!(
+            now.contains("storage.s3main.secret_key: \"Canary-S3main-Secret-Key-c31\""),
+            "{now}"
+        );
+        assert!(
+            now.contains("db_password: \"Canary-Db-Password-c41\""),
+            "{now}"
+        );
+        let (code, p) = s.call(
+            "PUT",
+            "/api/v1/storage",
+            Some(r#"{"target": "nowhere", "settings": {"password": "x"}}"#),
+        );
+        assert_eq!(code, 422, "{p}");
+        // The page's form of a target writes its answers too; a secret left empty is kept.
+        let storage_page = body_of(&said, "GET /storage");
+        let at = storage_page.find("name=\"csrf\" value=\"").unwrap() + 19;
+        let csrf = &storage_page[at..at + 64];
+        let (code, page) = raw(
+            &s,
+            "POST",
+            "/ui/storage",
+            Auth::Session(&jar),
+            Some(&format!(
+                "csrf={csrf}&target=s3main&f.secret_key=Canary-S3main-Secret-Key-c34&f.region=eu-west-1"
+            )),
+        );
+        assert_eq!(code, 200, "{page}");
+        let (_, page) = raw(
+            &s,
+            "POST",
+            "/ui/storage",
+            Auth::Session(&jar),
+            Some(&format!("csrf={csrf}&target=vault&f.password=")),
+        );
+        assert!(!page.contains("c34") && !page.contains("c33"), "{page}");
+        let now = bed.read("demo-dc/answers.yml");
+        assert!(
+            now.contains("storage.s3main.secret_key: \"Canary-S3main-Secret-Key-c34\""),
+            "{now}"
+        );
+        assert!(
+            now.contains("storage.s3main.region: \"eu-west-1\""),
+            "{now}"
+        );
+        assert!(
+            now.contains("storage.vault.password: \"Canary-Vault-Password-c33\""),
+            "kept: {now}"
+        );
+        assert!(!now.contains("c31"), "{now}");
+        let mut all = canaries(&answers);
+        all.extend([
+            "Canary-Vault-Password-c33".into(),
+            "Canary-S3main-Secret-Key-c34".into(),
+        ]);
+        broken_answers(&bed, &s, &jar, &now, &log);
+        no_canary(&sweep(&s, &jar, Some(&id)), &log, &all);
+    }
+
+    #[test]
+    fn a_secret_of_the_one_storage_or_any_other_answer_never_leaves_the_server() {
+        let s3 = StorageBed::start("s3");
+        let s3f = fields(&s3);
+        let bed = common::dc_demo();
+        // Every secret of every storage type is an answer, besides the S3 storage in use.
+        let answers = format!(
+            "storage.type: s3\nstorage.s3.endpoint: {}\nstorage.s3.bucket: backups\nstorage.s3.access_key: setup-ak\nstorage.s3.path_style: \"true\"\nstorage.s3.secret_key: \"Canary-S3-Secret-Key-c21\"\nstorage.azure.connection_string: \"Canary-Azure-Connection-c22\"\nstorage.azure.access_key: \"Canary-Azure-Key-c23\"\nstorage.azure.sas: \"Canary-Azure-Sas-c24\"\nstorage.sftp.password: \"Canary-Sftp-Password-c25\"\nstorage.ftp.password: \"Canary-Ftp-Password-c26\"\n{OTHERS}",
+            s3f["endpoint"]
+        );
+        bed.file("demo-dc/answers.yml", &answers);
+        let log = bed.path("serve.log");
+        let s = serve_logged(&bed, "demo-dc", &log);
+        let jar = bed.path("jar");
+        sign_in(&s, &jar);
+        let (code, st) = s.call("GET", "/api/v1/storage", None);
+        assert_eq!(code, 200, "{st}");
+        assert_eq!(st["in_use"], "answers", "{st}");
+        for key in [
+            "s3.secret_key",
+            "azure.connection_string",
+            "azure.access_key",
+            "azure.sas",
+            "sftp.password",
+            "ftp.password",
+        ] {
+            assert_eq!(st["settings"][key], "set", "{key}: {st}");
+        }
+        let (code, job) = s.call(
+            "POST",
+            "/api/v1/backups",
+            Some(r#"{"components": ["config"]}"#),
+        );
+        assert_eq!(code, 202, "{job}");
+        let id = job["id"].as_str().unwrap().to_string();
+        let done = s.finished(&id);
+        assert_ne!(done["status"], "succeeded", "{done}");
+        let said = sweep(&s, &jar, Some(&id));
+        no_canary(&said, &log, &canaries(&answers));
+        broken_answers(&bed, &s, &jar, &answers, &log);
+    }
+}

@@ -42,9 +42,10 @@ pub fn router(s: Arc<Server>) -> Router {
 pub(super) async fn list(s: &Server) -> Result<J, String> {
     let (ok, out, err) = s.own(&["standalone", "list", "--json"]).await?;
     if !ok {
-        return Err(err.trim().to_string());
+        let masker = super::failed::secrets(&s.options);
+        return Err(super::failed::child_said(&err, &masker));
     }
-    serde_json::from_str(&out).map_err(|e| e.to_string())
+    serde_json::from_str(&out).map_err(|e| format!("`standalone list --json` said no JSON: {e}"))
 }
 
 async fn backups(State(s): State<Arc<Server>>) -> Response {
@@ -250,11 +251,30 @@ fn components(b: &J) -> Result<Vec<String>, Box<Response>> {
     Ok(out)
 }
 
+/// Why a backup cannot run in the server's folder, before any job starts: it has no backup.yml
+/// (a DR site's folder restores, and backs up nothing).
+pub(super) fn no_backup_yml(s: &Server) -> Option<String> {
+    let b = &s.options.backup_file;
+    (!b.path.is_file()).then(|| {
+        format!(
+            "a backup reads {} (what the DC backs up and where); this folder has none: it is a DR site's, or the file is elsewhere (--backup-file when the server starts)",
+            b.shown
+        )
+    })
+}
+
 async fn start_backup(
     State(s): State<Arc<Server>>,
     Extension(who): Extension<Who>,
     b: Option<Json<J>>,
 ) -> Response {
+    if let Some(why) = no_backup_yml(&s) {
+        return problem(
+            StatusCode::CONFLICT,
+            "this folder backs up nothing: it has no backup.yml",
+            &why,
+        );
+    }
     let b = match body(b) {
         Ok(b) => b,
         Err(r) => return *r,

@@ -14,8 +14,11 @@ use serde_json::{Value as J, json};
 pub struct Jobs {
     dir: PathBuf,
     exe: PathBuf,
-    /// Running jobs: their process ids.
-    live: Mutex<HashMap<String, u32>>,
+    /// The server's options, for the secrets to mask in what a job said.
+    options: crate::options::Options,
+    /// Running jobs: how to ask each to stop. The task that waits for a job's process holds its
+    /// `Child` and signals it on this channel's word, never a bare pid that may have been reused.
+    live: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<()>>>,
     cancelled: Mutex<Vec<String>>,
 }
 
@@ -29,10 +32,11 @@ fn new_id() -> String {
 }
 
 impl Jobs {
-    pub fn new(dir: &Path, exe: PathBuf) -> Jobs {
+    pub fn new(dir: &Path, exe: PathBuf, options: &crate::options::Options) -> Jobs {
         let jobs = Jobs {
             dir: dir.to_path_buf(),
             exe,
+            options: options.clone(),
             live: Mutex::default(),
             cancelled: Mutex::default(),
         };
@@ -47,9 +51,11 @@ impl Jobs {
     fn save(&self, job: &J) {
         let id = job["id"].as_str().unwrap_or("job");
         let _ = std::fs::create_dir_all(self.folder());
-        let _ = crate::report::journal::write_private(
+        // Written whole and renamed: a reader polling the job never finds half a record.
+        let _ = super::edit::replace(
             &self.folder().join(format!("{id}.json")),
             &serde_json::to_string_pretty(job).expect("json"),
+            true,
         );
     }
 
@@ -80,7 +86,9 @@ impl Jobs {
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
             .filter_map(|t| serde_json::from_str(&t).ok())
             .collect();
         out.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
@@ -165,15 +173,20 @@ impl Jobs {
             .stderr(err)
             .spawn()
             .map_err(|e| (500, format!("cannot start the job: {e}")))?;
-        if let Some(pid) = child.id() {
-            self.live.lock().expect("live").insert(id.clone(), pid);
-        }
+        let (stop, mut stops) = tokio::sync::mpsc::unbounded_channel::<()>();
+        self.live.lock().expect("live").insert(id.clone(), stop);
         self.save(&job);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let me = self.clone();
         let job_id = id.clone();
         tokio::spawn(async move {
-            let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status,
+                    Some(()) = stops.recv() => interrupt(&child),
+                }
+            };
+            let code = status.ok().and_then(|s| s.code()).unwrap_or(-1);
             me.live.lock().expect("live").remove(&job_id);
             let cancelled = me.cancelled.lock().expect("cancelled").contains(&job_id);
             if let Some(mut job) = me.load(&job_id) {
@@ -190,7 +203,7 @@ impl Jobs {
                 let err = std::fs::read_to_string(me.folder().join(format!("{job_id}.err")))
                     .unwrap_or_default();
                 if code != 0 {
-                    job["message"] = last_lines(&err).into();
+                    job["message"] = me.said(&err).into();
                 }
                 me.save(&job);
                 let _ = tx.send((code, err));
@@ -206,7 +219,7 @@ impl Jobs {
                 ended = &mut rx => {
                     if let Ok((3, err)) = ended {
                         let _ = std::fs::remove_file(folder.join(format!("{id}.json")));
-                        return Err((409, last_lines(&err)));
+                        return Err((409, self.said(&err)));
                     }
                     break;
                 }
@@ -227,19 +240,36 @@ impl Jobs {
 
     /// Cancels a running job as Ctrl-C would: it stops and rolls back. False when it is not running.
     pub fn cancel(&self, id: &str) -> bool {
-        let Some(pid) = self.live.lock().expect("live").get(id).copied() else {
+        let live = self.live.lock().expect("live");
+        let Some(stop) = live.get(id) else {
             return false;
         };
         self.cancelled
             .lock()
             .expect("cancelled")
             .push(id.to_string());
-        // SAFETY: kill(2) on a process this server started and still waits for.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) == 0 }
+        stop.send(()).is_ok()
+    }
+
+    /// What a failed job said last: its messages without the excerpts of documents, masked.
+    fn said(&self, err: &str) -> String {
+        let masker = super::failed::secrets(&self.options);
+        last_lines(&super::failed::child_said(err, &masker))
     }
 
     pub fn running(&self, id: &str) -> bool {
         self.live.lock().expect("live").contains_key(id)
+    }
+}
+
+/// SIGINT to a job's process, as Ctrl-C: it stops and rolls back. `child.id()` is the pid only
+/// while the process has not been waited for, so that pid cannot be another process's.
+fn interrupt(child: &tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill(2) on the process `child` holds, not yet reaped: its pid is still its own.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGINT);
+        }
     }
 }
 

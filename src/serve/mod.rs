@@ -12,6 +12,8 @@
 
 mod api;
 mod conn;
+mod edit;
+mod failed;
 mod jobs;
 mod limit;
 mod openapi;
@@ -66,6 +68,55 @@ pub fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// Any error answer not already a problem document (what axum's extractors refuse: a body that is
+/// not JSON, or without `Content-Type: application/json`, 415; too big, 413; a method the path
+/// does not take, 405), made one, so that every error of the API is `application/problem+json`.
+/// Pages (HTML) are left as they are.
+async fn problems_only(State(s): State<Arc<Server>>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let ctype = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if !(status.is_client_error() || status.is_server_error())
+        || ctype.starts_with("application/problem+json")
+        || ctype.starts_with("text/html")
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let said = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let detail = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "send the body as JSON, with the header `Content-Type: application/json`".to_string()
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "a request body is at most 64 KiB".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this path does not take that method: see /api/v1/openapi.json".to_string()
+        }
+        _ if said.is_empty() => status.canonical_reason().unwrap_or("refused").to_string(),
+        // The extractor's words (where the body is not valid JSON, say), never a value of it.
+        _ => failed::secrets(&s.options).mask(&said),
+    };
+    let mut r = problem(
+        status,
+        status.canonical_reason().unwrap_or("refused"),
+        &detail,
+    );
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            r.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    r
 }
 
 /// The client's address (unspecified when unknown).
@@ -242,10 +293,22 @@ pub fn run(
                 .help("make one with `setup serve token add NAME` (it is shown once), or set SETUP_SERVE_TOKEN"),
         ));
     }
+    // Sessions and CSRF tokens are drawn from the system's random source: without one, no
+    // session could be trusted, so the server does not start.
+    tokens::random_hex().map_err(|e| {
+        Failure::Other(format!(
+            "the system's random source cannot be read ({e}): sessions could not be made safe"
+        ))
+    })?;
+    // The server never asks: a missing answer is said, not prompted for.
+    let options = Options {
+        interactive: false,
+        ..o.clone()
+    };
     let server = Arc::new(Server {
-        jobs: Arc::new(jobs::Jobs::new(&dir, exe.clone())),
+        jobs: Arc::new(jobs::Jobs::new(&dir, exe.clone(), &options)),
         dir,
-        options: o.clone(),
+        options,
         exe,
         audit: std::sync::Mutex::new(()),
         sessions: page::Sessions::default(),
@@ -269,6 +332,10 @@ pub fn run(
             )
         })
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            problems_only,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             server.clone(),
             limited,

@@ -18,14 +18,14 @@ pub const ROUTES: &[(&str, &str, &str, &str, &str)] = &[
     (
         "get",
         "/storage",
-        "The storage settings: type and settings, every secret as \"set\" (secrets are write-only).",
+        "The storage settings as the commands read them: the one storage the answers name (type, settings) and the targets backup.yml or restore.yml lists (targets: each with its settings and its answers, storage.NAME.FIELD), every secret as \"set\" (secrets are write-only). A file that cannot be read is a problem naming its file, line and key.",
         "",
         "StorageSettings",
     ),
     (
         "put",
         "/storage",
-        "Replace the storage settings in answers.yml (body: type, settings); answers with the settings as GET does.",
+        "Replace storage answers in answers.yml: the one storage's (body: type, settings), or one listed target's (body: target, settings); answers with the settings as GET does.",
         "StorageSettings",
         "StorageSettings",
     ),
@@ -67,7 +67,7 @@ pub const ROUTES: &[(&str, &str, &str, &str, &str)] = &[
     (
         "post",
         "/backups",
-        "Start a backup job (body: components, force). 202 with the job; 409 when another run holds the hosts.",
+        "Start a backup job (body: components, force). 202 with the job; 409 when another run holds the hosts, or when this folder has no backup.yml (a DR site's).",
         "BackupRequest",
         "Job",
     ),
@@ -123,7 +123,8 @@ fn schemas() -> J {
     json!({
         "Problem": {"type": "object", "description": "RFC 9457", "properties": {
             "type": {"type": "string"}, "title": {"type": "string"},
-            "status": {"type": "integer"}, "detail": {"type": "string"}}},
+            "status": {"type": "integer"}, "detail": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "string"}, "description": "each problem of a document: its file, line and message"}}},
         "BackupRequest": {"type": "object", "properties": {
             "components": components, "force": {"type": "boolean"}}},
         "RestoreRequest": {"type": "object", "properties": {
@@ -157,10 +158,16 @@ fn schemas() -> J {
                 "age_seconds": {"type": "integer"}, "size": {"type": "integer"},
                 "signer": {"type": "string", "nullable": true},
                 "refused": {"type": "string", "nullable": true}}}}}},
-        "StorageSettings": {"type": "object", "required": ["type"], "properties": {
-            "type": {"type": "string", "enum": crate::answers::STORAGE_TYPES},
+        "StorageSettings": {"type": "object", "properties": {
+            "type": {"type": "string", "enum": crate::answers::STORAGE_TYPES, "description": "the one storage of the answers (a PUT gives this or target)"},
+            "target": {"type": "string", "description": "a PUT of one listed target's answers (storage.NAME.FIELD): its name"},
             "settings": {"type": "object", "description": "the type's settings (see `setup standalone restore --help`); a secret reads back as \"set\"",
-                "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}}}},
+                "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
+            "targets": {"type": "array", "description": "the targets backup.yml or restore.yml lists", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "type": {"type": "string"},
+                "settings": {"type": "object", "description": "the document's settings and the target's answers; a secret reads back as \"set\""},
+                "answers": {"type": "array", "items": {"type": "string"}, "description": "the settings given as answers"}}}},
+            "in_use": {"type": "string", "enum": ["answers", "targets"]}}},
         "Schedule": {"type": "object", "properties": {"config": time, "analytics": time}},
         "ScheduleState": {"type": "object", "properties": {
             "schedule": {"type": "object", "properties": {"config": time, "analytics": time}},
@@ -202,6 +209,10 @@ pub fn openapi() -> J {
         if !body.is_empty() {
             op["requestBody"] = json!({"required": *method == "put", "content": {"application/json": {"schema": schema(body)}}});
             op["responses"]["422"] = problem("The body is not valid");
+            op["responses"]["400"] = problem("The body is not JSON");
+            op["responses"]["413"] = problem("The body is over 64 KiB");
+            op["responses"]["415"] =
+                problem("The body is not sent as Content-Type: application/json");
         }
         if path.contains("{id}") {
             op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);

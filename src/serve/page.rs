@@ -33,13 +33,6 @@ pub struct Session {
 #[derive(Default)]
 pub struct Sessions(Mutex<HashMap<String, Session>>);
 
-fn random_hex() -> String {
-    use std::io::Read;
-    let mut b = [0u8; 32];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
-    hex::encode(b)
-}
-
 pub(super) fn text(v: &J) -> String {
     match v {
         J::String(s) => s.clone(),
@@ -146,12 +139,23 @@ async fn login(
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;
     };
-    let id = random_hex();
+    // No session without random tokens: a guessable one would be worse than none.
+    let (id, csrf) = match (tokens::random_hex(), tokens::random_hex()) {
+        (Ok(id), Ok(csrf)) => (id, csrf),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("setup serve: no session: {e}");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no session can be made",
+                "the server cannot read the system's random source: see its log",
+            );
+        }
+    };
     s.sessions.0.lock().expect("sessions").insert(
         id.clone(),
         Session {
             who: who.clone(),
-            csrf: random_hex(),
+            csrf,
             until: chrono::Utc::now() + chrono::Duration::hours(HOURS),
         },
     );
@@ -375,6 +379,13 @@ async fn start(
 ) -> Response {
     if let Some(refused) = stale(&sess, &f.csrf) {
         return refused;
+    }
+    if let (true, Some(why)) = (f.action == "backup", api::no_backup_yml(&s)) {
+        let said = format!(
+            "<p class=\"bad\" id=\"refused\">This folder backs up nothing: it has no backup.yml.</p><p>{}</p>",
+            esc(&why)
+        );
+        return page("Nothing started", &said, true);
     }
     let args: Vec<String> = match f.action.as_str() {
         "backup" => vec!["standalone".into(), "backup".into()],

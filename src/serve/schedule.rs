@@ -2,7 +2,7 @@
 //! defaults where it names none), the next runs and whether the schedule is installed on this
 //! machine; `PUT` writes backup.yml's `schedule` and installs it as `setup standalone schedule
 //! install` does. A schedule that backup.yml would refuse, or that cannot be installed, leaves
-//! backup.yml as it was.
+//! backup.yml as it was. backup.yml is changed under the edit lock and written whole (`edit`).
 
 use std::sync::Arc;
 
@@ -24,10 +24,8 @@ pub fn router(s: Arc<Server>) -> Router {
 /// The schedule as it stands: backup.yml's times, the next runs, where and whether it is installed.
 pub(super) async fn current(s: &Server) -> Result<J, String> {
     let spec = crate::world::load_backup_only(&s.options).map_err(|f| {
-        format!(
-            "backup.yml cannot be read: {}",
-            f.into_report().to_string().trim()
-        )
+        let lines = super::failed::said(&s.options, "backup.yml cannot be read", f);
+        format!("backup.yml cannot be read:\n{}", lines.join("\n"))
     })?;
     let mut times = serde_json::Map::new();
     for (component, default) in DEFAULT_SCHEDULE {
@@ -121,6 +119,7 @@ pub(super) async fn save(s: &Server, times: &[(String, String)]) -> Result<Strin
         }
     }
     let path = s.options.backup_file.path.clone();
+    let _held = super::edit::hold(&s.dir).await.map_err(|e| (500, e))?;
     let before =
         std::fs::read_to_string(&path).map_err(|e| (500, format!("{}: {e}", path.display())))?;
     let line = format!(
@@ -132,14 +131,20 @@ pub(super) async fn save(s: &Server, times: &[(String, String)]) -> Result<Strin
             .join(", ")
     );
     let write = |text: &str| {
-        std::fs::write(&path, text).map_err(|e| (500, format!("{}: {e}", path.display())))
+        super::edit::replace(&path, text, false)
+            .map_err(|e| (500, format!("{}: {e}", path.display())))
     };
     write(&with_schedule(&before, &line))?;
     match s.own(&["standalone", "schedule", "install"]).await {
         Ok((true, said, _)) => Ok(said),
         Ok((false, said, why)) => {
             write(&before)?;
-            Err((422, format!("{said}{why}").trim().to_string()))
+            let masker = super::failed::secrets(&s.options);
+            let why = super::failed::child_said(&why, &masker);
+            Err((
+                422,
+                format!("{}{why}", masker.mask(&said)).trim().to_string(),
+            ))
         }
         Err(e) => {
             write(&before)?;

@@ -60,7 +60,8 @@ async fn storage_page(
     Extension(sess): Extension<Session>,
 ) -> Response {
     let mut body = String::new();
-    match storage::current(&s) {
+    let now = storage::current(&s);
+    match &now {
         Ok(now) => {
             body += &format!(
                 "<h2>Now</h2><p>Type: <b id=\"storage-type\">{}</b></p><table id=\"storage-now\"><tr><th>setting</th><th>value</th></tr>",
@@ -76,9 +77,14 @@ async fn storage_page(
             }
             body += "</table>";
         }
-        Err(e) => body += &format!("<pre class=\"bad\">{}</pre>", esc(&e)),
+        Err(lines) => {
+            body += &format!(
+                "<p class=\"bad\">The answers cannot be read:</p><pre class=\"bad\" id=\"storage-error\">{}</pre>",
+                esc(&lines.join("\n"))
+            );
+        }
     }
-    if let Ok(now) = storage::current(&s)
+    if let Ok(now) = &now
         && let Some(targets) = now["targets"].as_array().filter(|t| !t.is_empty())
     {
         body += &format!(
@@ -104,6 +110,10 @@ async fn storage_page(
             );
         }
         body += "</table>";
+        body += "<p>A target's answers (its secrets, and what the document leaves out) are kept in answers.yml as storage.NAME.FIELD. Secrets are never shown again; leave one empty to keep it.</p>";
+        for t in targets {
+            body += &target_form(&sess, t);
+        }
     }
     body += &format!(
         "<form method=\"post\" action=\"/ui/storage/test\">{}<button id=\"test-storage\">Test the storage</button></form>",
@@ -130,10 +140,59 @@ async fn storage_page(
     page("Storage", &body, true)
 }
 
+/// The form of one listed target's answers: each setting of its type that its document leaves
+/// out (secrets always), empty ones kept as they are.
+fn target_form(sess: &Session, t: &J) -> String {
+    let name = text(&t["name"]);
+    let kind = text(&t["type"]);
+    let in_document = |field: &str| {
+        !t["answers"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|f| f == field))
+            && !t["settings"][field].is_null()
+    };
+    let mut out = format!(
+        "<details id=\"target-{n}\"><summary>Answers of target {n} ({k})</summary><form method=\"post\" action=\"/ui/storage\">{}<input type=\"hidden\" name=\"target\" value=\"{n}\"><table>",
+        hidden(sess),
+        n = esc(&name),
+        k = esc(&kind)
+    );
+    for q in crate::answers::storage::questions(&kind) {
+        if !q.secret && (!q.asked || in_document(q.field)) {
+            continue;
+        }
+        let now = if q.secret {
+            if t["settings"][q.field].is_null() {
+                "not set"
+            } else {
+                "set"
+            }
+        } else {
+            ""
+        };
+        out += &format!(
+            "<tr><td><label for=\"{n}-{f}\">{}</label></td><td><input name=\"f.{f}\" id=\"{n}-{f}\" type=\"{}\" placeholder=\"{}\" size=\"50\" autocomplete=\"off\"> {now}</td></tr>",
+            esc(q.prompt),
+            if q.secret { "password" } else { "text" },
+            esc(q.default.unwrap_or("")),
+            n = esc(&name),
+            f = q.field,
+        );
+    }
+    out + &format!(
+        "</table><button id=\"save-target-{}\">Save and test</button></form></details>",
+        esc(&name)
+    )
+}
+
 /// What a storage test said, as a page.
 async fn tested(s: &Server, saved: bool) -> Response {
     let (ok, said) = match storage::try_storage(s).await {
-        Ok((ok, out, err)) => (ok, format!("{out}{err}")),
+        Ok((ok, out, err)) => {
+            let masker = super::failed::secrets(&s.options);
+            let err = super::failed::child_said(&err, &masker);
+            (ok, format!("{}{err}", masker.mask(&out)))
+        }
         Err(e) => (false, e),
     };
     let head = match (saved, ok) {
@@ -182,13 +241,17 @@ async fn save_storage(
         Err(r) => return *r,
     };
     let kind = f.get("type").cloned().unwrap_or_default();
+    let which = match f.get("target") {
+        Some(name) => storage::Which::Target(name),
+        None => storage::Which::One(&kind),
+    };
     let settings: serde_json::Map<String, J> = f
         .iter()
         .filter_map(|(k, v)| Some((k.strip_prefix("f.")?, v.trim())))
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.to_string(), J::String(v.to_string())))
         .collect();
-    if let Err((_, why)) = storage::save(&s, &kind, &settings, true) {
+    if let Err((_, why)) = storage::save(&s, which, &settings, true).await {
         return outcome(
             "Storage",
             false,

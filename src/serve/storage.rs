@@ -1,7 +1,9 @@
-//! `/api/v1/storage`: the folder's storage answers. `GET` shows the settings with every secret as
-//! `"set"` (secrets are write-only); `PUT` replaces the `storage.*` lines of answers.yml (kept
-//! owner-only) with the ones given, each checked against the keys of its type; `POST …/test`
-//! writes, lists, reads back and deletes a test object (`setup storage-test`).
+//! `/api/v1/storage`: the folder's storage answers, read as every command reads them. `GET` shows
+//! the one storage the answers name and the targets the documents list, with every secret as
+//! `"set"` (secrets are write-only); `PUT` replaces the one storage's lines of answers.yml (kept
+//! owner-only), or with `target` the lines of one target (`storage.NAME.FIELD`), with the ones
+//! given, each checked against the keys of its type; `POST …/test` writes, lists, reads back and
+//! deletes a test object (`setup storage-test`).
 
 use std::sync::Arc;
 
@@ -20,31 +22,52 @@ pub fn router(s: Arc<Server>) -> Router {
         .with_state(s)
 }
 
-/// The storage answers as they stand, secrets as `"set"`.
-pub(super) fn current(s: &Server) -> Result<J, String> {
-    let answers = crate::world::load_answers(&s.options).map_err(|e| format!("{e:?}"))?;
+/// The storage answers as they stand, read as a storage command reads them, every secret as
+/// `"set"`: the one storage the answers name (`type`, `settings`), and the targets the documents
+/// list, each with its settings from the document and its answers (`storage.NAME.FIELD`). Err: the
+/// problems, one a line, each naming its file and line (the full report goes to the log).
+pub(super) fn current(s: &Server) -> Result<J, Vec<String>> {
+    let (answers, targets) = crate::world::load_settings(&s.options)
+        .map_err(|f| super::failed::said(&s.options, "the storage answers cannot be read", f))?;
+    let shown = |key: &str, value: &J| {
+        if crate::answers::storage::is_secret(key) {
+            json!("set")
+        } else {
+            value.clone()
+        }
+    };
+    let named = |field: &str| {
+        let name = field.split('.').next().unwrap_or("");
+        targets.iter().any(|t| t.name == name)
+    };
     let mut settings = serde_json::Map::new();
     for (key, answer) in &answers.values {
         let Some(field) = key.strip_prefix("storage.") else {
             continue;
         };
-        let value = if crate::answers::storage::is_secret(key) {
-            json!("set")
-        } else {
-            answer.value.clone()
-        };
-        settings.insert(field.to_string(), value);
+        if named(field) {
+            continue;
+        }
+        settings.insert(field.to_string(), shown(key, &answer.value));
     }
     // The targets backup.yml or restore.yml lists: used when no answer names one storage.
-    let targets: Vec<J> = crate::world::storage_targets(&s.options)
+    let targets: Vec<J> = targets
         .iter()
         .map(|t| {
-            let settings: serde_json::Map<String, J> = t
+            let mut settings: serde_json::Map<String, J> = t
                 .settings
                 .iter()
                 .map(|e| (e.key.clone(), e.value.clone()))
                 .collect();
-            json!({"name": t.name, "type": t.kind, "settings": settings})
+            let mut answered = Vec::new();
+            for q in crate::answers::storage::questions(&t.kind) {
+                let key = crate::answers::storage::key(&t.name, q.field);
+                if let Some(a) = answers.get(&key) {
+                    settings.insert(q.field.to_string(), shown(&key, &a.value));
+                    answered.push(q.field);
+                }
+            }
+            json!({"name": t.name, "type": t.kind, "settings": settings, "answers": answered})
         })
         .collect();
     let in_use = if answers.storage_type().is_none() && !targets.is_empty() {
@@ -61,10 +84,10 @@ pub(super) fn current(s: &Server) -> Result<J, String> {
 async fn show(State(s): State<Arc<Server>>) -> Response {
     match current(&s) {
         Ok(j) => Json(j).into_response(),
-        Err(e) => problem(
+        Err(lines) => super::failed::problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the answers cannot be read",
-            &e,
+            &lines,
         ),
     }
 }
@@ -78,29 +101,71 @@ fn scalar(v: &J) -> Option<String> {
     }
 }
 
-/// Replaces the `storage.*` answers of answers.yml (kept owner-only) with type `kind` and these
-/// settings, each checked against the keys of its type. With `keep_secrets`, a secret left out
-/// keeps its current value when the type stays the same (a form shows no secret to send back).
-pub(super) fn save(
+/// Which storage answers a change replaces.
+pub(super) enum Which<'a> {
+    /// The one storage of the answers: `storage.type` is this type, and its settings are
+    /// `storage.TYPE.FIELD` (every other one-storage answer goes).
+    One(&'a str),
+    /// A storage target the documents list, by name: its answers are `storage.NAME.FIELD`.
+    Target(&'a str),
+}
+
+/// Replaces storage answers of answers.yml (kept owner-only) with these settings, each checked
+/// against the keys of its type: the one storage's (`Which::One`: the target-named answers stay),
+/// or one target's (`Which::Target`: the other answers stay). With `keep_secrets`, a secret left
+/// out keeps its current value when the type stays the same (a form shows no secret to send
+/// back). The file is changed under the edit lock and written whole (`edit`).
+pub(super) async fn save(
     s: &Server,
-    kind: &str,
+    which: Which<'_>,
     settings: &serde_json::Map<String, J>,
     keep_secrets: bool,
 ) -> Result<(), (u16, String)> {
-    if !crate::answers::STORAGE_TYPES.contains(&kind) {
-        return Err((
-            422,
-            format!(
-                "`type` is one of {}",
-                crate::answers::STORAGE_TYPES.join(", ")
-            ),
-        ));
-    }
-    let known = crate::answers::known_keys();
-    let mut lines = vec![format!("storage.type: {kind}")];
+    let targets = crate::world::storage_targets(&s.options);
+    let is_target = |key: &str| {
+        let name = key.split('.').nth(1).unwrap_or("");
+        key.starts_with("storage.") && targets.iter().any(|t| t.name == name)
+    };
+    // The type of the settings, the prefix of their keys, and the first line, if any.
+    let (kind, prefix, first) = match which {
+        Which::One(kind) => {
+            if !crate::answers::STORAGE_TYPES.contains(&kind) {
+                return Err((
+                    422,
+                    format!(
+                        "`type` is one of {}",
+                        crate::answers::STORAGE_TYPES.join(", ")
+                    ),
+                ));
+            }
+            (
+                kind.to_string(),
+                format!("storage.{kind}."),
+                Some(format!("storage.type: {kind}")),
+            )
+        }
+        Which::Target(name) => {
+            let Some(t) = targets.iter().find(|t| t.name == name) else {
+                let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+                return Err((
+                    422,
+                    if names.is_empty() {
+                        format!("no storage target `{name}`: no document here lists targets")
+                    } else {
+                        format!(
+                            "no storage target `{name}`: the targets are {}",
+                            names.join(", ")
+                        )
+                    },
+                ));
+            };
+            (t.kind.clone(), format!("storage.{name}."), None)
+        }
+    };
+    let fields = crate::answers::storage::questions(&kind);
+    let mut lines: Vec<String> = first.into_iter().collect();
     for (field, value) in settings {
-        let key = format!("storage.{kind}.{field}");
-        if !known.contains(&key) {
+        if !fields.iter().any(|q| q.field == field) {
             return Err((422, format!("`{field}` is no setting of {kind} storage")));
         }
         let Some(v) = scalar(value) else {
@@ -109,30 +174,47 @@ pub(super) fn save(
                 format!("`{field}` is a string, a number or true/false"),
             ));
         };
-        lines.push(format!("{key}: {v}"));
+        lines.push(format!("{prefix}{field}: {v}"));
     }
-    let path = s.options.dir.join("answers.yml");
-    let before = std::fs::read_to_string(&path).unwrap_or_default();
-    let same_type = before
-        .lines()
-        .any(|l| l.trim() == format!("storage.type: {kind}"));
+    let path = s.options.answers.path.clone();
+    let _held = super::edit::hold(&s.dir).await.map_err(|e| (500, e))?;
+    let before = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err((500, format!("answers.yml cannot be read: {e}"))),
+    };
+    let key_of = |l: &str| l.split_once(':').map(|(k, _)| k.trim().to_string());
+    let same_type = match which {
+        Which::One(kind) => before
+            .lines()
+            .any(|l| l.trim() == format!("storage.type: {kind}")),
+        Which::Target(_) => true,
+    };
+    let replaced = |l: &str| {
+        let Some(k) = key_of(l).filter(|_| !l.starts_with([' ', '\t', '#'])) else {
+            return false;
+        };
+        match which {
+            Which::One(_) => k.starts_with("storage.") && !is_target(&k),
+            Which::Target(_) => k.starts_with(&prefix),
+        }
+    };
     let kept_secret = |l: &str| {
         keep_secrets
             && same_type
-            && l.split_once(':').is_some_and(|(k, _)| {
-                let k = k.trim();
-                crate::answers::storage::is_secret(k)
-                    && k.starts_with(&format!("storage.{kind}."))
+            && key_of(l).is_some_and(|k| {
+                crate::answers::storage::is_secret(&k)
+                    && k.starts_with(&prefix)
                     && !settings.contains_key(k.rsplit('.').next().unwrap_or(""))
             })
     };
     let kept: Vec<String> = before
         .lines()
-        .filter(|l| !l.trim_start().starts_with("storage.") || kept_secret(l))
+        .filter(|l| !replaced(l) || kept_secret(l))
         .map(str::to_string)
         .collect();
     let text = kept.into_iter().chain(lines).collect::<Vec<_>>().join("\n") + "\n";
-    crate::report::journal::write_private(&path, &text)
+    super::edit::replace(&path, &text, true)
         .map_err(|e| (500, format!("answers.yml cannot be written: {e}")))
 }
 
@@ -142,12 +224,22 @@ async fn replace(State(s): State<Arc<Server>>, body: Option<Json<J>>) -> Respons
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "not a storage setting",
-            "send {\"type\": \"s3\", \"settings\": {\"bucket\": ...}}",
+            "send {\"type\": \"s3\", \"settings\": {\"bucket\": ...}}, or a target's answers as {\"target\": \"NAME\", \"settings\": {...}}",
         );
     };
-    let kind = body["type"].as_str().unwrap_or("");
     let settings = body["settings"].as_object().unwrap_or(&empty);
-    match save(&s, kind, settings, false) {
+    let which = match (body["target"].as_str(), body["type"].as_str()) {
+        (Some(name), None) => Which::Target(name),
+        (None, kind) => Which::One(kind.unwrap_or("")),
+        (Some(_), Some(_)) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not a storage setting",
+                "give `type` (the one storage) or `target` (a listed target's answers), not both",
+            );
+        }
+    };
+    match save(&s, which, settings, false).await {
         Ok(()) => show(State(s)).await,
         Err((code, why)) => problem(
             StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -165,7 +257,9 @@ pub(super) async fn try_storage(s: &Server) -> Result<(bool, String, String), St
 async fn test(State(s): State<Arc<Server>>) -> Response {
     match try_storage(&s).await {
         Ok((ok, output, error)) => {
-            Json(json!({"ok": ok, "output": output, "error": error})).into_response()
+            let masker = super::failed::secrets(&s.options);
+            let error = super::failed::child_said(&error, &masker);
+            Json(json!({"ok": ok, "output": masker.mask(&output), "error": error})).into_response()
         }
         Err(e) => problem(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -25,9 +25,11 @@ fn read(dir: &Path) -> Vec<J> {
 fn write(dir: &Path, tokens: &[J]) -> Result<(), String> {
     let path = file(dir);
     std::fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| e.to_string())?;
-    crate::report::journal::write_private(
+    // Written whole and renamed: the server, reading it at each request, never finds half of it.
+    super::edit::replace(
         &path,
         &serde_json::to_string_pretty(tokens).expect("json"),
+        true,
     )
     .map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -61,12 +63,23 @@ pub fn add(dir: &Path, name: &str) -> Result<String, String> {
     Ok(token)
 }
 
-/// 32 random bytes from the kernel.
+/// Random bytes from the kernel; an error, never zeros, when it cannot give them.
 fn getrandom(buf: &mut [u8]) -> Result<(), String> {
+    random_from(Path::new("/dev/urandom"), buf)
+}
+
+fn random_from(source: &Path, buf: &mut [u8]) -> Result<(), String> {
     use std::io::Read;
-    std::fs::File::open("/dev/urandom")
+    std::fs::File::open(source)
         .and_then(|mut f| f.read_exact(buf))
-        .map_err(|e| format!("no random bytes: {e}"))
+        .map_err(|e| format!("no random bytes from {}: {e}", source.display()))
+}
+
+/// 32 random bytes as hex, for a session or a CSRF token.
+pub fn random_hex() -> Result<String, String> {
+    let mut b = [0u8; 32];
+    getrandom(&mut b)?;
+    Ok(hex::encode(b))
 }
 
 pub fn list(dir: &Path) -> Vec<(String, String)> {
@@ -104,4 +117,25 @@ pub fn who(dir: &Path, presented: &str) -> Option<String> {
         .iter()
         .find(|t| t["sha256"] == d.as_str())
         .and_then(|t| t["name"].as_str().map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_random_source_there_is_no_token_rather_than_a_zero_one() {
+        let mut b = [0u8; 32];
+        let missing = random_from(Path::new("/nonexistent/urandom"), &mut b);
+        assert!(missing.is_err(), "{missing:?}");
+        // A source that ends before 32 bytes gives no token either.
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short");
+        std::fs::write(&short, [7u8; 5]).unwrap();
+        assert!(random_from(&short, &mut b).is_err());
+        let (a, c) = (random_hex().unwrap(), random_hex().unwrap());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, c);
+        assert_ne!(a, "0".repeat(64));
+    }
 }

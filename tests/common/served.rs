@@ -32,6 +32,15 @@ pub fn free_port() -> u16 {
 }
 
 pub fn serve(bed: &Bed, folder: &str) -> Served {
+    started(bed, folder, std::process::Stdio::inherit())
+}
+
+/// The server with its standard error (its log) written to `log`.
+pub fn serve_logged(bed: &Bed, folder: &str, log: &std::path::Path) -> Served {
+    started(bed, folder, std::fs::File::create(log).unwrap().into())
+}
+
+fn started(bed: &Bed, folder: &str, stderr: std::process::Stdio) -> Served {
     let port = free_port();
     let child = bed
         .command(&[
@@ -43,6 +52,7 @@ pub fn serve(bed: &Bed, folder: &str) -> Served {
         ])
         .env("SETUP_SERVE_TOKEN", TOKEN)
         .stdout(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
