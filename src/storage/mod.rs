@@ -191,6 +191,15 @@ impl RemoteRoot {
         }
     }
 
+    /// The root and the folders above it, outermost first (none for `/`).
+    pub fn own_folders(&self) -> Vec<String> {
+        let parts: Vec<&str> = self.0.split('/').collect();
+        (0..parts.len())
+            .filter(|n| !parts[*n].is_empty())
+            .map(|n| parts[..=n].join("/"))
+            .collect()
+    }
+
     /// The folders an object needs, outermost first.
     pub fn parents(&self, name: &str) -> Vec<String> {
         let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
@@ -387,6 +396,12 @@ mod tests {
             ["/srv/backups/a", "/srv/backups/a/b"]
         );
         assert!(r.parents("c.tar").is_empty());
+        assert_eq!(
+            RemoteRoot::new("/srv/backups/").own_folders(),
+            ["/srv", "/srv/backups"]
+        );
+        assert_eq!(RemoteRoot::new("srv/b").own_folders(), ["srv", "srv/b"]);
+        assert!(RemoteRoot::new("/").own_folders().is_empty());
         let top = RemoteRoot::new("/");
         assert_eq!(top.path(""), "/");
         assert_eq!(top.path("x"), "/x");
