@@ -111,6 +111,8 @@ pub fn payload(operation: &str, site: &str, report: &J, report_path: &str) -> J 
         // A drill's checks that failed, with what was expected and what was found.
         "failed_checks": report["checks"].as_array().into_iter().flatten()
             .filter(|k| k["passed"] != true).cloned().collect::<Vec<J>>(),
+        // Retries, storage targets passed over or lacking a backup, targets that failed.
+        "storage": report["storage"].as_array().cloned().unwrap_or_default(),
         "report": report_path,
     })
 }

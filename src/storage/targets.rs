@@ -437,6 +437,139 @@ impl Storage for Targets {
     }
 }
 
+/// One target of a list, as its answers name it: every message that names an answer of its type
+/// (`storage.s3.secret_key`) names the target's own (`storage.s3main.secret_key`), the key to set.
+pub struct Named {
+    inner: Box<dyn Storage>,
+    /// `storage.TYPE.` and `storage.NAME.`.
+    from: String,
+    to: String,
+}
+
+/// `inner`, the target `name` of type `kind`, its messages naming the target's own answers.
+pub fn named(name: &str, kind: &str, inner: Box<dyn Storage>) -> Box<dyn Storage> {
+    Box::new(Named {
+        inner,
+        from: format!("storage.{kind}."),
+        to: format!("storage.{name}."),
+    })
+}
+
+impl Named {
+    fn text(&self, s: &str) -> String {
+        s.replace(&self.from, &self.to)
+    }
+
+    fn fix<T>(&self, r: Result<T, StorageError>) -> Result<T, StorageError> {
+        r.map_err(|mut e| {
+            e.message = self.text(&e.message);
+            e
+        })
+    }
+}
+
+impl Storage for Named {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> Op<'a, Vec<ObjectMeta>> {
+        Box::pin(async move { self.fix(self.inner.list(prefix).await) })
+    }
+
+    fn stat<'a>(&'a self, name: &'a str) -> Op<'a, ObjectMeta> {
+        Box::pin(async move { self.fix(self.inner.stat(name).await) })
+    }
+
+    fn get<'a>(&'a self, name: &'a str, range: Option<Range<u64>>) -> Op<'a, Reader> {
+        Box::pin(async move { self.fix(self.inner.get(name, range).await) })
+    }
+
+    fn put<'a>(&'a self, name: &'a str, data: Reader) -> Op<'a, u64> {
+        Box::pin(async move { self.fix(self.inner.put(name, data).await) })
+    }
+
+    fn delete<'a>(&'a self, name: &'a str) -> Op<'a, ()> {
+        Box::pin(async move { self.fix(self.inner.delete(name).await) })
+    }
+
+    fn retries(&self, object: Option<&str>) -> Vec<String> {
+        self.inner
+            .retries(object)
+            .iter()
+            .map(|n| self.text(n))
+            .collect()
+    }
+
+    fn free_space(&self) -> Option<u64> {
+        self.inner.free_space()
+    }
+}
+
+/// The targets (more than one storage only) that lack `object`, or a companion of it, that
+/// another target holds: a note each, naming what is missing and where it is. A target that
+/// cannot be listed is a note too.
+pub async fn lacking(storage: &dyn Storage, object: &str) -> Vec<String> {
+    let parts = storage.parts();
+    if parts.len() < 2 {
+        return Vec::new();
+    }
+    let wanted = [
+        object.to_string(),
+        format!("{object}.sha256"),
+        format!("{object}.manifest.json"),
+        format!("{object}{}", super::SIG_SUFFIX),
+    ];
+    let mut held = Vec::new();
+    let mut notes = Vec::new();
+    for (t, s) in &parts {
+        match s.list(object).await {
+            Ok(found) => {
+                let names: Vec<&String> = wanted
+                    .iter()
+                    .filter(|w| found.iter().any(|o| &o.name == *w))
+                    .collect();
+                held.push((*t, names));
+            }
+            Err(e) => notes.push(format!("target {t} cannot be listed: {e}")),
+        }
+    }
+    for (t, names) in &held {
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|w| !names.contains(w))
+            .filter(|w| held.iter().any(|(_, other)| other.contains(w)))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let holders: Vec<&str> = held
+            .iter()
+            .filter(|(o, other)| o != t && missing.iter().any(|m| other.contains(m)))
+            .map(|(o, _)| *o)
+            .collect();
+        let what = if missing.iter().any(|m| *m == object) {
+            format!("`{}`", super::shown(object))
+        } else {
+            format!(
+                "{} of `{}`",
+                missing
+                    .iter()
+                    .map(|m| format!("`{}`", super::shown(m)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                super::shown(object)
+            )
+        };
+        notes.push(format!(
+            "target {t} lacks {what}, which {} {}",
+            holders.join(" and "),
+            if holders.len() == 1 { "holds" } else { "hold" }
+        ));
+    }
+    notes
+}
+
 #[cfg(test)]
 #[path = "targets_tests/tests.rs"]
 mod tests;
