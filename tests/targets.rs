@@ -509,6 +509,23 @@ fn latest_is_the_newest_backup_on_any_target_and_a_target_that_lacks_it_is_named
     );
     assert_eq!(marker(&bed), before);
     assert!(!out.stdout.contains("Journal: "), "{}", out.stdout);
+    // The first target cannot be listed, and the other holds none: it may hold one, so this is
+    // no answer to fix but storage that cannot be read (exit 1), named.
+    s3.signal("KILL");
+    let out = dr(&bed, "restore", &["--force"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let said = out
+        .stderr
+        .split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains("the storage cannot be read to find it")
+            && said.contains("target primary cannot be listed"),
+        "{said}"
+    );
+    assert_eq!(marker(&bed), before);
 }
 
 #[test]

@@ -38,8 +38,9 @@ pub fn confirmed(w: &World) -> bool {
 /// the newest trusted backup on any of them (their listings together, each copy checked). A run
 /// that restores the configuration and finds nothing to take as `latest` stops here, before any
 /// host is touched: exit 2 when no trusted backup is there (the answer names nothing), exit 1 when
-/// the storage cannot be read. What `latest` passed over, and each target that lacks the backup
-/// taken, is a note for the run's summary.
+/// the storage cannot be read (or a target cannot be listed, which may hold one). What `latest`
+/// passed over is a warning; each target that lacks the backup taken is a note for the run's
+/// summary.
 async fn resolve_latest(
     w: &mut World,
     storage: &dyn Storage,
@@ -56,7 +57,7 @@ async fn resolve_latest(
     match crate::authentic::latest(storage, &w.trust).await {
         Ok((name, passed_over)) => {
             for why in passed_over {
-                notes.push(shown(&format!("`latest` passed over {why}")));
+                eprintln!("warning: `latest` passed over {}", shown(&why));
             }
             for lack in crate::storage::targets::lacking(storage, &name).await {
                 notes.push(shown(&lack));
@@ -67,20 +68,33 @@ async fn resolve_latest(
             Ok(())
         }
         Err(_) if !restores_config(w) => Ok(()),
-        Err(e) if e.not_found => Err(crate::failure::Failure::invalid(
-            crate::diag::Diag::plain(
-                "config_backup",
-                format!(
-                    "config_backup is `latest`, and there is nothing to restore: {}",
-                    shown(&e.to_string())
-                ),
-            )
-            .help("take a backup at the DC (or copy one to these targets), or name a backup as config_backup; nothing was run"),
-        )),
-        Err(e) => Err(crate::failure::Failure::Failed(format!(
-            "config_backup is `latest`, and the storage cannot be read to find it: {}; nothing was run",
-            shown(&e.to_string())
-        ))),
+        Err(e) => {
+            // A target that could not be listed may hold the backup: that is no answer to fix.
+            let unlisted: Vec<String> = storage
+                .retries(None)
+                .into_iter()
+                .filter(|n| n.contains("cannot be listed"))
+                .map(|n| shown(&n))
+                .collect();
+            if e.not_found && unlisted.is_empty() {
+                return Err(crate::failure::Failure::invalid(
+                    crate::diag::Diag::plain(
+                        "config_backup",
+                        format!(
+                            "config_backup is `latest`, and there is nothing to restore: {}",
+                            shown(&e.to_string())
+                        ),
+                    )
+                    .help("take a backup at the DC (or copy one to these targets), or name a backup as config_backup; nothing was run"),
+                ));
+            }
+            let mut why = vec![shown(&e.to_string())];
+            why.extend(unlisted);
+            Err(crate::failure::Failure::Failed(format!(
+                "config_backup is `latest`, and the storage cannot be read to find it: {}; nothing was run",
+                why.join("; ")
+            )))
+        }
     }
 }
 
