@@ -208,7 +208,11 @@ async fn one_target(s: &dyn crate::storage::Storage, writes: bool) -> Result<Str
         .map_err(|e| format!("cannot be listed: {}", e.message))?;
     let mut done = vec![format!("listed ({} object(s))", listed.len())];
     // The smallest object there: reading it shows the credentials let reads through.
-    if let Some(o) = listed.iter().min_by_key(|o| o.size) {
+    if let Some(o) = listed
+        .iter()
+        .filter(|o| !o.name.is_empty() && !o.name.ends_with('/'))
+        .min_by_key(|o| o.size)
+    {
         let mut r = s
             .get(&o.name, None)
             .await

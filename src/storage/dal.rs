@@ -298,7 +298,8 @@ impl Storage for Dal {
             let mut out = Vec::new();
             for e in entries {
                 let name = e.path().trim_start_matches('/').to_string();
-                if name.ends_with('/') || !name.starts_with(prefix) {
+                // Folders (a plain FTP listing names the root itself, as `/`) are no objects.
+                if name.is_empty() || name.ends_with('/') || !name.starts_with(prefix) {
                     continue;
                 }
                 let meta = e.metadata();
