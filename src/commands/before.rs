@@ -59,7 +59,7 @@ async fn resolve_latest(
             for why in passed_over {
                 eprintln!("warning: `latest` passed over {}", shown(&why));
             }
-            for lack in crate::storage::targets::lacking(storage, &name).await {
+            for lack in crate::storage::lacking(storage, &name).await {
                 notes.push(shown(&lack));
             }
             if let Some(a) = w.answers.values.get_mut("config_backup") {

@@ -142,7 +142,7 @@ pub fn open_targets(
         })?;
         each.push((
             t.name.clone(),
-            crate::storage::targets::named(&t.name, t.settings.kind(), s),
+            crate::storage::named(&t.name, t.settings.kind(), s),
         ));
     }
     Ok(Box::new(crate::storage::targets::Targets::new(each)))

@@ -139,7 +139,7 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
                     && let Some(s) = storage
                     && lacks_noted.insert(object.to_string())
                 {
-                    for lack in crate::storage::targets::lacking(s, object).await {
+                    for lack in crate::storage::lacking(s, object).await {
                         out.push(warn("copies", shared.masker.mask(&lack)));
                     }
                 }

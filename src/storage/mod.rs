@@ -8,6 +8,7 @@ mod names;
 mod read;
 pub mod resume;
 pub mod sftp_pw;
+mod target_keys;
 pub mod targets;
 
 use std::ops::Range;
@@ -17,7 +18,8 @@ use chrono::{DateTime, Utc};
 use crate::answers::storage::{Backend, Server, SftpLogin, StorageSettings};
 use crate::transport::{BoxFut, Reader};
 pub use names::{SIG_SUFFIX, is_companion, printable, shown};
-pub use read::{CopyFault, check_copy, read_text};
+pub use read::{CopyFault, check_copy, lacking, read_text};
+pub use target_keys::named;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ObjectMeta {
