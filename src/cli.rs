@@ -184,8 +184,9 @@ pub enum Operation {
     /// Exit 0 only when every check passes. `--list` shows past drills; `--clean` removes what a
     /// killed drill left.
     Drill,
-    /// Copy what one storage target lacks from another (`--from A --to B`), verified at both ends:
-    /// to seed a new target or refill a lost one. `--check` lists what would be copied.
+    /// Copy what one storage target lacks from another (`--from A --to B`), verified at both ends,
+    /// and replace a copy B holds that does not match A's signed digest: to seed a new target or
+    /// refill a lost one. `--check` lists what would be copied or replaced.
     Copy,
 }
 
@@ -278,7 +279,8 @@ pub struct Common {
     /// renames anything on a host first lists what and asks; without a terminal it never asks.
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
-    /// Print the plan and the pre-flight decisions; change nothing.
+    /// Print the plan and the pre-flight decisions; change nothing (a backup's check writes one
+    /// small probe object to each storage target and removes it).
     #[arg(long, global = true)]
     pub check: bool,
     /// How --check prints the plan.

@@ -531,3 +531,83 @@ fn a_server_that_sends_a_byte_every_two_seconds_is_cut_by_the_timeout() {
     assert!(text.contains("the transfer was cut"), "{text}");
     assert!(!bed.path("got.bin").exists());
 }
+
+/// An error as one line: the words of its text, without the frame the report draws round it.
+fn unwrapped(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `setup` in an empty folder whose answers.yml is `answers`.
+fn bed_with(answers: &str) -> Bed {
+    let bed = Bed::new();
+    bed.file("answers.yml", answers);
+    std::fs::set_permissions(
+        bed.path("answers.yml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    bed
+}
+
+#[test]
+fn a_missing_folder_bucket_or_container_is_named_with_the_answer_that_sets_it() {
+    // FTPS: a folder that does not exist is made on the first write, as plain FTP makes it.
+    let ftps = StorageBed::start("ftps");
+    let answers = ftps
+        .answers()
+        .replace("storage.ftp.path: /", "storage.ftp.path: /made/here");
+    assert!(answers.contains("/made/here"), "{answers}");
+    let bed = bed_with(&answers);
+    let started = std::time::Instant::now();
+    let out = run(&bed, &["storage-test", "--size-mb", "1"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(ftps.dir.path().join("root/made/here").is_dir());
+    // Listing a folder that does not exist says so at once, naming it and its answer.
+    let bed = bed_with(
+        &ftps
+            .answers()
+            .replace("storage.ftp.path: /", "storage.ftp.path: /not/there"),
+    );
+    let started = std::time::Instant::now();
+    let out = run(&bed, &["standalone", "list"]);
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let said = unwrapped(&out.stderr);
+    assert!(
+        said.contains("the folder `/not/there` does not exist")
+            && said.contains("storage.ftp.path"),
+        "{said}"
+    );
+    // S3: a bucket that does not exist, named with its answer; no raw dump of the server's answer.
+    let s3 = StorageBed::start("s3");
+    let bed = bed_with(&s3.answers().replace(
+        "storage.s3.bucket: backups",
+        "storage.s3.bucket: no-such-bucket",
+    ));
+    let out = run(&bed, &["standalone", "list"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let said = unwrapped(&out.stderr);
+    assert!(
+        said.contains("the bucket `no-such-bucket` does not exist; check storage.s3.bucket"),
+        "{said}"
+    );
+    assert!(!said.contains("404"), "{said}");
+    // Azure: a container that does not exist.
+    let azure = StorageBed::start("azure");
+    let bed = bed_with(&azure.answers().replace(
+        "storage.azure.container: backups",
+        "storage.azure.container: nocontainer",
+    ));
+    let out = run(&bed, &["standalone", "list"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let said = unwrapped(&out.stderr);
+    assert!(
+        said.contains("the container `nocontainer` does not exist; check storage.azure.container"),
+        "{said}"
+    );
+    assert!(!said.contains("no such object"), "{said}");
+}

@@ -333,3 +333,370 @@ fn a_mistake_in_a_target_list_is_a_diagnostic_and_an_unknown_target_is_named() {
         out.stderr
     );
 }
+
+/// The webhook receiver of tests/support (it records each POST as DIR/NNN.json), stopped on drop.
+struct Receiver {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let dir = tempfile::tempdir().unwrap();
+        let child =
+            std::process::Command::new(common::repo().join("tests/support/webhook-receiver"))
+                .arg(dir.path())
+                .arg("Hook-Secret-Of-The-Targets-Test")
+                .spawn()
+                .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !dir.path().join("port").exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the receiver never listened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Receiver { child, dir }
+    }
+
+    fn url(&self) -> String {
+        let port = std::fs::read_to_string(self.dir.path().join("port")).unwrap();
+        format!("http://127.0.0.1:{}/hook", port.trim())
+    }
+
+    /// The bodies received, oldest first.
+    fn bodies(&self) -> Vec<J> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| {
+                let r: J = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+                r["body"].clone()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes a configuration backup and its companions from the S3 bed.
+fn remove_from_s3(s3: &StorageBed, name: &str) {
+    for suffix in ["", ".sha256", ".manifest.json", ".manifest.json.sig"] {
+        std::fs::remove_file(
+            s3.dir
+                .path()
+                .join("data/backups")
+                .join(format!("{name}{suffix}")),
+        )
+        .unwrap();
+    }
+}
+
+/// The restore marker the DR demo's director got.
+fn marker(bed: &Bed) -> String {
+    bed.read("dr/target/director-1/etc/director/RESTORED-BY-SETUP")
+}
+
+#[test]
+fn latest_is_the_newest_backup_on_any_target_and_a_target_that_lacks_it_is_named() {
+    let (s3, sftp) = (StorageBed::start("s3"), StorageBed::start("sftp"));
+    let bed = sites(&s3, &sftp);
+    for now in ["2026-11-29T02:00:00Z", "2026-11-30T02:00:00Z"] {
+        let out = backup(&bed, now);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    }
+    let (older, newest) = (
+        "director-config-20261129T020000Z.tar.zst.age",
+        "director-config-20261130T020000Z.tar.zst.age",
+    );
+    // The first target (S3) loses the newest backup; the second (SFTP) still holds it.
+    remove_from_s3(&s3, newest);
+    let lacks = format!("target primary lacks `{newest}`, which offsite holds");
+    let out = dr(&bed, "restore", &["--check"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("warn copies {lacks}")),
+        "{}",
+        out.stdout
+    );
+    let rx = Receiver::start();
+    let hook = format!("notify.webhook.url={}", rx.url());
+    let out = dr(
+        &bed,
+        "restore",
+        &["--set", &hook, "--set", "notify.webhook.on=success"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("Storage: {lacks}")),
+        "{}",
+        out.stdout
+    );
+    let m = marker(&bed);
+    assert!(
+        m.contains(&format!("Configuration backup: {newest}\n")),
+        "{m}"
+    );
+    assert!(!m.contains(older) && !m.contains("unknown"), "{m}");
+    let report = report_of(&bed, &out);
+    assert!(
+        report["storage"].to_string().contains(&lacks),
+        "{}",
+        report["storage"]
+    );
+    assert_eq!(
+        report["rpo"]["config"]["as_of"], "2026-11-30T02:00:00Z",
+        "{}",
+        report["rpo"]
+    );
+    let bodies = rx.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(
+        bodies[0]["storage"].to_string().contains(&lacks),
+        "{}",
+        bodies[0]
+    );
+    // The first target holds no configuration backup at all: `latest` is still the newest.
+    remove_from_s3(&s3, older);
+    let out = dr(&bed, "restore", &["--force"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("Storage: {lacks}")),
+        "{}",
+        out.stdout
+    );
+    let m = marker(&bed);
+    assert!(
+        m.contains(&format!("Configuration backup: {newest}\n")),
+        "{m}"
+    );
+    let digest = m
+        .lines()
+        .find_map(|l| l.strip_prefix("Digest: sha256 "))
+        .unwrap_or_default();
+    assert!(
+        digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{m}"
+    );
+    let report = report_of(&bed, &out);
+    assert_eq!(
+        report["rpo"]["config"]["as_of"], "2026-11-30T02:00:00Z",
+        "{}",
+        report["rpo"]
+    );
+    // No configuration backup anywhere: refused before any host is touched.
+    std::fs::remove_file(sftp.dir.path().join("store").join(newest)).unwrap();
+    std::fs::remove_file(sftp.dir.path().join("store").join(older)).unwrap();
+    let before = marker(&bed);
+    let out = dr(&bed, "restore", &["--force"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("config_backup is `latest`, and there is nothing to restore"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(marker(&bed), before);
+    assert!(!out.stdout.contains("Journal: "), "{}", out.stdout);
+    // The first target cannot be listed, and the other holds none: it may hold one, so this is
+    // no answer to fix but storage that cannot be read (exit 1), named.
+    s3.signal("KILL");
+    let out = dr(&bed, "restore", &["--force"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let said = out
+        .stderr
+        .split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains("the storage cannot be read to find it")
+            && said.contains("target primary cannot be listed"),
+        "{said}"
+    );
+    assert_eq!(marker(&bed), before);
+}
+
+#[test]
+fn check_probes_every_target_and_fails_naming_one_that_is_broken_even_when_another_covers() {
+    let (s3, sftp) = (StorageBed::start("s3"), StorageBed::start("sftp"));
+    let bed = sites(&s3, &sftp);
+    let out = backup(&bed, "2026-11-30T02:00:00Z");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let wrong = "storage.primary.secret_key=Wrong-Secret-For-Check-42";
+    for (dir, op) in [("demo-dc", "backup"), ("dr", "restore")] {
+        let out = bed.run(&[
+            "-C",
+            dir,
+            "standalone",
+            op,
+            "--check",
+            "--now",
+            "2026-11-30T03:00:00Z",
+            "--set",
+            wrong,
+        ]);
+        assert_eq!(out.code, 1, "{op}: {}{}", out.stdout, out.stderr);
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains("FAIL") && l.contains("target primary"))
+            .unwrap_or_else(|| panic!("{op}: {}", out.stdout));
+        assert!(line.contains("storage.primary.secret_key"), "{op}: {line}");
+        assert!(
+            !out.stdout.contains("All probes pass"),
+            "{op}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with("  ok   storage target offsite")),
+            "{op}: {}",
+            out.stdout
+        );
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!all.contains("Wrong-Secret-For-Check-42"), "{all}");
+    }
+    // Sound credentials: each target is listed, read, and (for a backup) written.
+    let out = bed.run(&["-C", "demo-dc", "standalone", "backup", "--check"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for target in ["primary", "offsite"] {
+        assert!(
+            out.stdout.lines().any(
+                |l| l.starts_with(&format!("  ok   storage target {target}"))
+                    && l.contains("read")
+                    && l.contains("written")
+            ),
+            "{}",
+            out.stdout
+        );
+    }
+    assert!(!held(&s3).iter().any(|n| n.starts_with("setup-check-probe")));
+    // `verify` names the target's own answer.
+    let out = dr(&bed, "verify", &["--storage", "primary", "--set", wrong]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("storage.primary.secret_key") && !all.contains("storage.s3.secret_key"),
+        "{all}"
+    );
+    // The SFTP server goes away: the restore's check names it, though S3 covers for it.
+    sftp.signal("KILL");
+    let out = dr(&bed, "restore", &["--check"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("  FAIL storage target offsite")
+                && l.contains("cannot be listed")),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn copy_replaces_a_damaged_copy_on_the_target_and_verify_says_its_digest_is_wrong() {
+    let (s3, sftp) = (StorageBed::start("s3"), StorageBed::start("sftp"));
+    let bed = sites(&s3, &sftp);
+    let out = backup(&bed, "2026-11-30T02:00:00Z");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // One character of the age header's X25519 share on S3 becomes another: the copy no longer
+    // opens, and its digest is not the signed one.
+    let name = config_on(&s3).unwrap();
+    let object = s3.dir.path().join("data/backups").join(&name);
+    let sound = std::fs::read(&object).unwrap();
+    let mut bytes = sound.clone();
+    let at = bytes.windows(10).position(|w| w == b"-> X25519 ").unwrap() + 10;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&object, &bytes).unwrap();
+    let out = dr(&bed, "verify", &["--storage", "primary"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let line = out.stdout.lines().find(|l| l.contains(&name)).unwrap();
+    assert!(line.contains("checksum mismatch"), "{line}");
+    assert!(!line.contains("********"), "{line}");
+    // A file name is not a secret.
+    let out = dr(
+        &bed,
+        "verify",
+        &[
+            "--storage",
+            "primary",
+            "--set",
+            "age_identity=/nonexistent/identity.txt",
+        ],
+    );
+    assert!(
+        out.stdout.contains("/nonexistent/identity.txt"),
+        "{}",
+        out.stdout
+    );
+    // `copy` checks the copies the target already holds, and replaces the bad one.
+    let out = bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "copy",
+        "--from",
+        "offsite",
+        "--to",
+        "primary",
+        "--check",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("would replace {name} on primary")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(std::fs::read(&object).unwrap(), bytes);
+    let out = bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "copy",
+        "--from",
+        "offsite",
+        "--to",
+        "primary",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("replaced {name} on primary"))
+            && out.stdout.contains("1 replaced"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(std::fs::read(&object).unwrap(), sound);
+    let out = dr(&bed, "verify", &["--storage", "primary"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // Nothing more to do.
+    let out = bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "copy",
+        "--from",
+        "offsite",
+        "--to",
+        "primary",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("0 copied, 0 replaced"),
+        "{}",
+        out.stdout
+    );
+}

@@ -52,12 +52,13 @@ const OTHER_KEYS: &[&str] = &[
     "hooks.after",
     "hooks.on_failure",
 ];
+/// Answers whose values are secrets, masked wherever they could appear. `age_identity` is not one:
+/// it names the identity file, whose contents are the secret; its name is said as it is.
 const OTHER_SECRETS: &[&str] = &[
     "notify.webhook.secret",
     "notify.email.password",
     "become_password",
     "db_password",
-    "age_identity",
     "signing_key_passphrase",
 ];
 

@@ -65,25 +65,79 @@ fn may_run(w: &World, ps: &crate::plan::PlanStep, host: &str) -> bool {
 }
 
 /// `config_backup: latest` becomes the newest configuration backup's name, once, before anything
-/// runs: the restore, its marker and its RPO all name the same backup.
-async fn resolve_latest(w: &mut World, storage: &dyn Storage, masker: &Masker) {
+/// runs: the restore, its marker and its RPO all name the same backup. With storage targets it is
+/// the newest trusted backup on any of them (their listings together, each copy checked). A run
+/// that restores the configuration and finds nothing to take as `latest` stops here, before any
+/// host is touched: exit 2 when no trusted backup is there (the answer names nothing), exit 1 when
+/// the storage cannot be read (or a target cannot be listed, which may hold one). What `latest`
+/// passed over is a warning; each target that lacks the backup taken is a note for the run's
+/// summary.
+async fn resolve_latest(
+    w: &mut World,
+    storage: &dyn Storage,
+    masker: &Masker,
+    notes: &mut Vec<String>,
+) -> Result<(), crate::failure::Failure> {
     let Some(answer) = w.answers.values.get("config_backup") else {
-        return;
+        return Ok(());
     };
     if answer.text() != "latest" {
-        return;
+        return Ok(());
     }
-    if let Ok((name, passed_over)) = crate::authentic::latest(storage, &w.trust).await
-        && let Some(a) = w.answers.values.get_mut("config_backup")
-    {
-        for why in passed_over {
-            eprintln!(
-                "warning: `latest` passed over {}",
-                crate::storage::printable(&masker.mask(&why))
-            );
+    let shown = |text: &str| crate::storage::printable(&masker.mask(text));
+    match crate::authentic::latest(storage, &w.trust).await {
+        Ok((name, passed_over)) => {
+            for why in passed_over {
+                eprintln!("warning: `latest` passed over {}", shown(&why));
+            }
+            for lack in crate::storage::lacking(storage, &name).await {
+                notes.push(shown(&lack));
+            }
+            if let Some(a) = w.answers.values.get_mut("config_backup") {
+                a.value = serde_json::Value::String(name);
+            }
+            Ok(())
         }
-        a.value = serde_json::Value::String(name);
+        Err(_) if !restores_config(w) => Ok(()),
+        Err(e) => {
+            // A target that could not be listed may hold the backup: that is no answer to fix.
+            let unlisted: Vec<String> = storage
+                .retries(None)
+                .into_iter()
+                .filter(|n| n.contains("cannot be listed"))
+                .map(|n| shown(&n))
+                .collect();
+            if e.not_found && unlisted.is_empty() {
+                return Err(crate::failure::Failure::invalid(
+                    crate::diag::Diag::plain(
+                        "config_backup",
+                        format!(
+                            "config_backup is `latest`, and there is nothing to restore: {}",
+                            shown(&e.to_string())
+                        ),
+                    )
+                    .help("take a backup at the DC (or copy one to these targets), or name a backup as config_backup; nothing was run"),
+                ));
+            }
+            let mut why = vec![shown(&e.to_string())];
+            why.extend(unlisted);
+            Err(crate::failure::Failure::Failed(format!(
+                "config_backup is `latest`, and the storage cannot be read to find it: {}; nothing was run",
+                why.join("; ")
+            )))
+        }
     }
+}
+
+/// Whether this run restores the configuration backup: a step reads it, and `config` is among
+/// the components.
+fn restores_config(w: &World) -> bool {
+    w.restore.components.iter().any(|c| c == "config")
+        && w.plan
+            .main
+            .steps
+            .iter()
+            .any(|ps| matches!(ps.step.action, "unpack" | "fetch") && ps.step.reads_config_backup())
 }
 
 /// The configuration backup's digest, from its checked manifest, as `restore.config_digest`: the
@@ -152,26 +206,41 @@ async fn need_identity(w: &World, storage: &dyn Storage) -> Result<(), crate::fa
     ))
 }
 
-/// What a run settles in storage before anything runs, with the storage opened once: `latest`
-/// named, the configuration backup's digest, and (for a restore) an identity for encrypted
-/// backups. A run with no storage settles nothing.
-pub async fn settle(w: &mut World) -> Result<(), crate::failure::Failure> {
+/// What a run settles in storage before anything runs, with the storage (every target) opened
+/// once: `latest` named, the configuration backup's digest, and (for a restore) an identity for
+/// encrypted backups. A run with no storage settles nothing. Gives what the storage had to say on
+/// the way (targets that lack the backup taken, copies refused, targets that cannot be listed),
+/// masked, for the run's summary, report and notifications.
+pub async fn settle(w: &mut World) -> Result<Vec<String>, crate::failure::Failure> {
     let Some(settings) = w.storage.as_ref() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let masker = Masker::default();
     w.answers.register_secrets(&masker);
-    let Ok(storage) = super::prepare::open_storage(settings, &w.dir, &masker) else {
-        return Ok(());
+    let opened = if w.targets.is_empty() {
+        super::prepare::open_storage(settings, &w.dir, &masker)
+    } else {
+        super::prepare::open_targets(&w.targets, &w.dir, &masker)
     };
-    resolve_latest(w, storage.as_ref(), &masker).await;
+    // A storage that cannot be opened is refused by the run itself, with its reasons.
+    let Ok(storage) = opened else {
+        return Ok(Vec::new());
+    };
+    let mut notes = Vec::new();
+    resolve_latest(w, storage.as_ref(), &masker, &mut notes).await?;
     if w.restore.components.iter().any(|c| c == "config") {
         resolve_digest(w, storage.as_ref()).await;
     }
     if w.operation == "restore" {
         need_identity(w, storage.as_ref()).await?;
     }
-    Ok(())
+    for note in storage.retries(None) {
+        let note = crate::storage::printable(&masker.mask(&note));
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    Ok(notes)
 }
 
 /// Hands the changes a killed run never took back to this run's rollback, in the order they were

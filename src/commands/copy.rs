@@ -2,8 +2,10 @@
 //! that B lacks (whole, or a companion of it), to seed a new target or refill a lost one. Each is
 //! verified at both ends: its signature on A before a byte is copied, the digest of what was read
 //! from A against the signed one, then on B the signature again and the digest of B's copy read
-//! back. `--check` only lists what would be copied. Trusted keys: trusted_signers, else at the DC
-//! its own signing key (backup.yml).
+//! back. A backup B already holds is checked too, against A's signed digest: B's object read whole,
+//! its sidecar, its manifest and signature; a bad part is replaced from A (and said to be).
+//! `--check` only lists what would be copied or replaced. Trusted keys: trusted_signers, else at
+//! the DC its own signing key (backup.yml).
 
 use std::collections::BTreeSet;
 
@@ -69,38 +71,64 @@ pub fn run(o: &Options, from: Option<&str>, to: Option<&str>) -> Result<i32, Fai
             .collect())
     };
     let (on_a, on_b) = (listed(a)?, listed(b)?);
-    let (mut copied, mut present, mut failed) = (0, 0, 0);
+    let (mut copied, mut replaced, mut present, mut failed) = (0, 0, 0, 0);
     for name in on_a.iter().filter(|n| !is_companion(n)) {
-        let wanted: Vec<String> = [
+        let companions = [
             name.clone(),
             format!("{name}.sha256"),
             format!("{name}.manifest.json"),
             format!("{name}{SIG_SUFFIX}"),
-        ]
-        .into_iter()
-        .filter(|n| on_a.contains(n) && !on_b.contains(n))
-        .collect();
+        ];
+        // What B's copy holds is checked against A's signed digest: a bad part is written again.
+        let (redo, faults) = rt.block_on(bad_on_target(a, b, name, &on_b, &trust));
+        let wanted: Vec<String> = companions
+            .into_iter()
+            .filter(|n| on_a.contains(n) && (!on_b.contains(n) || redo.contains(n)))
+            .collect();
         if wanted.is_empty() {
             present += 1;
             continue;
         }
+        let why = faults.join("; ");
         if o.check {
-            super::say!("  would copy {}: {}", shown(name), wanted.join(", "));
+            if faults.is_empty() {
+                super::say!("  would copy {}: {}", shown(name), wanted.join(", "));
+            } else {
+                super::say!(
+                    "  would replace {} on {to} ({why}): {}",
+                    shown(name),
+                    wanted.join(", ")
+                );
+            }
             continue;
         }
         match rt.block_on(copy_one(a, b, name, &wanted, &trust)) {
-            Ok(detail) => {
+            Ok(detail) if faults.is_empty() => {
                 copied += 1;
                 super::say!("  copied  {}: {detail}", shown(name));
             }
-            Err(why) => {
+            Ok(detail) => {
+                replaced += 1;
+                super::say!(
+                    "  replaced {} on {to}: its copy there was bad ({why}); {detail}",
+                    shown(name)
+                );
+            }
+            Err(e) => {
                 failed += 1;
-                super::say!("  FAILED  {}: {why}", shown(name));
+                if faults.is_empty() {
+                    super::say!("  FAILED  {}: {e}", shown(name));
+                } else {
+                    super::say!(
+                        "  FAILED  {}: its copy on {to} is bad ({why}), and it was not replaced: {e}",
+                        shown(name)
+                    );
+                }
             }
         }
     }
     super::say!(
-        "{from} -> {to}: {copied} copied, {present} already on {to}, {failed} failed{}",
+        "{from} -> {to}: {copied} copied, {replaced} replaced, {present} already on {to}, {failed} failed{}",
         if o.check {
             " (--check: nothing copied)"
         } else {
@@ -108,6 +136,94 @@ pub fn run(o: &Options, from: Option<&str>, to: Option<&str>) -> Result<i32, Fai
         }
     );
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// The digest a backup's stored bytes must have: the signed one (the sidecar's, unsigned).
+async fn expected_digest(
+    s: &dyn Storage,
+    name: &str,
+    verified: &crate::authentic::Verified,
+) -> Result<String, String> {
+    match (&verified.stored_sha256, verified.unsigned) {
+        (Some(d), false) => Ok(d.clone()),
+        _ => crate::storage::read_text(s, &format!("{name}.sha256"), 4096)
+            .await
+            .map_err(|e| e.to_string())?
+            .as_deref()
+            .and_then(crate::actions::transfer::parse_digest)
+            .ok_or_else(|| {
+                "no digest to check the copy against (no signed manifest, no sidecar)".to_string()
+            }),
+    }
+}
+
+/// What of B's copy of backup `name` is wrong, judged against A's copy when A's passes its own
+/// check: the object (its digest is not the signed one, or it cannot be read whole), its sidecar
+/// (another digest), its manifest and signature (refused). The names to write again, and why.
+async fn bad_on_target(
+    a: &dyn Storage,
+    b: &dyn Storage,
+    name: &str,
+    on_b: &BTreeSet<String>,
+    trust: &crate::authentic::Trust,
+) -> (Vec<String>, Vec<String>) {
+    let (mut redo, mut why) = (Vec::new(), Vec::new());
+    // Nothing on A to judge by: A's own refusal is said when there is something to copy.
+    let Ok(verified) = crate::authentic::check(a, name, trust).await else {
+        return (redo, why);
+    };
+    let Ok(expected) = expected_digest(a, name, &verified).await else {
+        return (redo, why);
+    };
+    if on_b.contains(name) {
+        match crate::storage::check_copy(b, name, &expected).await {
+            Ok(()) => {}
+            Err(CopyFault::Digest(d)) => {
+                redo.push(name.to_string());
+                why.push(format!("it hashes to {d}, not the signed {expected}"));
+            }
+            Err(CopyFault::Unreadable) => {
+                redo.push(name.to_string());
+                why.push("it cannot be read whole".into());
+            }
+        }
+    }
+    let sidecar = format!("{name}.sha256");
+    if on_b.contains(&sidecar) {
+        let said = crate::storage::read_text(b, &sidecar, 4096)
+            .await
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(crate::actions::transfer::parse_digest);
+        if said.as_deref() != Some(expected.as_str()) {
+            redo.push(sidecar.clone());
+            why.push(format!(
+                "its `{}` does not name the signed digest",
+                shown(&sidecar)
+            ));
+        }
+    }
+    let (manifest, sig) = (
+        format!("{name}.manifest.json"),
+        format!("{name}{SIG_SUFFIX}"),
+    );
+    if on_b.contains(&manifest) || on_b.contains(&sig) {
+        let refused = match crate::authentic::check(b, name, trust).await {
+            Ok(v) if v.stored_sha256.as_deref().is_some_and(|d| d != expected) => {
+                Some("its manifest names another digest".to_string())
+            }
+            Ok(_) => None,
+            // A part B lacks is copied anyway; a refusal for want of it says nothing more.
+            Err(_) if !(on_b.contains(&manifest) && on_b.contains(&sig)) => None,
+            Err(e) => Some(format!("its signature is refused: {e}")),
+        };
+        if let Some(w) = refused {
+            redo.extend([manifest, sig]);
+            why.push(w);
+        }
+    }
+    (redo, why)
 }
 
 /// Copies `wanted` (the object and companions B lacks) of backup `name` from A to B, verified.
@@ -121,15 +237,7 @@ async fn copy_one(
     let verified = crate::authentic::check(a, name, trust)
         .await
         .map_err(|why| format!("refused on the source, nothing copied: {why}"))?;
-    let expected = match (&verified.stored_sha256, verified.unsigned) {
-        (Some(d), false) => d.clone(),
-        _ => crate::storage::read_text(a, &format!("{name}.sha256"), 4096)
-            .await
-            .map_err(|e| e.to_string())?
-            .as_deref()
-            .and_then(crate::actions::transfer::parse_digest)
-            .ok_or("no digest to check the copy against (no signed manifest, no sidecar)")?,
-    };
+    let expected = expected_digest(a, name, &verified).await?;
     let mut bytes = None;
     for n in wanted {
         let reader = a.get(n, None).await.map_err(|e| e.to_string())?;

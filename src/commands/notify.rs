@@ -114,6 +114,8 @@ pub fn payload(operation: &str, site: &str, report: &J, report_path: &str) -> J 
         "rollback": rollback(&report["rollback"]),
         // A drill's verdict (`passed`, `partial`, `failed`) and what it did not exercise.
         "drill": report["drill"],
+        // Retries, storage targets passed over or lacking a backup, targets that failed.
+        "storage": report["storage"].as_array().cloned().unwrap_or_default(),
         "report": report_path,
     })
 }

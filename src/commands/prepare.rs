@@ -140,7 +140,10 @@ pub fn open_targets(
             }
             other => other,
         })?;
-        each.push((t.name.clone(), s));
+        each.push((
+            t.name.clone(),
+            crate::storage::named(&t.name, t.settings.kind(), s),
+        ));
     }
     Ok(Box::new(crate::storage::targets::Targets::new(each)))
 }

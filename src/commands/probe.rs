@@ -1,6 +1,8 @@
 //! `--check` probes, read-only: each host answers (through sudo where the host uses it), has the
 //! tools its steps run, and has room for twice what will land on it; every object the plan fetches
-//! is in storage with its checksum beside it. Problems are gathered, never stop the others.
+//! is in storage with its checksum beside it; each storage target, on its own, can be listed and
+//! read (and, for a backup, written: a small probe object, removed at once). Problems are
+//! gathered, never stop the others.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +19,9 @@ pub struct Probe {
     pub check: String,
     pub host: Option<String>,
     pub ok: bool,
+    /// Passes, but something is worth a look (a target that lacks a copy another holds).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
     pub detail: String,
 }
 
@@ -25,7 +30,16 @@ pub fn probe(check: &str, host: Option<&str>, ok: bool, detail: impl Into<String
         check: check.into(),
         host: host.map(str::to_string),
         ok,
+        warning: false,
         detail: detail.into(),
+    }
+}
+
+/// A probe that passes with a warning.
+fn warn(check: &str, detail: impl Into<String>) -> Probe {
+    Probe {
+        warning: true,
+        ..probe(check, None, true, detail)
     }
 }
 
@@ -75,6 +89,10 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
     let mut needs: BTreeMap<String, Needs> = BTreeMap::new();
     let storage = shared.storage.as_deref();
     let mut sizes: BTreeMap<String, Option<u64>> = BTreeMap::new();
+    if let Some(s) = storage {
+        target_probes(s, w.operation == "backup", &shared.masker, &mut out).await;
+    }
+    let mut lacks_noted = BTreeSet::new();
     let selected: Vec<J> = gate
         .and_then(|g| g["selected"].as_array().cloned())
         .unwrap_or_default();
@@ -117,6 +135,14 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
                     None => object.to_string(),
                 };
                 let object = resolved.as_str();
+                if object != args.get("object").and_then(J::as_str).unwrap_or_default()
+                    && let Some(s) = storage
+                    && lacks_noted.insert(object.to_string())
+                {
+                    for lack in crate::storage::lacking(s, object).await {
+                        out.push(warn("copies", shared.masker.mask(&lack)));
+                    }
+                }
                 if !sizes.contains_key(object) {
                     let size = match storage {
                         Some(s) => object_probe(s, object, &shared.trust, &mut out).await,
@@ -142,6 +168,79 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
         host_probes(shared, host, n, &mut out).await;
     }
     out
+}
+
+/// The name of the object a `--check` writes, reads back and removes on each target of a backup.
+const WRITE_PROBE: &str = "setup-check-probe";
+
+/// Each storage target on its own, even when another covers for it: it can be listed and an object
+/// on it read; for a backup, an object can be written there (a small one, removed at once).
+async fn target_probes(
+    storage: &dyn crate::storage::Storage,
+    writes: bool,
+    masker: &crate::secret::Masker,
+    out: &mut Vec<Probe>,
+) {
+    let parts = storage.parts();
+    let each: Vec<(String, &dyn crate::storage::Storage)> = if parts.is_empty() {
+        vec![(storage.describe(), storage)]
+    } else {
+        parts
+            .into_iter()
+            .map(|(n, s)| (format!("target {n} ({})", s.describe()), s))
+            .collect()
+    };
+    for (name, s) in each {
+        let (ok, detail) = match one_target(s, writes).await {
+            Ok(done) => (true, format!("{name}: {done}")),
+            Err(why) => (false, format!("{name}: {why}")),
+        };
+        out.push(probe("storage", None, ok, masker.mask(&detail)));
+    }
+}
+
+/// What one target allows: listed, read, written (for a backup); the first thing it refuses.
+async fn one_target(s: &dyn crate::storage::Storage, writes: bool) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    let listed = s
+        .list("")
+        .await
+        .map_err(|e| format!("cannot be listed: {}", e.message))?;
+    let mut done = vec![format!("listed ({} object(s))", listed.len())];
+    // The smallest object there: reading it shows the credentials let reads through.
+    if let Some(o) = listed
+        .iter()
+        .filter(|o| !o.name.is_empty() && !o.name.ends_with('/'))
+        .min_by_key(|o| o.size)
+    {
+        let mut r = s
+            .get(&o.name, None)
+            .await
+            .map_err(|e| format!("cannot be read: {}", e.message))?;
+        let mut sink = Vec::new();
+        (&mut r)
+            .take(64 << 10)
+            .read_to_end(&mut sink)
+            .await
+            .map_err(|e| format!("cannot be read: `{}`: {e}", crate::storage::shown(&o.name)))?;
+        done.push("read".into());
+    }
+    if writes {
+        let name = format!("{WRITE_PROBE}-{}", std::process::id());
+        let data: crate::transport::Reader =
+            Box::new(std::io::Cursor::new(b"setup --check\n".to_vec()));
+        s.put(&name, data)
+            .await
+            .map_err(|e| format!("cannot be written: {}", e.message))?;
+        s.delete(&name).await.map_err(|e| {
+            format!(
+                "written, but the probe object `{name}` cannot be removed: {}",
+                e.message
+            )
+        })?;
+        done.push("written (a probe object, removed)".into());
+    }
+    Ok(done.join(", "))
 }
 
 /// The object and its sidecar in storage; its size when it is there.
@@ -309,7 +408,11 @@ pub fn text(probes: &[Probe]) -> String {
     for p in probes {
         s += &format!(
             "  {} {:<6} {}{}\n",
-            if p.ok { "ok  " } else { "FAIL" },
+            match (p.ok, p.warning) {
+                (true, false) => "ok  ",
+                (true, true) => "warn",
+                (false, _) => "FAIL",
+            },
             p.check,
             p.host
                 .as_deref()

@@ -148,7 +148,7 @@ async fn recover(
 }
 
 async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
-    super::before::settle(&mut w).await?;
+    let settled = super::before::settle(&mut w).await?;
     let (resume, pending_undo) = resumed(o, &w)?;
     let events = Events::default();
     let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);
@@ -175,6 +175,13 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         clock: w.run.now,
         resumed_from: o.resume.clone(),
     });
+    // What storage said while the run was settled (a target that lacks the backup taken, say).
+    for text in settled {
+        events.emit(Event::Storage {
+            at: chrono::Utc::now(),
+            text,
+        });
+    }
     let facts: super::hooks::Facts = vec![
         ("SETUP_RUN_ID", w.run.id.clone()),
         ("SETUP_OPERATION", w.operation.clone()),

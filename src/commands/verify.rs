@@ -226,24 +226,32 @@ async fn verify_once(
         },
     };
     let with = |ok: bool, detail: String| (verdict(ok, detail), Some(expected.clone()));
+    let whose = if authentic.unsigned {
+        "its sidecar"
+    } else {
+        "its signed manifest"
+    };
+    let mismatch = |digest: &str| {
+        format!("checksum mismatch: the object hashes to {digest}, {whose} says {expected}")
+    };
     let Read {
         stored: digest,
         plain,
         entries,
     } = match download(storage, name, file, identity).await {
         Ok(d) => d,
-        Err(e) => return with(false, e),
+        // A copy that does not open may be a damaged one: its digest is the first thing to say.
+        Err(e) => {
+            return match crate::storage::check_copy(storage, name, &expected).await {
+                Err(crate::storage::CopyFault::Digest(d)) => {
+                    with(false, format!("{}, so it cannot be opened", mismatch(&d)))
+                }
+                _ => with(false, e),
+            };
+        }
     };
     if digest != expected {
-        let whose = if authentic.unsigned {
-            "its sidecar"
-        } else {
-            "its signed manifest"
-        };
-        return with(
-            false,
-            format!("checksum mismatch: the object hashes to {digest}, {whose} says {expected}"),
-        );
+        return with(false, mismatch(&digest));
     }
     let entries = match entries {
         Ok(n) => n,

@@ -25,11 +25,19 @@ pub struct Dal {
     masker: Masker,
     retries: Arc<Mutex<Vec<String>>>,
     limit: Duration,
+    /// What holds the objects (`bucket `X``, `container `X``) and the answer that names it.
+    home: Option<(String, String)>,
 }
 
 /// Builds the operator the settings describe.
 pub fn open(settings: &StorageSettings, masker: Masker) -> Result<Dal, String> {
     let root = |p: &Option<String>| p.clone().unwrap_or_else(|| "/".into());
+    let home = match &settings.backend {
+        Backend::S3 { bucket, .. } => Some((format!("bucket `{bucket}`"), "bucket")),
+        Backend::Azure { container, .. } => Some((format!("container `{container}`"), "container")),
+        _ => None,
+    }
+    .map(|(what, field)| (what, crate::answers::storage::key(settings.kind(), field)));
     let (op, server) = match &settings.backend {
         Backend::S3 {
             endpoint,
@@ -173,11 +181,32 @@ pub fn open(settings: &StorageSettings, masker: Masker) -> Result<Dal, String> {
         masker,
         retries,
         limit,
+        home,
     })
 }
 
 impl Dal {
     fn err(&self, op: &'static str, object: &str, e: opendal::Error) -> StorageError {
+        // A bucket or container that is not there is no missing object: it is the setting to fix.
+        if let Some((what, key)) = &self.home {
+            let text = chain(&e);
+            // A listing finds no object missing: a 404 to it is the bucket's or container's.
+            if ["NoSuchBucket", "ContainerNotFound"]
+                .iter()
+                .any(|k| text.contains(k))
+                || (op == "list" && e.kind() == ErrorKind::NotFound)
+            {
+                let message = format!("the {what} does not exist; check {key}");
+                return StorageError::masked(
+                    &self.server,
+                    op,
+                    object,
+                    &message,
+                    false,
+                    &self.masker,
+                );
+            }
+        }
         let not_found = e.kind() == ErrorKind::NotFound;
         let message = match e.kind() {
             ErrorKind::NotFound => "no such object".to_string(),
@@ -188,11 +217,7 @@ impl Dal {
             ),
             _ => {
                 // The whole cause chain: "error sending request" alone does not say why.
-                let text =
-                    std::iter::successors(Some(&e as &dyn std::error::Error), |c| c.source())
-                        .map(|c| c.to_string())
-                        .collect::<Vec<_>>()
-                        .join(": ");
+                let text = chain(&e);
                 if [
                     "InvalidAccessKeyId",
                     "SignatureDoesNotMatch",
@@ -245,6 +270,14 @@ impl Dal {
     }
 }
 
+/// An error with every cause below it, as one line of text.
+fn chain(e: &opendal::Error) -> String {
+    std::iter::successors(Some(e as &dyn std::error::Error), |c| c.source())
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).chars().take(300).collect()
 }
@@ -265,7 +298,8 @@ impl Storage for Dal {
             let mut out = Vec::new();
             for e in entries {
                 let name = e.path().trim_start_matches('/').to_string();
-                if name.ends_with('/') || !name.starts_with(prefix) {
+                // Folders (a plain FTP listing names the root itself, as `/`) are no objects.
+                if name.is_empty() || name.ends_with('/') || !name.starts_with(prefix) {
                     continue;
                 }
                 let meta = e.metadata();

@@ -273,6 +273,20 @@ impl Storage for Ftps {
         Box::pin(async move {
             let inner = &self.inner;
             let mut ftp = inner.connect("list", "").await?;
+            // A root folder that is not there is said at once, not waited for.
+            let root = inner.root.path("");
+            if let Err(e) = timed(inner.timeout, ftp.cwd(root.as_str())).await {
+                let _ = timed(inner.timeout, ftp.quit()).await;
+                return Err(match status(&e) {
+                    Some(Status::FileUnavailable) => inner.fail(
+                        "list",
+                        "",
+                        format!("the folder `{root}` does not exist on the server; check storage.ftp.path (a backup makes it)"),
+                        false,
+                    ),
+                    _ => inner.error("list", "", e),
+                });
+            }
             let mut walk = inner.root.walk();
             while let Some((full, dir)) = walk.next_folder() {
                 let lines = timed(inner.timeout, ftp.list(Some(full.as_str())))
@@ -324,7 +338,13 @@ impl Storage for Ftps {
             let inner = &self.inner;
             let mut ftp = inner.connect("put", name).await?;
             let path = inner.path(name);
-            for dir in inner.root.parents(name) {
+            // The root folder too, as plain FTP makes it: a server that has it answers 550.
+            for dir in inner
+                .root
+                .own_folders()
+                .into_iter()
+                .chain(inner.root.parents(name))
+            {
                 let _ = timed(inner.timeout, ftp.mkdir(dir.as_str())).await;
             }
             // Written beside the target, renamed into place once the server confirmed it whole.

@@ -8,6 +8,7 @@ mod names;
 mod read;
 pub mod resume;
 pub mod sftp_pw;
+mod target_keys;
 pub mod targets;
 
 use std::ops::Range;
@@ -17,7 +18,8 @@ use chrono::{DateTime, Utc};
 use crate::answers::storage::{Backend, Server, SftpLogin, StorageSettings};
 use crate::transport::{BoxFut, Reader};
 pub use names::{SIG_SUFFIX, is_companion, printable, shown};
-pub use read::{CopyFault, check_copy, read_text};
+pub use read::{CopyFault, check_copy, lacking, read_text};
+pub use target_keys::named;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ObjectMeta {
@@ -189,6 +191,15 @@ impl RemoteRoot {
             ("", root) => root.to_string(),
             (name, root) => format!("{root}/{name}"),
         }
+    }
+
+    /// The root and the folders above it, outermost first (none for `/`).
+    pub fn own_folders(&self) -> Vec<String> {
+        let parts: Vec<&str> = self.0.split('/').collect();
+        (0..parts.len())
+            .filter(|n| !parts[*n].is_empty())
+            .map(|n| parts[..=n].join("/"))
+            .collect()
     }
 
     /// The folders an object needs, outermost first.
@@ -387,6 +398,12 @@ mod tests {
             ["/srv/backups/a", "/srv/backups/a/b"]
         );
         assert!(r.parents("c.tar").is_empty());
+        assert_eq!(
+            RemoteRoot::new("/srv/backups/").own_folders(),
+            ["/srv", "/srv/backups"]
+        );
+        assert_eq!(RemoteRoot::new("srv/b").own_folders(), ["srv", "srv/b"]);
+        assert!(RemoteRoot::new("/").own_folders().is_empty());
         let top = RemoteRoot::new("/");
         assert_eq!(top.path(""), "/");
         assert_eq!(top.path("x"), "/x");

@@ -1,5 +1,5 @@
 //! Reading an object through the trait: a small one as text (a sidecar, a manifest), a whole one
-//! for its digest, and whether a copy is the one it must be.
+//! for its digest, whether a copy is the one it must be, and which targets lack one.
 
 use super::{Storage, StorageError};
 
@@ -76,4 +76,68 @@ pub async fn check_copy(storage: &dyn Storage, object: &str, want: &str) -> Resu
         Some(d) => Err(CopyFault::Digest(d)),
         None => Err(CopyFault::Unreadable),
     }
+}
+
+/// The targets (more than one storage only) that lack `object`, or a companion of it, that
+/// another target holds: a note each, naming what is missing and where it is. A target that
+/// cannot be listed is a note too.
+pub async fn lacking(storage: &dyn Storage, object: &str) -> Vec<String> {
+    let parts = storage.parts();
+    if parts.len() < 2 {
+        return Vec::new();
+    }
+    let wanted = [
+        object.to_string(),
+        format!("{object}.sha256"),
+        format!("{object}.manifest.json"),
+        format!("{object}{}", super::SIG_SUFFIX),
+    ];
+    let mut held = Vec::new();
+    let mut notes = Vec::new();
+    for (t, s) in &parts {
+        match s.list(object).await {
+            Ok(found) => {
+                let names: Vec<&String> = wanted
+                    .iter()
+                    .filter(|w| found.iter().any(|o| &o.name == *w))
+                    .collect();
+                held.push((*t, names));
+            }
+            Err(e) => notes.push(format!("target {t} cannot be listed: {e}")),
+        }
+    }
+    for (t, names) in &held {
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|w| !names.contains(w))
+            .filter(|w| held.iter().any(|(_, other)| other.contains(w)))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let holders: Vec<&str> = held
+            .iter()
+            .filter(|(o, other)| o != t && missing.iter().any(|m| other.contains(m)))
+            .map(|(o, _)| *o)
+            .collect();
+        let what = if missing.iter().any(|m| *m == object) {
+            format!("`{}`", super::shown(object))
+        } else {
+            format!(
+                "{} of `{}`",
+                missing
+                    .iter()
+                    .map(|m| format!("`{}`", super::shown(m)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                super::shown(object)
+            )
+        };
+        notes.push(format!(
+            "target {t} lacks {what}, which {} {}",
+            holders.join(" and "),
+            if holders.len() == 1 { "holds" } else { "hold" }
+        ));
+    }
+    notes
 }
