@@ -423,7 +423,24 @@ async fn start(
     }
 }
 
-async fn logout(State(s): State<Arc<Server>>, headers: HeaderMap) -> Response {
+#[derive(serde::Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Signs out; like every form, only with the session's CSRF token (another site cannot sign a
+/// user out).
+async fn logout(
+    State(s): State<Arc<Server>>,
+    Extension(sess): Extension<Session>,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if let Some(refused) = stale(&sess, &csrf) {
+        return refused;
+    }
     if let Some(id) = headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
