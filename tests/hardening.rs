@@ -583,3 +583,69 @@ fn the_servers_audit_log_is_owner_only_and_signing_out_needs_the_forms_token() {
     assert_eq!(code, "303");
     assert_eq!(curl(&[], "/").0, "303", "signed out");
 }
+
+#[test]
+fn an_unsigned_decoy_beside_a_signed_day_is_passed_over_and_the_signed_one_restored() {
+    let bed = demo();
+    // The genuine day as the DC stores it now (compressed, signed), and beside it a plain tar of
+    // that day dropped by someone who can write to storage but cannot sign.
+    let day = "analytics-2026-11-17";
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "set -e; cd '{}'; zstd -q --rm {day}.tar -o {day}.tar.zst; rm {day}.tar.sha256 {day}.tar.manifest.json {day}.tar.manifest.json.sig; mkdir decoy; echo planted > decoy/planted; tar -C decoy -cf {day}.tar planted; rm -r decoy; sha256sum {day}.tar > {day}.tar.sha256",
+            bed.path("backups").display()
+        ))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    common::sign_backup(
+        &bed.path("backups"),
+        &format!("{day}.tar.zst"),
+        "2026-11-17T23:30:00Z",
+    );
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-23T03:00:00Z",
+        "--only",
+        "analytics",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let line = |name: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("{name} is not in the gate's list: {}", out.stdout))
+            .to_string()
+    };
+    let decoy = line(&format!("{day}.tar"));
+    assert!(
+        decoy.contains("passed over") && decoy.contains("not signed"),
+        "{decoy}"
+    );
+    let genuine = line(&format!("{day}.tar.zst"));
+    assert!(genuine.contains("selected"), "{genuine}");
+    let live = bed.path("target/analytics-1/var/lib/analytics");
+    assert!(!live.join("planted").exists(), "the decoy was restored");
+    let state: serde_json::Value =
+        serde_json::from_str(&bed.read("target/analytics-1/var/lib/setup/analytics-state.json"))
+            .unwrap();
+    assert_eq!(state["through"], "2026-11-22", "{state}");
+    let restored: Vec<&str> = state["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["name"].as_str())
+        .collect();
+    assert!(
+        restored.contains(&"analytics-2026-11-17.tar.zst"),
+        "{restored:?}"
+    );
+    assert!(
+        !restored.contains(&"analytics-2026-11-17.tar"),
+        "{restored:?}"
+    );
+}

@@ -86,8 +86,30 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
         .filter(|n| !crate::storage::is_companion(n))
         .collect();
     let state = read_state(ctx, &state_file).await?;
+    // Every snapshot the gate could choose is checked as a restore checks it: the gate chooses
+    // among those whose signatures verify, as `latest` does.
+    let today = ctx.shared.run.now.date_naive();
+    let mut checks = gate::Checks::default();
+    for name in &names {
+        let Some(date) = pattern.date_of(name) else {
+            continue;
+        };
+        if !gate::safe_name(name) || date > today || state.through.is_some_and(|t| date <= t) {
+            continue;
+        }
+        match crate::authentic::check(storage, name, &ctx.shared.trust).await {
+            Ok(v) if v.unsigned => {
+                checks.unsigned.insert(name.clone());
+            }
+            Ok(_) => {}
+            Err(why) => {
+                checks.refused.insert(name.clone(), why);
+            }
+        }
+    }
     let d = gate::decide(&Input {
         names: &names,
+        checks: &checks,
         pattern: &pattern,
         state: &state,
         now: ctx.shared.run.now,
