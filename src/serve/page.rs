@@ -423,22 +423,15 @@ async fn start(
     }
 }
 
-#[derive(serde::Deserialize)]
-struct LogoutForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// Signs out; like every form, only with the session's CSRF token (another site cannot sign a
-/// user out).
+/// Signs out; like every form, only with the session's CSRF token.
 async fn logout(
     State(s): State<Arc<Server>>,
     Extension(sess): Extension<Session>,
     headers: HeaderMap,
-    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    if let Some(refused) = stale(&sess, &csrf) {
+    let csrf = form.ok().and_then(|Form(mut f)| f.remove("csrf"));
+    if let Some(refused) = stale(&sess, csrf.as_deref().unwrap_or("")) {
         return refused;
     }
     if let Some(id) = headers
