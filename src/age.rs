@@ -29,8 +29,37 @@ const MAX_HEADER: usize = 64 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recipient([u8; 32]);
 
-/// An X25519 identity, `AGE-SECRET-KEY-1...`. Never printed: it has no `Display` and a redacted `Debug`.
+/// An X25519 identity, `AGE-SECRET-KEY-1...`. Never printed: it has no `Display` and a redacted `Debug`;
+/// its bytes are overwritten with zeros when it is dropped.
 pub struct Identity([u8; 32]);
+
+impl Drop for Identity {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Overwrites `buf` with zeros, as a store the compiler may not leave out because nothing reads
+/// the bytes afterwards: how a key leaves no copy behind in memory this module is done with.
+pub fn wipe(buf: &mut [u8]) {
+    for b in buf.iter_mut() {
+        // SAFETY: `b` is a valid, aligned and exclusive reference to one byte.
+        unsafe { std::ptr::write_volatile(b, 0) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Secret bytes that are overwritten with zeros when dropped: a file key, a derived key, a share.
+pub struct Wiped<const N: usize>([u8; N]);
+
+impl<const N: usize> Drop for Wiped<N> {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// The key of an age file's payload, found by [`open_header`]. Wiped when dropped.
+pub type PayloadKey = Wiped<32>;
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,13 +97,15 @@ impl Identity {
 
     /// One line of an identity file; the error never holds the line.
     pub fn parse(s: &str) -> Result<Identity, String> {
-        let (hrp, data) = bech32::decode(s).map_err(|_| "is not an age identity".to_string())?;
+        let (hrp, mut data) =
+            bech32::decode(s).map_err(|_| "is not an age identity".to_string())?;
+        let key = <[u8; 32]>::try_from(&data[..]);
+        wipe(&mut data);
         if hrp != "age-secret-key-" || !s.starts_with("AGE-SECRET-KEY-1") {
             return Err("is not an X25519 identity (AGE-SECRET-KEY-1...)".into());
         }
         Ok(Identity(
-            data.try_into()
-                .map_err(|_| "is not 32 bytes long".to_string())?,
+            key.map_err(|_| "is not 32 bytes long".to_string())?,
         ))
     }
 
@@ -119,57 +150,62 @@ impl hkdf::KeyType for Len {
     }
 }
 
-fn hkdf32(ikm: &[u8], salt: &[u8], info: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
+fn hkdf32(ikm: &[u8], salt: &[u8], info: &[u8]) -> Wiped<32> {
+    let mut out = Wiped([0u8; 32]);
     hkdf::Salt::new(hkdf::HKDF_SHA256, salt)
         .extract(ikm)
         .expand(&[info], Len(32))
-        .and_then(|okm| okm.fill(&mut out))
+        .and_then(|okm| okm.fill(&mut out.0))
         .expect("32 bytes are within HKDF-SHA-256's output");
     out
 }
 
-fn aead(key: &[u8; 32]) -> LessSafeKey {
-    LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, key).expect("a 32-byte key"))
+fn aead(key: &Wiped<32>) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &key.0).expect("a 32-byte key"))
 }
 
 /// X25519 of `secret` and `point`; refuses the all-zero result of a low-order point.
-fn x25519(secret: [u8; 32], point: [u8; 32]) -> Result<[u8; 32], String> {
-    let shared = MontgomeryPoint(point).mul_clamped(secret).to_bytes();
-    if shared == [0u8; 32] {
+fn x25519(secret: &[u8; 32], point: [u8; 32]) -> Result<Wiped<32>, String> {
+    let shared = Wiped(MontgomeryPoint(point).mul_clamped(*secret).to_bytes());
+    if shared.0 == [0u8; 32] {
         return Err("an X25519 share is a low-order point".into());
     }
     Ok(shared)
 }
 
-fn mac_key(file_key: &[u8; 16]) -> hmac::Key {
-    hmac::Key::new(hmac::HMAC_SHA256, &hkdf32(file_key, &[], b"header"))
+/// The key that wraps the file key for the X25519 recipient `to`, from the shared secret.
+fn wrap_key(shared: &Wiped<32>, share: &[u8; 32], to: &Recipient) -> LessSafeKey {
+    let mut salt = share.to_vec();
+    salt.extend_from_slice(&to.0);
+    aead(&hkdf32(&shared.0, &salt, X25519_INFO))
+}
+
+fn mac_key(file_key: &Wiped<16>) -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, &hkdf32(&file_key.0, &[], b"header").0)
 }
 
 /// The header for `to`, and the file key it wraps.
-fn header(to: &[Recipient]) -> Result<(Vec<u8>, [u8; 16]), String> {
+fn header(to: &[Recipient]) -> Result<(Vec<u8>, Wiped<16>), String> {
     if to.is_empty() {
         return Err("no recipient to encrypt to".into());
     }
-    let mut file_key = [0u8; 16];
-    fill(&mut file_key);
+    let mut file_key = Wiped([0u8; 16]);
+    fill(&mut file_key.0);
     let mut h = format!("{VERSION}\n");
     for r in to {
-        let mut eph = [0u8; 32];
-        fill(&mut eph);
-        let share = MontgomeryPoint::mul_base_clamped(eph).to_bytes();
-        let shared = x25519(eph, r.0)?;
-        let mut salt = share.to_vec();
-        salt.extend_from_slice(&r.0);
-        let key = aead(&hkdf32(&shared, &salt, X25519_INFO));
-        let mut body = file_key.to_vec();
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key([0; 12]),
-            Aad::empty(),
-            &mut body,
-        )
-        .map_err(|_| "cannot wrap the file key".to_string())?;
-        h += &format!("-> X25519 {}\n{}\n", B64.encode(share), B64.encode(&body));
+        let mut eph = Wiped([0u8; 32]);
+        fill(&mut eph.0);
+        let share = MontgomeryPoint::mul_base_clamped(eph.0).to_bytes();
+        let shared = x25519(&eph.0, r.0)?;
+        let mut body = file_key.0.to_vec();
+        wrap_key(&shared, &share, r)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key([0; 12]),
+                Aad::empty(),
+                &mut body,
+            )
+            .map_err(|_| "cannot wrap the file key".to_string())?;
+        h += &encode_stanza(&["X25519", &B64.encode(share)], &body);
     }
     h += "---";
     let mac = hmac::sign(&mac_key(&file_key), h.as_bytes());
@@ -208,7 +244,8 @@ where
     fill(&mut nonce);
     dst.write_all(&head).await?;
     dst.write_all(&nonce).await?;
-    let key = aead(&hkdf32(&file_key, &nonce, b"payload"));
+    let key = aead(&hkdf32(&file_key.0, &nonce, b"payload"));
+    drop(file_key);
     let mut chunks = Chunks::new(CHUNK);
     while let Some((buf, n, counter, last)) = chunks.next(src).await? {
         let tag = key
@@ -273,128 +310,96 @@ impl Chunks {
     }
 }
 
-/// Reads the header of `src` and finds the file key with one of `ids`. `Ok(None)` when the file was
-/// encrypted to none of them; an error when the stream is not an age file or its header was changed.
-pub async fn open_header<R: AsyncBufRead + Unpin>(
-    src: &mut R,
-    ids: &[Identity],
-) -> Result<Option<[u8; 16]>, String> {
-    let mut text = Vec::new();
-    let mut line = Vec::new();
-    let mut lines: Vec<String> = Vec::new();
-    loop {
-        line.clear();
-        let n = (&mut *src)
-            .take((MAX_HEADER - text.len().min(MAX_HEADER)) as u64)
-            .read_until(b'\n', &mut line)
-            .await
-            .map_err(|e| format!("reading the header: {e}"))?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            return Err("the header ends early, or is too long".into());
-        }
-        let l = std::str::from_utf8(&line[..n - 1])
-            .map_err(|_| "the header is not text".to_string())?
-            .to_string();
-        if l.starts_with("---") {
-            text.extend_from_slice(b"---");
-            let mac = l
-                .strip_prefix("--- ")
-                .and_then(|m| B64.decode(m).ok())
-                .ok_or("the header's MAC line is malformed")?;
-            return unwrap_key(&lines, &text, &mac, ids);
-        }
-        text.extend_from_slice(&line);
-        lines.push(l);
+impl Drop for Chunks {
+    /// The buffers held plaintext.
+    fn drop(&mut self) {
+        wipe(&mut self.cur);
+        wipe(&mut self.next);
     }
 }
 
-fn unwrap_key(
-    lines: &[String],
-    text: &[u8],
-    mac: &[u8],
+/// Reads the header of `src` and the payload's nonce that follows it, and finds the payload's key
+/// with one of `ids`. `Ok(None)` when the file was encrypted to none of them; an error when the
+/// stream is not an age file or its header was changed. The file key itself is wiped here.
+pub async fn open_header<R: AsyncBufRead + Unpin>(
+    src: &mut R,
     ids: &[Identity],
-) -> Result<Option<[u8; 16]>, String> {
-    if lines.first().map(String::as_str) != Some(VERSION) {
-        return Err(format!("the first line is not `{VERSION}`"));
-    }
-    // Stanzas: `-> TYPE ARGS...`, then a body of base64 lines, each 64 columns but the last.
-    let mut stanzas: Vec<(Vec<&str>, Vec<u8>)> = Vec::new();
-    let mut i = 1;
-    while i < lines.len() {
-        let args: Vec<&str> = lines[i]
-            .strip_prefix("-> ")
-            .ok_or("a stanza does not start with `-> `")?
-            .split(' ')
-            .collect();
-        i += 1;
-        let mut body = String::new();
-        loop {
-            let l = lines.get(i).ok_or("a stanza's body ends early")?;
-            i += 1;
-            body += l;
-            if l.len() < 64 {
-                break;
-            }
+) -> Result<Option<PayloadKey>, String> {
+    let mut text = Vec::new();
+    loop {
+        let start = text.len();
+        let n = (&mut *src)
+            .take((MAX_HEADER - start.min(MAX_HEADER)) as u64)
+            .read_until(b'\n', &mut text)
+            .await
+            .map_err(|e| format!("reading the header: {e}"))?;
+        if n == 0 || text.last() != Some(&b'\n') {
+            return Err("the header ends early, or is too long".into());
         }
-        let body = B64
-            .decode(&body)
-            .map_err(|_| "a stanza's body is not base64")?;
-        stanzas.push((args, body));
-    }
-    let mut found = None;
-    for (args, body) in &stanzas {
-        if args.first() != Some(&"X25519") {
-            continue;
+        // Not an age file: said at once, not after reading 64 KiB of something else.
+        if start == 0 && text != format!("{VERSION}\n").as_bytes() {
+            return Err(format!("the first line is not `{VERSION}`"));
         }
-        let share: [u8; 32] = match (args.len(), args.get(1).and_then(|a| B64.decode(a).ok())) {
-            (2, Some(s)) => s.try_into().map_err(|_| "an X25519 stanza is malformed")?,
-            _ => return Err("an X25519 stanza is malformed".into()),
-        };
-        if body.len() != 32 {
-            return Err("an X25519 stanza is malformed".into());
-        }
-        for id in ids {
-            let Ok(shared) = x25519(id.0, share) else {
-                return Err("an X25519 stanza is malformed".into());
-            };
-            let mut salt = share.to_vec();
-            salt.extend_from_slice(&id.to_public().0);
-            let key = aead(&hkdf32(&shared, &salt, X25519_INFO));
-            let mut b = body.clone();
-            if let Ok(k) =
-                key.open_in_place(Nonce::assume_unique_for_key([0; 12]), Aad::empty(), &mut b)
-            {
-                found = Some(
-                    <[u8; 16]>::try_from(&k[..]).map_err(|_| "a wrapped key is not 16 bytes")?,
-                );
-                break;
-            }
-        }
-        if found.is_some() {
+        if text[start..].starts_with(b"---") {
             break;
         }
     }
-    let Some(file_key) = found else {
+    let header = parse_header(&text)?;
+    let Some(file_key) = unwrap_key(&header, ids)? else {
         return Ok(None);
     };
-    hmac::verify(&mac_key(&file_key), text, mac)
+    hmac::verify(&mac_key(&file_key), &text[..header.covered], &header.mac)
         .map_err(|_| "the header was changed: its MAC does not match".to_string())?;
-    Ok(Some(file_key))
+    let mut nonce = [0u8; 16];
+    let n = read_full(src, &mut nonce)
+        .await
+        .map_err(|e| format!("reading the payload's nonce: {e}"))?;
+    if n < 16 {
+        return Err("the file ends before its payload's nonce".into());
+    }
+    Ok(Some(hkdf32(&file_key.0, &nonce, b"payload")))
+}
+
+/// The file key, from the first X25519 stanza that one of `ids` opens. An X25519 stanza read before
+/// it that is malformed is an error; stanzas of other types are passed over.
+fn unwrap_key(header: &Header, ids: &[Identity]) -> Result<Option<Wiped<16>>, String> {
+    const MALFORMED: &str = "an X25519 stanza is malformed";
+    for s in &header.stanzas {
+        if s.args[0] != "X25519" {
+            continue;
+        }
+        let share: [u8; 32] = match &s.args[1..] {
+            [a] => B64.decode(a).ok().and_then(|v| v.try_into().ok()),
+            _ => None,
+        }
+        .ok_or(MALFORMED)?;
+        if s.body.len() != 16 + TAG {
+            return Err(MALFORMED.into());
+        }
+        for id in ids {
+            let shared = x25519(&id.0, share).map_err(|e| format!("{MALFORMED}: {e}"))?;
+            let mut b = s.body.clone();
+            let opened = wrap_key(&shared, &share, &id.to_public())
+                .open_in_place(Nonce::assume_unique_for_key([0; 12]), Aad::empty(), &mut b)
+                .map(|k| Wiped(<[u8; 16]>::try_from(&k[..]).expect("16 bytes and a tag")));
+            wipe(&mut b);
+            if let Ok(key) = opened {
+                return Ok(Some(key));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Decrypts the payload that follows a header opened by [`open_header`] into `dst`. Every chunk is
 /// checked before it is written; a stream cut short, extended or changed is an error.
-pub async fn decrypt<R, W>(src: &mut R, dst: &mut W, file_key: &[u8; 16]) -> std::io::Result<()>
+pub async fn decrypt<R, W>(src: &mut R, dst: &mut W, key: &PayloadKey) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let bad = |what: &str| std::io::Error::other(format!("the encrypted payload {what}"));
-    let mut nonce = [0u8; 16];
-    if read_full(src, &mut nonce).await? < 16 {
-        return Err(bad("ends before its nonce"));
-    }
-    let key = aead(&hkdf32(file_key, &nonce, b"payload"));
+    let key = aead(key);
     let mut chunks = Chunks::new(CHUNK + TAG);
     while let Some((buf, n, counter, last)) = chunks.next(src).await? {
         // Only a file with no plaintext at all ends with an empty chunk.
@@ -410,6 +415,10 @@ where
 }
 
 mod bech32;
+mod header;
+
+use header::encode_stanza;
+pub use header::{Header, header_end, parse_header};
 
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@ pub const TARGETS: &[Target] = &[
     ("template", template),
     ("signature", signature),
     ("retar", retar),
+    ("age_header", age_header),
 ];
 
 /// Renders every diagnostic as the terminal would, carets and all.
@@ -268,6 +269,36 @@ pub fn signature(data: &[u8]) {
         let m = v.manifest.expect("a judged manifest");
         assert_eq!(m["object"], OBJECT, "passed for another object");
         assert!(v.stored_sha256.is_some_and(|d| d.len() == 64));
+    }
+}
+
+/// The age reader: any stream opens, is refused with a reason, or is not for the identity, and a
+/// header the strict reader accepts is exactly what a writer writes for it (so two readers cannot
+/// understand one header two ways). The identity is that of the format's official test vectors.
+pub fn age_header(data: &[u8]) {
+    use crate::age;
+    let ids = [age::Identity::parse(
+        "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0",
+    )
+    .expect("the vectors' identity reads")];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let mut src = data;
+        if let Ok(Some(key)) = age::open_header(&mut src, &ids).await {
+            let _ = age::decrypt(&mut src, &mut tokio::io::sink(), &key).await;
+        }
+    });
+    if let Some(end) = age::header_end(data)
+        && let Ok(h) = age::parse_header(&data[..end])
+    {
+        assert_eq!(h.encode(), &data[..end], "a header read is not written so");
+        assert!(
+            h.covered + 1 + 43 + 1 == end,
+            "the MAC covers the wrong bytes"
+        );
+        assert!(h.stanzas.iter().all(|s| !s.args.is_empty()));
     }
 }
 

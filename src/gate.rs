@@ -171,8 +171,18 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// What the signature check said of the snapshots: those it refused, with why, and those read
+/// unsigned as `--allow-unsigned` allows. A snapshot named in neither is signed by a trusted key
+/// (the caller checks every one the gate could choose).
+#[derive(Clone, Debug, Default)]
+pub struct Checks {
+    pub refused: BTreeMap<String, String>,
+    pub unsigned: std::collections::BTreeSet<String>,
+}
+
 pub struct Input<'a> {
     pub names: &'a [String],
+    pub checks: &'a Checks,
     pub pattern: &'a Pattern,
     pub state: &'a State,
     pub now: DateTime<Utc>,
@@ -200,11 +210,17 @@ pub fn decide(input: &Input) -> Decision {
     let through = input.state.through;
     let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
     let mut warnings = Vec::new();
-    // Candidates by week Monday: (date, name, index).
-    let mut weeks: BTreeMap<NaiveDate, Vec<(NaiveDate, &str, usize)>> = BTreeMap::new();
+    // Candidates by week Monday: (date, unsigned, name, index); of one day, signed ones first.
+    let mut weeks: BTreeMap<NaiveDate, Vec<(NaiveDate, bool, &str, usize)>> = BTreeMap::new();
     let mut seen_weeks: std::collections::BTreeSet<NaiveDate> = Default::default();
     let mut first: Option<NaiveDate> = None;
     let mut next: Option<NaiveDate> = None;
+    let verified_days: std::collections::BTreeSet<NaiveDate> = input
+        .names
+        .iter()
+        .filter(|n| safe_name(n) && !input.checks.refused.contains_key(*n))
+        .filter_map(|n| input.pattern.date_of(n))
+        .collect();
     for (i, name) in input.names.iter().enumerate() {
         if !safe_name(name) {
             reasons.insert(
@@ -237,6 +253,22 @@ pub fn decide(input: &Input) -> Decision {
             ));
             continue;
         }
+        // Of a day that has a snapshot whose signature verifies, only such a one is chosen: anyone
+        // who can write to storage can drop a plain file named like a day, and it must not stand
+        // in for that day's real one. A day with none that verifies keeps its snapshots, and the
+        // restore refuses them (nothing is applied over that day's gap).
+        if let Some(why) = input
+            .checks
+            .refused
+            .get(name)
+            .filter(|_| through.is_none_or(|t| date > t) && verified_days.contains(&date))
+        {
+            reasons.insert(i, format!("passed over: {why}"));
+            warnings.push(format!(
+                "snapshot `{name}` is passed over, never restored: {why}"
+            ));
+            continue;
+        }
         seen_weeks.insert(week_monday(date));
         first = Some(first.map_or(date, |f: NaiveDate| f.min(date)));
         if through.is_none_or(|t| date > t) {
@@ -259,10 +291,12 @@ pub fn decide(input: &Input) -> Decision {
             reasons.insert(i, why);
             continue;
         }
-        weeks
-            .entry(week_monday(date))
-            .or_default()
-            .push((date, name, i));
+        weeks.entry(week_monday(date)).or_default().push((
+            date,
+            input.checks.unsigned.contains(name),
+            name,
+            i,
+        ));
     }
     let mut selected = Vec::new();
     let mut pending = Vec::new();
@@ -276,22 +310,33 @@ pub fn decide(input: &Input) -> Decision {
             } else {
                 format!("current week {week} (current-week mode)")
             };
+            // Cumulative: the latest day's last signed snapshot (an unsigned one only when that
+            // day has no signed one).
+            let last_day = snaps[snaps.len() - 1].0;
+            let latest = snaps
+                .iter()
+                .rposition(|(d, unsigned, _, _)| *d == last_day && !unsigned)
+                .unwrap_or(snaps.len() - 1);
             let chosen: Vec<usize> = match input.kind {
                 Snapshots::Incremental => (0..snaps.len()).collect(),
-                Snapshots::Cumulative => vec![snaps.len() - 1],
+                Snapshots::Cumulative => vec![latest],
             };
-            let (_, latest_name, _) = snaps[snaps.len() - 1];
-            for (k, (date, name, i)) in snaps.iter().enumerate() {
+            let latest_name = snaps[latest].2;
+            for (k, (date, _, name, i)) in snaps.iter().enumerate() {
+                let first_of_day = snaps
+                    .iter()
+                    .position(|(d, _, _, _)| d == date)
+                    .expect("its own day");
                 let why = if !chosen.contains(&k) {
                     format!(
                         "superseded by `{latest_name}`, a later cumulative snapshot of week {week}"
                     )
                 } else if input.kind == Snapshots::Cumulative {
                     format!("selected: latest of {of}")
-                } else if k > 0 && snaps[k - 1].0 == *date {
+                } else if first_of_day < k {
                     format!(
                         "left: a second snapshot of {date}; `{}` is applied",
-                        snaps[k - 1].1
+                        snaps[first_of_day].2
                     )
                 } else {
                     format!("selected: {} of {of}", date.format("%A"))
@@ -319,7 +364,7 @@ pub fn decide(input: &Input) -> Decision {
                     .filter(|d| {
                         first.is_some_and(|f| *d >= f) && input.since.is_none_or(|s| *d >= s)
                     })
-                    .filter(|d| !snaps.iter().any(|(s, _, _)| s == d))
+                    .filter(|d| !snaps.iter().any(|(s, _, _, _)| s == d))
                     .map(|d| d.to_string())
                     .collect();
                 if !missing.is_empty() {
@@ -331,7 +376,7 @@ pub fn decide(input: &Input) -> Decision {
             }
         } else {
             let at = stamp(restorable_at(monday));
-            for (_, _, i) in &snaps {
+            for (_, _, _, i) in &snaps {
                 reasons.insert(
                     *i,
                     format!("pending: week {week} is not over; restorable at {at}"),

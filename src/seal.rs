@@ -103,8 +103,11 @@ pub async fn open(stored: Reader, name: &str, identity: Option<&str>) -> Result<
         })?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("the age identity file {path} cannot be read: {e}"))?;
-        let ids = crate::age::identities(&text)
-            .map_err(|e| format!("the age identity file {path} holds no usable identity: {e}"))?;
+        let ids = crate::age::identities(&text);
+        // The file's text holds the secret keys too: wiped once they are read.
+        crate::age::wipe(&mut text.into_bytes());
+        let ids =
+            ids.map_err(|e| format!("the age identity file {path} holds no usable identity: {e}"))?;
         let mut src = tokio::io::BufReader::with_capacity(BUF, r);
         let key = match crate::age::open_header(&mut src, &ids).await {
             Ok(Some(key)) => key,

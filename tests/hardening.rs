@@ -460,3 +460,192 @@ fn two_project_folders_driving_this_machine_exclude_each_other_and_one_run_never
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// The mode bits of `path` (0o777 part).
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_pre_restore_folder_is_owner_only_even_when_an_older_run_left_it_open() {
+    let bed = demo();
+    let pre = bed.path("target/director-1/var/lib/setup/pre-restore");
+    std::fs::create_dir_all(&pre).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pre, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = bed.run(&["standalone", "restore", "--now", "2026-11-23T03:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(mode_of(&pre), 0o700, "{}", pre.display());
+    // A fresh site: made owner-only.
+    let bed = demo();
+    let out = bed.run(&["standalone", "restore", "--now", "2026-11-23T03:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        mode_of(&bed.path("target/director-1/var/lib/setup/pre-restore")),
+        0o700
+    );
+}
+
+#[test]
+fn a_backup_named_in_the_future_is_shown_so_and_never_counts_as_the_rpo() {
+    let bed = demo();
+    // No keys to check with: every backup counts toward the RPO, a planted one too.
+    bed.file("answers.yml", "");
+    let name = "director-config-20991231T235959Z.tar";
+    std::fs::copy(
+        bed.path("backups/director-config-20261120T020000Z.tar"),
+        bed.path(&format!("backups/{name}")),
+    )
+    .unwrap();
+    let out = bed.run(&["standalone", "list", "--now", "2026-11-23T03:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(name))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(line.contains("in the future"), "{line}");
+    assert!(!line.contains(" old"), "{line}");
+    let rpo = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("RPO"))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    // The newest real backup (analytics-2026-11-22, taken two hours before), not the planted one.
+    assert_eq!(rpo, "RPO (age of the newest backup): 2h", "{}", out.stdout);
+    let json = bed.run(&[
+        "standalone",
+        "list",
+        "--now",
+        "2026-11-23T03:00:00Z",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let row = v["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == name)
+        .unwrap()
+        .clone();
+    assert_eq!(row["in_future"], true, "{row}");
+    assert!(row["age_seconds"].is_null(), "{row}");
+}
+
+#[test]
+fn the_servers_audit_log_is_owner_only_and_signing_out_needs_the_forms_token() {
+    use common::served::{TOKEN, serve};
+    let bed = common::dc_demo_one_store();
+    // An audit log an older version left readable to all is made owner-only.
+    let audit = bed.path("demo-dc/.setup/serve/audit.jsonl");
+    std::fs::create_dir_all(audit.parent().unwrap()).unwrap();
+    std::fs::write(&audit, "").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = serve(&bed, "demo-dc");
+    let jar = bed.path("jar");
+    let curl = |args: &[&str], path: &str| -> (String, String) {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-b"])
+            .arg(&jar)
+            .arg("-c")
+            .arg(&jar)
+            .args(args)
+            .arg(format!("{}{path}", s.base))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.to_string(), body.to_string())
+    };
+    let (code, _) = curl(&["--data", &format!("token={TOKEN}")], "/login");
+    assert_eq!(code, "303");
+    assert!(std::fs::read_to_string(&audit).unwrap().contains("/login"));
+    assert_eq!(mode_of(&audit), 0o600);
+    // A fresh audit log is created owner-only.
+    std::fs::remove_file(&audit).unwrap();
+    let (code, page) = curl(&[], "/");
+    assert_eq!(code, "200");
+    assert_eq!(mode_of(&audit), 0o600);
+    // Signing out without the session's CSRF token (a form on another site) signs nobody out.
+    for fields in [&["-X", "POST"][..], &["--data", "csrf=guess"][..]] {
+        let (code, _) = curl(fields, "/ui/logout");
+        assert_eq!(code, "403", "{fields:?}");
+        assert_eq!(curl(&[], "/").0, "200", "still signed in after {fields:?}");
+    }
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF token in the page: {page}"));
+    let (code, _) = curl(&["--data", &format!("csrf={csrf}")], "/ui/logout");
+    assert_eq!(code, "303");
+    assert_eq!(curl(&[], "/").0, "303", "signed out");
+}
+
+#[test]
+fn an_unsigned_decoy_beside_a_signed_day_is_passed_over_and_the_signed_one_restored() {
+    let bed = demo();
+    // The genuine day as the DC stores it now (compressed, signed), and beside it a plain tar of
+    // that day dropped by someone who can write to storage but cannot sign.
+    let day = "analytics-2026-11-17";
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "set -e; cd '{}'; zstd -q --rm {day}.tar -o {day}.tar.zst; rm {day}.tar.sha256 {day}.tar.manifest.json {day}.tar.manifest.json.sig; mkdir decoy; echo planted > decoy/planted; tar -C decoy -cf {day}.tar planted; rm -r decoy; sha256sum {day}.tar > {day}.tar.sha256",
+            bed.path("backups").display()
+        ))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    common::sign_backup(
+        &bed.path("backups"),
+        &format!("{day}.tar.zst"),
+        "2026-11-17T23:30:00Z",
+    );
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-23T03:00:00Z",
+        "--only",
+        "analytics",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let line = |name: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("{name} is not in the gate's list: {}", out.stdout))
+            .to_string()
+    };
+    let decoy = line(&format!("{day}.tar"));
+    assert!(
+        decoy.contains("passed over") && decoy.contains("not signed"),
+        "{decoy}"
+    );
+    let genuine = line(&format!("{day}.tar.zst"));
+    assert!(genuine.contains("selected"), "{genuine}");
+    let live = bed.path("target/analytics-1/var/lib/analytics");
+    assert!(!live.join("planted").exists(), "the decoy was restored");
+    let state: serde_json::Value =
+        serde_json::from_str(&bed.read("target/analytics-1/var/lib/setup/analytics-state.json"))
+            .unwrap();
+    assert_eq!(state["through"], "2026-11-22", "{state}");
+    let restored: Vec<&str> = state["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["name"].as_str())
+        .collect();
+    assert!(
+        restored.contains(&"analytics-2026-11-17.tar.zst"),
+        "{restored:?}"
+    );
+    assert!(
+        !restored.contains(&"analytics-2026-11-17.tar"),
+        "{restored:?}"
+    );
+}

@@ -86,9 +86,49 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
         .filter(|n| !crate::storage::is_companion(n))
         .collect();
     let state = read_state(ctx, &state_file).await?;
+    // A drill on a site whose analytics is up to date would exercise no day: it takes the newest
+    // week the live site has restored again (into its sandbox; the state is never written).
+    let rewound = (ctx.arg("newest_week_again").as_deref() == Some("true"))
+        .then_some(state.through)
+        .flatten()
+        .map(|through| {
+            let before = gate::week_monday(through) - chrono::Duration::days(1);
+            State {
+                through: Some(before),
+                history: state
+                    .history
+                    .iter()
+                    .filter(|h| h.date <= before)
+                    .cloned()
+                    .collect(),
+            }
+        });
+    let floor = rewound.as_ref().map_or(state.through, |r| r.through);
+    // Every snapshot the gate could choose is checked as a restore checks it: the gate chooses
+    // among those whose signatures verify, as `latest` does.
+    let today = ctx.shared.run.now.date_naive();
+    let mut checks = gate::Checks::default();
+    for name in &names {
+        let Some(date) = pattern.date_of(name) else {
+            continue;
+        };
+        if !gate::safe_name(name) || date > today || floor.is_some_and(|t| date <= t) {
+            continue;
+        }
+        match crate::authentic::check(storage, name, &ctx.shared.trust).await {
+            Ok(v) if v.unsigned => {
+                checks.unsigned.insert(name.clone());
+            }
+            Ok(_) => {}
+            Err(why) => {
+                checks.refused.insert(name.clone(), why);
+            }
+        }
+    }
     let decide = |state: &State| {
         gate::decide(&Input {
             names: &names,
+            checks: &checks,
             pattern: &pattern,
             state,
             now: ctx.shared.run.now,
@@ -99,23 +139,10 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
     };
     let mut d = decide(&state);
     let mut again = None;
-    // A drill on a site whose analytics is up to date would exercise no day: it takes the newest
-    // week the live site has restored again (into its sandbox; the state is never written).
-    if ctx.arg("newest_week_again").as_deref() == Some("true")
-        && d.selected.is_empty()
-        && let Some(through) = state.through
+    if d.selected.is_empty()
+        && let (Some(rewound), Some(through)) = (&rewound, state.through)
     {
-        let before = gate::week_monday(through) - chrono::Duration::days(1);
-        let rewound = State {
-            through: Some(before),
-            history: state
-                .history
-                .iter()
-                .filter(|h| h.date <= before)
-                .cloned()
-                .collect(),
-        };
-        let newest = decide(&rewound);
+        let newest = decide(rewound);
         if !newest.selected.is_empty() {
             again = Some(format!(
                 "the live site is restored through {through}, so no day is new: the drill restores its newest week, {}, again",

@@ -25,7 +25,9 @@ fn expand(hrp: &str) -> Vec<u8> {
 }
 
 fn regroup(data: &[u8], from: u32, to: u32, pad: bool) -> Option<Vec<u8>> {
-    let (mut acc, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    // Sized once: a buffer that grew would leave a copy of a secret behind where it was.
+    let mut out = Vec::with_capacity(data.len() * from as usize / to as usize + 1);
+    let (mut acc, mut bits) = (0u32, 0u32);
     let max = (1u32 << to) - 1;
     for &d in data {
         acc = (acc << from) | d as u32;
@@ -80,11 +82,18 @@ pub fn decode(s: &str) -> Result<(String, Vec<u8>), String> {
             .ok_or("has a character outside bech32")?;
         values.push(v as u8);
     }
-    let mut all = expand(hrp);
+    let mut all = Vec::with_capacity(2 * hrp.len() + 1 + values.len());
+    all.extend(expand(hrp));
     all.extend(&values);
     if polymod(&all) != 1 {
         return Err("has a bad checksum (a mistyped character?)".into());
     }
-    let data = regroup(&values[..values.len() - 6], 5, 8, false).ok_or("has bad padding")?;
-    Ok((hrp.to_string(), data))
+    let data = regroup(&values[..values.len() - 6], 5, 8, false);
+    let hrp = hrp.to_string();
+    // An identity's secret was in these too.
+    super::wipe(&mut values);
+    super::wipe(&mut all);
+    let mut s = s.into_bytes();
+    super::wipe(&mut s);
+    Ok((hrp, data.ok_or("has bad padding")?))
 }

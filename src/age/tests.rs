@@ -195,3 +195,6 @@ async fn the_age_tool_and_this_module_read_each_other() {
         );
     }
 }
+
+mod vectors;
+mod zlib;

@@ -55,10 +55,13 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         let when = taken
             .or_else(|| crate::report::rpo::time_in_name(&o.name))
             .or(o.modified);
-        let age = when.map(|m| (now - m).num_seconds().max(0));
+        // A time ahead of the clock has no age: it is said to be in the future (a wrong clock at
+        // the source, or a name made to look newest) and never counts as the newest backup.
+        let future = when.is_some_and(|m| m > now);
+        let age = when.filter(|_| !future).map(|m| (now - m).num_seconds());
         rows.push(json!({
             "name": crate::storage::shown(&o.name), "size": o.size, "modified": o.modified,
-            "taken_at": when, "age_seconds": age,
+            "taken_at": when, "age_seconds": age, "in_future": future,
             "checksum": names.contains(&format!("{}.sha256", o.name)),
             "manifest": manifest.is_some(), "signed": signed, "signer": signer,
             "trusted": trusted, "refused": refused,
@@ -79,7 +82,11 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     }
     super::say!("{}: {} backups", storage.describe(), rows.len());
     for r in &rows {
-        let age = r["age_seconds"].as_i64().map_or("?".into(), human_age);
+        let age = match r["age_seconds"].as_i64() {
+            Some(s) => format!("{} old", human_age(s)),
+            None if r["in_future"] == true => "in the future".to_string(),
+            None => "? old".to_string(),
+        };
         let who = match (&r["signer"], r["signed"] == true, r["checked"] == true) {
             (J::String(s), _, _) => format!("signed by {s}"),
             (_, false, _) => "unsigned".to_string(),
@@ -102,7 +109,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             None => String::new(),
         };
         super::say!(
-            "  {:<50} {:>12} bytes  {:>8} old  {:<11}  {who}{on}",
+            "  {:<50} {:>12} bytes  {:>13}  {:<11}  {who}{on}",
             r["name"].as_str().unwrap_or(""),
             r["size"],
             age,
@@ -113,7 +120,8 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             }
         );
     }
-    // The RPO counts only backups that could be restored: trusted ones, when keys are given.
+    // The RPO counts only backups that could be restored: trusted ones, when keys are given, and
+    // none dated in the future (they have no age).
     if let Some(newest) = rows
         .iter()
         .filter(|r| r["trusted"] == true || r["checked"] == false)

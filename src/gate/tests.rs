@@ -26,11 +26,95 @@ fn run(names: &[String], through: Option<&str>, now: &str, mode: Mode) -> Decisi
         mode,
         kind: Snapshots::Cumulative,
         since: None,
+        checks: &Checks::default(),
     })
 }
 
 fn selected(dec: &Decision) -> Vec<String> {
     dec.selected.iter().map(|s| s.name.clone()).collect()
+}
+
+/// A refused snapshot beside one of its day that verifies is passed over, never chosen; of one day
+/// a signed snapshot is chosen over one read unsigned (`--allow-unsigned`), whichever name sorts
+/// first. A day with no snapshot that verifies keeps its own: the restore refuses it, and no later
+/// day is applied over the gap.
+#[test]
+fn only_snapshots_whose_signatures_verify_are_chosen_and_signed_ones_first() {
+    let n: Vec<String> = [
+        "analytics-2026-11-16.tar.zst.age",
+        "analytics-2026-11-17.tar",
+        "analytics-2026-11-17.tar.zst.age",
+        "analytics-2026-11-18-a.tar",
+        "analytics-2026-11-18.tar.zst.age",
+        "analytics-2026-11-22.tar",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut checks = Checks::default();
+    checks.refused.insert(
+        "analytics-2026-11-17.tar".into(),
+        "it has no manifest, so it is not signed".into(),
+    );
+    checks.unsigned.insert("analytics-2026-11-18-a.tar".into());
+    checks.refused.insert(
+        "analytics-2026-11-22.tar".into(),
+        "its signature does not verify".into(),
+    );
+    // 2026-11-22 has no other snapshot.
+    let state = State::default();
+    for kind in [Snapshots::Incremental, Snapshots::Cumulative] {
+        let dec = decide(&Input {
+            names: &n,
+            pattern: &Pattern::default(),
+            state: &state,
+            now: t("2026-11-23T03:00:00Z"),
+            mode: Mode::Weekly,
+            kind,
+            since: None,
+            checks: &checks,
+        });
+        let reason = |name: &str| {
+            dec.snapshots
+                .iter()
+                .find(|r| r.name == name)
+                .unwrap()
+                .reason
+                .clone()
+        };
+        assert_eq!(
+            reason("analytics-2026-11-17.tar"),
+            "passed over: it has no manifest, so it is not signed"
+        );
+        assert!(!reason("analytics-2026-11-22.tar").starts_with("passed over"));
+        assert!(
+            dec.warnings
+                .iter()
+                .any(|w| w.contains("`analytics-2026-11-17.tar` is passed over")),
+            "{:?}",
+            dec.warnings
+        );
+        match kind {
+            Snapshots::Incremental => {
+                assert_eq!(
+                    selected(&dec),
+                    [
+                        "analytics-2026-11-16.tar.zst.age",
+                        "analytics-2026-11-17.tar.zst.age",
+                        "analytics-2026-11-18.tar.zst.age",
+                        "analytics-2026-11-22.tar",
+                    ]
+                );
+                assert_eq!(
+                    reason("analytics-2026-11-18-a.tar"),
+                    "left: a second snapshot of 2026-11-18; `analytics-2026-11-18.tar.zst.age` is applied"
+                );
+            }
+            Snapshots::Cumulative => {
+                assert_eq!(selected(&dec), ["analytics-2026-11-22.tar"]);
+            }
+        }
+    }
 }
 
 #[test]
@@ -160,6 +244,7 @@ fn gaps_are_complete_weeks_without_any_snapshot() {
         mode: Mode::Weekly,
         kind: Snapshots::Cumulative,
         since: Some(d("2026-10-12")),
+        checks: &Checks::default(),
     });
     assert_eq!(dec.gaps, vec!["2026-W42", "2026-W44", "2026-W47"]);
 }
@@ -229,6 +314,7 @@ fn recording_then_deciding_again_restores_nothing() {
         mode: Mode::Weekly,
         kind: Snapshots::Cumulative,
         since: None,
+        checks: &Checks::default(),
     });
     assert_eq!(dec.selected.len(), 3);
     for s in &dec.selected {
@@ -244,6 +330,7 @@ fn recording_then_deciding_again_restores_nothing() {
         mode: Mode::Weekly,
         kind: Snapshots::Cumulative,
         since: None,
+        checks: &Checks::default(),
     });
     assert!(again.selected.is_empty());
 }
@@ -274,7 +361,7 @@ proptest! {
         let now = Utc.from_utc_datetime(&(base + Duration::days(now_off)).and_hms_opt(12, 0, 0).unwrap());
         let state = State { through: through_off.map(|o| base + Duration::days(o)), history: vec![] };
         let mode = if current { Mode::CurrentWeek } else { Mode::Weekly };
-        let dec = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode, kind, since: None });
+        let dec = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode, kind, since: None, checks: &Checks::default() });
         prop_assert_eq!(dec.snapshots.len(), n.len());
         prop_assert!(dec.snapshots.iter().all(|r| !r.reason.is_empty()));
         let selected_reasons = dec.snapshots.iter().filter(|r| r.reason.starts_with("selected")).count();
@@ -306,7 +393,7 @@ proptest! {
         // Recording every selection leaves nothing to restore at the same instant.
         let mut next = state.clone();
         for s in &dec.selected { next = record(&next, s, now); }
-        let again = decide(&Input { names: &n, pattern: &Pattern::default(), state: &next, now, mode, kind, since: None });
+        let again = decide(&Input { names: &n, pattern: &Pattern::default(), state: &next, now, mode, kind, since: None, checks: &Checks::default() });
         prop_assert!(again.selected.is_empty());
     }
 
@@ -319,8 +406,8 @@ proptest! {
         let n: Vec<String> = offsets.iter().map(|o| format!("analytics-{}", base + Duration::days(*o))).collect();
         let now = Utc.from_utc_datetime(&(base + Duration::days(now_off)).and_hms_opt(0, 0, 0).unwrap());
         let state = State::default();
-        let w = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode: Mode::Weekly, kind: Snapshots::Cumulative, since: None });
-        let c = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode: Mode::CurrentWeek, kind: Snapshots::Cumulative, since: None });
+        let w = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode: Mode::Weekly, kind: Snapshots::Cumulative, since: None, checks: &Checks::default() });
+        let c = decide(&Input { names: &n, pattern: &Pattern::default(), state: &state, now, mode: Mode::CurrentWeek, kind: Snapshots::Cumulative, since: None, checks: &Checks::default() });
         for s in &w.selected {
             prop_assert!(c.selected.contains(s));
         }
@@ -354,6 +441,7 @@ fn incremental(names: &[String], state: &State, now: &str, mode: Mode) -> Decisi
         mode,
         kind: Snapshots::Incremental,
         since: None,
+        checks: &Checks::default(),
     })
 }
 

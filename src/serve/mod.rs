@@ -193,11 +193,19 @@ impl Server {
         });
         let path = self.dir.join(".setup").join("serve").join("audit.jsonl");
         let _ = std::fs::create_dir_all(path.parent().expect("a folder"));
+        // Who did what is for the owner only; a file an older version left readable is made so.
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
         {
+            if f.metadata()
+                .is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+            {
+                let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+            }
             let _ = writeln!(f, "{line}");
         }
     }

@@ -431,7 +431,17 @@ async fn start(
     }
 }
 
-async fn logout(State(s): State<Arc<Server>>, headers: HeaderMap) -> Response {
+/// Signs out; like every form, only with the session's CSRF token.
+async fn logout(
+    State(s): State<Arc<Server>>,
+    Extension(sess): Extension<Session>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let csrf = form.ok().and_then(|Form(mut f)| f.remove("csrf"));
+    if let Some(refused) = stale(&sess, csrf.as_deref().unwrap_or("")) {
+        return refused;
+    }
     if let Some(id) = headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
