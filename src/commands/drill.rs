@@ -167,19 +167,23 @@ pub fn past(dir: &Path) -> Vec<(String, J)> {
 fn list(o: &Options) -> Result<i32, Failure> {
     let drills = past(&o.dir);
     if drills.is_empty() {
-        println!(
+        super::say!(
             "No drill yet in {} (run `setup standalone drill`).",
             drills_dir(&o.dir).display()
         );
         return Ok(0);
     }
-    println!(
+    super::say!(
         "{:<24} {:<7} {:<22} {:<16} {:<16} LEFT BEHIND",
-        "DRILL", "RESULT", "STARTED (UTC)", "RTO CONFIG", "RTO FULL"
+        "DRILL",
+        "RESULT",
+        "STARTED (UTC)",
+        "RTO CONFIG",
+        "RTO FULL"
     );
     for (id, e) in drills {
         if e.is_null() {
-            println!("{id:<24} (no readable report.json)");
+            super::say!("{id:<24} (no readable report.json)");
             continue;
         }
         let rto = |name: &str| {
@@ -200,7 +204,7 @@ fn list(o: &Options) -> Result<i32, Failure> {
             J::String(s) => s.clone(),
             other => format!("{} item(s)", other.as_array().map_or(0, Vec::len)),
         };
-        println!(
+        super::say!(
             "{id:<24} {:<7} {:<22} {:<16} {:<16} {left}",
             e["status"].as_str().unwrap_or("?"),
             e["started_at"].as_str().unwrap_or(""),
@@ -209,7 +213,7 @@ fn list(o: &Options) -> Result<i32, Failure> {
         );
         let rpo = rpo_line(&e["rpo"]);
         if !rpo.is_empty() {
-            println!("{:<24} RPO: {rpo}", "");
+            super::say!("{:<24} RPO: {rpo}", "");
         }
     }
     Ok(0)
