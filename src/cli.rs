@@ -101,7 +101,8 @@ pub enum Command {
     },
     /// Load and check every document; touch nothing.
     Validate {
-        /// A playbook to check instead of the built-in standalone restore.
+        /// A playbook to check instead of the built-in one: the standalone backup in a DC's folder
+        /// (backup.yml, no restore.yml), the standalone restore elsewhere.
         playbook: Option<PathBuf>,
     },
     /// Show the resolved inventory.

@@ -152,10 +152,15 @@ fn load_restore(o: &Options, need: bool, diags: &mut Diagnostics) -> RestoreSpec
     }
 }
 
-/// The answers alone (no storage, no restore.yml questions), for a command that needs only them.
+/// The answers alone (no storage asked for), for a command that needs only them: read as every
+/// command reads them, restore.yml's among them when it is there, and the answers of every storage
+/// target the folder's documents list known by their names (`storage.NAME.FIELD`).
 pub fn load_answers(o: &Options) -> Result<Answers, Failure> {
     let mut diags = Diagnostics::default();
-    let (answers, _, _) = resolve_answers(o, &RestoreSpec::default(), &[], false, &mut diags);
+    let restore = load_restore(o, false, &mut diags);
+    let (answers, _, _) = resolve_answers(o, &restore, &[], false, &mut diags);
+    unread_sets(&answers, None, &mut diags);
+    crate::answers::gather_missing(&mut diags, o.interactive);
     diags.into_result()?;
     Ok(answers)
 }
@@ -166,7 +171,9 @@ pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
     let restore = load_restore(o, false, &mut diags);
     let targets = targets_in(o, &restore, None, &mut diags);
     let (answers, storage, targets) = resolve_answers(o, &restore, &targets, true, &mut diags);
+    unread_sets(&answers, None, &mut diags);
     let now = clock(o, &mut diags);
+    crate::answers::gather_missing(&mut diags, o.interactive);
     diags.into_result()?;
     let storage = storage.ok_or_else(|| {
         Failure::invalid(
@@ -212,6 +219,21 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
             None => Diag::plain("missing_config_backup", message),
         };
         diags.push(d.help("add `config_backup: <backup name>` to restore.yml (see `setup standalone list`), or leave `config` out of `components`"));
+    }
+    // An encrypted configuration backup named up front needs its identity: listed with the other
+    // missing answers now, rather than once the storage is reached (`commands::before`).
+    let restores_config = restore.components.iter().any(|c| c == "config");
+    if matches!(&pref, PlaybookRef::Builtin(n) if n == "standalone/restore.yml")
+        && restores_config
+        && answers.get("age_identity").is_none()
+        && answers
+            .text("config_backup")
+            .is_some_and(|n| n.ends_with(".age"))
+    {
+        diags.push(crate::answers::missing(
+            "age_identity",
+            "the age identity file that opens the encrypted backups",
+        ));
     }
     if let PlaybookRef::Builtin(name) = &pref
         && inventory.loaded()
@@ -263,11 +285,15 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
     let plan = plan::build(&playbook, &inventory, &filters, &mut diags);
     refuse_unsupported(&plan, &inventory, &mut diags);
     let templates = Templates::new();
+    if let Some(reads) = variables_read(o, &playbook, &inventory, &restore, &templates) {
+        unread_sets(&answers, Some(&reads), &mut diags);
+    }
     if inventory.loaded() {
         let mut vars = Vars::new(&inventory, &playbook, &restore, &answers, &run);
         vars.set("backup", backup.value.clone());
         plan::check::check_templates(&plan, &playbook, &vars, &templates, &mut diags);
     }
+    crate::answers::gather_missing(&mut diags, o.interactive);
     diags.into_result()?;
     let operation = match &pref {
         PlaybookRef::Builtin(name) => name
@@ -295,6 +321,113 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         trust,
         signing_key,
     })
+}
+
+/// The variables a run of `playbook` may read: those its templates name (steps, rollback, `vars`),
+/// its own `vars`, restore.yml's `vars`, the inventory's host variables and the run's own (`run`,
+/// `restore`, `storage` …), and those the template files of its `template` steps name. None when
+/// it cannot be told: a template file whose name is itself a template, or that is not found.
+fn variables_read(
+    o: &Options,
+    playbook: &Playbook,
+    inventory: &Inventory,
+    restore: &RestoreSpec,
+    templates: &Templates,
+) -> Option<std::collections::BTreeSet<String>> {
+    let steps = || playbook.steps.iter().chain(&playbook.on_failure);
+    let mut files = Vec::new();
+    for step in steps().filter(|s| s.action == "template") {
+        let src = step.payload.get("src").and_then(|n| n.as_str())?;
+        if src.contains("{{") || src.contains("{%") {
+            return None;
+        }
+        files.push(template_file(o, src)?);
+    }
+    let mut names: std::collections::BTreeSet<String> = ["restore", "storage", "drill", "run"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    names.extend(playbook.vars.iter().map(|(k, _)| k.clone()));
+    names.extend(restore.vars.keys().cloned());
+    names.extend(inventory.hosts.iter().flat_map(|h| h.vars.keys().cloned()));
+    let mut read = |text: &str, expr: bool| {
+        if let Ok(found) = templates.variables(text, expr) {
+            names.extend(
+                found
+                    .iter()
+                    .map(|p| p.split('.').next().unwrap_or(p).to_string()),
+            );
+        }
+    };
+    for step in steps() {
+        for (node, usage) in step.template_strings() {
+            if let Some(text) = node.as_str() {
+                read(text, usage == docs::playbook::TemplateUse::Expr);
+            }
+        }
+    }
+    for text in &files {
+        read(text, false);
+    }
+    for (_, node) in &playbook.vars {
+        let mut texts = Vec::new();
+        strings_in(node, &mut texts);
+        for text in texts {
+            read(&text, false);
+        }
+    }
+    Some(names)
+}
+
+/// A template file's text, found where a run finds it (`task::Dirs::template`): the folder's
+/// `templates/`, else the one beside `--playbooks`, else the built-in ones.
+fn template_file(o: &Options, name: &str) -> Option<String> {
+    let own = o.dir.join("templates");
+    let dir = if own.is_dir() {
+        Some(own)
+    } else {
+        o.playbooks.as_ref().map(|p| p.join("../templates"))
+    };
+    dir.and_then(|d| std::fs::read_to_string(d.join(name)).ok())
+        .or_else(|| crate::embedded::template(name).map(str::to_string))
+}
+
+/// Every string in a YAML value.
+fn strings_in(node: &crate::yaml::Node, out: &mut Vec<String>) {
+    match &node.kind {
+        crate::yaml::Kind::Str(s) => out.push(s.to_string()),
+        crate::yaml::Kind::Seq(items) => items.iter().for_each(|x| strings_in(x, out)),
+        crate::yaml::Kind::Map(m) => m.iter().for_each(|(_, v)| strings_in(v, out)),
+        _ => {}
+    }
+}
+
+/// Each `--set` taken as a template variable that the run does not read (`reads`; none: nothing
+/// runs a playbook here) is a mistake, said with the nearest answer key or variable: a key
+/// silently ignored would leave the run doing what it was asked not to.
+fn unread_sets(
+    answers: &Answers,
+    reads: Option<&std::collections::BTreeSet<String>>,
+    diags: &mut Diagnostics,
+) {
+    let keys = crate::answers::known_keys();
+    for s in &answers.set_vars {
+        let head = s.key.split('.').next().unwrap_or(&s.key);
+        let Some(reads) = reads else {
+            diags.push(crate::answers::unread_set(
+                s,
+                keys.iter().map(String::as_str),
+            ));
+            continue;
+        };
+        if !reads.contains(head) {
+            let candidates = keys
+                .iter()
+                .map(String::as_str)
+                .chain(reads.iter().map(String::as_str));
+            diags.push(crate::answers::unread_set(s, candidates));
+        }
+    }
 }
 
 /// A host whose connection type setup cannot drive is refused when the run would use it.

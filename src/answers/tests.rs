@@ -32,6 +32,7 @@ fn resolve(
         need_storage: true,
         tryer: None,
         targets: &[],
+        listed: &[],
     };
     let a = Answers::resolve(inputs, &mut d);
     (a, d)

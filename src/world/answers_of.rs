@@ -28,8 +28,10 @@ pub(super) fn resolve_answers(
         .iter()
         .map(|t| (t.name.clone(), t.kind.clone()))
         .collect();
+    let listed = super::targets_of::every_listed(o, restore);
     let inputs = Inputs {
         targets: &named,
+        listed: &listed,
         sets: &sets,
         env: &env,
         file: answers_doc.as_ref().map(|(s, n)| (s, n)),
