@@ -15,9 +15,11 @@ use crate::yaml::Span;
 
 mod answers_of;
 mod sandbox;
+mod sets;
 mod targets_of;
 mod trust;
 use answers_of::resolve_answers;
+use sets::{unread_sets, variables_read};
 use targets_of::targets_in;
 pub use targets_of::{Target, listed as storage_targets};
 use trust::signing_key_of;
@@ -323,113 +325,6 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
     })
 }
 
-/// The variables a run of `playbook` may read: those its templates name (steps, rollback, `vars`),
-/// its own `vars`, restore.yml's `vars`, the inventory's host variables and the run's own (`run`,
-/// `restore`, `storage` …), and those the template files of its `template` steps name. None when
-/// it cannot be told: a template file whose name is itself a template, or that is not found.
-fn variables_read(
-    o: &Options,
-    playbook: &Playbook,
-    inventory: &Inventory,
-    restore: &RestoreSpec,
-    templates: &Templates,
-) -> Option<std::collections::BTreeSet<String>> {
-    let steps = || playbook.steps.iter().chain(&playbook.on_failure);
-    let mut files = Vec::new();
-    for step in steps().filter(|s| s.action == "template") {
-        let src = step.payload.get("src").and_then(|n| n.as_str())?;
-        if src.contains("{{") || src.contains("{%") {
-            return None;
-        }
-        files.push(template_file(o, src)?);
-    }
-    let mut names: std::collections::BTreeSet<String> = ["restore", "storage", "drill", "run"]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    names.extend(playbook.vars.iter().map(|(k, _)| k.clone()));
-    names.extend(restore.vars.keys().cloned());
-    names.extend(inventory.hosts.iter().flat_map(|h| h.vars.keys().cloned()));
-    let mut read = |text: &str, expr: bool| {
-        if let Ok(found) = templates.variables(text, expr) {
-            names.extend(
-                found
-                    .iter()
-                    .map(|p| p.split('.').next().unwrap_or(p).to_string()),
-            );
-        }
-    };
-    for step in steps() {
-        for (node, usage) in step.template_strings() {
-            if let Some(text) = node.as_str() {
-                read(text, usage == docs::playbook::TemplateUse::Expr);
-            }
-        }
-    }
-    for text in &files {
-        read(text, false);
-    }
-    for (_, node) in &playbook.vars {
-        let mut texts = Vec::new();
-        strings_in(node, &mut texts);
-        for text in texts {
-            read(&text, false);
-        }
-    }
-    Some(names)
-}
-
-/// A template file's text, found where a run finds it (`task::Dirs::template`): the folder's
-/// `templates/`, else the one beside `--playbooks`, else the built-in ones.
-fn template_file(o: &Options, name: &str) -> Option<String> {
-    let own = o.dir.join("templates");
-    let dir = if own.is_dir() {
-        Some(own)
-    } else {
-        o.playbooks.as_ref().map(|p| p.join("../templates"))
-    };
-    dir.and_then(|d| std::fs::read_to_string(d.join(name)).ok())
-        .or_else(|| crate::embedded::template(name).map(str::to_string))
-}
-
-/// Every string in a YAML value.
-fn strings_in(node: &crate::yaml::Node, out: &mut Vec<String>) {
-    match &node.kind {
-        crate::yaml::Kind::Str(s) => out.push(s.to_string()),
-        crate::yaml::Kind::Seq(items) => items.iter().for_each(|x| strings_in(x, out)),
-        crate::yaml::Kind::Map(m) => m.iter().for_each(|(_, v)| strings_in(v, out)),
-        _ => {}
-    }
-}
-
-/// Each `--set` taken as a template variable that the run does not read (`reads`; none: nothing
-/// runs a playbook here) is a mistake, said with the nearest answer key or variable: a key
-/// silently ignored would leave the run doing what it was asked not to.
-fn unread_sets(
-    answers: &Answers,
-    reads: Option<&std::collections::BTreeSet<String>>,
-    diags: &mut Diagnostics,
-) {
-    let keys = crate::answers::known_keys();
-    for s in &answers.set_vars {
-        let head = s.key.split('.').next().unwrap_or(&s.key);
-        let Some(reads) = reads else {
-            diags.push(crate::answers::unread_set(
-                s,
-                keys.iter().map(String::as_str),
-            ));
-            continue;
-        };
-        if !reads.contains(head) {
-            let candidates = keys
-                .iter()
-                .map(String::as_str)
-                .chain(reads.iter().map(String::as_str));
-            diags.push(crate::answers::unread_set(s, candidates));
-        }
-    }
-}
-
 /// A host whose connection type setup cannot drive is refused when the run would use it.
 fn refuse_unsupported(plan: &plan::Plan, inventory: &Inventory, diags: &mut Diagnostics) {
     let used: std::collections::BTreeSet<&str> = [&plan.main, &plan.rollback, &plan.cleanup]
@@ -530,31 +425,5 @@ fn parse_playbook(src: &Source, diags: &mut Diagnostics) -> Playbook {
     match docs::parse_source(src, diags) {
         Some(node) => docs::playbook::parse(src, &node, diags),
         None => Playbook::default(),
-    }
-}
-
-fn warn_world_readable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(path) else {
-        return;
-    };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    let holds_secret = [
-        "password",
-        "secret_key",
-        "access_key",
-        "sas",
-        "connection_string",
-    ]
-    .iter()
-    .any(|k| text.contains(k));
-    if holds_secret && meta.permissions().mode() & 0o004 != 0 {
-        eprintln!(
-            "warning: {} holds secrets and is world-readable; run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
     }
 }

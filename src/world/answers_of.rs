@@ -1,6 +1,6 @@
 //! The answers of a run, from every source; at a terminal, the storage tried as they are given.
 
-use super::{Options, RestoreSpec, warn_world_readable};
+use super::{Options, RestoreSpec};
 use crate::answers::{self, Answers, Inputs, StorageSettings};
 use crate::diag::Diagnostics;
 use crate::docs;
@@ -113,5 +113,32 @@ fn try_storage(o: &Options, a: &Answers) -> answers::Tried {
             storage.describe(),
             limit.as_secs()
         )),
+    }
+}
+
+/// A warning when the answers file holds secrets and anyone on the machine may read it.
+fn warn_world_readable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let holds_secret = [
+        "password",
+        "secret_key",
+        "access_key",
+        "sas",
+        "connection_string",
+    ]
+    .iter()
+    .any(|k| text.contains(k));
+    if holds_secret && meta.permissions().mode() & 0o004 != 0 {
+        eprintln!(
+            "warning: {} holds secrets and is world-readable; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
     }
 }
