@@ -133,7 +133,7 @@ fn shows_only(cli: &Cli, o: &Options) -> bool {
             Operation::List | Operation::Status => true,
             Operation::Drill => *list,
             Operation::Schedule => *action == Some(crate::cli::ScheduleAction::Show),
-            // A failover's `--check` is a plan of both sides; any other `--check` changes nothing.
+            // A `--check` plans and probes: it changes nothing.
             _ => o.check,
         },
         Command::Run { .. } => o.check,

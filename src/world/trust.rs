@@ -22,20 +22,14 @@ pub fn trust_of(
         Err(e) => Some(e.clone()),
     };
     if let Some(message) = problem {
-        // None given: a missing answer, listed with the others.
-        if answers.get("trusted_signers").is_none() {
-            diags.push(
-                crate::answers::missing(
-                    "trusted_signers",
-                    "no trusted_signers is given, so no backup can be authenticated",
-                )
-                .help(crate::authentic::HOW_TO_TRUST),
-            );
-            return trust.unwrap_or_else(|_| crate::authentic::Trust::nothing());
-        }
         let d = match answers.get("trusted_signers") {
             Some(a) => a.diag("trusted_signers", message, "this allowed_signers file"),
-            None => Diag::plain("trusted_signers", message),
+            // None given: a missing answer, listed with the others.
+            None => crate::answers::missing(
+                "trusted_signers",
+                "no trusted_signers is given, so no backup can be authenticated",
+            )
+            .help(crate::authentic::HOW_TO_TRUST),
         };
         diags.push(d);
     }
