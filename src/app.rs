@@ -8,10 +8,16 @@ use crate::world::{self, PlaybookRef};
 
 pub fn run(cli: Cli) -> Result<i32, Failure> {
     let o = Options::new(&cli.common);
+    if shows_only(&cli, &o) {
+        commands::shows_only();
+    }
     match &cli.command {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "setup", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "setup", &mut script);
+            // Written as is (a script is not a name from storage); a closed pipe ends it quietly.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
             Ok(0)
         }
         Command::DemoBackups { dir, signing_key } => {
@@ -103,5 +109,34 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 Ok(code)
             }
         },
+    }
+}
+
+/// Whether the command only reads and shows: a listing, a status, a plan (`--check`). Only such a
+/// command may end quietly when the reader of its output goes away; every other one carries on.
+fn shows_only(cli: &Cli, o: &Options) -> bool {
+    match &cli.command {
+        Command::Completions { .. } | Command::Inventory { .. } | Command::Validate { .. } => true,
+        Command::Serve { token, .. } => matches!(
+            token,
+            Some(crate::cli::TokenCommand::Token {
+                action: crate::cli::TokenAction::List,
+                ..
+            })
+        ),
+        Command::Standalone {
+            operation,
+            action,
+            list,
+            ..
+        } => match operation {
+            Operation::List | Operation::Status => true,
+            Operation::Drill => *list,
+            Operation::Schedule => *action == Some(crate::cli::ScheduleAction::Show),
+            // A `--check` plans and probes: it changes nothing.
+            _ => o.check,
+        },
+        Command::Run { .. } => o.check,
+        Command::StorageTest { .. } | Command::NotifyTest | Command::DemoBackups { .. } => false,
     }
 }

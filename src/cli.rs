@@ -45,9 +45,12 @@ notify.email.to, notify.email.on, notify.email.ca_file (a mail after each run), 
 hooks.after, hooks.on_failure (shell commands on the controller around each run).
 
 Answers (strongest first): --set KEY=VALUE, env SETUP_<KEY> (dots become _), --answers FILE
-(default answers.yml), restore.yml, then an interactive prompt.
+(default answers.yml), restore.yml, then an interactive prompt. A --set KEY that is no answer sets
+a variable the playbook reads (one it does not read is refused; so is `components`: restore one
+component with --only config or --only analytics).
 Storage keys: storage.type = s3 | azure | sftp | ftp | local, then storage.<type>.<field>:
-  s3: endpoint region bucket access_key secret_key path_style prefix (no key: AWS env/profile)
+  s3: endpoint region bucket access_key secret_key path_style prefix (no access_key: AWS
+      env/profile; an access_key needs its secret_key)
   azure: connection_string alone, or account then access_key | sas; endpoint; container prefix
   sftp: host port user, then password | key_file; path known_hosts
   ftp: host port user password path tls (true: explicit FTPS, passive) ca_file (a CA, or the
@@ -101,7 +104,8 @@ pub enum Command {
     },
     /// Load and check every document; touch nothing.
     Validate {
-        /// A playbook to check instead of the built-in standalone restore.
+        /// A playbook to check instead of the built-in one: the standalone backup in a DC's folder
+        /// (backup.yml, no restore.yml), the standalone restore elsewhere.
         playbook: Option<PathBuf>,
     },
     /// Show the resolved inventory.

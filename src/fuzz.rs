@@ -152,6 +152,7 @@ fn resolve(
         need_storage: false,
         tryer: None,
         targets: &[],
+        listed: &[],
     };
     let answers = Answers::resolve(inputs, diags);
     let _ = answers.storage_value();

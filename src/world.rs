@@ -15,9 +15,11 @@ use crate::yaml::Span;
 
 mod answers_of;
 mod sandbox;
+mod sets;
 mod targets_of;
 mod trust;
 use answers_of::resolve_answers;
+use sets::{unread_sets, variables_read};
 use targets_of::targets_in;
 pub use targets_of::{Target, listed as storage_targets};
 use trust::signing_key_of;
@@ -152,10 +154,15 @@ fn load_restore(o: &Options, need: bool, diags: &mut Diagnostics) -> RestoreSpec
     }
 }
 
-/// The answers alone (no storage, no restore.yml questions), for a command that needs only them.
+/// The answers alone (no storage asked for), for a command that needs only them: read as every
+/// command reads them, restore.yml's among them when it is there, and the answers of every storage
+/// target the folder's documents list known by their names (`storage.NAME.FIELD`).
 pub fn load_answers(o: &Options) -> Result<Answers, Failure> {
     let mut diags = Diagnostics::default();
-    let (answers, _, _) = resolve_answers(o, &RestoreSpec::default(), &[], false, &mut diags);
+    let restore = load_restore(o, false, &mut diags);
+    let (answers, _, _) = resolve_answers(o, &restore, &[], false, &mut diags);
+    unread_sets(&answers, None, &mut diags);
+    crate::answers::gather_missing(&mut diags, o.interactive);
     diags.into_result()?;
     Ok(answers)
 }
@@ -181,7 +188,9 @@ pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
     let restore = load_restore(o, false, &mut diags);
     let targets = targets_in(o, &restore, None, &mut diags);
     let (answers, storage, targets) = resolve_answers(o, &restore, &targets, true, &mut diags);
+    unread_sets(&answers, None, &mut diags);
     let now = clock(o, &mut diags);
+    crate::answers::gather_missing(&mut diags, o.interactive);
     diags.into_result()?;
     let storage = storage.ok_or_else(|| {
         Failure::invalid(
@@ -227,6 +236,21 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
             None => Diag::plain("missing_config_backup", message),
         };
         diags.push(d.help("add `config_backup: <backup name>` to restore.yml (see `setup standalone list`), or leave `config` out of `components`"));
+    }
+    // An encrypted configuration backup named up front needs its identity: listed with the other
+    // missing answers now, rather than once the storage is reached (`commands::before`).
+    let restores_config = restore.components.iter().any(|c| c == "config");
+    if matches!(&pref, PlaybookRef::Builtin(n) if n == "standalone/restore.yml")
+        && restores_config
+        && answers.get("age_identity").is_none()
+        && answers
+            .text("config_backup")
+            .is_some_and(|n| n.ends_with(".age"))
+    {
+        diags.push(crate::answers::missing(
+            "age_identity",
+            "the age identity file that opens the encrypted backups",
+        ));
     }
     if let PlaybookRef::Builtin(name) = &pref
         && inventory.loaded()
@@ -278,11 +302,15 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
     let plan = plan::build(&playbook, &inventory, &filters, &mut diags);
     refuse_unsupported(&plan, &inventory, &mut diags);
     let templates = Templates::new();
+    if let Some(reads) = variables_read(o, &playbook, &inventory, &restore, &templates) {
+        unread_sets(&answers, Some(&reads), &mut diags);
+    }
     if inventory.loaded() {
         let mut vars = Vars::new(&inventory, &playbook, &restore, &answers, &run);
         vars.set("backup", backup.value.clone());
         plan::check::check_templates(&plan, &playbook, &vars, &templates, &mut diags);
     }
+    crate::answers::gather_missing(&mut diags, o.interactive);
     diags.into_result()?;
     let operation = match &pref {
         PlaybookRef::Builtin(name) => name
@@ -412,42 +440,5 @@ fn parse_playbook(src: &Source, diags: &mut Diagnostics) -> Playbook {
     match docs::parse_source(src, diags) {
         Some(node) => docs::playbook::parse(src, &node, diags),
         None => Playbook::default(),
-    }
-}
-
-fn warn_world_readable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(path) else {
-        return;
-    };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    // A secret answer given a value; a comment that names one is no secret.
-    let mut entries = Vec::new();
-    if let Ok(node) = crate::yaml::parse(&text) {
-        for (k, v) in node.as_map().unwrap_or_default() {
-            crate::docs::restore::flatten(&k.scalar_text().unwrap_or_default(), v, &mut entries);
-        }
-    }
-    let holds_secret = entries
-        .iter()
-        .any(|e| crate::answers::is_secret_key(&e.key) && !e.node.is_null() && e.value != "");
-    // Said once, however many times the answers are read.
-    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-    let first = {
-        let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
-        let new = !warned.iter().any(|p| p == path);
-        if new {
-            warned.push(path.to_path_buf());
-        }
-        new
-    };
-    if first && holds_secret && meta.permissions().mode() & 0o004 != 0 {
-        eprintln!(
-            "warning: {} holds secrets and is world-readable; run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
     }
 }

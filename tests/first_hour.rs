@@ -1,10 +1,11 @@
 //! The operator paths of a DR engineer's first hour, through the binary: re-runs that change
 //! nothing, a failover that restores what the DC wrote or refuses, ages and RPOs on the run's
-//! clock, a mistyped `--set` key.
+//! clock, a mistyped `--set` key, a `--set` that nothing reads, every missing answer listed at once,
+//! `validate` in a DC's folder, and a reader of the output that goes away.
 
 mod common;
 
-use common::{Bed, demo, repo};
+use common::{Bed, dc_demo, demo, repo};
 use serde_json::Value as J;
 
 const NOW: &str = "2026-11-23T03:00:00Z";
@@ -449,4 +450,250 @@ fn maintenance_goes_on_right_before_destroying_and_off_after_the_checks_or_in_th
         "{}",
         out.stdout
     );
+}
+
+#[test]
+fn a_set_that_nothing_reads_is_refused_and_components_names_the_flag_that_does_it() {
+    let bed = demo();
+    let untouched = common::tree_digest(&bed.path("target"));
+    // `components` is restore.yml's: refused, with the flag that restores one component.
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        NOW,
+        "--set",
+        "components=analytics",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("unknown answer key `components`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--only analytics"), "{}", out.stderr);
+    assert_eq!(
+        common::tree_digest(&bed.path("target")),
+        untouched,
+        "nothing was touched"
+    );
+    assert!(!bed.path(".setup/runs").exists(), "nothing ran");
+    // A key close to it: the same, with "did you mean".
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        NOW,
+        "--set",
+        "compnents=x",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `components`?"),
+        "{}",
+        out.stderr
+    );
+    // Neither an answer nor a variable the playbook reads.
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        NOW,
+        "--set",
+        "analytcs_dir=x",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("neither an answer nor a variable this run reads"),
+        "{}",
+        out.stderr
+    );
+    // A command that runs no playbook reads no variable at all.
+    let out = bed.run(&["standalone", "list", "--set", "day=2026-11-20"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(!bed.path(".setup/runs").exists(), "nothing ran");
+    // A variable the playbook reads is still taken: `--check` plans with it.
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--check",
+        "--now",
+        NOW,
+        "--set",
+        "staging=/elsewhere/staging",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("/elsewhere/staging"), "{}", out.stdout);
+}
+
+/// A DR folder whose restore.yml lists two storage targets, an S3 one and an SFTP one, with no
+/// secret anywhere (no server needed: nothing is reached before the answers are complete).
+fn two_targets_no_secrets() -> Bed {
+    let bed = demo();
+    bed.file("answers.yml", "");
+    bed.file(
+        "restore.yml",
+        "config_backup: director-config-20261120T020000Z.tar.zst.age\ncomponents: [config, analytics]\nstorage:\n  - { name: s3main, type: s3, endpoint: \"http://127.0.0.1:9\", bucket: backups, access_key: dr, path_style: \"true\" }\n  - { name: vault, type: sftp, host: 127.0.0.1, port: \"2299\", user: dr, path: /backups }\n",
+    );
+    bed
+}
+
+#[test]
+fn without_a_terminal_every_missing_answer_is_listed_at_once_in_one_format_with_their_count() {
+    let bed = two_targets_no_secrets();
+    let out = bed.run(&["standalone", "restore", "--check", "--now", NOW]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    // One diagnostic, one line per missing answer, each in the same form.
+    assert_eq!(out.stderr.matches("setup::").count(), 1, "{}", out.stderr);
+    let text: String = out
+        .stderr
+        .lines()
+        .map(|l| l.trim_start_matches([' ', '|', 'x']).trim_end())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("4 answer(s) missing, and there is no terminal to ask:"),
+        "{}",
+        out.stderr
+    );
+    for key in [
+        "storage.s3main.secret_key",
+        "storage.vault.password",
+        "storage.vault.key_file",
+        "trusted_signers",
+        "age_identity",
+    ] {
+        let env = format!("SETUP_{}", key.to_uppercase().replace('.', "_"));
+        let form = format!("--set {key}=…, env {env}, answers.yml `{key}: …`");
+        assert!(text.contains(&form), "{form}: {}", out.stderr);
+    }
+    assert!(!text.contains("is not set"), "{}", out.stderr);
+    assert!(
+        !text.contains("storage.s3.") && !text.contains("storage.sftp."),
+        "{}",
+        out.stderr
+    );
+    assert!(!bed.path(".setup/runs").exists(), "nothing ran");
+}
+
+#[test]
+fn validate_in_a_dcs_folder_checks_its_backup_and_asks_for_nothing_a_restore_needs() {
+    let bed = dc_demo();
+    let out = bed.run(&["-C", "demo-dc", "validate"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.starts_with("valid: 2 hosts"), "{}", out.stdout);
+    for asked in ["trusted_signers", "storage.type", "missing"] {
+        assert!(!out.stderr.contains(asked), "{asked}: {}", out.stderr);
+    }
+    // A target's secret in the DC's answers is one of its answers.
+    bed.file("demo-dc/answers.yml", "storage.offsite.path: offsite\n");
+    let out = bed.run(&["-C", "demo-dc", "validate"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+/// Runs setup with its standard output a pipe whose reader is already gone (`| head` that
+/// stopped reading); the exit code and the standard error.
+fn with_output_closed(bed: &Bed, args: &[&str]) -> (i32, String) {
+    let mut cmd = bed.command(args);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn config_backups(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("director-config-") && n.ends_with(".age"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_backup_whose_output_is_closed_carries_on_to_its_end() {
+    let bed = common::dc_demo_one_store();
+    let (code, stderr) = with_output_closed(
+        &bed,
+        &[
+            "-C",
+            "demo-dc",
+            "standalone",
+            "backup",
+            "--now",
+            "2026-11-28T02:00:00Z",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        stderr.matches("standard output cannot be written").count(),
+        1,
+        "said once: {stderr}"
+    );
+    // Every step ran: the backup is stored, and the run recorded its end.
+    assert_eq!(
+        config_backups(&bed.path("demo-dc/store")),
+        ["director-config-20261128T020000Z.tar.zst.age"]
+    );
+    let journal = common::journal(&bed.path("demo-dc"));
+    assert!(journal.iter().any(|e| e["status"] == "done"), "{journal:?}");
+}
+
+#[test]
+fn a_prune_whose_output_is_closed_still_deletes_what_the_retention_no_longer_keeps() {
+    let bed = common::dc_demo_one_store();
+    for day in ["28", "29"] {
+        let now = format!("2026-11-{day}T02:00:00Z");
+        let out = bed.run(&["-C", "demo-dc", "standalone", "backup", "--now", &now]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    }
+    let store = bed.path("demo-dc/store");
+    assert_eq!(config_backups(&store).len(), 2);
+    let spec = bed.read("demo-dc/backup.yml").replace(
+        "retention: { daily: 7, weekly: 4, monthly: 6 }",
+        "retention: { daily: 1 }",
+    );
+    bed.file("demo-dc/backup.yml", &spec);
+    let (code, stderr) = with_output_closed(
+        &bed,
+        &[
+            "-C",
+            "demo-dc",
+            "standalone",
+            "prune",
+            "--now",
+            "2026-11-29T03:00:00Z",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        config_backups(&store),
+        ["director-config-20261129T020000Z.tar.zst.age"],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_listing_whose_reader_went_away_ends_quietly_without_a_panic() {
+    let bed = demo();
+    for args in [
+        &["standalone", "drill", "--list"][..],
+        &["standalone", "status"],
+        &["standalone", "list"],
+        &["inventory", "--list"],
+        &["standalone", "restore", "--check", "--now", NOW],
+    ] {
+        let (code, stderr) = with_output_closed(&bed, args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("standard output"), "{args:?}: {stderr}");
+    }
 }

@@ -175,6 +175,59 @@ fn notify_test_sends_a_signed_test_message() {
 }
 
 #[test]
+fn notify_test_reads_the_answers_of_the_storage_targets_the_folder_lists() {
+    let rx = Receiver::start();
+    let answers = format!(
+        "storage.s3main.secret_key: S3-Secret-Never-Shown\nstorage.vault.password: Sftp-Password-Never-Shown\nnotify.webhook.url: {}\nnotify.webhook.secret: {SECRET}\n",
+        rx.url("/hook")
+    );
+    let targets = "  - { name: s3main, type: s3, endpoint: \"http://127.0.0.1:9\", bucket: backups, access_key: dr }\n  - { name: vault, type: sftp, host: 127.0.0.1, user: dr, path: /backups }\n";
+    // A DR folder (restore.yml lists the targets) and a DC folder (backup.yml does).
+    let dr = demo();
+    dr.file("answers.yml", &answers);
+    dr.file(
+        "restore.yml",
+        &format!("config_backup: latest\nstorage:\n{targets}"),
+    );
+    let dc = common::dc_demo();
+    dc.file("demo-dc/answers.yml", &answers);
+    let spec = dc.read("demo-dc/backup.yml");
+    let at = spec.find("storage:").unwrap();
+    dc.file(
+        "demo-dc/backup.yml",
+        &format!("{}storage:\n{targets}", &spec[..at]),
+    );
+    for (bed, dir) in [(&dr, "."), (&dc, "demo-dc")] {
+        let p = bed.path(&format!("{dir}/answers.yml"));
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let out = bed.run(&["-C", dir, "notify-test"]);
+        assert_eq!(out.code, 0, "{dir}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains("webhook: delivered (HTTP 200), signed"),
+            "{}",
+            out.stdout
+        );
+        for secret in ["S3-Secret-Never-Shown", "Sftp-Password-Never-Shown", SECRET] {
+            assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+        }
+    }
+    assert_eq!(rx.received().len(), 2);
+    // A key no target has is still unknown, with the nearest.
+    dr.file(
+        "answers.yml",
+        &answers.replace("storage.vault.password", "storage.vault.pasword"),
+    );
+    let out = dr.run(&["notify-test"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("did you mean `storage.vault.password`?"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn hooks_run_around_a_run_with_its_facts_and_a_failing_before_hook_stops_it() {
     let bed = demo();
     let hook = |name: &str| {

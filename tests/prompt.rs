@@ -412,3 +412,62 @@ fn each_storage_target_is_asked_for_what_it_lacks_by_its_own_name() {
         "{screen}"
     );
 }
+
+#[test]
+fn an_s3_and_an_sftp_target_are_each_asked_checked_and_reviewed_under_their_own_names() {
+    let s3 = StorageBed::start("s3");
+    std::fs::write(
+        s3.dir.path().join("data/backups/analytics-2026-11-22.tar"),
+        "x",
+    )
+    .unwrap();
+    let sftp = StorageBed::start("sftp-password");
+    std::fs::write(sftp.dir.path().join("store/analytics-2026-11-23.tar"), "y").unwrap();
+    let bed = Bed::new();
+    // As the README's 3-2-1 writes them: every setting in restore.yml, the secrets nowhere.
+    bed.file(
+        "restore.yml",
+        &format!(
+            "storage:\n  - {{ name: s3main, type: s3, endpoint: \"{}\", region: us-east-1, bucket: backups, access_key: {}, path_style: \"true\", prefix: \"\" }}\n  - {{ name: vault, type: sftp, host: {}, port: \"{}\", user: {}, path: {}, known_hosts: {} }}\n",
+            get(&s3, "storage.s3.endpoint"),
+            get(&s3, "storage.s3.access_key"),
+            get(&sftp, "storage.sftp.host"),
+            get(&sftp, "storage.sftp.port"),
+            get(&sftp, "storage.sftp.user"),
+            get(&sftp, "storage.sftp.path"),
+            get(&sftp, "storage.sftp.known_hosts"),
+        ),
+    );
+    let s3_secret = get(&s3, "storage.s3.secret_key");
+    let password = get(&sftp, "storage.sftp.password");
+    let script = serde_json::json!([
+        ["Storage target `s3main` (s3)", ""],
+        // The S3 target's secret is asked (its access key is given), checked, and asked again.
+        ["Secret access key", "Wrong-Secret-Never-Echoed\r"],
+        ["Asking again for the credentials", format!("{s3_secret}\r")],
+        ["Storage answers of target `s3main` (s3)", ""],
+        [GO_ON, "\r"],
+        ["Storage target `vault` (sftp)", ""],
+        ["Password", format!("{password}\r")],
+        ["Storage answers of target `vault` (sftp)", "\r"]
+    ]);
+    let (code, screen) = drive(&bed, &script, &["standalone", "list"]);
+    println!("{screen}");
+    assert_eq!(code, 0, "{screen}");
+    for listed in ["analytics-2026-11-22.tar", "analytics-2026-11-23.tar"] {
+        assert!(screen.contains(listed), "{listed}: {screen}");
+    }
+    for key in ["storage.s3main.secret_key", "storage.vault.password"] {
+        assert!(screen.contains(key), "the review shows {key}: {screen}");
+    }
+    for other in ["storage.s3.", "storage.sftp.", "is not set"] {
+        assert!(!screen.contains(other), "{other}: {screen}");
+    }
+    for secret in [
+        "Wrong-Secret-Never-Echoed",
+        s3_secret.as_str(),
+        password.as_str(),
+    ] {
+        assert!(!screen.contains(secret), "{secret} was shown: {screen}");
+    }
+}

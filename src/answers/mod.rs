@@ -15,8 +15,8 @@ use crate::diag::{Diag, Diagnostics, Source, did_you_mean};
 use crate::docs::restore::RestoreSpec;
 use crate::secret::{Masker, Secret};
 use crate::yaml::{Node, Span};
-pub use prompt::{Tried, Tryer, missing_line};
-pub use sources::{SetArg, parse_sets};
+pub use prompt::{Tried, Tryer, gather_missing, missing, missing_line};
+pub use sources::{SetArg, parse_sets, unread_set};
 pub use storage::{STORAGE_TYPES, StorageSettings};
 
 pub const MODES: &[&str] = &["weekly", "current-week"];
@@ -136,6 +136,9 @@ pub struct Answers {
     pub values: BTreeMap<String, Answer>,
     /// `--set` keys that are template variables rather than answers.
     pub vars: serde_json::Map<String, J>,
+    /// The `--set` arguments taken as template variables: each must name a variable the run reads
+    /// (checked where the playbook is known, `world`), else it is a mistake, not silently nothing.
+    pub set_vars: Vec<SetArg>,
 }
 
 /// The `analytics.*` answers: defaults for the gate's arguments.
@@ -175,6 +178,9 @@ pub struct Inputs<'a> {
     /// Storage targets a document lists, (name, type): their answers are `storage.NAME.FIELD`, and
     /// no `storage.type` is asked for when they are there.
     pub targets: &'a [(String, String)],
+    /// Every storage target the folder's documents list (backup.yml's and restore.yml's), whether
+    /// this command uses it or not: their answers are known keys for every command.
+    pub listed: &'a [(String, String)],
 }
 
 impl Answers {
@@ -272,7 +278,7 @@ impl Answers {
         );
         if inputs.need_storage && type_ok && (inputs.targets.is_empty() || ans.storage_type_given())
         {
-            prompt::ask_storage(&mut ans, inputs.interactive, inputs.tryer, diags);
+            prompt::ask_storage(&mut ans, inputs.interactive, inputs.tryer, None, diags);
         }
         ans
     }
@@ -308,8 +314,8 @@ impl Answers {
 }
 
 /// One storage target's answers, in `view` as one storage's are (`storage.type`,
-/// `storage.TYPE.FIELD`): asked at a terminal, else each missing one listed as the target's own key
-/// (`storage.NAME.FIELD`).
+/// `storage.TYPE.FIELD`): asked at a terminal, tried, reviewed and, when missing, listed, each by
+/// the target's own key (`storage.NAME.FIELD`).
 pub fn ask_target(
     view: &mut Answers,
     name: &str,
@@ -321,21 +327,36 @@ pub fn ask_target(
     if interactive {
         eprintln!("Storage target `{name}` ({kind}):");
     }
+    // What trying the target says of its keys, said of the target's own.
+    let own_keys = |m: String| renamed(&m, &kind, name);
+    let tried = tryer.map(|t| {
+        move |a: &Answers| match t(a) {
+            Tried::Ok => Tried::Ok,
+            Tried::Credentials(m) => Tried::Credentials(own_keys(m)),
+            Tried::Connection(m) => Tried::Connection(own_keys(m)),
+            Tried::Other(m) => Tried::Other(own_keys(m)),
+        }
+    });
+    let tried = tried.as_ref().map(|t| t as &dyn Fn(&Answers) -> Tried);
     let mut own = Diagnostics::default();
-    prompt::ask_storage(view, interactive, tryer, &mut own);
+    prompt::ask_storage(view, interactive, tried, Some(name), &mut own);
     said_of_target(own, &kind, name, diags);
+}
+
+/// A text about one storage's keys (`storage.TYPE.FIELD`, `SETUP_STORAGE_TYPE_FIELD`), said of a
+/// target's own (`storage.NAME.FIELD`, `SETUP_STORAGE_NAME_FIELD`).
+fn renamed(text: &str, kind: &str, name: &str) -> String {
+    let (from, to) = (format!("storage.{kind}."), format!("storage.{name}."));
+    text.replace(&from, &to)
+        .replace(&env_name(&from), &env_name(&to))
 }
 
 /// Diagnostics about a target's answers as one storage's (`storage.TYPE.FIELD`), said of the
 /// target's own keys (`storage.NAME.FIELD`, `SETUP_STORAGE_NAME_FIELD`).
 pub fn said_of_target(own: Diagnostics, kind: &str, name: &str, diags: &mut Diagnostics) {
-    let (from, to) = (format!("storage.{kind}."), format!("storage.{name}."));
-    let (env_from, env_to) = (env_name(&from), env_name(&to));
     for mut d in own.list {
-        d.message = d.message.replace(&from, &to).replace(&env_from, &env_to);
-        d.help = d
-            .help
-            .map(|h| h.replace(&from, &to).replace(&env_from, &env_to));
+        d.message = renamed(&d.message, kind, name);
+        d.help = d.help.map(|h| renamed(&h, kind, name));
         diags.push(d);
     }
 }

@@ -32,14 +32,17 @@ pub type Tryer<'a> = &'a dyn Fn(&Answers) -> Tried;
 /// (and fails with the storage's own message).
 const TRIES: usize = 5;
 
+/// Asks for the storage answers of `ans` (one storage's: `storage.type`, `storage.TYPE.FIELD`).
+/// `target` names the storage target they are of: the review then shows its own keys.
 pub(super) fn ask_storage(
     ans: &mut Answers,
     interactive: bool,
     tryer: Option<Tryer>,
+    target: Option<&str>,
     diags: &mut Diagnostics,
 ) {
     if !interactive {
-        return list_missing(ans, false, diags);
+        return list_missing(ans, diags);
     }
     // Earlier answers to a question asked again: shown as its default (never a secret's).
     let mut previous: BTreeMap<String, String> = BTreeMap::new();
@@ -51,10 +54,10 @@ pub(super) fn ask_storage(
         let Some(t) = ans.storage_type() else { return };
         // Answers given in full (an answers file, say): nothing is asked, defaults fill the rest.
         if tries == 0 && previous.is_empty() && !incomplete(ans, &t) {
-            return list_missing(ans, true, diags);
+            return list_missing(ans, diags);
         }
         let asked = ask_type(ans, &t, &previous);
-        list_missing(ans, true, diags);
+        list_missing(ans, diags);
         if !diags.is_empty() || !asked && tries == 0 {
             return;
         }
@@ -94,7 +97,7 @@ pub(super) fn ask_storage(
                 continue;
             }
         }
-        match review(ans, &t) {
+        match review(ans, &t, target) {
             Review::Go => return,
             Review::Quit => {
                 diags.push(Diag::plain(
@@ -192,11 +195,20 @@ fn settled(ans: &Answers, t: &str, q: &Question) -> bool {
         })
 }
 
+/// Whether a question must be answered: it is not optional, or what it goes with is answered.
+fn required(ans: &Answers, t: &str, q: &Question) -> bool {
+    !q.optional
+        || q.needed_with
+            .is_some_and(|f| ans.text(&storage::key(t, f)).is_some())
+}
+
 /// Whether a question of type `t` that must be answered is not: one with neither an answer nor a
 /// default, or a group none of whose questions is answered.
 fn incomplete(ans: &Answers, t: &str) -> bool {
     storage::questions(t).iter().any(|q| {
-        !settled(ans, t, q) && q.asked && (q.one_of.is_some() || !q.optional && q.default.is_none())
+        !settled(ans, t, q)
+            && q.asked
+            && (q.one_of.is_some() || required(ans, t, q) && q.default.is_none())
     })
 }
 
@@ -209,7 +221,7 @@ fn ask_type(ans: &mut Answers, t: &str, previous: &BTreeMap<String, String>) -> 
         }
         let key = storage::key(t, q.field);
         let shown = previous.get(&key).map(String::as_str);
-        let Some(v) = prompt(q, shown) else {
+        let Some(v) = prompt(q, shown, required(ans, t, q)) else {
             // Esc or a closed terminal: the question stays unanswered, and is listed.
             return asked;
         };
@@ -228,12 +240,12 @@ fn ask_type(ans: &mut Answers, t: &str, previous: &BTreeMap<String, String>) -> 
     asked
 }
 
-fn prompt(q: &Question, previous: Option<&str>) -> Option<String> {
+fn prompt(q: &Question, previous: Option<&str>, required: bool) -> Option<String> {
     let field = q.field;
     if q.secret {
         return dialoguer::Password::new()
             .with_prompt(q.prompt)
-            .allow_empty_password(q.optional)
+            .allow_empty_password(!required)
             .interact()
             .ok();
     }
@@ -253,27 +265,42 @@ enum Review {
     Quit,
 }
 
-/// Shows every storage answer (secrets masked) and asks whether to go on, change one, or stop.
-fn review(ans: &Answers, t: &str) -> Review {
-    let mut keys = vec!["storage.type".to_string()];
+/// Shows every storage answer (secrets masked) and asks whether to go on, change one, or stop. A
+/// storage target's answers are shown by its own keys (`storage.NAME.FIELD`); its type is the
+/// document's, not an answer to change.
+fn review(ans: &Answers, t: &str, target: Option<&str>) -> Review {
+    let mut keys = Vec::new();
+    if target.is_none() {
+        keys.push("storage.type".to_string());
+    }
     keys.extend(
         storage::questions(t)
             .iter()
             .filter(|q| q.asked && !settled_out(ans, t, q))
             .map(|q| storage::key(t, q.field)),
     );
-    let width = keys.iter().map(String::len).max().unwrap_or(0);
-    eprintln!("\nStorage answers:");
-    for k in &keys {
+    let shown: Vec<String> = keys
+        .iter()
+        .map(|k| match target {
+            Some(name) => k.replacen(&format!("storage.{t}."), &format!("storage.{name}."), 1),
+            None => k.clone(),
+        })
+        .collect();
+    let width = shown.iter().map(String::len).max().unwrap_or(0);
+    match target {
+        Some(name) => eprintln!("\nStorage answers of target `{name}` ({t}):"),
+        None => eprintln!("\nStorage answers:"),
+    }
+    for (k, label) in keys.iter().zip(&shown) {
         let (value, from) = match ans.get(k) {
             Some(a) if storage::is_secret(k) && !a.text().is_empty() => ("********".to_string(), a),
             Some(a) => (a.text(), a),
             None => {
-                eprintln!("  {k:width$}  (not set)");
+                eprintln!("  {label:width$}  (not set)");
                 continue;
             }
         };
-        eprintln!("  {k:width$}  {value}{}", origin_note(&from.origin));
+        eprintln!("  {label:width$}  {value}{}", origin_note(&from.origin));
     }
     let choice = dialoguer::Select::new()
         .with_prompt("Go on with these answers?")
@@ -285,7 +312,7 @@ fn review(ans: &Answers, t: &str) -> Review {
         Ok(Some(1)) => {
             let pick = dialoguer::Select::new()
                 .with_prompt("Which answer?")
-                .items(&keys)
+                .items(&shown)
                 .default(0)
                 .interact_opt();
             match pick {
@@ -311,15 +338,14 @@ fn origin_note(o: &Origin) -> String {
     }
 }
 
-/// Fills defaults and lists every storage answer still missing as one diagnostic.
-fn list_missing(ans: &mut Answers, interactive: bool, diags: &mut Diagnostics) {
-    let mut missing: Vec<String> = Vec::new();
+/// Fills defaults and lists every storage answer still missing, each as a [`missing`] item.
+fn list_missing(ans: &mut Answers, diags: &mut Diagnostics) {
     let Some(t) = ans.storage_type() else {
-        missing.push(missing_line(
+        diags.push(missing(
             "storage.type",
             &format!("one of {}", STORAGE_TYPES.join(", ")),
         ));
-        return push_missing(missing, interactive, diags);
+        return;
     };
     let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for q in storage::questions(&t) {
@@ -339,29 +365,72 @@ fn list_missing(ans: &mut Answers, interactive: bool, diags: &mut Diagnostics) {
         }
         match q.one_of {
             Some(g) => groups.entry(g).or_default().push(key),
-            None if !q.optional => missing.push(missing_line(&key, q.prompt)),
+            None if required(ans, &t, q) => diags.push(missing(&key, q.prompt)),
             None => {}
         }
     }
     for (g, keys) in groups {
         let alts: Vec<String> = keys.iter().map(|k| missing_line(k, "")).collect();
-        missing.push(format!("one {g} of:\n      {}", alts.join("\n      ")));
+        diags.push(Diag::plain(
+            MISSING,
+            format!("one {g} of:\n      {}", alts.join("\n      ")),
+        ));
     }
-    push_missing(missing, interactive, diags);
 }
 
-fn push_missing(missing: Vec<String>, interactive: bool, diags: &mut Diagnostics) {
-    if !missing.is_empty() {
-        let why = if interactive {
-            "not given at the prompt"
-        } else {
-            "and there is no terminal to ask"
-        };
-        diags.push(
-            Diag::plain("missing_answers", format!("{} answer(s) missing, {why}:\n  - {}", missing.len(), missing.join("\n  - ")))
-                .help("give each with --set KEY=VALUE, its SETUP_* environment variable, or a line in answers.yml"),
-        );
+/// The code of one missing answer; [`gather_missing`] lists them all as one diagnostic.
+const MISSING: &str = "missing_answer";
+
+/// One missing answer, `key` (`what` it is), and the three ways to give it.
+pub fn missing(key: &str, what: &str) -> Diag {
+    Diag::plain(MISSING, missing_line(key, what))
+}
+
+/// Every missing answer of a run, in one diagnostic with their count, in one format, where the
+/// first of them was: storage settings, each storage target's, and the answers a run needs
+/// (`trusted_signers` …). An item's own help (how to make a signers file, say) follows the common
+/// one.
+pub fn gather_missing(diags: &mut Diagnostics, interactive: bool) {
+    let Some(first) = diags.list.iter().position(|d| d.code == MISSING) else {
+        return;
+    };
+    let (items, rest): (Vec<Diag>, Vec<Diag>) = std::mem::take(&mut diags.list)
+        .into_iter()
+        .partition(|d| d.code == MISSING);
+    let mut lines: Vec<String> = Vec::new();
+    let mut helps: Vec<String> = Vec::new();
+    for d in items {
+        if !lines.contains(&d.message) {
+            lines.push(d.message);
+        }
+        if let Some(h) = d.help
+            && !helps.contains(&h)
+        {
+            helps.push(h);
+        }
     }
+    let why = if interactive {
+        ""
+    } else {
+        ", and there is no terminal to ask"
+    };
+    let mut help = "give each with --set KEY=VALUE, its SETUP_* environment variable, or a line in answers.yml".to_string();
+    for h in helps {
+        help.push('\n');
+        help.push_str(&h);
+    }
+    let gathered = Diag::plain(
+        "missing_answers",
+        format!(
+            "{} answer(s) missing{why}:\n  - {}",
+            lines.len(),
+            lines.join("\n  - ")
+        ),
+    )
+    .help(help);
+    let mut rest = rest;
+    rest.insert(first.min(rest.len()), gathered);
+    diags.list = rest;
 }
 
 pub fn missing_line(key: &str, what: &str) -> String {

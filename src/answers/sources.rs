@@ -100,7 +100,7 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
             );
         }
         let file_type = storage_type_from(&entries).or(restore_type.clone());
-        let known = known_keys_with(inputs.targets);
+        let known = known_keys_of(inputs);
         for e in entries {
             let key = normalize(&e.key, file_type.as_ref());
             if !known.contains(&key) {
@@ -129,7 +129,7 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
             );
         }
     }
-    for key in known_keys_with(inputs.targets) {
+    for key in known_keys_of(inputs) {
         let name = env_name(&key);
         if let Some(v) = (inputs.env)(&name) {
             ans.values.insert(
@@ -141,7 +141,7 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
             );
         }
     }
-    let known = known_keys_with(inputs.targets);
+    let known = known_keys_of(inputs);
     let set_type = inputs
         .sets
         .iter()
@@ -178,17 +178,60 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
                 "did you mean `{sug}`? (a template variable may not be spelt this close to an answer key)"
             );
             diags.push(unknown_set_key(s, "not an answer key", help));
-        } else {
-            if key.starts_with("restore.")
-                || key.starts_with("analytics.")
-                || key == "config_backup"
-            {
-                let k = key.trim_start_matches("restore.").to_string();
-                ans.values.insert(k, answer.clone());
-            }
+        } else if let Some(help) = document_setting(&key) {
+            diags.push(unknown_set_key(
+                s,
+                "a setting of restore.yml, not an answer",
+                help,
+            ));
+        } else if key.starts_with("restore.")
+            || key.starts_with("analytics.")
+            || key == "config_backup"
+        {
+            let k = key.trim_start_matches("restore.").to_string();
+            ans.values.insert(k, answer.clone());
             insert_dotted(&mut ans.vars, &s.key, J::String(s.value.clone()));
+        } else {
+            insert_dotted(&mut ans.vars, &s.key, J::String(s.value.clone()));
+            ans.set_vars.push(s.clone());
         }
     }
+}
+
+/// A restore.yml (or backup.yml) setting that is no answer: how to give it instead.
+fn document_setting(key: &str) -> Option<String> {
+    let key = key.strip_prefix("restore.").unwrap_or(key);
+    let head = key.split('.').next().unwrap_or(key);
+    Some(match head {
+        "components" => "`components` is a setting of restore.yml (and backup.yml), not an answer: to restore or back up one component, run its steps alone with `--only config` or `--only analytics` (each step carries its component as a tag), or list the components in the document".to_string(),
+        "drill" | "schedule" => format!("`{head}` is a setting of restore.yml, not an answer: set it there"),
+        "vars" => "restore.yml's `vars` are template variables: give one as `--set NAME=VALUE`".to_string(),
+        _ => return None,
+    })
+}
+
+/// A `--set` taken as a template variable that nothing the run reads: a mistake, said with the
+/// nearest answer key or variable (`candidates`).
+pub fn unread_set<'a>(s: &SetArg, candidates: impl Iterator<Item = &'a str>) -> Diag {
+    let settings = ["components", "drill", "schedule"];
+    let help = match did_you_mean(&s.key, candidates.chain(settings)) {
+        Some(k) => match document_setting(k) {
+            Some(how) => format!("did you mean `{k}`? {how}"),
+            None => format!(
+                "did you mean `{k}`? A --set KEY=VALUE gives an answer (see `setup --help`) or a variable the playbook reads"
+            ),
+        },
+        None => "a --set KEY=VALUE gives an answer (see `setup --help`) or a variable the playbook reads; this run reads no variable of that name".to_string(),
+    };
+    unknown_set_key(s, "neither an answer nor a variable this run reads", help)
+}
+
+/// The keys an answer may have: every storage type's, every other answer's, and those of each
+/// storage target the folder's documents list, used by this command or not.
+fn known_keys_of(inputs: &Inputs) -> Vec<String> {
+    let mut targets = inputs.targets.to_vec();
+    targets.extend(inputs.listed.iter().cloned());
+    known_keys_with(&targets)
 }
 
 /// An unknown `--set` key. It may be a misspelt secret: its value is never shown back.

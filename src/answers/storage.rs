@@ -27,6 +27,9 @@ pub struct Question {
     pub unless: Option<&'static str>,
     /// Asked only when this field of the same type has this value (given or by default).
     pub ask_if: Option<(&'static str, &'static str)>,
+    /// An optional question that must be answered once this field of the same type is (an S3
+    /// secret key, once its access key is given).
+    pub needed_with: Option<&'static str>,
 }
 
 const fn q(field: &'static str, prompt: &'static str) -> Question {
@@ -42,6 +45,7 @@ const fn q(field: &'static str, prompt: &'static str) -> Question {
         credential: false,
         unless: None,
         ask_if: None,
+        needed_with: None,
     }
 }
 
@@ -75,6 +79,10 @@ impl Question {
         self.unless = Some(field);
         self
     }
+    const fn needed_with(mut self, field: &'static str) -> Self {
+        self.needed_with = Some(field);
+        self
+    }
     const fn ask_if(mut self, field: &'static str, value: &'static str) -> Self {
         self.ask_if = Some((field, value));
         self.optional = true;
@@ -99,6 +107,7 @@ pub fn questions(kind: &str) -> &'static [Question] {
         q("secret_key", "Secret access key")
             .secret()
             .optional()
+            .needed_with("access_key")
             .credential(),
         q("path_style", "Path-style addressing (true/false)").default("false"),
         q("prefix", "Prefix inside the bucket").default(""),

@@ -32,6 +32,7 @@ fn resolve(
         need_storage: true,
         tryer: None,
         targets: &[],
+        listed: &[],
     };
     let a = Answers::resolve(inputs, &mut d);
     (a, d)
@@ -142,4 +143,29 @@ fn malformed_set_is_a_diagnostic() {
     let v = parse_sets(&["novalue".into(), "=x".into(), "a.b=1".into()], &mut d);
     assert_eq!(d.list.len(), 2);
     assert_eq!(v.len(), 1);
+}
+
+#[test]
+fn an_s3_access_key_given_makes_its_secret_key_a_missing_answer() {
+    let (_, d) = resolve(
+        &[
+            "storage.type=s3",
+            "storage.bucket=b",
+            "storage.access_key=ak",
+        ],
+        &[],
+        None,
+        None,
+    );
+    assert_eq!(d.list.len(), 1, "{:?}", d.list);
+    assert!(
+        d.list[0]
+            .message
+            .starts_with("storage.s3.secret_key (Secret access key): --set"),
+        "{}",
+        d.list[0].message
+    );
+    // Without an access key, the AWS environment gives both: nothing is missing.
+    let (_, d) = resolve(&["storage.type=s3", "storage.bucket=b"], &[], None, None);
+    assert!(d.is_empty(), "{:?}", d.list);
 }

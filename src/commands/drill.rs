@@ -243,25 +243,25 @@ fn unfinished(dir: &Path, id: &str) -> (String, String) {
 fn list(o: &Options) -> Result<i32, Failure> {
     let drills = past(&o.dir);
     if drills.is_empty() {
-        println!(
+        super::say!(
             "No drill yet in {} (run `setup standalone drill`).",
             drills_dir(&o.dir).display()
         );
         return Ok(0);
     }
-    println!(
+    super::say!(
         "{:<24} {:<17} {:<22} {:<16} {:<16} LEFT BEHIND",
         "DRILL", "RESULT", "STARTED (UTC)", "RTO CONFIG", "RTO FULL"
     );
     for (id, e) in drills {
         if e.is_null() {
             let (status, started) = unfinished(&o.dir, &id);
-            println!(
+            super::say!(
                 "{id:<24} {status:<17} {started:<22} {:<16} {:<16} not known: it wrote no evidence",
                 "-", "-"
             );
             if status == "killed/unfinished" {
-                println!(
+                super::say!(
                     "{:<24} (a drill still running looks the same; `setup standalone drill --clean` removes what a killed one left)",
                     ""
                 );
@@ -286,7 +286,7 @@ fn list(o: &Options) -> Result<i32, Failure> {
             J::String(s) => s.clone(),
             other => format!("{} item(s)", other.as_array().map_or(0, Vec::len)),
         };
-        println!(
+        super::say!(
             "{id:<24} {:<17} {:<22} {:<16} {:<16} {left}",
             e["status"].as_str().unwrap_or("?"),
             e["started_at"].as_str().unwrap_or(""),
@@ -295,7 +295,7 @@ fn list(o: &Options) -> Result<i32, Failure> {
         );
         let rpo = rpo_line(&e["rpo"]);
         if !rpo.is_empty() {
-            println!("{:<24} RPO: {rpo}", "");
+            super::say!("{:<24} RPO: {rpo}", "");
         }
     }
     Ok(0)

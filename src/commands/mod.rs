@@ -24,23 +24,51 @@ pub mod storage_test;
 pub mod validate;
 pub mod verify;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::failure::Failure;
 use crate::options::Options;
 use crate::storage::Storage;
 use crate::world::StorageWorld;
 
-/// Writes to stdout; a reader that went away (`setup inventory --list | head -1`) ends the command
-/// quietly, as it would any Unix tool, instead of a panic.
+/// Whether this command only reads and shows (a listing, a status, a `--check`): a reader of its
+/// output that went away (`setup standalone list | head -1`) may end it quietly, as it would any
+/// Unix tool. Any other command changes something, and carries on to its end.
+static SHOWS_ONLY: AtomicBool = AtomicBool::new(false);
+/// Standard output could not be written: a command that carries on writes nothing more to it.
+static OUTPUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Says that the command about to run only reads and shows (see [`emit`]).
+pub fn shows_only() {
+    SHOWS_ONLY.store(true, Ordering::SeqCst);
+}
+
+/// Writes to stdout, never panicking. When the output cannot be written (a pager or `head` closed
+/// it), a command that only shows ends there (quietly on a closed pipe, exit 1 on any other
+/// error); any other command carries on to its end and exits with its own code: a restore or a
+/// prune must never stop half-way because its reader went away.
 pub fn emit(text: &str) {
     use std::io::Write;
+    if OUTPUT_GONE.load(Ordering::SeqCst) {
+        return;
+    }
     let text = &crate::storage::printable(text);
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
+    let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) else {
+        return;
+    };
+    let closed = e.kind() == std::io::ErrorKind::BrokenPipe;
+    if SHOWS_ONLY.load(Ordering::SeqCst) {
+        if closed {
             std::process::exit(0);
         }
         eprintln!("cannot write to standard output: {e}");
         std::process::exit(1);
+    }
+    if !OUTPUT_GONE.swap(true, Ordering::SeqCst) {
+        eprintln!(
+            "warning: standard output cannot be written ({e}); carrying on to the end without it"
+        );
     }
 }
 

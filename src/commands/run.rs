@@ -369,13 +369,10 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         journal::write_private(p, &body)
             .map_err(|e| Failure::Other(format!("cannot write the report {}: {e}", p.display())))?;
     }
-    print!(
-        "{}",
-        crate::storage::printable(&shared.masker.mask(&report.text))
-    );
-    println!("Journal: {}", run_dir.join("journal.jsonl").display());
+    super::emit(&shared.masker.mask(&report.text));
+    super::say!("Journal: {}", run_dir.join("journal.jsonl").display());
     match &evidence {
-        Some(Ok(dir)) => println!(
+        Some(Ok(dir)) => super::say!(
             "Drill evidence: {} and {}",
             dir.join("report.html").display(),
             dir.join("report.json").display()

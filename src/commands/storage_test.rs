@@ -39,13 +39,13 @@ pub fn run(o: &Options, size_mb: u64, pause_after_mb: Option<u64>) -> Result<i32
         });
         let written = storage.put(&name, Box::new(rx)).await.map_err(|e| e.to_string())?;
         writer.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-        println!("put     {name}: {written} bytes in {:.2}s", t0.elapsed().as_secs_f64());
+        super::say!("put     {name}: {written} bytes in {:.2}s", t0.elapsed().as_secs_f64());
         let listed = storage.list("setup-storage-test-").await.map_err(|e| e.to_string())?;
         let found = listed.iter().find(|o| o.name == name).ok_or(format!("{name} was written but is not listed"))?;
         if found.size != size {
             return Err(format!("{name} is listed with {} bytes, not {size}", found.size));
         }
-        println!("list    {name}: {} bytes", found.size);
+        super::say!("list    {name}: {} bytes", found.size);
         let t1 = std::time::Instant::now();
         let mut r = storage.get(&name, None).await.map_err(|e| e.to_string())?;
         let mut h = sha2::Sha256::new();
@@ -69,9 +69,9 @@ pub fn run(o: &Options, size_mb: u64, pause_after_mb: Option<u64>) -> Result<i32
         if digest != expected || got != size {
             return Err(format!("read back {got} bytes with sha256 {digest}; wrote {size} bytes with sha256 {expected}"));
         }
-        println!("get     {name}: sha256 {digest} matches, {:.2}s", t1.elapsed().as_secs_f64());
+        super::say!("get     {name}: sha256 {digest} matches, {:.2}s", t1.elapsed().as_secs_f64());
         for note in storage.retries(None) {
-            println!("retry   {note}");
+            super::say!("retry   {note}");
         }
         let (start, end) = (size / 3, size / 3 + 4096.min(size));
         let mut part = Vec::new();
@@ -79,10 +79,10 @@ pub fn run(o: &Options, size_mb: u64, pause_after_mb: Option<u64>) -> Result<i32
         if part != content(start..end.min(size)) {
             return Err(format!("the ranged read {start}..{end} returned other bytes"));
         }
-        println!("range   {name}: bytes {start}..{end} match");
+        super::say!("range   {name}: bytes {start}..{end} match");
         storage.delete(&name).await.map_err(|e| e.to_string())?;
         match storage.stat(&name).await {
-            Err(e) if e.not_found => println!("delete  {name}: gone"),
+            Err(e) if e.not_found => super::say!("delete  {name}: gone"),
             Err(e) => return Err(e.to_string()),
             Ok(_) => return Err(format!("{name} is still there after delete")),
         }
@@ -90,7 +90,7 @@ pub fn run(o: &Options, size_mb: u64, pause_after_mb: Option<u64>) -> Result<i32
     });
     match result {
         Ok(()) => {
-            println!("{}: ok", storage.describe());
+            super::say!("{}: ok", storage.describe());
             Ok(0)
         }
         Err(e) => Err(Failure::Failed(format!(

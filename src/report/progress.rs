@@ -65,10 +65,17 @@ impl Progress {
             Mode::Bars { multi, .. } => {
                 let _ = multi.println(text);
             }
-            Mode::Lines => println!("{text}"),
+            Mode::Lines => out(format_args!("{text}")),
             Mode::Quiet => {}
         }
     }
+}
+
+/// One line on standard output. A reader that went away is no reason to stop a run (nor to panic,
+/// as `println!` would): the run goes on, and the journal keeps every line.
+fn out(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 fn elapsed(d: Duration) -> String {
@@ -110,7 +117,7 @@ impl Sink for Progress {
                         pb.enable_steady_tick(Duration::from_millis(120));
                         tasks.insert(*task, pb);
                     }
-                    Mode::Lines => println!("{t} {what:<8} {step} on {host}"),
+                    Mode::Lines => out(format_args!("{t} {what:<8} {step} on {host}")),
                     Mode::Quiet => {}
                 }
             }
@@ -178,7 +185,7 @@ impl Sink for Progress {
                         transfers.remove(task);
                     }
                 }
-                Mode::Lines if *done => println!("{t} transfer {host}: {bytes} bytes"),
+                Mode::Lines if *done => out(format_args!("{t} transfer {host}: {bytes} bytes")),
                 _ => {}
             },
             Event::Note { text, .. } | Event::Storage { text, .. } => self.line(text),

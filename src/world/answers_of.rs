@@ -1,6 +1,6 @@
 //! The answers of a run, from every source; at a terminal, the storage tried as they are given.
 
-use super::{Options, RestoreSpec, warn_world_readable};
+use super::{Options, RestoreSpec};
 use crate::answers::{self, Answers, Inputs, StorageSettings};
 use crate::diag::Diagnostics;
 use crate::docs;
@@ -28,8 +28,10 @@ pub(super) fn resolve_answers(
         .iter()
         .map(|t| (t.name.clone(), t.kind.clone()))
         .collect();
+    let listed = super::targets_of::every_listed(o, restore);
     let inputs = Inputs {
         targets: &named,
+        listed: &listed,
         sets: &sets,
         env: &env,
         file: answers_doc.as_ref().map(|(s, n)| (s, n)),
@@ -111,5 +113,43 @@ fn try_storage(o: &Options, a: &Answers) -> answers::Tried {
             storage.describe(),
             limit.as_secs()
         )),
+    }
+}
+
+/// A warning when the answers file holds secrets and anyone on the machine may read it.
+fn warn_world_readable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    // A secret answer given a value; a comment that names one is no secret.
+    let mut entries = Vec::new();
+    if let Ok(node) = crate::yaml::parse(&text) {
+        for (k, v) in node.as_map().unwrap_or_default() {
+            crate::docs::restore::flatten(&k.scalar_text().unwrap_or_default(), v, &mut entries);
+        }
+    }
+    let holds_secret = entries
+        .iter()
+        .any(|e| crate::answers::is_secret_key(&e.key) && !e.node.is_null() && e.value != "");
+    // Said once, however many times the answers are read.
+    static WARNED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let first = {
+        let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+        let new = !warned.iter().any(|p| p == path);
+        if new {
+            warned.push(path.to_path_buf());
+        }
+        new
+    };
+    if first && holds_secret && meta.permissions().mode() & 0o004 != 0 {
+        eprintln!(
+            "warning: {} holds secrets and is world-readable; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
     }
 }

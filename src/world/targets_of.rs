@@ -129,6 +129,29 @@ pub fn listed(o: &Options) -> Vec<TargetSpec> {
     targets_in(o, &restore, None, &mut diags)
 }
 
+/// Every storage target the folder's documents list, restore.yml's and backup.yml's, as (name,
+/// type), whichever the command uses: their answers (`storage.NAME.FIELD`) are known keys for every
+/// command. Mistakes in the lists are said where a list is used, not here.
+pub(super) fn every_listed(
+    o: &Options,
+    restore: &crate::docs::restore::RestoreSpec,
+) -> Vec<(String, String)> {
+    let mut own = Diagnostics::default();
+    // restore.yml is read by every command when it is there (`load_restore`).
+    let mut specs = restore.targets.clone();
+    if o.backup_file.wanted() {
+        let b = &o.backup_file;
+        if let Some((src, node)) = crate::docs::load(&b.path, &b.shown, &mut own) {
+            specs.extend(crate::docs::backup::parse(&src, &node, &mut own).targets);
+        }
+    }
+    specs
+        .into_iter()
+        .filter(|t| crate::answers::STORAGE_TYPES.contains(&t.kind.as_str()))
+        .map(|t| (t.name, t.kind))
+        .collect()
+}
+
 /// The targets to use: every one listed, or the one `--storage` names.
 pub fn chosen<'a>(
     o: &Options,

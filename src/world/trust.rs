@@ -24,7 +24,12 @@ pub fn trust_of(
     if let Some(message) = problem {
         let d = match answers.get("trusted_signers") {
             Some(a) => a.diag("trusted_signers", message, "this allowed_signers file"),
-            None => Diag::plain("trusted_signers", message),
+            // None given: a missing answer, listed with the others.
+            None => crate::answers::missing(
+                "trusted_signers",
+                "no trusted_signers is given, so no backup can be authenticated",
+            )
+            .help(crate::authentic::HOW_TO_TRUST),
         };
         diags.push(d);
     }

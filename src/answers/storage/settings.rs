@@ -248,10 +248,7 @@ impl Reader<'_> {
     fn need(&mut self, field: &str) -> String {
         let k = key(self.kind, field);
         self.get(field).unwrap_or_else(|| {
-            self.diags.push(
-                crate::diag::Diag::plain("missing_answers", format!("{k} is not set"))
-                    .help(format!("give it with --set {k}=…")),
-            );
+            self.diags.push(crate::answers::missing(&k, ""));
             String::new()
         })
     }
