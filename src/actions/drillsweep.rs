@@ -9,7 +9,8 @@ use super::drill::argv_ok;
 use crate::task::{Outcome, TaskCtx};
 
 /// The file a drill writes into each sandbox folder it makes, holding `marker_text(run)`: what
-/// tells a drill's folder from an operator's of a similar name.
+/// tells a drill's folder from an operator's of a similar name. `LIST_SANDBOXES` and `MAKE_SANDBOX`
+/// spell the name out too.
 pub(super) const MARKER: &str = ".setup-drill";
 
 /// What the marker of the drill `run` holds.
