@@ -193,13 +193,22 @@ fn ctrl_c_during_a_drill_cleans_up_and_says_so() {
 #[test]
 fn a_killed_drill_is_cleaned_by_drill_clean() {
     let bed = demo_site();
-    // What a drill killed with SIGKILL leaves: a sandbox folder and its staging.
+    // What a drill killed with SIGKILL leaves: a sandbox folder with its marker, and its staging.
     for p in [
         "target/director-1/etc/director.drill-20261130T000000Z-dead/director.conf",
         "target/analytics-1/var/lib/analytics.drill-20261130T000000Z-dead/x",
         "target/analytics-1/var/tmp/setup-drill/20261130T000000Z-dead/y",
     ] {
         bed.file(p, "left\n");
+    }
+    for dir in [
+        "target/director-1/etc/director.drill-20261130T000000Z-dead",
+        "target/analytics-1/var/lib/analytics.drill-20261130T000000Z-dead",
+    ] {
+        bed.file(
+            &format!("{dir}/.setup-drill"),
+            "setup drill 20261130T000000Z-dead\n",
+        );
     }
     let out = bed.run(&["standalone", "drill", "--clean"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -210,6 +219,76 @@ fn a_killed_drill_is_cleaned_by_drill_clean() {
         out.stdout
     );
     assert!(drills(&bed).is_empty(), "a clean-up is no drill");
+}
+
+/// Folders of the operator's beside the live ones whose names only look like a drill's: no run id,
+/// or a run id's shape but no drill's marker in it (or a marker naming another run).
+const OPERATORS: &[&str] = &[
+    "target/director-1/etc/director.drill-notes/notes.txt",
+    "target/analytics-1/var/lib/analytics.drill-2025-archive/2025-01-01.csv",
+    "target/director-1/etc/director.drill-20261130T000000Z-beef/kept.conf",
+    "target/analytics-1/var/lib/analytics.drill-20261130T000000Z-cafe/.setup-drill",
+];
+
+fn operators_folders(bed: &Bed) {
+    for p in OPERATORS {
+        bed.file(p, "setup drill 20261130T000000Z-dead\n");
+    }
+}
+
+fn operators_folders_are_there(bed: &Bed) {
+    for p in OPERATORS {
+        assert_eq!(
+            bed.read(p),
+            "setup drill 20261130T000000Z-dead\n",
+            "{p} is the operator's"
+        );
+    }
+}
+
+#[test]
+fn an_operators_folders_named_like_a_drills_survive_a_drill_and_drill_clean_and_are_not_left_behind()
+ {
+    let bed = demo_site();
+    operators_folders(&bed);
+    // A link in the live data at the marker's name: the copy's marker is written anew, not through it.
+    bed.file("outside.txt", "mine\n");
+    std::os::unix::fs::symlink(
+        bed.path("outside.txt"),
+        bed.path("target/analytics-1/var/lib/analytics/.setup-drill"),
+    )
+    .unwrap();
+    let out = bed.run(&["standalone", "drill", "--now", "2026-11-30T12:00:00Z"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    operators_folders_are_there(&bed);
+    assert_eq!(bed.read("outside.txt"), "mine\n");
+    let e = evidence(&drills(&bed)[0]);
+    assert_eq!(e["status"], "passed");
+    assert_eq!(e["left_behind"], "nothing", "{e}");
+    let out = bed.run(&["standalone", "drill", "--clean"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    operators_folders_are_there(&bed);
+    assert!(
+        out.stdout.contains("Checks: 2 passed, 0 failed"),
+        "{}",
+        out.stdout
+    );
+    // Nothing else is left: the drill's own sandboxes are gone.
+    let left: Vec<String> = sandboxes(&bed.path("target"))
+        .into_iter()
+        .filter(|e| {
+            ![
+                "-notes",
+                "-2025-archive",
+                "-beef",
+                "-cafe",
+                "analytics/.setup-drill ",
+            ]
+            .iter()
+            .any(|o| e.contains(o))
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// A DR director over SSH with a live database, and a configuration backup whose signed manifest
@@ -326,6 +405,10 @@ fn a_drill_over_ssh_checks_each_tables_rows_in_a_database_of_its_own() {
         "postgres",
         "CREATE DATABASE director_drill_20261130t000000z_dead",
     );
+    s.pg.sql(
+        "postgres",
+        "COMMENT ON DATABASE director_drill_20261130t000000z_dead IS 'setup drill 20261130T000000Z-dead'",
+    );
     let out = s.bed.run(&["standalone", "drill"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     s.live_is_untouched();
@@ -345,6 +428,64 @@ fn a_drill_over_ssh_checks_each_tables_rows_in_a_database_of_its_own() {
                 .unwrap()
                 .contains(&s.pg.password)
     );
+}
+
+#[test]
+fn the_sweep_drops_only_the_databases_a_drill_made() {
+    let s = pg_site(serde_json::json!({ "public.tenants": 2 }));
+    // The operator's: not a run id's shape; a run id's shape without the drill's comment; the
+    // drill's comment naming another run. A killed drill's: the shape and its comment.
+    for (name, comment) in [
+        ("director_drill_notes", Some("setup drill notes")),
+        ("director_drill_20261130t000000z_beef", None),
+        (
+            "director_drill_20261130t000000z_cafe",
+            Some("setup drill 20261130T000000Z-dead"),
+        ),
+        (
+            "director_drill_20261130t000000z_dead",
+            Some("setup drill 20261130T000000Z-dead"),
+        ),
+    ] {
+        s.pg.sql("postgres", &format!("CREATE DATABASE {name}"));
+        if let Some(c) = comment {
+            s.pg.sql("postgres", &format!("COMMENT ON DATABASE {name} IS '{c}'"));
+        }
+    }
+    let out = s.bed.run(&["standalone", "drill", "--clean"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("Checks: 1 passed, 0 failed"),
+        "{}",
+        out.stdout
+    );
+    let mut dbs: Vec<String> =
+        s.pg.databases()
+            .into_iter()
+            .filter(|d| d.contains("_drill_"))
+            .collect();
+    dbs.sort();
+    assert_eq!(
+        dbs,
+        [
+            "director_drill_20261130t000000z_beef",
+            "director_drill_20261130t000000z_cafe",
+            "director_drill_notes"
+        ],
+        "{}",
+        out.stdout
+    );
+    // A drill too leaves them, and does not call them left behind.
+    let out = s.bed.run(&["standalone", "drill"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let e = evidence(&drills(&s.bed)[0]);
+    assert_eq!(e["left_behind"], "nothing", "{e}");
+    let after: Vec<String> =
+        s.pg.databases()
+            .into_iter()
+            .filter(|d| d.contains("_drill_"))
+            .collect();
+    assert_eq!(after.len(), 3, "{after:?}");
 }
 
 #[test]

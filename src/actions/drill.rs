@@ -12,8 +12,13 @@
 //! - `check_site`: the site's check `name`: an `sql` query in the drill database or a `command`
 //!   on the host; exit 0 and, with `expect`, that output.
 //! - `check_http`: `url` answers 2xx within `timeout` seconds.
-//! - `check_left`: nothing of any drill is left: no path matching `paths` (shell patterns), and
-//!   with `database` no drill database.
+//! - `sandbox`: makes this run's sandbox folder `dir` afresh, with the drill's marker in it, and
+//!   with `copy_of` a copy of that folder's files (the live analytics data) in it.
+//! - `sweep`: removes the sandbox folders an earlier drill left beside each folder of `sandboxes`
+//!   (the live configuration and data folders): only those a drill made (`drill_made`).
+//! - `check_left`: nothing of any drill is left: no sandbox folder a drill made beside a folder of
+//!   `sandboxes`, no path matching `paths` (shell patterns), and with `database` no drill database
+//!   (`pgdrill`: only those a drill made).
 //!
 //! Site commands see the sandbox in SETUP_DRILL_CONFIG_DIR, SETUP_DRILL_DATA_DIR,
 //! SETUP_DRILL_DATABASE and SETUP_DRILL_RUN.
@@ -34,8 +39,10 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         Some("check_site") => site_check(ctx).await,
         Some("check_http") => http(ctx).await,
         Some("check_left") => left(ctx).await,
+        Some("sandbox") => super::drillsweep::sandbox(ctx).await,
+        Some("sweep") => super::drillsweep::sweep(ctx).await,
         other => Err(format!(
-            "unknown `do` {:?}: run, check_archive, check_files, check_tables, check_site, check_http or check_left",
+            "unknown `do` {:?}: run, check_archive, check_files, check_tables, check_site, check_http, check_left, sandbox or sweep",
             other.unwrap_or("")
         )),
     };
@@ -106,7 +113,7 @@ async fn shell(ctx: &TaskCtx<'_>, command: &str) -> Result<crate::transport::Exe
 }
 
 /// A command's output when it succeeded; `doing` and why when not.
-async fn argv_ok(
+pub(super) async fn argv_ok(
     ctx: &TaskCtx<'_>,
     argv: Vec<String>,
     doing: &str,
@@ -305,7 +312,8 @@ async fn left(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
     let mut argv: Vec<String> = ["sh", "-c", FIND_LEFT, "sh"].map(String::from).to_vec();
     argv.extend(patterns);
     let out = argv_ok(ctx, argv, "looking for what the drill left").await?;
-    let mut found: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    let mut found = super::drillsweep::drill_sandboxes(ctx).await?;
+    found.extend(out.stdout.lines().map(str::to_string));
     if ctx.arg("database").is_some_and(|d| !d.is_empty()) {
         let conn = Conn::new(ctx)?;
         found.extend(

@@ -5,6 +5,7 @@ mod backup;
 pub mod checks;
 pub mod command;
 mod drill;
+mod drillsweep;
 mod files;
 mod maintenance;
 mod pgdrill;

@@ -22,25 +22,74 @@ fn drill_pattern(database: &str) -> String {
 
 /// The drill's database of this run.
 pub(super) fn sandbox_name(conn: &Conn, run: &str) -> String {
-    derived(&conn.database, "drill", run)
+    sandbox_of(&conn.database, run)
 }
 
-/// The drill databases of `database` on the server, any run's.
+/// What a drill sets as the comment on the database it makes, and what tells it from an
+/// operator's database of a similar name.
+fn comment(run: &str) -> String {
+    format!("setup drill {run}")
+}
+
+/// Says on the drill database `name` of the drill `run` that a drill made it: the sweep drops only
+/// databases that carry this comment. Drops it again when that fails.
+pub(super) async fn mark(
+    ctx: &TaskCtx<'_>,
+    conn: &Conn,
+    name: &str,
+    run: &str,
+) -> Result<(), String> {
+    let note = format!(
+        "COMMENT ON DATABASE {} IS {}",
+        ident(name),
+        literal(&comment(run))
+    );
+    if let Err(e) = conn.run(ctx, conn.psql("postgres", &note)).await {
+        let drop = format!("DROP DATABASE IF EXISTS {}", ident(name));
+        let _ = conn.run(ctx, conn.psql("postgres", &drop)).await;
+        return Err(format!(
+            "marking {name} as the drill's database failed: {e}"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the database `name`, with the comment `comment`, is one a drill of `database` made: its
+/// comment names a run id, and its name is the one a drill of that run gives its database.
+fn drill_made(database: &str, name: &str, comment: Option<&str>) -> bool {
+    comment
+        .and_then(|c| c.strip_prefix("setup drill "))
+        .is_some_and(|run| super::drillsweep::is_run_id(run) && sandbox_of(database, run) == name)
+}
+
+fn sandbox_of(database: &str, run: &str) -> String {
+    derived(database, "drill", run)
+}
+
+/// The drill databases of `database` on the server, any run's: only those a drill made.
 pub(super) async fn leftovers(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Vec<String>, String> {
+    // One JSON array per line: a comment may hold any character.
     let sql = format!(
-        "SELECT datname FROM pg_database WHERE datname LIKE {} ORDER BY 1",
+        "SELECT json_build_array(datname, shobj_description(oid, 'pg_database')) FROM pg_database WHERE datname LIKE {} ORDER BY datname",
         literal(&drill_pattern(&conn.database))
     );
     let out = conn.run(ctx, conn.psql("postgres", &sql)).await?;
-    Ok(out
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
-        .collect())
+    let mut found = Vec::new();
+    for line in out.lines().filter(|l| !l.is_empty()) {
+        let row: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| format!("the server's list of databases cannot be read: {e}"))?;
+        if let Some(name) = row[0].as_str()
+            && drill_made(&conn.database, name, row[1].as_str())
+        {
+            found.push(name.to_string());
+        }
+    }
+    Ok(found)
 }
 
-/// `op: sweep_drills`: drops every drill database of this database (this run's, and any a killed
-/// drill left). The live database and those a restore keeps aside are never among them.
+/// `op: sweep_drills`: drops every drill database of this database a drill made (this run's, and
+/// any a killed drill left). The live database, those a restore keeps aside and an operator's
+/// database of a similar name (no run id's shape, or not the drill's comment) are never among them.
 pub async fn sweep(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     let found = leftovers(ctx, conn).await?;
     if found.is_empty() {
@@ -85,5 +134,28 @@ mod tests {
     fn the_pattern_finds_drill_databases_only() {
         assert_eq!(super::drill_pattern("director"), "director\\_drill\\_%");
         assert_eq!(super::drill_pattern("a_b%"), "a\\_b\\%\\_drill\\_%");
+    }
+
+    #[test]
+    fn only_a_database_a_drill_made_is_one() {
+        let made = |name: &str, comment: Option<&str>| super::drill_made("director", name, comment);
+        let run = "20261130T000000Z-dead";
+        assert!(made(
+            "director_drill_20261130t000000z_dead",
+            Some(&super::comment(run))
+        ));
+        assert!(!made("director_drill_20261130t000000z_dead", None));
+        assert!(!made("director_drill_20261130t000000z_dead", Some("notes")));
+        assert!(!made("director_drill_notes", Some("setup drill notes")));
+        // The comment names another run than the name does.
+        assert!(!made(
+            "director_drill_20261130t000000z_dead",
+            Some("setup drill 20261130T000000Z-beef")
+        ));
+        // A long database's name is cut as a drill cuts it.
+        let long = "d".repeat(60);
+        let name = super::sandbox_of(&long, run);
+        assert!(name.len() <= 63);
+        assert!(super::drill_made(&long, &name, Some(&super::comment(run))));
     }
 }

@@ -13,8 +13,9 @@
 //! - `op: check`: connects to the live database and counts its tables.
 //! - `op: probe`: read-only, for `--check`: connects to the server (its `postgres` database) with
 //!   the run's credentials and says whether the live database exists.
-//! - `op: load` with `sandbox: RUN` (a drill): loads into `<database>_drill_<run>` instead, which
-//!   `op: sweep_drills` drops again, with any an earlier drill left.
+//! - `op: load` with `sandbox: RUN` (a drill): loads into `<database>_drill_<run>` instead, with
+//!   the comment `setup drill RUN`, which `op: sweep_drills` drops again, with any an earlier drill
+//!   left (only those: a run id's shape and that comment).
 //! - `op: discard`: drops `<database>_setup_new` if a run stopped before switching it in (the
 //!   cleanup after a failure); the live database and those kept aside are not touched.
 //!
@@ -254,6 +255,9 @@ async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
         ),
     )
     .await?;
+    if let Some(run) = ctx.arg("sandbox").filter(|s| !s.is_empty()) {
+        super::pgdrill::mark(ctx, conn, &new, &run).await?;
+    }
     let role = format!("--role={owner}");
     let restore = conn.tool(
         "pg_restore",

@@ -65,7 +65,7 @@ async fn told(
 /// `unpack: { object, dest }`: `dest` is made afresh and receives the archive, which streams from
 /// storage through the controller: checksum and every entry checked on the way. Anything wrong and
 /// `dest` is removed again. `dest` should be a new folder beside the live one (same file system),
-/// for `install` to rename.
+/// for `install` to rename. `marker: true` (a drill's sandbox) writes the drill's marker into `dest`.
 pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");
@@ -121,8 +121,14 @@ async fn unpack_once(
     // written anew: never the stored bytes themselves. No owners, no setuid bits, no devices.
     let (checked, verdict) = super::retar::canonical(reader, false);
     let d = quote(&dest);
+    // A drill's sandbox holds its marker from the start (and again after the archive's files).
+    let marker = if ctx.args.get("marker").and_then(|v| v.as_bool()) == Some(true) {
+        format!("{}; ", super::drillsweep::write_marker(ctx, &dest))
+    } else {
+        String::new()
+    };
     let mut req = ctx.request(Program::Shell(format!(
-        "set -eu; rm -rf {d}; mkdir -p {d}; tar -xf - -C {d} --no-same-owner --no-same-permissions; cat > /dev/null"
+        "set -eu; rm -rf {d}; mkdir -p {d}; {marker}tar -xf - -C {d} --no-same-owner --no-same-permissions; cat > /dev/null; {marker}"
     )));
     req.stdin = Some(checked);
     let out = ctx.transport.exec(req).await;

@@ -22,7 +22,10 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
     ),
     ("service", Some(&["name", "state", "manager"])),
     ("maintenance", Some(&["state", "command", "off"])),
-    ("unpack", Some(&["object", "dest", "sha256", "verify"])),
+    (
+        "unpack",
+        Some(&["object", "dest", "sha256", "verify", "marker"]),
+    ),
     ("install", Some(&["from", "to", "merge"])),
     (
         "postgres",
@@ -54,6 +57,8 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
             "url",
             "timeout",
             "paths",
+            "sandboxes",
+            "copy_of",
             "sandbox_config",
             "sandbox_data",
             "database",
