@@ -15,14 +15,19 @@ use crate::report::summary::Collector;
 use crate::world::World;
 
 /// `--check` prints the plan; otherwise the plan runs.
-pub fn check_or_run(o: &Options, w: World) -> Result<i32, Failure> {
+pub fn check_or_run(o: &Options, mut w: World) -> Result<i32, Failure> {
     if o.check {
         return super::check::print(o, &w);
     }
-    if o.interactive && !o.yes && !super::before::confirmed(&w) {
-        return Err(Failure::Failed(
-            "not confirmed: nothing was run, and every host is as it was".into(),
-        ));
+    if o.interactive && !o.yes {
+        if !super::before::confirmed(&w) {
+            return Err(Failure::Failed(
+                "not confirmed: nothing was run, and every host is as it was".into(),
+            ));
+        }
+        // The run, and its RTO, start when the answer is given: the time the operator took to read
+        // the question is not the time the restore took.
+        w.run.started_at = chrono::Utc::now();
     }
     super::runtime().block_on(execute(o, w))
 }
