@@ -87,7 +87,7 @@ pub fn known_keys_with(targets: &[(String, String)]) -> Vec<String> {
     keys
 }
 
-fn is_secret_key(key: &str) -> bool {
+pub fn is_secret_key(key: &str) -> bool {
     OTHER_SECRETS.contains(&key) || storage::is_secret(key)
 }
 

@@ -26,6 +26,9 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                 Some("run_started") => {
                     row["started_at"] = v["at"].clone();
                     row["playbook"] = v["playbook"].clone();
+                    if v["resumed_from"].is_string() {
+                        row["resumed_from"] = v["resumed_from"].clone();
+                    }
                 }
                 Some("task_finished") => {
                     if v["rollback"] != true
@@ -66,6 +69,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         }
         rows.push(row);
     }
+    let rows = unfinished_by_resume(rows);
     if o.json {
         super::say!("{}", serde_json::to_string_pretty(&rows).expect("json"));
     } else if rows.is_empty() {
@@ -80,12 +84,16 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         );
         for r in rows {
             super::say!(
-                "{:<26} {:<12} {:>6} {:>6}  {}",
+                "{:<26} {:<12} {:>6} {:>6}  {}{}",
                 r["run_id"].as_str().unwrap_or(""),
                 r["status"].as_str().unwrap_or(""),
                 r["tasks"].as_u64().unwrap_or(0),
                 r["failed"].as_u64().unwrap_or(0),
-                r["started_at"].as_str().unwrap_or("")
+                r["started_at"].as_str().unwrap_or(""),
+                r["resumed_from"]
+                    .as_str()
+                    .map(|id| format!("  (resumed {id})"))
+                    .unwrap_or_default()
             );
             let left = r["left_changed"].as_array().cloned().unwrap_or_default();
             if !left.is_empty() {
@@ -117,4 +125,31 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         }
     }
     Ok(0)
+}
+
+/// The rows less the runs a resume finished: a run resumed by one that ended done (or that took
+/// back what it left, `rolled back`) is no longer pending, nor is any run that one resumed in turn.
+fn unfinished_by_resume(rows: Vec<J>) -> Vec<J> {
+    let resumed_from = |id: &str| {
+        rows.iter()
+            .find(|r| r["run_id"] == id)
+            .and_then(|r| r["resumed_from"].as_str().map(str::to_string))
+    };
+    let mut finished: Vec<String> = Vec::new();
+    for r in &rows {
+        if !matches!(r["status"].as_str(), Some("done" | "rolled back")) {
+            continue;
+        }
+        let mut next = r["resumed_from"].as_str().map(str::to_string);
+        while let Some(id) = next {
+            if finished.contains(&id) {
+                break;
+            }
+            next = resumed_from(&id);
+            finished.push(id);
+        }
+    }
+    rows.into_iter()
+        .filter(|r| !finished.iter().any(|f| r["run_id"] == f.as_str()))
+        .collect()
 }
