@@ -18,6 +18,8 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         let mut changed: Vec<(u64, String, String, Vec<String>)> = Vec::new();
         let mut undone: Vec<u64> = Vec::new();
         let mut rolling_back = false;
+        // What the run's keep steps left kept aside (the previous configurations and databases).
+        let mut kept: Vec<J> = Vec::new();
         for line in text.lines() {
             let Ok(v) = serde_json::from_str::<J>(line) else {
                 continue;
@@ -31,6 +33,9 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                     }
                 }
                 Some("task_finished") => {
+                    if let Some(k) = v["registered"]["kept_aside"].as_object() {
+                        kept.push(json!({"host": v["host"], "kept": k["kept"], "keep": k["keep"]}));
+                    }
                     if v["rollback"] != true
                         && let Some(u) = v["undo"].as_array().filter(|u| !u.is_empty())
                     {
@@ -57,6 +62,9 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                 _ => {}
             }
         }
+        if !kept.is_empty() {
+            row["kept_aside"] = J::Array(kept);
+        }
         // A run that never finished (killed outright) may have left changes on its hosts.
         if row["status"] == "unfinished" {
             let left: Vec<J> = changed
@@ -82,7 +90,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             "tasks",
             "failed"
         );
-        for r in rows {
+        for r in &rows {
             super::say!(
                 "{:<26} {:<12} {:>6} {:>6}  {}{}",
                 r["run_id"].as_str().unwrap_or(""),
@@ -119,6 +127,28 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                             .filter_map(J::as_str)
                             .collect::<Vec<_>>()
                             .join("; ")
+                    );
+                }
+            }
+        }
+        // What is kept aside now: as the newest run that looked says.
+        if let Some(r) = rows.iter().find(|r| r["kept_aside"].is_array()) {
+            super::say!(
+                "kept aside (the last restores' previous data; the answer keep_pre_restore), as of run {}:",
+                r["run_id"].as_str().unwrap_or("")
+            );
+            for k in r["kept_aside"].as_array().into_iter().flatten() {
+                let names: Vec<&str> = k["kept"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(J::as_str)
+                    .collect();
+                if !names.is_empty() {
+                    super::say!(
+                        "  on {}: {}",
+                        k["host"].as_str().unwrap_or(""),
+                        names.join(", ")
                     );
                 }
             }

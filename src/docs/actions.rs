@@ -24,6 +24,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
     ("maintenance", Some(&["state", "command", "off"])),
     ("unpack", Some(&["object", "dest", "sha256", "verify"])),
     ("install", Some(&["from", "to", "merge"])),
+    ("keep_last", Some(&["globs", "keep"])),
     (
         "postgres",
         Some(&[
@@ -38,6 +39,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
             "counts_to",
             "owner",
             "sandbox",
+            "keep",
         ]),
     ),
     (

@@ -52,6 +52,9 @@ pub struct Collected {
     pub restored: Vec<J>,
     /// Retries, storage targets passed over, targets that failed, in order.
     pub storage: Vec<String>,
+    /// What earlier restores kept aside that this run removed, and what stays, per host and step
+    /// (a `keep_last` or `postgres: { op: keep }` step's `kept_aside`).
+    pub kept_aside: Vec<J>,
 }
 
 /// A sink that keeps what the report needs.
@@ -89,6 +92,14 @@ impl Sink for Collector {
                 ) && !*rollback
                 {
                     c.sizes.insert(component.to_string(), bytes);
+                }
+                if let Some(k) = registered
+                    .as_ref()
+                    .map(|r| &r["kept_aside"])
+                    .filter(|k| k.is_object())
+                {
+                    c.kept_aside
+                        .push(json!({"host": host, "step": step, "removed": k["removed"], "kept": k["kept"], "keep": k["keep"]}));
                 }
                 if let Some(r) = registered
                     .as_ref()
@@ -377,6 +388,18 @@ pub fn build(
     for line in &c.storage {
         let _ = writeln!(text, "Storage: {line}");
     }
+    for k in &c.kept_aside {
+        let removed = k["removed"].as_array().into_iter().flatten();
+        let removed: Vec<&str> = removed.filter_map(J::as_str).collect();
+        if !removed.is_empty() {
+            let (host, keep) = (k["host"].as_str().unwrap_or(""), &k["keep"]);
+            let list = removed.join(", ");
+            let _ = writeln!(
+                text,
+                "Removed on {host} (older than the last {keep} kept aside): {list}"
+            );
+        }
+    }
     if let Some(g) = &c.gate
         && !quiet
     {
@@ -415,6 +438,7 @@ pub fn build(
         "unsigned_allowed": !unsigned.is_empty(),
         "checks": c.checks,
         "storage": c.storage,
+        "kept_aside": c.kept_aside,
     });
     Report { json, text }
 }
