@@ -152,7 +152,15 @@ impl Site {
         self.bed.file("run/hold-start-director", "");
         let mut child = self
             .bed
-            .command(&["standalone", "restore", "--force"])
+            .command(&[
+                "standalone",
+                "restore",
+                "--force",
+                "--set",
+                &format!("db_password={}", self.pg.password),
+                "--set",
+                "analytics.mode=weekly",
+            ])
             .stdout(std::fs::File::create(self.bed.path("killed-out.txt")).unwrap())
             .stderr(std::fs::File::create(self.bed.path("killed-err.txt")).unwrap())
             .spawn()
@@ -210,7 +218,7 @@ fn a_resume_after_sigkill_during_start_services_starts_and_checks_the_director()
     assert_eq!(out.code, 0, "{}", said(&out));
     assert!(
         out.stderr.contains(&format!(
-            "resuming run {killed} with the options it was started with: --force"
+            "resuming run {killed} with the options it was started with: --force --set analytics.mode=weekly"
         )),
         "{}",
         said(&out)
@@ -225,6 +233,16 @@ fn a_resume_after_sigkill_during_start_services_starts_and_checks_the_director()
         .collect();
     assert_eq!(started[0]["resumed_from"], killed.as_str(), "{started:?}");
     assert_eq!(started[0]["options"]["force"], true, "{started:?}");
+    // The killed run's `--set` answers are kept, but never a secret one.
+    assert_eq!(
+        started[0]["options"]["set"],
+        serde_json::json!(["analytics.mode=weekly"]),
+        "{started:?}"
+    );
+    for f in common::files_under(&s.bed.path(".setup")) {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(!text.contains(&s.pg.password), "{}", f.display());
+    }
     // The backup was not found "already restored": the run went on where the killed one stopped.
     assert_eq!(s.statuses(&resumed, "config_in_place"), ["skipped"]);
     assert_eq!(s.statuses(&resumed, "start_services"), ["changed"]);

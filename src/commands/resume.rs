@@ -16,7 +16,19 @@ pub(super) fn recorded_options(o: &Options, masker: &crate::secret::Masker) -> s
         .iter()
         .filter(|s| {
             let (key, value) = s.split_once('=').unwrap_or((s, ""));
-            !crate::answers::is_secret_key(key) && masker.mask(value) == value
+            // By its key, its value, or a name that says so: a secret is never written down.
+            let named = [
+                "password",
+                "secret",
+                "passphrase",
+                "token",
+                "key",
+                "sas",
+                "connection",
+            ]
+            .iter()
+            .any(|w| key.to_lowercase().contains(w));
+            !crate::answers::is_secret_key(key) && masker.mask(value) == value && !named
         })
         .collect();
     serde_json::json!({
