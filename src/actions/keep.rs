@@ -125,6 +125,15 @@ fn listing(globs: &[String]) -> Result<String, String> {
     Ok(script)
 }
 
+/// Whether `path` is `head` and then a run id (`20261123T024422Z-5b6a…`): only what a run named
+/// is ever counted, never a live folder a too wide pattern would also match.
+fn by_a_run(head: &str, path: &str) -> bool {
+    path.strip_prefix(head).is_some_and(|rest| {
+        let b = rest.as_bytes();
+        b.len() >= 16 && b[..8].iter().all(u8::is_ascii_digit) && b[8] == b'T' && b[15] == b'Z'
+    })
+}
+
 /// `keep_last: { globs, keep }`: of what restores kept aside on the host (each pattern, e.g.
 /// `/etc/director.pre-restore-*`, names one kind), the newest `keep` of each kind stay and the older
 /// ones are removed. Its data (`kept_aside`: removed, kept) feeds the run's summary and `status`.
@@ -155,12 +164,13 @@ pub async fn keep_last(ctx: &TaskCtx<'_>) -> Outcome {
         Err(e) => return Outcome::from_transport(&e),
     };
     let (mut removed, mut kept) = (Vec::new(), Vec::new());
-    for i in 0..globs.len() {
+    for (i, g) in globs.iter().enumerate() {
+        let head = g.split_once('*').map_or("", |(h, _)| h);
         let mut found: Vec<String> = out
             .stdout
             .lines()
             .filter_map(|l| l.split_once('\t'))
-            .filter(|(k, _)| k.parse::<usize>() == Ok(i))
+            .filter(|(k, p)| k.parse::<usize>() == Ok(i) && by_a_run(head, p))
             .map(|(_, p)| p.to_string())
             .collect();
         found.sort();
@@ -217,5 +227,27 @@ mod tests {
         let cut = derived(&long, "pre", "20261123T204002Z-9d68");
         assert_eq!(kept_aside(&long, "pre", &[cut.as_str()]), [cut]);
         assert_eq!(newest(vec!["a".into()], 2), (vec![], vec!["a".to_string()]));
+    }
+
+    #[test]
+    fn a_folder_counts_only_when_a_run_named_it() {
+        let head = "/etc/director.pre-restore-";
+        assert!(by_a_run(
+            head,
+            "/etc/director.pre-restore-20261123T024422Z-5b6a"
+        ));
+        assert!(by_a_run(
+            "/var/lib/setup/pre-restore/director-",
+            "/var/lib/setup/pre-restore/director-20261123T024422Z-5b6a.dump"
+        ));
+        assert!(!by_a_run("/etc/director", "/etc/director"));
+        assert!(!by_a_run(
+            "/etc/director",
+            "/etc/director.pre-restore-20261123T024422Z-5b6a"
+        ));
+        assert!(!by_a_run(head, "/etc/director.pre-restore-notes"));
+        assert!(listing(&["/etc/director.pre-restore-".into()]).is_err());
+        assert!(listing(&["/*".into()]).is_err());
+        assert!(listing(&["/etc/a*b*".into()]).is_err());
     }
 }
