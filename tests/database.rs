@@ -446,3 +446,36 @@ fn restores_keep_the_last_two_copies_aside_and_say_what_they_removed() {
     assert!(out.stderr.contains("keep_pre_restore"), "{}", out.stderr);
     assert_eq!(s.pg.databases(), before);
 }
+
+#[test]
+fn failed_restores_keep_the_last_two_failed_copies_aside() {
+    let s = site("true");
+    let mut last = String::new();
+    for _ in 0..3 {
+        s.bed.file("run/fail-start", "");
+        let out = s.bed.run(&["standalone", "restore", "--force"]);
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        last = out.stdout;
+    }
+    assert_eq!(s.live_rows(), "old-site");
+    let failed: Vec<String> =
+        s.pg.databases()
+            .into_iter()
+            .filter(|d| d.starts_with("director_failed_"))
+            .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(named(&s, "site/etc", "director.failed-").len(), 2);
+    let runs = named(&s, ".setup/runs", "");
+    let oldest = runs[0].to_lowercase().replace('-', "_");
+    assert!(
+        last.lines().any(|l| l.starts_with("Removed on ")
+            && l.contains(&format!("database director_failed_{oldest}"))),
+        "{last}"
+    );
+    assert!(
+        last.lines()
+            .any(|l| l.starts_with("Removed on ")
+                && l.contains(&format!("director.failed-{}", runs[0]))),
+        "{last}"
+    );
+}
