@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         },
         Command::Validate { playbook } => commands::validate::run(&o, playbook),
         Command::Run { playbook } => {
+            let o = commands::resume::resuming(o)?;
             let w = world::load(&o, PlaybookRef::File(playbook.clone()), false)?;
             commands::run::check_or_run(&o, w)
         }
@@ -100,6 +101,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             Operation::Prune => commands::prune::run(&o),
             op => {
                 let name = format!("standalone/{}.yml", format!("{op:?}").to_lowercase());
+                let o = commands::resume::resuming(o)?;
                 let w = world::load(&o, PlaybookRef::Builtin(name), *op == Operation::Restore)?;
                 let code = commands::run::check_or_run(&o, w)?;
                 // A successful backup is followed by the pruning its retention asks for.

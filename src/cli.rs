@@ -305,7 +305,8 @@ pub struct Common {
     /// Keep independent branches running after a failure.
     #[arg(long, global = true)]
     pub keep_going: bool,
-    /// Resume a run (default: the latest): skip tasks that succeeded with the same inputs.
+    /// Resume a run (default: the latest) with the options it was started with: skip tasks that
+    /// succeeded with the same inputs.
     #[arg(long, global = true, value_name = "RUN_ID", num_args = 0..=1, default_missing_value = "latest")]
     pub resume: Option<String>,
     /// The clock, for the weekly gate and drills (RFC 3339; an offset is converted to UTC).

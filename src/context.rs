@@ -72,11 +72,18 @@ impl<'a> Vars<'a> {
             .collect();
         let mut restore_value = restore.template_value();
         if let J::Object(r) = &mut restore_value {
-            for key in ["analytics.mode", "config_backup", "config_digest"] {
+            for key in [
+                "analytics.mode",
+                "config_backup",
+                "config_digest",
+                "keep_pre_restore",
+            ] {
                 if let Some(a) = answers.get(key) {
                     crate::docs::restore::insert_dotted(r, key, a.value.clone());
                 }
             }
+            // How many restores' previous data stay kept aside (the answer checks it is at least 1).
+            r.entry("keep_pre_restore").or_insert(J::from(2));
         }
         let mut common = Map::new();
         common.insert("restore".into(), restore_value);

@@ -345,3 +345,137 @@ fn check_probes_the_database_server_with_the_runs_credentials_and_changes_nothin
     assert!(out.stdout.contains("FAIL database"), "{}", out.stdout);
     assert!(!s.everything(&out).contains("Wrong-Probe-Password-1"));
 }
+
+/// The names in a folder of the site that start with `prefix`, sorted.
+fn named(s: &Site, dir: &str, prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(s.bed.path(dir))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn restores_keep_the_last_two_copies_aside_and_say_what_they_removed() {
+    let s = site("true");
+    let pre_dbs = |s: &Site| -> Vec<String> {
+        s.pg.databases()
+            .into_iter()
+            .filter(|d| d.starts_with("director_pre_"))
+            .collect()
+    };
+    let mut outs = Vec::new();
+    for force in [false, true, true] {
+        let mut args = vec!["standalone", "restore"];
+        if force {
+            args.push("--force");
+        }
+        let out = s.bed.run(&args);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        outs.push(out);
+    }
+    let folders = named(&s, "site/etc", "director.pre-restore-");
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    let dbs = pre_dbs(&s);
+    assert_eq!(dbs.len(), 2, "{dbs:?}");
+    let dumps = named(&s, "site/var/lib/setup/pre-restore", "director-");
+    assert_eq!(dumps.len(), 2, "{dumps:?}");
+    // The first restore's copies went, and the third run's summary names each.
+    let runs = named(&s, ".setup/runs", "");
+    let oldest = &runs[0];
+    let oldest_db = format!("director_pre_{}", oldest.to_lowercase().replace('-', "_"));
+    assert!(!dbs.contains(&oldest_db), "{dbs:?}");
+    assert!(!folders.iter().any(|f| f.ends_with(oldest.as_str())));
+    let third = &outs[2].stdout;
+    let removed: Vec<&str> = third
+        .lines()
+        .filter(|l| l.starts_with("Removed on "))
+        .collect();
+    assert!(
+        removed
+            .iter()
+            .any(|l| l.contains("(older than the last 2 kept aside)")
+                && l.contains(&format!("director.pre-restore-{oldest}"))
+                && l.contains(&format!("director-{oldest}.dump"))),
+        "{third}"
+    );
+    assert!(
+        removed
+            .iter()
+            .any(|l| l.contains(&format!("database {oldest_db}"))),
+        "{third}"
+    );
+    // The second run had nothing to remove, and said nothing of it.
+    assert!(
+        !outs[1].stdout.contains("Removed on "),
+        "{}",
+        outs[1].stdout
+    );
+    // status lists what is kept.
+    let status = s.bed.run(&["standalone", "status"]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    for kept in dbs.iter().chain(folders.iter()) {
+        assert!(
+            status.stdout.contains(kept.as_str()),
+            "{kept}: {}",
+            status.stdout
+        );
+    }
+    // The answer keep_pre_restore: one kept; an invalid one is refused before anything runs.
+    let out = s.bed.run(&[
+        "standalone",
+        "restore",
+        "--force",
+        "--set",
+        "keep_pre_restore=1",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(pre_dbs(&s).len(), 1);
+    assert_eq!(named(&s, "site/etc", "director.pre-restore-").len(), 1);
+    let before = s.pg.databases();
+    let out = s.bed.run(&[
+        "standalone",
+        "restore",
+        "--force",
+        "--set",
+        "keep_pre_restore=0",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("keep_pre_restore"), "{}", out.stderr);
+    assert_eq!(s.pg.databases(), before);
+}
+
+#[test]
+fn failed_restores_keep_the_last_two_failed_copies_aside() {
+    let s = site("true");
+    let mut last = String::new();
+    for _ in 0..3 {
+        s.bed.file("run/fail-start", "");
+        let out = s.bed.run(&["standalone", "restore", "--force"]);
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        last = out.stdout;
+    }
+    assert_eq!(s.live_rows(), "old-site");
+    let failed: Vec<String> =
+        s.pg.databases()
+            .into_iter()
+            .filter(|d| d.starts_with("director_failed_"))
+            .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(named(&s, "site/etc", "director.failed-").len(), 2);
+    let runs = named(&s, ".setup/runs", "");
+    let oldest = runs[0].to_lowercase().replace('-', "_");
+    assert!(
+        last.lines().any(|l| l.starts_with("Removed on ")
+            && l.contains(&format!("database director_failed_{oldest}"))),
+        "{last}"
+    );
+    assert!(
+        last.lines()
+            .any(|l| l.starts_with("Removed on ")
+                && l.contains(&format!("director.failed-{}", runs[0]))),
+        "{last}"
+    );
+}

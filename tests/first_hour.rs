@@ -31,8 +31,6 @@ fn the_same_restore_again_is_already_restored_and_stops_nothing_unless_forced() 
     let marker = bed.read("target/director-1/etc/director/RESTORED-BY-SETUP");
     assert!(marker.contains("Digest: sha256 "), "{marker}");
     let copies = pre_restore_copies(&bed);
-    // The director is stopped only by a restore: mark its state, and see it stay.
-    bed.file("target/run/director.state", "running-untouched\n");
     let again = bed.run(&["standalone", "restore", "--now", NOW]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     assert!(
@@ -42,7 +40,21 @@ fn the_same_restore_again_is_already_restored_and_stops_nothing_unless_forced() 
         "{}",
         again.stdout
     );
-    assert_eq!(bed.read("target/run/director.state"), "running-untouched\n");
+    // The director is not stopped; it is found running, and checked.
+    let journal = common::journal(bed.dir.path());
+    let status = |step: &str| {
+        journal
+            .iter()
+            .find(|e| e["event"] == "task_finished" && e["step"] == step)
+            .map(|e| format!("{} {}", e["status"], e["message"]))
+            .unwrap_or_default()
+    };
+    assert!(status("stop_services").starts_with("\"skipped\""));
+    assert_eq!(
+        status("start_services"),
+        "\"ok\" \"director was already running\""
+    );
+    assert!(status("health_check").starts_with("\"ok\""));
     assert_eq!(pre_restore_copies(&bed), copies, "no new pre-restore copy");
     // --force restores it again.
     let forced = bed.run(&["standalone", "restore", "--now", NOW, "--force"]);

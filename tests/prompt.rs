@@ -326,6 +326,52 @@ fn a_run_asks_before_it_changes_the_live_site_and_no_leaves_it_as_it_was() {
     assert!(!screen.contains("Go on?"), "{screen}");
 }
 
+/// The time the operator takes over "Go on?" is not the restore's: the run's clock, and its RTO,
+/// start when the answer is given.
+#[test]
+fn the_rto_starts_when_go_on_is_answered() {
+    let bed = demo();
+    // The configuration alone: a restore far shorter than the wait.
+    let restore = bed
+        .read("restore.yml")
+        .replace("components: [config, analytics]", "components: [config]");
+    bed.file("restore.yml", &restore);
+    // Seen, then four seconds of reading the question (the time noted just before the answer),
+    // then yes.
+    let mark = bed.path("answered");
+    let script = serde_json::json!([
+        [
+            "Go on?",
+            "",
+            format!(
+                "sleep 4; date -u +%Y-%m-%dT%H:%M:%S.%NZ > '{}'",
+                mark.display()
+            )
+        ],
+        ["Go on?", "y"]
+    ]);
+    let args = [
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-23T03:00:00Z",
+        "--report",
+        "report.json",
+    ];
+    let (code, screen) = drive(&bed, &script, &args);
+    assert_eq!(code, 0, "{screen}");
+    let report: serde_json::Value = serde_json::from_str(&bed.read("report.json")).unwrap();
+    let rto = report["rto_seconds"].as_f64().expect("an RTO");
+    assert!(rto < 2.5, "the wait at the question counted: RTO {rto}s");
+    let time = |t: &str| chrono::DateTime::parse_from_rfc3339(t.trim()).unwrap();
+    let answered = time(&bed.read("answered"));
+    let started = time(report["started_at"].as_str().unwrap());
+    assert!(
+        started >= answered,
+        "the run's clock started at {started}, before the answer at {answered}"
+    );
+}
+
 #[test]
 fn two_ctrl_c_at_a_terminal_during_a_wait_are_both_acknowledged_and_the_rollback_runs_to_its_end() {
     let bed = demo();

@@ -7,6 +7,7 @@ pub mod command;
 mod drill;
 mod drillsweep;
 mod files;
+mod keep;
 mod maintenance;
 mod pgdrill;
 mod pgscreen;
@@ -30,6 +31,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         "upload" => backup::upload(ctx).await,
         "unpack" => unpack::unpack(ctx).await,
         "install" => unpack::install(ctx).await,
+        "keep_last" => keep::keep_last(ctx).await,
         "service" => service::run(ctx).await,
         "maintenance" => maintenance::run(ctx).await,
         "postgres" => postgres::run(ctx).await,
@@ -99,6 +101,11 @@ fn template_words(line: &str) -> Vec<String> {
 /// A short line saying what a task will do, for plans.
 pub fn preview(action: &str, args: &J) -> String {
     let s = |k: &str| args.get(k).and_then(J::as_str).unwrap_or("").to_string();
+    let text = |k: &str| match args.get(k) {
+        Some(J::String(v)) => v.clone(),
+        Some(J::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    };
     match (action, args) {
         ("shell", J::String(c)) => format!("$ {c}"),
         ("shell", _) => format!("$ {}", s("cmd")),
@@ -145,6 +152,17 @@ pub fn preview(action: &str, args: &J) -> String {
             },
             s("to")
         ),
+        ("keep_last", _) => format!(
+            "remove what older restores kept aside, beyond the last {} of each: {}",
+            text("keep"),
+            args.get("globs")
+                .and_then(J::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(J::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         ("service", _) => format!("service {} {}", s("name"), s("state")),
         ("maintenance", _) if s("command").trim().is_empty() => {
             format!("maintenance {}: no command for this host", s("state"))
@@ -162,6 +180,11 @@ pub fn preview(action: &str, args: &J) -> String {
                 s("database")
             ),
             "discard" => "drop the restored database if it was never switched in".into(),
+            "keep" => format!(
+                "drop the databases older restores kept aside (DB_pre_RUN, DB_failed_RUN) of {}, beyond the last {}",
+                s("database"),
+                text("keep")
+            ),
             op => format!("database {} {op}", s("database")),
         },
         ("wait_for", _) => format!(

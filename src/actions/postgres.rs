@@ -18,6 +18,8 @@
 //!   left (only those: a run id's shape and that comment).
 //! - `op: discard`: drops `<database>_setup_new` if a run stopped before switching it in (the
 //!   cleanup after a failure); the live database and those kept aside are not touched.
+//! - `op: keep` with `keep: N`: of the databases restores kept aside (`<database>_pre_<run>`,
+//!   `<database>_failed_<run>`), the newest N of each kind stay and the older ones are dropped.
 //!
 //! Connection: `database`, `user`, `host` (a name, an address or a socket folder), `port`. The
 //! password is the answer `db_password`, handed over in the environment, never on a command line.
@@ -176,6 +178,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         Some("dump") => dump(ctx, &conn).await,
         Some("switch") => return switch(ctx, &conn).await,
         Some("discard") => discard(ctx, &conn).await,
+        Some("keep") => super::keep::databases(ctx, &conn).await,
         Some("sweep_drills") => super::pgdrill::sweep(ctx, &conn).await,
         Some("check") => conn
             .tables(ctx, &conn.database)
@@ -203,7 +206,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
                 })
             }),
         other => Err(format!(
-            "unknown `op` {:?}: load, dump, switch, check, probe, discard or sweep_drills",
+            "unknown `op` {:?}: load, dump, switch, check, probe, discard, keep or sweep_drills",
             other.unwrap_or("")
         )),
     };

@@ -36,6 +36,7 @@ const OTHER_KEYS: &[&str] = &[
     "trusted_signers",
     "signing_key_passphrase",
     "metrics.textfile",
+    "keep_pre_restore",
     "notify.webhook.url",
     "notify.webhook.secret",
     "notify.webhook.on",
@@ -260,6 +261,7 @@ impl Answers {
             "kind of analytics snapshot",
             diags,
         );
+        ans.check_count("keep_pre_restore", diags);
         if !ans.values.contains_key("analytics.mode") {
             ans.values.insert(
                 "analytics.mode".into(),
@@ -281,6 +283,27 @@ impl Answers {
             prompt::ask_storage(&mut ans, inputs.interactive, inputs.tryer, None, diags);
         }
         ans
+    }
+
+    /// Checks an answer that counts something and keeps at least one (`keep_pre_restore`).
+    fn check_count(&self, key: &str, diags: &mut Diagnostics) {
+        let Some(a) = self.values.get(key) else {
+            return;
+        };
+        let v = a.text();
+        if v.trim().parse::<u32>().is_ok_and(|n| n >= 1) {
+            return;
+        }
+        diags.push(
+            a.diag(
+                "invalid_count",
+                format!("invalid count `{v}` for `{key}`"),
+                "not a whole number of at least 1",
+            )
+            .help(format!(
+                "give a whole number of at least 1, e.g. `{key}: 2` (the newest copy is the way back)"
+            )),
+        );
     }
 
     /// Checks a closed-choice answer; true when it is absent or valid.

@@ -251,14 +251,19 @@ fn list(o: &Options) -> Result<i32, Failure> {
     }
     super::say!(
         "{:<24} {:<17} {:<22} {:<16} {:<16} LEFT BEHIND",
-        "DRILL", "RESULT", "STARTED (UTC)", "RTO CONFIG", "RTO FULL"
+        "DRILL",
+        "RESULT",
+        "STARTED (UTC)",
+        "RTO CONFIG",
+        "RTO FULL"
     );
     for (id, e) in drills {
         if e.is_null() {
             let (status, started) = unfinished(&o.dir, &id);
             super::say!(
                 "{id:<24} {status:<17} {started:<22} {:<16} {:<16} not known: it wrote no evidence",
-                "-", "-"
+                "-",
+                "-"
             );
             if status == "killed/unfinished" {
                 super::say!(

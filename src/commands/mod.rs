@@ -17,6 +17,7 @@ pub mod notify;
 pub mod prepare;
 mod probe;
 pub mod prune;
+pub mod resume;
 pub mod run;
 pub mod schedule;
 pub mod status;

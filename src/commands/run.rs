@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::diag::Diag;
 use crate::exec::{self, Ending, Interrupt, lock};
 use crate::failure::Failure;
 use crate::options::Options;
@@ -15,60 +14,21 @@ use crate::report::summary::Collector;
 use crate::world::World;
 
 /// `--check` prints the plan; otherwise the plan runs.
-pub fn check_or_run(o: &Options, w: World) -> Result<i32, Failure> {
+pub fn check_or_run(o: &Options, mut w: World) -> Result<i32, Failure> {
     if o.check {
         return super::check::print(o, &w);
     }
-    if o.interactive && !o.yes && !super::before::confirmed(&w) {
-        return Err(Failure::Failed(
-            "not confirmed: nothing was run, and every host is as it was".into(),
-        ));
+    if o.interactive && !o.yes {
+        if !super::before::confirmed(&w) {
+            return Err(Failure::Failed(
+                "not confirmed: nothing was run, and every host is as it was".into(),
+            ));
+        }
+        // The run, and its RTO, start when the answer is given: the time the operator took to read
+        // the question is not the time the restore took.
+        w.run.started_at = chrono::Utc::now();
     }
     super::runtime().block_on(execute(o, w))
-}
-
-/// The journal of the run `--resume` names (the newest when none is named).
-fn resumed_journal(
-    o: &Options,
-    w: &World,
-) -> Result<Option<(String, std::path::PathBuf)>, Failure> {
-    let Some(wanted) = &o.resume else {
-        return Ok(None);
-    };
-    let id = if wanted == "latest" {
-        journal::list_runs(&w.dir).into_iter().next()
-    } else {
-        Some(wanted.clone())
-    };
-    let Some(id) = id else {
-        return Err(Failure::invalid(
-            Diag::plain("resume", "--resume: there is no earlier run to resume")
-                .help("run without --resume first"),
-        ));
-    };
-    let path = journal::runs_dir(&w.dir).join(&id).join("journal.jsonl");
-    Ok(Some((id, path)))
-}
-
-fn unreadable(id: &str, path: &std::path::Path, e: std::io::Error) -> Failure {
-    Failure::invalid(
-        Diag::plain(
-            "resume",
-            format!("--resume {id}: cannot read {}: {e}", path.display()),
-        )
-        .help("see `setup standalone status` for run ids"),
-    )
-}
-
-/// What the run named by `--resume` finished, to be skipped when its inputs are the same, and what
-/// it left to undo when it was killed while it rolled back.
-fn resumed(o: &Options, w: &World) -> Result<(journal::Done, Vec<journal::PendingUndo>), Failure> {
-    let Some((id, path)) = resumed_journal(o, w)? else {
-        return Ok(Default::default());
-    };
-    let done = journal::read_done(&path).map_err(|e| unreadable(&id, &path, e))?;
-    let pending = journal::pending_undo(&path).map_err(|e| unreadable(&id, &path, e))?;
-    Ok((done, pending))
 }
 
 /// Every host the plan may touch, rollback and cleanup included, in inventory order.
@@ -149,7 +109,7 @@ async fn recover(
 
 async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     let settled = super::before::settle(&mut w).await?;
-    let (resume, pending_undo) = resumed(o, &w)?;
+    let (resume, pending_undo) = super::resume::resumed(o, &w)?;
     let events = Events::default();
     let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);
     let run_dir = journal::runs_dir(&w.dir).join(&w.run.id);
@@ -174,6 +134,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         at: w.run.started_at,
         clock: w.run.now,
         resumed_from: o.resume.clone(),
+        options: super::resume::recorded_options(o, &shared.masker),
     });
     // What storage said while the run was settled (a target that lacks the backup taken, say).
     for text in settled {
@@ -364,6 +325,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         status: status.into(),
         exit_code: code,
     });
+    let journal_broken = events.sync().err();
     events.finish();
     if let Some(p) = &o.report {
         journal::write_private(p, &body)
@@ -382,6 +344,11 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     }
     if let Some(warning) = &undelivered {
         eprintln!("warning: {}", shared.masker.mask(warning));
+    }
+    if let Some(e) = &journal_broken {
+        eprintln!(
+            "warning: {e}: `--resume` and `status` cannot rely on it; the report above is the run's record"
+        );
     }
     match ending {
         _ if rollback_failed => Err(Failure::Failed(format!(

@@ -18,6 +18,8 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         let mut changed: Vec<(u64, String, String, Vec<String>)> = Vec::new();
         let mut undone: Vec<u64> = Vec::new();
         let mut rolling_back = false;
+        // What the run's keep steps left kept aside (the previous configurations and databases).
+        let mut kept: Vec<J> = Vec::new();
         for line in text.lines() {
             let Ok(v) = serde_json::from_str::<J>(line) else {
                 continue;
@@ -26,8 +28,14 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                 Some("run_started") => {
                     row["started_at"] = v["at"].clone();
                     row["playbook"] = v["playbook"].clone();
+                    if v["resumed_from"].is_string() {
+                        row["resumed_from"] = v["resumed_from"].clone();
+                    }
                 }
                 Some("task_finished") => {
+                    if let Some(k) = v["registered"]["kept_aside"].as_object() {
+                        kept.push(json!({"host": v["host"], "kept": k["kept"], "keep": k["keep"]}));
+                    }
                     if v["rollback"] != true
                         && let Some(u) = v["undo"].as_array().filter(|u| !u.is_empty())
                     {
@@ -54,6 +62,9 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                 _ => {}
             }
         }
+        if !kept.is_empty() {
+            row["kept_aside"] = J::Array(kept);
+        }
         // A run that never finished (killed outright) may have left changes on its hosts.
         if row["status"] == "unfinished" {
             let left: Vec<J> = changed
@@ -66,6 +77,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         }
         rows.push(row);
     }
+    let rows = unfinished_by_resume(rows);
     if o.json {
         super::say!("{}", serde_json::to_string_pretty(&rows).expect("json"));
     } else if rows.is_empty() {
@@ -78,14 +90,18 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             "tasks",
             "failed"
         );
-        for r in rows {
+        for r in &rows {
             super::say!(
-                "{:<26} {:<12} {:>6} {:>6}  {}",
+                "{:<26} {:<12} {:>6} {:>6}  {}{}",
                 r["run_id"].as_str().unwrap_or(""),
                 r["status"].as_str().unwrap_or(""),
                 r["tasks"].as_u64().unwrap_or(0),
                 r["failed"].as_u64().unwrap_or(0),
-                r["started_at"].as_str().unwrap_or("")
+                r["started_at"].as_str().unwrap_or(""),
+                r["resumed_from"]
+                    .as_str()
+                    .map(|id| format!("  (resumed {id})"))
+                    .unwrap_or_default()
             );
             let left = r["left_changed"].as_array().cloned().unwrap_or_default();
             if !left.is_empty() {
@@ -115,6 +131,55 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                 }
             }
         }
+        // What is kept aside now: as the newest run that looked says.
+        if let Some(r) = rows.iter().find(|r| r["kept_aside"].is_array()) {
+            super::say!(
+                "kept aside (the last restores' previous data; the answer keep_pre_restore), as of run {}:",
+                r["run_id"].as_str().unwrap_or("")
+            );
+            for k in r["kept_aside"].as_array().into_iter().flatten() {
+                let names: Vec<&str> = k["kept"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(J::as_str)
+                    .collect();
+                if !names.is_empty() {
+                    super::say!(
+                        "  on {}: {}",
+                        k["host"].as_str().unwrap_or(""),
+                        names.join(", ")
+                    );
+                }
+            }
+        }
     }
     Ok(0)
+}
+
+/// The rows less the runs a resume finished: a run resumed by one that ended done (or that took
+/// back what it left, `rolled back`) is no longer pending, nor is any run that one resumed in turn.
+fn unfinished_by_resume(rows: Vec<J>) -> Vec<J> {
+    let resumed_from = |id: &str| {
+        rows.iter()
+            .find(|r| r["run_id"] == id)
+            .and_then(|r| r["resumed_from"].as_str().map(str::to_string))
+    };
+    let mut finished: Vec<String> = Vec::new();
+    for r in &rows {
+        if !matches!(r["status"].as_str(), Some("done" | "rolled back")) {
+            continue;
+        }
+        let mut next = r["resumed_from"].as_str().map(str::to_string);
+        while let Some(id) = next {
+            if finished.contains(&id) {
+                break;
+            }
+            next = resumed_from(&id);
+            finished.push(id);
+        }
+    }
+    rows.into_iter()
+        .filter(|r| !finished.iter().any(|f| r["run_id"] == f.as_str()))
+        .collect()
 }

@@ -27,6 +27,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
         Some(&["object", "dest", "sha256", "verify", "marker"]),
     ),
     ("install", Some(&["from", "to", "merge"])),
+    ("keep_last", Some(&["globs", "keep"])),
     (
         "postgres",
         Some(&[
@@ -41,6 +42,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
             "counts_to",
             "owner",
             "sandbox",
+            "keep",
         ]),
     ),
     (

@@ -271,12 +271,17 @@ pub(super) async fn run_task(
         && *prev == hash
     {
         started(&hash);
-        let mut o = Outcome::ok("done in the resumed run; skipped");
+        let mut o = Outcome::ok(crate::report::journal::RESUMED_SKIP);
         o.status = Status::Skipped;
         o.data = reg.clone().unwrap_or(J::Null);
         return finish(o, hash, started_at, Vec::new());
     }
     if step.destructive {
+        // The undo of every change so far is on disk before anything else is changed: a journal
+        // that cannot be written stops the run here, before this step touches anything.
+        if !rollback && let Err(e) = shared.events.sync() {
+            return fail(format!("{e}; nothing of this step was started"));
+        }
         shared.destructive_started.store(true, Ordering::SeqCst);
     }
     started(&hash);

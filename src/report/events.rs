@@ -33,6 +33,9 @@ pub enum Event {
         /// The run's clock at its start: `--now` when given, else `at`. Ages (the RPO) count from it.
         clock: DateTime<Utc>,
         resumed_from: Option<String>,
+        /// The options the run was started with that decide what it does (`--force`, `--only`,
+        /// `--now`, the `--set` answers that are not secrets...): a `--resume` of it runs with them.
+        options: J,
     },
     TaskStarted {
         task: usize,
@@ -143,6 +146,11 @@ pub enum Event {
 pub trait Sink: Send {
     fn event(&mut self, e: &Event);
     fn finish(&mut self) {}
+    /// Everything received so far is safely stored, or why not. Only a sink that a later run
+    /// relies on (the journal) can fail.
+    fn sync(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Fans events out to every sink, in order.
@@ -159,6 +167,13 @@ impl Events {
         for s in self.sinks.lock().expect("sinks").iter_mut() {
             s.event(&e);
         }
+    }
+    /// Every sink's events so far safely stored (the journal on disk), or the first reason why not.
+    pub fn sync(&self) -> Result<(), String> {
+        for s in self.sinks.lock().expect("sinks").iter_mut() {
+            s.sync()?;
+        }
+        Ok(())
     }
     pub fn finish(&self) {
         for s in self.sinks.lock().expect("sinks").iter_mut() {

@@ -8,8 +8,13 @@ use serde_json::Value as J;
 
 use super::events::{Event, Sink, Status};
 
+/// The journal of one run. A line that cannot be written breaks it for good (a journal with a gap
+/// would mislead `--resume` and the undo): the run learns it from [`Sink::sync`] before its next
+/// destructive step, which then does not start.
 pub struct Journal {
     file: std::fs::File,
+    path: PathBuf,
+    broken: Option<String>,
 }
 
 /// Writes `text` to `path`, readable by its owner only (0600), whatever the umask.
@@ -40,24 +45,75 @@ impl Journal {
             .append(true)
             .mode(0o600)
             .open(dir.join("journal.jsonl"))?;
-        Ok(Journal { file })
+        Ok(Journal {
+            file,
+            path: dir.join("journal.jsonl"),
+            broken: None,
+        })
     }
+
+    fn broken_by(&mut self, e: std::io::Error) {
+        self.broken.get_or_insert_with(|| {
+            format!("the journal {} cannot be written: {e}", self.path.display())
+        });
+    }
+}
+
+/// A line that records how to take a change back: on disk before anything else runs, so that a
+/// run killed after it can still be undone by `--resume`.
+fn records_undo(e: &Event) -> bool {
+    matches!(e, Event::TaskFinished { undo_programs, .. } if !undo_programs.is_empty())
 }
 
 impl Sink for Journal {
     fn event(&mut self, e: &Event) {
-        if matches!(e, Event::Transfer { done: false, .. }) {
+        if matches!(e, Event::Transfer { done: false, .. }) || self.broken.is_some() {
             return;
         }
-        if let Ok(line) = serde_json::to_string(e) {
-            let _ = writeln!(self.file, "{line}");
-            let _ = self.file.flush();
+        let Ok(line) = serde_json::to_string(e) else {
+            return;
+        };
+        let written = self
+            .file
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| self.file.flush())
+            .and_then(|()| {
+                if records_undo(e) {
+                    self.file.sync_data()
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(err) = written {
+            self.broken_by(err);
         }
     }
+    fn sync(&mut self) -> Result<(), String> {
+        if self.broken.is_none()
+            && let Err(e) = self.file.sync_data()
+        {
+            self.broken_by(e);
+        }
+        self.broken.clone().map_or(Ok(()), Err)
+    }
     fn finish(&mut self) {
-        let _ = self.file.sync_all();
+        let _ = self.sync();
     }
 }
+
+/// The options the run in `path` was started with (its start event's `options`), if it recorded
+/// them.
+pub fn started_options(path: &Path) -> std::io::Result<Option<J>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<J>(l).ok())
+        .find(|v| v["event"] == "run_started")
+        .and_then(|v| v.get("options").filter(|o| o.is_object()).cloned()))
+}
+
+/// The message of a task skipped because the run it resumes had done it.
+pub const RESUMED_SKIP: &str = "done in the resumed run; skipped";
 
 /// What a previous run finished successfully: (step, host) → (input hash, registered value).
 pub type Done = HashMap<(String, String), (String, Option<J>)>;
@@ -90,7 +146,10 @@ pub fn read_done(path: &Path) -> std::io::Result<Done> {
             v["step"].as_str().unwrap_or("").to_string(),
             v["host"].as_str().unwrap_or("").to_string(),
         );
-        if status.is_some_and(|s| matches!(s, Status::Ok | Status::Changed)) {
+        // A task the run skipped as done by the run it resumed is done too: a resume of a resumed
+        // run does not redo it.
+        let carried = status == Some(Status::Skipped) && v["message"] == RESUMED_SKIP;
+        if carried || status.is_some_and(|s| matches!(s, Status::Ok | Status::Changed)) {
             let reg = v.get("registered").filter(|r| !r.is_null()).cloned();
             done.insert(
                 key,

@@ -55,6 +55,9 @@ pub struct Collected {
     pub restored: Vec<J>,
     /// Retries, storage targets passed over, targets that failed, in order.
     pub storage: Vec<String>,
+    /// What earlier restores kept aside that this run removed, and what stays, per host and step
+    /// (a `keep_last` or `postgres: { op: keep }` step's `kept_aside`).
+    pub kept_aside: Vec<J>,
 }
 
 /// What a run's RTO measures.
@@ -105,6 +108,14 @@ impl Sink for Collector {
                 ) && !*rollback
                 {
                     c.sizes.insert(component.to_string(), bytes);
+                }
+                if let Some(k) = registered
+                    .as_ref()
+                    .map(|r| &r["kept_aside"])
+                    .filter(|k| k.is_object())
+                {
+                    c.kept_aside
+                        .push(json!({"host": host, "step": step, "removed": k["removed"], "kept": k["kept"], "keep": k["keep"]}));
                 }
                 // What one task unpacked, or each item of a loop (each day of the analytics).
                 let unpacked = registered.iter().flat_map(|r| {
@@ -400,6 +411,18 @@ pub fn build(
     for line in &c.storage {
         let _ = writeln!(text, "Storage: {line}");
     }
+    for k in &c.kept_aside {
+        let removed = k["removed"].as_array().into_iter().flatten();
+        let removed: Vec<&str> = removed.filter_map(J::as_str).collect();
+        if !removed.is_empty() {
+            let (host, keep) = (k["host"].as_str().unwrap_or(""), &k["keep"]);
+            let list = removed.join(", ");
+            let _ = writeln!(
+                text,
+                "Removed on {host} (older than the last {keep} kept aside): {list}"
+            );
+        }
+    }
     if let Some(d) = &c.drill {
         let _ = writeln!(text, "Drill: {}", super::drill::verdict_line(d));
     }
@@ -442,6 +465,7 @@ pub fn build(
         "checks": c.checks,
         "storage": c.storage,
         "drill": c.drill,
+        "kept_aside": c.kept_aside,
     });
     Report { json, text }
 }
