@@ -5,6 +5,8 @@
 //! the last drill), backups (list, verify, restore behind the typed name of the site), jobs (live
 //! progress over SSE, the summary at the end); storage and schedule are in `settings`.
 
+mod logout;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -97,7 +99,7 @@ pub fn router(s: Arc<Server>) -> Router {
         .route("/jobs/{id}", get(job))
         .route("/ui/jobs/{id}/events", get(api::events))
         .route("/ui/start", post(start))
-        .route("/ui/logout", post(logout))
+        .route("/ui/logout", post(logout::logout))
         .merge(super::settings::routes())
         .layer(axum::middleware::from_fn_with_state(s.clone(), signed_in));
     Router::new()
@@ -429,28 +431,4 @@ async fn start(
             &why,
         ),
     }
-}
-
-/// Signs out; like every form, only with the session's CSRF token.
-async fn logout(
-    State(s): State<Arc<Server>>,
-    Extension(sess): Extension<Session>,
-    headers: HeaderMap,
-    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let csrf = form.ok().and_then(|Form(mut f)| f.remove("csrf"));
-    if let Some(refused) = stale(&sess, csrf.as_deref().unwrap_or("")) {
-        return refused;
-    }
-    if let Some(id) = headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(';')
-                .find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
-        })
-    {
-        s.sessions.0.lock().expect("sessions").remove(id);
-    }
-    Redirect::to("/login").into_response()
 }
