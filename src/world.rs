@@ -252,6 +252,10 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
             "the age identity file that opens the encrypted backups",
         ));
     }
+    if matches!(&pref, PlaybookRef::Builtin(n) if n == "standalone/restore.yml") && restores_config
+    {
+        answers_of::need_db_password(&answers, &inventory, &mut diags);
+    }
     if let PlaybookRef::Builtin(name) = &pref
         && inventory.loaded()
     {

@@ -1138,11 +1138,13 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
     s.bed.file("dr-bare/answers.yml", &common::trust_answer());
     let out = s.run("dr-bare", &["restore", "--check", "--now", DR_NOW]);
     let said = format!("{}{}", out.stdout, out.stderr);
+    // `age_identity` is not among them: with `config_backup: latest` whether the backups are
+    // encrypted is known only from storage, which these answers cannot reach; it is asked for as
+    // soon as storage is read, before any host is touched.
     let missing = [
         "storage.s3main.secret_key",
         "storage.vault.password",
         "db_password",
-        "age_identity",
     ];
     let unnamed: Vec<&str> = missing
         .iter()

@@ -153,3 +153,33 @@ fn warn_world_readable(path: &std::path::Path) {
         );
     }
 }
+
+/// A director whose database is reached over the network (`db_host` an address or a name, not a
+/// socket folder) logs in with a password: listed with the other missing answers now, not once
+/// the database refuses the login. An empty answer says none is needed (a .pgpass, say).
+pub(super) fn need_db_password(
+    answers: &Answers,
+    inventory: &crate::docs::inventory::Inventory,
+    diags: &mut Diagnostics,
+) {
+    let network_db = |h: &crate::docs::inventory::Host| {
+        h.vars.contains_key("db_name")
+            && h.vars
+                .get("db_host")
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| !v.is_empty() && !v.starts_with('/'))
+    };
+    if answers.get("db_password").is_none()
+        && inventory
+            .resolve("director")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|h| inventory.host(h))
+            .any(network_db)
+    {
+        diags.push(crate::answers::missing(
+            "db_password",
+            "the director's database password: its db_host is reached over the network; an empty answer when none is needed",
+        ));
+    }
+}
