@@ -65,6 +65,14 @@ impl Seen {
         }
     }
 
+    /// The record of the site in `dir`, read but never written: a `--check` writes nothing.
+    pub fn read_only(dir: &Path) -> Seen {
+        Seen {
+            path: None,
+            ..Seen::load(dir)
+        }
+    }
+
     /// When this site first saw the manifest with this digest.
     pub fn first(&self, digest: &str) -> Option<DateTime<Utc>> {
         self.first.lock().expect("seen").get(digest).copied()

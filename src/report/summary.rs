@@ -466,6 +466,8 @@ pub fn build(
         "storage": c.storage,
         "drill": c.drill,
         "kept_aside": c.kept_aside,
+        // What stays in place: nothing of a run that did not complete (it rolled back).
+        "restored": if status == "done" { c.restored.clone() } else { Vec::new() },
     });
     Report { json, text }
 }

@@ -15,7 +15,17 @@ pub fn trust_of(
     required: bool,
     diags: &mut Diagnostics,
 ) -> crate::authentic::Trust {
-    let trust = crate::authentic::Trust::from_answers(answers, &o.dir, o.allow_unsigned);
+    let trust = crate::authentic::Trust::from_answers(answers, &o.dir, o.allow_unsigned).map(|t| {
+        if o.check {
+            // A `--check` writes nothing, not even the record of what it saw.
+            crate::authentic::Trust {
+                seen: std::sync::Arc::new(crate::authentic::Seen::read_only(&o.dir)),
+                ..t
+            }
+        } else {
+            t
+        }
+    });
     let problem = match &trust {
         Ok(t) if required => t.required().err(),
         Ok(_) => None,
