@@ -598,3 +598,28 @@ notify.email.to: ops@example.org
         broken_answers(&bed, &s, &jar, &answers, &log);
     }
 }
+
+#[test]
+fn without_a_random_source_the_server_refuses_to_start_rather_than_make_guessable_sessions() {
+    let bed = common::dc_demo_one_store();
+    // The server alone, in a mount namespace of its own where /dev/urandom gives nothing.
+    let out = Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount --bind /dev/null /dev/urandom && exec \"$0\" \"$@\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_setup"))
+        .args(["serve", "-C", "demo-dc", "--listen"])
+        .arg(format!("127.0.0.1:{}", common::served::free_port()))
+        .current_dir(bed.path(""))
+        .env("SETUP_SERVE_TOKEN", TOKEN)
+        .env("SETUP_LOCK_DIR", bed.path(".machine-lock"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("random source cannot be read"), "{said}");
+}

@@ -13,9 +13,8 @@
 //! - `op: check`: connects to the live database and counts its tables.
 //! - `op: probe`: read-only, for `--check`: connects to the server (its `postgres` database) with
 //!   the run's credentials and says whether the live database exists.
-//! - `op: load` with `sandbox: RUN` (a drill): loads into `<database>_drill_<run>` instead, with
-//!   the comment `setup drill RUN`, which `op: sweep_drills` drops again, with any an earlier drill
-//!   left (only those: a run id's shape and that comment).
+//! - `op: load` with `sandbox: RUN` (a drill): into `<database>_drill_<run>`, commented `setup drill
+//!   RUN`; `op: sweep_drills` drops it and any an earlier drill left (a run id's shape and comment).
 //! - `op: discard`: drops `<database>_setup_new` if a run stopped before switching it in (the
 //!   cleanup after a failure); the live database and those kept aside are not touched.
 //! - `op: keep` with `keep: N`: of the databases restores kept aside (`<database>_pre_<run>`,

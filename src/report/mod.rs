@@ -1,6 +1,7 @@
 //! Reporting: the run's events and their consumers — the journal, live progress and the summary and
 //! JSON report. The executor emits; nothing here runs a task.
 
+mod collect;
 pub mod drill;
 mod drill_page;
 pub mod events;
