@@ -700,3 +700,44 @@ fn copy_replaces_a_damaged_copy_on_the_target_and_verify_says_its_digest_is_wron
         out.stdout
     );
 }
+
+#[test]
+fn an_analytics_day_read_from_the_second_target_is_named_in_the_summary_and_the_report() {
+    let (s3, sftp) = (StorageBed::start("s3"), StorageBed::start("sftp"));
+    let bed = sites(&s3, &sftp);
+    let out = backup(&bed, "2026-11-29T02:00:00Z");
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let day = held(&s3)
+        .into_iter()
+        .find(|n| n.starts_with("analytics-") && n.ends_with(".tar.zst.age"))
+        .expect("the backup took an analytics snapshot");
+    // The first target (S3) loses the day; the second (SFTP) still holds it.
+    remove_from_s3(&s3, &day);
+    let rx = Receiver::start();
+    let hook = format!("notify.webhook.url={}", rx.url());
+    let out = dr(
+        &bed,
+        "restore",
+        &["--set", &hook, "--set", "notify.webhook.on=success"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let said = format!("`{day}` is read from target offsite (not on primary)");
+    assert!(
+        out.stdout.contains("Storage: analytics-1: ") && out.stdout.contains(&said),
+        "{}",
+        out.stdout
+    );
+    let report = report_of(&bed, &out);
+    assert!(
+        report["storage"].to_string().contains(&said),
+        "{}",
+        report["storage"]
+    );
+    let bodies = rx.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(
+        bodies[0]["storage"].to_string().contains(&said),
+        "{}",
+        bodies[0]
+    );
+}

@@ -606,3 +606,67 @@ fn sigterm_rolls_back_and_releases_the_locks_and_a_second_one_kills_every_child(
         "run_finished"
     );
 }
+
+#[test]
+fn a_restore_that_fails_after_recording_its_days_puts_the_gate_state_back() {
+    let bed = demo();
+    let state = "target/analytics-1/var/lib/setup/analytics-state.json";
+    let first = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-11T12:00:00Z",
+        "--only",
+        "analytics",
+    ]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let before = std::fs::read(bed.path(state)).unwrap();
+    assert!(!before.is_empty());
+    // The director fails to start once, and only after the analytics host has recorded the week
+    // of 9 to 15 November (or after 30 s): the run then fails with that week recorded.
+    let ctl = bed.read("bin/democtl").replace(
+        "  start|restart|reload)",
+        &format!(
+            "  start|restart|reload) if [ \"$name\" = director ] && [ -f target/fail-start ]; then \
+             i=0; while ! grep -q 2026-11-15 {state} && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; \
+             rm target/fail-start; echo 'cannot start: port 8443 in use' >&2; exit 1; fi;"
+        ),
+    );
+    bed.file("bin/democtl", &ctl)
+        .file("target/fail-start", "")
+        .file("target/run/director.state", "running\n");
+    let out = bed.run(&["standalone", "restore", "--now", "2026-11-18T12:00:00Z"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        journal(bed.dir.path())
+            .iter()
+            .any(|e| e["event"] == "task_finished"
+                && e["step"] == "record_analytics"
+                && e["status"] == "changed"),
+        "the week was recorded before the failure: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("undone: record_analytics on analytics-1"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read(bed.path(state)).unwrap(),
+        before,
+        "the state file is as it was before the failed run, byte for byte"
+    );
+    // The next run restores the week the failed one did not.
+    let again = bed.run(&["standalone", "restore", "--now", "2026-11-18T12:00:00Z"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("analytics-2026-11-15.tar: selected: Sunday of complete week 2026-W46"),
+        "{}",
+        again.stdout
+    );
+    let after: serde_json::Value = serde_json::from_str(&bed.read(state)).unwrap();
+    assert_eq!(after["through"], "2026-11-15", "{after}");
+}

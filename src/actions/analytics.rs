@@ -5,7 +5,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::gate::{self, Input, Mode, Pattern, Selected, State};
 use crate::report::events::Event;
-use crate::task::{Outcome, TaskCtx};
+use crate::task::{Outcome, TaskCtx, Undo};
+use crate::transport::{Program, quote};
 
 const DEFAULT_STATE: &str = "/var/lib/setup/analytics-state.json";
 
@@ -214,6 +215,39 @@ pub async fn record(ctx: &TaskCtx<'_>) -> Outcome {
     if next == state {
         return Outcome::ok(format!("{} already recorded", snap.name));
     }
+    // The state as it was before this run is kept beside it, once per run, so a rollback (or the
+    // `--resume` of a killed run) puts it back byte for byte: a failed run records nothing.
+    let run = &ctx.shared.run.id;
+    let (s, a) = (
+        quote(&state_file),
+        quote(&format!("{state_file}.pre-restore-{run}")),
+    );
+    let keep = format!(
+        "set -eu; s={s}; a={a}; if [ -e \"$s\" ] && [ ! -e \"$a\" ]; then cp -p \"$s\" \"$a\"; fi; \
+         if [ -e \"$s\" ]; then echo present; else echo absent; fi"
+    );
+    let before = match ctx.transport.exec(ctx.request(Program::Shell(keep))).await {
+        Ok(out) if out.success() => out.stdout.trim().to_string(),
+        Ok(out) => return Outcome::from_exec(&out),
+        Err(e) => return Outcome::from_transport(&e),
+    };
+    // Undone newest first: the first undo moves the kept state back; when there was no state
+    // before, the record that made it removes it.
+    let undo = Undo {
+        program: Program::Shell(if before == "absent" {
+            format!(
+                "set -eu; s={s}; a={a}; if [ -e \"$a\" ]; then mv \"$a\" \"$s\"; else rm -f \"$s\"; fi"
+            )
+        } else {
+            format!("set -eu; s={s}; a={a}; if [ -e \"$a\" ]; then mv \"$a\" \"$s\"; fi")
+        }),
+        describe: if before == "absent" {
+            format!("removed {state_file}, which this run made")
+        } else {
+            format!("put the previous {state_file} back")
+        },
+        env: Vec::new(),
+    };
     let body = serde_json::to_vec_pretty(&next).unwrap_or_default();
     // `put` writes a temporary file and renames it: the state changes atomically or not at all.
     match ctx
@@ -227,7 +261,8 @@ pub async fn record(ctx: &TaskCtx<'_>) -> Outcome {
         .await
     {
         Ok(_) => Outcome::changed(format!("restored through {} ({})", snap.date, snap.week))
-            .with_data(json!({"through": next.through})),
+            .with_data(json!({"through": next.through}))
+            .with_undo(undo),
         Err(e) => Outcome::failed(e.to_string()),
     }
 }

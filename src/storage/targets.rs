@@ -102,12 +102,14 @@ impl Targets {
             match op(s.as_ref()).await {
                 Ok(v) => {
                     let before = self.pins.lock().expect("pins").insert(b.to_string(), i);
-                    if b == name && !passed.is_empty() {
+                    // Said whichever of the backup's files is read first (the gate reads its
+                    // manifest before the backup itself is downloaded from the same target).
+                    if !passed.is_empty() {
                         self.note(
                             name,
                             format!(
                                 "`{}` is read from target {t} ({})",
-                                super::shown(name),
+                                super::shown(b),
                                 passed.join("; ")
                             ),
                         );

@@ -119,6 +119,23 @@ async fn a_missing_or_refused_copy_is_read_from_the_next_target_and_said() {
 }
 
 #[tokio::test]
+async fn a_backup_whose_manifest_is_read_first_from_the_next_target_is_said_once() {
+    let root = tempfile::tempdir().unwrap();
+    let t = Targets::new(vec![folder(root.path(), "a"), folder(root.path(), "b")]);
+    std::fs::write(root.path().join("b/x.tar"), "sound").unwrap();
+    std::fs::write(root.path().join("b/x.tar.manifest.json"), "{}").unwrap();
+    // The manifest is read first (as the gate checks a snapshot), then the backup itself.
+    assert_eq!(read_all(&t, "x.tar.manifest.json").await, b"{}");
+    assert_eq!(read_all(&t, "x.tar").await, b"sound");
+    let notes = t.retries(Some("x.tar"));
+    assert_eq!(
+        notes,
+        ["`x.tar` is read from target b (not on a)"],
+        "{notes:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_copy_is_checked_whole_and_said_why_it_is_not_the_one() {
     use crate::storage::{CopyFault, check_copy};
     let root = tempfile::tempdir().unwrap();
