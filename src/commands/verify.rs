@@ -2,7 +2,8 @@
 //! against trusted_signers, downloaded to a scratch folder on the controller, its sha256 compared
 //! with the signed one (the sidecar's, for an unsigned backup with `--allow-unsigned`), decrypted and decompressed when its name
 //! says so, each archive entry checked as the restore checks it, the director's database dump
-//! listed with `pg_restore --list`. No host is contacted.
+//! listed with `pg_restore --list`. With more than one storage target, every target's copy is read
+//! whole and hashed: a bad or missing one is named per target and fails the run. No host is contacted.
 
 use serde_json::{Value as J, json};
 use tokio::io::AsyncWriteExt;
@@ -16,6 +17,8 @@ struct Verdict {
     name: String,
     ok: bool,
     detail: String,
+    /// With more than one storage target: each target whose copy is bad or missing, and why.
+    copies: Vec<(String, String)>,
 }
 
 pub fn run(o: &Options) -> Result<i32, Failure> {
@@ -68,9 +71,13 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         let mut out = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let file = scratch.join(format!("object-{i}"));
-            let mut v = verify(storage.as_ref(), name, &file, identity.as_deref(), &trust).await;
+            let (mut v, expected) =
+                verify(storage.as_ref(), name, &file, identity.as_deref(), &trust).await;
             v.detail = masker.mask(&v.detail);
             let _ = std::fs::remove_file(&file);
+            if let Some(want) = expected {
+                v.copies = copies(storage.as_ref(), name, &want).await;
+            }
             if !o.json {
                 super::say!(
                     "  {} {}: {}",
@@ -78,6 +85,9 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                     crate::storage::shown(name),
                     v.detail
                 );
+                for (target, why) in &v.copies {
+                    super::say!("  BAD on {target}: {}: {why}", crate::storage::shown(name));
+                }
             }
             out.push(v);
         }
@@ -86,13 +96,29 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     let _ = std::fs::remove_dir_all(&scratch);
     let verdicts = result?;
     let bad: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok).collect();
-    notify(o, &w, &bad, started);
+    let bad_copies: Vec<String> = verdicts
+        .iter()
+        .flat_map(|v| {
+            v.copies
+                .iter()
+                .map(|(t, _)| format!("{} on {t}", crate::storage::shown(&v.name)))
+        })
+        .collect();
+    let failed = !bad.is_empty() || !bad_copies.is_empty();
+    notify(o, &w, &verdicts, started);
     // Retries, and storage targets passed over for another.
     let storage_said = storage.retries(None);
     if o.json {
         let rows: Vec<J> = verdicts
             .iter()
-            .map(|v| json!({"name": v.name, "ok": v.ok, "detail": v.detail}))
+            .map(|v| {
+                let copies: Vec<J> = v
+                    .copies
+                    .iter()
+                    .map(|(t, why)| json!({"target": t, "detail": why}))
+                    .collect();
+                json!({"name": v.name, "ok": v.ok, "detail": v.detail, "bad_copies": copies})
+            })
             .collect();
         super::say!(
             "{}",
@@ -101,10 +127,18 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             )
             .expect("json")
         );
-        return Ok(if bad.is_empty() { 0 } else { 1 });
+        return Ok(if failed { 1 } else { 0 });
     }
     for line in &storage_said {
         super::say!("Storage: {line}");
+    }
+    if !bad_copies.is_empty() {
+        super::say!(
+            "{}: {} copy(ies) on a target are bad or missing: {}",
+            storage.describe(),
+            bad_copies.len(),
+            bad_copies.join(", ")
+        );
     }
     if bad.is_empty() {
         super::say!(
@@ -124,15 +158,15 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                 .join(", ")
         );
     }
-    Ok(if bad.is_empty() { 0 } else { 1 })
+    Ok(if failed { 1 } else { 0 })
 }
 
 /// Tells the webhook (`notify.webhook.*`) how the verification went: each bad backup is a failed
-/// step named after it.
+/// step named after it, and so is each bad or missing copy on a target (`host` names the target).
 fn notify(
     o: &Options,
     w: &crate::world::StorageWorld,
-    bad: &[&Verdict],
+    verdicts: &[Verdict],
     started: chrono::DateTime<chrono::Utc>,
 ) {
     if crate::commands::notify::Webhook::from_answers(&w.answers).is_none() {
@@ -143,13 +177,25 @@ fn notify(
     let site = super::before::site_in(inventory.hosts.iter().map(|h| &h.vars));
     let stamp =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut tasks: Vec<J> = Vec::new();
+    for v in verdicts {
+        if !v.ok {
+            tasks.push(
+                json!({"step": "verify", "host": v.name, "status": "failed", "message": v.detail}),
+            );
+        }
+        for (target, why) in &v.copies {
+            tasks.push(json!({"step": "verify", "host": target, "status": "failed",
+                "message": format!("{}: {why}", crate::storage::shown(&v.name))}));
+        }
+    }
     let report = json!({
         "run_id": format!("verify-{}", started.format("%Y%m%dT%H%M%SZ")),
-        "status": if bad.is_empty() { "done" } else { "failed" },
-        "exit_code": if bad.is_empty() { 0 } else { 1 },
+        "status": if tasks.is_empty() { "done" } else { "failed" },
+        "exit_code": if tasks.is_empty() { 0 } else { 1 },
         "started_at": stamp(started),
         "finished_at": stamp(chrono::Utc::now()),
-        "tasks": bad.iter().map(|v| json!({"step": "verify", "host": v.name, "status": "failed", "message": v.detail})).collect::<Vec<_>>(),
+        "tasks": tasks,
     });
     let sent = super::runtime().block_on(crate::commands::notify::after_run(
         &w.answers, &w.dir, "verify", &site, &report, "", "",
@@ -168,25 +214,72 @@ fn trust(o: &Options, w: &crate::world::StorageWorld) -> Result<crate::authentic
 }
 
 /// Verifies one backup; with more than one storage target, a copy whose digest is not the one it
-/// must have, or that cannot be read whole, falls through to the next target that has one.
+/// must have, or that cannot be read whole, falls through to the next target that has one. Also
+/// the digest each copy must have, once that is known.
 async fn verify(
     storage: &dyn Storage,
     name: &str,
     file: &std::path::Path,
     identity: Option<&str>,
     trust: &crate::authentic::Trust,
-) -> Verdict {
+) -> (Verdict, Option<String>) {
     loop {
         let (v, expected) = verify_once(storage, name, file, identity, trust).await;
         if v.ok || storage.parts().is_empty() {
-            return v;
+            return (v, expected);
         }
-        let Some(want) = expected else { return v };
+        let Some(want) = expected.clone() else {
+            return (v, expected);
+        };
         match crate::storage::check_copy(storage, name, &want).await {
-            Err(fault) if storage.reject(name, fault.why()) => {}
-            _ => return v,
+            Err(fault) => {
+                let why = fault_of(storage, name, &fault).await;
+                if !storage.reject(name, why) {
+                    return (v, expected);
+                }
+            }
+            _ => return (v, expected),
         }
     }
+}
+
+/// Why a copy is refused, a missing one said as such.
+async fn fault_of(
+    storage: &dyn Storage,
+    name: &str,
+    fault: &crate::storage::CopyFault,
+) -> &'static str {
+    match fault {
+        crate::storage::CopyFault::Unreadable
+            if storage.stat(name).await.is_err_and(|e| e.not_found) =>
+        {
+            "it is missing"
+        }
+        f => f.why(),
+    }
+}
+
+/// With more than one storage target, each target whose copy of `name` is not the one whose sha256
+/// is `want` (read whole), or that has none: the 3-2-1 promise is that every target holds a sound
+/// copy, so a bad copy on one target is reported even when another target's is sound.
+async fn copies(storage: &dyn Storage, name: &str, want: &str) -> Vec<(String, String)> {
+    let parts = storage.parts();
+    if parts.len() < 2 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (target, s) in parts {
+        if let Err(fault) = crate::storage::check_copy(s, name, want).await {
+            let why = match &fault {
+                crate::storage::CopyFault::Digest(d) => {
+                    format!("{} (it hashes to {d}, it must hash to {want})", fault.why())
+                }
+                f => fault_of(s, name, f).await.to_string(),
+            };
+            out.push((target.to_string(), why));
+        }
+    }
+    out
 }
 
 /// One verification, and the digest the copy must have once that is known.
@@ -201,6 +294,7 @@ async fn verify_once(
         name: name.to_string(),
         ok,
         detail,
+        copies: Vec::new(),
     };
     let no = |ok: bool, detail: String| (verdict(ok, detail), None);
     if !name
