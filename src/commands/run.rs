@@ -16,6 +16,8 @@ use crate::world::World;
 /// `--check` prints the plan; otherwise the plan runs.
 pub fn check_or_run(o: &Options, mut w: World) -> Result<i32, Failure> {
     if o.check {
+        // An answer the run would stop for is missing: the check says so the same way.
+        super::runtime().block_on(super::before::identity_for_check(&w))?;
         return super::check::print(o, &w);
     }
     if o.interactive && !o.yes {
