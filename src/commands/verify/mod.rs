@@ -13,6 +13,9 @@ use crate::gate::Pattern;
 use crate::options::Options;
 use crate::storage::Storage;
 
+mod copies;
+mod dump;
+
 struct Verdict {
     name: String,
     ok: bool,
@@ -76,7 +79,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             v.detail = masker.mask(&v.detail);
             let _ = std::fs::remove_file(&file);
             if let Some(want) = expected {
-                v.copies = copies(storage.as_ref(), name, &want).await;
+                v.copies = copies::bad(storage.as_ref(), name, &want).await;
             }
             if !o.json {
                 super::say!(
@@ -233,7 +236,7 @@ async fn verify(
         };
         match crate::storage::check_copy(storage, name, &want).await {
             Err(fault) => {
-                let why = fault_of(storage, name, &fault).await;
+                let why = copies::fault_of(storage, name, &fault).await;
                 if !storage.reject(name, why) {
                     return (v, expected);
                 }
@@ -241,45 +244,6 @@ async fn verify(
             _ => return (v, expected),
         }
     }
-}
-
-/// Why a copy is refused, a missing one said as such.
-async fn fault_of(
-    storage: &dyn Storage,
-    name: &str,
-    fault: &crate::storage::CopyFault,
-) -> &'static str {
-    match fault {
-        crate::storage::CopyFault::Unreadable
-            if storage.stat(name).await.is_err_and(|e| e.not_found) =>
-        {
-            "it is missing"
-        }
-        f => f.why(),
-    }
-}
-
-/// With more than one storage target, each target whose copy of `name` is not the one whose sha256
-/// is `want` (read whole), or that has none: the 3-2-1 promise is that every target holds a sound
-/// copy, so a bad copy on one target is reported even when another target's is sound.
-async fn copies(storage: &dyn Storage, name: &str, want: &str) -> Vec<(String, String)> {
-    let parts = storage.parts();
-    if parts.len() < 2 {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for (target, s) in parts {
-        if let Err(fault) = crate::storage::check_copy(s, name, want).await {
-            let why = match &fault {
-                crate::storage::CopyFault::Digest(d) => {
-                    format!("{} (it hashes to {d}, it must hash to {want})", fault.why())
-                }
-                f => fault_of(s, name, f).await.to_string(),
-            };
-            out.push((target.to_string(), why));
-        }
-    }
-    out
 }
 
 /// One verification, and the digest the copy must have once that is known.
@@ -368,7 +332,7 @@ async fn verify_once(
         Ok(false) => {}
         Err(e) => return with(false, format!("{detail}, but {e}")),
     }
-    match dump_listing(file).await {
+    match dump::listing(file).await {
         Ok(Some(n)) => detail += &format!(", director.dump lists {n} item(s)"),
         Ok(None) => {}
         Err(e) => return with(false, format!("{detail}, but director.dump {e}")),
@@ -445,57 +409,4 @@ async fn download(
         plain: finish(&plain).0,
         entries,
     })
-}
-
-/// `pg_restore --list` of the archive's `director.dump`, if it has one: the number of items.
-async fn dump_listing(file: &std::path::Path) -> Result<Option<usize>, String> {
-    let list = tokio::process::Command::new("tar")
-        .arg("-tf")
-        .arg(file)
-        .output()
-        .await
-        .map_err(|e| format!("tar: {e}"))?;
-    let has_dump = String::from_utf8_lossy(&list.stdout)
-        .lines()
-        .any(|l| l.trim_start_matches("./") == "director.dump");
-    if !has_dump {
-        return Ok(None);
-    }
-    let dir = file.with_extension("d");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let extracted = tokio::process::Command::new("tar")
-        .arg("-xf")
-        .arg(file)
-        .arg("-C")
-        .arg(&dir)
-        .arg("director.dump")
-        .status()
-        .await
-        .map_err(|e| format!("tar: {e}"))?;
-    let listed = if extracted.success() {
-        tokio::process::Command::new("pg_restore")
-            .arg("--list")
-            .arg(dir.join("director.dump"))
-            .output()
-            .await
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err("cannot be taken out of the archive".into());
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    match listed {
-        Ok(o) if o.status.success() => Ok(Some(
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
-                .count(),
-        )),
-        Ok(o) => Err(format!(
-            "is not a readable dump: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => Err(format!(
-            "cannot be checked: pg_restore does not run here ({e}); install the PostgreSQL client tools"
-        )),
-    }
 }
