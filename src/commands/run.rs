@@ -289,7 +289,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     if restores_config {
         collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
     }
-    let report = crate::report::summary::build(
+    let mut report = crate::report::summary::build(
         &collector.0.lock().expect("collector"),
         &w.plan,
         finished,
@@ -297,6 +297,19 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         code,
         o.quiet,
     );
+    // Each target that could not take an object, for the report and the notifications.
+    if !target_failures.is_empty() {
+        report.json["failed_targets"] = target_failures
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "target": f.target,
+                    "object": crate::storage::shown(&f.object),
+                    "why": shared.masker.mask(&f.why),
+                })
+            })
+            .collect();
+    }
     let evidence = drill.then(|| {
         let c = collector.0.lock().expect("collector");
         let verdict = c.drill.as_ref().and_then(|d| d["verdict"].as_str());
