@@ -169,7 +169,7 @@ pub enum Operation {
     Restore,
     /// Take configuration and analytics backups on the DC side.
     Backup,
-    /// Download, checksum and list backups; change no host.
+    /// Download, checksum and list backups (every storage target's copy); change no host.
     Verify,
     /// List the backups in the configured storage, with their age.
     List,

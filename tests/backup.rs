@@ -322,6 +322,17 @@ fn a_wrong_or_missing_identity_stops_the_restore_before_anything_is_stopped() {
     // The same for the analytics of an encrypted site.
     let out = restore(&bed, &["--only", "analytics"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    // `--check` names it the same way: a check that passes is a run that does not stop for it.
+    for only in ["config", "analytics"] {
+        let out = restore(&bed, &["--only", only, "--check"]);
+        assert_eq!(out.code, 2, "{only}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("1 answer(s) missing") && out.stderr.contains("SETUP_AGE_IDENTITY"),
+            "{only}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(bed.read("dr/target/run/director.state"), "running\n");
 }
 
 #[test]

@@ -936,7 +936,8 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
     );
 
     // 7. One byte of the older backup's S3 copy flipped: verify reads the newest from vault and
-    // passes; pinned to s3main it names the damaged copy by its digest, and no file name is masked.
+    // fails naming the copy s3main lacks; pinned to s3main it names the damaged copy by its digest,
+    // and no file name is masked.
     let object = s.bucket().join(OLDER);
     let mut bytes = std::fs::read(&object).unwrap();
     // In the body of the header's recipient stanza (the wrapped file key), one base64 letter for
@@ -949,9 +950,14 @@ fn a_composed_site_backs_up_to_s3_and_sftp_restores_resumes_drills_copies_and_se
     bytes[body] = if bytes[body] == b'A' { b'B' } else { b'A' };
     std::fs::write(&object, &bytes).unwrap();
     let out = s.dr("verify", &[]);
-    f.check(out.code == 0, || {
-        format!("verify exited {}: {}{}", out.code, out.stdout, out.stderr)
-    });
+    f.check(
+        out.code == 1
+            && out.stdout.contains(&format!("  ok  {NEWEST}: "))
+            && out
+                .stdout
+                .contains(&format!("  BAD on s3main: {NEWEST}: it is missing")),
+        || format!("verify exited {}: {}{}", out.code, out.stdout, out.stderr),
+    );
     let out = s.dr("verify", &["--storage", "s3main"]);
     let said = format!("{}{}", out.stdout, out.stderr);
     println!("verify --storage s3main, one byte of {OLDER} flipped on s3main:\n{said}");

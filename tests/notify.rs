@@ -589,3 +589,77 @@ fn the_webhook_says_a_rollback_failed_and_a_drill_carries_its_measured_rto_and_v
     assert!(rto > 0.0 && (rto - full).abs() < 1e-9, "{rto} {full}");
     assert_eq!(body["rollback"]["status"], "not run", "{body}");
 }
+
+#[test]
+fn a_backup_that_one_storage_target_refused_tells_the_webhook_which_target_and_why() {
+    let rx = Receiver::start();
+    let s3 = common::storagebed::StorageBed::start("s3");
+    let bed = common::dc_demo();
+    // The DC backs up to its local store and to the S3 server, whose secret key is wrong.
+    let mut line = String::from("  - { name: s3main, type: s3");
+    for l in s3.answers().lines() {
+        let Some((k, v)) = l.split_once(": ") else {
+            continue;
+        };
+        let field = k.split('.').nth(2).unwrap_or("");
+        if !field.is_empty() && field != "secret_key" {
+            line += &format!(", {field}: \"{}\"", v.trim().trim_matches('"'));
+        }
+    }
+    let spec = bed.read("demo-dc/backup.yml");
+    let at = spec.find("storage:").unwrap();
+    bed.file(
+        "demo-dc/backup.yml",
+        &format!(
+            "{}storage:\n  - {{ name: store, type: local, path: store }}\n{line} }}\n",
+            &spec[..at]
+        ),
+    );
+    bed.file(
+        "demo-dc/answers.yml",
+        &format!(
+            "storage.s3main.secret_key: \"Wrong-S3-Secret-Never-Shown\"\nnotify.webhook.url: {}\nnotify.webhook.secret: {SECRET}\n",
+            rx.url("/hook")
+        ),
+    );
+    let out = bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "backup",
+        "--now",
+        "2026-11-30T02:00:00Z",
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("FAILED: storage target s3main: "),
+        "{}",
+        out.stdout
+    );
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["signature_ok"], true);
+    let body = &got[0]["body"];
+    assert_eq!(body["status"], "failed", "{body}");
+    let failed = body["failed_targets"].as_array().expect("failed_targets");
+    assert!(!failed.is_empty(), "{body}");
+    for f in failed {
+        assert_eq!(f["target"], "s3main", "{body}");
+        assert!(
+            f["object"].as_str().is_some_and(|o| !o.is_empty()),
+            "{body}"
+        );
+        assert!(f["why"].as_str().is_some_and(|w| !w.is_empty()), "{body}");
+    }
+    assert!(
+        failed.iter().any(|f| f["object"]
+            .as_str()
+            .unwrap()
+            .starts_with("director-config-")),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("Wrong-S3-Secret-Never-Shown"),
+        "{body}"
+    );
+}

@@ -597,6 +597,65 @@ notify.email.to: ops@example.org
         no_canary(&said, &log, &canaries(&answers));
         broken_answers(&bed, &s, &jar, &answers, &log);
     }
+
+    /// A target's answer of the wrong kind is refused whole, without repeating the value, and a
+    /// change that leaves a secret out keeps the secret (the API never shows one to send back).
+    #[test]
+    fn a_bad_value_for_a_target_is_refused_and_a_secret_left_out_is_kept() {
+        let bed = common::dc_demo();
+        let backup = bed.read("demo-dc/backup.yml");
+        let head = &backup[..backup.find("\nstorage:").unwrap()];
+        bed.file(
+            "demo-dc/backup.yml",
+            &format!(
+                "{head}\nstorage:\n  - {{ name: s3main, type: s3, endpoint: \"http://127.0.0.1:9\", bucket: backups, access_key: setup-ak, path_style: \"true\" }}\n  - {{ name: vault, type: sftp, host: 127.0.0.1, port: \"22\", user: setupsftp, path: /backups }}\n"
+            ),
+        );
+        let answers = "storage.s3main.secret_key: \"Canary-S3main-Secret-Key-c51\"\nstorage.vault.password: \"Canary-Vault-Password-c52\"\n";
+        bed.file("demo-dc/answers.yml", answers);
+        let log = bed.path("serve.log");
+        let s = serve_logged(&bed, "demo-dc", &log);
+        // A password sent as the port: refused, not echoed, nothing written.
+        let (code, p) = s.call(
+            "PUT",
+            "/api/v1/storage",
+            Some(r#"{"target": "vault", "settings": {"port": "Canary-SfTpPaSs-Kk27"}}"#),
+        );
+        let text = p.to_string();
+        assert_eq!(code, 422, "{text}");
+        assert!(text.contains("port"), "{text}");
+        assert!(!text.contains("Canary"), "{text}");
+        assert_eq!(bed.read("demo-dc/answers.yml"), answers);
+        for bad in [
+            r#"{"target": "s3main", "settings": {"path_style": "maybe"}}"#,
+            r#"{"target": "s3main", "settings": {"endpoint": "ftp://x"}}"#,
+            r#"{"target": "vault", "settings": {"host": "a b"}}"#,
+        ] {
+            let (code, p) = s.call("PUT", "/api/v1/storage", Some(bad));
+            assert_eq!(code, 422, "{bad}: {p}");
+        }
+        assert_eq!(bed.read("demo-dc/answers.yml"), answers);
+        // A good port: written, and the password the request did not name stays.
+        let (code, st) = s.call(
+            "PUT",
+            "/api/v1/storage",
+            Some(r#"{"target": "vault", "settings": {"port": "2222"}}"#),
+        );
+        assert_eq!(code, 200, "{st}");
+        assert_eq!(st["targets"][1]["settings"]["password"], "set", "{st}");
+        let now = bed.read("demo-dc/answers.yml");
+        assert!(now.contains("storage.vault.port: \"2222\""), "{now}");
+        assert!(
+            now.contains("storage.vault.password: \"Canary-Vault-Password-c52\""),
+            "{now}"
+        );
+        assert!(
+            now.contains("storage.s3main.secret_key: \"Canary-S3main-Secret-Key-c51\""),
+            "{now}"
+        );
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(!log.contains("Canary"), "{log}");
+    }
 }
 
 #[test]

@@ -219,8 +219,9 @@ fn a_corrupt_copy_on_the_first_target_falls_through_to_the_next_and_copy_refills
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     std::fs::write(&object, &bytes).unwrap();
+    // The backup reads whole from offsite, but the damaged copy on primary fails the run, named.
     let out = dr(&bed, "verify", &[]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains(&format!(
             "Storage: the copy of `{name}` on target primary is refused (its digest is not the signed one); trying target offsite"
@@ -228,6 +229,18 @@ fn a_corrupt_copy_on_the_first_target_falls_through_to_the_next_and_copy_refills
         "{}",
         out.stdout
     );
+    assert!(
+        out.stdout.contains(&format!("  ok  {name}: "))
+            && out.stdout.contains(&format!(
+                "  BAD on primary: {name}: its digest is not the signed one (it hashes to "
+            ))
+            && out.stdout.contains(&format!(
+                "1 copy(ies) on a target are bad or missing: {name} on primary"
+            )),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("BAD on offsite"), "{}", out.stdout);
     // Pinned to the damaged target, the same backup is refused.
     let out = dr(&bed, "verify", &["--storage", "primary"]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
@@ -267,9 +280,20 @@ fn a_corrupt_copy_on_the_first_target_falls_through_to_the_next_and_copy_refills
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("not copied"), "{}", out.stdout);
     assert!(!held(&sftp).contains(&name));
-    // A sound copy put back on primary, then copied over.
+    // A sound copy put back on primary: the backup verifies, the copy offsite lacks fails the run.
     bytes[middle] ^= 0xff;
     std::fs::write(&object, &bytes).unwrap();
+    let out = dr(&bed, "verify", &[]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("  ok  {name}: "))
+            && out
+                .stdout
+                .contains(&format!("  BAD on offsite: {name}: it is missing")),
+        "{}",
+        out.stdout
+    );
+    // Then copied over.
     let out = copy_to_offsite(&bed);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
@@ -280,6 +304,9 @@ fn a_corrupt_copy_on_the_first_target_falls_through_to_the_next_and_copy_refills
     assert!(out.stdout.contains("1 copied"), "{}", out.stdout);
     let out = dr(&bed, "verify", &["--storage", "offsite"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = dr(&bed, "verify", &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("BAD"), "{}", out.stdout);
     let out = bed.run(&["-C", "demo-dc", "standalone", "list"]);
     let line = out.stdout.lines().find(|l| l.contains(&name)).unwrap();
     assert!(line.ends_with("on primary, offsite"), "{line}");

@@ -161,15 +161,20 @@ async fn resolve_digest(w: &mut World, storage: &dyn Storage) {
 }
 
 /// An encrypted backup to restore and no `age_identity`: refused up front (exit 2) as a missing
-/// answer, before any host is touched, rather than failing once the download is in.
-async fn need_identity(w: &World, storage: &dyn Storage) -> Result<(), crate::failure::Failure> {
+/// answer, before any host is touched, rather than failing once the download is in. `config` is
+/// the configuration backup's name, `latest` resolved.
+async fn need_identity(
+    w: &World,
+    storage: &dyn Storage,
+    config: Option<String>,
+) -> Result<(), crate::failure::Failure> {
     if w.answers.get("age_identity").is_some() {
         return Ok(());
     }
     let restores = |c: &str| w.restore.components.iter().any(|x| x == c);
     let mut encrypted: Vec<String> = Vec::new();
     if restores("config")
-        && let Some(name) = w.answers.text("config_backup")
+        && let Some(name) = config
         && name.ends_with(".age")
     {
         encrypted.push(name);
@@ -206,6 +211,36 @@ async fn need_identity(w: &World, storage: &dyn Storage) -> Result<(), crate::fa
     ))
 }
 
+/// For `--check` of a restore: the identity the run would stop for (`need_identity`), asked the
+/// same way, `latest` resolved without changing the answers. A storage that cannot be opened or
+/// read is left to the check's probes.
+pub async fn identity_for_check(w: &World) -> Result<(), crate::failure::Failure> {
+    if w.operation != "restore" || w.answers.get("age_identity").is_some() {
+        return Ok(());
+    }
+    let Some(settings) = w.storage.as_ref() else {
+        return Ok(());
+    };
+    let masker = Masker::default();
+    w.answers.register_secrets(&masker);
+    let opened = if w.targets.is_empty() {
+        super::prepare::open_storage(settings, &w.dir, &masker)
+    } else {
+        super::prepare::open_targets(&w.targets, &w.dir, &masker)
+    };
+    let Ok(storage) = opened else {
+        return Ok(());
+    };
+    let config = match w.answers.text("config_backup") {
+        Some(name) if name == "latest" => crate::authentic::latest(storage.as_ref(), &w.trust)
+            .await
+            .ok()
+            .map(|(name, _)| name),
+        other => other,
+    };
+    need_identity(w, storage.as_ref(), config).await
+}
+
 /// What a run settles in storage before anything runs, with the storage (every target) opened
 /// once: `latest` named, the configuration backup's digest, and (for a restore) an identity for
 /// encrypted backups. A run with no storage settles nothing. Gives what the storage had to say on
@@ -232,7 +267,8 @@ pub async fn settle(w: &mut World) -> Result<Vec<String>, crate::failure::Failur
         resolve_digest(w, storage.as_ref()).await;
     }
     if w.operation == "restore" {
-        need_identity(w, storage.as_ref()).await?;
+        let config = w.answers.text("config_backup");
+        need_identity(w, storage.as_ref(), config).await?;
     }
     for note in storage.retries(None) {
         let note = crate::storage::printable(&masker.mask(&note));

@@ -108,6 +108,8 @@ pub fn payload(operation: &str, site: &str, report: &J, report_path: &str) -> J 
         "rto_seconds": report["rto_seconds"],
         "rpo": report["rpo"],
         "failed_steps": failed,
+        // Storage targets that could not take what the others took: `target`, `object`, `why`.
+        "failed_targets": report["failed_targets"].as_array().cloned().unwrap_or_default(),
         // A drill's checks that failed, with what was expected and what was found.
         "failed_checks": report["checks"].as_array().into_iter().flatten()
             .filter(|k| k["passed"] != true).cloned().collect::<Vec<J>>(),

@@ -16,6 +16,8 @@ use crate::world::World;
 /// `--check` prints the plan; otherwise the plan runs.
 pub fn check_or_run(o: &Options, mut w: World) -> Result<i32, Failure> {
     if o.check {
+        // An answer the run would stop for is missing: the check says so the same way.
+        super::runtime().block_on(super::before::identity_for_check(&w))?;
         return super::check::print(o, &w);
     }
     if o.interactive && !o.yes {
@@ -287,7 +289,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     if restores_config {
         collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
     }
-    let report = crate::report::summary::build(
+    let mut report = crate::report::summary::build(
         &collector.0.lock().expect("collector"),
         &w.plan,
         finished,
@@ -295,6 +297,19 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         code,
         o.quiet,
     );
+    // Each target that could not take an object, for the report and the notifications.
+    if !target_failures.is_empty() {
+        report.json["failed_targets"] = target_failures
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "target": f.target,
+                    "object": crate::storage::shown(&f.object),
+                    "why": shared.masker.mask(&f.why),
+                })
+            })
+            .collect();
+    }
     let evidence = drill.then(|| {
         let c = collector.0.lock().expect("collector");
         let verdict = c.drill.as_ref().and_then(|d| d["verdict"].as_str());

@@ -25,7 +25,7 @@ pub const ROUTES: &[(&str, &str, &str, &str, &str)] = &[
     (
         "put",
         "/storage",
-        "Replace storage answers in answers.yml: the one storage's (body: type, settings), or one listed target's (body: target, settings); answers with the settings as GET does.",
+        "Replace storage answers in answers.yml: the one storage's (body: type, settings), or one listed target's (body: target, settings); each value checked against its type (422, nothing written), a secret left out kept; answers with the settings as GET does.",
         "StorageSettings",
         "StorageSettings",
     ),

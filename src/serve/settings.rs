@@ -251,7 +251,7 @@ async fn save_storage(
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.to_string(), J::String(v.to_string())))
         .collect();
-    if let Err((_, why)) = storage::save(&s, which, &settings, true).await {
+    if let Err((_, why)) = storage::save(&s, which, &settings).await {
         return outcome(
             "Storage",
             false,

@@ -2,7 +2,8 @@
 //! the one storage the answers name and the targets the documents list, with every secret as
 //! `"set"` (secrets are write-only); `PUT` replaces the one storage's lines of answers.yml (kept
 //! owner-only), or with `target` the lines of one target (`storage.NAME.FIELD`), with the ones
-//! given, each checked against the keys of its type; `POST …/test` writes, lists, reads back and
+//! given, each checked against the keys and value of its type (a secret left out keeps its value
+//! while the type stays); `POST …/test` writes, lists, reads back and
 //! deletes a test object (`setup storage-test`).
 
 use std::sync::Arc;
@@ -111,15 +112,14 @@ pub(super) enum Which<'a> {
 }
 
 /// Replaces storage answers of answers.yml (kept owner-only) with these settings, each checked
-/// against the keys of its type: the one storage's (`Which::One`: the target-named answers stay),
-/// or one target's (`Which::Target`: the other answers stay). With `keep_secrets`, a secret left
-/// out keeps its current value when the type stays the same (a form shows no secret to send
-/// back). The file is changed under the edit lock and written whole (`edit`).
+/// against the keys of its type and its value checked as the prompt checks it: the one storage's
+/// (`Which::One`: the target-named answers stay), or one target's (`Which::Target`: the other
+/// answers stay). A secret left out keeps its current value when the type stays the same (secrets
+/// are never shown, so neither a form nor a client can send one back). The file is changed under the edit lock and written whole (`edit`).
 pub(super) async fn save(
     s: &Server,
     which: Which<'_>,
     settings: &serde_json::Map<String, J>,
-    keep_secrets: bool,
 ) -> Result<(), (u16, String)> {
     let targets = crate::world::storage_targets(&s.options);
     let is_target = |key: &str| {
@@ -174,6 +174,20 @@ pub(super) async fn save(
                 format!("`{field}` is a string, a number or true/false"),
             ));
         };
+        let plain = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+        if let Err(why) = crate::answers::storage::check_value(field, &plain) {
+            // The value is not repeated: a secret sent to the wrong field would show.
+            let v = plain.trim();
+            let why = if v.is_empty() {
+                why
+            } else {
+                why.replace(&format!("`{v}`"), "the value")
+                    .replace(v, "the value")
+            };
+            return Err((422, format!("`{field}`: {why}")));
+        }
         lines.push(format!("{prefix}{field}: {v}"));
     }
     let path = s.options.answers.path.clone();
@@ -200,8 +214,7 @@ pub(super) async fn save(
         }
     };
     let kept_secret = |l: &str| {
-        keep_secrets
-            && same_type
+        same_type
             && key_of(l).is_some_and(|k| {
                 crate::answers::storage::is_secret(&k)
                     && k.starts_with(&prefix)
@@ -239,7 +252,7 @@ async fn replace(State(s): State<Arc<Server>>, body: Option<Json<J>>) -> Respons
             );
         }
     };
-    match save(&s, which, settings, false).await {
+    match save(&s, which, settings).await {
         Ok(()) => show(State(s)).await,
         Err((code, why)) => problem(
             StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

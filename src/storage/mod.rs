@@ -10,6 +10,7 @@ pub mod resume;
 pub mod sftp_pw;
 mod target_keys;
 pub mod targets;
+pub mod write_failure;
 
 use std::ops::Range;
 
@@ -20,6 +21,7 @@ use crate::transport::{BoxFut, Reader};
 pub use names::{SIG_SUFFIX, is_companion, printable, shown};
 pub use read::{CopyFault, check_copy, lacking, read_text};
 pub use target_keys::named;
+pub use write_failure::WriteFailure;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ObjectMeta {
@@ -103,9 +105,9 @@ pub trait Storage: Send + Sync {
     fn holders(&self, _object: &str) -> Option<Vec<String>> {
         None
     }
-    /// What some target could not write while others could, one line each, since it was last
-    /// asked: the run ends with exit 1 naming them.
-    fn write_failures(&self) -> Vec<String> {
+    /// What some target could not write while others could, one each, since it was last asked:
+    /// the run ends with exit 1 naming them.
+    fn write_failures(&self) -> Vec<WriteFailure> {
         Vec::new()
     }
     /// Each target by its name (more than one storage only).

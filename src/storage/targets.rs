@@ -424,10 +424,14 @@ impl Storage for Targets {
             .map(|list| list.iter().map(|i| self.each[*i].0.clone()).collect())
     }
 
-    fn write_failures(&self) -> Vec<String> {
+    fn write_failures(&self) -> Vec<super::WriteFailure> {
         std::mem::take(&mut *self.failed.lock().expect("failed"))
             .into_iter()
-            .map(|(t, o, why)| format!("target {t}: `{}` not written: {why}", super::shown(&o)))
+            .map(|(target, object, why)| super::WriteFailure {
+                target,
+                object,
+                why,
+            })
             .collect()
     }
 

@@ -71,7 +71,9 @@ async fn a_target_that_cannot_write_is_reported_and_the_other_keeps_its_copy() {
     let failures = t.write_failures();
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(
-        failures[0].starts_with("target b: `x.tar` not written"),
+        failures[0]
+            .to_string()
+            .starts_with("target b: `x.tar` not written"),
         "{failures:?}"
     );
     assert!(root.path().join("a/x.tar.sha256").exists());

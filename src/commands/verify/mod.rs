@@ -2,7 +2,8 @@
 //! against trusted_signers, downloaded to a scratch folder on the controller, its sha256 compared
 //! with the signed one (the sidecar's, for an unsigned backup with `--allow-unsigned`), decrypted and decompressed when its name
 //! says so, each archive entry checked as the restore checks it, the director's database dump
-//! listed with `pg_restore --list`. No host is contacted.
+//! listed with `pg_restore --list`. With more than one storage target, every target's copy is read
+//! whole and hashed: a bad or missing one is named per target and fails the run. No host is contacted.
 
 use serde_json::{Value as J, json};
 use tokio::io::AsyncWriteExt;
@@ -12,10 +13,15 @@ use crate::gate::Pattern;
 use crate::options::Options;
 use crate::storage::Storage;
 
+mod copies;
+mod dump;
+
 struct Verdict {
     name: String,
     ok: bool,
     detail: String,
+    /// With more than one storage target: each target whose copy is bad or missing, and why.
+    copies: Vec<(String, String)>,
 }
 
 pub fn run(o: &Options) -> Result<i32, Failure> {
@@ -68,9 +74,13 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         let mut out = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let file = scratch.join(format!("object-{i}"));
-            let mut v = verify(storage.as_ref(), name, &file, identity.as_deref(), &trust).await;
+            let (mut v, expected) =
+                verify(storage.as_ref(), name, &file, identity.as_deref(), &trust).await;
             v.detail = masker.mask(&v.detail);
             let _ = std::fs::remove_file(&file);
+            if let Some(want) = expected {
+                v.copies = copies::bad(storage.as_ref(), name, &want).await;
+            }
             if !o.json {
                 super::say!(
                     "  {} {}: {}",
@@ -78,6 +88,9 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                     crate::storage::shown(name),
                     v.detail
                 );
+                for (target, why) in &v.copies {
+                    super::say!("  BAD on {target}: {}: {why}", crate::storage::shown(name));
+                }
             }
             out.push(v);
         }
@@ -86,13 +99,29 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     let _ = std::fs::remove_dir_all(&scratch);
     let verdicts = result?;
     let bad: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok).collect();
-    notify(o, &w, &bad, started);
+    let bad_copies: Vec<String> = verdicts
+        .iter()
+        .flat_map(|v| {
+            v.copies
+                .iter()
+                .map(|(t, _)| format!("{} on {t}", crate::storage::shown(&v.name)))
+        })
+        .collect();
+    let failed = !bad.is_empty() || !bad_copies.is_empty();
+    notify(o, &w, &verdicts, started);
     // Retries, and storage targets passed over for another.
     let storage_said = storage.retries(None);
     if o.json {
         let rows: Vec<J> = verdicts
             .iter()
-            .map(|v| json!({"name": v.name, "ok": v.ok, "detail": v.detail}))
+            .map(|v| {
+                let copies: Vec<J> = v
+                    .copies
+                    .iter()
+                    .map(|(t, why)| json!({"target": t, "detail": why}))
+                    .collect();
+                json!({"name": v.name, "ok": v.ok, "detail": v.detail, "bad_copies": copies})
+            })
             .collect();
         super::say!(
             "{}",
@@ -101,10 +130,18 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             )
             .expect("json")
         );
-        return Ok(if bad.is_empty() { 0 } else { 1 });
+        return Ok(if failed { 1 } else { 0 });
     }
     for line in &storage_said {
         super::say!("Storage: {line}");
+    }
+    if !bad_copies.is_empty() {
+        super::say!(
+            "{}: {} copy(ies) on a target are bad or missing: {}",
+            storage.describe(),
+            bad_copies.len(),
+            bad_copies.join(", ")
+        );
     }
     if bad.is_empty() {
         super::say!(
@@ -124,15 +161,15 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                 .join(", ")
         );
     }
-    Ok(if bad.is_empty() { 0 } else { 1 })
+    Ok(if failed { 1 } else { 0 })
 }
 
 /// Tells the webhook (`notify.webhook.*`) how the verification went: each bad backup is a failed
-/// step named after it.
+/// step named after it, and so is each bad or missing copy on a target (`host` names the target).
 fn notify(
     o: &Options,
     w: &crate::world::StorageWorld,
-    bad: &[&Verdict],
+    verdicts: &[Verdict],
     started: chrono::DateTime<chrono::Utc>,
 ) {
     if crate::commands::notify::Webhook::from_answers(&w.answers).is_none() {
@@ -143,13 +180,25 @@ fn notify(
     let site = super::before::site_in(inventory.hosts.iter().map(|h| &h.vars));
     let stamp =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut tasks: Vec<J> = Vec::new();
+    for v in verdicts {
+        if !v.ok {
+            tasks.push(
+                json!({"step": "verify", "host": v.name, "status": "failed", "message": v.detail}),
+            );
+        }
+        for (target, why) in &v.copies {
+            tasks.push(json!({"step": "verify", "host": target, "status": "failed",
+                "message": format!("{}: {why}", crate::storage::shown(&v.name))}));
+        }
+    }
     let report = json!({
         "run_id": format!("verify-{}", started.format("%Y%m%dT%H%M%SZ")),
-        "status": if bad.is_empty() { "done" } else { "failed" },
-        "exit_code": if bad.is_empty() { 0 } else { 1 },
+        "status": if tasks.is_empty() { "done" } else { "failed" },
+        "exit_code": if tasks.is_empty() { 0 } else { 1 },
         "started_at": stamp(started),
         "finished_at": stamp(chrono::Utc::now()),
-        "tasks": bad.iter().map(|v| json!({"step": "verify", "host": v.name, "status": "failed", "message": v.detail})).collect::<Vec<_>>(),
+        "tasks": tasks,
     });
     let sent = super::runtime().block_on(crate::commands::notify::after_run(
         &w.answers, &w.dir, "verify", &site, &report, "", "",
@@ -168,23 +217,31 @@ fn trust(o: &Options, w: &crate::world::StorageWorld) -> Result<crate::authentic
 }
 
 /// Verifies one backup; with more than one storage target, a copy whose digest is not the one it
-/// must have, or that cannot be read whole, falls through to the next target that has one.
+/// must have, or that cannot be read whole, falls through to the next target that has one. Also
+/// the digest each copy must have, once that is known.
 async fn verify(
     storage: &dyn Storage,
     name: &str,
     file: &std::path::Path,
     identity: Option<&str>,
     trust: &crate::authentic::Trust,
-) -> Verdict {
+) -> (Verdict, Option<String>) {
     loop {
         let (v, expected) = verify_once(storage, name, file, identity, trust).await;
         if v.ok || storage.parts().is_empty() {
-            return v;
+            return (v, expected);
         }
-        let Some(want) = expected else { return v };
+        let Some(want) = expected.clone() else {
+            return (v, expected);
+        };
         match crate::storage::check_copy(storage, name, &want).await {
-            Err(fault) if storage.reject(name, fault.why()) => {}
-            _ => return v,
+            Err(fault) => {
+                let why = copies::fault_of(storage, name, &fault).await;
+                if !storage.reject(name, why) {
+                    return (v, expected);
+                }
+            }
+            _ => return (v, expected),
         }
     }
 }
@@ -201,6 +258,7 @@ async fn verify_once(
         name: name.to_string(),
         ok,
         detail,
+        copies: Vec::new(),
     };
     let no = |ok: bool, detail: String| (verdict(ok, detail), None);
     if !name
@@ -274,7 +332,7 @@ async fn verify_once(
         Ok(false) => {}
         Err(e) => return with(false, format!("{detail}, but {e}")),
     }
-    match dump_listing(file).await {
+    match dump::listing(file).await {
         Ok(Some(n)) => detail += &format!(", director.dump lists {n} item(s)"),
         Ok(None) => {}
         Err(e) => return with(false, format!("{detail}, but director.dump {e}")),
@@ -351,57 +409,4 @@ async fn download(
         plain: finish(&plain).0,
         entries,
     })
-}
-
-/// `pg_restore --list` of the archive's `director.dump`, if it has one: the number of items.
-async fn dump_listing(file: &std::path::Path) -> Result<Option<usize>, String> {
-    let list = tokio::process::Command::new("tar")
-        .arg("-tf")
-        .arg(file)
-        .output()
-        .await
-        .map_err(|e| format!("tar: {e}"))?;
-    let has_dump = String::from_utf8_lossy(&list.stdout)
-        .lines()
-        .any(|l| l.trim_start_matches("./") == "director.dump");
-    if !has_dump {
-        return Ok(None);
-    }
-    let dir = file.with_extension("d");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let extracted = tokio::process::Command::new("tar")
-        .arg("-xf")
-        .arg(file)
-        .arg("-C")
-        .arg(&dir)
-        .arg("director.dump")
-        .status()
-        .await
-        .map_err(|e| format!("tar: {e}"))?;
-    let listed = if extracted.success() {
-        tokio::process::Command::new("pg_restore")
-            .arg("--list")
-            .arg(dir.join("director.dump"))
-            .output()
-            .await
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err("cannot be taken out of the archive".into());
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    match listed {
-        Ok(o) if o.status.success() => Ok(Some(
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
-                .count(),
-        )),
-        Ok(o) => Err(format!(
-            "is not a readable dump: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => Err(format!(
-            "cannot be checked: pg_restore does not run here ({e}); install the PostgreSQL client tools"
-        )),
-    }
 }
