@@ -246,7 +246,7 @@ fn check_probes_name_an_unreachable_host_and_a_missing_object_and_touch_nothing(
         "FAIL object `director-config-20991231T000000Z.tar` is not in",
         "FAIL reach  director-1: cannot reach 127.0.0.1:9",
         "ok   reach  analytics-1: answers",
-        "2 problem(s) to fix before the restore can run.",
+        "2 problem(s) to fix before this run can go ahead.",
     ] {
         assert!(
             out.stdout.contains(needle),

@@ -426,7 +426,7 @@ pub fn text(probes: &[Probe]) -> String {
         s += "All probes pass.\n";
     } else {
         s += &format!(
-            "{} problem(s) to fix before the restore can run.\n",
+            "{} problem(s) to fix before this run can go ahead.\n",
             bad.len()
         );
     }
