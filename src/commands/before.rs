@@ -223,11 +223,7 @@ pub async fn identity_for_check(w: &World) -> Result<(), crate::failure::Failure
     };
     let masker = Masker::default();
     w.answers.register_secrets(&masker);
-    let opened = if w.targets.is_empty() {
-        super::prepare::open_storage(settings, &w.dir, &masker)
-    } else {
-        super::prepare::open_targets(&w.targets, &w.dir, &masker)
-    };
+    let opened = super::prepare::open_configured(settings, &w.targets, &w.dir, &masker);
     let Ok(storage) = opened else {
         return Ok(());
     };
@@ -252,11 +248,7 @@ pub async fn settle(w: &mut World) -> Result<Vec<String>, crate::failure::Failur
     };
     let masker = Masker::default();
     w.answers.register_secrets(&masker);
-    let opened = if w.targets.is_empty() {
-        super::prepare::open_storage(settings, &w.dir, &masker)
-    } else {
-        super::prepare::open_targets(&w.targets, &w.dir, &masker)
-    };
+    let opened = super::prepare::open_configured(settings, &w.targets, &w.dir, &masker);
     // A storage that cannot be opened is refused by the run itself, with its reasons.
     let Ok(storage) = opened else {
         return Ok(Vec::new());

@@ -91,10 +91,6 @@ fn open_storage(o: &Options) -> Result<(StorageWorld, Box<dyn Storage>), Failure
     let w = crate::world::load_storage(o)?;
     let masker = crate::secret::Masker::default();
     w.answers.register_secrets(&masker);
-    let storage = if w.targets.is_empty() {
-        prepare::open_storage(&w.storage, &w.dir, &masker)?
-    } else {
-        prepare::open_targets(&w.targets, &w.dir, &masker)?
-    };
+    let storage = prepare::open_configured(&w.storage, &w.targets, &w.dir, &masker)?;
     Ok((w, storage))
 }

@@ -69,10 +69,9 @@ pub fn shared(
         );
     }
     let storage = match &w.storage {
-        Some(_) if !w.targets.is_empty() => {
-            Some(Arc::from(open_targets(&w.targets, &w.dir, &masker)?))
-        }
-        Some(settings) => Some(Arc::from(open_storage(settings, &w.dir, &masker)?)),
+        Some(settings) => Some(Arc::from(open_configured(
+            settings, &w.targets, &w.dir, &masker,
+        )?)),
         None => None,
     };
     let templates_dir = w.dir.join("templates");
@@ -120,6 +119,21 @@ pub fn shared(
         resume,
         destructive_started: Default::default(),
     })
+}
+
+/// Opens the storage a run is configured with: every target a document lists, else the one
+/// storage the answers name.
+pub fn open_configured(
+    settings: &crate::answers::StorageSettings,
+    targets: &[crate::world::Target],
+    dir: &std::path::Path,
+    masker: &Masker,
+) -> Result<Box<dyn crate::storage::Storage>, Failure> {
+    if targets.is_empty() {
+        open_storage(settings, dir, masker)
+    } else {
+        open_targets(targets, dir, masker)
+    }
 }
 
 /// Opens every storage target, as one storage that writes to all and reads from the first that
