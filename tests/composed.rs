@@ -10,8 +10,6 @@
 //! with the item's number); the scenario fails at the end if there is any.
 
 mod common;
-#[path = "common/receivers.rs"]
-mod receivers;
 
 use std::cell::RefCell;
 use std::os::unix::process::CommandExt;
@@ -19,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::pgbed::PgBed;
+use common::receivers::{Smtp, Webhook};
 use common::served::{self, TOKEN, curl, free_port};
 use common::sshbed::SshBed;
 use common::storagebed::StorageBed;
 use common::{Bed, Out};
-use receivers::{Smtp, Webhook};
 use serde_json::Value as J;
 
 const RECIPIENT: &str = "age19dtdgtfz30hrkzk8h6hpe64y6rh22leewmr63wgycedjzudnmqts0lrxzs";

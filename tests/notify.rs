@@ -5,65 +5,15 @@ mod common;
 
 use std::process::{Child, Command};
 
+use common::receivers::Webhook;
 use common::{demo, repo};
 use serde_json::Value as J;
 
 const SECRET: &str = "Webhook-Secret-Never-Shown-42";
 
-struct Receiver {
-    child: Child,
-    dir: tempfile::TempDir,
-    port: String,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(repo().join("tests/support/webhook-receiver"))
-            .arg(dir.path())
-            .arg(SECRET)
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !dir.path().join("port").exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the receiver never listened"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let port = std::fs::read_to_string(dir.path().join("port")).unwrap();
-        Receiver { child, dir, port }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn received(&self) -> Vec<J> {
-        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_restore_and_its_failure_are_posted_signed_and_an_unreachable_receiver_changes_nothing() {
-    let rx = Receiver::start();
+    let rx = Webhook::start(SECRET);
     let bed = demo();
     let hook = rx.url("/hook");
     let sets = |extra: &[&str]| -> Vec<String> {
@@ -151,7 +101,7 @@ fn a_restore_and_its_failure_are_posted_signed_and_an_unreachable_receiver_chang
 
 #[test]
 fn notify_test_sends_a_signed_test_message() {
-    let rx = Receiver::start();
+    let rx = Webhook::start(SECRET);
     let bed = common::Bed::new();
     let out = bed.run(&[
         "notify-test",
@@ -176,7 +126,7 @@ fn notify_test_sends_a_signed_test_message() {
 
 #[test]
 fn notify_test_reads_the_answers_of_the_storage_targets_the_folder_lists() {
-    let rx = Receiver::start();
+    let rx = Webhook::start(SECRET);
     let answers = format!(
         "storage.s3main.secret_key: S3-Secret-Never-Shown\nstorage.vault.password: Sftp-Password-Never-Shown\nnotify.webhook.url: {}\nnotify.webhook.secret: {SECRET}\n",
         rx.url("/hook")
@@ -290,7 +240,7 @@ fn hooks_run_around_a_run_with_its_facts_and_a_failing_before_hook_stops_it() {
 
 #[test]
 fn verify_tells_the_webhook_which_backups_are_bad() {
-    let rx = Receiver::start();
+    let rx = Webhook::start(SECRET);
     let bed = demo();
     let args = [
         "standalone".to_string(),
@@ -325,7 +275,7 @@ fn verify_tells_the_webhook_which_backups_are_bad() {
 
 #[test]
 fn a_failed_drill_tells_the_webhook_each_check_that_failed() {
-    let rx = Receiver::start();
+    let rx = Webhook::start(SECRET);
     let bed = demo();
     bed.file(
         "restore.yml",
@@ -520,7 +470,7 @@ fn notify_test_mails_over_implicit_tls() {
 
 #[test]
 fn the_webhook_says_a_rollback_failed_and_a_drill_carries_its_measured_rto_and_verdict() {
-    let rx = Receiver::start();
+    let rx = Webhook::start(SECRET);
     let bed = demo();
     let hook = format!("notify.webhook.url={}", rx.url("/hook"));
     let restore = ["standalone", "restore", "--now", "2026-11-23T03:00:00Z"];
@@ -592,7 +542,7 @@ fn the_webhook_says_a_rollback_failed_and_a_drill_carries_its_measured_rto_and_v
 
 #[test]
 fn a_backup_that_one_storage_target_refused_tells_the_webhook_which_target_and_why() {
-    let rx = Receiver::start();
+    let rx = Webhook::start(SECRET);
     let s3 = common::storagebed::StorageBed::start("s3");
     let bed = common::dc_demo();
     // The DC backs up to its local store and to the S3 server, whose secret key is wrong.

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::receivers::Webhook;
 use common::storagebed::StorageBed;
 use common::{Bed, Out};
 use serde_json::Value as J;
@@ -361,60 +362,9 @@ fn a_mistake_in_a_target_list_is_a_diagnostic_and_an_unknown_target_is_named() {
     );
 }
 
-/// The webhook receiver of tests/support (it records each POST as DIR/NNN.json), stopped on drop.
-struct Receiver {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let dir = tempfile::tempdir().unwrap();
-        let child =
-            std::process::Command::new(common::repo().join("tests/support/webhook-receiver"))
-                .arg(dir.path())
-                .arg("Hook-Secret-Of-The-Targets-Test")
-                .spawn()
-                .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !dir.path().join("port").exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the receiver never listened"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Receiver { child, dir }
-    }
-
-    fn url(&self) -> String {
-        let port = std::fs::read_to_string(self.dir.path().join("port")).unwrap();
-        format!("http://127.0.0.1:{}/hook", port.trim())
-    }
-
-    /// The bodies received, oldest first.
-    fn bodies(&self) -> Vec<J> {
-        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|f| {
-                let r: J = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
-                r["body"].clone()
-            })
-            .collect()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The bodies a webhook receiver got, oldest first.
+fn bodies(rx: &Webhook) -> Vec<J> {
+    rx.received().iter().map(|r| r["body"].clone()).collect()
 }
 
 /// Removes a configuration backup and its companions from the S3 bed.
@@ -457,8 +407,8 @@ fn latest_is_the_newest_backup_on_any_target_and_a_target_that_lacks_it_is_named
         "{}",
         out.stdout
     );
-    let rx = Receiver::start();
-    let hook = format!("notify.webhook.url={}", rx.url());
+    let rx = Webhook::start("Hook-Secret-Of-The-Targets-Test");
+    let hook = format!("notify.webhook.url={}", rx.url("/hook"));
     let out = dr(
         &bed,
         "restore",
@@ -487,7 +437,7 @@ fn latest_is_the_newest_backup_on_any_target_and_a_target_that_lacks_it_is_named
         "{}",
         report["rpo"]
     );
-    let bodies = rx.bodies();
+    let bodies = bodies(&rx);
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(
         bodies[0]["storage"].to_string().contains(&lacks),
@@ -740,8 +690,8 @@ fn an_analytics_day_read_from_the_second_target_is_named_in_the_summary_and_the_
         .expect("the backup took an analytics snapshot");
     // The first target (S3) loses the day; the second (SFTP) still holds it.
     remove_from_s3(&s3, &day);
-    let rx = Receiver::start();
-    let hook = format!("notify.webhook.url={}", rx.url());
+    let rx = Webhook::start("Hook-Secret-Of-The-Targets-Test");
+    let hook = format!("notify.webhook.url={}", rx.url("/hook"));
     let out = dr(
         &bed,
         "restore",
@@ -760,7 +710,7 @@ fn an_analytics_day_read_from_the_second_target_is_named_in_the_summary_and_the_
         "{}",
         report["storage"]
     );
-    let bodies = rx.bodies();
+    let bodies = bodies(&rx);
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(
         bodies[0]["storage"].to_string().contains(&said),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pgbed;
+pub mod receivers;
 pub mod served;
 pub mod sshbed;
 pub mod storagebed;

@@ -2,15 +2,12 @@
 //! body's HMAC-SHA256 signature (tests/support/webhook-receiver) and a mail server with TLS and a
 //! login (tests/support/smtp-receiver, aiosmtpd). Each is stopped by its own child handle on drop.
 
-use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as J;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use super::served::venv_python;
 
 /// Waits for a helper's `port` file (written once it listens).
 fn port_of(dir: &std::path::Path, what: &str) -> String {
@@ -32,7 +29,7 @@ pub struct Webhook {
 impl Webhook {
     pub fn start(secret: &str) -> Webhook {
         let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(repo().join("tests/support/webhook-receiver"))
+        let child = Command::new(super::repo().join("tests/support/webhook-receiver"))
             .arg(dir.path())
             .arg(secret)
             .spawn()
@@ -67,15 +64,6 @@ impl Drop for Webhook {
     }
 }
 
-/// The venv's python: where `scripts/test` installed aiosmtpd.
-pub fn venv_python() -> PathBuf {
-    match std::env::var_os("ANSIBLE_INVENTORY") {
-        Some(p) => PathBuf::from(p).with_file_name("python"),
-        None => PathBuf::from(std::env::var("HOME").unwrap())
-            .join(".cache/setup/ansible-venv/bin/python"),
-    }
-}
-
 /// A mail server over STARTTLS that wants the login `user` / `password`.
 pub struct Smtp {
     child: Child,
@@ -87,7 +75,7 @@ impl Smtp {
     pub fn start(user: &str, password: &str) -> Smtp {
         let dir = tempfile::tempdir().unwrap();
         let child = Command::new(venv_python())
-            .arg(repo().join("tests/support/smtp-receiver"))
+            .arg(super::repo().join("tests/support/smtp-receiver"))
             .arg(dir.path())
             .args([user, password, "starttls"])
             .spawn()
