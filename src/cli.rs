@@ -270,6 +270,11 @@ pub struct Common {
     /// report). Without it, only backups signed by a trusted key are restored or verified.
     #[arg(long, global = true)]
     pub allow_unsigned: bool,
+    /// Restore a configuration backup older than the one in place (its marker names it). Without
+    /// it such a restore is refused (at a terminal, asked): storage rolled back to older backups
+    /// would otherwise put an old configuration over the live one.
+    #[arg(long, global = true)]
+    pub allow_older: bool,
     /// Pre-filled answers (default: DIR/answers.yml when present).
     #[arg(long, global = true, value_name = "FILE")]
     pub answers: Option<PathBuf>,

@@ -39,6 +39,8 @@ pub struct RunInfo {
     pub check: bool,
     /// `--force`: replace a backup that exists.
     pub force: bool,
+    /// `--allow-older`: a configuration older than the one in place may be restored.
+    pub allow_older: bool,
 }
 
 /// Builds contexts for hosts; shared values are built once.
@@ -100,6 +102,7 @@ impl<'a> Vars<'a> {
                 "today": run.now.date_naive().to_string(),
                 "yesterday": (run.now.date_naive() - chrono::Duration::days(1)).to_string(),
                 "force": run.force,
+                "allow_older": run.allow_older,
             }),
         );
         Vars {

@@ -15,6 +15,7 @@ mod docs;
 mod embedded;
 mod exec;
 mod failure;
+mod freshness;
 mod gate;
 mod options;
 mod plan;

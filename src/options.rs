@@ -56,6 +56,8 @@ pub struct Options {
     pub force: bool,
     /// `--allow-unsigned`: backups no trusted key signed are read anyway.
     pub allow_unsigned: bool,
+    /// `--allow-older`: a configuration older than the live one may be restored.
+    pub allow_older: bool,
     pub answers: DocPath,
     /// `--set KEY=VALUE`, parsed with the documents (a malformed one is a diagnostic among theirs).
     pub sets: Vec<String>,
@@ -94,6 +96,7 @@ impl Options {
             backup_file: DocPath::new(&c.dir, &c.backup_file, "backup.yml"),
             force: c.force,
             allow_unsigned: c.allow_unsigned,
+            allow_older: c.allow_older,
             answers: DocPath::new(&c.dir, &c.answers, "answers.yml"),
             sets: c.set.clone(),
             now: c.now.clone(),

@@ -301,6 +301,7 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         now,
         check: o.check,
         force: o.force,
+        allow_older: o.allow_older,
     };
     let filters = sandbox::sandbox_hosts(&o.filters, &inventory, &pref, &mut diags);
     let plan = plan::build(&playbook, &inventory, &filters, &mut diags);

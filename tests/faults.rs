@@ -902,6 +902,7 @@ fn two_presses_at_a_terminal(c: &Case) -> Struck {
             "--yes",
         ])
         .current_dir(c.bed.dir.path())
+        .envs(common::ANY_AGE)
         .env_remove("CI")
         .env("NO_COLOR", "1")
         .env("TERM", "xterm")

@@ -649,3 +649,269 @@ fn an_unsigned_decoy_beside_a_signed_day_is_passed_over_and_the_signed_one_resto
         "{restored:?}"
     );
 }
+
+/// A configuration backup newer than the demo's, signed by the DC's key: its `director.conf`
+/// says `newer`.
+fn newer_config(bed: &common::Bed, name: &str, taken: &str) {
+    let stage = bed.path("newer");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join("director.conf"), "site = newer\n").unwrap();
+    std::fs::write(stage.join("tenants.conf"), "tenants = 2\n").unwrap();
+    let script = format!(
+        "set -e; tar -cf backups/{name} -C newer director.conf tenants.conf; cd backups; sha256sum {name} > {name}.sha256"
+    );
+    let ok = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(bed.dir.path())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    common::sign_backup(&bed.path("backups"), name, taken);
+}
+
+#[test]
+fn storage_rolled_back_to_an_older_backup_is_refused_by_its_age_and_by_the_marker_and_named_as_vanished()
+ {
+    use common::receivers::Webhook;
+    const NEWER: &str = "director-config-20261128T020000Z.tar";
+    const SECRET: &str = "Webhook-Secret-Rollback-41";
+    let rx = Webhook::start(SECRET);
+    let bed = demo();
+    // The binary's own bounds: 2 days for the configuration, 8 for analytics.
+    bed.default_ages();
+    bed.file(
+        "answers.yml",
+        &format!(
+            "trusted_signers: allowed_signers\nnotify.webhook.url: {}\nnotify.webhook.secret: {SECRET}\n",
+            rx.url("/hook")
+        ),
+    );
+    newer_config(&bed, NEWER, "2026-11-28T02:00:00Z");
+    let conf = "target/director-1/etc/director/director.conf";
+    let marker = "target/director-1/etc/director/RESTORED-BY-SETUP";
+    let restore = |now: &str, extra: &[&str]| {
+        let mut args = vec![
+            "standalone",
+            "restore",
+            "--now",
+            now,
+            "--set",
+            "config_backup=latest",
+            "--report",
+            "report.json",
+        ];
+        args.extend(extra);
+        bed.run(&args)
+    };
+    // The newest backup is restored and seen.
+    let out = restore("2026-11-29T03:00:00Z", &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(bed.read(conf), "site = newer\n");
+    assert!(bed.read(marker).contains(NEWER), "{}", bed.read(marker));
+
+    // Someone with write access to the bucket, and no key, empties the newest backup and deletes
+    // its signature: `latest` is now the 20 November backup, 9 days old.
+    std::fs::write(bed.path(&format!("backups/{NEWER}")), "").unwrap();
+    std::fs::remove_file(bed.path(&format!("backups/{NEWER}.manifest.json.sig"))).unwrap();
+    // What was said, with the error report's wrapping undone.
+    let said = |out: &common::Out| {
+        let mut text = String::new();
+        for word in format!("{}{}", out.stdout, out.stderr)
+            .split_whitespace()
+            .filter(|w| *w != "|")
+        {
+            if !text.is_empty() && !text.ends_with('-') {
+                text.push(' ');
+            }
+            text.push_str(word);
+        }
+        text
+    };
+
+    // Its age stops the restore before anything runs.
+    let out = restore("2026-11-29T04:00:00Z", &[]);
+    assert_eq!(out.code, 1, "{}", said(&out));
+    for words in [
+        "director-config-20261120T020000Z.tar, is 9d 2h old",
+        "beyond max_backup_age.config (2d)",
+        "--set max_backup_age.config=10d",
+        &format!("VANISHED: {NEWER} (taken 2026-11-28T02:00:00Z)"),
+        "nothing was run",
+    ] {
+        assert!(said(&out).contains(words), "{words}: {}", said(&out));
+    }
+    assert_eq!(
+        bed.read(conf),
+        "site = newer\n",
+        "the live configuration changed"
+    );
+
+    // `--check`, `verify` and the drill say the same, exit 1.
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--check",
+        "--now",
+        "2026-11-29T04:00:00Z",
+        "--set",
+        "config_backup=latest",
+    ]);
+    assert_eq!(out.code, 1, "{}", said(&out));
+    let line = |needle: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {}", out.stdout))
+            .to_string()
+    };
+    assert!(
+        line("is 9d 2h old").contains("FAIL fresh"),
+        "{}",
+        out.stdout
+    );
+    assert!(line("VANISHED").contains("vanished"), "{}", out.stdout);
+    assert!(
+        line("run again with --allow-older").contains("FAIL older  director-1:"),
+        "{}",
+        out.stdout
+    );
+    let out = bed.run(&[
+        "standalone",
+        "verify",
+        "--now",
+        "2026-11-29T04:00:00Z",
+        "--set",
+        "config_backup=latest",
+    ]);
+    assert_eq!(out.code, 1, "{}", said(&out));
+    assert!(
+        out.stdout
+            .contains("TOO OLD: the newest configuration backup this site trusts, director-config-20261120T020000Z.tar, is 9d 2h old"),
+        "{}",
+        out.stdout
+    );
+    let out = bed.run(&["standalone", "drill", "--now", "2026-11-29T04:00:00Z"]);
+    assert_eq!(out.code, 1, "{}", said(&out));
+    assert!(said(&out).contains("is 9d 2h old"), "{}", said(&out));
+
+    // Its age accepted, the marker still refuses to put it over the newer live configuration.
+    let out = restore(
+        "2026-11-29T05:00:00Z",
+        &["--set", "max_backup_age.config=10d"],
+    );
+    assert_eq!(out.code, 1, "{}", said(&out));
+    assert!(
+        said(&out).contains(&format!(
+            "the configuration in place on director-1 is {NEWER} (taken 2026-11-28T02:00:00Z"
+        )) && said(&out).contains("run again with --allow-older"),
+        "{}",
+        said(&out)
+    );
+    assert_eq!(
+        bed.read(conf),
+        "site = newer\n",
+        "the live configuration changed"
+    );
+    // The vanished backup is named in the summary, the report and the webhook.
+    assert!(
+        out.stdout.contains(&format!("VANISHED: {NEWER}")),
+        "{}",
+        out.stdout
+    );
+    let report: serde_json::Value = serde_json::from_str(&bed.read("report.json")).unwrap();
+    let named = |list: &serde_json::Value| {
+        list.as_array().into_iter().flatten().any(|s| {
+            s.as_str()
+                .is_some_and(|s| s.contains(&format!("VANISHED: {NEWER}")))
+        })
+    };
+    assert!(named(&report["storage"]), "{}", report["storage"]);
+    let hooks = rx.received();
+    let last = hooks.last().expect("a webhook");
+    assert_eq!(last["signature_ok"], true);
+    assert!(named(&last["body"]["storage"]), "{}", last["body"]);
+
+    // With --allow-older it is restored, and said to be older.
+    let out = restore(
+        "2026-11-29T06:00:00Z",
+        &["--set", "max_backup_age.config=10d", "--allow-older"],
+    );
+    assert_eq!(out.code, 0, "{}", said(&out));
+    assert!(
+        out.stdout.contains(&format!(
+            "director-config-20261120T020000Z.tar is older than the configuration in place on director-1, {NEWER}: restored as --allow-older allows"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert_ne!(bed.read(conf), "site = newer\n");
+    assert!(
+        bed.read(marker)
+            .contains("director-config-20261120T020000Z.tar")
+    );
+}
+
+#[test]
+fn the_servers_dashboard_turns_red_when_the_newest_backup_is_older_than_max_backup_age() {
+    use common::served::{TOKEN, curl, serve};
+    let bed = common::dc_demo_one_store();
+    bed.default_ages();
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = chrono::Utc::now();
+    let backup = |at: &str| {
+        let out = bed.run(&["standalone", "backup", "-C", "demo-dc", "--now", at]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    };
+    // Three days old: beyond the configuration's two.
+    backup(&stamp(now - chrono::Duration::days(3)));
+    let s = serve(&bed, "demo-dc");
+    let status = || -> serde_json::Value {
+        let (code, _, body) = curl(&s.base, "GET", "/api/v1/status", Some(TOKEN), None);
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let config = status()["backups"]["config"].clone();
+    assert_eq!(config["too_old"], true, "{config}");
+    assert_eq!(config["max_age_seconds"], 172_800, "{config}");
+    let jar = bed.path("jar");
+    let page = || -> String {
+        let login = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-c"])
+            .arg(&jar)
+            .args(["--data", &format!("token={TOKEN}")])
+            .arg(format!("{}/login", s.base))
+            .status()
+            .unwrap();
+        assert!(login.success());
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-b"])
+            .arg(&jar)
+            .arg(format!("{}/", s.base))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let card = |html: &str| -> String {
+        let at = html
+            .find("id=\"rpo-config\"")
+            .unwrap_or_else(|| panic!("{html}"));
+        let start = html[..at].rfind("<div").unwrap();
+        html[start..start + html[start..].find("</div>").unwrap()].to_string()
+    };
+    let red = card(&page());
+    assert!(red.contains("class=\"card bad\""), "{red}");
+    assert!(
+        red.contains("<b>Beyond</b> max_backup_age.config (2d)"),
+        "{red}"
+    );
+    // A backup taken now: within the bound, and no longer red.
+    backup(&stamp(now));
+    assert_eq!(status()["backups"]["config"]["too_old"], false);
+    let fresh = card(&page());
+    assert!(fresh.contains("class=\"card ok\""), "{fresh}");
+    assert!(
+        fresh.contains("Within max_backup_age.config (2d)"),
+        "{fresh}"
+    );
+}

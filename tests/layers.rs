@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["context", "transport"],
     &["plan", "storage", "seal"],
     &["report", "options", "failure", "authentic"],
-    &["task"],
+    &["task", "freshness"],
     &["actions"],
     &["exec", "world"],
     &["commands", "demo"],

@@ -9,6 +9,7 @@ mod drillsweep;
 mod files;
 mod keep;
 mod maintenance;
+pub mod notolder;
 mod pgdrill;
 mod pgscreen;
 mod postgres;
@@ -41,6 +42,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         "debug" => checks::debug(ctx),
         "analytics_gate" => analytics::gate(ctx).await,
         "analytics_record" => analytics::record(ctx).await,
+        "not_older" => notolder::run(ctx).await,
         other => Outcome::failed(format!("unknown action `{other}`")),
     }
 }
@@ -223,6 +225,11 @@ pub fn preview(action: &str, args: &J) -> String {
         },
         ("analytics_gate", _) => "decide which analytics weeks to restore".into(),
         ("analytics_record", _) => format!("record restored snapshot in {}", s("state_file")),
+        ("not_older", _) => format!(
+            "refuse {} if it is older than the configuration {} names (--allow-older allows it)",
+            s("backup"),
+            s("marker")
+        ),
         (a, _) => a.to_string(),
     }
 }

@@ -37,6 +37,8 @@ const OTHER_KEYS: &[&str] = &[
     "signing_key_passphrase",
     "metrics.textfile",
     "keep_pre_restore",
+    "max_backup_age.config",
+    "max_backup_age.analytics",
     "notify.webhook.url",
     "notify.webhook.secret",
     "notify.webhook.on",
@@ -87,6 +89,23 @@ pub fn known_keys_with(targets: &[(String, String)]) -> Vec<String> {
         );
     }
     keys
+}
+
+/// An age as the answer gives it: a whole number and a unit, `m`, `h`, `d` or `w` (`36h`, `2d`).
+pub fn parse_age(text: &str) -> Option<chrono::Duration> {
+    let t = text.trim();
+    let unit = t.chars().last()?;
+    let n: i64 = t[..t.len() - unit.len_utf8()].trim().parse().ok()?;
+    if !(1..=100_000).contains(&n) {
+        return None;
+    }
+    match unit {
+        'm' => Some(chrono::Duration::minutes(n)),
+        'h' => Some(chrono::Duration::hours(n)),
+        'd' => Some(chrono::Duration::days(n)),
+        'w' => Some(chrono::Duration::weeks(n)),
+        _ => None,
+    }
 }
 
 /// Whether an answer key holds a secret.
@@ -262,6 +281,9 @@ impl Answers {
             diags,
         );
         ans.check_count("keep_pre_restore", diags);
+        for key in ["max_backup_age.config", "max_backup_age.analytics"] {
+            ans.check_age(key, diags);
+        }
         if !ans.values.contains_key("analytics.mode") {
             ans.values.insert(
                 "analytics.mode".into(),
@@ -302,6 +324,27 @@ impl Answers {
             )
             .help(format!(
                 "give a whole number of at least 1, e.g. `{key}: 2` (the newest copy is the way back)"
+            )),
+        );
+    }
+
+    /// Checks an answer that bounds an age (`max_backup_age.*`): a whole number and a unit.
+    fn check_age(&self, key: &str, diags: &mut Diagnostics) {
+        let Some(a) = self.values.get(key) else {
+            return;
+        };
+        let v = a.text();
+        if parse_age(&v).is_some() {
+            return;
+        }
+        diags.push(
+            a.diag(
+                "invalid_age",
+                format!("invalid age `{v}` for `{key}`"),
+                "not a whole number and a unit",
+            )
+            .help(format!(
+                "give a whole number of minutes, hours, days or weeks, e.g. `{key}: 2d` (or 36h, 90m, 1w)"
             )),
         );
     }

@@ -262,6 +262,7 @@ pub async fn settle(w: &mut World) -> Result<Vec<String>, crate::failure::Failur
         let config = w.answers.text("config_backup");
         need_identity(w, storage.as_ref(), config).await?;
     }
+    notes.extend(super::fresh::settle(w, storage.as_ref(), &masker).await?);
     for note in storage.retries(None) {
         let note = crate::storage::printable(&masker.mask(&note));
         if !notes.contains(&note) {

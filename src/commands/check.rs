@@ -51,6 +51,7 @@ pub fn print(o: &Options, w: &World) -> Result<i32, Failure> {
         let mut probes = super::probe::run(&shared, w, gate.as_ref()).await;
         let live = super::live::run(&shared, w, &probes).await;
         probes.extend(live);
+        probes.extend(super::fresh::probes(&shared, w).await);
         (gate, probes)
     });
     let preview = |rollback: bool, step: usize, host: &str| -> String {

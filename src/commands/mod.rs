@@ -7,6 +7,7 @@ pub mod copy;
 mod digests;
 pub mod drill;
 pub mod failover;
+mod fresh;
 mod hooks;
 pub mod inventory;
 pub mod list;

@@ -34,6 +34,7 @@ pub(super) fn recorded_options(o: &Options, masker: &crate::secret::Masker) -> s
     serde_json::json!({
         "force": o.force,
         "allow_unsigned": o.allow_unsigned,
+        "allow_older": o.allow_older,
         "keep_going": o.keep_going,
         "only": o.filters.only,
         "skip": o.filters.skip,
@@ -81,6 +82,11 @@ pub fn resuming(mut o: Options) -> Result<Options, Failure> {
             &mut o.allow_unsigned,
         ),
         ("--keep-going", r["keep_going"] == true, &mut o.keep_going),
+        (
+            "--allow-older",
+            r["allow_older"] == true,
+            &mut o.allow_older,
+        ),
     ] {
         if on && !*field {
             *field = true;

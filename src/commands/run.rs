@@ -111,6 +111,10 @@ async fn recover(
 
 async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     let settled = super::before::settle(&mut w).await?;
+    // A configuration older than the one in place: asked at a terminal (else the step refuses it).
+    if o.interactive && !o.yes && !w.run.allow_older && !o.check {
+        super::fresh::ask(o, &mut w).await?;
+    }
     let (resume, pending_undo) = super::resume::resumed(o, &w)?;
     let events = Events::default();
     let shared = Arc::new(super::prepare::shared(o, &w, events.clone(), resume)?);

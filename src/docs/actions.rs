@@ -27,6 +27,7 @@ pub const ACTIONS: &[(&str, Option<&[&str]>)] = &[
         Some(&["object", "dest", "sha256", "verify", "marker"]),
     ),
     ("install", Some(&["from", "to", "merge"])),
+    ("not_older", Some(&["marker", "backup"])),
     ("keep_last", Some(&["globs", "keep"])),
     (
         "postgres",

@@ -98,6 +98,13 @@ async fn metrics(State(s): State<Arc<Server>>) -> Response {
             out += &format!("setup_newest_backup_age_seconds{{kind=\"{kind}\"}} {age}\n");
         }
     }
+    out += "# HELP setup_newest_backup_too_old 1 when the newest backup of a kind is older than its max_backup_age.\n# TYPE setup_newest_backup_too_old gauge\n";
+    for kind in ["config", "analytics"] {
+        if st["backups"][kind]["rpo_seconds"].is_i64() {
+            let old = u8::from(st["backups"][kind]["too_old"] == true);
+            out += &format!("setup_newest_backup_too_old{{kind=\"{kind}\"}} {old}\n");
+        }
+    }
     out += "# HELP setup_storage_up 1 when the storage could be listed.\n# TYPE setup_storage_up gauge\n";
     out += &format!(
         "setup_storage_up {}\n",
@@ -136,8 +143,13 @@ pub(super) async fn status_json(s: &Server) -> J {
         Ok(j) => (j, None),
         Err(why) => (json!({"backups": []}), Some(why)),
     };
+    let answers = crate::world::load_settings(&s.options).ok().map(|(a, _)| a);
     let mut kinds = serde_json::Map::new();
     for (kind, prefix) in [("config", "director-config-"), ("analytics", "analytics-")] {
+        let limit = answers.as_ref().map_or_else(
+            || crate::freshness::default_limit(kind),
+            |a| crate::freshness::limit(a, kind),
+        );
         let newest = listed["backups"]
             .as_array()
             .into_iter()
@@ -152,6 +164,8 @@ pub(super) async fn status_json(s: &Server) -> J {
                 "newest": newest.as_ref().map(|b| b["name"].clone()),
                 "taken_at": newest.as_ref().map(|b| b["taken_at"].clone()),
                 "rpo_seconds": newest.as_ref().map(|b| b["age_seconds"].clone()),
+                "max_age_seconds": limit.num_seconds(),
+                "too_old": newest.as_ref().is_some_and(|b| b["age_seconds"].as_i64().is_some_and(|a| a > limit.num_seconds())),
             }),
         );
     }

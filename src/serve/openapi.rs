@@ -147,7 +147,8 @@ fn schemas() -> J {
             "backups": {"type": "object", "additionalProperties": {"type": "object", "properties": {
                 "newest": {"type": "string", "nullable": true},
                 "taken_at": {"type": "string", "nullable": true},
-                "rpo_seconds": {"type": "integer", "nullable": true}}}},
+                "rpo_seconds": {"type": "integer", "nullable": true},
+                "max_age_seconds": {"type": "integer"}, "too_old": {"type": "boolean"}}}},
             "next_runs": {"type": "array", "items": {"type": "object", "properties": {
                 "job": {"type": "string"}, "at": {"type": "string", "format": "date-time"}}}},
             "last_drill": {"type": "object", "nullable": true}}},

@@ -203,17 +203,27 @@ async fn dashboard(State(s): State<Arc<Server>>, Extension(sess): Extension<Sess
             esc(why)
         );
     }
-    // Green within a day and two hours of the daily backup, amber within two days, red beyond.
+    // Green within a day and two hours of the daily backup, amber up to the kind's
+    // max_backup_age, red beyond it (a restore, a drill and verify then fail) or with no backup.
     for (kind, name) in [("config", "Configuration"), ("analytics", "Analytics")] {
         let b = &status["backups"][kind];
         let rpo = b["rpo_seconds"].as_i64();
+        let too_old = b["too_old"] == true;
         let class = match rpo {
+            Some(_) if too_old => "bad",
             Some(r) if r <= 26 * 3600 => "ok",
-            Some(r) if r <= 48 * 3600 => "warn",
-            _ => "bad",
+            Some(_) => "warn",
+            None => "bad",
         };
+        let bound = b["max_age_seconds"].as_i64().map_or(String::new(), |m| {
+            format!(
+                "<p>{} max_backup_age.{kind} ({})</p>",
+                if too_old { "<b>Beyond</b>" } else { "Within" },
+                crate::freshness::shown_limit(chrono::Duration::seconds(m))
+            )
+        });
         body += &format!(
-            "<div class=\"card {class}\" id=\"rpo-{kind}\"><h3>{name}</h3><p>Newest: {}</p><p>RPO: <b>{}</b></p></div>",
+            "<div class=\"card {class}\" id=\"rpo-{kind}\"><h3>{name}</h3><p>Newest: {}</p><p>RPO: <b>{}</b></p>{bound}</div>",
             esc(&text(&b["newest"])),
             rpo.map_or("no backup".into(), |r| format!(
                 "{}h {:02}m",

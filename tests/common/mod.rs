@@ -13,6 +13,8 @@ use std::process::{Command, Output};
 
 pub struct Bed {
     pub dir: tempfile::TempDir,
+    /// Runs keep the binary's own `max_backup_age` (see [`Bed::default_ages`]).
+    default_ages: std::sync::atomic::AtomicBool,
 }
 
 pub struct Out {
@@ -39,10 +41,17 @@ hosts:
 vars: { site: dr-test }
 ";
 
+/// Answers that accept a backup of any age: the suite's backups carry fixed dates.
+pub const ANY_AGE: [(&str, &str); 2] = [
+    ("SETUP_MAX_BACKUP_AGE_CONFIG", "36500d"),
+    ("SETUP_MAX_BACKUP_AGE_ANALYTICS", "36500d"),
+];
+
 impl Bed {
     pub fn new() -> Bed {
         Bed {
             dir: tempfile::tempdir().expect("temp dir"),
+            default_ages: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -73,10 +82,23 @@ impl Bed {
                 c.env_remove(k);
             }
         }
+        // The suite's backups carry fixed dates (November 2026), and most tests are about something
+        // else than their age: their runs accept any age, unless the bed asks for the binary's
+        // own bounds (2 days for the configuration, 8 for analytics) with `default_ages`.
+        if !self.default_ages.load(std::sync::atomic::Ordering::Relaxed) {
+            c.envs(ANY_AGE);
+        }
         // A local host's lock is machine-wide: each bed is a machine of its own.
         c.env("SETUP_LOCK_DIR", self.path(".machine-lock"));
         c.stdin(std::process::Stdio::null());
         c
+    }
+
+    /// From now on, runs keep the binary's own `max_backup_age` bounds (or the bed's answers).
+    pub fn default_ages(&self) -> &Bed {
+        self.default_ages
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self
     }
 
     pub fn run(&self, args: &[&str]) -> Out {

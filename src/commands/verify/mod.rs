@@ -70,6 +70,24 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             .filter(|n| pattern.date_of(n).is_some() && crate::gate::safe_name(n))
             .collect();
         snaps.sort();
+        // The age of each component's newest trusted backup (max_backup_age), and what vanished.
+        let mut components = Vec::new();
+        if !names.is_empty() {
+            components.push("config".to_string());
+        }
+        if !snaps.is_empty() {
+            components.push("analytics".to_string());
+        }
+        let mut record = crate::freshness::Remembered::load(&w.dir);
+        let fresh = crate::freshness::assess(
+            storage.as_ref(),
+            &trust,
+            &w.answers,
+            &components,
+            w.now,
+            &mut record,
+        )
+        .await;
         names.extend(snaps);
         let mut out = Vec::new();
         for (i, name) in names.iter().enumerate() {
@@ -94,10 +112,12 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             }
             out.push(v);
         }
-        Ok::<_, Failure>(out)
+        Ok::<_, Failure>((out, fresh))
     });
     let _ = std::fs::remove_dir_all(&scratch);
-    let verdicts = result?;
+    let (verdicts, fresh) = result?;
+    let too_old: Vec<String> = fresh.stale.iter().map(|s| masker.mask(&s.text)).collect();
+    let vanished: Vec<String> = fresh.vanished.iter().map(|v| masker.mask(v)).collect();
     let bad: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok).collect();
     let bad_copies: Vec<String> = verdicts
         .iter()
@@ -107,8 +127,8 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
                 .map(|(t, _)| format!("{} on {t}", crate::storage::shown(&v.name)))
         })
         .collect();
-    let failed = !bad.is_empty() || !bad_copies.is_empty();
-    notify(o, &w, &verdicts, started);
+    let failed = !bad.is_empty() || !bad_copies.is_empty() || !too_old.is_empty();
+    notify(o, &w, &verdicts, (&too_old, &vanished), started);
     // Retries, and storage targets passed over for another.
     let storage_said = storage.retries(None);
     if o.json {
@@ -126,7 +146,8 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         super::say!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({"storage": storage.describe(), "backups": rows, "storage_events": storage_said})
+                &json!({"storage": storage.describe(), "backups": rows, "storage_events": storage_said,
+                    "too_old": too_old, "vanished": vanished})
             )
             .expect("json")
         );
@@ -134,6 +155,15 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     }
     for line in &storage_said {
         super::say!("Storage: {line}");
+    }
+    for line in &vanished {
+        super::say!("Storage: {line}");
+    }
+    for line in &too_old {
+        super::say!("TOO OLD: {line}");
+    }
+    if !fresh.stale.is_empty() {
+        super::say!("{}", crate::freshness::stale_advice(&fresh.stale));
     }
     if !bad_copies.is_empty() {
         super::say!(
@@ -170,6 +200,7 @@ fn notify(
     o: &Options,
     w: &crate::world::StorageWorld,
     verdicts: &[Verdict],
+    (too_old, vanished): (&[String], &[String]),
     started: chrono::DateTime<chrono::Utc>,
 ) {
     if crate::commands::notify::Webhook::from_answers(&w.answers).is_none() {
@@ -192,7 +223,11 @@ fn notify(
                 "message": format!("{}: {why}", crate::storage::shown(&v.name))}));
         }
     }
+    for why in too_old {
+        tasks.push(json!({"step": "max_backup_age", "host": "storage", "status": "failed", "message": why}));
+    }
     let report = json!({
+        "storage": vanished,
         "run_id": format!("verify-{}", started.format("%Y%m%dT%H%M%SZ")),
         "status": if tasks.is_empty() { "done" } else { "failed" },
         "exit_code": if tasks.is_empty() { 0 } else { 1 },
