@@ -291,11 +291,19 @@ pub async fn assess(
 ) -> Assessment {
     let mut a = Assessment::default();
     let analytics = answers.analytics();
-    for c in COMPONENTS {
-        if !components.iter().any(|x| x == c) {
-            continue;
-        }
-        let Ok(n) = newest(storage, trust, &analytics, c, now).await else {
+    let wanted: Vec<&str> = COMPONENTS
+        .into_iter()
+        .filter(|c| components.iter().any(|x| x == c))
+        .collect();
+    // The components are looked at side by side: a storage that does not answer costs one wait.
+    let found = futures_util::future::join_all(
+        wanted
+            .iter()
+            .map(|c| newest(storage, trust, &analytics, c, now)),
+    )
+    .await;
+    for (c, n) in wanted.into_iter().zip(found) {
+        let Ok(n) = n else {
             continue;
         };
         a.vanished.extend(record.vanished(c, n.as_ref()));

@@ -302,13 +302,15 @@ fn verify_checks_every_backup_and_names_a_corrupted_one() {
         out.stdout
     );
     assert!(!bed.path("target").exists(), "verify touches no host");
-    // Only the record of the signed backups this site has seen (a key's retirement is judged by
-    // it) stays: no scratch.
+    // Only the records of the signed backups this site has seen (a key's retirement is judged by
+    // the one, a backup that vanishes from storage noticed by the other) stay: no scratch.
     let leftovers: Vec<_> = std::fs::read_dir(bed.path(".setup"))
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(
-        leftovers.iter().all(|n| n == "seen-signatures.jsonl"),
+        leftovers
+            .iter()
+            .all(|n| n == "seen-signatures.jsonl" || n == "newest-seen.json"),
         "scratch left: {leftovers:?}"
     );
 }

@@ -650,26 +650,6 @@ fn an_unsigned_decoy_beside_a_signed_day_is_passed_over_and_the_signed_one_resto
     );
 }
 
-/// A configuration backup newer than the demo's, signed by the DC's key: its `director.conf`
-/// says `newer`.
-fn newer_config(bed: &common::Bed, name: &str, taken: &str) {
-    let stage = bed.path("newer");
-    std::fs::create_dir_all(&stage).unwrap();
-    std::fs::write(stage.join("director.conf"), "site = newer\n").unwrap();
-    std::fs::write(stage.join("tenants.conf"), "tenants = 2\n").unwrap();
-    let script = format!(
-        "set -e; tar -cf backups/{name} -C newer director.conf tenants.conf; cd backups; sha256sum {name} > {name}.sha256"
-    );
-    let ok = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .current_dir(bed.dir.path())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    common::sign_backup(&bed.path("backups"), name, taken);
-}
-
 #[test]
 fn storage_rolled_back_to_an_older_backup_is_refused_by_its_age_and_by_the_marker_and_named_as_vanished()
  {
@@ -687,7 +667,7 @@ fn storage_rolled_back_to_an_older_backup_is_refused_by_its_age_and_by_the_marke
             rx.url("/hook")
         ),
     );
-    newer_config(&bed, NEWER, "2026-11-28T02:00:00Z");
+    common::newer_config(&bed, NEWER, "2026-11-28T02:00:00Z");
     let conf = "target/director-1/etc/director/director.conf";
     let marker = "target/director-1/etc/director/RESTORED-BY-SETUP";
     let restore = |now: &str, extra: &[&str]| {

@@ -518,3 +518,63 @@ fn an_s3_and_an_sftp_target_are_each_asked_checked_and_reviewed_under_their_own_
         assert!(!screen.contains(secret), "{secret} was shown: {screen}");
     }
 }
+
+/// At a terminal, a configuration backup older than the one in place is asked about before it is
+/// restored: no leaves every host as it was, yes restores it.
+#[test]
+fn a_configuration_older_than_the_one_in_place_is_asked_about_at_a_terminal() {
+    const NEWER: &str = "director-config-20261128T020000Z.tar";
+    let bed = demo();
+    common::newer_config(&bed, NEWER, "2026-11-28T02:00:00Z");
+    let out = bed.run(&[
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-29T03:00:00Z",
+        "--set",
+        "config_backup=latest",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let conf = "target/director-1/etc/director/director.conf";
+    assert_eq!(bed.read(conf), "site = newer\n");
+    // The newest backup's signature is deleted from storage: `latest` is the older one.
+    std::fs::remove_file(bed.path(&format!("backups/{NEWER}.manifest.json.sig"))).unwrap();
+    let args = [
+        "standalone",
+        "restore",
+        "--now",
+        "2026-11-29T04:00:00Z",
+        "--set",
+        "config_backup=latest",
+    ];
+    const OLDER: &str = "Restore the older configuration backup all the same?";
+    let (code, screen) = drive(
+        &bed,
+        &serde_json::json!([["Go on?", "y"], [OLDER, "n"]]),
+        &args,
+    );
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "the configuration in place on director-1 is {NEWER} (taken 2026-11-28T02:00:00Z"
+        )),
+        "{screen}"
+    );
+    assert!(screen.contains("not confirmed"), "{screen}");
+    assert_eq!(
+        bed.read(conf),
+        "site = newer\n",
+        "the live configuration changed"
+    );
+    let (code, screen) = drive(
+        &bed,
+        &serde_json::json!([["Go on?", "y"], [OLDER, "y"]]),
+        &args,
+    );
+    assert_eq!(code, 0, "{screen}");
+    assert_ne!(bed.read(conf), "site = newer\n");
+    assert!(
+        bed.read("target/director-1/etc/director/RESTORED-BY-SETUP")
+            .contains("director-config-20261120T020000Z.tar")
+    );
+}

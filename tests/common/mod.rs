@@ -412,3 +412,23 @@ pub fn systemd_verify(units: &[(String, String)]) {
         String::from_utf8_lossy(&verify.stderr)
     );
 }
+
+/// A configuration backup newer than the demo's, signed by the DC's key: its `director.conf`
+/// says `newer`.
+pub fn newer_config(bed: &Bed, name: &str, taken: &str) {
+    let stage = bed.path("newer");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join("director.conf"), "site = newer\n").unwrap();
+    std::fs::write(stage.join("tenants.conf"), "tenants = 2\n").unwrap();
+    let script = format!(
+        "set -e; tar -cf backups/{name} -C newer director.conf tenants.conf; cd backups; sha256sum {name} > {name}.sha256"
+    );
+    let ok = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(bed.dir.path())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    sign_backup(&bed.path("backups"), name, taken);
+}
