@@ -81,6 +81,11 @@ pub fn analytics(
             let label = crate::gate::week_label(w);
             let (keep, reason) = if w >= current {
                 (true, format!("kept: week {label} is not over"))
+            } else if r.weekly.is_none() {
+                (
+                    true,
+                    format!("kept: the retention sets no `weekly`, so week {label} and every other are kept"),
+                )
             } else if kept.contains(&w) {
                 (
                     true,
@@ -117,6 +122,29 @@ mod tests {
                 .and_hms_opt(2, 0, 0)
                 .unwrap(),
         )
+    }
+
+    #[test]
+    fn with_no_weekly_retention_every_analytics_week_is_kept_and_said_so() {
+        let r = Retention {
+            daily: Some(1),
+            ..Retention::default()
+        };
+        let snaps = vec![
+            (
+                "analytics-2026-11-03.tar".to_string(),
+                at("2026-11-03").date_naive(),
+            ),
+            (
+                "analytics-2026-11-17.tar".to_string(),
+                at("2026-11-17").date_naive(),
+            ),
+        ];
+        for v in analytics(&snaps, &r, at("2026-12-07")) {
+            assert!(v.keep, "{v:?}");
+            assert!(v.reason.contains("sets no `weekly`"), "{v:?}");
+            assert!(!v.reason.contains("18446744073709551615"), "{v:?}");
+        }
     }
 
     #[test]

@@ -774,6 +774,15 @@ fn storage_rolled_back_to_an_older_backup_is_refused_by_its_age_and_by_the_marke
     let out = bed.run(&["standalone", "drill", "--now", "2026-11-29T04:00:00Z"]);
     assert_eq!(out.code, 1, "{}", said(&out));
     assert!(said(&out).contains("is 9d 2h old"), "{}", said(&out));
+    // Sweeping what earlier drills left reads no backup: their age does not stop it.
+    let out = bed.run(&[
+        "standalone",
+        "drill",
+        "--clean",
+        "--now",
+        "2026-11-29T04:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}", said(&out));
 
     // Its age accepted, the marker still refuses to put it over the newer live configuration.
     let out = restore(

@@ -15,9 +15,16 @@ use crate::storage::Storage;
 use crate::task::RunShared;
 use crate::world::World;
 
-/// Whether the run reads backups whose age counts: a restore or a drill.
+/// Whether the run reads backups whose age counts: a restore or a drill (not `drill --clean`,
+/// which only sweeps what earlier drills left).
 fn reads_backups(w: &World) -> bool {
     matches!(w.operation.as_str(), "restore" | "drill")
+        && !w
+            .plan
+            .main
+            .steps
+            .iter()
+            .all(|s| s.step.tags.iter().any(|t| t == "sweep"))
 }
 
 /// For a restore or a drill, before anything runs: a component whose newest trusted backup is
