@@ -670,3 +670,49 @@ fn a_restore_that_fails_after_recording_its_days_puts_the_gate_state_back() {
     let after: serde_json::Value = serde_json::from_str(&bed.read(state)).unwrap();
     assert_eq!(after["through"], "2026-11-15", "{after}");
 }
+
+/// No host is changed while another host's preparation may still fail: a destructive step waits
+/// for every step that prepares, on every host, though it names none of them.
+#[test]
+fn a_preparation_failing_on_one_host_stops_the_run_before_any_other_host_is_changed() {
+    let bed = Bed::new();
+    let replaced = bed.path("REPLACED");
+    bed.file(
+        "master.yml",
+        "defaults: { connection: local }\nhosts:\n  slow: {}\n  quick: {}\n",
+    )
+    .file(
+        "pb.yml",
+        &format!(
+            "steps:\n  - id: download\n    hosts: slow\n    shell: sleep 1; echo the download failed >&2; exit 1\n  - id: check\n    hosts: quick\n    shell: 'true'\n  - id: replace\n    hosts: quick\n    needs: [check]\n    destructive: true\n    shell: touch {}\n",
+            replaced.display()
+        ),
+    );
+    let plan = bed.run(&["run", "pb.yml", "--check"]);
+    assert!(
+        plan.stdout.contains(
+            "replace (shell) on quick needs check [destructive, after every host's preparation]"
+        ),
+        "{}",
+        plan.stdout
+    );
+    let out = bed.run(&["run", "pb.yml"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("the download failed") || out.stderr.contains("the download failed"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        !replaced.exists(),
+        "the quick host was changed while the slow one still prepared"
+    );
+    let started: Vec<String> = journal(bed.dir.path())
+        .into_iter()
+        .filter(|e| e["event"] == "task_started")
+        .filter_map(|e| e["step"].as_str().map(str::to_string))
+        .collect();
+    assert!(started.contains(&"check".to_string()), "{started:?}");
+    assert!(!started.contains(&"replace".to_string()), "{started:?}");
+}

@@ -33,10 +33,23 @@ pub struct PlanStep {
     pub step: Step,
     pub work: Work,
     pub hosts: Vec<String>,
-    /// Indices of the steps this one needs, after `--only` / `--skip`.
+    /// Indices of the steps this one needs, after `--only` / `--skip`: those it names, and for a
+    /// destructive step those of `after_preparation`.
     pub needs: Vec<usize>,
+    /// The steps a destructive step waits for though it does not name them: every step that
+    /// prepares (neither destructive nor after a destructive one), on every host.
+    pub after_preparation: Vec<usize>,
     pub level: usize,
     pub tasks: Vec<usize>,
+}
+
+impl PlanStep {
+    /// The steps this one names in `needs` (what the engine added for a destructive step left out).
+    pub fn named_needs(&self) -> impl Iterator<Item = &usize> {
+        self.needs
+            .iter()
+            .filter(|n| !self.after_preparation.contains(n))
+    }
 }
 
 /// One DAG: the main steps, or the `on_failure` steps.
@@ -199,15 +212,55 @@ fn build_dag(
             work: Work::of(s),
             hosts,
             needs,
+            after_preparation: Vec::new(),
             level: 0,
             tasks: Vec::new(),
         });
     }
+    prepare_before_destroying(&mut dag);
     if !report_cycles(&dag, src, diags) {
         dag.compute_levels();
     }
     dag.build_graph();
     dag
+}
+
+/// No host is changed while another host's download, check or staging may still fail: the first
+/// destructive step of each chain waits for every step that prepares, on every host. A step prepares when it is
+/// not destructive and needs no destructive step, however far back; so it can never need the
+/// destructive step that now waits for it, and no loop is made.
+fn prepare_before_destroying(dag: &mut Dag) {
+    let n = dag.steps.len();
+    // 0: not looked at, 1: being looked at (a loop, which is reported elsewhere), 2: prepares,
+    // 3: after a destructive step.
+    let mut state = vec![0u8; n];
+    fn look(dag: &Dag, i: usize, state: &mut [u8]) -> bool {
+        match state[i] {
+            2 => return true,
+            3 => return false,
+            1 => return true,
+            _ => {}
+        }
+        state[i] = 1;
+        let prepares = !dag.steps[i].step.destructive
+            && dag.steps[i].needs.iter().all(|&d| look(dag, d, state));
+        state[i] = if prepares { 2 } else { 3 };
+        prepares
+    }
+    let preparing: Vec<usize> = (0..n).filter(|&i| look(dag, i, &mut state)).collect();
+    // The first destructive step of each chain: those after it wait for it already.
+    for i in 0..n {
+        if !dag.steps[i].step.destructive || dag.steps[i].needs.iter().any(|&d| state[d] != 2) {
+            continue;
+        }
+        let added: Vec<usize> = preparing
+            .iter()
+            .copied()
+            .filter(|p| !dag.steps[i].needs.contains(p))
+            .collect();
+        dag.steps[i].needs.extend(&added);
+        dag.steps[i].after_preparation = added;
+    }
 }
 
 fn resolve_hosts(

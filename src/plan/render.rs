@@ -24,19 +24,23 @@ fn step_line(dag: &Dag, i: usize) -> String {
     if s.step.loop_.is_some() {
         flags.push("loop");
     }
+    if !s.after_preparation.is_empty() {
+        flags.push("after every host's preparation");
+    }
     let flags = if flags.is_empty() {
         String::new()
     } else {
         format!(" [{}]", flags.join(", "))
     };
-    let needs = if s.needs.is_empty() {
+    let named: Vec<&usize> = s.named_needs().collect();
+    let needs = if named.is_empty() {
         String::new()
     } else {
         format!(
             " needs {}",
-            s.needs
+            named
                 .iter()
-                .map(|n| dag.steps[*n].step.id.as_str())
+                .map(|n| dag.steps[**n].step.id.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         )
@@ -175,7 +179,7 @@ pub fn dot(plan: &Plan) -> String {
             );
         }
         for s in &dag.steps {
-            for n in &s.needs {
+            for n in s.named_needs() {
                 let _ = writeln!(
                     out,
                     "  {} -> {};",
@@ -200,7 +204,8 @@ fn dag_json(dag: &Dag, rollback: bool, preview: Preview) -> J {
                     "name": s.step.name,
                     "action": s.step.action,
                     "level": s.level + 1,
-                    "needs": s.needs.iter().map(|n| dag.steps[*n].step.id.clone()).collect::<Vec<_>>(),
+                    "needs": s.named_needs().map(|n| dag.steps[*n].step.id.clone()).collect::<Vec<_>>(),
+                    "after_preparation": s.after_preparation.iter().map(|n| dag.steps[*n].step.id.clone()).collect::<Vec<_>>(),
                     "destructive": s.step.destructive,
                     "tags": s.step.tags,
                     "tasks": s.hosts.iter().map(|h| json!({"host": h, "preview": preview(rollback, i, h)})).collect::<Vec<_>>(),
