@@ -1018,15 +1018,20 @@ fn killed_mid_step_then_resumed(c: &Case) -> Struck {
 
 /// While one restore holds the host, a second run of `kind` must be refused and touch nothing.
 fn two_at_once(c: &Case, second: &[&str]) -> Struck {
+    // The first run is held on both hosts' services (each chain waits at its stop, once every
+    // host's preparation is done), so nothing of its own changes while the second one tries.
     c.hold("stop", "director");
+    c.hold("stop", "analytics");
     let first = c.start(&[]);
     assert!(c.wait_in("stop", "director"));
+    assert!(c.wait_in("stop", "analytics"));
     let during = c.state();
     let mut cmd = c.bed.command(second);
     let out = cmd.output().unwrap();
     let code = out.status.code().unwrap_or(-1);
     let after = c.state();
     c.release("stop", "director");
+    c.release("stop", "analytics");
     let mut s = struck(Expect::Restored, c.finish(first));
     s.first_run = true;
     s.happened = format!("second run exit {code}; first {}", s.happened);

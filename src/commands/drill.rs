@@ -218,24 +218,25 @@ fn unfinished(dir: &Path, id: &str) -> (String, String) {
     let path = crate::report::journal::runs_dir(dir)
         .join(id)
         .join("journal.jsonl");
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(events) = crate::report::journal::read_events(&path) else {
         return ("not run".into(), "(no journal)".into());
     };
-    let events: Vec<J> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    use crate::report::events::Event;
     let started = events
         .iter()
-        .find(|e| e["event"] == "run_started")
-        .and_then(|e| e["at"].as_str())
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .find_map(|e| match e {
+            Event::RunStarted { at, .. } => Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            _ => None,
+        })
         .unwrap_or_default();
-    let status = match events.iter().rev().find(|e| e["event"] == "run_finished") {
-        Some(e) => e["status"].as_str().unwrap_or("?").to_string(),
-        None => "killed/unfinished".into(),
-    };
+    let status = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::RunFinished { status, .. } => Some(status.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "killed/unfinished".into());
     (status, started)
 }
 

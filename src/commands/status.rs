@@ -4,64 +4,73 @@ use serde_json::{Value as J, json};
 
 use crate::failure::Failure;
 use crate::options::Options;
+use crate::report::events::{Event, Status};
 use crate::report::journal;
 
 /// `setup standalone status`: recent runs from the journal.
 pub fn run(o: &Options) -> Result<i32, Failure> {
     let mut rows = Vec::new();
     for id in journal::list_runs(&o.dir).into_iter().take(20) {
-        let text =
-            std::fs::read_to_string(journal::runs_dir(&o.dir).join(&id).join("journal.jsonl"))
+        let events =
+            journal::read_events(&journal::runs_dir(&o.dir).join(&id).join("journal.jsonl"))
                 .unwrap_or_default();
         let mut row = json!({ "run_id": id, "status": "unfinished", "tasks": 0, "failed": 0 });
+        let (mut tasks, mut failed) = (0u64, 0u64);
         // What each task changed (its undo descriptions), less what a rollback took back.
-        let mut changed: Vec<(u64, String, String, Vec<String>)> = Vec::new();
-        let mut undone: Vec<u64> = Vec::new();
+        let mut changed: Vec<(usize, String, String, Vec<String>)> = Vec::new();
+        let mut undone: Vec<usize> = Vec::new();
         let mut rolling_back = false;
         // What the run's keep steps left kept aside (the previous configurations and databases).
         let mut kept: Vec<J> = Vec::new();
-        for line in text.lines() {
-            let Ok(v) = serde_json::from_str::<J>(line) else {
-                continue;
-            };
-            match v["event"].as_str() {
-                Some("run_started") => {
-                    row["started_at"] = v["at"].clone();
-                    row["playbook"] = v["playbook"].clone();
-                    if v["resumed_from"].is_string() {
-                        row["resumed_from"] = v["resumed_from"].clone();
+        for e in events {
+            match e {
+                Event::RunStarted {
+                    at,
+                    playbook,
+                    resumed_from,
+                    ..
+                } => {
+                    row["started_at"] = json!(at);
+                    row["playbook"] = json!(playbook);
+                    if let Some(from) = resumed_from {
+                        row["resumed_from"] = json!(from);
                     }
                 }
-                Some("task_finished") => {
-                    if let Some(k) = v["registered"]["kept_aside"].as_object() {
-                        kept.push(json!({"host": v["host"], "kept": k["kept"], "keep": k["keep"]}));
-                    }
-                    if v["rollback"] != true
-                        && let Some(u) = v["undo"].as_array().filter(|u| !u.is_empty())
+                Event::TaskFinished {
+                    task,
+                    step,
+                    host,
+                    rollback,
+                    status,
+                    registered,
+                    undo,
+                    ..
+                } => {
+                    if let Some(k) = registered
+                        .as_ref()
+                        .and_then(|r| r["kept_aside"].as_object())
                     {
-                        changed.push((
-                            v["task"].as_u64().unwrap_or(0),
-                            v["step"].as_str().unwrap_or("").to_string(),
-                            v["host"].as_str().unwrap_or("").to_string(),
-                            u.iter()
-                                .filter_map(|d| d.as_str().map(str::to_string))
-                                .collect(),
-                        ));
+                        kept.push(json!({"host": host, "kept": k["kept"], "keep": k["keep"]}));
                     }
-                    row["tasks"] = json!(row["tasks"].as_u64().unwrap_or(0) + 1);
-                    if v["status"] == "failed" {
-                        row["failed"] = json!(row["failed"].as_u64().unwrap_or(0) + 1);
+                    if !rollback && !undo.is_empty() {
+                        changed.push((task, step, host, undo));
+                    }
+                    tasks += 1;
+                    if status == Status::Failed {
+                        failed += 1;
                     }
                 }
-                Some("run_finished") => {
-                    row["status"] = v["status"].clone();
-                    row["finished_at"] = v["at"].clone();
+                Event::RunFinished { at, status, .. } => {
+                    row["status"] = json!(status);
+                    row["finished_at"] = json!(at);
                 }
-                Some("undone") if v["ok"] == true => undone.push(v["task"].as_u64().unwrap_or(0)),
-                Some("rollback_started") => rolling_back = true,
+                Event::Undone { ok: true, task, .. } => undone.push(task),
+                Event::RollbackStarted { .. } => rolling_back = true,
                 _ => {}
             }
         }
+        row["tasks"] = json!(tasks);
+        row["failed"] = json!(failed);
         if !kept.is_empty() {
             row["kept_aside"] = J::Array(kept);
         }

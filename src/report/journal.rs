@@ -101,15 +101,26 @@ impl Sink for Journal {
     }
 }
 
+/// The events of a journal's text, in order. A line that is no event (the last one, cut short by a
+/// kill) is passed over.
+pub fn events_in(text: &str) -> Vec<Event> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Event>(l).ok())
+        .collect()
+}
+
+/// The events of the journal at `path`, in order.
+pub fn read_events(path: &Path) -> std::io::Result<Vec<Event>> {
+    Ok(events_in(&std::fs::read_to_string(path)?))
+}
+
 /// The options the run in `path` was started with (its start event's `options`), if it recorded
 /// them.
 pub fn started_options(path: &Path) -> std::io::Result<Option<J>> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<J>(l).ok())
-        .find(|v| v["event"] == "run_started")
-        .and_then(|v| v.get("options").filter(|o| o.is_object()).cloned()))
+    Ok(read_events(path)?.into_iter().find_map(|e| match e {
+        Event::RunStarted { options, .. } => Some(options).filter(J::is_object),
+        _ => None,
+    }))
 }
 
 /// The message of a task skipped because the run it resumes had done it.
@@ -119,44 +130,36 @@ pub const RESUMED_SKIP: &str = "done in the resumed run; skipped";
 pub type Done = HashMap<(String, String), (String, Option<J>)>;
 
 pub fn read_done(path: &Path) -> std::io::Result<Done> {
-    let text = std::fs::read_to_string(path)?;
     let mut done = Done::new();
-    for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<J>(line) else {
-            continue;
-        };
-        if v["event"] == "rollback_started" {
+    for e in read_events(path)? {
+        match e {
             // The run undid its work: nothing it did before stands, so a resumed run redoes it all.
-            done.clear();
-            continue;
-        }
-        if v["event"] == "undone" {
+            Event::RollbackStarted { .. } => done.clear(),
             // A change rollback took back is not done any more: a resumed run does it again.
-            done.remove(&(
-                v["step"].as_str().unwrap_or("").to_string(),
-                v["host"].as_str().unwrap_or("").to_string(),
-            ));
-            continue;
-        }
-        if v["event"] != "task_finished" || v["rollback"] == true {
-            continue;
-        }
-        let status: Option<Status> = serde_json::from_value(v["status"].clone()).ok();
-        let key = (
-            v["step"].as_str().unwrap_or("").to_string(),
-            v["host"].as_str().unwrap_or("").to_string(),
-        );
-        // A task the run skipped as done by the run it resumed is done too: a resume of a resumed
-        // run does not redo it.
-        let carried = status == Some(Status::Skipped) && v["message"] == RESUMED_SKIP;
-        if carried || status.is_some_and(|s| matches!(s, Status::Ok | Status::Changed)) {
-            let reg = v.get("registered").filter(|r| !r.is_null()).cloned();
-            done.insert(
-                key,
-                (v["input_hash"].as_str().unwrap_or("").to_string(), reg),
-            );
-        } else {
-            done.remove(&key);
+            Event::Undone { step, host, .. } => {
+                done.remove(&(step, host));
+            }
+            Event::TaskFinished {
+                step,
+                host,
+                rollback: false,
+                status,
+                message,
+                registered,
+                input_hash,
+                ..
+            } => {
+                // A task the run skipped as done by the run it resumed is done too: a resume of a
+                // resumed run does not redo it.
+                let carried = status == Status::Skipped && message == RESUMED_SKIP;
+                if carried || matches!(status, Status::Ok | Status::Changed) {
+                    let reg = registered.filter(|r| !r.is_null());
+                    done.insert((step, host), (input_hash, reg));
+                } else {
+                    done.remove(&(step, host));
+                }
+            }
+            _ => {}
         }
     }
     Ok(done)
@@ -193,28 +196,33 @@ pub struct PendingUndo {
 /// What a run that was killed while it rolled back left to undo: its rollback had started, it never
 /// finished, and these changes were not taken back. Empty for any other run.
 pub fn pending_undo(path: &Path) -> std::io::Result<Vec<PendingUndo>> {
-    let text = std::fs::read_to_string(path)?;
     let (mut rolling_back, mut finished) = (false, false);
     let mut made: Vec<PendingUndo> = Vec::new();
-    let mut undone: Vec<(u64, String)> = Vec::new();
-    for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<J>(line) else {
-            continue;
-        };
-        match v["event"].as_str() {
-            Some("rollback_started") => rolling_back = true,
-            Some("run_finished") => finished = true,
-            Some("undone") if v["ok"] == true => undone.push((
-                v["task"].as_u64().unwrap_or(u64::MAX),
-                v["describe"].as_str().unwrap_or("").to_string(),
-            )),
-            Some("task_finished") if v["rollback"] != true => {
-                for u in v["undo_programs"].as_array().into_iter().flatten() {
+    let mut undone: Vec<(usize, String)> = Vec::new();
+    for e in read_events(path)? {
+        match e {
+            Event::RollbackStarted { .. } => rolling_back = true,
+            Event::RunFinished { .. } => finished = true,
+            Event::Undone {
+                ok: true,
+                task,
+                describe,
+                ..
+            } => undone.push((task, describe)),
+            Event::TaskFinished {
+                rollback: false,
+                task,
+                step,
+                host,
+                undo_programs,
+                ..
+            } => {
+                for u in undo_programs {
                     made.push(PendingUndo {
-                        task: v["task"].as_u64().unwrap_or(0) as usize,
-                        step: v["step"].as_str().unwrap_or("").to_string(),
-                        host: v["host"].as_str().unwrap_or("").to_string(),
-                        undo: u.clone(),
+                        task,
+                        step: step.clone(),
+                        host: host.clone(),
+                        undo: u,
                     });
                 }
             }
@@ -227,7 +235,7 @@ pub fn pending_undo(path: &Path) -> std::io::Result<Vec<PendingUndo>> {
     made.retain(|m| {
         !undone
             .iter()
-            .any(|(t, d)| *t == m.task as u64 && m.undo["describe"].as_str() == Some(d.as_str()))
+            .any(|(t, d)| *t == m.task && m.undo["describe"].as_str() == Some(d.as_str()))
     });
     Ok(made)
 }

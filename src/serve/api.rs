@@ -402,10 +402,8 @@ pub(super) async fn events(State(s): State<Arc<Server>>, Path(id): Path<String>)
         |(s, id, path, mut at, mut queue, mut ended)| async move {
             loop {
                 if let Some(line) = queue.pop_front() {
-                    let name = serde_json::from_str::<J>(&line)
-                        .ok()
-                        .and_then(|e| e["event"].as_str().map(str::to_string))
-                        .unwrap_or_else(|| "line".into());
+                    let name = serde_json::from_str::<crate::report::events::Event>(&line)
+                        .map_or("line", |e| e.kind());
                     let event = Event::default().event(name).data(line);
                     return Some((Ok::<_, Infallible>(event), (s, id, path, at, queue, ended)));
                 }

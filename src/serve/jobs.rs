@@ -11,6 +11,8 @@ use std::sync::Mutex;
 
 use serde_json::{Value as J, json};
 
+use crate::report::events::Event;
+
 pub struct Jobs {
     dir: PathBuf,
     exe: PathBuf,
@@ -106,23 +108,20 @@ impl Jobs {
     /// on, and once it ended its report's RTO and RPO.
     pub fn view(&self, id: &str) -> Option<J> {
         let mut job = self.load(id)?;
-        let text = std::fs::read_to_string(self.journal(id)).unwrap_or_default();
-        let (mut total, mut done) = (0u64, 0u64);
+        let events = crate::report::journal::read_events(&self.journal(id)).unwrap_or_default();
+        let (mut total, mut done) = (0usize, 0u64);
         let mut on: serde_json::Map<String, J> = serde_json::Map::new();
-        for line in text.lines() {
-            let Ok(e) = serde_json::from_str::<J>(line) else {
-                continue;
-            };
-            match e["event"].as_str() {
-                Some("run_started") => total = e["tasks"].as_u64().unwrap_or(0),
-                Some("task_started") => {
-                    on.insert(e["host"].as_str().unwrap_or("").into(), e["step"].clone());
+        for e in events {
+            match e {
+                Event::RunStarted { tasks, .. } => total = tasks,
+                Event::TaskStarted { host, step, .. } => {
+                    on.insert(host, J::String(step));
                 }
-                Some("task_finished") => {
-                    if e["rollback"] != true {
+                Event::TaskFinished { host, rollback, .. } => {
+                    if !rollback {
                         done += 1;
                     }
-                    on.remove(e["host"].as_str().unwrap_or(""));
+                    on.remove(&host);
                 }
                 _ => {}
             }
@@ -275,11 +274,10 @@ fn interrupt(child: &tokio::process::Child) {
 
 /// Whether a run's journal says it holds its hosts' locks (taken all at once, or none).
 fn locked(journal: &Path) -> bool {
-    std::fs::read_to_string(journal).is_ok_and(|t| {
-        t.lines().any(|l| {
-            serde_json::from_str::<J>(l)
-                .is_ok_and(|e| e["event"] == "lock" && e["action"] != "refused")
-        })
+    crate::report::journal::read_events(journal).is_ok_and(|events| {
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Lock { action, .. } if action != "refused"))
     })
 }
 
