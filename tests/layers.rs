@@ -1,5 +1,6 @@
-//! The house rule of docs/architecture.md: every module imports only modules in layers below its
-//! own, so there is no import cycle and nothing reaches up the flow.
+//! The house rules of docs/architecture.md: every module imports only modules in layers below its
+//! own, so nothing reaches up the flow; and no file imports a file that imports it back, however
+//! long the way round, so each file can be read after the files it uses.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -102,22 +103,118 @@ fn every_module_is_in_a_layer() {
     }
 }
 
+/// A file's module path under `src/` (`commands/run.rs` is `["commands", "run"]`, a `mod.rs` is its
+/// folder's module).
+fn module_of(rel: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = rel
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The module paths a file names, `crate::a::b…` and `super::a…` (resolved from the file's own
+/// module), outside its `#[cfg(test)] mod tests` (whose `super` is the file itself).
+fn paths_named(text: &str, own: &[String]) -> Vec<Vec<String>> {
+    let text = text
+        .find("#[cfg(test)]\nmod tests")
+        .map_or(text, |at| &text[..at]);
+    let mut out = Vec::new();
+    for start in ["crate::", "super::"] {
+        for (i, _) in text.match_indices(start) {
+            if i > 0 && text[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let mut path: Vec<String> = if start == "crate::" {
+                Vec::new()
+            } else {
+                own[..own.len().saturating_sub(1)].to_vec()
+            };
+            let mut rest = &text[i + start.len()..];
+            loop {
+                let word: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if word.is_empty() {
+                    break;
+                }
+                path.push(word.clone());
+                rest = &rest[word.len()..];
+                match rest.strip_prefix("::") {
+                    Some(r) => rest = r,
+                    None => break,
+                }
+            }
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// No two files import each other, however long the way round: each file's imports (the longest
+/// module path of each name that is a file) make a graph with no circle.
 #[test]
-fn no_source_file_is_over_450_lines() {
+fn no_file_imports_a_file_that_imports_it_back() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
-    let long: Vec<String> = files
+    let modules: Vec<Vec<String>> = files
         .iter()
-        .filter(|f| !f.ends_with("tests.rs"))
-        .filter_map(|f| {
-            let n = std::fs::read_to_string(f).unwrap().lines().count();
-            (n > 450).then(|| format!("{}: {n} lines", f.display()))
+        .map(|f| module_of(f.strip_prefix(&src).unwrap()))
+        .collect();
+    let file_of = |path: &[String]| -> Option<usize> {
+        (1..=path.len())
+            .rev()
+            .find_map(|n| modules.iter().position(|m| m.as_slice() == &path[..n]))
+    };
+    let edges: Vec<BTreeSet<usize>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let text = std::fs::read_to_string(f).unwrap();
+            paths_named(&text, &modules[i])
+                .iter()
+                .filter_map(|p| file_of(p))
+                .filter(|&j| j != i)
+                .collect()
         })
         .collect();
+    // Each file from which a walk along the imports comes back to it lies on a circle.
+    let mut circles = Vec::new();
+    for start in 0..files.len() {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<(usize, Vec<usize>)> =
+            edges[start].iter().map(|&j| (j, vec![start, j])).collect();
+        while let Some((at, way)) = todo.pop() {
+            if at == start {
+                let names: Vec<String> = way
+                    .iter()
+                    .map(|&k| files[k].strip_prefix(&src).unwrap().display().to_string())
+                    .collect();
+                circles.push(names.join(" -> "));
+                break;
+            }
+            if !seen.insert(at) {
+                continue;
+            }
+            for &next in &edges[at] {
+                let mut w = way.clone();
+                w.push(next);
+                todo.push((next, w));
+            }
+        }
+    }
     assert!(
-        long.is_empty(),
-        "split these by concept:\n{}",
-        long.join("\n")
+        circles.is_empty(),
+        "files that import each other, the way round:\n{}",
+        circles.join("\n")
     );
 }

@@ -85,3 +85,20 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         Err(e) => Outcome::from_transport(&e),
     }
 }
+
+/// A command's output when it succeeded; `doing` and why when not.
+pub(super) async fn argv_ok(
+    ctx: &TaskCtx<'_>,
+    argv: Vec<String>,
+    doing: &str,
+) -> Result<crate::transport::ExecOutput, String> {
+    let out = ctx
+        .transport
+        .exec(ctx.request(Program::Argv(argv)))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(format!("{doing}: {}", Outcome::from_exec(&out).message));
+    }
+    Ok(out)
+}

@@ -25,7 +25,8 @@
 
 use serde_json::Value as J;
 
-use super::postgres::Conn;
+use super::command::argv_ok;
+use super::pg::Conn;
 use crate::report::events::Event;
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::{EnvValue, Program};
@@ -110,23 +111,6 @@ async fn shell(ctx: &TaskCtx<'_>, command: &str) -> Result<crate::transport::Exe
     let mut req = ctx.request(Program::Shell(command.to_string()));
     req.env = sandbox_env(ctx);
     ctx.transport.exec(req).await.map_err(|e| e.to_string())
-}
-
-/// A command's output when it succeeded; `doing` and why when not.
-pub(super) async fn argv_ok(
-    ctx: &TaskCtx<'_>,
-    argv: Vec<String>,
-    doing: &str,
-) -> Result<crate::transport::ExecOutput, String> {
-    let out = ctx
-        .transport
-        .exec(ctx.request(Program::Argv(argv)))
-        .await
-        .map_err(|e| e.to_string())?;
-    if !out.success() {
-        return Err(format!("{doing}: {}", Outcome::from_exec(&out).message));
-    }
-    Ok(out)
 }
 
 async fn site_command(ctx: &TaskCtx<'_>) -> Outcome {

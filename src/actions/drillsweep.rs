@@ -5,7 +5,7 @@
 
 use serde_json::Value as J;
 
-use super::drill::argv_ok;
+use super::command::argv_ok;
 use crate::task::{Outcome, TaskCtx};
 
 /// The file a drill writes into each sandbox folder it makes, holding `marker_text(run)`: what

@@ -4,7 +4,7 @@
 //! with its time, so names sort oldest first; the newest N of each kind stay. What went and what
 //! stays is the task's data (`kept_aside`), for the run's summary and `status`.
 
-use super::postgres::{Conn, derived, ident};
+use super::pg::{Conn, derived, ident};
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, quote};
 

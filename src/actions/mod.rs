@@ -10,6 +10,7 @@ mod files;
 mod keep;
 mod maintenance;
 pub mod notolder;
+mod pg;
 mod pgdrill;
 mod pgscreen;
 mod postgres;

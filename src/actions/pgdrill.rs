@@ -2,7 +2,7 @@
 //! their rows compared with the counts the DC recorded in the backup's manifest, the site's SQL
 //! checks run in them, and their removal.
 
-use super::postgres::{COUNTS_SQL, Conn, derived, ident, literal};
+use super::pg::{COUNTS_SQL, Conn, derived, ident, literal};
 use crate::task::{Outcome, TaskCtx};
 
 /// The names every drill database of `database` starts with, as a LIKE pattern.

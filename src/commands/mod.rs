@@ -6,6 +6,7 @@ pub mod check;
 pub mod copy;
 mod digests;
 pub mod drill;
+mod drill_result;
 pub mod failover;
 mod fresh;
 mod hooks;

@@ -235,13 +235,13 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
             .iter()
             .all(|s| s.step.tags.iter().any(|t| t == "sweep"));
     if drill && ending == Ending::Done {
-        let checks = super::drill::rto_checks(&w, &collector.0.lock().expect("collector"));
+        let checks = super::drill_result::rto_checks(&w, &collector.0.lock().expect("collector"));
         for check in checks {
             events.emit(check);
         }
     }
     let drill_failures = if w.operation == "drill" {
-        super::drill::failures(&collector.0.lock().expect("collector"), &w.plan)
+        super::drill_result::failures(&collector.0.lock().expect("collector"), &w.plan)
     } else {
         Vec::new()
     };
@@ -288,7 +288,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
             "drill" => Measure::Nothing,
             _ => Measure::Restore,
         };
-        c.drill = drill.then(|| super::drill::verdict(&w, &c, code == 0));
+        c.drill = drill.then(|| super::drill_result::verdict(&w, &c, code == 0));
     }
     if restores_config {
         collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
@@ -317,7 +317,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     let evidence = drill.then(|| {
         let c = collector.0.lock().expect("collector");
         let verdict = c.drill.as_ref().and_then(|d| d["verdict"].as_str());
-        super::drill::evidence(&w, &shared, &c, verdict.unwrap_or("failed"), finished)
+        super::drill_result::evidence(&w, &shared, &c, verdict.unwrap_or("failed"), finished)
     });
     // The report and the metrics first: the hook after the run may read them.
     super::before::write_metrics(&w, &shared, &collector, &report.json, finished);

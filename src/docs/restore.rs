@@ -24,12 +24,7 @@ const ANALYTICS_KEYS: &[&str] = &[
 pub const COMPONENTS: &[&str] = &["config", "analytics"];
 
 /// A value read from restore.yml, kept with its node so later checks can point at it.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    pub key: String,
-    pub value: serde_json::Value,
-    pub node: Node,
-}
+pub use super::targets::Entry;
 
 #[derive(Clone, Debug, Default)]
 pub struct RestoreSpec {

@@ -13,9 +13,17 @@
 
 use serde_json::Value as J;
 
-use super::restore::Entry;
 use super::schema::Checker;
 use crate::yaml::{Kind, Node};
+
+/// A value read from a document (restore.yml, a storage target), kept with its node so later
+/// checks can point at it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub key: String,
+    pub value: serde_json::Value,
+    pub node: Node,
+}
 
 #[derive(Clone, Debug)]
 pub struct TargetSpec {

@@ -8,11 +8,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value as J, json};
 
+use super::collect::{Collected, TaskRecord};
 use super::events::Status;
-use super::summary::{Collected, TaskRecord};
 use crate::plan::Plan;
-
-pub use super::drill_page::{esc, html};
 
 /// What the evidence is built from besides the events.
 pub struct Facts<'a> {

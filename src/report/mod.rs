@@ -1,9 +1,9 @@
 //! Reporting: the run's events and their consumers — the journal, live progress and the summary and
 //! JSON report. The executor emits; nothing here runs a task.
 
-mod collect;
+pub mod collect;
 pub mod drill;
-mod drill_page;
+pub mod drill_page;
 pub mod events;
 pub mod journal;
 pub mod metrics;

@@ -331,7 +331,7 @@ pub fn run(
     let app = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .nest("/api/v1", api)
-        .merge(page::router(server.clone()))
+        .merge(page::router(server.clone(), settings::routes()))
         .fallback(|| async {
             problem(
                 StatusCode::NOT_FOUND,

@@ -19,7 +19,7 @@ use axum::{Extension, Router};
 use serde_json::Value as J;
 
 use super::{Server, api, problem, tokens};
-use crate::report::drill::esc;
+use crate::report::drill_page::esc;
 
 const COOKIE: &str = "setup_session";
 const HOURS: i64 = 8;
@@ -91,7 +91,8 @@ async fn signed_in(State(s): State<Arc<Server>>, mut req: Request, next: Next) -
     response
 }
 
-pub fn router(s: Arc<Server>) -> Router {
+/// The pages, `more` (the settings pages) among them, each behind the sign-in.
+pub fn router(s: Arc<Server>, more: Router<Arc<Server>>) -> Router {
     let pages = Router::new()
         .route("/", get(dashboard))
         .route("/backups", get(backups))
@@ -100,7 +101,7 @@ pub fn router(s: Arc<Server>) -> Router {
         .route("/ui/jobs/{id}/events", get(api::events))
         .route("/ui/start", post(start))
         .route("/ui/logout", post(logout::logout))
-        .merge(super::settings::routes())
+        .merge(more)
         .layer(axum::middleware::from_fn_with_state(s.clone(), signed_in));
     Router::new()
         .route("/login", get(login_page).post(login))

@@ -17,7 +17,7 @@ use serde_json::Value as J;
 
 use super::page::{Session, page, text};
 use super::{Server, schedule, storage};
-use crate::report::drill::esc;
+use crate::report::drill_page::esc;
 
 pub fn routes() -> Router<Arc<Server>> {
     Router::new()
