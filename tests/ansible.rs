@@ -1,7 +1,7 @@
 //! `setup inventory --list` against the real `ansible-inventory --list` on inventories of different shapes.
 //! ansible-core is installed from PyPI into a venv by `scripts/test`; set ANSIBLE_INVENTORY to use another.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

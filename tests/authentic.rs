@@ -2,7 +2,7 @@
 //! backup with a matching sidecar and manifest, but only what a key of trusted_signers signed is
 //! restored, verified or planned; a forgery changes nothing on any host.
 
-mod common;
+use crate::common;
 
 use common::{Bed, Out, demo, files_under, repo, sign_backup, sign_backup_with, ssh_sign};
 use serde_json::Value as J;

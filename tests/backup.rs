@@ -1,7 +1,7 @@
 //! The backup side end to end through the binary: the DC demo backs up (compressed, encrypted, with
 //! sidecar and manifest), the DR demo restores what it wrote, and each refusal says why.
 
-mod common;
+use crate::common;
 
 use common::{Bed, Out, SIGNING_KEY, copy_dir, repo};
 use serde_json::Value as J;

@@ -9,7 +9,7 @@
 //! Every finding is collected, so that one run names every item still broken (each message starts
 //! with the item's number); the scenario fails at the end if there is any.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::os::unix::process::CommandExt;

@@ -1,7 +1,7 @@
 //! The director's database restored over SSH into a real PostgreSQL: loaded beside the live one,
 //! switched in by rename after the director stops, put back when a later step fails.
 
-mod common;
+use crate::common;
 
 use common::pgbed::PgBed;
 use common::sshbed::SshBed;

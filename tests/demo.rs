@@ -1,6 +1,6 @@
 //! The shipped demo and the weekly gate, end to end through the binary, on a copy of inventories/demo.
 
-mod common;
+use crate::common;
 
 use common::{Bed, demo, repo};
 use serde_json::Value as J;

@@ -1,6 +1,6 @@
 //! Every kind of invalid input gives its own diagnostic: file:line:col, a caret, a help line, exit code 2.
 
-mod common;
+use crate::common;
 
 use common::{Bed, INVENTORY};
 

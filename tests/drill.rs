@@ -3,7 +3,7 @@
 //! manifests; the live site the same before and after, byte for byte; nothing left behind, also
 //! after Ctrl-C; the evidence page drawn by a real browser.
 
-mod common;
+use crate::common;
 
 use common::pgbed::PgBed;
 use common::sshbed::SshBed;

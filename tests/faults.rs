@@ -12,7 +12,7 @@
 //!    run);
 //! 4. **told**: the journal ends with the run's end, and the report says what happened.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;

@@ -3,7 +3,7 @@
 //! clock, a mistyped `--set` key, a `--set` that nothing reads, every missing answer listed at once,
 //! `validate` in a DC's folder, and a reader of the output that goes away.
 
-mod common;
+use crate::common;
 
 use common::{Bed, dc_demo, demo, repo};
 use serde_json::Value as J;

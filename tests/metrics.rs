@@ -1,7 +1,7 @@
 //! The metrics file (`metrics.textfile`) through the binary, read by Prometheus's own text-format
 //! parser (the Python client's, installed by `scripts/test` beside ansible-core).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Notifications through the binary, received by a real HTTP server (tests/support/webhook-receiver)
 //! that checks the HMAC-SHA256 signature over each body.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command};
 

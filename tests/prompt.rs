@@ -3,7 +3,7 @@
 //! echo, each answer checked as typed, the storage tried once the answers are in (a refused login
 //! asks for the credentials again), and a review of every answer before the run goes on.
 
-mod common;
+use crate::common;
 
 use common::storagebed::StorageBed;
 use common::{Bed, demo, repo};

@@ -1,7 +1,7 @@
 //! A run killed outright, then resumed or run again, against a real sshd host and a real
 //! PostgreSQL; and a journal that cannot be written stopping a run before it changes anything.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

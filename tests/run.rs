@@ -1,6 +1,6 @@
 //! The executor through the binary: concurrency, fail-fast, rollback, resume, interrupts, secrets.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use common::{Bed, journal};

@@ -6,7 +6,7 @@
 //! run (each host records the argv sshd receives), in any file left on the hosts, or in the name of
 //! any stored object.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

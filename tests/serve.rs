@@ -2,7 +2,7 @@
 //! with its locks, Server-Sent Events in order, cancel as Ctrl-C, 409 on busy hosts, problem
 //! documents, no secret in any answer.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
@@ -672,4 +672,92 @@ fn a_backup_asked_of_a_dr_folder_is_refused_before_any_job_starts() {
         "no job started: {jobs}"
     );
     assert!(!s.dir.join(".setup/runs").exists(), "no run began");
+}
+
+/// The processes whose parent is `pid`, with the program each runs.
+fn children_of(pid: u32) -> Vec<(u32, std::path::PathBuf)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`: the parent is the second field after the command's `)`.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            let exe = std::fs::read_link(format!("/proc/{child}/exe")).unwrap_or_default();
+            out.push((child, exe));
+        }
+    }
+    out
+}
+
+/// Reading is in-process: the dashboard, the listings, `/status`, `/metrics` and the schedule are
+/// served by the engine inside the server, never by starting the setup binary again.
+#[test]
+fn no_page_or_listing_the_server_serves_starts_its_own_binary() {
+    let bed = common::dc_demo_one_store();
+    let out = bed.run(&[
+        "standalone",
+        "backup",
+        "-C",
+        "demo-dc",
+        "--now",
+        "2026-11-30T02:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let s = serve(&bed, "demo-dc");
+    let pid = s.child.id();
+    let setup = std::fs::canonicalize(env!("CARGO_BIN_EXE_setup")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (stop, setup) = (stop.clone(), setup.clone());
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for (child, exe) in children_of(pid) {
+                    if exe == setup && !seen.contains(&child) {
+                        seen.push(child);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            seen
+        })
+    };
+    for round in 0..3 {
+        for path in [
+            "/api/v1/status",
+            "/api/v1/backups",
+            "/api/v1/metrics",
+            "/api/v1/schedule",
+            "/api/v1/jobs",
+        ] {
+            let (code, _, body) = curl(&s.base, "GET", path, Some(TOKEN), None);
+            assert_eq!(code, 200, "round {round}, {path}: {body}");
+        }
+        // Past the listing's few seconds of memory, the next round reads the storage again.
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+    }
+    let (code, _, status) = curl(&s.base, "GET", "/api/v1/status", Some(TOKEN), None);
+    assert_eq!(code, 200);
+    let status: J = serde_json::from_str(&status).unwrap();
+    assert!(
+        status["backups"]["config"]["newest"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("director-config-20261130T020000Z")),
+        "{status}"
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let started = watcher.join().unwrap();
+    assert!(
+        started.is_empty(),
+        "the server started its own binary {} time(s) to serve reads",
+        started.len()
+    );
 }

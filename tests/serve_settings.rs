@@ -3,7 +3,7 @@
 //! schedule written into backup.yml and installed in the real crontab, requests beyond the rate
 //! limit refused.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! The `ssh` transport on real sshd hosts on loopback (tests/support/sshbed).
 
-mod common;
+use crate::common;
 
 use common::sshbed::SshBed;
 use common::{Bed, journal};

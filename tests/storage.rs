@@ -2,7 +2,7 @@
 //! (put, list, get, ranged get, delete), listing, upload and a streamed fetch into a real SSH host,
 //! a missing object, and wrong credentials that name the server and the key without showing the secret.
 
-mod common;
+use crate::common;
 
 use common::sshbed::SshBed;
 use common::storagebed::StorageBed;

@@ -2,7 +2,7 @@
 //! SFTP server on loopback), the DR demo restores from the first whose copy verifies, and `copy`
 //! refills what a target lacks.
 
-mod common;
+use crate::common;
 
 use common::receivers::Webhook;
 use common::storagebed::StorageBed;

@@ -1,7 +1,7 @@
 //! A restore that can be trusted: no value reaches a shell unquoted, shell steps stop at the first
 //! failing line, and host locks are the engine's, with the owner named and dead owners taken over.
 
-mod common;
+use crate::common;
 
 use common::{Bed, demo, journal};
 

@@ -6,11 +6,14 @@ use serde_json::{Value as J, json};
 use crate::failure::Failure;
 use crate::options::Options;
 
-/// `setup standalone list`: the backups in storage, with their age.
-pub fn run(o: &Options) -> Result<i32, Failure> {
+/// What `list` shows and `setup serve` serves: `{"storage", "backups": [...], "unlisted": [...]}`,
+/// each backup with when it was taken, its age at the run's clock, who signed it and (with more than
+/// one storage target) which targets hold it; each target that cannot be listed in `unlisted`.
+pub async fn listing(o: &Options) -> Result<J, Failure> {
     let (w, storage) = super::open_storage(o)?;
-    let objects = super::runtime()
-        .block_on(storage.list(""))
+    let objects = storage
+        .list("")
+        .await
         .map_err(|e| Failure::Other(e.to_string()))?;
     let names: std::collections::BTreeSet<String> =
         objects.iter().map(|o| o.name.clone()).collect();
@@ -25,14 +28,15 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
     };
     // With more than one storage target: which hold each backup.
     let mut held: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut unlisted: Vec<String> = Vec::new();
     for (target, part) in storage.parts() {
-        match super::runtime().block_on(part.list("")) {
+        match part.list("").await {
             Ok(found) => {
                 for m in found {
                     held.entry(m.name).or_default().push(target.to_string());
                 }
             }
-            Err(e) => super::say!("target {target} cannot be listed: {e}"),
+            Err(e) => unlisted.push(format!("target {target} cannot be listed: {e}")),
         }
     }
     let mut rows: Vec<J> = Vec::new();
@@ -41,8 +45,7 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         .filter(|o| !crate::storage::is_companion(&o.name))
     {
         let signed = names.contains(&format!("{}{}", o.name, crate::storage::SIG_SUFFIX));
-        let verdict =
-            super::runtime().block_on(crate::authentic::check(storage.as_ref(), &o.name, &trust));
+        let verdict = crate::authentic::check(storage.as_ref(), &o.name, &trust).await;
         let (signer, trusted, refused) = match &verdict {
             Ok(v) if !v.unsigned => (v.signer.clone(), true, None),
             Ok(_) => (None, false, None),
@@ -72,16 +75,26 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             row["targets"] = held.get(&o.name).cloned().unwrap_or_default().into();
         }
     }
+    Ok(json!({"storage": storage.describe(), "backups": rows, "unlisted": unlisted}))
+}
+
+/// `setup standalone list`: the backups in storage, with their age.
+pub fn run(o: &Options) -> Result<i32, Failure> {
+    let listing = super::runtime().block_on(listing(o))?;
     if o.json {
-        super::say!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"storage": storage.describe(), "backups": rows}))
-                .expect("json")
-        );
+        super::say!("{}", serde_json::to_string_pretty(&listing).expect("json"));
         return Ok(0);
     }
-    super::say!("{}: {} backups", storage.describe(), rows.len());
-    for r in &rows {
+    for line in listing["unlisted"].as_array().into_iter().flatten() {
+        super::say!("{}", line.as_str().unwrap_or(""));
+    }
+    let rows: &[J] = listing["backups"].as_array().map_or(&[], Vec::as_slice);
+    super::say!(
+        "{}: {} backups",
+        listing["storage"].as_str().unwrap_or(""),
+        rows.len()
+    );
+    for r in rows {
         let age = match r["age_seconds"].as_i64() {
             Some(s) => format!("{} old", human_age(s)),
             None if r["in_future"] == true => "in the future".to_string(),

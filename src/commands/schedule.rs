@@ -236,6 +236,22 @@ fn sh(program: &str, args: &[&str], input: Option<&str>) -> Result<String, Strin
     }
 }
 
+/// Where this machine runs the DC folder's scheduled jobs (`systemd timers` or `crontab`), and
+/// whether they are installed there. Reads the unit files, or the crontab (`crontab -l`).
+pub fn placement(o: &Options) -> Result<(&'static str, bool), Failure> {
+    let dir = std::fs::canonicalize(&o.dir)
+        .map_err(|e| Failure::Other(format!("{}: {e}", o.dir.display())))?;
+    if Path::new("/run/systemd/system").is_dir() {
+        let exe = std::env::current_exe().map_err(|e| Failure::Other(e.to_string()))?;
+        let unit_dir = PathBuf::from("/etc/systemd/system");
+        let installed = units(&jobs(o)?, &dir, &exe)
+            .iter()
+            .all(|(n, _)| unit_dir.join(n).exists());
+        return Ok(("systemd timers", installed));
+    }
+    Ok(("crontab", current_crontab().contains(&marks(&dir).0)))
+}
+
 fn current_crontab() -> String {
     // No crontab yet is not an error.
     sh("crontab", &["-l"], None).unwrap_or_default()
@@ -268,14 +284,9 @@ pub fn run(o: &Options, action: Option<ScheduleAction>) -> Result<i32, Failure> 
                 super::say!("--- {name} ---\n{text}");
             }
             super::say!("--- crontab ---\n{block}");
-            let installed = if systemd {
-                units.iter().all(|(n, _)| unit_dir.join(n).exists())
-            } else {
-                current_crontab().contains(&marks(&dir).0)
-            };
+            let (place, installed) = placement(o)?;
             super::say!(
-                "Where this machine runs them: {} ({})",
-                if systemd { "systemd timers" } else { "crontab" },
+                "Where this machine runs them: {place} ({})",
                 if installed {
                     "installed"
                 } else {

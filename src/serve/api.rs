@@ -39,13 +39,27 @@ pub fn router(s: Arc<Server>) -> Router {
 }
 
 /// `setup standalone list --json` in the server's folder; why not, when it cannot be listed.
+/// The backups in storage as `list` shows them, read in-process (on a blocking thread: storage and
+/// disk) and kept for a few seconds, so that a dashboard, `/status` and `/metrics` read together
+/// ask the storage once.
 pub(super) async fn list(s: &Server) -> Result<J, String> {
-    let (ok, out, err) = s.own(&["standalone", "list", "--json"]).await?;
-    if !ok {
-        let masker = super::failed::secrets(&s.options);
-        return Err(super::failed::child_said(&err, &masker));
+    let generation = s.jobs.ended.load(std::sync::atomic::Ordering::SeqCst);
+    if let Some(fresh) = s.listed.fresh(generation) {
+        return Ok(fresh);
     }
-    serde_json::from_str(&out).map_err(|e| format!("`standalone list --json` said no JSON: {e}"))
+    let o = s.options.clone();
+    let got = tokio::task::spawn_blocking(move || {
+        crate::commands::runtime().block_on(crate::commands::list::listing(&o))
+    })
+    .await
+    .map_err(|e| format!("the listing stopped: {e}"))?;
+    match got {
+        Ok(listed) => {
+            s.listed.keep(generation, listed.clone());
+            Ok(listed)
+        }
+        Err(f) => Err(super::failed::said(&s.options, "listing the storage", f).join("\n")),
+    }
 }
 
 async fn backups(State(s): State<Arc<Server>>) -> Response {

@@ -22,6 +22,8 @@ pub struct Jobs {
     /// `Child` and signals it on this channel's word, never a bare pid that may have been reused.
     live: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<()>>>,
     cancelled: Mutex<Vec<String>>,
+    /// How many jobs have ended: what was read of storage before one ended is read again.
+    pub ended: std::sync::atomic::AtomicU64,
 }
 
 fn now() -> String {
@@ -41,6 +43,7 @@ impl Jobs {
             options: options.clone(),
             live: Mutex::default(),
             cancelled: Mutex::default(),
+            ended: Default::default(),
         };
         jobs.recover();
         jobs
@@ -187,6 +190,7 @@ impl Jobs {
             };
             let code = status.ok().and_then(|s| s.code()).unwrap_or(-1);
             me.live.lock().expect("live").remove(&job_id);
+            me.ended.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let cancelled = me.cancelled.lock().expect("cancelled").contains(&job_id);
             if let Some(mut job) = me.load(&job_id) {
                 job["status"] = match code {

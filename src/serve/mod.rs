@@ -52,6 +52,33 @@ pub struct Server {
     /// Requests per client, and failed authentications per client.
     requests: limit::Limiter,
     failures: limit::Limiter,
+    /// The last listing of the storage, kept for a few seconds.
+    pub listed: Recent,
+}
+
+/// A value kept for two seconds, and only while `generation` (the jobs ended so far) is the same:
+/// what several views read together is made once, and what a job changed is read anew.
+#[derive(Default)]
+pub struct Recent(std::sync::Mutex<Option<(std::time::Instant, u64, serde_json::Value)>>);
+
+impl Recent {
+    const FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+    pub fn fresh(&self, generation: u64) -> Option<serde_json::Value> {
+        let kept = self.0.lock().expect("recent");
+        kept.as_ref()
+            .filter(|(at, g, _)| at.elapsed() < Self::FOR && *g == generation)
+            .map(|(_, _, v)| v.clone())
+    }
+
+    pub fn keep(&self, generation: u64, v: serde_json::Value) {
+        *self.0.lock().expect("recent") = Some((std::time::Instant::now(), generation, v));
+    }
+
+    /// Forgets what was kept: what it described has changed (a backup job ended, settings saved).
+    pub fn forget(&self) {
+        *self.0.lock().expect("recent") = None;
+    }
 }
 
 /// An RFC 9457 problem document.
@@ -323,6 +350,7 @@ pub fn run(
         https: acceptor.is_some(),
         requests: limit::Limiter::requests(),
         failures: limit::Limiter::failures(),
+        listed: Recent::default(),
     });
     let api = api::router(server.clone())
         .merge(storage::router(server.clone()))

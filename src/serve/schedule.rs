@@ -39,18 +39,18 @@ pub(super) async fn current(s: &Server) -> Result<J, String> {
         }
     }
     let next: Vec<J> = super::api::next_runs(&s.options);
-    let (_, shown, _) = s.own(&["standalone", "schedule", "show"]).await?;
-    let place = shown
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("Where this machine runs them: "))
-        .unwrap_or("unknown");
+    let o = s.options.clone();
+    let (place, installed) =
+        tokio::task::spawn_blocking(move || crate::commands::schedule::placement(&o))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|f| super::failed::said(&s.options, "the schedule", f).join("\n"))?;
     Ok(json!({
         "schedule": times,
         "timezone": "UTC",
         "next_runs": next,
-        "installed": place.ends_with("(installed)"),
-        "runs_in": place.split(" (").next().unwrap_or(place),
+        "installed": installed,
+        "runs_in": place,
     }))
 }
 

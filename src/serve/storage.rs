@@ -227,8 +227,11 @@ pub(super) async fn save(
         .map(str::to_string)
         .collect();
     let text = kept.into_iter().chain(lines).collect::<Vec<_>>().join("\n") + "\n";
-    super::edit::replace(&path, &text, true)
-        .map_err(|e| (500, format!("answers.yml cannot be written: {e}")))
+    let written = super::edit::replace(&path, &text, true)
+        .map_err(|e| (500, format!("answers.yml cannot be written: {e}")));
+    // The storage may be another one now: the next listing reads it.
+    s.listed.forget();
+    written
 }
 
 async fn replace(State(s): State<Arc<Server>>, body: Option<Json<J>>) -> Response {
