@@ -30,10 +30,36 @@ pub enum PlaybookRef {
     File(PathBuf),
 }
 
+/// What a run is: one of the built-in operations, or a playbook of the site's own (`setup run`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Restore,
+    Backup,
+    Drill,
+    Run,
+}
+
+impl Operation {
+    /// Its name, as locks, hooks (`SETUP_OPERATION`), metrics and notifications say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Restore => "restore",
+            Operation::Backup => "backup",
+            Operation::Drill => "drill",
+            Operation::Run => "run",
+        }
+    }
+
+    /// Whether the run reads backups to put them in place (or in a drill's sandbox).
+    pub fn restores(self) -> bool {
+        matches!(self, Operation::Restore | Operation::Drill)
+    }
+}
+
 /// Everything loaded and checked, ready to plan or run.
 pub struct World {
-    /// What the run is, for locks: `restore`, `backup`, `verify` or `run`.
-    pub operation: String,
+    /// What the run is.
+    pub operation: Operation,
     pub dir: PathBuf,
     pub inventory: Inventory,
     pub restore: RestoreSpec,
@@ -318,13 +344,10 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
     crate::answers::gather_missing(&mut diags, o.interactive);
     diags.into_result()?;
     let operation = match &pref {
-        PlaybookRef::Builtin(name) => name
-            .rsplit('/')
-            .next()
-            .unwrap_or(name)
-            .trim_end_matches(".yml")
-            .to_string(),
-        PlaybookRef::File(_) => "run".to_string(),
+        PlaybookRef::Builtin(name) if name.ends_with("/restore.yml") => Operation::Restore,
+        PlaybookRef::Builtin(name) if name.ends_with("/backup.yml") => Operation::Backup,
+        PlaybookRef::Builtin(name) if name.ends_with("/drill.yml") => Operation::Drill,
+        _ => Operation::Run,
     };
     Ok(World {
         operation,

@@ -3,7 +3,7 @@
 
 use crate::secret::Masker;
 use crate::storage::Storage;
-use crate::world::World;
+use crate::world::{Operation, World};
 
 /// At a terminal, before a run with destructive steps: what will be stopped, replaced or renamed
 /// on which host, and the question. A run with none asks nothing.
@@ -215,7 +215,7 @@ async fn need_identity(
 /// same way, `latest` resolved without changing the answers. A storage that cannot be opened or
 /// read is left to the check's probes.
 pub async fn identity_for_check(w: &World) -> Result<(), crate::failure::Failure> {
-    if w.operation != "restore" || w.answers.get("age_identity").is_some() {
+    if w.operation != Operation::Restore || w.answers.get("age_identity").is_some() {
         return Ok(());
     }
     let Some(settings) = w.storage.as_ref() else {
@@ -258,7 +258,7 @@ pub async fn settle(w: &mut World) -> Result<Vec<String>, crate::failure::Failur
     if w.restore.components.iter().any(|c| c == "config") {
         resolve_digest(w, storage.as_ref()).await;
     }
-    if w.operation == "restore" {
+    if w.operation == Operation::Restore {
         let config = w.answers.text("config_backup");
         need_identity(w, storage.as_ref(), config).await?;
     }
@@ -329,14 +329,14 @@ pub fn write_metrics(
     };
     let path = w.dir.join(path);
     let site = site_of(shared);
-    let components: Vec<String> = match w.operation.as_str() {
-        "restore" => w.restore.components.clone(),
-        "backup" => w.backup.components.clone(),
+    let components: Vec<String> = match w.operation {
+        Operation::Restore => w.restore.components.clone(),
+        Operation::Backup => w.backup.components.clone(),
         _ => vec!["all".into()],
     };
     let sizes = collector.0.lock().expect("collector").sizes.clone();
     let facts = crate::report::metrics::RunFacts {
-        operation: &w.operation,
+        operation: w.operation.as_str(),
         site: &site,
         components: &components,
         report,
@@ -363,7 +363,7 @@ pub async fn notify(
     crate::commands::notify::after_run(
         &w.answers,
         &w.dir,
-        &w.operation,
+        w.operation.as_str(),
         &site_of(shared),
         report,
         &report_path.display().to_string(),

@@ -18,7 +18,7 @@ use crate::world::World;
 /// Whether the run reads backups whose age counts: a restore or a drill (not `drill --clean`,
 /// which only sweeps what earlier drills left).
 fn reads_backups(w: &World) -> bool {
-    matches!(w.operation.as_str(), "restore" | "drill")
+    w.operation.restores()
         && !w
             .plan
             .main

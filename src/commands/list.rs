@@ -9,8 +9,16 @@ use crate::options::Options;
 /// What `list` shows and `setup serve` serves: `{"storage", "backups": [...], "unlisted": [...]}`,
 /// each backup with when it was taken, its age at the run's clock, who signed it and (with more than
 /// one storage target) which targets hold it; each target that cannot be listed in `unlisted`.
-pub async fn listing(o: &Options) -> Result<J, Failure> {
+/// The answers are read (and at a terminal asked, the storage tried) before any runtime starts.
+pub fn listing(o: &Options) -> Result<J, Failure> {
     let (w, storage) = super::open_storage(o)?;
+    super::runtime().block_on(listed(&w, storage.as_ref()))
+}
+
+async fn listed(
+    w: &crate::world::StorageWorld,
+    storage: &dyn crate::storage::Storage,
+) -> Result<J, Failure> {
     let objects = storage
         .list("")
         .await
@@ -45,7 +53,7 @@ pub async fn listing(o: &Options) -> Result<J, Failure> {
         .filter(|o| !crate::storage::is_companion(&o.name))
     {
         let signed = names.contains(&format!("{}{}", o.name, crate::storage::SIG_SUFFIX));
-        let verdict = crate::authentic::check(storage.as_ref(), &o.name, &trust).await;
+        let verdict = crate::authentic::check(storage, &o.name, &trust).await;
         let (signer, trusted, refused) = match &verdict {
             Ok(v) if !v.unsigned => (v.signer.clone(), true, None),
             Ok(_) => (None, false, None),
@@ -80,7 +88,7 @@ pub async fn listing(o: &Options) -> Result<J, Failure> {
 
 /// `setup standalone list`: the backups in storage, with their age.
 pub fn run(o: &Options) -> Result<i32, Failure> {
-    let listing = super::runtime().block_on(listing(o))?;
+    let listing = listing(o)?;
     if o.json {
         super::say!("{}", serde_json::to_string_pretty(&listing).expect("json"));
         return Ok(0);

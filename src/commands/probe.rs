@@ -90,7 +90,13 @@ pub async fn run(shared: &RunShared, w: &World, gate: Option<&J>) -> Vec<Probe> 
     let storage = shared.storage.as_deref();
     let mut sizes: BTreeMap<String, Option<u64>> = BTreeMap::new();
     if let Some(s) = storage {
-        target_probes(s, w.operation == "backup", &shared.masker, &mut out).await;
+        target_probes(
+            s,
+            w.operation == crate::world::Operation::Backup,
+            &shared.masker,
+            &mut out,
+        )
+        .await;
     }
     let mut lacks_noted = BTreeSet::new();
     let selected: Vec<J> = gate

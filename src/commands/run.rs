@@ -11,7 +11,7 @@ use crate::options::Options;
 use crate::report::events::{Event, Events};
 use crate::report::journal;
 use crate::report::summary::Collector;
-use crate::world::World;
+use crate::world::{Operation, World};
 
 /// `--check` prints the plan; otherwise the plan runs.
 pub fn check_or_run(o: &Options, mut w: World) -> Result<i32, Failure> {
@@ -151,11 +151,11 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     }
     let facts: super::hooks::Facts = vec![
         ("SETUP_RUN_ID", w.run.id.clone()),
-        ("SETUP_OPERATION", w.operation.clone()),
+        ("SETUP_OPERATION", w.operation.as_str().to_string()),
         ("SETUP_SITE", super::before::site_of(&shared)),
     ];
     super::hooks::before(&w, &shared, &events, &facts).await?;
-    let me = lock::Owner::this(&w.run.id, &w.operation, w.run.started_at);
+    let me = lock::Owner::this(&w.run.id, w.operation.as_str(), w.run.started_at);
     let hosts = lock_hosts(&w);
     if let Err(refused) = super::locking::take_locks(o, &shared, &events, &hosts, &me).await {
         events.emit(Event::RunFinished {
@@ -227,7 +227,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         t.close().await;
     }
     // A drill: its RTO against the targets, then its verdict from every check.
-    let drill = w.operation == "drill"
+    let drill = w.operation == Operation::Drill
         && !w
             .plan
             .main
@@ -240,7 +240,7 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
             events.emit(check);
         }
     }
-    let drill_failures = if w.operation == "drill" {
+    let drill_failures = if w.operation == Operation::Drill {
         super::drill_result::failures(&collector.0.lock().expect("collector"), &w.plan)
     } else {
         Vec::new()
@@ -281,12 +281,12 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     {
         use crate::report::summary::Measure;
         let mut c = collector.0.lock().expect("collector");
-        c.measure = match w.operation.as_str() {
-            "backup" => Measure::Nothing,
-            "drill" if drill => Measure::Drill,
+        c.measure = match w.operation {
+            Operation::Backup => Measure::Nothing,
+            Operation::Drill if drill => Measure::Drill,
             // `drill --clean` restores nothing.
-            "drill" => Measure::Nothing,
-            _ => Measure::Restore,
+            Operation::Drill => Measure::Nothing,
+            Operation::Restore | Operation::Run => Measure::Restore,
         };
         c.drill = drill.then(|| super::drill_result::verdict(&w, &c, code == 0));
     }

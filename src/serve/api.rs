@@ -48,11 +48,9 @@ pub(super) async fn list(s: &Server) -> Result<J, String> {
         return Ok(fresh);
     }
     let o = s.options.clone();
-    let got = tokio::task::spawn_blocking(move || {
-        crate::commands::runtime().block_on(crate::commands::list::listing(&o))
-    })
-    .await
-    .map_err(|e| format!("the listing stopped: {e}"))?;
+    let got = tokio::task::spawn_blocking(move || crate::commands::list::listing(&o))
+        .await
+        .map_err(|e| format!("the listing stopped: {e}"))?;
     match got {
         Ok(listed) => {
             s.listed.keep(generation, listed.clone());

@@ -15,17 +15,39 @@ fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// What identifies one version of the tokens file: a new one (`token add` or `revoke` writes it
+/// whole and renames it in) has another inode.
+type Version = (PathBuf, u64, u64, Option<std::time::SystemTime>);
+
+/// The tokens file as last read, and which version it was.
+static LOADED: std::sync::Mutex<Option<(Version, Vec<J>)>> = std::sync::Mutex::new(None);
+
+/// The tokens, read again only when the file changed (one `stat` per request otherwise).
 fn read(dir: &Path) -> Vec<J> {
-    std::fs::read_to_string(file(dir))
+    use std::os::unix::fs::MetadataExt;
+    let path = file(dir);
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return Vec::new();
+    };
+    let version: Version = (path.clone(), meta.ino(), meta.len(), meta.modified().ok());
+    let mut loaded = LOADED.lock().expect("tokens");
+    if let Some((v, tokens)) = loaded.as_ref()
+        && *v == version
+    {
+        return tokens.clone();
+    }
+    let tokens: Vec<J> = std::fs::read_to_string(&path)
         .ok()
         .and_then(|t| serde_json::from_str::<Vec<J>>(&t).ok())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    *loaded = Some((version, tokens.clone()));
+    tokens
 }
 
 fn write(dir: &Path, tokens: &[J]) -> Result<(), String> {
     let path = file(dir);
     std::fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| e.to_string())?;
-    // Written whole and renamed: the server, reading it at each request, never finds half of it.
+    // Written whole and renamed: the server, reading each new version it sees, never finds half of it.
     super::edit::replace(
         &path,
         &serde_json::to_string_pretty(tokens).expect("json"),
