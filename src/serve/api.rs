@@ -424,17 +424,14 @@ pub(super) async fn events(State(s): State<Arc<Server>>, Path(id): Path<String>)
                 }
                 // Read what the journal has grown by; a job that has ended is read to its end once more.
                 let running = s.jobs.running(&id);
-                let text = tokio::fs::read(&path).await.unwrap_or_default();
-                if text.len() > at {
-                    let fresh = &text[at..];
-                    if let Some(end) = fresh.iter().rposition(|b| *b == b'\n') {
-                        for l in String::from_utf8_lossy(&fresh[..end]).lines() {
-                            if !l.trim().is_empty() {
-                                queue.push_back(l.to_string());
-                            }
+                let fresh = grown(&path, at).await;
+                if let Some(end) = fresh.iter().rposition(|b| *b == b'\n') {
+                    for l in String::from_utf8_lossy(&fresh[..end]).lines() {
+                        if !l.trim().is_empty() {
+                            queue.push_back(l.to_string());
                         }
-                        at += end + 1;
                     }
+                    at += end + 1;
                 }
                 if !running {
                     ended = true;
@@ -449,4 +446,19 @@ pub(super) async fn events(State(s): State<Arc<Server>>, Path(id): Path<String>)
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// What a file holds past `offset` (nothing when it cannot be read): a journal is tailed from
+/// where the last read stopped, never read whole again.
+async fn grown(path: &std::path::Path, offset: usize) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut out = Vec::new();
+    if let Ok(mut f) = tokio::fs::File::open(path).await
+        && f.seek(std::io::SeekFrom::Start(offset as u64))
+            .await
+            .is_ok()
+    {
+        let _ = f.read_to_end(&mut out).await;
+    }
+    out
 }
