@@ -37,6 +37,9 @@ async fn listed(
     // With more than one storage target: which hold each backup.
     let mut held: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut unlisted: Vec<String> = Vec::new();
+    // What a target said goes to the server's answers too: masked like every other output.
+    let masker = crate::secret::Masker::default();
+    w.answers.register_secrets(&masker);
     for (target, part) in storage.parts() {
         match part.list("").await {
             Ok(found) => {
@@ -44,7 +47,7 @@ async fn listed(
                     held.entry(m.name).or_default().push(target.to_string());
                 }
             }
-            Err(e) => unlisted.push(format!("target {target} cannot be listed: {e}")),
+            Err(e) => unlisted.push(masker.mask(&format!("target {target} cannot be listed: {e}"))),
         }
     }
     let mut rows: Vec<J> = Vec::new();
