@@ -3,9 +3,9 @@
 use super::Dag;
 
 /// No host is changed while another host's download, check or staging may still fail: the first
-/// destructive step of each chain waits for every step that prepares, on every host. A step prepares when it is
-/// not destructive and needs no destructive step, however far back; so it can never need the
-/// destructive step that now waits for it, and no loop is made.
+/// destructive step of each chain waits for every step that prepares, on every host. A step
+/// prepares when it is not destructive and needs no destructive step, however far back; so it can
+/// never need the destructive step that now waits for it, and no loop is made.
 pub(super) fn before_destroying(dag: &mut Dag) {
     let n = dag.steps.len();
     // 0: not looked at, 1: being looked at (a loop, which is reported elsewhere), 2: prepares,
