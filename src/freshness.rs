@@ -54,14 +54,7 @@ pub fn limit(answers: &crate::answers::Answers, component: &str) -> Duration {
 }
 
 /// An age for people: `50m`, `5h 10m`, `40d 3h`.
-pub fn shown(d: Duration) -> String {
-    let s = d.num_seconds().max(0);
-    match s {
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        s => format!("{}d {}h", s / 86400, s % 86400 / 3600),
-    }
-}
+pub use crate::report::rpo::span as shown;
 
 /// The newest trusted backup of a component: its name and when it was taken (the time its name
 /// carries; an analytics day holds data up to its end). The name is the one its signed manifest

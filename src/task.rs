@@ -152,6 +152,12 @@ impl RunShared {
         minijinja::Value::from(map)
     }
 
+    /// Whom `step`'s commands and files run as on `host` (its `become`, else the host's).
+    pub fn become_of(&self, step: &Step, host: &Host) -> crate::transport::Become {
+        let become_ = step.become_.unwrap_or(host.become_);
+        become_.then(|| self.become_password.clone())
+    }
+
     pub fn transport(&self, host: &str) -> Arc<dyn Transport> {
         self.transports.get(host).cloned().unwrap_or_else(|| {
             let tag = crate::transport::run_tag(&self.run.id);
@@ -191,8 +197,7 @@ impl TaskCtx<'_> {
 
     /// Whom the step's commands and files run as (its `become`, else the host's).
     pub fn become_(&self) -> crate::transport::Become {
-        let become_ = self.step.become_.unwrap_or(self.host.become_);
-        become_.then(|| self.shared.become_password.clone())
+        self.shared.become_of(self.step, self.host)
     }
 
     pub fn arg(&self, key: &str) -> Option<String> {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::pgbed::PgBed;
 use common::receivers::{Smtp, Webhook};
-use common::served::{self, TOKEN, curl, free_port};
+use common::served::{self, TOKEN, curl, free_port, page, sign_in};
 use common::sshbed::SshBed;
 use common::storagebed::StorageBed;
 use common::{Bed, Out};
@@ -1265,41 +1265,6 @@ fn ask(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String
         c.args(["-H", "Content-Type: application/json", "--data", b]);
     }
     let out = c.arg(format!("{base}{path}")).output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
-
-/// Signs in to the page with the token; the cookie jar's path.
-fn sign_in(base: &str, jar: &Path) {
-    let ok = std::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-c"])
-        .arg(jar)
-        .args(["--data", &format!("token={TOKEN}")])
-        .arg(format!("{base}/login"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "curl /login");
-}
-
-/// A page as the signed-in browser gets it: (status, body).
-fn page(base: &str, jar: &Path, path: &str) -> (u16, String) {
-    let out = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "--max-time",
-            "30",
-            "-o",
-            "-",
-            "-w",
-            "\n%{http_code}",
-            "-b",
-        ])
-        .arg(jar)
-        .arg(format!("{base}{path}"))
-        .output()
-        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
     (code.trim().parse().unwrap_or(0), body.to_string())

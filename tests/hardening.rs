@@ -843,7 +843,7 @@ fn storage_rolled_back_to_an_older_backup_is_refused_by_its_age_and_by_the_marke
 
 #[test]
 fn the_servers_dashboard_turns_red_when_the_newest_backup_is_older_than_max_backup_age() {
-    use common::served::{TOKEN, curl, serve};
+    use common::served::{self, TOKEN, curl, serve};
     let bed = common::dc_demo_one_store();
     bed.default_ages();
     let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -865,21 +865,10 @@ fn the_servers_dashboard_turns_red_when_the_newest_backup_is_older_than_max_back
     assert_eq!(config["max_age_seconds"], 172_800, "{config}");
     let jar = bed.path("jar");
     let page = || -> String {
-        let login = std::process::Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-c"])
-            .arg(&jar)
-            .args(["--data", &format!("token={TOKEN}")])
-            .arg(format!("{}/login", s.base))
-            .status()
-            .unwrap();
-        assert!(login.success());
-        let out = std::process::Command::new("curl")
-            .args(["-s", "-b"])
-            .arg(&jar)
-            .arg(format!("{}/", s.base))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        served::sign_in(&s.base, &jar);
+        let (code, html) = served::page(&s.base, &jar, "/");
+        assert_eq!(code, 200, "{html}");
+        html
     };
     let card = |html: &str| -> String {
         let at = html

@@ -300,14 +300,7 @@ fn the_page_in_a_real_browser_signs_in_adds_a_storage_server_starts_a_backup_and
     }
     // A form without the session's CSRF token starts nothing; without a session, nothing either.
     let jar = bed.path("jar");
-    let login = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-c"])
-        .arg(&jar)
-        .args(["--data", &format!("token={TOKEN}")])
-        .arg(format!("{}/login", s.base))
-        .status()
-        .unwrap();
-    assert!(login.success());
+    common::served::sign_in(&s.base, &jar);
     let forged = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-b"])
         .arg(&jar)

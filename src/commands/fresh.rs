@@ -27,6 +27,23 @@ fn reads_backups(w: &World) -> bool {
             .all(|s| s.step.tags.iter().any(|t| t == "sweep"))
 }
 
+/// The run's components in storage, at the run's clock, with its trust and answers.
+async fn assess(
+    w: &World,
+    storage: &dyn Storage,
+    record: &mut Remembered,
+) -> freshness::Assessment {
+    freshness::assess(
+        storage,
+        &w.trust,
+        &w.answers,
+        &w.restore.components,
+        w.run.now,
+        record,
+    )
+    .await
+}
+
 /// For a restore or a drill, before anything runs: a component whose newest trusted backup is
 /// older than its `max_backup_age` stops the run (exit 1, nothing run); what vanished since the
 /// last run is given back, masked, for the summary, the report and the notifications. The record
@@ -39,16 +56,7 @@ pub async fn settle(
     if !reads_backups(w) {
         return Ok(Vec::new());
     }
-    let mut record = Remembered::load(&w.dir);
-    let a = freshness::assess(
-        storage,
-        &w.trust,
-        &w.answers,
-        &w.restore.components,
-        w.run.now,
-        &mut record,
-    )
-    .await;
+    let a = assess(w, storage, &mut Remembered::load(&w.dir)).await;
     let said = |t: &String| crate::storage::printable(&masker.mask(t));
     let vanished: Vec<String> = a.vanished.iter().map(said).collect();
     if a.stale.is_empty() {
@@ -78,16 +86,7 @@ pub async fn probes(shared: &RunShared, w: &World) -> Vec<Probe> {
     if !reads_backups(w) {
         return out;
     }
-    let mut record = Remembered::read_only(&w.dir);
-    let a = freshness::assess(
-        storage,
-        &w.trust,
-        &w.answers,
-        &w.restore.components,
-        w.run.now,
-        &mut record,
-    )
-    .await;
+    let a = assess(w, storage, &mut Remembered::read_only(&w.dir)).await;
     for (c, newest) in &a.newest {
         let Some(n) = newest else {
             continue;
@@ -177,8 +176,7 @@ async fn older_hosts(shared: &RunShared, w: &World) -> Vec<(String, String, Stri
             let Some(h) = shared.hosts.get(host) else {
                 continue;
             };
-            let become_ =
-                (ps.step.become_.unwrap_or(h.become_)).then(|| shared.become_password.clone());
+            let become_ = shared.become_of(&ps.step, h);
             let transport = shared.transport(host);
             if let Ok(Some(live)) = notolder::in_place(transport.as_ref(), become_, &marker).await {
                 out.push((host.clone(), live, chosen));

@@ -42,7 +42,12 @@ pub fn time_in_name(name: &str) -> Option<DateTime<Utc>> {
 }
 
 fn age(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
-    let s = (to - from).num_seconds().max(0);
+    span(to - from)
+}
+
+/// A span of time for people: `50m`, `5h 10m`, `40d 3h` (a negative one is `0m`).
+pub fn span(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
     match s {
         s if s < 7200 => format!("{}m", s / 60),
         s if s < 172_800 => format!("{}h {}m", s / 3600, s % 3600 / 60),

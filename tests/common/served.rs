@@ -1,7 +1,7 @@
 //! `setup serve` on loopback for the tests: the server started on a free port with a token of
 //! the tests' own, asked with curl.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
 use super::Bed;
@@ -169,4 +169,39 @@ pub fn names_under(dir: &std::path::Path) -> Vec<String> {
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect()
+}
+
+/// Signs in to the page with the token; the cookie jar's path.
+pub fn sign_in(base: &str, jar: &Path) {
+    let ok = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-c"])
+        .arg(jar)
+        .args(["--data", &format!("token={TOKEN}")])
+        .arg(format!("{base}/login"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "curl /login");
+}
+
+/// A page as the signed-in browser gets it: (status, body).
+pub fn page(base: &str, jar: &Path, path: &str) -> (u16, String) {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "30",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "-b",
+        ])
+        .arg(jar)
+        .arg(format!("{base}{path}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), body.to_string())
 }
