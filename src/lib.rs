@@ -35,8 +35,6 @@ pub mod fuzz;
 
 use std::io::IsTerminal;
 
-use clap::Parser;
-
 /// glibc gives threads that allocate at the same time heaps of their own (up to 8 per core), and
 /// each heap keeps what was freed into it. The runtime's worker and blocking threads all handle a
 /// backup's upload parts (8 MiB each), so several heaps came to hold parts: peak RSS 10 MiB higher
@@ -58,7 +56,12 @@ fn one_heap() {
 /// Runs the command line and returns the exit code.
 pub fn main() -> i32 {
     one_heap();
-    let cli = cli::Cli::parse();
+    // `setup run --help` lists every action a playbook step may name, from their declarations.
+    let matches = <cli::Cli as clap::CommandFactory>::command()
+        .mut_subcommand("run", |c| c.after_long_help(docs::actions::help()))
+        .get_matches();
+    let cli =
+        <cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // TLS for the HTTP storage backends (S3, Azure) and FTPS uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     opendal_http_transport_reqwest::install_default();

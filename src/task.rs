@@ -200,12 +200,10 @@ impl TaskCtx<'_> {
         self.shared.become_of(self.step, self.host)
     }
 
-    pub fn arg(&self, key: &str) -> Option<String> {
-        match self.args.get(key)? {
-            J::String(s) => Some(s.clone()),
-            J::Null => None,
-            other => Some(other.to_string()),
-        }
+    /// The task's rendered arguments as its action's struct (`docs/actions.rs`), else which
+    /// argument is wrong.
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        crate::docs::actions::typed(self.step.action, &self.args)
     }
 }
 

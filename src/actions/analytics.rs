@@ -3,6 +3,7 @@
 use serde_json::{Value as J, json};
 use tokio::io::AsyncReadExt;
 
+use crate::docs::actions::{GateArgs, RecordArgs};
 use crate::gate::{self, Input, Mode, Pattern, Selected, State};
 use crate::report::events::Event;
 use crate::task::{Outcome, TaskCtx, Undo};
@@ -48,11 +49,6 @@ async fn read_state(ctx: &TaskCtx<'_>, path: &str) -> Result<State, String> {
     })
 }
 
-/// A gate argument, else its `analytics.*` answer.
-fn setting(ctx: &TaskCtx<'_>, key: &str) -> Option<String> {
-    ctx.arg(key).or_else(|| ctx.shared.analytics.get(key))
-}
-
 /// The gate's decision as JSON, shared by the action and by `--check`.
 pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
     let storage = ctx
@@ -60,26 +56,31 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
         .storage
         .as_deref()
         .ok_or("no storage is configured")?;
-    let pattern =
-        Pattern::new(&setting(ctx, "pattern").unwrap_or_else(|| gate::DEFAULT_PATTERN.into()))?;
-    let prefix = setting(ctx, "prefix").unwrap_or_else(|| pattern.literal_prefix().to_string());
-    let mode_text = setting(ctx, "mode").unwrap_or_else(|| "weekly".into());
+    let a: GateArgs = ctx.typed()?;
+    // A gate argument, else its `analytics.*` answer.
+    let answers = &ctx.shared.analytics;
+    let pattern = Pattern::new(
+        &(a.pattern.or_else(|| answers.pattern.clone()))
+            .unwrap_or_else(|| gate::DEFAULT_PATTERN.into()),
+    )?;
+    let prefix = (a.prefix.or_else(|| answers.prefix.clone()))
+        .unwrap_or_else(|| pattern.literal_prefix().to_string());
+    let mode_text = (a.mode.or_else(|| answers.mode.clone())).unwrap_or_else(|| "weekly".into());
     let mode =
         Mode::parse(&mode_text).ok_or_else(|| format!("invalid analytics mode `{mode_text}`"))?;
-    let kind_text = setting(ctx, "snapshots").unwrap_or_else(|| "incremental".into());
+    let kind_text =
+        (a.snapshots.or_else(|| answers.snapshots.clone())).unwrap_or_else(|| "incremental".into());
     let kind = gate::Snapshots::parse(&kind_text).ok_or_else(|| {
         format!("invalid analytics.snapshots `{kind_text}`: incremental or cumulative")
     })?;
-    let since = match setting(ctx, "since") {
+    let since = match a.since.or_else(|| answers.since.clone()) {
         Some(s) => Some(
             chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
                 .map_err(|e| format!("analytics.since `{s}`: {e}"))?,
         ),
         None => None,
     };
-    let state_file = ctx
-        .arg("state_file")
-        .unwrap_or_else(|| DEFAULT_STATE.into());
+    let state_file = a.state_file.unwrap_or_else(|| DEFAULT_STATE.into());
     let objects = storage.list(&prefix).await.map_err(|e| e.to_string())?;
     let names: Vec<String> = objects
         .into_iter()
@@ -89,7 +90,8 @@ pub async fn decide(ctx: &TaskCtx<'_>) -> Result<J, String> {
     let state = read_state(ctx, &state_file).await?;
     // A drill on a site whose analytics is up to date would exercise no day: it takes the newest
     // week the live site has restored again (into its sandbox; the state is never written).
-    let rewound = (ctx.arg("newest_week_again").as_deref() == Some("true"))
+    let rewound = a
+        .newest_week_again
         .then_some(state.through)
         .flatten()
         .map(|through| {
@@ -184,16 +186,15 @@ pub async fn gate(ctx: &TaskCtx<'_>) -> Outcome {
 }
 
 pub async fn record(ctx: &TaskCtx<'_>) -> Outcome {
-    let state_file = ctx
-        .arg("state_file")
-        .unwrap_or_else(|| DEFAULT_STATE.into());
-    let snap: Selected = match ctx
-        .args
-        .get("snapshot")
-        .cloned()
-        .map(serde_json::from_value::<SnapshotArg>)
-    {
-        Some(Ok(s)) => match chrono::NaiveDate::parse_from_str(&s.date, "%Y-%m-%d") {
+    let RecordArgs {
+        state_file,
+        snapshot,
+    } = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let snap: Selected = match serde_json::from_value::<SnapshotArg>(snapshot) {
+        Ok(s) => match chrono::NaiveDate::parse_from_str(&s.date, "%Y-%m-%d") {
             Ok(date) => Selected {
                 name: s.name,
                 date,

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::transfer::{finish, hashing, hashing_quiet, report_retries};
+use crate::docs::actions::UploadArgs;
 use crate::report::events::Event;
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::Program;
@@ -126,10 +127,12 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");
     };
-    let src = ctx.arg("src").unwrap_or_default();
-    let object = ctx.arg("object").unwrap_or_default();
-    let seal = ctx.args.get("seal").and_then(|v| v.as_bool()) == Some(true);
-    if ctx.arg("if_exists").as_deref() == Some("refuse") && !ctx.shared.run.force {
+    let a: UploadArgs = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let (object, seal) = (a.object.clone(), a.seal);
+    if a.if_exists.as_deref() == Some("refuse") && !ctx.shared.run.force {
         match present(storage, &object).await {
             // A partial snapshot (a failover's "today so far") is replaced by the whole day.
             Ok(_) if is_partial(storage, &object).await => {}
@@ -159,7 +162,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
         false => Vec::new(),
     };
     // A file of the host, or what a command writes on stdout (streamed; never a file first).
-    let (src, opened) = match ctx.arg("command") {
+    let (src, opened) = match &a.command {
         Some(cmd) => {
             let program = Program::Shell(format!("{}{cmd}", super::command::STRICT));
             (
@@ -167,7 +170,11 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
                 ctx.transport.stream(ctx.request(program)).await,
             )
         }
-        None => (src.clone(), ctx.transport.get(&src, ctx.become_()).await),
+        None => {
+            let src = a.src.clone().unwrap_or_default();
+            let opened = ctx.transport.get(&src, ctx.become_()).await;
+            (src, opened)
+        }
     };
     let reader = match opened {
         Ok(r) => r,
@@ -217,7 +224,7 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
         if let Some(holders) = storage.holders(&object) {
             m["targets"] = holders.into();
         }
-        if let Some(serde_json::Value::Object(more)) = ctx.args.get("manifest") {
+        if let Some(more) = &a.manifest {
             for (k, v) in more {
                 m[k] = match v.as_str() {
                     Some("true") => serde_json::Value::Bool(true),
@@ -227,8 +234,8 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
             }
         }
         // Facts the host wrote while it made the archive (row counts, a file-list digest).
-        if let Some(path) = ctx.arg("manifest_from") {
-            match read_host_json(ctx, &path).await {
+        if let Some(path) = &a.manifest_from {
+            match read_host_json(ctx, path).await {
                 Ok(serde_json::Value::Object(more)) => {
                     for (k, v) in more {
                         m[k] = v;

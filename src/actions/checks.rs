@@ -5,18 +5,18 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as J, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::docs::actions::{AssertArgs, DebugArgs, WaitForArgs};
 use crate::docs::inventory::Connection;
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::Program;
 
 pub async fn wait_for(ctx: &TaskCtx<'_>) -> Outcome {
-    let timeout = Duration::from_secs(ctx.args.get("timeout").and_then(J::as_u64).unwrap_or(60));
-    let delay = Duration::from_millis(
-        ctx.args
-            .get("delay")
-            .and_then(J::as_u64)
-            .map_or(500, |s| s * 1000),
-    );
+    let a: WaitForArgs = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let timeout = Duration::from_secs(a.timeout.unwrap_or(60));
+    let delay = Duration::from_millis(a.delay.map_or(500, |s| s * 1000));
     let default_host = match ctx.host.connection {
         Connection::Local => "127.0.0.1".to_string(),
         Connection::Ssh | Connection::Unsupported => ctx
@@ -25,10 +25,10 @@ pub async fn wait_for(ctx: &TaskCtx<'_>) -> Outcome {
             .clone()
             .unwrap_or_else(|| ctx.host.name.clone()),
     };
-    let host = ctx.arg("host").unwrap_or(default_host);
+    let host = a.host.clone().unwrap_or(default_host);
     let start = Instant::now();
     loop {
-        let res: Result<String, String> = if let Some(port) = ctx.arg("port") {
+        let res: Result<String, String> = if let Some(port) = &a.port {
             match tokio::time::timeout(
                 Duration::from_secs(3),
                 tokio::net::TcpStream::connect(format!("{host}:{port}")),
@@ -39,18 +39,18 @@ pub async fn wait_for(ctx: &TaskCtx<'_>) -> Outcome {
                 Ok(Err(e)) => Err(format!("{host}:{port}: {e}")),
                 Err(_) => Err(format!("{host}:{port}: connect timed out")),
             }
-        } else if let Some(url) = ctx.arg("http") {
-            let want = ctx.args.get("status").and_then(J::as_u64).unwrap_or(200) as u16;
-            http_status(&url).await.and_then(|s| {
+        } else if let Some(url) = &a.http {
+            let want = a.status.unwrap_or(200) as u16;
+            http_status(url).await.and_then(|s| {
                 if s == want {
                     Ok(format!("{url} answered {s}"))
                 } else {
                     Err(format!("{url} answered {s}, want {want}"))
                 }
             })
-        } else if let Some(name) = ctx.arg("service") {
-            let manager = ctx.arg("manager").unwrap_or_else(|| "systemctl".into());
-            let program = super::service::argv(&manager, "status", &name);
+        } else if let Some(name) = &a.service {
+            let manager = a.manager.as_deref().unwrap_or("systemctl");
+            let program = super::service::argv(manager, "status", name);
             match ctx.transport.exec(ctx.request(program)).await {
                 Ok(o) if o.success() => Ok(format!("service {name} is running")),
                 Ok(o) => Err(format!(
@@ -59,7 +59,7 @@ pub async fn wait_for(ctx: &TaskCtx<'_>) -> Outcome {
                 )),
                 Err(e) => Err(e.to_string()),
             }
-        } else if let Some(cmd) = ctx.arg("command") {
+        } else if let Some(cmd) = &a.command {
             match ctx
                 .transport
                 .exec(ctx.request(Program::Shell(cmd.clone())))
@@ -120,12 +120,12 @@ pub async fn http_status(url: &str) -> Result<u16, String> {
 }
 
 pub fn assert(ctx: &TaskCtx<'_>) -> Outcome {
-    let raw = ctx
-        .step
-        .payload
-        .get("that")
-        .map(|n| n.to_json())
-        .unwrap_or(J::Null);
+    let a: AssertArgs = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    // The expressions as written: they are evaluated, not rendered.
+    let raw = ctx.step.payload.get("that").map_or(a.that, |n| n.to_json());
     let exprs: Vec<String> = match raw {
         J::Array(a) => a
             .iter()
@@ -138,9 +138,7 @@ pub fn assert(ctx: &TaskCtx<'_>) -> Outcome {
         match ctx.shared.templates.eval(e, ctx.vars) {
             Ok(v) if v.is_true() => {}
             Ok(_) => {
-                let msg = ctx
-                    .arg("msg")
-                    .unwrap_or_else(|| format!("assertion failed: {e}"));
+                let msg = a.msg.unwrap_or_else(|| format!("assertion failed: {e}"));
                 return Outcome::failed(msg);
             }
             Err(err) => {
@@ -155,19 +153,17 @@ pub fn assert(ctx: &TaskCtx<'_>) -> Outcome {
 }
 
 pub fn debug(ctx: &TaskCtx<'_>) -> Outcome {
-    let text = match &ctx.args {
-        J::String(s) => s.clone(),
-        _ => match (
-            ctx.args.get("msg"),
-            ctx.step.payload.get("var").and_then(|v| v.as_str()),
-        ) {
-            (Some(m), _) => m.as_str().map(str::to_string).unwrap_or(m.to_string()),
-            (None, Some(var)) => match ctx.shared.templates.eval(var, ctx.vars) {
-                Ok(v) => format!("{var} = {}", crate::template::to_json(&v)),
-                Err(e) => return Outcome::failed(crate::template::error_text(&e)),
-            },
-            _ => String::new(),
+    let a: DebugArgs = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let text = match (a.msg, a.var) {
+        (Some(m), _) => m.as_str().map(str::to_string).unwrap_or(m.to_string()),
+        (None, Some(var)) => match ctx.shared.templates.eval(&var, ctx.vars) {
+            Ok(v) => format!("{var} = {}", crate::template::to_json(&v)),
+            Err(e) => return Outcome::failed(crate::template::error_text(&e)),
         },
+        _ => String::new(),
     };
     let mut o = Outcome::ok(text.clone()).with_data(json!({ "msg": text }));
     o.output = text;

@@ -1,7 +1,6 @@
 //! `shell`, `command` and `script`: run a command on the host.
 
-use serde_json::Value as J;
-
+use crate::docs::actions::{CommandArgs, ScriptArgs, ShellArgs};
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, quote};
 
@@ -12,65 +11,28 @@ pub const STRICT: &str = "set -eu; (set -o pipefail) 2>/dev/null && set -o pipef
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
     let strict = |c: String| Program::Shell(format!("{STRICT}{c}"));
-    let (program, stdin, chdir) = match (ctx.step.action, &ctx.args) {
-        ("shell", J::String(c)) => (strict(c.clone()), None, None),
-        ("shell", _) => (
-            strict(ctx.arg("cmd").unwrap_or_default()),
-            ctx.arg("stdin"),
-            ctx.arg("chdir"),
-        ),
-        ("command", J::Array(a)) => (
-            Program::Argv(
-                a.iter()
-                    .map(|x| x.as_str().map(str::to_string).unwrap_or(x.to_string()))
-                    .collect(),
-            ),
-            None,
-            None,
-        ),
-        ("command", _) => {
-            let argv = ctx
-                .args
-                .get("argv")
-                .and_then(J::as_array)
-                .map(|a| {
-                    a.iter()
-                        .map(|x| x.as_str().unwrap_or_default().to_string())
-                        .collect()
-                })
-                .unwrap_or_default();
-            (Program::Argv(argv), ctx.arg("stdin"), ctx.arg("chdir"))
-        }
-        ("script", args) => {
-            let src = match args {
-                J::String(s) => s.clone(),
-                _ => ctx.arg("src").unwrap_or_default(),
-            };
-            let path = ctx.shared.dirs.resolve(&src);
-            let body = match std::fs::read_to_string(&path) {
-                Ok(b) => b,
-                Err(e) => {
-                    return Outcome::failed(format!("cannot read script {}: {e}", path.display()));
-                }
-            };
-            let extra = ctx
-                .args
-                .get("args")
-                .and_then(J::as_array)
-                .map(|a| {
-                    a.iter()
-                        .map(|x| quote(x.as_str().unwrap_or_default()))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
-            (
-                Program::Shell(format!("sh -s -- {extra}")),
+    let typed = match ctx.step.action {
+        "shell" => ctx
+            .typed::<ShellArgs>()
+            .map(|a| (strict(a.cmd), a.stdin, a.chdir)),
+        "command" => ctx
+            .typed::<CommandArgs>()
+            .map(|a| (Program::Argv(a.argv), a.stdin, a.chdir)),
+        _ => ctx.typed::<ScriptArgs>().and_then(|a| {
+            let path = ctx.shared.dirs.resolve(&a.src);
+            let body = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read script {}: {e}", path.display()))?;
+            let extra: Vec<String> = a.args.iter().map(|x| quote(x)).collect();
+            Ok((
+                Program::Shell(format!("sh -s -- {}", extra.join(" "))),
                 Some(format!("{STRICT}{body}")),
                 None,
-            )
-        }
-        _ => return Outcome::failed("bad command arguments"),
+            ))
+        }),
+    };
+    let (program, stdin, chdir) = match typed {
+        Ok(t) => t,
+        Err(e) => return Outcome::failed(e),
     };
     if matches!(&program, Program::Argv(a) if a.is_empty()) {
         return Outcome::failed("empty command");

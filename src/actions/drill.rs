@@ -27,21 +27,27 @@ use serde_json::Value as J;
 
 use super::command::argv_ok;
 use super::pg::Conn;
+use crate::docs::actions::DrillArgs;
 use crate::report::events::Event;
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::{EnvValue, Program};
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
-    let result = match ctx.arg("do").as_deref() {
-        Some("run") => return site_command(ctx).await,
-        Some("check_archive") => archive(ctx).await,
-        Some("check_files") => files(ctx).await,
-        Some("check_tables") => tables(ctx).await,
-        Some("check_site") => site_check(ctx).await,
-        Some("check_http") => http(ctx).await,
-        Some("check_left") => left(ctx).await,
-        Some("sandbox") => super::drillsweep::sandbox(ctx).await,
-        Some("sweep") => super::drillsweep::sweep(ctx).await,
+    let a: DrillArgs = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let a = &a;
+    let result = match Some(a.r#do.as_str()) {
+        Some("run") => return site_command(ctx, a).await,
+        Some("check_archive") => archive(ctx, a).await,
+        Some("check_files") => files(ctx, a).await,
+        Some("check_tables") => tables(ctx, a).await,
+        Some("check_site") => site_check(ctx, a).await,
+        Some("check_http") => http(ctx, a).await,
+        Some("check_left") => left(ctx, a).await,
+        Some("sandbox") => super::drillsweep::sandbox(ctx, a).await,
+        Some("sweep") => super::drillsweep::sweep(ctx, a).await,
         other => Err(format!(
             "unknown `do` {:?}: run, check_archive, check_files, check_tables, check_site, check_http, check_left, sandbox or sweep",
             other.unwrap_or("")
@@ -83,22 +89,23 @@ async fn manifest(ctx: &TaskCtx<'_>, object: &str) -> Result<J, String> {
     Ok(verified.manifest.unwrap_or(J::Null))
 }
 
-fn object_arg(ctx: &TaskCtx<'_>) -> Result<String, String> {
-    ctx.arg("object")
+fn object_arg(a: &DrillArgs) -> Result<String, String> {
+    a.object
+        .clone()
         .filter(|o| !o.is_empty())
         .ok_or_else(|| "`drill` needs `object`, the backup the check is about".to_string())
 }
 
 /// The environment of the site's commands: where the sandbox is.
-fn sandbox_env(ctx: &TaskCtx<'_>) -> Vec<(String, EnvValue)> {
+fn sandbox_env(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Vec<(String, EnvValue)> {
     let mut env = ctx.env.clone();
-    let database = Conn::new(ctx)
+    let database = Conn::new(ctx, a.into())
         .ok()
         .map(|c| super::pgdrill::sandbox_name(&c, &ctx.shared.run.id))
         .unwrap_or_default();
     for (key, value) in [
-        ("SETUP_DRILL_CONFIG_DIR", ctx.arg("sandbox_config")),
-        ("SETUP_DRILL_DATA_DIR", ctx.arg("sandbox_data")),
+        ("SETUP_DRILL_CONFIG_DIR", a.sandbox_config.clone()),
+        ("SETUP_DRILL_DATA_DIR", a.sandbox_data.clone()),
         ("SETUP_DRILL_DATABASE", Some(database)),
         ("SETUP_DRILL_RUN", Some(ctx.shared.run.id.clone())),
     ] {
@@ -107,32 +114,36 @@ fn sandbox_env(ctx: &TaskCtx<'_>) -> Vec<(String, EnvValue)> {
     env
 }
 
-async fn shell(ctx: &TaskCtx<'_>, command: &str) -> Result<crate::transport::ExecOutput, String> {
+async fn shell(
+    ctx: &TaskCtx<'_>,
+    a: &DrillArgs,
+    command: &str,
+) -> Result<crate::transport::ExecOutput, String> {
     let mut req = ctx.request(Program::Shell(command.to_string()));
-    req.env = sandbox_env(ctx);
+    req.env = sandbox_env(ctx, a);
     ctx.transport.exec(req).await.map_err(|e| e.to_string())
 }
 
-async fn site_command(ctx: &TaskCtx<'_>) -> Outcome {
-    let command = ctx.arg("command").unwrap_or_default();
+async fn site_command(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Outcome {
+    let command = a.command.clone().unwrap_or_default();
     if command.trim().is_empty() {
         return Outcome::ok("no command given for this");
     }
-    match shell(ctx, &command).await {
+    match shell(ctx, a, &command).await {
         Ok(out) => Outcome::from_exec(&out),
         Err(e) => Outcome::failed(e),
     }
 }
 
-async fn archive(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
-    let object = object_arg(ctx)?;
+async fn archive(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
+    let object = object_arg(a)?;
     let m = manifest(ctx, &object).await?;
     let expected = m["plain"]["sha256"]
         .as_str()
         .map_or("(no plain sha256 in its manifest)".to_string(), |d| {
             format!("sha256 {d}")
         });
-    let found = format!("sha256 {}", ctx.arg("found").unwrap_or_default());
+    let found = format!("sha256 {}", a.found.as_deref().unwrap_or_default());
     Ok(verdict(
         ctx,
         &format!("{object}: the archive restored is the one the DC recorded"),
@@ -145,9 +156,9 @@ async fn archive(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
 /// their paths (`./…`), sorted bytewise, each ended by a NUL.
 const LIST_FILES: &str = r#"cd "$1" && printf '%s %s\n' "$(find . -type f -print0 | tr -cd '\0' | wc -c)" "$(find . -type f -print0 | LC_ALL=C sort -z | sha256sum | cut -c1-64)""#;
 
-async fn files(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
-    let object = object_arg(ctx)?;
-    let dir = ctx.arg("dir").unwrap_or_default();
+async fn files(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
+    let object = object_arg(a)?;
+    let dir = a.dir.clone().unwrap_or_default();
     let m = manifest(ctx, &object).await?;
     let (Some(count), Some(digest)) = (m["files"].as_u64(), m["files_sha256"].as_str()) else {
         ctx.events().emit(Event::Note {
@@ -171,9 +182,9 @@ async fn files(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
     ))
 }
 
-async fn tables(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
-    let object = object_arg(ctx)?;
-    let conn = Conn::new(ctx)?;
+async fn tables(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
+    let object = object_arg(a)?;
+    let conn = Conn::new(ctx, a.into())?;
     let m = manifest(ctx, &object).await?;
     let Some(recorded) = m["tables"].as_object() else {
         ctx.events().emit(Event::Note {
@@ -215,12 +226,12 @@ async fn tables(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
     })
 }
 
-async fn site_check(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
-    let name = ctx.arg("name").unwrap_or_default();
-    let expect = ctx.arg("expect").unwrap_or_default();
-    let (ok, output) = match (ctx.arg("sql"), ctx.arg("command")) {
+async fn site_check(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
+    let name = a.name.clone().unwrap_or_default();
+    let expect = a.expect.clone().unwrap_or_default();
+    let (ok, output) = match (a.sql.clone(), a.command.clone()) {
         (Some(sql), _) if !sql.is_empty() => {
-            let conn = Conn::new(ctx)?;
+            let conn = Conn::new(ctx, a.into())?;
             let sandbox = super::pgdrill::sandbox_name(&conn, &ctx.shared.run.id);
             match super::pgdrill::query(ctx, &conn, &sandbox, &sql).await {
                 Ok(out) => (true, out),
@@ -228,7 +239,7 @@ async fn site_check(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
             }
         }
         (_, Some(command)) if !command.is_empty() => {
-            let out = shell(ctx, &command).await?;
+            let out = shell(ctx, a, &command).await?;
             let text = if out.success() {
                 out.stdout.trim().to_string()
             } else {
@@ -251,12 +262,9 @@ async fn site_check(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
     Ok(verdict(ctx, &name, &expected, &found))
 }
 
-async fn http(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
-    let url = ctx.arg("url").unwrap_or_default();
-    let timeout: u64 = ctx
-        .arg("timeout")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(60);
+async fn http(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
+    let url = a.url.clone().unwrap_or_default();
+    let timeout: u64 = a.timeout.unwrap_or(60);
     let until = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
     let found = loop {
         let answer = super::checks::http_status(&url).await;
@@ -285,21 +293,15 @@ async fn http(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
 /// Lists what matches each pattern (no word splitting, globbing only).
 const FIND_LEFT: &str = r#"IFS=; for pat; do for p in $pat; do if [ -e "$p" ]; then printf '%s\n' "$p"; fi; done; done"#;
 
-async fn left(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
-    let patterns: Vec<String> = match ctx.args.get("paths") {
-        Some(J::Array(a)) => a
-            .iter()
-            .filter_map(|p| p.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    };
+async fn left(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
+    let patterns = a.paths.clone();
     let mut argv: Vec<String> = ["sh", "-c", FIND_LEFT, "sh"].map(String::from).to_vec();
     argv.extend(patterns);
     let out = argv_ok(ctx, argv, "looking for what the drill left").await?;
-    let mut found = super::drillsweep::drill_sandboxes(ctx).await?;
+    let mut found = super::drillsweep::drill_sandboxes(ctx, a).await?;
     found.extend(out.stdout.lines().map(str::to_string));
-    if ctx.arg("database").is_some_and(|d| !d.is_empty()) {
-        let conn = Conn::new(ctx)?;
+    if a.database.as_deref().is_some_and(|d| !d.is_empty()) {
+        let conn = Conn::new(ctx, a.into())?;
         found.extend(
             super::pgdrill::leftovers(ctx, &conn)
                 .await?

@@ -3,7 +3,7 @@
 //! that marker and by a run id's exact shape when a drill sweeps what an earlier one left
 //! (`do: sweep`) or looks for what is left (`do: check_left`).
 
-use serde_json::Value as J;
+use crate::docs::actions::DrillArgs;
 
 use super::command::argv_ok;
 use crate::task::{Outcome, TaskCtx};
@@ -45,15 +45,16 @@ fn drill_made(suffix: &str, is_dir: bool, marker: Option<&str>) -> bool {
 const LIST_SANDBOXES: &str = r#"for base; do for p in "$base".drill-*; do [ -e "$p" ] || [ -L "$p" ] || continue; printf '%s\0%s\0' "$base" "${p#"$base".drill-}"; if [ -d "$p" ] && [ ! -L "$p" ]; then printf 'd\0'; else printf 'o\0'; fi; if [ -f "$p/.setup-drill" ] && [ ! -L "$p/.setup-drill" ]; then printf 'm%s\0' "$(head -c 200 "$p/.setup-drill" | head -n 1)"; else printf 'n\0'; fi; done; done"#;
 
 /// The sandbox folders a drill made beside each folder of `sandboxes`, as paths on the host.
-pub(super) async fn drill_sandboxes(ctx: &TaskCtx<'_>) -> Result<Vec<String>, String> {
-    let live: Vec<String> = match ctx.args.get("sandboxes") {
-        Some(J::Array(a)) => a
-            .iter()
-            .filter_map(|p| p.as_str().map(str::to_string))
-            .filter(|p| !p.trim_matches('/').is_empty())
-            .collect(),
-        _ => Vec::new(),
-    };
+pub(super) async fn drill_sandboxes(
+    ctx: &TaskCtx<'_>,
+    a: &DrillArgs,
+) -> Result<Vec<String>, String> {
+    let live: Vec<String> = a
+        .sandboxes
+        .iter()
+        .filter(|p| !p.trim_matches('/').is_empty())
+        .cloned()
+        .collect();
     if live.is_empty() {
         return Ok(Vec::new());
     }
@@ -94,12 +95,12 @@ pub(super) fn write_marker(ctx: &TaskCtx<'_>, dir: &str) -> String {
     )
 }
 
-pub(super) async fn sandbox(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
-    let dir = ctx.arg("dir").unwrap_or_default();
+pub(super) async fn sandbox(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
+    let dir = a.dir.clone().unwrap_or_default();
     if dir.trim_matches('/').is_empty() {
         return Err("`drill` with `do: sandbox` needs a `dir` folder, and not `/`".into());
     }
-    let from = ctx.arg("copy_of").unwrap_or_default();
+    let from = a.copy_of.clone().unwrap_or_default();
     let marker = marker_text(&ctx.shared.run.id);
     let argv = ["sh", "-c", MAKE_SANDBOX, "sh", &dir, &marker, &from]
         .map(String::from)
@@ -112,8 +113,8 @@ pub(super) async fn sandbox(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
     }))
 }
 
-pub(super) async fn sweep(ctx: &TaskCtx<'_>) -> Result<Outcome, String> {
-    let found = drill_sandboxes(ctx).await?;
+pub(super) async fn sweep(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
+    let found = drill_sandboxes(ctx, a).await?;
     if found.is_empty() {
         return Ok(Outcome::ok("no sandbox folder of an earlier drill"));
     }

@@ -3,37 +3,35 @@
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
+use crate::docs::actions::{CopyArgs, TemplateArgs};
 use crate::task::{Outcome, TaskCtx};
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
-    let Some(dest) = ctx.arg("dest") else {
-        return Outcome::failed("no `dest`");
-    };
-    let bytes = match ctx.step.action {
-        "template" => {
-            let src = ctx.arg("src").unwrap_or_default();
-            let text = match ctx.shared.dirs.template(&src) {
-                Ok(t) => t,
-                Err(e) => return Outcome::failed(e),
-            };
+    let read = match ctx.step.action {
+        "template" => ctx.typed::<TemplateArgs>().and_then(|a| {
+            let text = ctx.shared.dirs.template(&a.src)?;
             match ctx.shared.templates.render(&text, ctx.vars) {
-                Ok(r) => r.into_bytes(),
-                Err(e) => {
-                    return Outcome::failed(format!(
-                        "template {src}: {}",
-                        crate::template::error_text(&e)
-                    ));
-                }
+                Ok(r) => Ok((a.dest, a.mode, r.into_bytes())),
+                Err(e) => Err(format!(
+                    "template {}: {}",
+                    a.src,
+                    crate::template::error_text(&e)
+                )),
             }
-        }
-        _ => match (ctx.arg("content"), ctx.arg("src")) {
-            (Some(c), _) => c.into_bytes(),
-            (None, Some(src)) => match std::fs::read(ctx.shared.dirs.resolve(&src)) {
-                Ok(b) => b,
-                Err(e) => return Outcome::failed(format!("cannot read {src}: {e}")),
-            },
-            (None, None) => return Outcome::failed("`copy` needs `src` or `content`"),
-        },
+        }),
+        _ => ctx.typed::<CopyArgs>().and_then(|a| {
+            let bytes = match (a.content, &a.src) {
+                (Some(c), _) => c.into_bytes(),
+                (None, Some(src)) => std::fs::read(ctx.shared.dirs.resolve(src))
+                    .map_err(|e| format!("cannot read {src}: {e}"))?,
+                (None, None) => return Err("`copy` needs `src` or `content`".to_string()),
+            };
+            Ok((a.dest, a.mode, bytes))
+        }),
+    };
+    let (dest, mode, bytes) = match read {
+        Ok(r) => r,
+        Err(e) => return Outcome::failed(e),
     };
     let want = Sha256::digest(&bytes);
     if let Ok(mut r) = ctx.transport.get(&dest, ctx.become_()).await {
@@ -42,9 +40,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
             return Outcome::ok(format!("{dest} already up to date"));
         }
     }
-    let mode = ctx
-        .arg("mode")
-        .and_then(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8).ok());
+    let mode = mode.and_then(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8).ok());
     let n = bytes.len();
     match ctx
         .transport

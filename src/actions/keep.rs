@@ -5,6 +5,7 @@
 //! stays is the task's data (`kept_aside`), for the run's summary and `status`.
 
 use super::pg::{Conn, derived, ident};
+use crate::docs::actions::KeepLastArgs;
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::{Program, quote};
 
@@ -40,8 +41,7 @@ fn newest(names: Vec<String>, keep: usize) -> (Vec<String>, Vec<String>) {
 }
 
 /// `keep: N` as a count of at least 1: the newest copy is the way back from the run that made it.
-fn keep_count(ctx: &TaskCtx<'_>) -> Result<usize, String> {
-    let given = ctx.arg("keep").unwrap_or_default();
+fn keep_count(given: &str) -> Result<usize, String> {
     match given.trim().parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!(
@@ -51,8 +51,12 @@ fn keep_count(ctx: &TaskCtx<'_>) -> Result<usize, String> {
 }
 
 /// `postgres: { op: keep, keep: N }`: the databases restores kept aside.
-pub(super) async fn databases(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
-    let n = keep_count(ctx)?;
+pub(super) async fn databases(
+    ctx: &TaskCtx<'_>,
+    keep: &str,
+    conn: &Conn,
+) -> Result<Outcome, String> {
+    let n = keep_count(keep)?;
     let listed = conn
         .run(
             ctx,
@@ -138,18 +142,14 @@ fn by_a_run(head: &str, path: &str) -> bool {
 /// `/etc/director.pre-restore-*`, names one kind), the newest `keep` of each kind stay and the older
 /// ones are removed. Its data (`kept_aside`: removed, kept) feeds the run's summary and `status`.
 pub async fn keep_last(ctx: &TaskCtx<'_>) -> Outcome {
-    let n = match keep_count(ctx) {
+    let KeepLastArgs { globs, keep } = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let n = match keep_count(&keep) {
         Ok(n) => n,
         Err(e) => return Outcome::failed(e),
     };
-    let globs: Vec<String> = ctx
-        .args
-        .get("globs")
-        .and_then(|g| g.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|g| g.as_str().map(str::to_string))
-        .collect();
     let script = match listing(&globs) {
         Ok(s) => s,
         Err(e) => return Outcome::failed(e),

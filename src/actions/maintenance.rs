@@ -3,12 +3,19 @@
 //! on records `off` as the change's undo, so a rollback (after a failure, Ctrl-C, or the `--resume`
 //! of a run killed while it rolled back) never leaves maintenance on. An empty command does nothing.
 
+use crate::docs::actions::MaintenanceArgs;
 use crate::task::{Outcome, TaskCtx, Undo};
 use crate::transport::Program;
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
-    let state = ctx.arg("state").unwrap_or_default();
-    let command = ctx.arg("command").unwrap_or_default();
+    let MaintenanceArgs {
+        state,
+        command,
+        off,
+    } = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
     if command.trim().is_empty() {
         return Outcome::ok("no maintenance command for this host");
     }
@@ -25,7 +32,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
     }
     let mut o = Outcome::changed(format!("maintenance {state}"));
     if state == "on"
-        && let Some(off) = ctx.arg("off").filter(|c| !c.trim().is_empty())
+        && let Some(off) = off.filter(|c| !c.trim().is_empty())
     {
         o.undo = Some(Undo {
             program: Program::Shell(off),

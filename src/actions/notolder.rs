@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::docs::actions::NotOlderArgs;
 use crate::report::events::Event;
 use crate::storage::shown;
 use crate::task::{Outcome, TaskCtx};
@@ -64,8 +65,12 @@ pub fn refusal(host: &str, live: &str, chosen: &str) -> Option<String> {
 }
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
-    let (Some(marker), Some(chosen)) = (ctx.arg("marker"), ctx.arg("backup")) else {
-        return Outcome::failed("not_older needs `marker` and `backup`");
+    let NotOlderArgs {
+        marker,
+        backup: chosen,
+    } = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
     };
     let live = match in_place(ctx.transport, ctx.become_(), &marker).await {
         Ok(Some(live)) => live,

@@ -2,6 +2,7 @@
 //! connection (`database`, `user`, `host`, `port`; the password `db_password` in the environment,
 //! never on a command line), quoted names, and the names derived from a database's.
 
+use crate::docs::actions::{DrillArgs, PostgresArgs};
 use crate::task::TaskCtx;
 use crate::transport::{EnvValue, Program};
 
@@ -44,6 +45,36 @@ pub(super) fn derived(database: &str, what: &str, run: &str) -> String {
     head + &tail
 }
 
+/// Where a step says the database is: its `database`, `host`, `port` and `user` arguments.
+pub(super) struct At<'a> {
+    database: Option<&'a str>,
+    host: Option<&'a str>,
+    port: Option<&'a str>,
+    user: Option<&'a str>,
+}
+
+impl<'a> From<&'a PostgresArgs> for At<'a> {
+    fn from(a: &'a PostgresArgs) -> Self {
+        At {
+            database: a.database.as_deref(),
+            host: a.host.as_deref(),
+            port: a.port.as_deref(),
+            user: a.user.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a DrillArgs> for At<'a> {
+    fn from(a: &'a DrillArgs) -> Self {
+        At {
+            database: a.database.as_deref(),
+            host: a.host.as_deref(),
+            port: a.port.as_deref(),
+            user: a.user.as_deref(),
+        }
+    }
+}
+
 pub(super) struct Conn {
     pub(super) database: String,
     args: Vec<String>,
@@ -51,15 +82,16 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub(super) fn new(ctx: &TaskCtx<'_>) -> Result<Conn, String> {
-        let database = ctx
-            .arg("database")
+    pub(super) fn new(ctx: &TaskCtx<'_>, at: At<'_>) -> Result<Conn, String> {
+        let database = at
+            .database
             .filter(|d| !d.is_empty())
-            .ok_or("`postgres` needs `database` (db_name in master.yml)")?;
+            .ok_or("`postgres` needs `database` (db_name in master.yml)")?
+            .to_string();
         let mut args = Vec::new();
-        for (key, flag) in [("host", "-h"), ("port", "-p"), ("user", "-U")] {
-            if let Some(v) = ctx.arg(key).filter(|v| !v.is_empty()) {
-                args.extend([flag.to_string(), v]);
+        for (value, flag) in [(at.host, "-h"), (at.port, "-p"), (at.user, "-U")] {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                args.extend([flag.to_string(), v.to_string()]);
             }
         }
         let mut env = vec![(

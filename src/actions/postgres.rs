@@ -25,20 +25,27 @@
 
 use super::pg::{COUNTS_SQL, Conn, derived, ident, literal};
 use super::pgscreen::{SCRIPT_LINES, screen};
+use crate::docs::actions::PostgresArgs;
 use crate::task::{Outcome, TaskCtx, Undo};
 use crate::transport::Program;
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
-    let conn = match Conn::new(ctx) {
+    let a: PostgresArgs = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let conn = match Conn::new(ctx, (&a).into()) {
         Ok(c) => c,
         Err(e) => return Outcome::failed(e),
     };
-    let result = match ctx.arg("op").as_deref() {
-        Some("load") => load(ctx, &conn).await,
-        Some("dump") => dump(ctx, &conn).await,
+    let result = match Some(a.op.as_str()) {
+        Some("load") => load(ctx, &a, &conn).await,
+        Some("dump") => dump(ctx, &a, &conn).await,
         Some("switch") => return switch(ctx, &conn).await,
         Some("discard") => discard(ctx, &conn).await,
-        Some("keep") => super::keep::databases(ctx, &conn).await,
+        Some("keep") => {
+            super::keep::databases(ctx, a.keep.as_deref().unwrap_or_default(), &conn).await
+        }
         Some("sweep_drills") => super::pgdrill::sweep(ctx, &conn).await,
         Some("check") => conn
             .tables(ctx, &conn.database)
@@ -73,11 +80,12 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
     result.unwrap_or_else(Outcome::failed)
 }
 
-async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
-    let dump = ctx.arg("dump").ok_or("`op: load` needs `dump`")?;
+async fn load(ctx: &TaskCtx<'_>, a: &PostgresArgs, conn: &Conn) -> Result<Outcome, String> {
+    let dump = a.dump.clone().ok_or("`op: load` needs `dump`")?;
     // A drill loads into its own database, `<database>_drill_<run>`, beside everything live.
-    let new = match ctx.arg("sandbox").filter(|s| !s.is_empty()) {
-        Some(run) => derived(&conn.database, "drill", &run),
+    let sandbox = a.sandbox.as_deref().filter(|s| !s.is_empty());
+    let new = match sandbox {
+        Some(run) => derived(&conn.database, "drill", run),
         None => derived(&conn.database, "setup_new", ""),
     };
     // What the dump would run, screened before a database is made.
@@ -107,7 +115,7 @@ async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
             found.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
         ));
     }
-    let owner = owner_role(ctx, conn).await?;
+    let owner = owner_role(ctx, a, conn).await?;
     let fresh = format!("DROP DATABASE IF EXISTS {n}", n = ident(&new));
     conn.run(ctx, conn.psql("postgres", &fresh)).await?;
     conn.run(
@@ -118,8 +126,8 @@ async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
         ),
     )
     .await?;
-    if let Some(run) = ctx.arg("sandbox").filter(|s| !s.is_empty()) {
-        super::pgdrill::mark(ctx, conn, &new, &run).await?;
+    if let Some(run) = sandbox {
+        super::pgdrill::mark(ctx, conn, &new, run).await?;
     }
     let role = format!("--role={owner}");
     let restore = conn.tool(
@@ -148,8 +156,8 @@ async fn load(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
 
 /// The role the dump is loaded as and the new database is owned by: `owner` (db_owner), else the
 /// live database's owner, else the connecting user. Never a superuser.
-async fn owner_role(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<String, String> {
-    let given = ctx.arg("owner").filter(|o| !o.is_empty());
+async fn owner_role(ctx: &TaskCtx<'_>, a: &PostgresArgs, conn: &Conn) -> Result<String, String> {
+    let given = a.owner.clone().filter(|o| !o.is_empty());
     let sql = match &given {
         Some(o) => format!(
             "SELECT rolname || '|' || CASE WHEN rolsuper THEN 't' ELSE 'f' END FROM pg_roles WHERE rolname = {}",
@@ -191,10 +199,10 @@ async fn discard(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     )))
 }
 
-async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
-    let to = ctx.arg("to").ok_or("`op: dump` needs `to`")?;
+async fn dump(ctx: &TaskCtx<'_>, a: &PostgresArgs, conn: &Conn) -> Result<Outcome, String> {
+    let to = a.to.clone().ok_or("`op: dump` needs `to`")?;
     if !conn.exists(ctx, &conn.database).await? {
-        if ctx.arg("missing").as_deref() == Some("fail") {
+        if a.missing.as_deref() == Some("fail") {
             return Err(format!("there is no database {}", conn.database));
         }
         return Ok(Outcome::ok(format!(
@@ -221,7 +229,7 @@ async fn dump(ctx: &TaskCtx<'_>, conn: &Conn) -> Result<Outcome, String> {
     let program = Program::Argv(argv);
     conn.run(ctx, program).await?;
     // The rows of each table, for the backup's manifest: a restore can be checked against them.
-    if let Some(path) = ctx.arg("counts_to") {
+    if let Some(path) = a.counts_to.clone() {
         let counts = conn.run(ctx, conn.psql(&conn.database, COUNTS_SQL)).await?;
         let tables: serde_json::Value =
             serde_json::from_str(&counts).map_err(|e| format!("row counts: {e}"))?;

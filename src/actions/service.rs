@@ -1,5 +1,6 @@
 //! `service`: start, stop, restart or reload a service, by systemctl or a `manager` of the host's own.
 
+use crate::docs::actions::ServiceArgs;
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::Program;
 
@@ -16,8 +17,14 @@ pub fn argv(manager: &str, verb: &str, name: &str) -> Program {
 }
 
 pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
-    let name = ctx.arg("name").unwrap_or_default();
-    let state = ctx.arg("state").unwrap_or_default();
+    let ServiceArgs {
+        name,
+        state,
+        manager,
+    } = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
     let verb = match state.as_str() {
         "started" => "start",
         "stopped" => "stop",
@@ -25,7 +32,7 @@ pub async fn run(ctx: &TaskCtx<'_>) -> Outcome {
         "reloaded" => "reload",
         other => return Outcome::failed(format!("unknown service state `{other}`")),
     };
-    let manager = ctx.arg("manager").unwrap_or_else(|| "systemctl".into());
+    let manager = manager.unwrap_or_else(|| "systemctl".into());
     // Whether it runs now decides what rollback puts back: a service stopped before the run stays
     // stopped, one that ran is started again.
     let was_running = match verb {

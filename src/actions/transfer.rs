@@ -9,6 +9,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
+use crate::docs::actions::FetchArgs;
 use crate::report::events::{Event, Events};
 use crate::storage::CopyFault;
 use crate::task::{Outcome, TaskCtx};
@@ -127,20 +128,22 @@ pub fn parse_digest(text: &str) -> Option<String> {
     (word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit())).then_some(word)
 }
 
+/// What a step says of the digest a download must have: `sha256` (else the signed manifest's, or
+/// the sidecar's) and whether to check it at all (`verify: false` does not, for unsigned reads).
+pub(super) struct Wanted {
+    pub sha256: Option<String>,
+    pub verify: bool,
+}
+
 /// The digest `object` must have: the step's `sha256`, else the `.sha256` file beside it in storage.
 /// None only when `verify: false`; a storage that cannot be read is an error of its own.
 async fn expected_digest(
-    ctx: &TaskCtx<'_>,
+    want: &Wanted,
     storage: &dyn crate::storage::Storage,
     object: &str,
 ) -> Result<Option<String>, Outcome> {
-    let verify = ctx
-        .args
-        .get("verify")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(true);
-    let expected = match ctx.arg("sha256") {
-        Some(s) => match parse_digest(&s) {
+    let expected = match &want.sha256 {
+        Some(s) => match parse_digest(s) {
             Some(d) => Some(d),
             None => {
                 return Err(Outcome::failed(format!(
@@ -157,7 +160,7 @@ async fn expected_digest(
             }
         },
     };
-    if expected.is_none() && verify {
+    if expected.is_none() && want.verify {
         return Err(Outcome::failed(format!(
             "no checksum for `{object}`: give `sha256:` or keep `{object}.sha256` beside it in storage (or set `verify: false`)"
         )));
@@ -170,6 +173,7 @@ async fn expected_digest(
 /// refused before a byte of it is read, and the digest it must hash to is the signed one.
 pub(super) async fn open_backup(
     ctx: &TaskCtx<'_>,
+    want: &Wanted,
     storage: &dyn crate::storage::Storage,
     object: &str,
 ) -> Result<(Option<String>, u64, Reader, crate::authentic::Verified), Outcome> {
@@ -202,8 +206,8 @@ pub(super) async fn open_backup(
     let expected = match (&verified.stored_sha256, verified.unsigned) {
         (Some(signed), false) => {
             // A digest the step gives must agree with the signed one.
-            if let Some(given) = ctx.arg("sha256")
-                && parse_digest(&given).as_deref() != Some(signed.as_str())
+            if let Some(given) = &want.sha256
+                && parse_digest(given).as_deref() != Some(signed.as_str())
             {
                 return Err(Outcome::failed(format!(
                     "the step's `sha256` for {object} is not the digest its signed manifest gives ({signed})"
@@ -216,7 +220,7 @@ pub(super) async fn open_backup(
                 && parse_digest(&text).as_deref() != Some(signed.as_str())
             {
                 if storage.reject(object, "its sidecar disagrees with its signed manifest") {
-                    return Box::pin(open_backup(ctx, storage, object)).await;
+                    return Box::pin(open_backup(ctx, want, storage, object)).await;
                 }
                 return Err(Outcome::failed(format!(
                     "{}; nothing was downloaded",
@@ -238,7 +242,7 @@ pub(super) async fn open_backup(
                     crate::storage::shown(object)
                 ),
             });
-            expected_digest(ctx, storage, object).await?
+            expected_digest(want, storage, object).await?
         }
     };
     let reader = storage
@@ -289,18 +293,30 @@ pub async fn fetch(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");
     };
-    let object = ctx.arg("object").unwrap_or_default();
-    falling_through(ctx, storage, &object, || fetch_once(ctx, storage, &object)).await
+    let a: FetchArgs = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let want = Wanted {
+        sha256: a.sha256,
+        verify: a.verify.unwrap_or(true),
+    };
+    let (object, dest) = (a.object, a.dest);
+    falling_through(ctx, storage, &object, || {
+        fetch_once(ctx, &want, storage, &object, &dest)
+    })
+    .await
 }
 
 async fn fetch_once(
     ctx: &TaskCtx<'_>,
+    want: &Wanted,
     storage: &dyn crate::storage::Storage,
     object: &str,
+    dest: &str,
 ) -> Outcome {
-    let object = object.to_string();
-    let dest = ctx.arg("dest").unwrap_or_default();
-    let (expected, size, reader, verified) = match open_backup(ctx, storage, &object).await {
+    let (object, dest) = (object.to_string(), dest.to_string());
+    let (expected, size, reader, verified) = match open_backup(ctx, want, storage, &object).await {
         Ok(b) => b,
         Err(o) => return o,
     };

@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::transfer::{finish, hashing, open_backup, report_retries};
+use crate::docs::actions::{InstallArgs, UnpackArgs};
 use crate::task::{Outcome, TaskCtx, Undo};
 use crate::transport::{Program, quote};
 
@@ -70,34 +71,39 @@ pub async fn unpack(ctx: &TaskCtx<'_>) -> Outcome {
     let Some(storage) = ctx.shared.storage.as_deref() else {
         return Outcome::failed("no storage is configured");
     };
-    let object = match crate::authentic::resolve_config(
-        storage,
-        &ctx.arg("object").unwrap_or_default(),
-        &ctx.shared.trust,
-    )
-    .await
+    let a: UnpackArgs = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let object = match crate::authentic::resolve_config(storage, &a.object, &ctx.shared.trust).await
     {
         Ok(o) => o,
         Err(e) => return Outcome::failed(e.to_string()),
     };
-    let dest = ctx.arg("dest").unwrap_or_default();
+    let dest = a.dest;
+    let want = super::transfer::Wanted {
+        sha256: a.sha256,
+        verify: a.verify.unwrap_or(true),
+    };
     if dest.trim_matches('/').is_empty() {
         return Outcome::failed("`unpack` needs a `dest` folder, and not `/`");
     }
     super::transfer::falling_through(ctx, storage, &object, || {
-        unpack_once(ctx, storage, &object, &dest)
+        unpack_once(ctx, &want, a.marker, storage, &object, &dest)
     })
     .await
 }
 
 async fn unpack_once(
     ctx: &TaskCtx<'_>,
+    want: &super::transfer::Wanted,
+    marker: bool,
     storage: &dyn crate::storage::Storage,
     object: &str,
     dest: &str,
 ) -> Outcome {
     let (object, dest) = (object.to_string(), dest.to_string());
-    let (expected, size, reader, verified) = match open_backup(ctx, storage, &object).await {
+    let (expected, size, reader, verified) = match open_backup(ctx, want, storage, &object).await {
         Ok(b) => b,
         Err(o) => return o,
     };
@@ -122,7 +128,7 @@ async fn unpack_once(
     let (checked, verdict) = super::retar::canonical(reader, false);
     let d = quote(&dest);
     // A drill's sandbox holds its marker from the start (and again after the archive's files).
-    let marker = if ctx.args.get("marker").and_then(|v| v.as_bool()) == Some(true) {
+    let marker = if marker {
         format!("{}; ", super::drillsweep::write_marker(ctx, &dest))
     } else {
         String::new()
@@ -184,9 +190,10 @@ const ESCAPING_LINKS: &str = "find \"$t\" -type l \\( -lname '/*' -o -lname '..'
 /// cleanup removes it), so a resumed run can merge every item again, in order, whatever a killed
 /// run had merged.
 pub async fn install(ctx: &TaskCtx<'_>) -> Outcome {
-    let from = ctx.arg("from").unwrap_or_default();
-    let to = ctx.arg("to").unwrap_or_default();
-    let merge = ctx.args.get("merge").and_then(|v| v.as_bool()) == Some(true);
+    let InstallArgs { from, to, merge } = match ctx.typed() {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
     if to.trim_matches('/').is_empty() || from.trim_matches('/').is_empty() {
         return Outcome::failed("`install` needs `from` and `to` folders, and neither may be `/`");
     }

@@ -7,6 +7,7 @@ use crate::diag::{Diagnostics, Source};
 use crate::yaml::{Kind, Node};
 
 pub use super::actions::ACTIONS;
+use super::actions::Action;
 
 const COMMON: &[&str] = &[
     "id",
@@ -143,7 +144,7 @@ pub fn parse(src: &Source, node: &Node, diags: &mut Diagnostics) -> Playbook {
 
 fn parse_step(c: &mut Checker, node: &Node, rollback: bool) -> Option<Step> {
     let mut allowed: Vec<&str> = COMMON.to_vec();
-    allowed.extend(ACTIONS.iter().map(|a| a.0));
+    allowed.extend(ACTIONS.iter().map(|a| a.name));
     c.map(node, "a step", &allowed)?;
     let Some(id_node) = node.get("id") else {
         let d = c.error("step_no_id", node, "step has no `id`");
@@ -158,7 +159,10 @@ fn parse_step(c: &mut Checker, node: &Node, rollback: bool) -> Option<Step> {
         .iter()
         .filter_map(|(k, v)| {
             let key = k.scalar_text()?;
-            ACTIONS.iter().find(|a| a.0 == key).map(|a| (a.0, k, v))
+            ACTIONS
+                .iter()
+                .find(|a| a.name == key)
+                .map(|a| (a.name, k, v))
         })
         .collect();
     let action = match actions.as_slice() {
@@ -175,7 +179,11 @@ fn parse_step(c: &mut Checker, node: &Node, rollback: bool) -> Option<Step> {
             d.label = "this step does nothing".into();
             d.help = Some(format!(
                 "add exactly one of: {}",
-                ACTIONS.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
+                ACTIONS
+                    .iter()
+                    .map(|a| a.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
             (
                 "debug",
@@ -260,29 +268,24 @@ fn parse_step(c: &mut Checker, node: &Node, rollback: bool) -> Option<Step> {
 }
 
 fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
-    let keys = ACTIONS
-        .iter()
-        .find(|a| a.0 == action)
-        .and_then(|a| a.1)
-        .unwrap_or(&[]);
+    let Some(a) = super::actions::action(action) else {
+        return;
+    };
+    let keys: Vec<&str> = a.keys().collect();
     match &payload.kind {
         Kind::Map(_) => {
-            c.map(payload, &format!("`{action}`"), keys);
-            let required: &[&str] = match action {
-                "copy" | "template" => &["dest"],
-                "fetch" | "unpack" => &["object", "dest"],
-                "install" => &["from", "to"],
-                "upload" => &["object"],
-                "service" => &["name", "state"],
-                "maintenance" => &["state", "command"],
-                "assert" => &["that"],
-                _ => &[],
-            };
-            for r in required {
-                if payload.get(r).is_none() {
+            c.map(payload, &format!("`{action}`"), &keys);
+            for f in a.fields.iter().filter(|f| f.required) {
+                if payload.get(f.key).is_none() {
+                    let r = f.key;
                     let d = c.error("missing_key", payload, format!("`{action}` needs `{r}`"));
                     d.label = format!("no `{r}` here");
                     d.help = Some(format!("add `{r}: ...` to this `{action}`"));
+                }
+            }
+            for (k, v) in payload.as_map().unwrap_or_default() {
+                if let Some(f) = k.scalar_text().and_then(|k| a.field(&k)) {
+                    check_value(c, a, f, v);
                 }
             }
             if action == "upload"
@@ -317,9 +320,12 @@ fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
                 }
             }
         }
-        Kind::Str(_) if matches!(action, "shell" | "command" | "script" | "debug") => {}
-        Kind::Seq(_) if action == "command" => {}
-        Kind::Null if matches!(action, "analytics_gate" | "debug") => {}
+        Kind::Str(_) if a.scalar.is_some() => {}
+        Kind::Seq(_)
+            if a.scalar
+                .and_then(|k| a.field(k))
+                .is_some_and(|f| f.kind == "a list of text") => {}
+        Kind::Null if a.bare => {}
         _ => {
             let found = payload.type_name();
             let d = c.error(
@@ -328,14 +334,30 @@ fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
                 format!("wrong type for `{action}`: found {found}"),
             );
             d.label = format!("this is {found}");
-            d.help = Some(match action {
-                "shell" | "script" => format!(
+            d.help = Some(match a.scalar {
+                Some(_) if action != "command" => format!(
                     "write `{action}: text`, or a mapping of {}",
                     keys.join(", ")
                 ),
                 _ => format!("write `{action}:` with a mapping of {}", keys.join(", ")),
             });
         }
+    }
+}
+
+/// A value written in a playbook (no template in it) that cannot be its argument's type.
+fn check_value(c: &mut Checker, a: &Action, f: &super::actions::Field, v: &Node) {
+    if v.to_json().to_string().contains("{{") || v.to_json().to_string().contains("{%") {
+        return;
+    }
+    if let Err(e) = (f.check)(v.to_json()) {
+        let d = c.error(
+            "wrong_type",
+            v,
+            format!("wrong type for `{}` of `{}`: {e}", f.key, a.name),
+        );
+        d.label = format!("not {}", f.kind);
+        d.help = Some(format!("`{}` takes {}", f.key, f.kind));
     }
 }
 
