@@ -16,10 +16,12 @@ use crate::yaml::Span;
 mod answers_of;
 mod sandbox;
 mod sets;
+mod site;
 mod targets_of;
 mod trust;
 use answers_of::resolve_answers;
 use sets::{unread_sets, variables_read};
+pub use site::{Purpose, Site};
 use targets_of::targets_in;
 pub use targets_of::{Target, listed as storage_targets};
 use trust::signing_key_of;
@@ -185,50 +187,50 @@ fn load_restore(o: &Options, need: bool, diags: &mut Diagnostics) -> RestoreSpec
 /// target the folder's documents list known by their names (`storage.NAME.FIELD`).
 pub fn load_answers(o: &Options) -> Result<Answers, Failure> {
     let mut diags = Diagnostics::default();
-    let restore = load_restore(o, false, &mut diags);
-    let (answers, _, _) = resolve_answers(o, &restore, &[], false, &mut diags);
-    unread_sets(&answers, None, &mut diags);
+    let site = Site::read(o, Purpose::Answers, &mut diags);
+    unread_sets(&site.answers, None, &mut diags);
     crate::answers::gather_missing(&mut diags, o.interactive);
     diags.into_result()?;
-    Ok(answers)
+    Ok(site.answers)
 }
 
-/// The answers as a storage command reads them (restore.yml when present, the answers file,
-/// `SETUP_*`), the target-named ones (`storage.NAME.FIELD`) of the storage targets the documents
-/// list among them, and those targets; nothing asked, no storage opened: for showing and editing
-/// the settings (`setup serve`).
+/// The site as a storage command reads it (restore.yml when present, the answers file,
+/// `SETUP_*`), the target-named answers (`storage.NAME.FIELD`) of the storage targets the
+/// documents list among them, and those targets; nothing asked, no storage opened: for showing and
+/// editing the settings (`setup serve`).
+pub fn load_site(o: &Options) -> Result<Site, Failure> {
+    let mut diags = Diagnostics::default();
+    let site = Site::read(o, Purpose::Settings, &mut diags);
+    diags.into_result()?;
+    Ok(site)
+}
+
+/// [`load_site`]'s answers and targets.
 pub fn load_settings(
     o: &Options,
 ) -> Result<(Answers, Vec<crate::docs::targets::TargetSpec>), Failure> {
-    let mut diags = Diagnostics::default();
-    let restore = load_restore(o, false, &mut diags);
-    let targets = targets_in(o, &restore, None, &mut diags);
-    let (answers, _, _) = resolve_answers(o, &restore, &targets, false, &mut diags);
-    diags.into_result()?;
-    Ok((answers, targets))
+    load_site(o).map(|s| (s.answers, s.targets))
 }
 
 /// Loads what a storage command needs: restore.yml when present, the answers, the storage settings.
 pub fn load_storage(o: &Options) -> Result<StorageWorld, Failure> {
     let mut diags = Diagnostics::default();
-    let restore = load_restore(o, false, &mut diags);
-    let targets = targets_in(o, &restore, None, &mut diags);
-    let (answers, storage, targets) = resolve_answers(o, &restore, &targets, true, &mut diags);
-    unread_sets(&answers, None, &mut diags);
+    let site = Site::read(o, Purpose::Storage, &mut diags);
+    unread_sets(&site.answers, None, &mut diags);
     let now = clock(o, &mut diags);
     crate::answers::gather_missing(&mut diags, o.interactive);
     diags.into_result()?;
-    let storage = storage.ok_or_else(|| {
+    let storage = site.storage.ok_or_else(|| {
         Failure::invalid(
             Diag::plain("storage", "no storage configured")
                 .help("set storage.type and its answers"),
         )
     })?;
     Ok(StorageWorld {
-        dir: o.dir.clone(),
-        answers,
+        dir: site.dir,
+        answers: site.answers,
         storage,
-        targets,
+        targets: site.checked,
         now,
     })
 }
@@ -238,16 +240,29 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
     let mut diags = Diagnostics::default();
     let mut inventory = load_inventory(o, &mut diags);
     absolute_roots(&mut inventory, &o.dir);
-    let restore = load_restore(o, need_restore, &mut diags);
     let backup = load_backup(o, &pref, &mut diags);
     let (playbook, playbook_dir) = load_playbook(o, &pref, &mut diags)?;
     let need_storage = playbook
         .steps
         .iter()
         .any(|s| matches!(s.action, "fetch" | "unpack" | "upload" | "analytics_gate"));
-    let targets = targets_in(o, &restore, Some((&pref, &backup)), &mut diags);
-    let (answers, storage, targets) =
-        resolve_answers(o, &restore, &targets, need_storage, &mut diags);
+    let site = Site::read(
+        o,
+        Purpose::Run {
+            playbook: &pref,
+            backup: &backup,
+            need_restore,
+            need_storage,
+        },
+        &mut diags,
+    );
+    let Site {
+        restore,
+        answers,
+        storage,
+        checked: targets,
+        ..
+    } = site;
     let uses_backup = playbook.steps.iter().any(|s| s.reads_config_backup());
     if need_restore
         && uses_backup

@@ -21,48 +21,163 @@ pub use storage::{STORAGE_TYPES, StorageSettings};
 
 pub const MODES: &[&str] = &["weekly", "current-week"];
 
-/// Answer keys that are not storage settings.
-const OTHER_KEYS: &[&str] = &[
-    "config_backup",
-    "analytics.mode",
-    "analytics.snapshots",
-    "analytics.since",
-    "analytics.pattern",
-    "analytics.prefix",
-    "analytics.state_file",
-    "become_password",
-    "db_password",
-    "age_identity",
-    "trusted_signers",
-    "signing_key_passphrase",
-    "metrics.textfile",
-    "keep_pre_restore",
-    "max_backup_age.config",
-    "max_backup_age.analytics",
-    "notify.webhook.url",
-    "notify.webhook.secret",
-    "notify.webhook.on",
-    "notify.email.host",
-    "notify.email.port",
-    "notify.email.tls",
-    "notify.email.user",
-    "notify.email.password",
-    "notify.email.from",
-    "notify.email.to",
-    "notify.email.on",
-    "notify.email.ca_file",
-    "hooks.before",
-    "hooks.after",
-    "hooks.on_failure",
-];
-/// Answers whose values are secrets, masked wherever they could appear. `age_identity` is not one:
-/// it names the identity file, whose contents are the secret; its name is said as it is.
-const OTHER_SECRETS: &[&str] = &[
-    "notify.webhook.secret",
-    "notify.email.password",
-    "become_password",
-    "db_password",
-    "signing_key_passphrase",
+/// What an answer that is not a storage setting holds, and so how it is checked and shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// Masked wherever it could appear; never shown back, never written into a report.
+    Secret,
+    /// One of a closed list (`code` and `what` name the mistake).
+    Choice {
+        names: &'static [&'static str],
+        code: &'static str,
+        what: &'static str,
+    },
+    /// A whole number of at least 1.
+    Count,
+    /// A whole number and a unit: `36h`, `2d`.
+    Age,
+}
+
+/// One answer that is not a storage setting: its key, what it holds, what it is for.
+#[derive(Clone, Copy, Debug)]
+pub struct Other {
+    pub key: &'static str,
+    pub kind: Kind,
+    pub about: &'static str,
+}
+
+const fn other(key: &'static str, kind: Kind, about: &'static str) -> Other {
+    Other { key, kind, about }
+}
+
+/// Every answer that is not a storage setting. The known keys, which of them are secrets (masked
+/// everywhere) and how each is checked come from this table alone; the storage settings come from
+/// `storage.rs`'s table of questions.
+pub const OTHERS: &[Other] = &[
+    other(
+        "config_backup",
+        Kind::Text,
+        "the configuration backup to restore: a name, or latest",
+    ),
+    other(
+        "analytics.mode",
+        Kind::Choice {
+            names: MODES,
+            code: "invalid_mode",
+            what: "analytics mode",
+        },
+        "weekly (whole weeks once over) or current-week (failover)",
+    ),
+    other(
+        "analytics.snapshots",
+        Kind::Choice {
+            names: crate::gate::Snapshots::NAMES,
+            code: "invalid_snapshots",
+            what: "kind of analytics snapshot",
+        },
+        "incremental or cumulative",
+    ),
+    other(
+        "analytics.since",
+        Kind::Text,
+        "the first day restored (YYYY-MM-DD)",
+    ),
+    other(
+        "analytics.pattern",
+        Kind::Text,
+        "the snapshots' name pattern",
+    ),
+    other(
+        "analytics.prefix",
+        Kind::Text,
+        "the snapshots' prefix in storage",
+    ),
+    other(
+        "analytics.state_file",
+        Kind::Text,
+        "where the gate keeps the weeks restored",
+    ),
+    other(
+        "become_password",
+        Kind::Secret,
+        "the sudo password of become",
+    ),
+    other(
+        "db_password",
+        Kind::Secret,
+        "the director's database password",
+    ),
+    other(
+        "age_identity",
+        Kind::Text,
+        "the identity file that opens encrypted backups",
+    ),
+    other(
+        "trusted_signers",
+        Kind::Text,
+        "the allowed_signers file of the keys trusted",
+    ),
+    other(
+        "signing_key_passphrase",
+        Kind::Secret,
+        "the DC's signing key's passphrase",
+    ),
+    other(
+        "metrics.textfile",
+        Kind::Text,
+        "a Prometheus text file each run writes",
+    ),
+    other(
+        "keep_pre_restore",
+        Kind::Count,
+        "how many pre-restore copies to keep",
+    ),
+    other(
+        "max_backup_age.config",
+        Kind::Age,
+        "the oldest configuration backup restored unasked",
+    ),
+    other(
+        "max_backup_age.analytics",
+        Kind::Age,
+        "the oldest analytics day restored unasked",
+    ),
+    other(
+        "notify.webhook.url",
+        Kind::Text,
+        "a webhook told after each run",
+    ),
+    other(
+        "notify.webhook.secret",
+        Kind::Secret,
+        "the key the webhook's body is signed with",
+    ),
+    other("notify.webhook.on", Kind::Text, "when the webhook is told"),
+    other("notify.email.host", Kind::Text, "the mail server"),
+    other("notify.email.port", Kind::Text, "its port"),
+    other(
+        "notify.email.tls",
+        Kind::Text,
+        "how the mail server is spoken to",
+    ),
+    other("notify.email.user", Kind::Text, "who signs in to it"),
+    other("notify.email.password", Kind::Secret, "their password"),
+    other("notify.email.from", Kind::Text, "the sender"),
+    other("notify.email.to", Kind::Text, "the recipients"),
+    other("notify.email.on", Kind::Text, "when a mail is sent"),
+    other(
+        "notify.email.ca_file",
+        Kind::Text,
+        "a CA the mail server's certificate is checked with",
+    ),
+    other(
+        "hooks.before",
+        Kind::Text,
+        "a shell command on the controller before each run",
+    ),
+    other("hooks.after", Kind::Text, "one after each run"),
+    other("hooks.on_failure", Kind::Text, "one after a failed run"),
 ];
 
 /// `SETUP_` + key upper-cased, dots to `_`.
@@ -73,7 +188,7 @@ pub fn env_name(key: &str) -> String {
 /// Every key an answers file or `SETUP_*` may give.
 pub fn known_keys() -> Vec<String> {
     storage::keys()
-        .chain(OTHER_KEYS.iter().map(|s| s.to_string()))
+        .chain(OTHERS.iter().map(|o| o.key.to_string()))
         .collect()
 }
 
@@ -110,7 +225,10 @@ pub fn parse_age(text: &str) -> Option<chrono::Duration> {
 
 /// Whether an answer key holds a secret.
 pub fn is_secret_key(key: &str) -> bool {
-    OTHER_SECRETS.contains(&key) || storage::is_secret(key)
+    OTHERS
+        .iter()
+        .any(|o| o.key == key && o.kind == Kind::Secret)
+        || storage::is_secret(key)
 }
 
 #[derive(Clone, Debug)]
@@ -169,20 +287,6 @@ pub struct AnalyticsAnswers {
     pub since: Option<String>,
     pub pattern: Option<String>,
     pub prefix: Option<String>,
-}
-
-impl AnalyticsAnswers {
-    /// The answer for a gate argument (`mode`, `since`, `pattern`, `prefix`).
-    pub fn get(&self, arg: &str) -> Option<String> {
-        match arg {
-            "mode" => self.mode.clone(),
-            "snapshots" => self.snapshots.clone(),
-            "since" => self.since.clone(),
-            "pattern" => self.pattern.clone(),
-            "prefix" => self.prefix.clone(),
-            _ => None,
-        }
-    }
 }
 
 pub struct Inputs<'a> {
@@ -266,23 +370,15 @@ impl Answers {
     pub fn resolve(inputs: Inputs, diags: &mut Diagnostics) -> Answers {
         let mut ans = Answers::default();
         sources::read_all(&mut ans, &inputs, diags);
-        ans.check_choice(
-            "analytics.mode",
-            MODES,
-            "invalid_mode",
-            "analytics mode",
-            diags,
-        );
-        ans.check_choice(
-            "analytics.snapshots",
-            crate::gate::Snapshots::NAMES,
-            "invalid_snapshots",
-            "kind of analytics snapshot",
-            diags,
-        );
-        ans.check_count("keep_pre_restore", diags);
-        for key in ["max_backup_age.config", "max_backup_age.analytics"] {
-            ans.check_age(key, diags);
+        for o in OTHERS {
+            match o.kind {
+                Kind::Choice { names, code, what } => {
+                    ans.check_choice(o.key, names, code, what, diags);
+                }
+                Kind::Count => ans.check_count(o.key, diags),
+                Kind::Age => ans.check_age(o.key, diags),
+                Kind::Text | Kind::Secret => {}
+            }
         }
         if !ans.values.contains_key("analytics.mode") {
             ans.values.insert(

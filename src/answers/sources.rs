@@ -114,7 +114,10 @@ pub(super) fn read_all(ans: &mut Answers, inputs: &Inputs, diags: &mut Diagnosti
                     )
                     .label("not a known answer")
                     .help(match s {
-                        Some(s) => format!("did you mean `{s}`?"),
+                        Some(s) => match super::OTHERS.iter().find(|o| o.key == s) {
+                            Some(o) => format!("did you mean `{s}` ({})?", o.about),
+                            None => format!("did you mean `{s}`?"),
+                        },
                         None => "run `setup --help` for the answer keys".to_string(),
                     }),
                 );
