@@ -16,8 +16,10 @@ use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 use crate::secret::Secret;
 use crate::storage::Storage;
 
+mod manifest;
 mod seen;
 mod signers;
+pub use manifest::{Digest, Encryption, Manifest};
 #[cfg(test)]
 mod tests;
 
@@ -161,7 +163,7 @@ pub struct Verified {
     pub created_at: Option<DateTime<Utc>>,
     /// Read without a checked signature, as `--allow-unsigned` allows.
     pub unsigned: bool,
-    pub manifest: Option<J>,
+    pub manifest: Option<Manifest>,
 }
 
 impl Verified {
@@ -174,13 +176,6 @@ impl Verified {
     }
 }
 
-fn digest_at(m: &J, at: &str) -> Option<String> {
-    m[at]["sha256"]
-        .as_str()
-        .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_ascii_lowercase)
-}
-
 /// The manifest's claims about `object`, checked: it names this object, its time is not ahead of
 /// the clock, it carries the stored digest.
 fn read_manifest(object: &str, text: &str, now: DateTime<Utc>) -> Result<Verified, String> {
@@ -188,16 +183,17 @@ fn read_manifest(object: &str, text: &str, now: DateTime<Utc>) -> Result<Verifie
     if !m.is_object() {
         return Err("its manifest is not a JSON object".into());
     }
-    let named = m["object"].as_str().unwrap_or("");
+    let m: Manifest =
+        serde_json::from_value(m).map_err(|e| format!("its manifest is not one: {e}"))?;
+    let named = m.object.as_str();
     if named != object {
         return Err(format!(
             "its manifest was written for `{}`, not for this name: a backup copied under another name",
             crate::storage::shown(named)
         ));
     }
-    let created_at = m["created_at"]
-        .as_str()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    let created_at = DateTime::parse_from_rfc3339(&m.created_at)
+        .ok()
         .map(|t| t.with_timezone(&Utc))
         .ok_or("its manifest has no `created_at` time")?;
     if created_at > now + chrono::Duration::seconds(SKEW_SECONDS) {
@@ -206,10 +202,12 @@ fn read_manifest(object: &str, text: &str, now: DateTime<Utc>) -> Result<Verifie
             created_at.format("%Y-%m-%dT%H:%M:%SZ")
         ));
     }
-    let stored = digest_at(&m, "stored").ok_or("its manifest has no stored sha256")?;
+    let stored = (m.stored.as_ref())
+        .and_then(Digest::sha256)
+        .ok_or("its manifest has no stored sha256")?;
     Ok(Verified {
         stored_sha256: Some(stored),
-        plain_sha256: digest_at(&m, "plain"),
+        plain_sha256: m.plain.as_ref().and_then(Digest::sha256),
         created_at: Some(created_at),
         manifest: Some(m),
         ..Verified::default()

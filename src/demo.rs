@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use chrono::{Datelike, Duration, NaiveDate};
-use sha2::{Digest, Sha256};
+use serde_json::{Map, Value as J};
+use sha2::{Digest as _, Sha256};
+
+use crate::authentic::{Digest, Encryption, Manifest};
 
 /// A minimal ustar archive of regular files.
 pub fn tar(files: &[(&str, &[u8])], mtime: u64) -> Vec<u8> {
@@ -37,7 +40,7 @@ pub fn tar(files: &[(&str, &[u8])], mtime: u64) -> Vec<u8> {
 
 /// A manifest's file list, as the DC's backup records it: how many files, and the sha256 of their
 /// `./` paths sorted bytewise, each ended by a NUL.
-pub fn files_facts(paths: &[&str]) -> serde_json::Value {
+pub fn files_facts(paths: &[&str]) -> Map<String, J> {
     let mut list: Vec<String> = paths
         .iter()
         .map(|p| format!("./{}", p.trim_start_matches("./")))
@@ -48,7 +51,13 @@ pub fn files_facts(paths: &[&str]) -> serde_json::Value {
         h.update(p.as_bytes());
         h.update([0u8]);
     }
-    serde_json::json!({ "files": list.len(), "files_sha256": hex::encode(h.finalize()) })
+    Map::from_iter([
+        ("files".to_string(), J::from(list.len())),
+        (
+            "files_sha256".to_string(),
+            J::from(hex::encode(h.finalize())),
+        ),
+    ])
 }
 
 /// One sample backup: the tar, its sidecar, and its manifest signed with the demo's key.
@@ -58,7 +67,7 @@ struct Sample<'a> {
 }
 
 impl Sample<'_> {
-    fn write(&self, name: &str, bytes: &[u8], facts: serde_json::Value) -> std::io::Result<()> {
+    fn write(&self, name: &str, bytes: &[u8], facts: Map<String, J>) -> std::io::Result<()> {
         std::fs::write(self.dir.join(name), bytes)?;
         let digest = hex::encode(Sha256::digest(bytes));
         std::fs::write(
@@ -66,19 +75,20 @@ impl Sample<'_> {
             format!("{digest}  {name}\n"),
         )?;
         let Some(key) = self.key else { return Ok(()) };
-        let mut m = serde_json::json!({
-            "object": name,
-            "plain": { "bytes": bytes.len(), "sha256": digest },
-            "stored": { "bytes": bytes.len(), "sha256": digest },
-            "compression": "none",
-            "encryption": "none",
-            "source_host": "demo",
-            "tool": "setup demo-backups",
-        });
-        for (k, v) in facts.as_object().into_iter().flatten() {
-            m[k] = v.clone();
+        let size = bytes.len() as u64;
+        let m = Manifest {
+            object: name.to_string(),
+            plain: Some(Digest::new(size, &digest)),
+            stored: Some(Digest::new(size, &digest)),
+            compression: Some("none".into()),
+            encryption: Some(Encryption::Named("none".into())),
+            source_host: Some("demo".into()),
+            tool: Some("setup demo-backups".into()),
+            ..Manifest::default()
         }
-        let text = serde_json::to_string_pretty(&m).expect("json") + "\n";
+        .with(facts)
+        .map_err(std::io::Error::other)?;
+        let text = m.text();
         let sig = key.sign(text.as_bytes()).map_err(std::io::Error::other)?;
         std::fs::write(self.dir.join(format!("{name}.manifest.json")), &text)?;
         std::fs::write(
@@ -109,7 +119,10 @@ pub fn write_backups(
     out.write(
         "director-config-20261120T020000Z.tar",
         &config,
-        serde_json::json!({"kind": "config", "created_at": "2026-11-20T02:00:00Z"}),
+        Map::from_iter([
+            ("kind".to_string(), J::from("config")),
+            ("created_at".to_string(), J::from("2026-11-20T02:00:00Z")),
+        ]),
     )?;
     // Daily analytics snapshots: one in 2026-W43, none in W44 (a gap), then every day of W45 to W47.
     let first = NaiveDate::from_ymd_opt(2026, 11, 2).expect("valid date");
@@ -126,11 +139,12 @@ pub fn write_backups(
         let body = tar(&[(&path, index.as_bytes())], 1_795_658_400);
         // Taken at 00:30 UTC the next day, once the day was over.
         let taken = format!("{}T00:30:00Z", day + Duration::days(1));
-        let mut facts =
-            serde_json::json!({"kind": "analytics", "day": day.to_string(), "created_at": taken});
-        for (k, v) in files_facts(&[&path]).as_object().into_iter().flatten() {
-            facts[k] = v.clone();
-        }
+        let mut facts = files_facts(&[&path]);
+        facts.extend([
+            ("kind".to_string(), J::from("analytics")),
+            ("day".to_string(), J::from(day.to_string())),
+            ("created_at".to_string(), J::from(taken)),
+        ]);
         out.write(&name, &body, facts)?;
     }
     Ok(())

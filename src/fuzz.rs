@@ -268,7 +268,7 @@ pub fn signature(data: &[u8]) {
     if let Ok(v) = judge(OBJECT, Some(manifest), Some(sig), &trust) {
         assert!(!v.unsigned && v.signer.is_some(), "passed without a signer");
         let m = v.manifest.expect("a judged manifest");
-        assert_eq!(m["object"], OBJECT, "passed for another object");
+        assert_eq!(m.object, OBJECT, "passed for another object");
         assert!(v.stored_sha256.is_some_and(|d| d.len() == 64));
     }
 }

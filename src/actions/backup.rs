@@ -1,26 +1,24 @@
 //! `upload` (host → storage): a file of the host or a command's output, streamed through the
 //! controller with its sha256; sealed (zstd, age) backups with their manifest.
 
-use serde_json::json;
+use std::collections::BTreeMap;
+
+use serde_json::{Value as J, json};
 
 use super::transfer::{finish, hashing, hashing_quiet, report_retries};
+use crate::authentic::{Digest, Encryption, Manifest};
 use crate::docs::actions::UploadArgs;
 use crate::report::events::Event;
 use crate::task::{Outcome, TaskCtx};
 use crate::transport::Program;
 
 /// A schedule as JSON: `{"config": "02:00", ...}`.
-pub(super) fn schedule_json(schedule: &[(String, String)]) -> serde_json::Value {
-    serde_json::Value::Object(
-        schedule
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect(),
-    )
+pub(super) fn schedule_of(schedule: &[(String, String)]) -> BTreeMap<String, String> {
+    schedule.iter().cloned().collect()
 }
 
 /// A small JSON file of the task's host.
-async fn read_host_json(ctx: &TaskCtx<'_>, path: &str) -> Result<serde_json::Value, String> {
+async fn read_host_json(ctx: &TaskCtx<'_>, path: &str) -> Result<J, String> {
     use tokio::io::AsyncReadExt;
     let mut text = String::new();
     let r = ctx
@@ -63,7 +61,7 @@ async fn present(
 async fn is_partial(storage: &dyn crate::storage::Storage, object: &str) -> bool {
     let manifest = format!("{object}.manifest.json");
     match crate::storage::read_text(storage, &manifest, 1 << 20).await {
-        Ok(Some(text)) => serde_json::from_str::<serde_json::Value>(&text)
+        Ok(Some(text)) => serde_json::from_str::<J>(&text)
             .is_ok_and(|m| m["partial"] == true || m["partial"] == "true"),
         _ => false,
     }
@@ -207,47 +205,55 @@ pub async fn upload(ctx: &TaskCtx<'_>) -> Outcome {
     let base = object.rsplit('/').next().unwrap_or(&object);
     let mut extra = vec![(format!("{object}.sha256"), format!("{digest}  {base}\n"))];
     if seal {
-        let mut m = json!({
-            "object": object,
-            "created_at": ctx.shared.run.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "source_host": ctx.host.name,
-            "plain": { "bytes": plain_bytes, "sha256": plain_digest },
-            "stored": { "bytes": bytes, "sha256": digest },
-            "compression": "zstd",
-            "encryption": { "age": ctx.shared.recipients },
-            "tool": format!("setup {}", env!("CARGO_PKG_VERSION")),
-        });
-        if !ctx.shared.schedule.is_empty() {
-            m["schedule"] = schedule_json(&ctx.shared.schedule);
-        }
-        // With more than one storage target: the ones that took the object.
-        if let Some(holders) = storage.holders(&object) {
-            m["targets"] = holders.into();
-        }
-        if let Some(more) = &a.manifest {
-            for (k, v) in more {
-                m[k] = match v.as_str() {
-                    Some("true") => serde_json::Value::Bool(true),
-                    Some("false") => serde_json::Value::Bool(false),
-                    _ => v.clone(),
+        let m = Manifest {
+            object: object.clone(),
+            created_at: ctx.shared.run.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            source_host: Some(ctx.host.name.clone()),
+            plain: Some(Digest::new(plain_bytes, &plain_digest)),
+            stored: Some(Digest::new(bytes, &digest)),
+            compression: Some("zstd".into()),
+            encryption: Some(Encryption::Age {
+                age: ctx.shared.recipients.clone(),
+            }),
+            tool: Some(format!("setup {}", env!("CARGO_PKG_VERSION"))),
+            schedule: (!ctx.shared.schedule.is_empty()).then(|| schedule_of(&ctx.shared.schedule)),
+            // With more than one storage target: the ones that took the object.
+            targets: storage.holders(&object),
+            ..Manifest::default()
+        };
+        // What the step adds (its `kind`, say), a `"true"` rendered from a template as true.
+        let added = a
+            .manifest
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v.as_str() {
+                    Some("true") => J::Bool(true),
+                    Some("false") => J::Bool(false),
+                    _ => v,
                 };
-            }
-        }
+                (k, v)
+            });
+        let m = match m.with(added.collect()) {
+            Ok(m) => m,
+            Err(e) => return Outcome::failed(e),
+        };
         // Facts the host wrote while it made the archive (row counts, a file-list digest).
-        if let Some(path) = &a.manifest_from {
-            match read_host_json(ctx, path).await {
-                Ok(serde_json::Value::Object(more)) => {
-                    for (k, v) in more {
-                        m[k] = v;
-                    }
-                }
+        let m = match &a.manifest_from {
+            Some(path) => match read_host_json(ctx, path).await {
+                Ok(J::Object(more)) => match m.with(more) {
+                    Ok(m) => m,
+                    Err(e) => return Outcome::failed(format!("{path}: {e}")),
+                },
                 Ok(_) => return Outcome::failed(format!("{path} is not a JSON object")),
                 Err(e) => return Outcome::failed(e),
-            }
-        }
+            },
+            None => m,
+        };
         // The manifest as it is stored is what is signed: every byte of it, the object's name,
         // kind, time and both digests among them.
-        let text = serde_json::to_string_pretty(&m).unwrap_or_default() + "\n";
+        let text = m.text();
         let Some(key) = ctx.shared.signing_key.as_deref() else {
             return Outcome::failed(
                 "no signing key: add `signing_key` to backup.yml (backups are always signed)",

@@ -27,6 +27,7 @@ use serde_json::Value as J;
 
 use super::command::argv_ok;
 use super::pg::Conn;
+use crate::authentic::Manifest;
 use crate::docs::actions::DrillArgs;
 use crate::report::events::Event;
 use crate::task::{Outcome, TaskCtx};
@@ -77,7 +78,7 @@ fn verdict(ctx: &TaskCtx<'_>, name: &str, expected: &str, found: &str) -> Outcom
 }
 
 /// The signed manifest of `object` (as a restore would read it: refused unless trusted).
-async fn manifest(ctx: &TaskCtx<'_>, object: &str) -> Result<J, String> {
+async fn manifest(ctx: &TaskCtx<'_>, object: &str) -> Result<Manifest, String> {
     let storage = ctx
         .shared
         .storage
@@ -86,7 +87,7 @@ async fn manifest(ctx: &TaskCtx<'_>, object: &str) -> Result<J, String> {
     let verified = crate::authentic::check(storage, object, &ctx.shared.trust)
         .await
         .map_err(|why| crate::authentic::refused(object, &why))?;
-    Ok(verified.manifest.unwrap_or(J::Null))
+    Ok(verified.manifest.unwrap_or_default())
 }
 
 fn object_arg(a: &DrillArgs) -> Result<String, String> {
@@ -138,8 +139,7 @@ async fn site_command(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Outcome {
 async fn archive(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
     let object = object_arg(a)?;
     let m = manifest(ctx, &object).await?;
-    let expected = m["plain"]["sha256"]
-        .as_str()
+    let expected = (m.plain.as_ref().and_then(|d| d.sha256.as_deref()))
         .map_or("(no plain sha256 in its manifest)".to_string(), |d| {
             format!("sha256 {d}")
         });
@@ -160,7 +160,10 @@ async fn files(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
     let object = object_arg(a)?;
     let dir = a.dir.clone().unwrap_or_default();
     let m = manifest(ctx, &object).await?;
-    let (Some(count), Some(digest)) = (m["files"].as_u64(), m["files_sha256"].as_str()) else {
+    let (Some(count), Some(digest)) = (
+        m.fact("files").and_then(J::as_u64),
+        m.fact("files_sha256").and_then(J::as_str),
+    ) else {
         ctx.events().emit(Event::Note {
             at: chrono::Utc::now(),
             text: format!(
@@ -186,7 +189,7 @@ async fn tables(ctx: &TaskCtx<'_>, a: &DrillArgs) -> Result<Outcome, String> {
     let object = object_arg(a)?;
     let conn = Conn::new(ctx, a.into())?;
     let m = manifest(ctx, &object).await?;
-    let Some(recorded) = m["tables"].as_object() else {
+    let Some(recorded) = m.fact("tables").and_then(J::as_object) else {
         ctx.events().emit(Event::Note {
             at: chrono::Utc::now(),
             text: format!(

@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::transfer::{finish, hashing, open_backup, report_retries};
+use crate::authentic::Manifest;
 use crate::docs::actions::{InstallArgs, UnpackArgs};
 use crate::task::{Outcome, TaskCtx, Undo};
 use crate::transport::{Program, quote};
@@ -12,18 +13,19 @@ use crate::transport::{Program, quote};
 /// A configuration backup taken on a site whose backup schedule differs from this site's (both from
 /// backup.yml): said, since the restored site would not back up as the source did.
 /// The manifest is the one read and checked before the download, not read again.
-fn schedule_warning(ctx: &TaskCtx<'_>, object: &str, manifest: Option<&serde_json::Value>) {
+fn schedule_warning(ctx: &TaskCtx<'_>, object: &str, manifest: Option<&Manifest>) {
     let Some(m) = manifest else { return };
     if ctx.shared.schedule.is_empty() {
         return;
     }
-    let mine = super::backup::schedule_json(&ctx.shared.schedule);
-    if m["kind"] == "config" && m["schedule"].is_object() && m["schedule"] != mine {
+    let mine = super::backup::schedule_of(&ctx.shared.schedule);
+    let Some(theirs) = &m.schedule else { return };
+    if m.kind.as_deref() == Some("config") && *theirs != mine {
         ctx.events().emit(crate::report::events::Event::Note {
             at: chrono::Utc::now(),
             text: format!(
                 "warning: {object} comes from a site that backs up on {} (UTC), this site's backup.yml says {}: the sites' schedules differ",
-                m["schedule"], mine
+                json!(theirs), json!(mine)
             ),
         });
     }

@@ -30,10 +30,9 @@ pub async fn judge(
     if sidecar.is_some() && sidecar_digest.is_none() {
         return (false, format!("`{sidecar_name}` holds no sha256 digest"));
     }
-    let manifest_bytes = v
-        .manifest
-        .as_ref()
-        .and_then(|m| m["stored"]["bytes"].as_u64());
+    let manifest_bytes = (v.manifest.as_ref())
+        .and_then(|m| m.stored.as_ref())
+        .and_then(|d| d.bytes);
     if let Some(b) = manifest_bytes
         && b != size
     {
