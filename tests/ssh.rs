@@ -347,3 +347,31 @@ fn a_file_written_where_a_link_was_planted_replaces_the_link() {
         );
     }
 }
+
+/// Connections wait their turn under `--connect-limit`; that wait is not the host's time to
+/// answer. Eight hosts opened one at a time take longer in all than `--connect-timeout`, and
+/// every host still answers and runs its step.
+#[test]
+fn a_host_waiting_its_turn_to_connect_is_not_called_unreachable() {
+    let ssh = SshBed::start(8);
+    let bed = bed_with(
+        &ssh,
+        "steps:\n  - { id: hello, hosts: bed, shell: 'echo hello from {{ inventory_hostname }}' }\n",
+    );
+    let started = std::time::Instant::now();
+    let out = bed.run(&[
+        "run",
+        "pb.yml",
+        "--connect-limit",
+        "1",
+        "--connect-timeout",
+        "1",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stderr.contains("no answer within"), "{}", out.stderr);
+    let j = journal(bed.dir.path());
+    for h in &ssh.hosts {
+        assert_eq!(finished(&j, "hello", &h.name)["status"], "changed");
+    }
+    eprintln!("8 hosts one connection at a time: {:?}", started.elapsed());
+}

@@ -165,7 +165,8 @@ pub fn path(shared: &RunShared, host: &str) -> String {
 }
 
 /// Runs a lock command; a host that does not answer within `shared.lock_timeout` is an error, so a
-/// hung host cannot hold the run.
+/// hung host cannot hold the run. The time is the command's alone: reaching the host (its turn
+/// under `--connect-limit`, a handshake tried again on a busy controller) has its own timeout.
 async fn shell(shared: &RunShared, host: &str, script: String) -> Result<String, String> {
     let h = shared.hosts.get(host);
     let mut req = ExecRequest::shell(script);
@@ -173,6 +174,7 @@ async fn shell(shared: &RunShared, host: &str, script: String) -> Result<String,
         req.become_ = Some(shared.become_password.clone());
     }
     let transport = shared.transport(host);
+    transport.connect().await.map_err(|e| e.to_string())?;
     match tokio::time::timeout(shared.lock_timeout, transport.exec(req)).await {
         Ok(Ok(out)) if out.success() => Ok(out.stdout),
         Ok(Ok(out)) => Err(format!(

@@ -186,6 +186,11 @@ pub trait Transport: Send + Sync {
     /// Runs a command and streams what it writes on stdout. The stream ends in an error, naming the
     /// command's exit and stderr, when the command fails: never a clean end to a short output.
     fn stream(&self, req: ExecRequest) -> Done<'_, Reader>;
+    /// Opens the connection (a no-op where there is none to open), so that a caller can time what
+    /// the host does apart from how long reaching it took.
+    fn connect(&self) -> Done<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
     /// Closes connections at the end of a run.
     fn close(&self) -> BoxFut<'_, ()> {
         Box::pin(async {})

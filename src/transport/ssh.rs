@@ -22,6 +22,9 @@ use crate::docs::inventory::Host;
 /// How long an idle master connection stays up with no command on it.
 const MASTER_IDLE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(30).unwrap();
 
+/// How many times a connection whose handshake ran out of time is tried in all.
+const CONNECT_ATTEMPTS: u64 = 3;
+
 #[derive(Clone, Debug)]
 pub struct SshOptions {
     pub connect_timeout: Duration,
@@ -114,10 +117,32 @@ impl Ssh {
             .unwrap_or_else(|| self.host.name.clone());
         // Waiting for a turn is not part of the host's time to answer.
         let _turn = self.opts.connecting.acquire().await;
-        let result = match tokio::time::timeout(self.opts.connect_timeout + Duration::from_secs(5), b.connect_mux(&address)).await {
-            Ok(Ok(s)) => Ok(Arc::new(s)),
-            Ok(Err(e)) => Err(self.classify(&e.to_string(), &errors::source_text(&e))),
-            Err(_) => Err(self.err(ErrorKind::Unreachable, format!("cannot reach {} within {}s: the host does not answer; check the address and port in master.yml, and that the host is up", self.address(), self.opts.connect_timeout.as_secs()))),
+        let mut attempt = 1;
+        let result = loop {
+            let outcome = match tokio::time::timeout(
+                self.opts.connect_timeout + Duration::from_secs(5),
+                b.connect_mux(&address),
+            )
+            .await
+            {
+                Ok(Ok(s)) => Ok(Arc::new(s)),
+                Ok(Err(e)) => Err((
+                    errors::timed_out(&e),
+                    self.classify(&e.to_string(), &errors::source_text(&e)),
+                )),
+                Err(_) => Err((true, self.err(ErrorKind::Unreachable, format!("cannot reach {} within {}s: the host does not answer; check the address and port in master.yml, and that the host is up", self.address(), self.opts.connect_timeout.as_secs())))),
+            };
+            match outcome {
+                // A handshake that ran out of time on a busy controller (hundreds of connections
+                // being opened, a backup compressing) is tried again before the host is called
+                // unreachable; a refusal or a wrong key is final at once.
+                Err((true, _)) if attempt < CONNECT_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(250 * attempt)).await;
+                }
+                Ok(s) => break Ok(s),
+                Err((_, e)) => break Err(e),
+            }
         };
         *slot = Some(result.clone());
         result
@@ -211,6 +236,10 @@ fn remote_line(req: &ExecRequest, env_len: usize, tag: &str) -> String {
 }
 
 impl Transport for Ssh {
+    fn connect(&self) -> Done<'_, ()> {
+        Box::pin(async move { self.session().await.map(|_| ()) })
+    }
+
     fn exec(&self, mut req: ExecRequest) -> Done<'_, ExecOutput> {
         Box::pin(async move {
             req.become_ = self.settle(req.become_.take()).await;

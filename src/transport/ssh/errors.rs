@@ -75,3 +75,9 @@ pub(super) fn source_text(e: &openssh::Error) -> String {
     }
     out
 }
+
+/// Whether ssh gave up because the handshake took too long (not a refusal or a key it distrusts).
+pub(super) fn timed_out(e: &openssh::Error) -> bool {
+    let text = format!("{e}\n{}", source_text(e));
+    text.contains("timed out") || text.contains("Connection timed out")
+}
