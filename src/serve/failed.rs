@@ -3,10 +3,6 @@
 //! document's text, a Debug dump or a value. The whole report, masked too, goes to the server's
 //! log (its standard error).
 
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value as J, json};
-
 use crate::failure::Failure;
 use crate::options::Options;
 use crate::secret::{Masker, Secret};
@@ -88,24 +84,6 @@ pub fn said(o: &Options, what: &str, f: Failure) -> Vec<String> {
     let report = format!("{:?}", f.into_report());
     eprintln!("setup serve: {what}:\n{}", masker.mask(&report));
     lines
-}
-
-/// A problem document for a failure: `detail` its problems, one a line, and `errors` the same
-/// as a list.
-pub fn problem(status: StatusCode, title: &str, lines: &[String]) -> Response {
-    let body = json!({
-        "type": "about:blank",
-        "title": title,
-        "status": status.as_u16(),
-        "detail": lines.join("\n"),
-        "errors": lines.iter().map(|l| J::String(l.clone())).collect::<Vec<_>>(),
-    });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 /// What one of the binary's own commands said on its standard error, for a response: the lines

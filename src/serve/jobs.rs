@@ -5,13 +5,161 @@
 //! `.setup/serve/jobs/ID.json` and survives a restart of the server: a job cut by one shows as
 //! interrupted.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde_json::{Value as J, json};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
+use utoipa::ToSchema;
 
+use super::problem::Problem;
 use crate::report::events::Event;
+
+/// What a job runs.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = JobKind)]
+pub enum Kind {
+    Backup,
+    Restore,
+    Verify,
+    Drill,
+}
+
+impl Kind {
+    /// The operation, as a word (`standalone OPERATION`).
+    pub fn named(word: &str) -> Option<Kind> {
+        [Kind::Backup, Kind::Restore, Kind::Verify, Kind::Drill]
+            .into_iter()
+            .find(|k| k.as_str() == word)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Backup => "backup",
+            Kind::Restore => "restore",
+            Kind::Verify => "verify",
+            Kind::Drill => "drill",
+        }
+    }
+}
+
+/// Where a job stands.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = JobStatus)]
+pub enum Status {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+    Refused,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+            Status::Interrupted => "interrupted",
+            Status::Refused => "refused",
+        }
+    }
+}
+
+/// A job as its record keeps it (`.setup/serve/jobs/ID.json`).
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct Record {
+    /// The job's id, its run's too.
+    pub id: String,
+    pub kind: Kind,
+    pub status: Status,
+    /// When it started (UTC).
+    pub created_at: String,
+    /// The name of the token that asked for it.
+    pub requested_by: String,
+    /// What it runs: `setup` with these arguments, in the server's folder.
+    pub command: String,
+    /// Once it ended: the exit code of its run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = i32)]
+    pub exit_code: Option<i32>,
+    /// Once it ended (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub finished_at: Option<String>,
+    /// Why it did not succeed: what its run said last (masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub message: Option<String>,
+}
+
+/// A job: its record, and as its journal and report have it, where it is.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct Job {
+    #[serde(flatten)]
+    pub record: Record,
+    /// Steps done of total, and the step each host is on (from the journal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Progress)]
+    pub progress: Option<Progress>,
+    /// Once it ended, from its report: how long the run took to restore (the RTO); null when the
+    /// report has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub rto_seconds: Option<Option<serde_json::Number>>,
+    /// Once it ended, from its report: the recovery point of each component.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub rpo: Option<J>,
+    /// Once it ended: the run's report (`report.json`, the engine's `setup.report/1`), as the run
+    /// wrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub report: Option<J>,
+    /// Where to follow it (a job just started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Links)]
+    pub links: Option<Links>,
+}
+
+impl Job {
+    /// The job as its record alone says.
+    fn of(record: Record) -> Job {
+        Job {
+            record,
+            progress: None,
+            rto_seconds: None,
+            rpo: None,
+            report: None,
+            links: None,
+        }
+    }
+}
+
+#[derive(Clone, Serialize, ToSchema)]
+pub struct Progress {
+    pub tasks_done: u64,
+    pub tasks: usize,
+    /// Host: the step it is on.
+    pub running: BTreeMap<String, String>,
+}
+
+/// Where a job just started is followed.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct Links {
+    #[serde(rename = "self")]
+    pub this: String,
+    pub events: String,
+    pub cancel: String,
+}
 
 pub struct Jobs {
     dir: PathBuf,
@@ -53,18 +201,17 @@ impl Jobs {
         self.dir.join(".setup").join("serve").join("jobs")
     }
 
-    fn save(&self, job: &J) {
-        let id = job["id"].as_str().unwrap_or("job");
+    fn save(&self, job: &Record) {
         let _ = std::fs::create_dir_all(self.folder());
         // Written whole and renamed: a reader polling the job never finds half a record.
         let _ = super::edit::replace(
-            &self.folder().join(format!("{id}.json")),
+            &self.folder().join(format!("{}.json", job.id)),
             &serde_json::to_string_pretty(job).expect("json"),
             true,
         );
     }
 
-    fn load(&self, id: &str) -> Option<J> {
+    fn load(&self, id: &str) -> Option<Record> {
         if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return None;
         }
@@ -77,17 +224,17 @@ impl Jobs {
     /// on unwatched (its locks and its journal say what it did).
     fn recover(&self) {
         for mut job in self.all() {
-            if job["status"] == "running" || job["status"] == "queued" {
-                job["status"] = "interrupted".into();
-                job["message"] = "the server stopped while the job ran".into();
+            if matches!(job.status, Status::Running | Status::Queued) {
+                job.status = Status::Interrupted;
+                job.message = Some("the server stopped while the job ran".into());
                 self.save(&job);
             }
         }
     }
 
     /// Every job, newest first.
-    pub fn all(&self) -> Vec<J> {
-        let mut out: Vec<J> = std::fs::read_dir(self.folder())
+    pub fn all(&self) -> Vec<Record> {
+        let mut out: Vec<Record> = std::fs::read_dir(self.folder())
             .into_iter()
             .flatten()
             .flatten()
@@ -96,7 +243,7 @@ impl Jobs {
             .filter_map(|p| std::fs::read_to_string(p).ok())
             .filter_map(|t| serde_json::from_str(&t).ok())
             .collect();
-        out.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
+        out.sort_by(|a, b| b.id.cmp(&a.id));
         out
     }
 
@@ -109,16 +256,16 @@ impl Jobs {
 
     /// A job with its progress, read from its journal: steps done of total, the step each host is
     /// on, and once it ended its report's RTO and RPO.
-    pub fn view(&self, id: &str) -> Option<J> {
-        let mut job = self.load(id)?;
+    pub fn view(&self, id: &str) -> Option<Job> {
+        let record = self.load(id)?;
         let events = crate::report::journal::read_events(&self.journal(id)).unwrap_or_default();
         let (mut total, mut done) = (0usize, 0u64);
-        let mut on: serde_json::Map<String, J> = serde_json::Map::new();
+        let mut on = BTreeMap::new();
         for e in events {
             match e {
                 Event::RunStarted { tasks, .. } => total = tasks,
                 Event::TaskStarted { host, step, .. } => {
-                    on.insert(host, J::String(step));
+                    on.insert(host, step);
                 }
                 Event::TaskFinished { host, rollback, .. } => {
                     if !rollback {
@@ -129,40 +276,60 @@ impl Jobs {
                 _ => {}
             }
         }
-        job["progress"] = json!({ "tasks_done": done, "tasks": total, "running": on });
         let report = crate::report::journal::runs_dir(&self.dir)
             .join(id)
             .join("report.json");
-        if let Some(r) = std::fs::read_to_string(report)
+        let report = std::fs::read_to_string(report)
             .ok()
-            .and_then(|t| serde_json::from_str::<J>(&t).ok())
-        {
-            job["rto_seconds"] = r["rto_seconds"].clone();
-            job["rpo"] = r["rpo"].clone();
-            job["report"] = r;
-        }
-        Some(job)
+            .and_then(|t| serde_json::from_str::<J>(&t).ok());
+        Some(Job {
+            progress: Some(Progress {
+                tasks_done: done,
+                tasks: total,
+                running: on,
+            }),
+            rto_seconds: report
+                .as_ref()
+                .map(|r| r["rto_seconds"].as_number().cloned()),
+            rpo: report.as_ref().map(|r| r["rpo"].clone()),
+            report,
+            ..Job::of(record)
+        })
     }
 
-    /// Starts `setup ARGS` as job `kind`. A run refused at once (its hosts are locked by another
-    /// run) is the error `(409, why)`.
+    /// Starts `setup ARGS` as a job of `kind`. A run refused at once (its hosts are locked by
+    /// another run) is 409.
     pub async fn start(
         self: &std::sync::Arc<Self>,
-        kind: &str,
+        kind: Kind,
         args: Vec<String>,
         who: &str,
-    ) -> Result<J, (u16, String)> {
+    ) -> Result<Job, Problem> {
+        let not_started = |why: String| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the job did not start",
+                why,
+            )
+        };
         let id = new_id();
         let folder = self.folder();
         let _ = std::fs::create_dir_all(&folder);
         let out = std::fs::File::create(folder.join(format!("{id}.out")))
-            .map_err(|e| (500, e.to_string()))?;
+            .map_err(|e| not_started(e.to_string()))?;
         let err = std::fs::File::create(folder.join(format!("{id}.err")))
-            .map_err(|e| (500, e.to_string()))?;
-        let mut job = json!({
-            "id": id, "kind": kind, "status": "running", "created_at": now(),
-            "requested_by": who, "command": args.join(" "),
-        });
+            .map_err(|e| not_started(e.to_string()))?;
+        let record = Record {
+            id: id.clone(),
+            kind,
+            status: Status::Running,
+            created_at: now(),
+            requested_by: who.to_string(),
+            command: args.join(" "),
+            exit_code: None,
+            finished_at: None,
+            message: None,
+        };
         let mut child = tokio::process::Command::new(&self.exe)
             .args(&args)
             .arg("-C")
@@ -174,10 +341,10 @@ impl Jobs {
             .stdout(out)
             .stderr(err)
             .spawn()
-            .map_err(|e| (500, format!("cannot start the job: {e}")))?;
+            .map_err(|e| not_started(format!("cannot start the job: {e}")))?;
         let (stop, mut stops) = tokio::sync::mpsc::unbounded_channel::<()>();
         self.live.lock().expect("live").insert(id.clone(), stop);
-        self.save(&job);
+        self.save(&record);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let me = self.clone();
         let job_id = id.clone();
@@ -193,20 +360,19 @@ impl Jobs {
             me.ended.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let cancelled = me.cancelled.lock().expect("cancelled").contains(&job_id);
             if let Some(mut job) = me.load(&job_id) {
-                job["status"] = match code {
-                    0 => "succeeded",
-                    130 if cancelled => "cancelled",
-                    130 => "interrupted",
-                    3 => "refused",
-                    _ => "failed",
-                }
-                .into();
-                job["exit_code"] = code.into();
-                job["finished_at"] = now().into();
+                job.status = match code {
+                    0 => Status::Succeeded,
+                    130 if cancelled => Status::Cancelled,
+                    130 => Status::Interrupted,
+                    3 => Status::Refused,
+                    _ => Status::Failed,
+                };
+                job.exit_code = Some(code);
+                job.finished_at = Some(now());
                 let err = std::fs::read_to_string(me.folder().join(format!("{job_id}.err")))
                     .unwrap_or_default();
                 if code != 0 {
-                    job["message"] = me.said(&err).into();
+                    job.message = Some(me.said(&err));
                 }
                 me.save(&job);
                 let _ = tx.send((code, err));
@@ -222,7 +388,11 @@ impl Jobs {
                 ended = &mut rx => {
                     if let Ok((3, err)) = ended {
                         let _ = std::fs::remove_file(folder.join(format!("{id}.json")));
-                        return Err((409, self.said(&err)));
+                        return Err(Problem::new(
+                            StatusCode::CONFLICT,
+                            "the hosts are busy: another run holds their locks",
+                            self.said(&err),
+                        ));
                     }
                     break;
                 }
@@ -233,12 +403,14 @@ impl Jobs {
                 }
             }
         }
-        job["links"] = json!({
-            "self": format!("/api/v1/jobs/{id}"),
-            "events": format!("/api/v1/jobs/{id}/events"),
-            "cancel": format!("/api/v1/jobs/{id}/cancel"),
-        });
-        Ok(job)
+        Ok(Job {
+            links: Some(Links {
+                this: format!("/api/v1/jobs/{id}"),
+                events: format!("/api/v1/jobs/{id}/events"),
+                cancel: format!("/api/v1/jobs/{id}/cancel"),
+            }),
+            ..Job::of(record)
+        })
     }
 
     /// Cancels a running job as Ctrl-C would: it stops and rolls back. False when it is not running.

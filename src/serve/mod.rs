@@ -3,14 +3,17 @@
 //! - Every endpoint but `/healthz` needs `Authorization: Bearer TOKEN` (`setup serve token add`, or
 //!   `SETUP_SERVE_TOKEN`); every request is a line of `.setup/serve/audit.jsonl` (who, what, answer).
 //! - It listens on loopback; elsewhere only with `--insecure-http`, said loudly.
-//! - Errors are `application/problem+json` (RFC 9457); a job whose hosts another run holds is 409,
-//!   naming that run.
+//! - Each endpoint takes and answers a type of its own; errors are one type, `problem::Problem`,
+//!   sent as `application/problem+json` (RFC 9457); a job whose hosts another run holds is 409,
+//!   naming that run. `routes` is the one table of the API's routes; the OpenAPI document
+//!   (`openapi`) is derived from the handlers and their types, and tested against that table.
 //! - Jobs (`jobs`) run the binary's own operations, with the same locks, journal and rollback.
 //! - Request bodies are at most 64 KiB; each client's requests and failed authentications are
 //!   rate-limited (`limit`). No response carries a secret: jobs' messages and events come from
 //!   the engine's masked journal and output.
 
 mod api;
+mod body;
 mod conn;
 mod edit;
 mod failed;
@@ -18,6 +21,8 @@ mod jobs;
 mod limit;
 mod openapi;
 mod page;
+mod problem;
+mod routes;
 mod schedule;
 mod settings;
 mod storage;
@@ -33,11 +38,11 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::diag::Diag;
 use crate::failure::Failure;
 use crate::options::Options;
+use problem::Problem;
 
 pub struct Server {
     pub dir: PathBuf,
@@ -56,8 +61,27 @@ pub struct Server {
     pub listed: Recent,
 }
 
+impl Server {
+    pub fn new(dir: PathBuf, options: Options, exe: PathBuf, https: bool) -> Server {
+        Server {
+            jobs: Arc::new(jobs::Jobs::new(&dir, exe.clone(), &options)),
+            dir,
+            options,
+            exe,
+            audit: std::sync::Mutex::new(()),
+            sessions: page::Sessions::default(),
+            https,
+            requests: limit::Limiter::requests(),
+            failures: limit::Limiter::failures(),
+            listed: Recent::default(),
+        }
+    }
+}
+
 /// A value kept for two seconds, and only while `generation` (the jobs ended so far) is the same:
-/// what several views read together is made once, and what a job changed is read anew.
+/// what several views read together is made once, and what a job changed is read anew. What is
+/// kept is the storage's listing as the list command makes it (`commands::list`, JSON of its own
+/// format), served as it is by `GET /backups`.
 #[derive(Default)]
 pub struct Recent(std::sync::Mutex<Option<(std::time::Instant, u64, serde_json::Value)>>);
 
@@ -79,22 +103,6 @@ impl Recent {
     pub fn forget(&self) {
         *self.0.lock().expect("recent") = None;
     }
-}
-
-/// An RFC 9457 problem document.
-pub fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
-    let body = json!({
-        "type": "about:blank",
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 /// Any error answer not already a problem document (what axum's extractors refuse: a body that is
@@ -119,31 +127,16 @@ async fn problems_only(State(s): State<Arc<Server>>, req: Request, next: Next) -
     let (parts, body) = response.into_parts();
     let said = axum::body::to_bytes(body, 16 * 1024)
         .await
-        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let detail = match status {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            "send the body as JSON, with the header `Content-Type: application/json`".to_string()
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => "a request body is at most 64 KiB".to_string(),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            "this path does not take that method: see /api/v1/openapi.json".to_string()
-        }
-        _ if said.is_empty() => status.canonical_reason().unwrap_or("refused").to_string(),
-        // The extractor's words (where the body is not valid JSON, say), never a value of it.
-        _ => failed::secrets(&s.options).mask(&said),
-    };
-    let mut r = problem(
-        status,
-        status.canonical_reason().unwrap_or("refused"),
-        &detail,
-    );
+    // The extractor's words (where the body is not valid JSON, say), never a value of it.
+    let mut p = Problem::refused(status, &said, |t| failed::secrets(&s.options).mask(t));
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            r.headers_mut().insert(name.clone(), value.clone());
+            p = p.with_header(name.clone(), value.clone());
         }
     }
-    r
+    p.into_response()
 }
 
 /// The client's address (unspecified when unknown).
@@ -153,25 +146,13 @@ fn client(req: &Request) -> std::net::IpAddr {
         .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.0.ip())
 }
 
-/// 429, with the seconds to wait.
-fn too_many(wait: u64) -> Response {
-    let mut r = problem(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too many requests",
-        &format!("wait {wait} s before the next one"),
-    );
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
-    r
-}
-
 /// The request limit of each client, before anything else.
 async fn limited(State(s): State<Arc<Server>>, req: Request, next: Next) -> Response {
     if req.uri().path() != "/healthz"
         && let Err(wait) = s.requests.take(client(&req), std::time::Instant::now())
     {
         s.audit("-", req.method().as_str(), req.uri().path(), 429);
-        return too_many(wait);
+        return Problem::too_many(wait).into_response();
     }
     next.run(req).await
 }
@@ -196,28 +177,32 @@ impl Server {
     }
 
     /// A failed authentication of `ip`; the answer 429 when it has failed too often.
-    fn failed_auth(&self, ip: std::net::IpAddr) -> Option<Response> {
+    fn failed_auth(&self, ip: std::net::IpAddr) -> Option<Problem> {
         self.failures
             .take(ip, std::time::Instant::now())
             .err()
-            .map(too_many)
+            .map(Problem::too_many)
     }
 
     /// 429 while `ip` must wait for having failed too often.
-    fn held_back(&self, ip: std::net::IpAddr) -> Option<Response> {
+    fn held_back(&self, ip: std::net::IpAddr) -> Option<Problem> {
         match self.failures.wait(ip, std::time::Instant::now()) {
             0 => None,
-            wait => Some(too_many(wait)),
+            wait => Some(Problem::too_many(wait)),
         }
     }
 
     fn audit(&self, who: &str, method: &str, path: &str, status: u16) {
         use std::io::Write;
         let _guard = self.audit.lock().expect("audit");
-        let line = json!({
-            "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "who": who, "method": method, "path": path, "status": status,
-        });
+        let line = serde_json::to_string(&Audited {
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            who,
+            method,
+            path,
+            status,
+        })
+        .expect("json");
         let path = self.dir.join(".setup").join("serve").join("audit.jsonl");
         let _ = std::fs::create_dir_all(path.parent().expect("a folder"));
         // Who did what is for the owner only; a file an older version left readable is made so.
@@ -236,6 +221,16 @@ impl Server {
             let _ = writeln!(f, "{line}");
         }
     }
+}
+
+/// A line of the audit log.
+#[derive(serde::Serialize)]
+struct Audited<'a> {
+    at: String,
+    who: &'a str,
+    method: &'a str,
+    path: &'a str,
+    status: u16,
 }
 
 /// The token check, and the audit line of every request.
@@ -259,21 +254,21 @@ async fn guard(State(s): State<Arc<Server>>, mut req: Request, next: Next) -> Re
     // client shares one, and one client guessing would lock everyone out. Tokens are 256 random
     // bits; the failure limit slows guessing, it does not stand between a holder and the server.
     let Some(who) = who else {
-        if let Some(r) = s.held_back(ip).or_else(|| s.failed_auth(ip)) {
+        if let Some(p) = s.held_back(ip).or_else(|| s.failed_auth(ip)) {
             s.audit("-", &method, &path, 429);
-            return r;
+            return p.into_response();
         }
         s.audit("-", &method, &path, 401);
-        let mut r = problem(
+        return Problem::new(
             StatusCode::UNAUTHORIZED,
             "a token is needed",
             "send `Authorization: Bearer TOKEN` (`setup serve token add NAME` makes one)",
-        );
-        r.headers_mut().insert(
+        )
+        .with_header(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer"),
-        );
-        return r;
+        )
+        .into_response();
     };
     req.extensions_mut().insert(api::Who(who.clone()));
     let response = next.run(req).await;
@@ -340,28 +335,15 @@ pub fn run(
         interactive: false,
         ..o.clone()
     };
-    let server = Arc::new(Server {
-        jobs: Arc::new(jobs::Jobs::new(&dir, exe.clone(), &options)),
-        dir,
-        options,
-        exe,
-        audit: std::sync::Mutex::new(()),
-        sessions: page::Sessions::default(),
-        https: acceptor.is_some(),
-        requests: limit::Limiter::requests(),
-        failures: limit::Limiter::failures(),
-        listed: Recent::default(),
-    });
-    let api = api::router(server.clone())
-        .merge(storage::router(server.clone()))
-        .merge(schedule::router(server.clone()))
+    let server = Arc::new(Server::new(dir, options, exe, acceptor.is_some()));
+    let api = routes::router(server.clone())
         .layer(axum::middleware::from_fn_with_state(server.clone(), guard));
     let app = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .nest("/api/v1", api)
         .merge(page::router(server.clone(), settings::routes()))
         .fallback(|| async {
-            problem(
+            Problem::new(
                 StatusCode::NOT_FOUND,
                 "no such endpoint",
                 "see /api/v1/openapi.json",

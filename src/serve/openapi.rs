@@ -1,249 +1,201 @@
-//! The OpenAPI 3 description of `/api/v1/`, built from the table of routes (tests/serve.rs asks
-//! every path the document names and expects none to be unknown).
+//! The OpenAPI 3.1 description of `/api/v1/`, derived: each endpoint's `#[utoipa::path]` beside
+//! its handler, and the types it takes and answers. What every endpoint shares is added here: the
+//! bearer token it needs, and the problems any request may get (401 and 429; with a body, 400, 413
+//! and 415). `routes` holds the router to this document both ways.
 
-use serde_json::{Value as J, json};
+use std::sync::OnceLock;
 
-/// Every route: method, path, what it does (the OpenAPI document is built from this table).
-/// Every route: method, path, what it does, the schema of its body and of its answer (names in
-/// `schemas`, or empty). The OpenAPI document is built from this table.
-pub const ROUTES: &[(&str, &str, &str, &str, &str)] = &[
-    ("get", "/openapi.json", "This document.", "", ""),
-    (
-        "get",
-        "/metrics",
-        "Prometheus text: the age of the newest backup of each kind, whether the storage answers, the jobs by status, whether the last drill passed.",
-        "",
-        "",
-    ),
-    (
-        "get",
-        "/storage",
-        "The storage settings as the commands read them: the one storage the answers name (type, settings) and the targets backup.yml or restore.yml lists (targets: each with its settings and its answers, storage.NAME.FIELD), every secret as \"set\" (secrets are write-only). A file that cannot be read is a problem naming its file, line and key.",
-        "",
-        "StorageSettings",
-    ),
-    (
-        "put",
-        "/storage",
-        "Replace storage answers in answers.yml: the one storage's (body: type, settings), or one listed target's (body: target, settings); each value checked against its type (422, nothing written), a secret left out kept; answers with the settings as GET does.",
-        "StorageSettings",
-        "StorageSettings",
-    ),
-    (
-        "post",
-        "/storage/test",
-        "Write, list, read back and delete a test object in the storage.",
-        "",
-        "",
-    ),
-    (
-        "get",
-        "/schedule",
-        "The backup schedule (UTC): backup.yml's times, the next runs, whether it is installed on this machine (systemd timers or the crontab).",
-        "",
-        "ScheduleState",
-    ),
-    (
-        "put",
-        "/schedule",
-        "Write backup.yml's schedule (body: config, analytics as \"HH:MM\" UTC) and install it as `setup standalone schedule install` does; a refused schedule leaves backup.yml as it was.",
-        "Schedule",
-        "ScheduleState",
-    ),
-    (
-        "get",
-        "/status",
-        "Are we protected: the newest backup of each kind with its age (the RPO), the next scheduled runs, the last drill.",
-        "",
-        "Status",
-    ),
-    (
-        "get",
-        "/backups",
-        "The backups in storage: name, time, age, size, and whether a trusted key signed each.",
-        "",
-        "Backups",
-    ),
-    (
-        "post",
-        "/backups",
-        "Start a backup job (body: components, force). 202 with the job; 409 when another run holds the hosts, or when this folder has no backup.yml (a DR site's).",
-        "BackupRequest",
-        "Job",
-    ),
-    (
-        "post",
-        "/restores",
-        "Start a restore job (body: components, config_backup, analytics_mode). 202 with the job; 409 when another run holds the hosts.",
-        "RestoreRequest",
-        "Job",
-    ),
-    (
-        "post",
-        "/verify",
-        "Start a verify job: every backup a restore would read, downloaded and checked. 202 with the job.",
-        "",
-        "Job",
-    ),
-    (
-        "post",
-        "/drills",
-        "Start a drill job: the newest backups restored into a sandbox, checked, removed. 202 with the job.",
-        "",
-        "Job",
-    ),
-    ("get", "/jobs", "Every job, newest first.", "", ""),
-    (
-        "get",
-        "/jobs/{id}",
-        "One job: status (running, succeeded, failed, cancelled, interrupted, refused), tasks done of total, the step each host is on, RTO, RPO and the report once it ended.",
-        "",
-        "Job",
-    ),
-    (
-        "get",
-        "/jobs/{id}/events",
-        "The job's events as Server-Sent Events, from its journal, in order, until it ends.",
-        "",
-        "",
-    ),
-    (
-        "post",
-        "/jobs/{id}/cancel",
-        "Cancel a running job as Ctrl-C would: it stops and rolls back.",
-        "",
-        "",
-    ),
-];
+use axum::Json;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{Modify, OpenApi};
 
-/// The schemas the table names, and the problem document every error is.
-fn schemas() -> J {
-    let time = json!({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "description": "HH:MM, UTC"});
-    let components = json!({"type": "array", "items": {"type": "string", "enum": ["config", "analytics"]}, "description": "none: every component"});
-    json!({
-        "Problem": {"type": "object", "description": "RFC 9457", "properties": {
-            "type": {"type": "string"}, "title": {"type": "string"},
-            "status": {"type": "integer"}, "detail": {"type": "string"},
-            "errors": {"type": "array", "items": {"type": "string"}, "description": "each problem of a document: its file, line and message"}}},
-        "BackupRequest": {"type": "object", "properties": {
-            "components": components, "force": {"type": "boolean"}}},
-        "RestoreRequest": {"type": "object", "properties": {
-            "components": components,
-            "config_backup": {"type": "string", "description": "a backup's name, or latest"},
-            "analytics_mode": {"type": "string", "enum": ["weekly", "current-week"]}}},
-        "Job": {"type": "object", "properties": {
-            "id": {"type": "string"}, "kind": {"type": "string"},
-            "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled", "interrupted", "refused"]},
-            "requested_by": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
-            "progress": {"type": "object", "properties": {
-                "tasks_done": {"type": "integer"}, "tasks": {"type": "integer"},
-                "running": {"type": "object", "description": "host: the step it is on", "additionalProperties": {"type": "string"}}}},
-            "exit_code": {"type": "integer"}, "finished_at": {"type": "string", "format": "date-time"},
-            "rto_seconds": {"type": "number"}, "rpo": {"type": "object"},
-            "report": {"type": "object"}, "message": {"type": "string"}}},
-        "Status": {"type": "object", "properties": {
-            "site": {"type": "string"}, "storage": {"type": "string"},
-            "storage_error": {"type": "string", "nullable": true},
-            "backups": {"type": "object", "additionalProperties": {"type": "object", "properties": {
-                "newest": {"type": "string", "nullable": true},
-                "taken_at": {"type": "string", "nullable": true},
-                "rpo_seconds": {"type": "integer", "nullable": true},
-                "max_age_seconds": {"type": "integer"}, "too_old": {"type": "boolean"}}}},
-            "next_runs": {"type": "array", "items": {"type": "object", "properties": {
-                "job": {"type": "string"}, "at": {"type": "string", "format": "date-time"}}}},
-            "last_drill": {"type": "object", "nullable": true}}},
-        "Backups": {"type": "object", "properties": {
-            "storage": {"type": "string"},
-            "backups": {"type": "array", "items": {"type": "object", "properties": {
-                "name": {"type": "string"}, "taken_at": {"type": "string"},
-                "age_seconds": {"type": "integer"}, "size": {"type": "integer"},
-                "signer": {"type": "string", "nullable": true},
-                "refused": {"type": "string", "nullable": true}}}}}},
-        "StorageSettings": {"type": "object", "properties": {
-            "type": {"type": "string", "enum": crate::answers::STORAGE_TYPES, "description": "the one storage of the answers (a PUT gives this or target)"},
-            "target": {"type": "string", "description": "a PUT of one listed target's answers (storage.NAME.FIELD): its name"},
-            "settings": {"type": "object", "description": "the type's settings (see `setup standalone restore --help`); a secret reads back as \"set\"",
-                "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
-            "targets": {"type": "array", "description": "the targets backup.yml or restore.yml lists", "items": {"type": "object", "properties": {
-                "name": {"type": "string"}, "type": {"type": "string"},
-                "settings": {"type": "object", "description": "the document's settings and the target's answers; a secret reads back as \"set\""},
-                "answers": {"type": "array", "items": {"type": "string"}, "description": "the settings given as answers"}}}},
-            "in_use": {"type": "string", "enum": ["answers", "targets"]}}},
-        "Schedule": {"type": "object", "properties": {"config": time, "analytics": time}},
-        "ScheduleState": {"type": "object", "properties": {
-            "schedule": {"type": "object", "properties": {"config": time, "analytics": time}},
-            "timezone": {"type": "string", "enum": ["UTC"]},
-            "next_runs": {"type": "array", "items": {"type": "object"}},
-            "installed": {"type": "boolean"},
-            "runs_in": {"type": "string", "description": "systemd timers or crontab"}}},
-    })
-}
+use super::api;
+use super::problem::Problem;
+use super::schedule;
+use super::storage;
 
-fn schema(name: &str) -> J {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "setup",
+        description = "The API of `setup serve` for one folder (a DC's or a DR site's): its state, its storage and schedule settings, and jobs that run the engine's own operations there. Every endpoint needs `Authorization: Bearer TOKEN` (`setup serve token add NAME`); every error is an RFC 9457 problem document (`application/problem+json`); a request body is JSON (`Content-Type: application/json`), at most 64 KiB.",
+    ),
+    paths(
+        served,
+        api::metrics,
+        storage::show,
+        storage::replace,
+        storage::test,
+        schedule::show,
+        schedule::replace,
+        api::status,
+        api::backups,
+        api::start_backup,
+        api::start_restore,
+        api::start_verify,
+        api::start_drill,
+        api::jobs,
+        api::job,
+        api::events,
+        api::cancel,
+    ),
+    components(schemas(Problem)),
+    tags(
+        (name = "state", description = "Is the folder protected: its backups and their age, the next runs, the last drill, as JSON and as Prometheus metrics; and this document."),
+        (name = "jobs", description = "Backups, restores, verify and drills, each run as the engine's own operation in this folder (its host locks, journal and rollback), followed until it ends."),
+        (name = "settings", description = "The storage the folder backs up to and reads from, and the backup schedule."),
+    ),
+    modifiers(&Shared),
+    security(("bearer" = [])),
+)]
+struct Doc;
 
-pub fn openapi() -> J {
-    let problem = |what: &str| json!({"description": what, "content": {"application/problem+json": {"schema": schema("Problem")}}});
-    let mut paths = serde_json::Map::new();
-    for (method, path, what, body, answer) in ROUTES {
-        let ok = if answer.is_empty() {
-            json!({"description": "OK"})
-        } else {
-            json!({"description": "OK", "content": {"application/json": {"schema": schema(answer)}}})
+/// What every operation shares.
+struct Shared;
+
+impl Modify for Shared {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        // The crate names no license: the document names none either.
+        doc.info.license = None;
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+        let problem = |what: &str| -> RefOr<Response> {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build();
+            ResponseBuilder::new()
+                .description(what)
+                .content("application/problem+json", content)
+                .build()
+                .into()
         };
-        let mut op = json!({
-            "summary": what,
-            "security": [{"bearer": []}],
-            "responses": {
-                "200": ok,
-                "401": problem("No valid token"),
-                "429": problem("Too many requests: wait as Retry-After says"),
-            },
-        });
-        if *method == "post" && *answer == "Job" {
-            op["responses"]["202"] = op["responses"]["200"].take();
-            op["responses"]["202"]["description"] = "The job, started".into();
-            op["responses"].as_object_mut().expect("map").remove("200");
-            op["responses"]["409"] = problem("The hosts are locked by another run");
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                // A body that may be left out is never `null`: it is sent as the request, or not.
+                for content in op
+                    .request_body
+                    .iter_mut()
+                    .flat_map(|b| b.content.values_mut())
+                {
+                    if let Some(RefOr::T(Schema::OneOf(one))) = &content.schema {
+                        let sent: Vec<&RefOr<Schema>> =
+                            one.items.iter().filter(|s| !null(s)).collect();
+                        if let [only] = sent[..] {
+                            content.schema = Some(only.clone());
+                        }
+                    }
+                }
+                let mut shared = vec![
+                    ("401", "No valid token"),
+                    ("429", "Too many requests: wait as Retry-After says"),
+                ];
+                if op.request_body.is_some() {
+                    shared.extend([
+                        ("400", "The body is not JSON"),
+                        ("413", "The body is over 64 KiB"),
+                        (
+                            "415",
+                            "The body is not sent as Content-Type: application/json",
+                        ),
+                    ]);
+                }
+                for (status, what) in shared {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| problem(what));
+                }
+            }
         }
-        if !body.is_empty() {
-            op["requestBody"] = json!({"required": *method == "put", "content": {"application/json": {"schema": schema(body)}}});
-            op["responses"]["422"] = problem("The body is not valid");
-            op["responses"]["400"] = problem("The body is not JSON");
-            op["responses"]["413"] = problem("The body is over 64 KiB");
-            op["responses"]["415"] =
-                problem("The body is not sent as Content-Type: application/json");
-        }
-        if path.contains("{id}") {
-            op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
-            op["responses"]["404"] = problem("No such job");
-        }
-        let entry = paths.entry(format!("/api/v1{path}")).or_insert(json!({}));
-        entry[*method] = op;
     }
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "setup", "version": env!("CARGO_PKG_VERSION")},
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": schemas(),
-        },
-        "paths": paths,
-    })
+}
+
+fn null(schema: &RefOr<Schema>) -> bool {
+    matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+}
+
+/// The document, made once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(Doc::openapi)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "openapi",
+    tag = "state",
+    summary = "This document",
+    description = "This document.",
+    responses((status = 200, description = "The OpenAPI document of this API", body = Object)),
+)]
+pub(super) async fn served() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(document())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every `$ref` of a value, wherever it is.
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v.as_str()) {
+                        ("$ref", Some(r)) => out.push(r.to_string()),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
     #[test]
-    fn every_schema_the_table_names_is_described() {
-        let known = schemas();
-        for (method, path, _, body, answer) in ROUTES {
-            for name in [body, answer].into_iter().filter(|n| !n.is_empty()) {
-                assert!(known.get(*name).is_some(), "{method} {path}: {name}");
+    fn each_reference_names_a_schema_and_each_operation_has_an_id_of_its_own() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r.strip_prefix("#/components/schemas/").unwrap();
+            assert!(schemas[name].is_object(), "{r} names no schema");
+        }
+        let mut ids = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_default().to_string();
+                assert!(!ids.contains(&id), "{method} {path}: `{id}` twice");
+                ids.push(id);
+                assert!(op["description"].is_string(), "{method} {path}");
+                assert!(op["responses"]["401"].is_object(), "{method} {path}");
             }
         }
+        // Two types of one name would be one schema: each answer is its own.
+        assert!(schemas["Status"]["properties"]["backups"].is_object());
+        assert!(schemas["JobStatus"]["enum"].is_array());
+        assert_eq!(doc["security"], serde_json::json!([{"bearer": []}]));
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"],
+            serde_json::json!({"type": "http", "scheme": "bearer"})
+        );
     }
 }

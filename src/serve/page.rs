@@ -18,7 +18,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::Value as J;
 
-use super::{Server, api, problem, tokens};
+use super::jobs::{Kind, Status};
+use super::problem::Problem;
+use super::{Server, api, tokens};
 use crate::report::drill_page::esc;
 
 const COOKIE: &str = "setup_session";
@@ -35,6 +37,8 @@ pub struct Session {
 #[derive(Default)]
 pub struct Sessions(Mutex<HashMap<String, Session>>);
 
+/// A value as the engine's JSON has it (an answer's or a document's setting, what a drill left
+/// behind) as text: "-" for none.
 pub(super) fn text(v: &J) -> String {
     match v {
         J::String(s) => s.clone(),
@@ -131,7 +135,7 @@ async fn login(
     let Some(who) = tokens::who(&s.dir, f.token.trim()) else {
         if let Some(r) = s.held_back(peer.ip()).or_else(|| s.failed_auth(peer.ip())) {
             s.audit("-", "POST", "/login", 429);
-            return r;
+            return r.into_response();
         }
         s.audit("-", "POST", "/login", 401);
         let mut r = page(
@@ -147,11 +151,12 @@ async fn login(
         (Ok(id), Ok(csrf)) => (id, csrf),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("setup serve: no session: {e}");
-            return problem(
+            return Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no session can be made",
                 "the server cannot read the system's random source: see its log",
-            );
+            )
+            .into_response();
         }
     };
     s.sessions.0.lock().expect("sessions").insert(
@@ -174,11 +179,12 @@ async fn login(
 /// 403 for a form whose CSRF token is not the session's.
 pub(super) fn stale(sess: &Session, token: &str) -> Option<Response> {
     (token != sess.csrf).then(|| {
-        problem(
+        Problem::new(
             StatusCode::FORBIDDEN,
             "the form is stale",
             "reload the page and try again",
         )
+        .into_response()
     })
 }
 
@@ -191,14 +197,15 @@ fn form(sess: &Session, action: &str, fields: &str, button: &str, id: &str) -> S
 }
 
 async fn dashboard(State(s): State<Arc<Server>>, Extension(sess): Extension<Session>) -> Response {
-    let status = api::status_json(&s).await;
+    let status = api::status_of(&s).await;
+    let or_none = |v: Option<&str>| v.unwrap_or("-").to_string();
     let mut body = format!(
         "<p>Site <b>{}</b>, storage {}. Signed in as {}.</p>",
-        esc(&text(&status["site"])),
-        esc(&text(&status["storage"])),
+        esc(&status.site),
+        esc(&or_none(status.storage.as_deref())),
         esc(&sess.who)
     );
-    if let Some(why) = status["storage_error"].as_str() {
+    if let Some(why) = &status.storage_error {
         body += &format!(
             "<p class=\"bad\">The storage cannot be listed:</p><pre>{}</pre>",
             esc(why)
@@ -206,27 +213,27 @@ async fn dashboard(State(s): State<Arc<Server>>, Extension(sess): Extension<Sess
     }
     // Green within a day and two hours of the daily backup, amber up to the kind's
     // max_backup_age, red beyond it (a restore, a drill and verify then fail) or with no backup.
-    for (kind, name) in [("config", "Configuration"), ("analytics", "Analytics")] {
-        let b = &status["backups"][kind];
-        let rpo = b["rpo_seconds"].as_i64();
-        let too_old = b["too_old"] == true;
-        let class = match rpo {
-            Some(_) if too_old => "bad",
+    for ((kind, b), name) in status
+        .backups
+        .each()
+        .into_iter()
+        .zip(["Configuration", "Analytics"])
+    {
+        let class = match b.rpo_seconds {
+            Some(_) if b.too_old => "bad",
             Some(r) if r <= 26 * 3600 => "ok",
             Some(_) => "warn",
             None => "bad",
         };
-        let bound = b["max_age_seconds"].as_i64().map_or(String::new(), |m| {
-            format!(
-                "<p>{} max_backup_age.{kind} ({})</p>",
-                if too_old { "<b>Beyond</b>" } else { "Within" },
-                crate::freshness::shown_limit(chrono::Duration::seconds(m))
-            )
-        });
+        let bound = format!(
+            "<p>{} max_backup_age.{kind} ({})</p>",
+            if b.too_old { "<b>Beyond</b>" } else { "Within" },
+            crate::freshness::shown_limit(chrono::Duration::seconds(b.max_age_seconds))
+        );
         body += &format!(
             "<div class=\"card {class}\" id=\"rpo-{kind}\"><h3>{name}</h3><p>Newest: {}</p><p>RPO: <b>{}</b></p>{bound}</div>",
-            esc(&text(&b["newest"])),
-            rpo.map_or("no backup".into(), |r| format!(
+            esc(&or_none(b.newest.as_deref())),
+            b.rpo_seconds.map_or("no backup".into(), |r| format!(
                 "{}h {:02}m",
                 r / 3600,
                 r % 3600 / 60
@@ -234,20 +241,16 @@ async fn dashboard(State(s): State<Arc<Server>>, Extension(sess): Extension<Sess
         );
     }
     body += "<h2>Next runs (UTC)</h2><table><tr><th>job</th><th>at</th></tr>";
-    for n in status["next_runs"].as_array().into_iter().flatten() {
-        body += &format!(
-            "<tr><td>{}</td><td>{}</td></tr>",
-            esc(&text(&n["job"])),
-            esc(&text(&n["at"]))
-        );
+    for n in &status.next_runs {
+        body += &format!("<tr><td>{}</td><td>{}</td></tr>", esc(&n.job), esc(&n.at));
     }
     body += "</table><h2>Last drill</h2>";
-    body += &match status["last_drill"].as_object() {
+    body += &match &status.last_drill {
         Some(d) => format!(
             "<p>{} {} (left behind: {})</p>",
-            esc(&text(&d["id"])),
-            esc(&text(&d["status"])),
-            esc(&text(&d["left_behind"]))
+            esc(&d.id),
+            esc(&or_none(d.status.as_deref())),
+            esc(&text(&d.left_behind))
         ),
         None => "<p>No drill yet.</p>".into(),
     };
@@ -259,7 +262,7 @@ async fn dashboard(State(s): State<Arc<Server>>, Extension(sess): Extension<Sess
 
 async fn backups(State(s): State<Arc<Server>>, Extension(sess): Extension<Session>) -> Response {
     let listed = match api::list(&s).await {
-        Ok(j) => j,
+        Ok(j) => api::Listing::of(&j),
         Err(why) => {
             return page(
                 "Backups",
@@ -273,19 +276,19 @@ async fn backups(State(s): State<Arc<Server>>, Extension(sess): Extension<Sessio
     };
     let mut body = format!(
         "<p>{}</p><table id=\"backups\"><tr><th>backup</th><th>taken (UTC)</th><th>size</th><th>signed by</th></tr>",
-        esc(&text(&listed["storage"]))
+        esc(listed.storage.as_deref().unwrap_or("-"))
     );
-    for b in listed["backups"].as_array().into_iter().flatten() {
+    for b in &listed.backups {
         body += &format!(
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if b["refused"].is_null() { "" } else { "bad" },
-            esc(&text(&b["name"])),
-            esc(&text(&b["taken_at"])),
-            esc(&text(&b["size"])),
-            esc(&match (&b["signer"], b["signed"] == true) {
-                (J::String(who), _) => who.clone(),
-                (_, true) => "signed (no trusted_signers here to check it)".into(),
-                _ => "UNSIGNED".into(),
+            if b.refused.is_none() { "" } else { "bad" },
+            esc(&b.name),
+            esc(b.taken_at.as_deref().unwrap_or("-")),
+            b.size,
+            esc(&match (&b.signer, b.signed) {
+                (Some(who), _) => who.clone(),
+                (None, true) => "signed (no trusted_signers here to check it)".into(),
+                (None, false) => "UNSIGNED".into(),
             })
         );
     }
@@ -315,11 +318,11 @@ async fn jobs(State(s): State<Arc<Server>>) -> Response {
     for j in s.jobs.all() {
         body += &format!(
             "<tr><td><a href=\"/jobs/{id}\">{id}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&text(&j["kind"])),
-            esc(&text(&j["status"])),
-            esc(&text(&j["requested_by"])),
-            esc(&text(&j["created_at"])),
-            id = esc(&text(&j["id"]))
+            j.kind.as_str(),
+            j.status.as_str(),
+            esc(&j.requested_by),
+            esc(&j.created_at),
+            id = esc(&j.id)
         );
     }
     page("Jobs", &(body + "</table>"), true)
@@ -344,19 +347,20 @@ for (const kind of ['run_started','task_started','task_finished','check','note',
 
 async fn job(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
     let Some(j) = s.jobs.view(&id) else {
-        return problem(StatusCode::NOT_FOUND, "no such job", &id);
+        return Problem::new(StatusCode::NOT_FOUND, "no such job", &id).into_response();
     };
-    let running = j["status"] == "running";
+    let (r, progress) = (&j.record, j.progress.as_ref());
+    let running = r.status == Status::Running;
     let mut body = format!(
         "<p>{} requested by {} at {}.</p><p>Status: <b id=\"status\">{}</b> · tasks {} of {}</p>",
-        esc(&text(&j["kind"])),
-        esc(&text(&j["requested_by"])),
-        esc(&text(&j["created_at"])),
-        esc(&text(&j["status"])),
-        esc(&text(&j["progress"]["tasks_done"])),
-        esc(&text(&j["progress"]["tasks"]))
+        r.kind.as_str(),
+        esc(&r.requested_by),
+        esc(&r.created_at),
+        r.status.as_str(),
+        progress.map_or(0, |p| p.tasks_done),
+        progress.map_or(0, |p| p.tasks)
     );
-    if let Some(m) = j["message"].as_str() {
+    if let Some(m) = &r.message {
         body += &format!("<pre>{}</pre>", esc(m));
     }
     if running {
@@ -365,7 +369,7 @@ async fn job(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Response {
         let out = std::fs::read_to_string(
             s.dir
                 .join(".setup/serve/jobs")
-                .join(format!("{}.out", text(&j["id"]))),
+                .join(format!("{}.out", r.id)),
         )
         .unwrap_or_default();
         body += &format!("<h2>Summary</h2><pre id=\"summary\">{}</pre>", esc(&out));
@@ -400,11 +404,14 @@ async fn start(
         );
         return page("Nothing started", &said, true);
     }
-    let args: Vec<String> = match f.action.as_str() {
-        "backup" => vec!["standalone".into(), "backup".into()],
-        "drill" => vec!["standalone".into(), "drill".into()],
-        "verify" => vec!["standalone".into(), "verify".into()],
-        "restore" => {
+    let Some(kind) = Kind::named(&f.action) else {
+        return Problem::invalid("unknown action", &f.action).into_response();
+    };
+    let args: Vec<String> = match kind {
+        Kind::Backup | Kind::Drill | Kind::Verify => {
+            vec!["standalone".into(), kind.as_str().into()]
+        }
+        Kind::Restore => {
             let site = api::site(&s);
             if f.confirm.as_deref().map(str::trim) != Some(site.as_str()) {
                 return page(
@@ -418,28 +425,17 @@ async fn start(
             }
             vec!["standalone".into(), "restore".into(), "--yes".into()]
         }
-        _ => {
-            return problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown action",
-                &f.action,
-            );
-        }
     };
-    match s.jobs.start(&f.action, args, &sess.who).await {
-        Ok(job) => Redirect::to(&format!("/jobs/{}", text(&job["id"]))).into_response(),
-        Err((409, why)) => page(
+    match s.jobs.start(kind, args, &sess.who).await {
+        Ok(job) => Redirect::to(&format!("/jobs/{}", job.record.id)).into_response(),
+        Err(p) if p.status() == StatusCode::CONFLICT => page(
             "Busy",
             &format!(
                 "<p class=\"bad\">Another run holds the hosts:</p><pre>{}</pre>",
-                esc(&why)
+                esc(p.detail())
             ),
             true,
         ),
-        Err((_, why)) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the job did not start",
-            &why,
-        ),
+        Err(p) => p.into_response(),
     }
 }

@@ -4,65 +4,201 @@
 //! install` does. A schedule that backup.yml would refuse, or that cannot be installed, leaves
 //! backup.yml as it was. backup.yml is changed under the edit lock and written whole (`edit`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
-use serde_json::{Value as J, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{Server, problem};
+use super::Server;
+use super::body::{Asked, Body, Sent, present};
+use super::problem::Problem;
 use crate::docs::backup::DEFAULT_SCHEDULE;
 
-pub fn router(s: Arc<Server>) -> Router {
-    Router::new()
-        .route("/schedule", axum::routing::get(show).put(replace))
-        .with_state(s)
+/// A scheduled run and when it comes next.
+#[derive(Serialize, ToSchema)]
+pub struct NextRun {
+    /// What runs: `config backup`, `analytics backup`, `drill`.
+    pub job: String,
+    /// When, UTC.
+    #[schema(format = DateTime)]
+    pub at: String,
+}
+
+/// The next time a daily `HH:MM` (or, with a weekday, a weekly one) comes, UTC.
+fn next_run(weekday: Option<u32>, hour: u32, minute: u32) -> String {
+    use chrono::{Datelike, Duration, Timelike};
+    let now = chrono::Utc::now();
+    let mut t = now
+        .with_hour(hour)
+        .and_then(|t| t.with_minute(minute))
+        .and_then(|t| t.with_second(0))
+        .unwrap_or(now);
+    while t <= now || weekday.is_some_and(|d| t.weekday().num_days_from_sunday() != d) {
+        t += Duration::days(1);
+    }
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The folder's scheduled jobs and when each runs next (UTC).
+pub(super) fn next_runs(o: &crate::options::Options) -> Vec<NextRun> {
+    crate::commands::schedule::jobs(o)
+        .unwrap_or_default()
+        .iter()
+        .map(|j| NextRun {
+            job: j.what(),
+            at: next_run(j.weekday, j.hour, j.minute),
+        })
+        .collect()
+}
+
+/// The time of day of each component's backup, `HH:MM` UTC; a component backup.yml does not back
+/// up is left out.
+#[derive(Default, Serialize, ToSchema)]
+pub struct Times {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "02:00")]
+    pub config: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "00:30")]
+    pub analytics: Option<String>,
+}
+
+/// `GET /schedule`, and the answer to `PUT /schedule`: the backup schedule (UTC).
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleState {
+    /// backup.yml's times, the defaults where it names none.
+    pub schedule: Times,
+    /// Always UTC.
+    pub timezone: &'static str,
+    pub next_runs: Vec<NextRun>,
+    /// Whether the schedule is installed on this machine.
+    pub installed: bool,
+    /// Where it runs here: systemd timers or the crontab.
+    pub runs_in: &'static str,
+    /// What installing it said (the answer to a `PUT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub installed_by: Option<String>,
+}
+
+/// `PUT /schedule`: the time of each component's backup, `HH:MM` UTC; at least one. A component
+/// left out is left out of backup.yml's schedule (its default time then), and any other key is
+/// refused.
+#[derive(Deserialize, ToSchema)]
+pub struct ScheduleRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "02:00")]
+    config: Option<Sent<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "00:30")]
+    analytics: Option<Sent<String>>,
+    /// Keys of no component: refused, by name.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    others: BTreeMap<String, Sent<String>>,
+}
+
+impl Asked for ScheduleRequest {
+    fn unsent() -> Result<Self, Problem> {
+        Err(Self::misshapen())
+    }
+    fn misshapen() -> Problem {
+        Problem::invalid(
+            "not a schedule",
+            "send e.g. {\"config\": \"02:00\", \"analytics\": \"00:30\"} (UTC)",
+        )
+    }
+}
+
+impl ScheduleRequest {
+    /// Each key sent and its time, by key; a time that is not text is refused.
+    fn times(self) -> Result<Vec<(String, String)>, Problem> {
+        let mut sent = self.others;
+        for (component, at) in [("config", self.config), ("analytics", self.analytics)] {
+            if let Some(at) = at {
+                sent.insert(component.to_string(), at);
+            }
+        }
+        sent.into_iter()
+            .map(|(component, at)| match at {
+                Sent::Is(at) => Ok((component, at)),
+                Sent::Other(_) => Err(Problem::invalid(
+                    "not a schedule",
+                    format!("`{component}` is a time of day as \"HH:MM\" (UTC)"),
+                )),
+            })
+            .collect()
+    }
 }
 
 /// The schedule as it stands: backup.yml's times, the next runs, where and whether it is installed.
-pub(super) async fn current(s: &Server) -> Result<J, String> {
+pub(super) async fn current(s: &Server) -> Result<ScheduleState, String> {
     let spec = crate::world::load_backup_only(&s.options).map_err(|f| {
         let lines = super::failed::said(&s.options, "backup.yml cannot be read", f);
         format!("backup.yml cannot be read:\n{}", lines.join("\n"))
     })?;
-    let mut times = serde_json::Map::new();
-    for (component, default) in DEFAULT_SCHEDULE {
+    let at = |component: &str| {
+        let default = DEFAULT_SCHEDULE
+            .iter()
+            .find(|(c, _)| *c == component)
+            .map_or("", |(_, t)| t);
         let at = spec
             .schedule
             .iter()
             .find(|(c, _)| c == component)
             .map_or(default, |(_, t)| t.as_str());
-        if spec.components.iter().any(|c| c == component) {
-            times.insert(component.into(), at.into());
-        }
-    }
-    let next: Vec<J> = super::api::next_runs(&s.options);
+        spec.components
+            .iter()
+            .any(|c| c == component)
+            .then(|| at.to_string())
+    };
+    let times = Times {
+        config: at("config"),
+        analytics: at("analytics"),
+    };
+    let next = next_runs(&s.options);
     let o = s.options.clone();
     let (place, installed) =
         tokio::task::spawn_blocking(move || crate::commands::schedule::placement(&o))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|f| super::failed::said(&s.options, "the schedule", f).join("\n"))?;
-    Ok(json!({
-        "schedule": times,
-        "timezone": "UTC",
-        "next_runs": next,
-        "installed": installed,
-        "runs_in": place,
-    }))
+    Ok(ScheduleState {
+        schedule: times,
+        timezone: "UTC",
+        next_runs: next,
+        installed,
+        runs_in: place,
+        installed_by: None,
+    })
 }
 
-async fn show(State(s): State<Arc<Server>>) -> Response {
-    match current(&s).await {
-        Ok(j) => Json(j).into_response(),
-        Err(e) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the schedule cannot be read",
-            &e,
-        ),
-    }
+fn unreadable(why: String) -> Problem {
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the schedule cannot be read",
+        why,
+    )
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedule",
+    operation_id = "get_schedule",
+    tag = "settings",
+    summary = "The backup schedule",
+    description = "The backup schedule (UTC): backup.yml's times, the next runs, whether it is installed on this machine (systemd timers or the crontab).",
+    responses(
+        (status = 200, description = "The schedule", body = ScheduleState),
+        (status = 500, description = "backup.yml cannot be read", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn show(State(s): State<Arc<Server>>) -> Result<Json<ScheduleState>, Problem> {
+    current(&s).await.map(Json).map_err(unreadable)
 }
 
 /// `HH:MM`, 00:00 to 23:59.
@@ -95,33 +231,36 @@ pub fn with_schedule(text: &str, line: &str) -> String {
 
 /// Writes the times (component → `HH:MM` UTC) into backup.yml and installs the schedule; on any
 /// refusal backup.yml is put back. Ok: what `schedule install` said.
-pub(super) async fn save(s: &Server, times: &[(String, String)]) -> Result<String, (u16, String)> {
+pub(super) async fn save(s: &Server, times: &[(String, String)]) -> Result<String, Problem> {
+    let refused = |why: String| Problem::invalid("the schedule was not changed", why);
+    let failed = |why: String| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the schedule was not changed",
+            why,
+        )
+    };
     if times.is_empty() {
-        return Err((
-            422,
+        return Err(refused(
             "give at least one time, e.g. {\"config\": \"02:00\"}".into(),
         ));
     }
     for (component, at) in times {
         if !DEFAULT_SCHEDULE.iter().any(|(c, _)| c == component) {
-            return Err((
-                422,
-                format!(
-                    "`{component}` is not scheduled here: the components are config and analytics"
-                ),
-            ));
+            return Err(refused(format!(
+                "`{component}` is not scheduled here: the components are config and analytics"
+            )));
         }
         if !is_time(at) {
-            return Err((
-                422,
-                format!("`{component}`: `{at}` is not a time of day as HH:MM (UTC)"),
-            ));
+            return Err(refused(format!(
+                "`{component}`: `{at}` is not a time of day as HH:MM (UTC)"
+            )));
         }
     }
     let path = s.options.backup_file.path.clone();
-    let _held = super::edit::hold(&s.dir).await.map_err(|e| (500, e))?;
+    let _held = super::edit::hold(&s.dir).await.map_err(failed)?;
     let before =
-        std::fs::read_to_string(&path).map_err(|e| (500, format!("{}: {e}", path.display())))?;
+        std::fs::read_to_string(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
     let line = format!(
         "schedule: {{ {} }}",
         times
@@ -132,7 +271,7 @@ pub(super) async fn save(s: &Server, times: &[(String, String)]) -> Result<Strin
     );
     let write = |text: &str| {
         super::edit::replace(&path, text, false)
-            .map_err(|e| (500, format!("{}: {e}", path.display())))
+            .map_err(|e| failed(format!("{}: {e}", path.display())))
     };
     write(&with_schedule(&before, &line))?;
     match s.own(&["standalone", "schedule", "install"]).await {
@@ -141,55 +280,41 @@ pub(super) async fn save(s: &Server, times: &[(String, String)]) -> Result<Strin
             write(&before)?;
             let masker = super::failed::secrets(&s.options);
             let why = super::failed::child_said(&why, &masker);
-            Err((
-                422,
+            Err(refused(
                 format!("{}{why}", masker.mask(&said)).trim().to_string(),
             ))
         }
         Err(e) => {
             write(&before)?;
-            Err((500, e))
+            Err(failed(e))
         }
     }
 }
 
-async fn replace(State(s): State<Arc<Server>>, body: Option<Json<J>>) -> Response {
-    let Some(Json(J::Object(body))) = body else {
-        return problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not a schedule",
-            "send e.g. {\"config\": \"02:00\", \"analytics\": \"00:30\"} (UTC)",
-        );
-    };
-    let mut times = Vec::new();
-    for (component, at) in &body {
-        let Some(at) = at.as_str() else {
-            return problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not a schedule",
-                &format!("`{component}` is a time of day as \"HH:MM\" (UTC)"),
-            );
-        };
-        times.push((component.clone(), at.to_string()));
-    }
-    match save(&s, &times).await {
-        Ok(said) => match current(&s).await {
-            Ok(mut j) => {
-                j["installed_by"] = said.into();
-                Json(j).into_response()
-            }
-            Err(e) => problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the schedule cannot be read",
-                &e,
-            ),
-        },
-        Err((code, why)) => problem(
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "the schedule was not changed",
-            &why,
-        ),
-    }
+#[utoipa::path(
+    put,
+    path = "/api/v1/schedule",
+    operation_id = "put_schedule",
+    tag = "settings",
+    summary = "Write and install the schedule",
+    description = "Write backup.yml's schedule (body: config, analytics as \"HH:MM\" UTC) and install it as `setup standalone schedule install` does; a refused schedule leaves backup.yml as it was.",
+    request_body = ScheduleRequest,
+    responses(
+        (status = 200, description = "Written and installed: the schedule as it now stands, and what installing it said", body = ScheduleState),
+        (status = 422, description = "Not a schedule, or one that cannot be installed: backup.yml is as it was", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "backup.yml cannot be read or written", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn replace(
+    State(s): State<Arc<Server>>,
+    Body(body): Body<ScheduleRequest>,
+) -> Result<Json<ScheduleState>, Problem> {
+    let said = save(&s, &body.times()?).await?;
+    let now = current(&s).await.map_err(unreadable)?;
+    Ok(Json(ScheduleState {
+        installed_by: Some(said),
+        ..now
+    }))
 }
 
 #[cfg(test)]

@@ -5,19 +5,18 @@
 //! installed, and a form that writes backup.yml's schedule and installs it. Every form carries the
 //! session's CSRF token.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::body::Sent;
+use super::page::{Session, page, text};
+use super::{Server, schedule, storage};
+use crate::report::drill_page::esc;
 use axum::Extension;
 use axum::Router;
 use axum::extract::{Form, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde_json::Value as J;
-
-use super::page::{Session, page, text};
-use super::{Server, schedule, storage};
-use crate::report::drill_page::esc;
 
 pub fn routes() -> Router<Arc<Server>> {
     Router::new()
@@ -65,14 +64,9 @@ async fn storage_page(
         Ok(now) => {
             body += &format!(
                 "<h2>Now</h2><p>Type: <b id=\"storage-type\">{}</b></p><table id=\"storage-now\"><tr><th>setting</th><th>value</th></tr>",
-                esc(&text(&now["type"]))
+                esc(now.kind.as_deref().unwrap_or("-"))
             );
-            for (k, v) in now["settings"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter(|(k, _)| k.as_str() != "type")
-            {
+            for (k, v) in now.settings.iter().filter(|(k, _)| k.as_str() != "type") {
                 body += &format!("<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&text(v)));
             }
             body += "</table>";
@@ -85,27 +79,27 @@ async fn storage_page(
         }
     }
     if let Ok(now) = &now
-        && let Some(targets) = now["targets"].as_array().filter(|t| !t.is_empty())
+        && !now.targets.is_empty()
     {
+        let targets = &now.targets;
         body += &format!(
             "<h2>Storage targets</h2><p>{}</p><table id=\"targets\"><tr><th>target</th><th>type</th><th>settings</th></tr>",
-            if now["in_use"] == "targets" {
+            if matches!(now.in_use, storage::InUse::Targets) {
                 "Backups go to every one of these targets and are read from the first that holds a sound copy (backup.yml or restore.yml lists them; their secrets are answers, storage.NAME.FIELD)."
             } else {
                 "backup.yml or restore.yml lists these targets, but the storage above, named by the answers, is used instead."
             }
         );
         for t in targets {
-            let settings: Vec<String> = t["settings"]
-                .as_object()
-                .into_iter()
-                .flatten()
+            let settings: Vec<String> = t
+                .settings
+                .iter()
                 .map(|(k, v)| format!("{k}: {}", text(v)))
                 .collect();
             body += &format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&text(&t["name"])),
-                esc(&text(&t["type"])),
+                esc(&t.name),
+                esc(&t.kind),
                 esc(&settings.join(", "))
             );
         }
@@ -142,27 +136,23 @@ async fn storage_page(
 
 /// The form of one listed target's answers: each setting of its type that its document leaves
 /// out (secrets always), empty ones kept as they are.
-fn target_form(sess: &Session, t: &J) -> String {
-    let name = text(&t["name"]);
-    let kind = text(&t["type"]);
+fn target_form(sess: &Session, t: &storage::TargetSettings) -> String {
+    let (name, kind) = (&t.name, &t.kind);
     let in_document = |field: &str| {
-        !t["answers"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|f| f == field))
-            && !t["settings"][field].is_null()
+        !t.answers.contains(&field) && t.settings.get(field).is_some_and(|v| !v.is_null())
     };
     let mut out = format!(
         "<details id=\"target-{n}\"><summary>Answers of target {n} ({k})</summary><form method=\"post\" action=\"/ui/storage\">{}<input type=\"hidden\" name=\"target\" value=\"{n}\"><table>",
         hidden(sess),
-        n = esc(&name),
-        k = esc(&kind)
+        n = esc(name),
+        k = esc(kind)
     );
-    for q in crate::answers::storage::questions(&kind) {
+    for q in crate::answers::storage::questions(kind) {
         if !q.secret && (!q.asked || in_document(q.field)) {
             continue;
         }
         let now = if q.secret {
-            if t["settings"][q.field].is_null() {
+            if t.settings.get(q.field).is_none_or(|v| v.is_null()) {
                 "not set"
             } else {
                 "set"
@@ -175,13 +165,13 @@ fn target_form(sess: &Session, t: &J) -> String {
             esc(q.prompt),
             if q.secret { "password" } else { "text" },
             esc(q.default.unwrap_or("")),
-            n = esc(&name),
+            n = esc(name),
             f = q.field,
         );
     }
     out + &format!(
         "</table><button id=\"save-target-{}\">Save and test</button></form></details>",
-        esc(&name)
+        esc(name)
     )
 }
 
@@ -245,18 +235,23 @@ async fn save_storage(
         Some(name) => storage::Which::Target(name),
         None => storage::Which::One(&kind),
     };
-    let settings: serde_json::Map<String, J> = f
+    let settings: BTreeMap<String, Sent<storage::Scalar>> = f
         .iter()
         .filter_map(|(k, v)| Some((k.strip_prefix("f.")?, v.trim())))
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.to_string(), J::String(v.to_string())))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                Sent::Is(storage::Scalar::Text(v.to_string())),
+            )
+        })
         .collect();
-    if let Err((_, why)) = storage::save(&s, which, &settings).await {
+    if let Err(p) = storage::save(&s, which, &settings).await {
         return outcome(
             "Storage",
             false,
             "Nothing was saved:",
-            &why,
+            p.detail(),
             ("/storage", "Back"),
         );
     }
@@ -290,32 +285,33 @@ async fn schedule_page(
     };
     let mut body = format!(
         "<p>Times are UTC. Where this machine runs them: {} (<b id=\"installed\">{}</b>).</p><table id=\"next-runs\"><tr><th>job</th><th>next run (UTC)</th></tr>",
-        esc(&text(&now["runs_in"])),
-        if now["installed"] == true {
+        esc(now.runs_in),
+        if now.installed {
             "installed"
         } else {
             "not installed"
         }
     );
-    for n in now["next_runs"].as_array().into_iter().flatten() {
-        body += &format!(
-            "<tr><td>{}</td><td>{}</td></tr>",
-            esc(&text(&n["job"])),
-            esc(&text(&n["at"]))
-        );
+    for n in &now.next_runs {
+        body += &format!("<tr><td>{}</td><td>{}</td></tr>", esc(&n.job), esc(&n.at));
     }
     body += &format!(
         "</table><h2>Change</h2><form method=\"post\" action=\"/ui/schedule\">{}<table>",
         hidden(&sess)
     );
-    for (component, label) in [
-        ("config", "Configuration backup, every day at"),
+    for (component, at, label) in [
+        (
+            "config",
+            &now.schedule.config,
+            "Configuration backup, every day at",
+        ),
         (
             "analytics",
+            &now.schedule.analytics,
             "Analytics backup (the day before), every day at",
         ),
     ] {
-        if let Some(at) = now["schedule"][component].as_str() {
+        if let Some(at) = at {
             body += &format!(
                 "<tr><td><label for=\"at-{component}\">{label}</label></td><td><input name=\"{component}\" id=\"at-{component}\" value=\"{}\" pattern=\"([01][0-9]|2[0-3]):[0-5][0-9]\" size=\"5\" required> UTC (HH:MM, 24 hours)</td></tr>",
                 esc(at)
@@ -339,7 +335,11 @@ async fn save_schedule(
     times.sort();
     let (ok, head, said) = match schedule::save(&s, &times).await {
         Ok(said) => (true, "Saved and installed.", said),
-        Err((_, why)) => (false, "The schedule was not changed:", why),
+        Err(p) => (
+            false,
+            "The schedule was not changed:",
+            p.detail().to_string(),
+        ),
     };
     let back = ("/schedule", "Back to the schedule");
     outcome("Schedule", ok, head, &said, back)

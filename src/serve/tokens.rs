@@ -4,8 +4,17 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value as J, json};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// A token as the file keeps it: its name and digest.
+#[derive(Clone, Serialize, Deserialize)]
+struct Kept {
+    name: String,
+    sha256: String,
+    #[serde(default)]
+    created_at: String,
+}
 
 fn file(dir: &Path) -> PathBuf {
     dir.join(".setup").join("serve").join("tokens.json")
@@ -20,10 +29,10 @@ fn digest(token: &str) -> String {
 type Version = (PathBuf, u64, u64, Option<std::time::SystemTime>);
 
 /// The tokens file as last read, and which version it was.
-static LOADED: std::sync::Mutex<Option<(Version, Vec<J>)>> = std::sync::Mutex::new(None);
+static LOADED: std::sync::Mutex<Option<(Version, Vec<Kept>)>> = std::sync::Mutex::new(None);
 
 /// The tokens, read again only when the file changed (one `stat` per request otherwise).
-fn read(dir: &Path) -> Vec<J> {
+fn read(dir: &Path) -> Vec<Kept> {
     use std::os::unix::fs::MetadataExt;
     let path = file(dir);
     let Ok(meta) = std::fs::metadata(&path) else {
@@ -36,15 +45,15 @@ fn read(dir: &Path) -> Vec<J> {
     {
         return tokens.clone();
     }
-    let tokens: Vec<J> = std::fs::read_to_string(&path)
+    let tokens: Vec<Kept> = std::fs::read_to_string(&path)
         .ok()
-        .and_then(|t| serde_json::from_str::<Vec<J>>(&t).ok())
+        .and_then(|t| serde_json::from_str::<Vec<Kept>>(&t).ok())
         .unwrap_or_default();
     *loaded = Some((version, tokens.clone()));
     tokens
 }
 
-fn write(dir: &Path, tokens: &[J]) -> Result<(), String> {
+fn write(dir: &Path, tokens: &[Kept]) -> Result<(), String> {
     let path = file(dir);
     std::fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| e.to_string())?;
     // Written whole and renamed: the server, reading each new version it sees, never finds half of it.
@@ -68,7 +77,7 @@ pub fn add(dir: &Path, name: &str) -> Result<String, String> {
         ));
     }
     let mut tokens = read(dir);
-    if tokens.iter().any(|t| t["name"] == name) {
+    if tokens.iter().any(|t| t.name == name) {
         return Err(format!(
             "there is a token named `{name}` already: revoke it first"
         ));
@@ -76,11 +85,11 @@ pub fn add(dir: &Path, name: &str) -> Result<String, String> {
     let mut raw = [0u8; 32];
     getrandom(&mut raw)?;
     let token = format!("setup_{}", hex::encode(raw));
-    tokens.push(json!({
-        "name": name,
-        "sha256": digest(&token),
-        "created_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    }));
+    tokens.push(Kept {
+        name: name.to_string(),
+        sha256: digest(&token),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
     write(dir, &tokens)?;
     Ok(token)
 }
@@ -106,20 +115,15 @@ pub fn random_hex() -> Result<String, String> {
 
 pub fn list(dir: &Path) -> Vec<(String, String)> {
     read(dir)
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap_or("").to_string(),
-                t["created_at"].as_str().unwrap_or("").to_string(),
-            )
-        })
+        .into_iter()
+        .map(|t| (t.name, t.created_at))
         .collect()
 }
 
 pub fn revoke(dir: &Path, name: &str) -> Result<(), String> {
     let mut tokens = read(dir);
     let before = tokens.len();
-    tokens.retain(|t| t["name"] != name);
+    tokens.retain(|t| t.name != name);
     if tokens.len() == before {
         return Err(format!("there is no token named `{name}`"));
     }
@@ -136,9 +140,9 @@ pub fn who(dir: &Path, presented: &str) -> Option<String> {
     }
     let d = digest(presented);
     read(dir)
-        .iter()
-        .find(|t| t["sha256"] == d.as_str())
-        .and_then(|t| t["name"].as_str().map(str::to_string))
+        .into_iter()
+        .find(|t| t.sha256 == d)
+        .map(|t| t.name)
 }
 
 #[cfg(test)]
