@@ -21,7 +21,7 @@ mod targets_of;
 mod trust;
 use answers_of::resolve_answers;
 use sets::{unread_sets, variables_read};
-pub use site::{Purpose, Site};
+pub use site::{Given, Purpose, Site};
 use targets_of::targets_in;
 pub use targets_of::{Target, listed as storage_targets};
 use trust::signing_key_of;
@@ -203,13 +203,6 @@ pub fn load_site(o: &Options) -> Result<Site, Failure> {
     let site = Site::read(o, Purpose::Settings, &mut diags);
     diags.into_result()?;
     Ok(site)
-}
-
-/// [`load_site`]'s answers and targets.
-pub fn load_settings(
-    o: &Options,
-) -> Result<(Answers, Vec<crate::docs::targets::TargetSpec>), Failure> {
-    load_site(o).map(|s| (s.answers, s.targets))
 }
 
 /// Loads what a storage command needs: restore.yml when present, the answers, the storage settings.

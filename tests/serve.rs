@@ -738,7 +738,7 @@ fn children_of(pid: u32) -> Vec<(u32, std::path::PathBuf)> {
 /// Reading is in-process: the dashboard, the listings, `/status`, `/metrics` and the schedule are
 /// served by the engine inside the server, never by starting the setup binary again.
 #[test]
-fn no_page_or_listing_the_server_serves_starts_its_own_binary() {
+fn no_page_or_listing_the_server_serves_starts_a_process() {
     let bed = common::dc_demo_one_store();
     let out = bed.run(&[
         "standalone",
@@ -749,7 +749,31 @@ fn no_page_or_listing_the_server_serves_starts_its_own_binary() {
         "2026-11-30T02:00:00Z",
     ]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let s = serve(&bed, "demo-dc");
+    // Every `crontab` the server runs is written down: finding where the schedule stands is asked
+    // of the machine when the server starts, never by a request that only reads.
+    let bin = bed.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let asked = bed.dir.path().join("crontab-asked");
+    let real = ["/usr/bin/crontab", "/bin/crontab"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("crontab is installed");
+    std::fs::write(
+        bin.join("crontab"),
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {real} \"$@\"\n",
+            asked.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("crontab"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let s = common::served::serve_with(&bed, "demo-dc", &[("PATH", &path)]);
+    let asked_at_start = std::fs::read_to_string(&asked).unwrap_or_default();
     let pid = s.child.id();
     let setup = std::fs::canonicalize(env!("CARGO_BIN_EXE_setup")).unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -798,7 +822,18 @@ fn no_page_or_listing_the_server_serves_starts_its_own_binary() {
             .is_some_and(|n| n.starts_with("director-config-20261130T020000Z")),
         "{status}"
     );
+    let jar = bed.dir.path().join("jar");
+    common::served::sign_in(&s.base, &jar);
+    for ui in ["/schedule", "/storage", "/backups", "/jobs", "/"] {
+        let (code, page) = common::served::page(&s.base, &jar, ui);
+        assert_eq!(code, 200, "{ui}: {page}");
+    }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        std::fs::read_to_string(&asked).unwrap_or_default(),
+        asked_at_start,
+        "a read asked the machine for the crontab"
+    );
     let started = watcher.join().unwrap();
     assert!(
         started.is_empty(),

@@ -240,7 +240,9 @@ pub(super) async fn status_of(s: &Server) -> Status {
         Ok(j) => (Listing::of(&j), None),
         Err(why) => (Listing::default(), Some(why)),
     };
-    let answers = crate::world::load_settings(&s.options).ok().map(|(a, _)| a);
+    let answers = crate::world::load_site(&s.options)
+        .ok()
+        .map(|site| site.answers);
     let newest = |kind: &str, prefix: &str| {
         let limit = answers.as_ref().map_or_else(
             || crate::freshness::default_limit(kind),

@@ -59,6 +59,10 @@ pub struct Server {
     failures: limit::Limiter,
     /// The last listing of the storage, kept for a few seconds.
     pub listed: Recent,
+    /// Where the schedule runs and whether it is installed: asked of the machine when the server
+    /// starts, after each change of the schedule and every half minute, never by a request that
+    /// only reads (finding out may take a process: `crontab -l`).
+    pub placed: schedule::Placed,
 }
 
 impl Server {
@@ -74,6 +78,7 @@ impl Server {
             requests: limit::Limiter::requests(),
             failures: limit::Limiter::failures(),
             listed: Recent::default(),
+            placed: schedule::Placed::default(),
         }
     }
 }
@@ -336,6 +341,8 @@ pub fn run(
         ..o.clone()
     };
     let server = Arc::new(Server::new(dir, options, exe, acceptor.is_some()));
+    server.placed.refresh(&server.options);
+    let placed = server.clone();
     let api = routes::router(server.clone())
         .layer(axum::middleware::from_fn_with_state(server.clone(), guard));
     let app = Router::new()
@@ -359,6 +366,7 @@ pub fn run(
             limited,
         ));
     crate::commands::runtime().block_on(async move {
+        schedule::Placed::keep_fresh(placed);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| Failure::Other(format!("cannot listen on {addr}: {e}")))?;

@@ -135,6 +135,41 @@ impl ScheduleRequest {
     }
 }
 
+/// Where the schedule runs and whether it is installed, as last asked of the machine.
+#[derive(Default)]
+pub struct Placed(std::sync::Mutex<Option<Result<(&'static str, bool), String>>>);
+
+impl Placed {
+    /// How often the machine is asked again, for a change made outside the server.
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// Asks the machine now (it may start a process: call it off the request path).
+    pub fn refresh(&self, o: &crate::options::Options) {
+        let found = crate::commands::schedule::placement(o)
+            .map_err(|f| super::failed::said(o, "the schedule", f).join("\n"));
+        *self.0.lock().expect("placed") = Some(found);
+    }
+
+    fn get(&self) -> Result<(&'static str, bool), String> {
+        self.0
+            .lock()
+            .expect("placed")
+            .clone()
+            .unwrap_or_else(|| Err("the schedule's place is not known yet".into()))
+    }
+
+    /// Asks again every half minute while the server runs.
+    pub fn keep_fresh(s: Arc<Server>) {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Self::EVERY).await;
+                let s = s.clone();
+                let _ = tokio::task::spawn_blocking(move || s.placed.refresh(&s.options)).await;
+            }
+        });
+    }
+}
+
 /// The schedule as it stands: backup.yml's times, the next runs, where and whether it is installed.
 pub(super) async fn current(s: &Server) -> Result<ScheduleState, String> {
     let spec = crate::world::load_backup_only(&s.options).map_err(|f| {
@@ -161,12 +196,7 @@ pub(super) async fn current(s: &Server) -> Result<ScheduleState, String> {
         analytics: at("analytics"),
     };
     let next = next_runs(&s.options);
-    let o = s.options.clone();
-    let (place, installed) =
-        tokio::task::spawn_blocking(move || crate::commands::schedule::placement(&o))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|f| super::failed::said(&s.options, "the schedule", f).join("\n"))?;
+    let (place, installed) = s.placed.get()?;
     Ok(ScheduleState {
         schedule: times,
         timezone: "UTC",
@@ -231,7 +261,15 @@ pub fn with_schedule(text: &str, line: &str) -> String {
 
 /// Writes the times (component → `HH:MM` UTC) into backup.yml and installs the schedule; on any
 /// refusal backup.yml is put back. Ok: what `schedule install` said.
-pub(super) async fn save(s: &Server, times: &[(String, String)]) -> Result<String, Problem> {
+pub(super) async fn save(s: &Arc<Server>, times: &[(String, String)]) -> Result<String, Problem> {
+    let said = write_and_install(s, times).await;
+    // Installed or put back: the machine is asked again where the schedule stands.
+    let again = s.clone();
+    let _ = tokio::task::spawn_blocking(move || again.placed.refresh(&again.options)).await;
+    said
+}
+
+async fn write_and_install(s: &Server, times: &[(String, String)]) -> Result<String, Problem> {
     let refused = |why: String| Problem::invalid("the schedule was not changed", why);
     let failed = |why: String| {
         Problem::new(

@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use super::Server;
 use super::body::{Asked, Body, Sent};
 use super::problem::Problem;
+use crate::world::Given;
 
 /// `GET /storage`, and the answer to `PUT /storage`: the storage settings as the commands read
 /// them. A setting's value is as the answers file or the document holds it (a string, a number,
@@ -127,64 +128,33 @@ impl Asked for StorageRequest {
 /// list, each with its settings from the document and its answers (`storage.NAME.FIELD`). Err: the
 /// problems, one a line, each naming its file and line (the full report goes to the log).
 pub(super) fn current(s: &Server) -> Result<StorageSettings, Vec<String>> {
-    let (answers, targets) = crate::world::load_settings(&s.options)
+    let site = crate::world::load_site(&s.options)
         .map_err(|f| super::failed::said(&s.options, "the storage answers cannot be read", f))?;
-    let shown = |key: &str, value: &J| {
-        if crate::answers::storage::is_secret(key) {
-            J::from("set")
-        } else {
-            value.clone()
-        }
-    };
-    let named = |field: &str| {
-        let name = field.split('.').next().unwrap_or("");
-        targets.iter().any(|t| t.name == name)
-    };
-    let mut settings = BTreeMap::new();
-    for (key, answer) in &answers.values {
-        let Some(field) = key.strip_prefix("storage.") else {
-            continue;
-        };
-        if named(field) {
-            continue;
-        }
-        settings.insert(field.to_string(), shown(key, &answer.value));
-    }
     // The targets backup.yml or restore.yml lists: used when no answer names one storage.
-    let targets: Vec<TargetSettings> = targets
-        .iter()
-        .map(|t| {
-            let mut settings: BTreeMap<String, J> = t
-                .settings
-                .iter()
-                .map(|e| (e.key.clone(), e.value.clone()))
-                .collect();
-            let mut answered = Vec::new();
-            for q in crate::answers::storage::questions(&t.kind) {
-                let key = crate::answers::storage::key(&t.name, q.field);
-                if let Some(a) = answers.get(&key) {
-                    settings.insert(q.field.to_string(), shown(&key, &a.value));
-                    answered.push(q.field);
-                }
-            }
-            TargetSettings {
-                name: t.name.clone(),
-                kind: t.kind.clone(),
-                settings,
-                answers: answered,
-            }
+    let targets = site
+        .target_views()
+        .into_iter()
+        .map(|t| TargetSettings {
+            settings: (t.settings.iter())
+                .filter_map(|s| Some((s.question.field.to_string(), s.shown()?)))
+                .collect(),
+            answers: (t.settings.iter())
+                .filter(|s| s.from == Given::Answer)
+                .map(|s| s.question.field)
+                .collect(),
+            name: t.name,
+            kind: t.kind,
         })
         .collect();
-    let in_use = if answers.storage_type().is_none() && !targets.is_empty() {
-        InUse::Targets
-    } else {
-        InUse::Answers
-    };
     Ok(StorageSettings {
-        kind: answers.storage_type(),
-        settings,
+        kind: site.answers.storage_type(),
+        settings: site.one_storage_answers().into_iter().collect(),
         targets,
-        in_use,
+        in_use: if site.uses_targets() {
+            InUse::Targets
+        } else {
+            InUse::Answers
+        },
     })
 }
 

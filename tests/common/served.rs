@@ -32,15 +32,20 @@ pub fn free_port() -> u16 {
 }
 
 pub fn serve(bed: &Bed, folder: &str) -> Served {
-    started(bed, folder, std::process::Stdio::inherit())
+    started(bed, folder, std::process::Stdio::inherit(), &[])
+}
+
+/// The server with these environment variables besides the bed's.
+pub fn serve_with(bed: &Bed, folder: &str, env: &[(&str, &str)]) -> Served {
+    started(bed, folder, std::process::Stdio::inherit(), env)
 }
 
 /// The server with its standard error (its log) written to `log`.
 pub fn serve_logged(bed: &Bed, folder: &str, log: &std::path::Path) -> Served {
-    started(bed, folder, std::fs::File::create(log).unwrap().into())
+    started(bed, folder, std::fs::File::create(log).unwrap().into(), &[])
 }
 
-fn started(bed: &Bed, folder: &str, stderr: std::process::Stdio) -> Served {
+fn started(bed: &Bed, folder: &str, stderr: std::process::Stdio, env: &[(&str, &str)]) -> Served {
     let port = free_port();
     let child = bed
         .command(&[
@@ -51,6 +56,7 @@ fn started(bed: &Bed, folder: &str, stderr: std::process::Stdio) -> Served {
             &format!("127.0.0.1:{port}"),
         ])
         .env("SETUP_SERVE_TOKEN", TOKEN)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(stderr)
         .spawn()
