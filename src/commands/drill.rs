@@ -9,30 +9,30 @@ use std::path::Path;
 
 use serde_json::Value as J;
 
-use crate::cli::Common;
+use crate::cli::{Common, DrillArgs};
 use crate::failure::Failure;
-use crate::options::Options;
+use crate::options::{Options, Overrides};
 use crate::world::{self, PlaybookRef};
 
 pub use super::drill_result::drills_dir;
 
-pub fn run(common: &Common, list: bool, clean: bool) -> Result<i32, Failure> {
-    if list {
-        return self::list(&Options::new(common));
+pub fn run(common: &Common, args: &DrillArgs) -> Result<i32, Failure> {
+    if args.list {
+        return self::list(&Options::new(common, Overrides::default()));
     }
     let mut c = common.clone();
     // The newest trusted configuration backup, whatever restore.yml names (a --set still wins).
     c.set.insert(0, "config_backup=latest".into());
-    if clean {
+    if args.clean {
         c.only = vec!["sweep".into()];
     }
-    let o = Options::new(&c);
+    let o = Options::new(&c, Overrides::default());
     let w = world::load(
         &o,
         PlaybookRef::Builtin("standalone/drill.yml".into()),
         true,
     )?;
-    if !clean && !o.check {
+    if !args.clean && !o.check {
         // Its folder first: a drill killed before it writes its evidence is still listed, from its
         // journal.
         let dir = drills_dir(&w.dir).join(&w.run.id);
