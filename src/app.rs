@@ -2,8 +2,10 @@
 
 use crate::cli::{Cli, Command, Operation};
 use crate::commands;
+use crate::commands::run::Judged;
 use crate::failure::Failure;
 use crate::options::{Options, Overrides};
+use crate::report::summary::Measure;
 use crate::world::{self, PlaybookRef};
 
 pub fn run(cli: Cli) -> Result<i32, Failure> {
@@ -60,7 +62,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Run { playbook, .. } => {
             let o = commands::resume::resuming(o)?;
             let w = world::load(&o, PlaybookRef::File(playbook.clone()), false)?;
-            commands::run::check_or_run(&o, w)
+            commands::run::check_or_run(&o, w, &|_| Judged::measured(Measure::Restore))?.result()
         }
         Command::Standalone { operation } => match operation {
             Operation::Schedule { action } => commands::schedule::run(&o, *action),
@@ -80,12 +82,17 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 };
                 let o = commands::resume::resuming(o)?;
                 let w = world::load(&o, PlaybookRef::Builtin(name.into()), !backup)?;
-                let code = commands::run::check_or_run(&o, w)?;
+                let measure = if backup {
+                    Measure::Nothing
+                } else {
+                    Measure::Restore
+                };
+                let outcome = commands::run::check_or_run(&o, w, &|_| Judged::measured(measure))?;
                 // A successful backup is followed by the pruning its retention asks for.
-                if backup && code == 0 && !o.check {
+                if backup && outcome.ran && outcome.code == 0 {
                     return commands::prune::run(&o);
                 }
-                Ok(code)
+                outcome.result()
             }
         },
     }

@@ -1,24 +1,97 @@
-//! `setup run` and the standalone operations on a loaded world: `--check` prints the plan; otherwise
-//! the plan runs with journal, progress and report, rolling back or cleaning up after a failure.
+//! A loaded world's run: `--check` prints the plan; otherwise the plan runs with journal, progress
+//! and report, rolling back or cleaning up after a failure. The runner knows no operation: what a
+//! command adds to its run once the steps ended (a drill's checks and verdict) it says through its
+//! [`Judge`], and what it does afterwards (a backup's prune) it does with the [`RunOutcome`].
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+use serde_json::Value as J;
 
 use crate::exec::{self, Ending, Interrupt, lock};
 use crate::failure::Failure;
 use crate::options::Options;
 use crate::report::events::{Event, Events};
 use crate::report::journal;
-use crate::report::summary::Collector;
-use crate::world::{Operation, World};
+use crate::report::summary::{Collector, Measure};
+use crate::task::RunShared;
+use crate::world::World;
 
-/// `--check` prints the plan; otherwise the plan runs.
-pub fn check_or_run(o: &Options, mut w: World) -> Result<i32, Failure> {
+/// A run whose steps ended (rolled back or cleaned up after a failure, its locks released), before
+/// its report is written: what its command judges it by.
+pub struct Ended<'a> {
+    pub world: &'a World,
+    pub shared: &'a RunShared,
+    /// The run's events: a check emitted here is in its journal, its report and `collector`.
+    pub events: &'a Events,
+    pub collector: &'a Collector,
+    pub ending: Ending,
+    /// Every storage target took what the others took.
+    pub stored: bool,
+    /// When the run ended, as its report says.
+    pub finished: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a command says of its run once the steps ended.
+pub struct Judged {
+    /// What the report's RTO measures.
+    pub measure: Measure,
+    /// What failed besides the steps (a drill's failed checks), each a line: any fails the run
+    /// (exit 1), and the command says them (they are in the [`RunOutcome`]).
+    pub failures: Vec<String>,
+    /// The report's `drill`: a drill's verdict.
+    pub verdict: Option<J>,
+}
+
+impl Judged {
+    /// Nothing to add to the run but what its report measures.
+    pub fn measured(measure: Measure) -> Judged {
+        Judged {
+            measure,
+            failures: Vec::new(),
+            verdict: None,
+        }
+    }
+}
+
+/// How a command judges its run (see [`Ended`] and [`Judged`]).
+pub type Judge<'a> = dyn Fn(&Ended<'_>) -> Judged + 'a;
+
+/// How a run ended, its summary printed and its report written, for the command that started it.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The exit code: 0 done, 1 failed, 130 interrupted.
+    pub code: i32,
+    /// Why the run failed, to be said last.
+    pub failure: Option<Failure>,
+    /// The steps ran: false for a `--check`, which printed the plan and ran nothing.
+    pub ran: bool,
+    pub run_id: String,
+    /// What the command's judge found failed besides the steps (see [`Judged::failures`]).
+    pub failures: Vec<String>,
+}
+
+impl RunOutcome {
+    /// The exit code, or the failure.
+    pub fn result(self) -> Result<i32, Failure> {
+        self.failure.map_or(Ok(self.code), Err)
+    }
+}
+
+/// `--check` prints the plan; otherwise the plan runs, and `judge` says what the command adds once
+/// its steps ended.
+pub fn check_or_run(o: &Options, mut w: World, judge: &Judge) -> Result<RunOutcome, Failure> {
     if o.check {
         // An answer the run would stop for is missing: the check says so the same way.
         super::runtime().block_on(super::before::identity_for_check(&w))?;
-        return super::check::print(o, &w);
+        return Ok(RunOutcome {
+            code: super::check::print(o, &w)?,
+            failure: None,
+            ran: false,
+            run_id: w.run.id,
+            failures: Vec::new(),
+        });
     }
     if o.interactive && !o.yes {
         if !super::before::confirmed(&w) {
@@ -30,7 +103,7 @@ pub fn check_or_run(o: &Options, mut w: World) -> Result<i32, Failure> {
         // the question is not the time the restore took.
         w.run.started_at = chrono::Utc::now();
     }
-    super::runtime().block_on(execute(o, w))
+    super::runtime().block_on(execute(o, w, judge))
 }
 
 /// Every host the plan may touch, rollback and cleanup included, in inventory order.
@@ -109,7 +182,7 @@ async fn recover(
     ok
 }
 
-async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
+async fn execute(o: &Options, mut w: World, judge: &Judge<'_>) -> Result<RunOutcome, Failure> {
     let settled = super::before::settle(&mut w).await?;
     // A configuration older than the one in place: asked at a terminal (else the step refuses it).
     if o.interactive && !o.yes && !w.run.allow_older && !o.check {
@@ -226,31 +299,22 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     for t in shared.transports.values() {
         t.close().await;
     }
-    // A drill: its RTO against the targets, then its verdict from every check.
-    let drill = w.operation == Operation::Drill
-        && !w
-            .plan
-            .main
-            .steps
-            .iter()
-            .all(|s| s.step.tags.iter().any(|t| t == "sweep"));
-    if drill && ending == Ending::Done {
-        let checks = super::drill_result::rto_checks(&w, &collector.0.lock().expect("collector"));
-        for check in checks {
-            events.emit(check);
-        }
-    }
-    let drill_failures = if w.operation == Operation::Drill {
-        super::drill_result::failures(&collector.0.lock().expect("collector"), &w.plan)
-    } else {
-        Vec::new()
-    };
     // A storage target that could not take what the others took: said, and the run fails.
     let target_failures = shared
         .storage
         .as_ref()
         .map(|s| s.write_failures())
         .unwrap_or_default();
+    let finished = chrono::Utc::now();
+    let judged = judge(&Ended {
+        world: &w,
+        shared: &shared,
+        events: &events,
+        collector: &collector,
+        ending,
+        stored: target_failures.is_empty(),
+        finished,
+    });
     for f in &target_failures {
         let text = format!("FAILED: storage {f}; the other targets hold their copy");
         // Straight into the report too: the run's end does not wait for the event to reach it.
@@ -266,29 +330,21 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
         });
     }
     let (status, code) = match ending {
-        Ending::Done if !drill_failures.is_empty() || !target_failures.is_empty() => ("failed", 1),
+        Ending::Done if !judged.failures.is_empty() || !target_failures.is_empty() => ("failed", 1),
         Ending::Done => ("done", 0),
         _ if rollback_failed => ("failed", 1),
         _ if undo_only => ("rolled back", 1),
         Ending::Failed => ("failed", 1),
         Ending::Interrupted => ("interrupted", 130),
     };
-    let finished = chrono::Utc::now();
     let restores_config = w.plan.main.tasks.iter().any(|t| {
         let ps = &w.plan.main.steps[t.step];
         matches!(ps.step.action, "unpack" | "fetch") && ps.step.reads_config_backup()
     });
     {
-        use crate::report::summary::Measure;
         let mut c = collector.0.lock().expect("collector");
-        c.measure = match w.operation {
-            Operation::Backup => Measure::Nothing,
-            Operation::Drill if drill => Measure::Drill,
-            // `drill --clean` restores nothing.
-            Operation::Drill => Measure::Nothing,
-            Operation::Restore | Operation::Run => Measure::Restore,
-        };
-        c.drill = drill.then(|| super::drill_result::verdict(&w, &c, code == 0));
+        c.measure = judged.measure;
+        c.drill = judged.verdict;
     }
     if restores_config {
         collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
@@ -314,11 +370,6 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
             })
             .collect();
     }
-    let evidence = drill.then(|| {
-        let c = collector.0.lock().expect("collector");
-        let verdict = c.drill.as_ref().and_then(|d| d["verdict"].as_str());
-        super::drill_result::evidence(&w, &shared, &c, verdict.unwrap_or("failed"), finished)
-    });
     // The report and the metrics first: the hook after the run may read them.
     super::before::write_metrics(&w, &shared, &collector, &report.json, finished);
     let body = serde_json::to_string_pretty(&report.json).expect("json");
@@ -352,15 +403,6 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
     }
     super::emit(&shared.masker.mask(&report.text));
     super::say!("Journal: {}", run_dir.join("journal.jsonl").display());
-    match &evidence {
-        Some(Ok(dir)) => super::say!(
-            "Drill evidence: {} and {}",
-            dir.join("report.html").display(),
-            dir.join("report.json").display()
-        ),
-        Some(Err(e)) => eprintln!("warning: the drill's evidence could not be written: {e}"),
-        None => {}
-    }
     if let Some(warning) = &undelivered {
         eprintln!("warning: {}", shared.masker.mask(warning));
     }
@@ -369,31 +411,28 @@ async fn execute(o: &Options, mut w: World) -> Result<i32, Failure> {
             "warning: {e}: `--resume` and `status` cannot rely on it; the report above is the run's record"
         );
     }
-    match ending {
-        _ if rollback_failed => Err(Failure::Failed(format!(
+    let failure = match ending {
+        _ if rollback_failed => Some(Failure::Failed(format!(
             "run {} failed and its ROLLBACK FAILED: the hosts may be in a mixed state; see the summary above and {}",
             w.run.id,
             run_dir.join("report.json").display()
         ))),
-        _ if undo_only => Err(Failure::Failed(format!(
+        _ if undo_only => Some(Failure::Failed(format!(
             "run {} finished the rollback of the run it resumes: what that run changed is taken back, and nothing was restored; run the restore again to restore",
             w.run.id
         ))),
-        Ending::Done if !drill_failures.is_empty() => Err(Failure::Failed(format!(
-            "drill {} FAILED ({} problem(s)):\n{}",
-            w.run.id,
-            drill_failures.len(),
-            drill_failures
-                .iter()
-                .map(|f| format!("  - {}", shared.masker.mask(f)))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ))),
-        Ending::Failed => Err(Failure::Failed(format!(
+        Ending::Failed => Some(Failure::Failed(format!(
             "run {} failed: see the summary above and {}",
             w.run.id,
             run_dir.join("report.json").display()
         ))),
-        _ => Ok(code),
-    }
+        _ => None,
+    };
+    Ok(RunOutcome {
+        code,
+        failure,
+        ran: true,
+        run_id: w.run.id.clone(),
+        failures: judged.failures,
+    })
 }

@@ -135,13 +135,15 @@ fn critical(c: &Collected, plan: &Plan) -> Vec<usize> {
     path
 }
 
-/// The evidence; `status` is `passed`, `partial` (every check passed, but a component of the site
-/// was not exercised: `not_exercised` says which and why) or `failed`.
-pub fn evidence(c: &Collected, f: &Facts<'_>, status: &str, rpo: J) -> J {
-    let not_exercised = c
-        .drill
-        .as_ref()
-        .map_or(J::Array(Vec::new()), |d| d["not_exercised"].clone());
+/// The evidence of the drill whose verdict is `verdict` (the run report's `drill`): its `status` is
+/// `passed`, `partial` (every check passed, but a component of the site was not exercised:
+/// `not_exercised` says which and why) or `failed`.
+pub fn evidence(c: &Collected, f: &Facts<'_>, verdict: &J, rpo: J) -> J {
+    let status = verdict["verdict"].as_str().unwrap_or("failed");
+    let not_exercised = match &verdict["not_exercised"] {
+        J::Null => J::Array(Vec::new()),
+        n => n.clone(),
+    };
     let start = c.started_at.unwrap_or(f.finished);
     let at = |t: DateTime<Utc>| (t - start).num_milliseconds() as f64 / 1000.0;
     let on_path = critical(c, f.plan);
