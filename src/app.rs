@@ -2,16 +2,13 @@
 
 use crate::cli::{Cli, Command, Operation};
 use crate::commands;
-use crate::commands::run::Judged;
 use crate::failure::Failure;
 use crate::options::{Options, Overrides};
-use crate::report::summary::Measure;
-use crate::world::{self, PlaybookRef};
 
 pub fn run(cli: Cli) -> Result<i32, Failure> {
     let o = Options::new(&cli.common, Overrides::of(&cli.command));
     if shows_only(&cli, &o) {
-        commands::shows_only();
+        crate::pipeline::shows_only();
     }
     match &cli.command {
         Command::Completions { shell } => {
@@ -40,7 +37,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             pause_after_mb,
         } => commands::storage_test::run(&o, *size_mb, *pause_after_mb),
         Command::Inventory { .. } => commands::inventory::list(&o),
-        Command::NotifyTest => commands::notify::test(&o),
+        Command::NotifyTest => commands::notify_test::run(&o),
         Command::Serve {
             listen,
             insecure_http,
@@ -59,11 +56,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             }
         },
         Command::Validate { playbook } => commands::validate::run(&o, playbook),
-        Command::Run { playbook, .. } => {
-            let o = commands::resume::resuming(o)?;
-            let w = world::load(&o, PlaybookRef::File(playbook.clone()), false)?;
-            commands::run::check_or_run(&o, w, &|_| Judged::measured(Measure::Restore))?.result()
-        }
+        Command::Run { playbook, .. } => commands::run::run(o, playbook),
         Command::Standalone { operation } => match operation {
             Operation::Schedule { action } => commands::schedule::run(&o, *action),
             Operation::Drill(args) => commands::drill::run(&cli.common, args),
@@ -73,27 +66,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             Operation::List => commands::list::run(&o),
             Operation::Verify => commands::verify::run(&o),
             Operation::Prune => commands::prune::run(&o),
-            Operation::Restore(_) | Operation::Backup(_) => {
-                let backup = matches!(operation, Operation::Backup(_));
-                let name = if backup {
-                    "standalone/backup.yml"
-                } else {
-                    "standalone/restore.yml"
-                };
-                let o = commands::resume::resuming(o)?;
-                let w = world::load(&o, PlaybookRef::Builtin(name.into()), !backup)?;
-                let measure = if backup {
-                    Measure::Nothing
-                } else {
-                    Measure::Restore
-                };
-                let outcome = commands::run::check_or_run(&o, w, &|_| Judged::measured(measure))?;
-                // A successful backup is followed by the pruning its retention asks for.
-                if backup && outcome.ran && outcome.code == 0 {
-                    return commands::prune::run(&o);
-                }
-                outcome.result()
-            }
+            Operation::Restore(_) => commands::restore::run(o),
+            Operation::Backup(_) => commands::backup::run(o),
         },
     }
 }

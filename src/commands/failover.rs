@@ -8,10 +8,9 @@
 use crate::cli::{Common, FailoverArgs};
 use crate::failure::Failure;
 use crate::options::{Options, Overrides};
+use crate::pipeline::run::{Judged, check_or_run};
 use crate::report::summary::Measure;
 use crate::world::{self, PlaybookRef};
-
-use super::run::Judged;
 
 /// Refuses (exit 2) when the DC writes its backups to another place than this site reads from.
 fn same_storage(dc: &Common, dr: &Common) -> Result<(), Failure> {
@@ -64,9 +63,7 @@ pub fn run(common: &Common, args: &FailoverArgs) -> Result<i32, Failure> {
             PlaybookRef::Builtin("standalone/backup.yml".into()),
             false,
         )
-        .and_then(|w| {
-            super::run::check_or_run(&dc_o, w, &|_| Judged::measured(Measure::Nothing))?.result()
-        });
+        .and_then(|w| check_or_run(&dc_o, w, &|_| Judged::measured(Measure::Nothing))?.result());
         match backed {
             Ok(0) => super::say!("Failover: the DC's backups are taken; restoring from them"),
             Ok(code) => super::say!(
@@ -91,5 +88,5 @@ pub fn run(common: &Common, args: &FailoverArgs) -> Result<i32, Failure> {
         PlaybookRef::Builtin("standalone/restore.yml".into()),
         true,
     )?;
-    super::run::check_or_run(&dr_o, w, &|_| Judged::measured(Measure::Restore))?.result()
+    check_or_run(&dr_o, w, &|_| Judged::measured(Measure::Restore))?.result()
 }

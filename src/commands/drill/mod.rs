@@ -5,21 +5,22 @@
 //! `.setup/drills/RUN/` (report.json, report.html). `--list` shows past drills; `--clean` runs
 //! only the steps that remove what an earlier drill left, and the look that nothing is left.
 
+mod result;
+
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as J;
 
-use super::drill_result as result;
-use super::run::{Ended, Judged};
 use crate::cli::{Common, DrillArgs};
 use crate::exec::Ending;
 use crate::failure::Failure;
 use crate::options::{Options, Overrides};
+use crate::pipeline::run::{Ended, Judged};
 use crate::report::summary::Measure;
 use crate::world::{self, PlaybookRef};
 
-pub use super::drill_result::drills_dir;
+pub use result::drills_dir;
 
 pub fn run(common: &Common, args: &DrillArgs) -> Result<i32, Failure> {
     if args.list {
@@ -45,7 +46,7 @@ pub fn run(common: &Common, args: &DrillArgs) -> Result<i32, Failure> {
             .map_err(|e| Failure::Other(format!("cannot make {}: {e}", dir.display())))?;
     }
     let evidence = OnceCell::new();
-    let outcome = super::run::check_or_run(&o, w, &|ended| judge(ended, &evidence))?;
+    let outcome = crate::pipeline::run::check_or_run(&o, w, &|ended| judge(ended, &evidence))?;
     match evidence.into_inner() {
         Some(Ok(dir)) => super::say!(
             "Drill evidence: {} and {}",

@@ -135,7 +135,7 @@ pub fn evidence(
     let run_dir = crate::report::journal::runs_dir(&w.dir).join(&w.run.id);
     let facts = crate::report::drill::Facts {
         plan: &w.plan,
-        site: super::before::site_of(shared),
+        site: crate::pipeline::before::site_of(shared),
         storage: w
             .storage
             .as_ref()
