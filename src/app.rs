@@ -3,13 +3,12 @@
 use crate::cli::{Cli, Command, Operation};
 use crate::commands;
 use crate::failure::Failure;
-use crate::options::Options;
-use crate::world::{self, PlaybookRef};
+use crate::options::{Options, Overrides};
 
 pub fn run(cli: Cli) -> Result<i32, Failure> {
-    let o = Options::new(&cli.common);
+    let o = Options::new(&cli.common, Overrides::of(&cli.command));
     if shows_only(&cli, &o) {
-        commands::shows_only();
+        crate::pipeline::shows_only();
     }
     match &cli.command {
         Command::Completions { shell } => {
@@ -38,7 +37,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             pause_after_mb,
         } => commands::storage_test::run(&o, *size_mb, *pause_after_mb),
         Command::Inventory { .. } => commands::inventory::list(&o),
-        Command::NotifyTest => commands::notify::test(&o),
+        Command::NotifyTest => commands::notify_test::run(&o),
         Command::Serve {
             listen,
             insecure_http,
@@ -57,59 +56,18 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             }
         },
         Command::Validate { playbook } => commands::validate::run(&o, playbook),
-        Command::Run { playbook } => {
-            let o = commands::resume::resuming(o)?;
-            let w = world::load(&o, PlaybookRef::File(playbook.clone()), false)?;
-            commands::run::check_or_run(&o, w)
-        }
-        Command::Standalone {
-            operation,
-            action,
-            list,
-            clean,
-            from,
-            to,
-        } => match operation {
-            Operation::Schedule => commands::schedule::run(&o, *action),
-            Operation::Drill if action.is_none() => {
-                commands::drill::run(&cli.common, *list, *clean)
-            }
-            _ if *list || *clean => Err(Failure::invalid(crate::diag::Diag::plain(
-                "usage",
-                "`--list` and `--clean` are for `drill`",
-            ))),
-            Operation::Failover => commands::failover::run(&cli.common),
-            _ if (from.is_some() || to.is_some()) && *operation != Operation::Copy => {
-                Err(Failure::invalid(crate::diag::Diag::plain(
-                    "usage",
-                    "`--from` and `--to` are for `copy`",
-                )))
-            }
-            Operation::Copy if action.is_none() => {
-                commands::copy::run(&o, from.as_deref(), to.as_deref())
-            }
-            _ if action.is_some() => Err(Failure::invalid(crate::diag::Diag::plain(
-                "usage",
-                format!(
-                    "`{}` takes no second word; only `schedule` does (install, show, remove)",
-                    format!("{operation:?}").to_lowercase()
-                ),
-            ))),
+        Command::Run { playbook, .. } => commands::run::run(o, playbook),
+        Command::Standalone { operation } => match operation {
+            Operation::Schedule { action } => commands::schedule::run(&o, *action),
+            Operation::Drill(args) => commands::drill::run(&cli.common, args),
+            Operation::Failover(args) => commands::failover::run(&cli.common, args),
+            Operation::Copy(args) => commands::copy::run(&o, &args.from, &args.to),
             Operation::Status => commands::status::run(&o),
             Operation::List => commands::list::run(&o),
             Operation::Verify => commands::verify::run(&o),
             Operation::Prune => commands::prune::run(&o),
-            op => {
-                let name = format!("standalone/{}.yml", format!("{op:?}").to_lowercase());
-                let o = commands::resume::resuming(o)?;
-                let w = world::load(&o, PlaybookRef::Builtin(name), *op == Operation::Restore)?;
-                let code = commands::run::check_or_run(&o, w)?;
-                // A successful backup is followed by the pruning its retention asks for.
-                if *op == Operation::Backup && code == 0 && !o.check {
-                    return commands::prune::run(&o);
-                }
-                Ok(code)
-            }
+            Operation::Restore(_) => commands::restore::run(o),
+            Operation::Backup(_) => commands::backup::run(o),
         },
     }
 }
@@ -126,15 +84,10 @@ fn shows_only(cli: &Cli, o: &Options) -> bool {
                 ..
             })
         ),
-        Command::Standalone {
-            operation,
-            action,
-            list,
-            ..
-        } => match operation {
+        Command::Standalone { operation } => match operation {
             Operation::List | Operation::Status => true,
-            Operation::Drill => *list,
-            Operation::Schedule => *action == Some(crate::cli::ScheduleAction::Show),
+            Operation::Drill(args) => args.list,
+            Operation::Schedule { action } => *action == crate::cli::ScheduleAction::Show,
             // A `--check` plans and probes: it changes nothing.
             _ => o.check,
         },

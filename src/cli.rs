@@ -78,29 +78,21 @@ pub struct Cli {
 pub enum Command {
     /// One director and one analytics node.
     Standalone {
-        #[arg(value_enum)]
+        #[command(subcommand)]
         operation: Operation,
-        /// For `schedule`: install, show or remove the backup schedules.
-        #[arg(value_enum)]
-        action: Option<ScheduleAction>,
-        /// For `drill`: list past drills (pass or fail, RTO, RPO) from .setup/drills; run nothing.
-        #[arg(long)]
-        list: bool,
-        /// For `drill`: only remove what an earlier drill left (sandbox folders and databases), then
-        /// look that nothing is left.
-        #[arg(long, conflicts_with = "list")]
-        clean: bool,
-        /// For `copy`: the storage target to copy from.
-        #[arg(long, value_name = "TARGET")]
-        from: Option<String>,
-        /// For `copy`: the storage target to copy to (what it lacks).
-        #[arg(long, value_name = "TARGET")]
-        to: Option<String>,
     },
     /// Run any playbook with the same engine.
     Run {
         /// The playbook file.
         playbook: PathBuf,
+        /// `run.force` for the playbook's steps: a `backup` step with `if_exists: refuse` replaces a
+        /// backup that already exists, and a step's `when` may read it.
+        #[arg(long)]
+        force: bool,
+        /// Let a `not_older` step restore a configuration backup older than the one in place (its
+        /// marker names it). Without it such a restore is refused (at a terminal, asked).
+        #[arg(long)]
+        allow_older: bool,
     },
     /// Load and check every document; touch nothing.
     Validate {
@@ -163,12 +155,13 @@ pub enum Command {
     },
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+/// The standalone operations, each with the flags that belong to it.
+#[derive(Subcommand, Debug, Clone)]
 pub enum Operation {
     /// Restore the configuration and analytics backups on the DR site.
-    Restore,
+    Restore(RestoreArgs),
     /// Take configuration and analytics backups on the DC side.
-    Backup,
+    Backup(BackupArgs),
     /// Download, checksum and list backups (every storage target's copy); change no host.
     Verify,
     /// List the backups in the configured storage, with their age.
@@ -178,20 +171,85 @@ pub enum Operation {
     /// Delete the backups backup.yml's retention no longer keeps (`--check`: only list them).
     Prune,
     /// The DC's backup schedules in UTC: `schedule install|show|remove`.
-    Schedule,
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleAction,
+    },
     /// Failover or migration: back up today's analytics and the configuration at the DC (`--dc`)
     /// when it answers, then restore here in current-week mode from the newest backups.
-    Failover,
+    Failover(FailoverArgs),
     /// Prove this site can restore: the newest backups restored into a sandbox beside the live
     /// site (never stopping or writing it), checked against what the DC recorded, an evidence
     /// report in .setup/drills/RUN/ (report.json, report.html), everything removed again.
     /// Exit 0 only when every check passes. `--list` shows past drills; `--clean` removes what a
     /// killed drill left.
-    Drill,
+    Drill(DrillArgs),
     /// Copy what one storage target lacks from another (`--from A --to B`), verified at both ends,
     /// and replace a copy B holds that does not match A's signed digest: to seed a new target or
     /// refill a lost one. `--check` lists what would be copied or replaced.
-    Copy,
+    Copy(CopyArgs),
+}
+
+/// `standalone restore`.
+#[derive(Args, Debug, Clone)]
+pub struct RestoreArgs {
+    /// Restore the configuration backup again when it is already in place (its marker names it,
+    /// with the same digest); without it the director is not stopped and nothing is replaced.
+    #[arg(long)]
+    pub force: bool,
+    /// Restore a configuration backup older than the one in place (its marker names it). Without
+    /// it such a restore is refused (at a terminal, asked): storage rolled back to older backups
+    /// would otherwise put an old configuration over the live one.
+    #[arg(long)]
+    pub allow_older: bool,
+}
+
+/// `standalone backup`.
+#[derive(Args, Debug, Clone)]
+pub struct BackupArgs {
+    /// Replace a backup that already exists (a day's analytics snapshot is taken once otherwise).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `standalone failover`.
+#[derive(Args, Debug, Clone)]
+pub struct FailoverArgs {
+    /// The DC's folder (its master.yml, backup.yml and answers), to back up today's analytics and
+    /// the configuration there first, if the DC answers.
+    #[arg(long, value_name = "DIR")]
+    pub dc: Option<PathBuf>,
+    /// At the DC, replace a backup that already exists; here, restore the configuration backup
+    /// again when it is already in place.
+    #[arg(long)]
+    pub force: bool,
+    /// Restore a configuration backup older than the one in place (its marker names it). Without
+    /// it such a restore is refused (at a terminal, asked).
+    #[arg(long)]
+    pub allow_older: bool,
+}
+
+/// `standalone drill`.
+#[derive(Args, Debug, Clone)]
+pub struct DrillArgs {
+    /// List past drills (pass or fail, RTO, RPO) from .setup/drills; run nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Only remove what an earlier drill left (sandbox folders and databases), then look that
+    /// nothing is left.
+    #[arg(long, conflicts_with = "list")]
+    pub clean: bool,
+}
+
+/// `standalone copy`.
+#[derive(Args, Debug, Clone)]
+pub struct CopyArgs {
+    /// The storage target to copy from.
+    #[arg(long, value_name = "TARGET")]
+    pub from: String,
+    /// The storage target to copy to (what it lacks).
+    #[arg(long, value_name = "TARGET")]
+    pub to: String,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -215,7 +273,7 @@ pub enum TokenAction {
     Revoke,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Subcommand, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScheduleAction {
     /// Write and enable the units (systemd) or the crontab entries (elsewhere).
     Install,
@@ -241,10 +299,6 @@ pub enum Color {
 
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// For `failover`: the DC's folder (its master.yml, backup.yml and answers), to back up today's
-    /// analytics and the configuration there first, if the DC answers.
-    #[arg(long, global = true, value_name = "DIR")]
-    pub dc: Option<PathBuf>,
     /// Folder holding master.yml, restore.yml and answers.yml.
     #[arg(
         short = 'C',
@@ -263,18 +317,10 @@ pub struct Common {
     /// What the DC backs up (default: DIR/backup.yml).
     #[arg(long, global = true, value_name = "FILE")]
     pub backup_file: Option<PathBuf>,
-    /// Replace a backup that already exists (a day's analytics snapshot is taken once otherwise).
-    #[arg(long, global = true)]
-    pub force: bool,
     /// Read backups that no key of trusted_signers signed (warned in the summary, recorded in the
     /// report). Without it, only backups signed by a trusted key are restored or verified.
     #[arg(long, global = true)]
     pub allow_unsigned: bool,
-    /// Restore a configuration backup older than the one in place (its marker names it). Without
-    /// it such a restore is refused (at a terminal, asked): storage rolled back to older backups
-    /// would otherwise put an old configuration over the live one.
-    #[arg(long, global = true)]
-    pub allow_older: bool,
     /// Pre-filled answers (default: DIR/answers.yml when present).
     #[arg(long, global = true, value_name = "FILE")]
     pub answers: Option<PathBuf>,

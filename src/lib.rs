@@ -18,6 +18,7 @@ mod failure;
 mod freshness;
 mod gate;
 mod options;
+mod pipeline;
 mod plan;
 mod report;
 mod retention;

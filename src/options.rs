@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{Common, PlanFormat};
+use crate::cli::{Command, Common, Operation, PlanFormat};
 use crate::plan::Filters;
 
 /// A document's path, and how messages name it.
@@ -43,6 +43,43 @@ impl DocPath {
     /// Whether the document should be read: given, or present at its default place.
     pub fn wanted(&self) -> bool {
         self.given || self.path.exists()
+    }
+}
+
+/// The flags only some commands take (`--force`, `--allow-older`), as the command asked for gave
+/// them; off for every other command.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Overrides {
+    pub force: bool,
+    pub allow_older: bool,
+}
+
+impl Overrides {
+    pub fn of(command: &Command) -> Overrides {
+        match command {
+            Command::Run {
+                force, allow_older, ..
+            } => Overrides {
+                force: *force,
+                allow_older: *allow_older,
+            },
+            Command::Standalone { operation } => match operation {
+                Operation::Restore(a) => Overrides {
+                    force: a.force,
+                    allow_older: a.allow_older,
+                },
+                Operation::Failover(a) => Overrides {
+                    force: a.force,
+                    allow_older: a.allow_older,
+                },
+                Operation::Backup(a) => Overrides {
+                    force: a.force,
+                    allow_older: false,
+                },
+                _ => Overrides::default(),
+            },
+            _ => Overrides::default(),
+        }
     }
 }
 
@@ -88,15 +125,15 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn new(c: &Common) -> Options {
+    pub fn new(c: &Common, given: Overrides) -> Options {
         Options {
             dir: c.dir.clone(),
             inventory: DocPath::new(&c.dir, &c.inventory, "master.yml"),
             restore_file: DocPath::new(&c.dir, &c.restore_file, "restore.yml"),
             backup_file: DocPath::new(&c.dir, &c.backup_file, "backup.yml"),
-            force: c.force,
+            force: given.force,
             allow_unsigned: c.allow_unsigned,
-            allow_older: c.allow_older,
+            allow_older: given.allow_older,
             answers: DocPath::new(&c.dir, &c.answers, "answers.yml"),
             sets: c.set.clone(),
             now: c.now.clone(),

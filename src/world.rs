@@ -272,7 +272,7 @@ pub fn load(o: &Options, pref: PlaybookRef, need_restore: bool) -> Result<World,
         diags.push(d.help("add `config_backup: <backup name>` to restore.yml (see `setup standalone list`), or leave `config` out of `components`"));
     }
     // An encrypted configuration backup named up front needs its identity: listed with the other
-    // missing answers now, rather than once the storage is reached (`commands::before`).
+    // missing answers now, rather than once the storage is reached (`pipeline::before`).
     let restores_config = restore.components.iter().any(|c| c == "config");
     if matches!(&pref, PlaybookRef::Builtin(n) if n == "standalone/restore.yml")
         && restores_config

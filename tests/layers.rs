@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["task", "freshness"],
     &["actions"],
     &["exec", "world"],
+    &["pipeline"],
     &["commands", "demo"],
     &["serve"],
     &["app", "fuzz"],

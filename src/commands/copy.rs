@@ -18,13 +18,7 @@ fn usage(message: String, help: String) -> Failure {
     Failure::invalid(Diag::plain("usage", message).help(help))
 }
 
-pub fn run(o: &Options, from: Option<&str>, to: Option<&str>) -> Result<i32, Failure> {
-    let (Some(from), Some(to)) = (from, to) else {
-        return Err(usage(
-            "`copy` needs `--from TARGET --to TARGET`".into(),
-            "e.g. `setup standalone copy --from store --to offsite`".into(),
-        ));
-    };
+pub fn run(o: &Options, from: &str, to: &str) -> Result<i32, Failure> {
     if from == to {
         return Err(usage(
             format!("--from and --to are both `{from}`"),

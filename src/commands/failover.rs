@@ -5,15 +5,17 @@
 //! storage and this site's must be the same place, or nothing is done: restoring from another
 //! storage than the one the DC just wrote to would restore an older backup.
 
-use crate::cli::Common;
+use crate::cli::{Common, FailoverArgs};
 use crate::failure::Failure;
-use crate::options::Options;
+use crate::options::{Options, Overrides};
+use crate::pipeline::run::{Judged, check_or_run};
+use crate::report::summary::Measure;
 use crate::world::{self, PlaybookRef};
 
 /// Refuses (exit 2) when the DC writes its backups to another place than this site reads from.
 fn same_storage(dc: &Common, dr: &Common) -> Result<(), Failure> {
-    let dc_w = world::load_storage(&Options::new(dc))?;
-    let dr_w = world::load_storage(&Options::new(dr))?;
+    let dc_w = world::load_storage(&Options::new(dc, Overrides::default()))?;
+    let dr_w = world::load_storage(&Options::new(dr, Overrides::default()))?;
     let (a, b) = (dc_w.storage.place(&dc_w.dir), dr_w.storage.place(&dr_w.dir));
     if a == b {
         return Ok(());
@@ -29,10 +31,14 @@ fn same_storage(dc: &Common, dr: &Common) -> Result<(), Failure> {
     ))
 }
 
-pub fn run(common: &Common) -> Result<i32, Failure> {
-    let o = Options::new(common);
+pub fn run(common: &Common, args: &FailoverArgs) -> Result<i32, Failure> {
+    let given = Overrides {
+        force: args.force,
+        allow_older: args.allow_older,
+    };
+    let o = Options::new(common, given);
     let now = world::clock_of(&o)?;
-    if let Some(dc) = &common.dc {
+    if let Some(dc) = &args.dc {
         let today = now.date_naive();
         let mut c = common.clone();
         c.dir = dc.clone();
@@ -40,7 +46,14 @@ pub fn run(common: &Common) -> Result<i32, Failure> {
         c.set.push(format!("day={today}"));
         c.set
             .push(format!("day_end={}", today + chrono::Duration::days(1)));
-        let dc_o = Options::new(&c);
+        // The DC backs up: `--force` replaces a backup there; `--allow-older` is the restore's.
+        let dc_o = Options::new(
+            &c,
+            Overrides {
+                force: args.force,
+                allow_older: false,
+            },
+        );
         super::say!(
             "Failover: backing up today's analytics and the configuration at the DC ({})",
             dc.display()
@@ -50,7 +63,7 @@ pub fn run(common: &Common) -> Result<i32, Failure> {
             PlaybookRef::Builtin("standalone/backup.yml".into()),
             false,
         )
-        .and_then(|w| super::run::check_or_run(&dc_o, w));
+        .and_then(|w| check_or_run(&dc_o, w, &|_| Judged::measured(Measure::Nothing))?.result());
         match backed {
             Ok(0) => super::say!("Failover: the DC's backups are taken; restoring from them"),
             Ok(code) => super::say!(
@@ -69,11 +82,11 @@ pub fn run(common: &Common) -> Result<i32, Failure> {
     let mut c = common.clone();
     c.set.push("analytics.mode=current-week".into());
     c.set.push("config_backup=latest".into());
-    let dr_o = Options::new(&c);
+    let dr_o = Options::new(&c, given);
     let w = world::load(
         &dr_o,
         PlaybookRef::Builtin("standalone/restore.yml".into()),
         true,
     )?;
-    super::run::check_or_run(&dr_o, w)
+    check_or_run(&dr_o, w, &|_| Judged::measured(Measure::Restore))?.result()
 }

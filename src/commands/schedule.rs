@@ -257,16 +257,7 @@ fn current_crontab() -> String {
     sh("crontab", &["-l"], None).unwrap_or_default()
 }
 
-pub fn run(o: &Options, action: Option<ScheduleAction>) -> Result<i32, Failure> {
-    let Some(action) = action else {
-        return Err(Failure::invalid(
-            Diag::plain(
-                "usage",
-                "`schedule` needs what to do: install, show or remove",
-            )
-            .help("e.g. `setup standalone schedule show`"),
-        ));
-    };
+pub fn run(o: &Options, action: ScheduleAction) -> Result<i32, Failure> {
     let jobs = jobs(o)?;
     let dir = std::fs::canonicalize(&o.dir)
         .map_err(|e| Failure::Other(format!("{}: {e}", o.dir.display())))?;

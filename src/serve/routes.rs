@@ -115,7 +115,7 @@ mod tests {
     fn server(dir: &std::path::Path) -> Arc<Server> {
         use clap::Parser;
         let cli = crate::cli::Cli::parse_from(["setup", "-C", &dir.to_string_lossy(), "serve"]);
-        let options = crate::options::Options::new(&cli.common);
+        let options = crate::options::Options::new(&cli.common, Default::default());
         Arc::new(Server::new(
             dir.to_path_buf(),
             options,

@@ -203,12 +203,12 @@ fn notify(
     (too_old, vanished): (&[String], &[String]),
     started: chrono::DateTime<chrono::Utc>,
 ) {
-    if crate::commands::notify::Webhook::from_answers(&w.answers).is_none() {
+    if crate::pipeline::notify::Webhook::from_answers(&w.answers).is_none() {
         return;
     }
     let mut diags = crate::diag::Diagnostics::default();
     let inventory = crate::world::load_inventory(o, &mut diags);
-    let site = super::before::site_in(inventory.hosts.iter().map(|h| &h.vars));
+    let site = crate::pipeline::before::site_in(inventory.hosts.iter().map(|h| &h.vars));
     let stamp =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut tasks: Vec<J> = Vec::new();
@@ -235,7 +235,7 @@ fn notify(
         "finished_at": stamp(chrono::Utc::now()),
         "tasks": tasks,
     });
-    let sent = super::runtime().block_on(crate::commands::notify::after_run(
+    let sent = super::runtime().block_on(crate::pipeline::notify::after_run(
         &w.answers, &w.dir, "verify", &site, &report, "", "",
     ));
     if let Some(warning) = sent {

@@ -360,7 +360,7 @@ pub async fn notify(
     report_path: &std::path::Path,
     summary: &str,
 ) -> Option<String> {
-    crate::commands::notify::after_run(
+    super::notify::after_run(
         &w.answers,
         &w.dir,
         w.operation.as_str(),

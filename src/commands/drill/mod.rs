@@ -5,41 +5,117 @@
 //! `.setup/drills/RUN/` (report.json, report.html). `--list` shows past drills; `--clean` runs
 //! only the steps that remove what an earlier drill left, and the look that nothing is left.
 
-use std::path::Path;
+mod result;
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value as J;
 
-use crate::cli::Common;
+use crate::cli::{Common, DrillArgs};
+use crate::exec::Ending;
 use crate::failure::Failure;
-use crate::options::Options;
+use crate::options::{Options, Overrides};
+use crate::pipeline::run::{Ended, Judged};
+use crate::report::summary::Measure;
 use crate::world::{self, PlaybookRef};
 
-pub use super::drill_result::drills_dir;
+pub use result::drills_dir;
 
-pub fn run(common: &Common, list: bool, clean: bool) -> Result<i32, Failure> {
-    if list {
-        return self::list(&Options::new(common));
+pub fn run(common: &Common, args: &DrillArgs) -> Result<i32, Failure> {
+    if args.list {
+        return self::list(&Options::new(common, Overrides::default()));
     }
     let mut c = common.clone();
     // The newest trusted configuration backup, whatever restore.yml names (a --set still wins).
     c.set.insert(0, "config_backup=latest".into());
-    if clean {
+    if args.clean {
         c.only = vec!["sweep".into()];
     }
-    let o = Options::new(&c);
+    let o = Options::new(&c, Overrides::default());
     let w = world::load(
         &o,
         PlaybookRef::Builtin("standalone/drill.yml".into()),
         true,
     )?;
-    if !clean && !o.check {
+    if !args.clean && !o.check {
         // Its folder first: a drill killed before it writes its evidence is still listed, from its
         // journal.
         let dir = drills_dir(&w.dir).join(&w.run.id);
         std::fs::create_dir_all(&dir)
             .map_err(|e| Failure::Other(format!("cannot make {}: {e}", dir.display())))?;
     }
-    super::run::check_or_run(&o, w)
+    let evidence = OnceCell::new();
+    let outcome = crate::pipeline::run::check_or_run(&o, w, &|ended| judge(ended, &evidence))?;
+    match evidence.into_inner() {
+        Some(Ok(dir)) => super::say!(
+            "Drill evidence: {} and {}",
+            dir.join("report.html").display(),
+            dir.join("report.json").display()
+        ),
+        Some(Err(e)) => eprintln!("warning: the drill's evidence could not be written: {e}"),
+        None => {}
+    }
+    if outcome.failure.is_none() && !outcome.failures.is_empty() {
+        return Err(Failure::Failed(format!(
+            "drill {} FAILED ({} problem(s)):\n{}",
+            outcome.run_id,
+            outcome.failures.len(),
+            outcome
+                .failures
+                .iter()
+                .map(|f| format!("  - {f}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )));
+    }
+    outcome.result()
+}
+
+/// A drill's run once its steps ended: its RTO against the targets (when the steps ran to their
+/// end), what failed (each failed check and step, masked), its verdict from every check and its
+/// evidence (kept in `evidence`). A run that only sweeps what earlier drills left (`--clean`)
+/// restores nothing: no RTO, no verdict, no evidence.
+fn judge(ended: &Ended<'_>, evidence: &OnceCell<Result<PathBuf, String>>) -> Judged {
+    let w = ended.world;
+    let sweep_only = w
+        .plan
+        .main
+        .steps
+        .iter()
+        .all(|s| s.step.tags.iter().any(|t| t == "sweep"));
+    if !sweep_only && ended.ending == Ending::Done {
+        let checks = result::rto_checks(w, &ended.collector.0.lock().expect("collector"));
+        for check in checks {
+            ended.events.emit(check);
+        }
+    }
+    let c = ended.collector.0.lock().expect("collector");
+    let failures: Vec<String> = result::failures(&c, &w.plan)
+        .iter()
+        .map(|f| ended.shared.masker.mask(f))
+        .collect();
+    if sweep_only {
+        return Judged {
+            measure: Measure::Nothing,
+            failures,
+            verdict: None,
+        };
+    }
+    let passed = ended.ending == Ending::Done && ended.stored && failures.is_empty();
+    let verdict = result::verdict(w, &c, passed);
+    let _ = evidence.set(result::evidence(
+        w,
+        ended.shared,
+        &c,
+        &verdict,
+        ended.finished,
+    ));
+    Judged {
+        measure: Measure::Drill,
+        failures,
+        verdict: Some(verdict),
+    }
 }
 
 /// Past drills under `dir`, newest first: each id with its evidence (null when its report.json

@@ -1,6 +1,6 @@
 //! What a drill's run leaves to be judged once it ended: its checks of the RTO targets, its
-//! failures, its verdict and its evidence (`.setup/drills/RUN/`). The runner calls them; the
-//! `drill` command reads what they wrote.
+//! failures, its verdict and its evidence (`.setup/drills/RUN/`). The `drill` command judges its
+//! run by them, and lists what they wrote.
 
 use std::path::{Path, PathBuf};
 
@@ -116,12 +116,13 @@ pub fn failures(c: &Collected, plan: &crate::plan::Plan) -> Vec<String> {
     out
 }
 
-/// Writes `.setup/drills/RUN/report.json` and `report.html`; returns the folder.
+/// Writes `.setup/drills/RUN/report.json` and `report.html` of the drill whose verdict is
+/// `verdict`; returns the folder.
 pub fn evidence(
     w: &World,
     shared: &crate::task::RunShared,
     c: &Collected,
-    status: &str,
+    verdict: &J,
     finished: chrono::DateTime<chrono::Utc>,
 ) -> Result<PathBuf, String> {
     let config = c
@@ -134,7 +135,7 @@ pub fn evidence(
     let run_dir = crate::report::journal::runs_dir(&w.dir).join(&w.run.id);
     let facts = crate::report::drill::Facts {
         plan: &w.plan,
-        site: super::before::site_of(shared),
+        site: crate::pipeline::before::site_of(shared),
         storage: w
             .storage
             .as_ref()
@@ -144,7 +145,7 @@ pub fn evidence(
         finished,
         run_report: run_dir.join("report.json").display().to_string(),
     };
-    let e = crate::report::drill::evidence(c, &facts, status, rpo);
+    let e = crate::report::drill::evidence(c, &facts, verdict, rpo);
     let dir = drills_dir(&w.dir).join(&w.run.id);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mask = |s: String| shared.masker.mask(&s);
