@@ -90,7 +90,10 @@ impl<'a> Vars<'a> {
         let mut common = Map::new();
         common.insert("restore".into(), restore_value);
         common.insert("storage".into(), answers.storage_value());
-        common.insert("drill".into(), restore.drill_value());
+        common.insert(
+            "drill".into(),
+            serde_json::to_value(&restore.drill).unwrap_or_default(),
+        );
         common.insert(
             "run".into(),
             json!({

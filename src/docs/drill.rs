@@ -13,7 +13,7 @@
 //! schedule: { drill: "Sun 04:00" }
 //! ```
 
-use serde_json::{Value as J, json};
+use serde::Serialize;
 
 use super::schema::Checker;
 use crate::yaml::{Kind, Node};
@@ -25,20 +25,64 @@ const SCHEDULE_KEYS: &[&str] = &["drill"];
 /// Seed 003's targets: the configuration back within 10 minutes, everything within 30.
 pub const DEFAULT_TARGETS: (u64, u64) = (600, 1800);
 
-/// The drill's settings as templates see them (`drill.*`), with defaults filled in.
-pub fn defaults() -> J {
-    json!({
-        "rto_target": { "config": DEFAULT_TARGETS.0, "full": DEFAULT_TARGETS.1 },
-        "director_checks": [],
-        "analytics_checks": [],
-        "start": "",
-        "stop": "",
-        "health_url": "",
-    })
+/// The drill's settings, as templates see them (`drill.*`): restore.yml's, defaults filled in.
+#[derive(Clone, Debug, Serialize)]
+pub struct Drill {
+    pub rto_target: RtoTarget,
+    pub director_checks: Vec<Check>,
+    pub analytics_checks: Vec<Check>,
+    /// Starts a sandbox director (on the director), empty for none.
+    pub start: String,
+    pub stop: String,
+    /// An http:// address the sandbox director answers 2xx at, empty for none.
+    pub health_url: String,
 }
 
-pub fn parse(c: &mut Checker<'_>, node: &Node) -> J {
-    let mut out = defaults();
+/// How long a restore may take, in seconds: the configuration alone, and everything.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RtoTarget {
+    pub config: u64,
+    pub full: u64,
+}
+
+impl RtoTarget {
+    pub fn of(&self, component: &str) -> Option<u64> {
+        match component {
+            "config" => Some(self.config),
+            "full" => Some(self.full),
+            _ => None,
+        }
+    }
+}
+
+/// One of the site's own checks: SQL in the drill's database, or a command on the host.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub sql: String,
+    pub command: String,
+    /// What it must print; empty: that it succeeds.
+    pub expect: String,
+}
+
+impl Default for Drill {
+    fn default() -> Drill {
+        Drill {
+            rto_target: RtoTarget {
+                config: DEFAULT_TARGETS.0,
+                full: DEFAULT_TARGETS.1,
+            },
+            director_checks: Vec::new(),
+            analytics_checks: Vec::new(),
+            start: String::new(),
+            stop: String::new(),
+            health_url: String::new(),
+        }
+    }
+}
+
+pub fn parse(c: &mut Checker<'_>, node: &Node) -> Drill {
+    let mut out = Drill::default();
     let Some(entries) = c.map(node, "drill", DRILL_KEYS) else {
         return out;
     };
@@ -48,20 +92,27 @@ pub fn parse(c: &mut Checker<'_>, node: &Node) -> J {
                 for (tk, tv) in c.map(v, "drill.rto_target", TARGET_KEYS).unwrap_or(&[]) {
                     let key = tk.scalar_text().unwrap_or_default();
                     if let Some(secs) = c.duration(tv, &format!("drill.rto_target.{key}")) {
-                        out["rto_target"][key] = secs.into();
+                        match key.as_str() {
+                            "config" => out.rto_target.config = secs,
+                            _ => out.rto_target.full = secs,
+                        }
                     }
                 }
             }
             "checks" => checks(c, v, &mut out),
             key @ ("start" | "stop" | "health_url") => {
                 if let Some(s) = c.string(v, &format!("drill.{key}")) {
-                    out[key] = s.into();
+                    *match key {
+                        "start" => &mut out.start,
+                        "stop" => &mut out.stop,
+                        _ => &mut out.health_url,
+                    } = s;
                 }
             }
             _ => {}
         }
     }
-    if out["start"] != "" && out["stop"] == "" {
+    if !out.start.is_empty() && out.stop.is_empty() {
         c.error(
             "drill_start_without_stop",
             node,
@@ -69,9 +120,8 @@ pub fn parse(c: &mut Checker<'_>, node: &Node) -> J {
         )
         .help = Some("add `stop:`, the command that stops what `start` started".into());
     }
-    if let Some(url) = out["health_url"].as_str()
-        && !url.is_empty()
-        && !url.starts_with("http://")
+    if !out.health_url.is_empty()
+        && !out.health_url.starts_with("http://")
         && let Some(n) = node.get("health_url")
     {
         c.error(
@@ -84,7 +134,7 @@ pub fn parse(c: &mut Checker<'_>, node: &Node) -> J {
     out
 }
 
-fn checks(c: &mut Checker<'_>, node: &Node, out: &mut J) {
+fn checks(c: &mut Checker<'_>, node: &Node, out: &mut Drill) {
     let Kind::Seq(items) = &node.kind else {
         if !node.is_null() {
             c.error("wrong_type", node, "`drill.checks` is a list of checks")
@@ -96,7 +146,7 @@ fn checks(c: &mut Checker<'_>, node: &Node, out: &mut J) {
         let Some(entries) = c.map(item, "drill.checks[]", CHECK_KEYS) else {
             continue;
         };
-        let mut check = serde_json::Map::new();
+        let mut check = std::collections::BTreeMap::new();
         for (k, v) in entries {
             let key = k.scalar_text().unwrap_or_default();
             // `expect: 2` means the output "2".
@@ -105,10 +155,11 @@ fn checks(c: &mut Checker<'_>, node: &Node, out: &mut J) {
                 _ => c.string(v, &format!("drill.checks[].{key}")),
             };
             if let Some(t) = text {
-                check.insert(key, t.into());
+                check.insert(key, t);
             }
         }
-        let has = |k: &str| check.get(k).is_some_and(|v| v != "");
+        let field = |k: &str| check.get(k).cloned().unwrap_or_default();
+        let has = |k: &str| !field(k).is_empty();
         if !has("name") {
             c.error("drill_check", item, "a drill check needs a `name`")
                 .label = "no name".into();
@@ -125,17 +176,16 @@ fn checks(c: &mut Checker<'_>, node: &Node, out: &mut J) {
         }
         let on = check
             .get("on")
-            .and_then(J::as_str)
-            .unwrap_or("director")
-            .to_string();
+            .cloned()
+            .unwrap_or_else(|| "director".into());
         if has("sql") && on != "director" {
             c.error("drill_check", item, "an `sql` check runs on the director")
                 .label = "sql on another host".into();
             continue;
         }
         let list = match on.as_str() {
-            "director" => "director_checks",
-            "analytics" => "analytics_checks",
+            "director" => &mut out.director_checks,
+            "analytics" => &mut out.analytics_checks,
             _ => {
                 c.error(
                     "drill_check",
@@ -146,13 +196,12 @@ fn checks(c: &mut Checker<'_>, node: &Node, out: &mut J) {
                 continue;
             }
         };
-        check.entry("expect").or_insert("".into());
-        check.entry("sql").or_insert("".into());
-        check.entry("command").or_insert("".into());
-        out[list]
-            .as_array_mut()
-            .expect("a list")
-            .push(J::Object(check));
+        list.push(Check {
+            name: field("name"),
+            sql: field("sql"),
+            command: field("command"),
+            expect: field("expect"),
+        });
     }
 }
 

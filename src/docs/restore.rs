@@ -33,8 +33,8 @@ pub struct RestoreSpec {
     pub components: Vec<String>,
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub source: Option<Source>,
-    /// `drill:`, as templates see it (`drill.*`); null when restore.yml has none.
-    pub drill: serde_json::Value,
+    /// `drill:`, defaults filled in (also when restore.yml has none).
+    pub drill: super::drill::Drill,
     /// `schedule: { drill: "Sun 04:00" }`: weekday (Sunday 0), hour, minute, UTC.
     pub drill_schedule: Option<(u32, u32, u32)>,
     /// `storage:` as a list of targets (a mapping is one storage, in `entries`).
@@ -148,15 +148,6 @@ pub fn flatten(prefix: &str, node: &Node, out: &mut Vec<Entry>) {
 }
 
 impl RestoreSpec {
-    /// `drill.*` as templates see it: restore.yml's, else the defaults.
-    pub fn drill_value(&self) -> serde_json::Value {
-        if self.drill.is_null() {
-            super::drill::defaults()
-        } else {
-            self.drill.clone()
-        }
-    }
-
     /// `restore.*` as templates see it.
     pub fn template_value(&self) -> serde_json::Value {
         let mut root = serde_json::Map::new();

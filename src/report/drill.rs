@@ -18,7 +18,7 @@ pub struct Facts<'a> {
     pub site: String,
     pub storage: String,
     /// restore.yml's `drill.rto_target`: `config` and `full`, in seconds.
-    pub targets: &'a J,
+    pub targets: &'a crate::docs::drill::RtoTarget,
     pub finished: DateTime<Utc>,
     pub run_report: String,
 }
@@ -85,13 +85,17 @@ pub fn minutes(secs: f64) -> String {
 }
 
 /// The RTO of each component against its target: (name, measured seconds, target seconds).
-pub fn rto(c: &Collected, plan: &Plan, targets: &J) -> Vec<(&'static str, f64, u64)> {
+pub fn rto(
+    c: &Collected,
+    plan: &Plan,
+    targets: &crate::docs::drill::RtoTarget,
+) -> Vec<(&'static str, f64, u64)> {
     let mut out = Vec::new();
     for (name, key, wanted) in [
         ("configuration", "config", &["config"][..]),
         ("full", "full", &["config", "analytics"][..]),
     ] {
-        if let (Some(m), Some(t)) = (measured(c, plan, wanted), targets[key].as_u64()) {
+        if let (Some(m), Some(t)) = (measured(c, plan, wanted), targets.of(key)) {
             out.push((name, m, t));
         }
     }
@@ -135,13 +139,15 @@ fn critical(c: &Collected, plan: &Plan) -> Vec<usize> {
     path
 }
 
-/// The evidence; `status` is `passed`, `partial` (every check passed, but a component of the site
-/// was not exercised: `not_exercised` says which and why) or `failed`.
-pub fn evidence(c: &Collected, f: &Facts<'_>, status: &str, rpo: J) -> J {
-    let not_exercised = c
-        .drill
-        .as_ref()
-        .map_or(J::Array(Vec::new()), |d| d["not_exercised"].clone());
+/// The evidence of the drill whose verdict is `verdict` (the run report's `drill`): its `status` is
+/// `passed`, `partial` (every check passed, but a component of the site was not exercised:
+/// `not_exercised` says which and why) or `failed`.
+pub fn evidence(c: &Collected, f: &Facts<'_>, verdict: &J, rpo: J) -> J {
+    let status = verdict["verdict"].as_str().unwrap_or("failed");
+    let not_exercised = match &verdict["not_exercised"] {
+        J::Null => J::Array(Vec::new()),
+        n => n.clone(),
+    };
     let start = c.started_at.unwrap_or(f.finished);
     let at = |t: DateTime<Utc>| (t - start).num_milliseconds() as f64 / 1000.0;
     let on_path = critical(c, f.plan);

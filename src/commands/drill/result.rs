@@ -59,8 +59,7 @@ pub fn verdict(w: &World, c: &Collected, passed: bool) -> J {
 /// The RTO of each component against its target, as checks (a drill that misses its target
 /// fails), once the drill's steps have run. Emitted by the caller, with the collector unlocked.
 pub fn rto_checks(w: &World, c: &Collected) -> Vec<Event> {
-    let targets = w.restore.drill_value()["rto_target"].clone();
-    crate::report::drill::rto(c, &w.plan, &targets)
+    crate::report::drill::rto(c, &w.plan, &w.restore.drill.rto_target)
         .into_iter()
         .map(|(name, measured, target)| Event::Check {
             at: chrono::Utc::now(),
@@ -131,7 +130,7 @@ pub fn evidence(
         .filter_map(|r| r["object"].as_str())
         .find(|o| o.starts_with("director-config-"));
     let rpo = crate::report::rpo::rpo(config, c.gate.as_ref(), c.clock.unwrap_or(finished), true).1;
-    let targets = w.restore.drill_value()["rto_target"].clone();
+    let targets = w.restore.drill.rto_target;
     let run_dir = crate::report::journal::runs_dir(&w.dir).join(&w.run.id);
     let facts = crate::report::drill::Facts {
         plan: &w.plan,
