@@ -6,6 +6,7 @@ mod common;
 mod ansible;
 mod authentic;
 mod backup;
+mod beds;
 mod cli;
 mod composed;
 mod database;

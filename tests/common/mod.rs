@@ -2,8 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod mariabed;
 pub mod pgbed;
 pub mod receivers;
+pub mod redisbed;
 pub mod served;
 pub mod sshbed;
 pub mod storagebed;
