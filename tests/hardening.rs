@@ -898,3 +898,36 @@ fn the_servers_dashboard_turns_red_when_the_newest_backup_is_older_than_max_back
         "{fresh}"
     );
 }
+
+/// A job's output files are the server user's alone, and a token the server does not know is said
+/// to be unknown (not missing).
+#[test]
+fn a_jobs_output_is_owner_only_and_an_unknown_token_is_named_so() {
+    use common::served::{TOKEN, curl, serve};
+    let bed = common::dc_demo_one_store();
+    let s = serve(&bed, "demo-dc");
+    let (code, _, body) = curl(
+        &s.base,
+        "GET",
+        "/api/v1/jobs",
+        Some("not-a-token-at-all"),
+        None,
+    );
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("the token is not known"), "{body}");
+    let (code, _, body) = curl(&s.base, "GET", "/api/v1/jobs", None, None);
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("a token is needed"), "{body}");
+    let (code, _, body) = curl(&s.base, "POST", "/api/v1/verify", Some(TOKEN), None);
+    assert_eq!(code, 202, "{body}");
+    let jobs = bed.path("demo-dc/.setup/serve/jobs");
+    let files: Vec<_> = std::fs::read_dir(&jobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "out" || x == "err"))
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in files {
+        assert_eq!(mode_of(&f), 0o600, "{}", f.display());
+    }
+}

@@ -315,10 +315,20 @@ impl Jobs {
         let id = new_id();
         let folder = self.folder();
         let _ = std::fs::create_dir_all(&folder);
-        let out = std::fs::File::create(folder.join(format!("{id}.out")))
-            .map_err(|e| not_started(e.to_string()))?;
-        let err = std::fs::File::create(folder.join(format!("{id}.err")))
-            .map_err(|e| not_started(e.to_string()))?;
+        // What a run says may name hosts, paths and backups: readable by the server's user alone,
+        // as everything else under .setup/.
+        let private = |name: String| {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(folder.join(name))
+                .map_err(|e| not_started(e.to_string()))
+        };
+        let out = private(format!("{id}.out"))?;
+        let err = private(format!("{id}.err"))?;
         let record = Record {
             id: id.clone(),
             kind,

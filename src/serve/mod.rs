@@ -264,16 +264,23 @@ async fn guard(State(s): State<Arc<Server>>, mut req: Request, next: Next) -> Re
             return p.into_response();
         }
         s.audit("-", &method, &path, 401);
-        return Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "a token is needed",
-            "send `Authorization: Bearer TOKEN` (`setup serve token add NAME` makes one)",
-        )
-        .with_header(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        )
-        .into_response();
+        let (title, detail) = if presented.is_empty() {
+            (
+                "a token is needed",
+                "send `Authorization: Bearer TOKEN` (`setup serve token add NAME` makes one)",
+            )
+        } else {
+            (
+                "the token is not known",
+                "it was never made here, or it was revoked: `setup serve token list` names the tokens there are",
+            )
+        };
+        return Problem::new(StatusCode::UNAUTHORIZED, title, detail)
+            .with_header(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            )
+            .into_response();
     };
     req.extensions_mut().insert(api::Who(who.clone()));
     let response = next.run(req).await;

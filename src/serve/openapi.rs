@@ -22,7 +22,7 @@ use super::storage;
 #[openapi(
     info(
         title = "setup",
-        description = "The API of `setup serve` for one folder (a DC's or a DR site's): its state, its storage and schedule settings, and jobs that run the engine's own operations there. Every endpoint needs `Authorization: Bearer TOKEN` (`setup serve token add NAME`); every error is an RFC 9457 problem document (`application/problem+json`); a request body is JSON (`Content-Type: application/json`), at most 64 KiB.",
+        description = "The API of `setup serve` for one folder (a DC's or a DR site's): its state, its storage and schedule settings, and jobs that run the engine's own operations there. Every endpoint here needs `Authorization: Bearer TOKEN` (`setup serve token add NAME`; only `/healthz`, outside this API, answers without one); every error is an RFC 9457 problem document (`application/problem+json`); a request body is JSON (`Content-Type: application/json`), at most 64 KiB.",
     ),
     paths(
         served,
