@@ -238,6 +238,33 @@ fn what_the_dc_backs_up_the_dr_site_restores() {
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("2 backup(s) verified"), "{}", v.stdout);
     assert!(v.stdout.contains("manifest matches"), "{}", v.stdout);
+    // Without the identity that opens them the encrypted backups cannot be checked: a missing
+    // answer (exit 2), said before anything is downloaded, never a bad backup.
+    let without = bed.run(&[
+        "-C",
+        "dr",
+        "standalone",
+        "verify",
+        "--set",
+        "storage.local.path=../demo-dc/store",
+        "--set",
+        "config_backup=latest",
+        "--set",
+        "age_identity=",
+    ]);
+    assert_eq!(without.code, 2, "{}{}", without.stdout, without.stderr);
+    assert!(
+        without.stderr.contains("age_identity"),
+        "{}",
+        without.stderr
+    );
+    assert!(!without.stdout.contains("BAD"), "{}", without.stdout);
+    let left: Vec<_> = std::fs::read_dir(bed.path("dr/.setup"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("verify-"))
+        .collect();
+    assert!(left.is_empty(), "a scratch folder was left: {left:?}");
     // A stored byte changed and its sidecar rewritten to match: the manifest and age's
     // authentication still catch it.
     let path = bed.path(&format!("demo-dc/store/{day}"));

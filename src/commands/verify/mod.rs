@@ -27,6 +27,7 @@ struct Verdict {
 pub fn run(o: &Options) -> Result<i32, Failure> {
     let started = chrono::Utc::now();
     let (w, storage) = super::open_storage(o)?;
+    let trust = trust(o, &w)?;
     let scratch = w
         .dir
         .join(".setup")
@@ -40,7 +41,6 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         .answers
         .text("age_identity")
         .map(|p| w.dir.join(p).display().to_string());
-    let trust = trust(o, &w)?;
     let result = super::runtime().block_on(async {
         let mut names = Vec::new();
         if let Some(c) = w.answers.text("config_backup") {
@@ -89,6 +89,14 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         )
         .await;
         names.extend(snaps);
+        // Encrypted backups cannot be checked without the identity that opens them: a missing
+        // answer, said before anything is downloaded, not a bad backup.
+        if identity.is_none() && names.iter().any(|n| n.ends_with(".age")) {
+            return Err(Failure::invalid(crate::answers::missing(
+                "age_identity",
+                "the age identity file that opens the encrypted backups",
+            )));
+        }
         let mut out = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let file = scratch.join(format!("object-{i}"));
