@@ -82,6 +82,9 @@ pub fn main() -> i32 {
                 .unicode(unicode)
                 .terminal_links(false)
                 .width(100)
+                // A path or a run id is one word: never cut at its hyphens, never broken.
+                .break_words(false)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation)
                 .context_lines(1)
                 .force_graphical(true)
                 .build(),

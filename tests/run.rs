@@ -156,6 +156,25 @@ fn failure_before_any_destructive_step_does_not_roll_back() {
     let out = bed.run(&["run", "pb.yml"]);
     assert_eq!(out.code, 1);
     assert!(!bed.path("rollback.log").exists());
+    // The report's path is said whole, on one line, never cut at a hyphen of the run's id (a
+    // folder with a long name makes the line longer than the width errors are wrapped at).
+    let site = "the-disaster-recovery-site-of-the-eastern-region";
+    bed.file(&format!("{site}/master.yml"), INV).file(
+        &format!("{site}/pb.yml"),
+        &DESTRUCTIVE.replace("shell: 'echo old > data' }", "shell: 'exit 1' }"),
+    );
+    let out = bed.run(&["run", &format!("{site}/pb.yml"), "-C", site]);
+    assert_eq!(out.code, 1);
+    let runs = bed.path(&format!("{site}/.setup/runs"));
+    let run = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap();
+    let id = run.file_name().to_string_lossy().into_owned();
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains(&format!("{site}/.setup/runs/{id}/report.json"))),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

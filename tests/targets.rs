@@ -294,6 +294,12 @@ fn a_corrupt_copy_on_the_first_target_falls_through_to_the_next_and_copy_refills
         "{}",
         out.stdout
     );
+    // Its last line says why it failed, not that all is well.
+    let last = out.stdout.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("read sound, but FAILED: a copy on a target is bad or missing"),
+        "{last}"
+    );
     // Then copied over.
     let out = copy_to_offsite(&bed);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);

@@ -181,11 +181,25 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
             bad_copies.join(", ")
         );
     }
-    if bad.is_empty() {
+    if bad.is_empty() && !failed {
         super::say!(
             "{}: {} backup(s) verified, none changed on any host",
             storage.describe(),
             verdicts.len()
+        );
+    } else if bad.is_empty() {
+        let mut why = Vec::new();
+        if !bad_copies.is_empty() {
+            why.push("a copy on a target is bad or missing (`setup standalone copy` refills it)");
+        }
+        if !too_old.is_empty() {
+            why.push("the newest backup is older than max_backup_age allows");
+        }
+        super::say!(
+            "{}: {} backup(s) read sound, but FAILED: {}",
+            storage.describe(),
+            verdicts.len(),
+            why.join("; ")
         );
     } else {
         super::say!(
