@@ -238,6 +238,25 @@ fn what_the_dc_backs_up_the_dr_site_restores() {
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("2 backup(s) verified"), "{}", v.stdout);
     assert!(v.stdout.contains("manifest matches"), "{}", v.stdout);
+    // In the DC's own folder (no restore.yml names a configuration backup) the newest one is
+    // verified too, as a restore would read it.
+    let dc = bed.run(&[
+        "-C",
+        "demo-dc",
+        "standalone",
+        "verify",
+        "--set",
+        "age_identity=demo-identity.txt",
+        "--set",
+        "trusted_signers=../dr/allowed_signers",
+    ]);
+    assert_eq!(dc.code, 0, "{}{}", dc.stdout, dc.stderr);
+    assert!(dc.stdout.contains("2 backup(s) verified"), "{}", dc.stdout);
+    assert!(
+        dc.stdout.contains(&format!("ok  {config}")),
+        "{}",
+        dc.stdout
+    );
     // Without the identity that opens them the encrypted backups cannot be checked: a missing
     // answer (exit 2), said before anything is downloaded, never a bad backup.
     let without = bed.run(&[

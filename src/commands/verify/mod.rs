@@ -43,7 +43,12 @@ pub fn run(o: &Options) -> Result<i32, Failure> {
         .map(|p| w.dir.join(p).display().to_string());
     let result = super::runtime().block_on(async {
         let mut names = Vec::new();
-        if let Some(c) = w.answers.text("config_backup") {
+        // In a DC's folder (backup.yml, no restore.yml) nothing names a configuration backup:
+        // the newest one is what a restore would read, so it is the one verified.
+        let dc_folder = !o.restore_file.path.exists() && o.backup_file.path.exists();
+        let config =
+            (w.answers.text("config_backup")).or_else(|| dc_folder.then(|| "latest".to_string()));
+        if let Some(c) = config {
             let c = crate::authentic::resolve_config(storage.as_ref(), &c, &trust)
                 .await
                 .map_err(|e| Failure::Other(e.to_string()))?;
