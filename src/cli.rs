@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const EXAMPLES: &str = "\
+pub const EXAMPLES: &str = "\
 Examples:
   Run the demo restore (local hosts, local storage):
     setup standalone restore -C inventories/demo
@@ -33,16 +33,6 @@ Examples:
     setup validate -C site/
   The inventory as `ansible-inventory --list` prints it:
     setup inventory --list -i master.yml
-
-Other answers: config_backup (a name, or latest), analytics.mode, analytics.snapshots,
-db_password (the director's database), age_identity (the identity file that opens encrypted
-backups), trusted_signers (the allowed_signers file of the keys whose signed backups are restored),
-signing_key_passphrase (the DC's signing key, when it has one), become_password,
-metrics.textfile (a Prometheus text file each run writes), notify.webhook.url,
-notify.webhook.secret, notify.webhook.on (a webhook told after each run), notify.email.host,
-notify.email.port, notify.email.tls, notify.email.user, notify.email.password, notify.email.from,
-notify.email.to, notify.email.on, notify.email.ca_file (a mail after each run), hooks.before,
-hooks.after, hooks.on_failure (shell commands on the controller around each run).
 
 Answers (strongest first): --set KEY=VALUE, env SETUP_<KEY> (dots become _), --answers FILE
 (default answers.yml), restore.yml, then an interactive prompt. A --set KEY that is no answer sets

@@ -58,7 +58,17 @@ fn one_heap() {
 pub fn main() -> i32 {
     one_heap();
     // `setup run --help` lists every action a playbook step may name, from their declarations.
+    // `--help` names every other answer from the one table of answers.
+    let examples = cli::EXAMPLES.replacen(
+        "\nAnswers (strongest first)",
+        &format!(
+            "\n{}\n\nAnswers (strongest first)",
+            answers::others_help(100)
+        ),
+        1,
+    );
     let matches = <cli::Cli as clap::CommandFactory>::command()
+        .after_help(examples)
         .mut_subcommand("run", |c| c.after_long_help(docs::actions::help()))
         .get_matches();
     let cli =

@@ -47,6 +47,23 @@ pub struct Other {
     pub about: &'static str,
 }
 
+/// `Other answers: KEY (what it is), …` for `--help`, wrapped at `width`, from [`OTHERS`].
+pub fn others_help(width: usize) -> String {
+    let mut lines = vec![String::from("Other answers:")];
+    for (i, o) in OTHERS.iter().enumerate() {
+        let sep = if i + 1 == OTHERS.len() { "." } else { "," };
+        let item = format!("{} ({}){sep}", o.key, o.about);
+        let last = lines.last_mut().expect("a line");
+        if last.len() + 1 + item.len() > width {
+            lines.push(item);
+        } else {
+            last.push(' ');
+            last.push_str(&item);
+        }
+    }
+    lines.join("\n")
+}
+
 const fn other(key: &'static str, kind: Kind, about: &'static str) -> Other {
     Other { key, kind, about }
 }
@@ -67,7 +84,7 @@ pub const OTHERS: &[Other] = &[
             code: "invalid_mode",
             what: "analytics mode",
         },
-        "weekly (whole weeks once over) or current-week (failover)",
+        "weekly: whole weeks once over; current-week: a failover's",
     ),
     other(
         "analytics.snapshots",
@@ -81,7 +98,7 @@ pub const OTHERS: &[Other] = &[
     other(
         "analytics.since",
         Kind::Text,
-        "the first day restored (YYYY-MM-DD)",
+        "the first day restored, YYYY-MM-DD",
     ),
     other(
         "analytics.pattern",
