@@ -321,7 +321,7 @@ pub fn write_metrics(
     w: &World,
     shared: &crate::task::RunShared,
     collector: &crate::report::summary::Collector,
-    report: &serde_json::Value,
+    report: &crate::report::summary::Report,
     finished: chrono::DateTime<chrono::Utc>,
 ) {
     let Some(path) = w.answers.text("metrics.textfile") else {
@@ -339,7 +339,9 @@ pub fn write_metrics(
         operation: w.operation.as_str(),
         site: &site,
         components: &components,
-        report,
+        status: &report.status,
+        duration_seconds: report.duration_seconds,
+        rpo: report.rpo.as_ref(),
         finished: finished.timestamp(),
         sizes: &sizes,
     };
@@ -356,17 +358,21 @@ pub fn write_metrics(
 pub async fn notify(
     w: &World,
     shared: &crate::task::RunShared,
-    report: &serde_json::Value,
+    report: &crate::report::summary::Report,
     report_path: &std::path::Path,
     summary: &str,
 ) -> Option<String> {
-    super::notify::after_run(
-        &w.answers,
-        &w.dir,
+    let payload = super::notify::Payload::of(
         w.operation.as_str(),
         &site_of(shared),
         report,
         &report_path.display().to_string(),
+    );
+    super::notify::after_run(
+        &w.answers,
+        &w.dir,
+        &payload,
+        &report.to_json(),
         &shared.masker.mask(summary),
     )
     .await

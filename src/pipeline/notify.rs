@@ -8,9 +8,13 @@
 use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
-use serde_json::{Value as J, json};
+use serde::Serialize;
 
 use crate::answers::Answers;
+use crate::report::collect::{Check, DrillVerdict};
+use crate::report::events::Status;
+use crate::report::rpo::Rpo;
+use crate::report::summary::{FailedTarget, Report};
 use crate::secret::Secret;
 
 /// Attempts per notification, and the wait for one answer.
@@ -89,52 +93,111 @@ fn without_url(e: &reqwest::Error) -> String {
 }
 
 /// The document a run's notification carries.
-pub fn payload(operation: &str, site: &str, report: &J, report_path: &str) -> J {
-    let failed: Vec<J> = report["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|t| t["status"] == "failed" || t["status"] == "aborted")
-        .map(|t| json!({"step": t["step"], "host": t["host"], "message": t["message"]}))
-        .collect();
-    json!({
-        "run_id": report["run_id"],
-        "operation": operation,
-        "site": site,
-        "status": report["status"],
-        "exit_code": report["exit_code"],
-        "started_at": report["started_at"],
-        "finished_at": report["finished_at"],
-        "rto_seconds": report["rto_seconds"],
-        "rpo": report["rpo"],
-        "failed_steps": failed,
-        // Storage targets that could not take what the others took: `target`, `object`, `why`.
-        "failed_targets": report["failed_targets"].as_array().cloned().unwrap_or_default(),
-        // A drill's checks that failed, with what was expected and what was found.
-        "failed_checks": report["checks"].as_array().into_iter().flatten()
-            .filter(|k| k["passed"] != true).cloned().collect::<Vec<J>>(),
-        "rollback": rollback(&report["rollback"]),
-        // A drill's verdict (`passed`, `partial`, `failed`) and what it did not exercise.
-        "drill": report["drill"],
-        // Retries, storage targets passed over or lacking a backup, targets that failed.
-        "storage": report["storage"].as_array().cloned().unwrap_or_default(),
-        "report": report_path,
-    })
+#[derive(Clone, Debug, Serialize)]
+pub struct Payload {
+    pub run_id: String,
+    pub operation: String,
+    pub site: String,
+    pub status: String,
+    pub exit_code: i32,
+    pub started_at: String,
+    pub finished_at: String,
+    pub rto_seconds: Option<f64>,
+    pub rpo: Option<Rpo>,
+    pub failed_steps: Vec<FailedStep>,
+    /// Storage targets that could not take what the others took: `target`, `object`, `why`.
+    pub failed_targets: Vec<FailedTarget>,
+    /// A drill's checks that failed, with what was expected and what was found.
+    pub failed_checks: Vec<Check>,
+    pub rollback: RollbackNote,
+    /// A drill's verdict (`passed`, `partial`, `failed`) and what it did not exercise.
+    pub drill: Option<DrillVerdict>,
+    /// Retries, storage targets passed over or lacking a backup, targets that failed.
+    pub storage: Vec<String>,
+    pub report: String,
+}
+
+/// A task that failed or was aborted.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailedStep {
+    pub step: String,
+    pub host: String,
+    pub message: String,
 }
 
 /// The rollback as the notification tells it: `status` `not run`, `done` or `failed`, and when it
 /// failed, what could not be taken back (`failed_steps`).
-fn rollback(r: &J) -> J {
-    let status = match (r["ran"] == true, r["failed"] == true) {
-        (_, true) => "failed",
-        (true, false) => "done",
-        (false, false) => "not run",
-    };
-    json!({
-        "status": status,
-        "reason": r["reason"],
-        "failed_steps": r["failures"].as_array().cloned().unwrap_or_default(),
-    })
+#[derive(Clone, Debug, Serialize)]
+pub struct RollbackNote {
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub failed_steps: Vec<String>,
+}
+
+impl RollbackNote {
+    /// Nothing was rolled back.
+    pub fn not_run() -> RollbackNote {
+        RollbackNote {
+            status: "not run",
+            reason: None,
+            failed_steps: Vec::new(),
+        }
+    }
+}
+
+impl Payload {
+    /// The notification of a run whose report is `report`, written at `report_path`.
+    pub fn of(operation: &str, site: &str, report: &Report, report_path: &str) -> Payload {
+        let r = &report.rollback;
+        let status = match (r.ran, r.failed) {
+            (_, true) => "failed",
+            (true, false) => "done",
+            (false, false) => "not run",
+        };
+        Payload {
+            run_id: report.run_id.clone(),
+            operation: operation.into(),
+            site: site.into(),
+            status: report.status.clone(),
+            exit_code: report.exit_code,
+            started_at: report.started_at.clone(),
+            finished_at: report.finished_at.clone(),
+            rto_seconds: report.rto_seconds,
+            rpo: report.rpo.clone(),
+            failed_steps: report
+                .tasks
+                .iter()
+                .filter(|t| matches!(t.status, Status::Failed | Status::Aborted))
+                .map(|t| FailedStep {
+                    step: t.step.clone(),
+                    host: t.host.clone(),
+                    message: t.message.clone(),
+                })
+                .collect(),
+            failed_targets: report.failed_targets.clone(),
+            failed_checks: report
+                .checks
+                .iter()
+                .filter(|k| !k.passed)
+                .cloned()
+                .collect(),
+            rollback: RollbackNote {
+                status,
+                reason: r.reason.clone(),
+                failed_steps: r.failures.clone(),
+            },
+            drill: report.drill.clone(),
+            storage: report.storage.clone(),
+            report: report_path.into(),
+        }
+    }
+
+    /// The document as sent (compact, keys as a JSON object orders them).
+    pub fn body(&self) -> String {
+        serde_json::to_value(self)
+            .expect("a notification is JSON")
+            .to_string()
+    }
 }
 
 /// Whether a channel whose `on` is `on` hears of a run of `operation` that ended with `status`.
@@ -149,42 +212,28 @@ pub fn wants(on: &[String], status: &str, operation: &str) -> bool {
 }
 
 /// The mail's text: the facts first, then the run's summary.
-fn mail_text(p: &J, summary: &str) -> String {
+fn mail_text(p: &Payload, summary: &str) -> String {
     let mut t = format!(
         "{} of {} ended: {} (exit {}).\nRun: {}\nStarted: {}\nFinished: {}\n",
-        p["operation"].as_str().unwrap_or(""),
-        p["site"].as_str().unwrap_or(""),
-        p["status"].as_str().unwrap_or(""),
-        p["exit_code"],
-        p["run_id"].as_str().unwrap_or(""),
-        p["started_at"].as_str().unwrap_or(""),
-        p["finished_at"].as_str().unwrap_or(""),
+        p.operation, p.site, p.status, p.exit_code, p.run_id, p.started_at, p.finished_at,
     );
-    if let Some(r) = p["rto_seconds"].as_f64() {
+    if let Some(r) = p.rto_seconds {
         t += &format!("RTO: {r:.1} s\n");
     }
-    for (k, v) in p["rpo"].as_object().into_iter().flatten() {
-        t += &format!("RPO {k}: {} s\n", v["age_seconds"]);
+    for (k, age) in p.rpo.iter().flat_map(Rpo::ages) {
+        t += &format!("RPO {k}: {age} s\n");
     }
-    for f in p["failed_steps"].as_array().into_iter().flatten() {
-        t += &format!(
-            "FAILED step {} on {}: {}\n",
-            f["step"].as_str().unwrap_or(""),
-            f["host"].as_str().unwrap_or(""),
-            f["message"].as_str().unwrap_or("")
-        );
+    for f in &p.failed_steps {
+        t += &format!("FAILED step {} on {}: {}\n", f.step, f.host, f.message);
     }
-    for k in p["failed_checks"].as_array().into_iter().flatten() {
+    for k in &p.failed_checks {
         t += &format!(
             "FAILED check {} on {}: expected {}, found {}\n",
-            k["name"].as_str().unwrap_or(""),
-            k["host"].as_str().unwrap_or(""),
-            k["expected"].as_str().unwrap_or(""),
-            k["found"].as_str().unwrap_or("")
+            k.name, k.host, k.expected, k.found
         );
     }
-    if !p["report"].as_str().unwrap_or("").is_empty() {
-        t += &format!("Report: {}\n", p["report"].as_str().unwrap_or(""));
+    if !p.report.is_empty() {
+        t += &format!("Report: {}\n", p.report);
     }
     if !summary.is_empty() {
         t += "\n";
@@ -193,35 +242,38 @@ fn mail_text(p: &J, summary: &str) -> String {
     t
 }
 
-/// Tells each configured channel that wants it about a finished run; the warning to show for
-/// those that could not be told.
+/// Tells each configured channel that wants it about a finished run (`payload`; the mail attaches
+/// the file the payload's `report` names, else `report`); the warning to show for those that
+/// could not be told.
 pub async fn after_run(
     answers: &Answers,
     base: &std::path::Path,
-    operation: &str,
-    site: &str,
-    report: &J,
-    report_path: &str,
+    payload: &Payload,
+    report: &impl Serialize,
     summary: &str,
 ) -> Option<String> {
-    let status = report["status"].as_str().unwrap_or("");
-    let payload = payload(operation, site, report, report_path);
+    let (operation, site) = (payload.operation.as_str(), payload.site.as_str());
+    let status = payload.status.as_str();
+    let report_path = payload.report.as_str();
     let mut warnings = Vec::new();
     if let Some(hook) = Webhook::from_answers(answers)
         && wants(&hook.on, status, operation)
-        && let Err(e) = hook.send(payload.to_string().as_bytes()).await
+        && let Err(e) = hook.send(payload.body().as_bytes()).await
     {
         warnings.push(format!("the webhook notification was not delivered: {e}"));
     }
     match super::mail::Mail::from_answers(answers, base) {
         Some(Ok(mail)) if wants(&mail.on, status, operation) => {
             let subject = format!("setup {operation} of {site}: {status}");
-            let attached = std::fs::read(report_path)
-                .unwrap_or_else(|_| serde_json::to_vec_pretty(report).unwrap_or_default());
+            let attached = std::fs::read(report_path).unwrap_or_else(|_| {
+                serde_json::to_value(report)
+                    .and_then(|v| serde_json::to_vec_pretty(&v))
+                    .unwrap_or_default()
+            });
             if let Err(e) = mail
                 .send(
                     &subject,
-                    &mail_text(&payload, summary),
+                    &mail_text(payload, summary),
                     Some(("report.json", attached)),
                 )
                 .await

@@ -7,11 +7,10 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use serde_json::Value as J;
-
 use crate::exec::{self, Ending, Interrupt, lock};
 use crate::failure::Failure;
 use crate::options::Options;
+use crate::report::collect::DrillVerdict;
 use crate::report::events::{Event, Events};
 use crate::report::journal;
 use crate::report::summary::{Collector, Measure};
@@ -41,7 +40,7 @@ pub struct Judged {
     /// (exit 1), and the command says them (they are in the [`RunOutcome`]).
     pub failures: Vec<String>,
     /// The report's `drill`: a drill's verdict.
-    pub verdict: Option<J>,
+    pub verdict: Option<DrillVerdict>,
 }
 
 impl Judged {
@@ -349,7 +348,7 @@ async fn execute(o: &Options, mut w: World, judge: &Judge<'_>) -> Result<RunOutc
     if restores_config {
         collector.0.lock().expect("collector").config_backup = w.answers.text("config_backup");
     }
-    let mut report = crate::report::summary::build(
+    let crate::report::summary::Summary { mut report, text } = crate::report::summary::build(
         &collector.0.lock().expect("collector"),
         &w.plan,
         finished,
@@ -359,31 +358,23 @@ async fn execute(o: &Options, mut w: World, judge: &Judge<'_>) -> Result<RunOutc
     );
     // Each target that could not take an object, for the report and the notifications.
     if !target_failures.is_empty() {
-        report.json["failed_targets"] = target_failures
+        report.failed_targets = target_failures
             .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "target": f.target,
-                    "object": crate::storage::shown(&f.object),
-                    "why": shared.masker.mask(&f.why),
-                })
+            .map(|f| crate::report::summary::FailedTarget {
+                target: f.target.clone(),
+                object: crate::storage::shown(&f.object),
+                why: shared.masker.mask(&f.why),
             })
             .collect();
     }
     // The report and the metrics first: the hook after the run may read them.
-    super::before::write_metrics(&w, &shared, &collector, &report.json, finished);
-    let body = serde_json::to_string_pretty(&report.json).expect("json");
+    super::before::write_metrics(&w, &shared, &collector, &report, finished);
+    let body = serde_json::to_string_pretty(&report.to_json()).expect("json");
     let _ = journal::write_private(&run_dir.join("report.json"), &body);
     // The hook and the notification, before the journal closes: a failure of either is a line of it.
     super::hooks::after(&w, &shared, &events, &facts, (status, code), &run_dir).await;
-    let undelivered = super::before::notify(
-        &w,
-        &shared,
-        &report.json,
-        &run_dir.join("report.json"),
-        &report.text,
-    )
-    .await;
+    let undelivered =
+        super::before::notify(&w, &shared, &report, &run_dir.join("report.json"), &text).await;
     if let Some(warning) = &undelivered {
         events.emit(Event::Note {
             at: chrono::Utc::now(),
@@ -401,7 +392,7 @@ async fn execute(o: &Options, mut w: World, judge: &Judge<'_>) -> Result<RunOutc
         journal::write_private(p, &body)
             .map_err(|e| Failure::Other(format!("cannot write the report {}: {e}", p.display())))?;
     }
-    super::emit(&shared.masker.mask(&report.text));
+    super::emit(&shared.masker.mask(&text));
     super::say!("Journal: {}", run_dir.join("journal.jsonl").display());
     if let Some(warning) = &undelivered {
         eprintln!("warning: {}", shared.masker.mask(warning));

@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value as J, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
 
 use super::events::{Event, Sink, Status};
 
@@ -23,6 +24,109 @@ pub struct TaskRecord {
     pub ignored: bool,
 }
 
+/// A change taken back during rollback, and whether that worked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Undone {
+    pub step: String,
+    pub host: String,
+    pub undone: bool,
+    pub what: String,
+    /// Why the undo failed; null when it worked.
+    pub error: Option<String>,
+}
+
+/// A host lock taken, taken over, broken, refused, released or not released.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lock {
+    pub host: String,
+    pub action: String,
+    pub message: Option<String>,
+}
+
+/// A backup read: who signed its manifest, or that `--allow-unsigned` let it through unsigned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Authenticity {
+    pub object: String,
+    pub signer: Option<String>,
+    pub unsigned: bool,
+}
+
+/// A drill's check: what was expected, what was found, and whether they agree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub host: String,
+    pub step: String,
+    pub name: String,
+    pub expected: String,
+    pub found: String,
+    pub passed: bool,
+}
+
+/// A backup put in place, with the digests its bytes were checked against.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Restored {
+    pub step: String,
+    pub host: String,
+    pub object: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub plain_sha256: String,
+    pub signer: Option<String>,
+}
+
+/// What an unpacking task registers of each backup (`unpack`'s data, or an item of its loop).
+#[derive(Deserialize)]
+struct Unpacked {
+    object: String,
+    bytes: u64,
+    sha256: String,
+    plain_sha256: String,
+    signer: Option<String>,
+}
+
+/// What a keep step removed of what earlier restores kept aside, and what stays (the last `keep`
+/// of each kind).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptAside {
+    pub host: String,
+    pub step: String,
+    pub removed: Vec<String>,
+    pub kept: Vec<String>,
+    pub keep: u64,
+}
+
+/// What a keep step registers (`kept_aside`).
+#[derive(Deserialize)]
+struct Kept {
+    removed: Vec<String>,
+    kept: Vec<String>,
+    keep: u64,
+}
+
+/// A drill's verdict: `passed`, `partial` (every check passed, but a component was not
+/// exercised) or `failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Passed,
+    Partial,
+    Failed,
+}
+
+/// A component of the site a drill restored nothing of, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotExercised {
+    pub component: String,
+    pub why: String,
+}
+
+/// The run report's `drill`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DrillVerdict {
+    pub verdict: Verdict,
+    pub not_exercised: Vec<NotExercised>,
+}
+
 #[derive(Default)]
 pub struct Collected {
     pub run_id: String,
@@ -33,29 +137,29 @@ pub struct Collected {
     pub gate: Option<J>,
     pub rollback_reason: Option<String>,
     /// Changes taken back during rollback: step, host, what, and whether it worked.
-    pub undone: Vec<J>,
+    pub undone: Vec<Undone>,
     pub interrupted: bool,
-    pub locks: Vec<J>,
+    pub locks: Vec<Lock>,
     /// The configuration backup the run restores, for the RPO.
     pub config_backup: Option<String>,
     /// What the run's RTO measures.
     pub measure: Measure,
     /// A drill's verdict: `verdict` (`passed`, `partial` or `failed`) and `not_exercised` (each
     /// component of the site it restored nothing of, `{component, why}`).
-    pub drill: Option<J>,
+    pub drill: Option<DrillVerdict>,
     /// Each backup read, once: its name, who signed it, whether it was read unsigned.
-    pub authenticity: Vec<J>,
+    pub authenticity: Vec<Authenticity>,
     /// Bytes stored per component by a backup's `store_<component>` step (from what it registers).
     pub sizes: std::collections::BTreeMap<String, u64>,
     /// A drill's checks, in the order they finished.
-    pub checks: Vec<J>,
+    pub checks: Vec<Check>,
     /// Each backup unpacked: host, object, bytes, digests (stored and plain), signer.
-    pub restored: Vec<J>,
+    pub restored: Vec<Restored>,
     /// Retries, storage targets passed over, targets that failed, in order.
     pub storage: Vec<String>,
     /// What earlier restores kept aside that this run removed, and what stays, per host and step
     /// (a `keep_last` or `postgres: { op: keep }` step's `kept_aside`).
-    pub kept_aside: Vec<J>,
+    pub kept_aside: Vec<KeptAside>,
 }
 
 /// What a run's RTO measures.
@@ -111,9 +215,15 @@ impl Sink for Collector {
                     .as_ref()
                     .map(|r| &r["kept_aside"])
                     .filter(|k| k.is_object())
+                    .and_then(|k| Kept::deserialize(k).ok())
                 {
-                    c.kept_aside
-                        .push(json!({"host": host, "step": step, "removed": k["removed"], "kept": k["kept"], "keep": k["keep"]}));
+                    c.kept_aside.push(KeptAside {
+                        host: host.clone(),
+                        step: step.clone(),
+                        removed: k.removed,
+                        kept: k.kept,
+                        keep: k.keep,
+                    });
                 }
                 // What one task unpacked, or each item of a loop (each day of the analytics).
                 let unpacked = registered.iter().flat_map(|r| {
@@ -123,11 +233,18 @@ impl Sink for Collector {
                     if *rollback || *status == Status::Failed {
                         break;
                     }
-                    c.restored.push(json!({
-                        "step": step, "host": host, "object": r["object"], "bytes": r["bytes"],
-                        "sha256": r["sha256"], "plain_sha256": r["plain_sha256"],
-                        "signer": r["signer"],
-                    }));
+                    let Ok(u) = Unpacked::deserialize(r) else {
+                        continue;
+                    };
+                    c.restored.push(Restored {
+                        step: step.clone(),
+                        host: host.clone(),
+                        object: u.object,
+                        bytes: u.bytes,
+                        sha256: u.sha256,
+                        plain_sha256: u.plain_sha256,
+                        signer: u.signer,
+                    });
                 }
                 c.tasks.push(TaskRecord {
                     step: step.clone(),
@@ -149,9 +266,12 @@ impl Sink for Collector {
                 signer,
                 unsigned,
                 ..
-            } if !c.authenticity.iter().any(|a| a["object"] == *object) => {
-                c.authenticity
-                    .push(json!({"object": object, "signer": signer, "unsigned": unsigned}));
+            } if !c.authenticity.iter().any(|a| a.object == *object) => {
+                c.authenticity.push(Authenticity {
+                    object: object.clone(),
+                    signer: signer.clone(),
+                    unsigned: *unsigned,
+                });
             }
             Event::Check {
                 host,
@@ -161,10 +281,14 @@ impl Sink for Collector {
                 found,
                 passed,
                 ..
-            } => c.checks.push(json!({
-                "host": host, "step": step, "name": name,
-                "expected": expected, "found": found, "passed": passed,
-            })),
+            } => c.checks.push(Check {
+                host: host.clone(),
+                step: step.clone(),
+                name: name.clone(),
+                expected: expected.clone(),
+                found: found.clone(),
+                passed: *passed,
+            }),
             Event::RollbackStarted { reason, .. } => c.rollback_reason = Some(reason.clone()),
             Event::Interrupted { .. } => c.interrupted = true,
             Event::Undone {
@@ -174,18 +298,23 @@ impl Sink for Collector {
                 describe,
                 message,
                 ..
-            } => c.undone.push(json!({
-                "step": step, "host": host, "undone": ok, "what": describe,
-                "error": (!ok).then_some(message),
-            })),
+            } => c.undone.push(Undone {
+                step: step.clone(),
+                host: host.clone(),
+                undone: *ok,
+                what: describe.clone(),
+                error: (!ok).then(|| message.clone()),
+            }),
             Event::Lock {
                 host,
                 action,
                 message,
                 ..
-            } => c
-                .locks
-                .push(json!({"host": host, "action": action, "message": message})),
+            } => c.locks.push(Lock {
+                host: host.clone(),
+                action: action.clone(),
+                message: message.clone(),
+            }),
             _ => {}
         }
     }

@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value as J, json};
+use serde::Serialize;
+use serde_json::Value as J;
 
-use super::collect::{Collected, TaskRecord};
+use super::collect::{Check, Collected, DrillVerdict, NotExercised, Restored, TaskRecord, Verdict};
 use super::events::Status;
+use super::rpo::Rpo;
 use crate::plan::Plan;
 
 /// What the evidence is built from besides the events.
@@ -60,22 +62,18 @@ pub fn drill_rto(c: &Collected, plan: &Plan) -> Option<f64> {
 }
 
 /// The verdict in words: `PASSED`, `PASSED (partial): analytics not exercised: no day to
-/// restore`, or `FAILED`; `v` is the run report's `drill` (or the evidence itself).
-pub fn verdict_line(v: &J) -> String {
-    let not: Vec<String> = v["not_exercised"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|n| {
-            let field = |k: &str| n[k].as_str().unwrap_or("").to_string();
-            format!("{} not exercised: {}", field("component"), field("why"))
-        })
+/// restore`, or `FAILED`; of the run report's `drill` (or the evidence's `status` and
+/// `not_exercised`).
+pub fn verdict_line(verdict: Verdict, not_exercised: &[NotExercised]) -> String {
+    let not: Vec<String> = not_exercised
+        .iter()
+        .map(|n| format!("{} not exercised: {}", n.component, n.why))
         .collect();
-    match v["verdict"].as_str().or(v["status"].as_str()) {
-        Some("passed") => "PASSED: every check agrees with what the DC recorded".into(),
-        Some("partial") => format!("PASSED (partial): {}", not.join("; ")),
+    match verdict {
+        Verdict::Passed => "PASSED: every check agrees with what the DC recorded".into(),
+        Verdict::Partial => format!("PASSED (partial): {}", not.join("; ")),
         _ if not.is_empty() => format!("FAILED; {}", not.join("; ")),
-        _ => "FAILED".into(),
+        Verdict::Failed => "FAILED".into(),
     }
 }
 
@@ -139,76 +137,160 @@ fn critical(c: &Collected, plan: &Plan) -> Vec<usize> {
     path
 }
 
+/// A drill's evidence (`.setup/drills/RUN/report.json`; docs/report.md).
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    pub drill: String,
+    pub site: String,
+    pub status: Verdict,
+    pub started_at: String,
+    pub finished_at: String,
+    pub seconds: f64,
+    pub storage: String,
+    pub restored: Vec<Restored>,
+    pub analytics_gate: Option<J>,
+    pub checks: Vec<Check>,
+    pub failed_steps: Vec<FailedStep>,
+    pub not_exercised: Vec<NotExercised>,
+    pub rto: Vec<RtoRow>,
+    pub rpo: Rpo,
+    pub left_behind: LeftBehind,
+    pub timeline: Vec<Span>,
+    pub run_report: String,
+}
+
+/// A step that failed on a host (a check that could not run, a download refused).
+#[derive(Clone, Debug, Serialize)]
+pub struct FailedStep {
+    pub step: String,
+    pub host: String,
+    pub message: String,
+}
+
+/// A component's RTO against its target.
+#[derive(Clone, Debug, Serialize)]
+pub struct RtoRow {
+    pub component: &'static str,
+    pub seconds: f64,
+    pub target_seconds: u64,
+    pub met: bool,
+}
+
+/// What the look after the clean-up found.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum LeftBehind {
+    /// `nothing`, or why it is not known.
+    Said(&'static str),
+    /// What was found, per host.
+    Found(Vec<Leftover>),
+}
+
+/// What one host still holds after the clean-up.
+#[derive(Clone, Debug, Serialize)]
+pub struct Leftover {
+    pub host: String,
+    pub found: String,
+}
+
+/// A task on the timeline: seconds from the drill's start.
+#[derive(Clone, Debug, Serialize)]
+pub struct Span {
+    pub step: String,
+    pub host: String,
+    pub status: Status,
+    pub start: f64,
+    pub end: f64,
+    pub cleanup: bool,
+    pub critical: bool,
+}
+
 /// The evidence of the drill whose verdict is `verdict` (the run report's `drill`): its `status` is
 /// `passed`, `partial` (every check passed, but a component of the site was not exercised:
 /// `not_exercised` says which and why) or `failed`.
-pub fn evidence(c: &Collected, f: &Facts<'_>, verdict: &J, rpo: J) -> J {
-    let status = verdict["verdict"].as_str().unwrap_or("failed");
-    let not_exercised = match &verdict["not_exercised"] {
-        J::Null => J::Array(Vec::new()),
-        n => n.clone(),
-    };
+pub fn evidence(c: &Collected, f: &Facts<'_>, verdict: &DrillVerdict, rpo: &Rpo) -> Evidence {
     let start = c.started_at.unwrap_or(f.finished);
     let at = |t: DateTime<Utc>| (t - start).num_milliseconds() as f64 / 1000.0;
     let on_path = critical(c, f.plan);
-    let timeline: Vec<J> = c
+    let timeline: Vec<Span> = c
         .tasks
         .iter()
         .enumerate()
         .filter(|(_, t)| t.status != Status::Skipped)
-        .map(|(i, t)| {
-            json!({
-                "step": t.step, "host": t.host, "status": t.status,
-                "start": at(t.started_at), "end": at(t.finished_at),
-                "cleanup": t.rollback, "critical": on_path.contains(&i),
-            })
+        .map(|(i, t)| Span {
+            step: t.step.clone(),
+            host: t.host.clone(),
+            status: t.status,
+            start: at(t.started_at),
+            end: at(t.finished_at),
+            cleanup: t.rollback,
+            critical: on_path.contains(&i),
         })
         .collect();
-    let rto: Vec<J> = rto(c, f.plan, f.targets)
+    let rto: Vec<RtoRow> = rto(c, f.plan, f.targets)
         .into_iter()
-        .map(|(name, m, t)| json!({"component": name, "seconds": m, "target_seconds": t, "met": m <= t as f64}))
+        .map(|(name, m, t)| RtoRow {
+            component: name,
+            seconds: m,
+            target_seconds: t,
+            met: m <= t as f64,
+        })
         .collect();
-    let looks: Vec<&J> = c
+    let looks: Vec<&Check> = c
         .checks
         .iter()
-        .filter(|k| k["name"] == "left behind")
+        .filter(|k| k.name == "left behind")
         .collect();
     let left = if looks.is_empty() {
-        json!("not known: the look for leftovers did not run")
-    } else if looks.iter().all(|k| k["passed"] == true) {
-        json!("nothing")
+        LeftBehind::Said("not known: the look for leftovers did not run")
+    } else if looks.iter().all(|k| k.passed) {
+        LeftBehind::Said("nothing")
     } else {
-        J::Array(
+        LeftBehind::Found(
             looks
                 .iter()
-                .filter(|k| k["passed"] != true)
-                .map(|k| json!({"host": k["host"], "found": k["found"]}))
+                .filter(|k| !k.passed)
+                .map(|k| Leftover {
+                    host: k.host.clone(),
+                    found: k.found.clone(),
+                })
                 .collect(),
         )
     };
-    let failed_tasks: Vec<J> = c
+    let failed_steps: Vec<FailedStep> = c
         .tasks
         .iter()
         .filter(|t| t.status == Status::Failed || t.ignored)
-        .map(|t| json!({"step": t.step, "host": t.host, "message": t.message}))
+        .map(|t| FailedStep {
+            step: t.step.clone(),
+            host: t.host.clone(),
+            message: t.message.clone(),
+        })
         .collect();
-    json!({
-        "drill": c.run_id,
-        "site": f.site,
-        "status": status,
-        "started_at": start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "finished_at": f.finished.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "seconds": at(f.finished),
-        "storage": f.storage,
-        "restored": c.restored,
-        "analytics_gate": c.gate,
-        "checks": c.checks,
-        "failed_steps": failed_tasks,
-        "not_exercised": not_exercised,
-        "rto": rto,
-        "rpo": rpo,
-        "left_behind": left,
-        "timeline": timeline,
-        "run_report": f.run_report,
-    })
+    Evidence {
+        drill: c.run_id.clone(),
+        site: f.site.clone(),
+        status: verdict.verdict,
+        started_at: start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        finished_at: f.finished.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        seconds: at(f.finished),
+        storage: f.storage.clone(),
+        restored: c.restored.clone(),
+        analytics_gate: c.gate.clone(),
+        checks: c.checks.clone(),
+        failed_steps,
+        not_exercised: verdict.not_exercised.clone(),
+        rto,
+        rpo: rpo.clone(),
+        left_behind: left,
+        timeline,
+        run_report: f.run_report.clone(),
+    }
+}
+
+impl Evidence {
+    /// The evidence as written (`report.json`), keys as a JSON object orders them.
+    pub fn to_json(&self) -> J {
+        serde_json::to_value(self).expect("evidence is JSON")
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use serde_json::Value as J;
+use super::rpo::Rpo;
 
 /// What one run reports.
 pub struct RunFacts<'a> {
@@ -15,8 +15,12 @@ pub struct RunFacts<'a> {
     pub site: &'a str,
     /// The components the run worked on (`config`, `analytics`; `all` for a plain `run`).
     pub components: &'a [String],
-    /// The run's report (`summary::build`'s JSON).
-    pub report: &'a J,
+    /// How the run ended (the report's `status`: `done` is a success).
+    pub status: &'a str,
+    /// How long it took (the report's `duration_seconds`).
+    pub duration_seconds: f64,
+    /// How old the restored data was (the report's `rpo`).
+    pub rpo: Option<&'a Rpo>,
     /// When the run ended, in seconds since the epoch.
     pub finished: i64,
     /// Bytes stored per component (a backup).
@@ -79,7 +83,7 @@ pub fn render(earlier: &str, f: &RunFacts) -> String {
     }
     let (op, site) = (label(f.operation), label(f.site));
     let run_labels = format!("{{operation=\"{op}\",site=\"{site}\"}}");
-    let ok = f.report["status"] == "done";
+    let ok = f.status == "done";
     let mut set = |name: &str, labels: String, value: String| {
         samples
             .entry(name.to_string())
@@ -99,7 +103,7 @@ pub fn render(earlier: &str, f: &RunFacts) -> String {
     set(
         "setup_run_duration_seconds",
         run_labels,
-        format!("{}", f.report["duration_seconds"].as_f64().unwrap_or(0.0)),
+        format!("{}", f.duration_seconds),
     );
     for c in f.components {
         let labels = format!(
@@ -114,15 +118,13 @@ pub fn render(earlier: &str, f: &RunFacts) -> String {
             );
         }
     }
-    if ok && let Some(rpo) = f.report["rpo"].as_object() {
-        for (c, v) in rpo {
-            if let Some(age) = v["age_seconds"].as_i64() {
-                set(
-                    "setup_rpo_seconds",
-                    format!("{{component=\"{}\",site=\"{site}\"}}", label(c)),
-                    age.to_string(),
-                );
-            }
+    if ok && let Some(rpo) = f.rpo {
+        for (c, age) in rpo.ages() {
+            set(
+                "setup_rpo_seconds",
+                format!("{{component=\"{}\",site=\"{site}\"}}", label(c)),
+                age.to_string(),
+            );
         }
     }
     for (c, bytes) in f.sizes {
@@ -176,27 +178,36 @@ mod tests {
     fn a_failed_run_keeps_the_last_success_and_other_operations_stay() {
         let comps = vec!["config".to_string()];
         let sizes = BTreeMap::new();
-        let done = serde_json::json!({"status": "done", "duration_seconds": 1.5, "rpo": {"config": {"age_seconds": 60}}});
+        let rpo = Rpo {
+            config: Some(super::super::rpo::ConfigAge {
+                as_of: "2026-11-20T02:00:00Z".into(),
+                age_seconds: 60,
+            }),
+            analytics: None,
+        };
         let first = render(
             "",
             &RunFacts {
                 operation: "restore",
                 site: "dr \"east\"",
                 components: &comps,
-                report: &done,
+                status: "done",
+                duration_seconds: 1.5,
+                rpo: Some(&rpo),
                 finished: 1000,
                 sizes: &sizes,
             },
         );
         assert!(first.contains("setup_last_success_timestamp_seconds{operation=\"restore\",component=\"config\",site=\"dr \\\"east\\\"\"} 1000"), "{first}");
-        let failed = serde_json::json!({"status": "failed", "duration_seconds": 2.0});
         let second = render(
             &first,
             &RunFacts {
                 operation: "restore",
                 site: "dr \"east\"",
                 components: &comps,
-                report: &failed,
+                status: "failed",
+                duration_seconds: 2.0,
+                rpo: None,
                 finished: 2000,
                 sizes: &sizes,
             },

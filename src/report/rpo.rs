@@ -3,7 +3,44 @@
 //! the end of the last day restored.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use serde_json::{Value as J, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
+
+/// How old the restored data is at the start of the run, per component (each absent when not
+/// known).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rpo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigAge>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analytics: Option<AnalyticsAge>,
+}
+
+/// The configuration backup's time (from its name) and its age at the start of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigAge {
+    pub as_of: String,
+    pub age_seconds: i64,
+}
+
+/// The last day of analytics restored (or restored before) and the age of its end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalyticsAge {
+    pub through: String,
+    pub age_seconds: i64,
+}
+
+impl Rpo {
+    /// Each component's age in seconds, by component name (`analytics`, then `config`).
+    pub fn ages(&self) -> Vec<(&'static str, i64)> {
+        let analytics = self
+            .analytics
+            .as_ref()
+            .map(|a| ("analytics", a.age_seconds));
+        let config = self.config.as_ref().map(|c| ("config", c.age_seconds));
+        analytics.into_iter().chain(config).collect()
+    }
+}
 
 /// The first `YYYYMMDDTHHMMSSZ` in a backup name.
 pub fn stamp_in(name: &str) -> Option<DateTime<Utc>> {
@@ -55,18 +92,18 @@ pub fn span(d: chrono::Duration) -> String {
     }
 }
 
-/// The RPO lines for people and the `rpo` object for machines. `restored` is false when the run did
-/// not complete: the data on the hosts is then what it was before.
+/// The RPO lines for people and the `rpo` object for machines (none when `restored` is false: the
+/// run did not complete, and the data on the hosts is what it was before).
 pub fn rpo(
     config_backup: Option<&str>,
     gate: Option<&J>,
     start: DateTime<Utc>,
     restored: bool,
-) -> (String, J) {
+) -> (String, Option<Rpo>) {
     let mut text = String::new();
-    let mut out = serde_json::Map::new();
+    let mut out = Rpo::default();
     if !restored {
-        return (String::new(), J::Null);
+        return (String::new(), None);
     }
     if let Some(t) = config_backup.and_then(stamp_in) {
         text += &format!(
@@ -74,10 +111,10 @@ pub fn rpo(
             t.format("%Y-%m-%dT%H:%M:%SZ"),
             age(t, start)
         );
-        out.insert(
-            "config".into(),
-            json!({"as_of": t.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "age_seconds": (start - t).num_seconds().max(0)}),
-        );
+        out.config = Some(ConfigAge {
+            as_of: t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            age_seconds: (start - t).num_seconds().max(0),
+        });
     }
     let through = gate.and_then(|g| {
         g["selected"]
@@ -98,17 +135,18 @@ pub fn rpo(
             "RPO analytics: restored through {d} (its end is {} before the run)\n",
             age(end, start)
         );
-        out.insert(
-            "analytics".into(),
-            json!({"through": d.to_string(), "age_seconds": (start - end).num_seconds().max(0)}),
-        );
+        out.analytics = Some(AnalyticsAge {
+            through: d.to_string(),
+            age_seconds: (start - end).num_seconds().max(0),
+        });
     }
-    (text, J::Object(out))
+    (text, Some(out))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_time_comes_from_the_name() {
@@ -133,8 +171,9 @@ mod tests {
             text,
             "RPO configuration: backup of 2026-11-20T02:00:00Z (2d 22h before the run)\nRPO analytics: restored through 2026-11-22 (its end is 0m before the run)\n"
         );
-        assert_eq!(v["config"]["age_seconds"], 252_000);
-        assert_eq!(v["analytics"]["age_seconds"], 0);
-        assert_eq!(rpo(None, None, start, false).1, J::Null);
+        let v = v.expect("restored");
+        assert_eq!(v.config.map(|c| c.age_seconds), Some(252_000));
+        assert_eq!(v.analytics.map(|a| a.age_seconds), Some(0));
+        assert_eq!(rpo(None, None, start, false).1, None);
     }
 }

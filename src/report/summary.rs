@@ -4,9 +4,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value as J, json};
+use serde::Serialize;
+use serde_json::Value as J;
 
+use super::collect::{Authenticity, Check, DrillVerdict, KeptAside, Lock, Restored, Undone};
 use super::events::Status;
+use super::rpo::Rpo;
 use crate::plan::Plan;
 
 pub use super::collect::{Collected, Collector, Measure, TaskRecord};
@@ -19,8 +22,106 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// The run report (`report.json`, schema `setup.report/1`; docs/report.md).
+#[derive(Clone, Debug, Serialize)]
 pub struct Report {
-    pub json: J,
+    pub schema: &'static str,
+    pub run_id: String,
+    pub playbook: String,
+    pub status: String,
+    pub exit_code: i32,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_seconds: f64,
+    pub rto_seconds: Option<f64>,
+    pub rpo: Option<Rpo>,
+    pub critical_path: Vec<String>,
+    pub critical_path_seconds: f64,
+    pub steps: Vec<StepReport>,
+    pub tasks: Vec<TaskReport>,
+    pub rollback: Rollback,
+    pub locks: Vec<Lock>,
+    pub interrupted: bool,
+    /// The weekly gate's decision, as the `analytics_gate` action registers it.
+    pub gate: Option<J>,
+    pub authenticity: Vec<Authenticity>,
+    pub unsigned_allowed: bool,
+    pub checks: Vec<Check>,
+    pub storage: Vec<String>,
+    pub drill: Option<DrillVerdict>,
+    pub kept_aside: Vec<KeptAside>,
+    pub restored: Vec<Restored>,
+    /// Only when a storage target could not take what the others took.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_targets: Vec<FailedTarget>,
+}
+
+impl Report {
+    /// The report as written (`report.json`), keys as a JSON object orders them.
+    pub fn to_json(&self) -> J {
+        serde_json::to_value(self).expect("a report is JSON")
+    }
+}
+
+/// One step of the plan: its tasks counted by outcome and their time.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    pub id: String,
+    pub rollback: bool,
+    pub destructive: bool,
+    pub hosts: HostCounts,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub duration_seconds: f64,
+}
+
+/// A step's tasks by outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostCounts {
+    pub ok: usize,
+    pub changed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub aborted: usize,
+    pub not_run: usize,
+}
+
+/// One task that ran (step × host).
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskReport {
+    pub step: String,
+    pub host: String,
+    pub rollback: bool,
+    pub status: Status,
+    pub exit_code: Option<i32>,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_seconds: f64,
+    pub message: String,
+    pub input_hash: String,
+}
+
+/// Whether the rollback ran, what it took back, and what it could not.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rollback {
+    pub ran: bool,
+    pub reason: Option<String>,
+    pub undone: Vec<Undone>,
+    pub failed: bool,
+    pub failures: Vec<String>,
+}
+
+/// A storage target that could not take an object the others took (`why` masked).
+#[derive(Clone, Debug, Serialize)]
+pub struct FailedTarget {
+    pub target: String,
+    pub object: String,
+    pub why: String,
+}
+
+/// The report and its summary for people.
+pub struct Summary {
+    pub report: Report,
     pub text: String,
 }
 
@@ -32,7 +133,7 @@ pub fn build(
     status: &str,
     exit_code: i32,
     quiet: bool,
-) -> Report {
+) -> Summary {
     let start = c.started_at.unwrap_or(finished);
     let mut steps = Vec::new();
     let mut text = String::new();
@@ -86,15 +187,22 @@ pub fn build(
                     String::new()
                 }
             );
-            steps.push(json!({
-                "id": s.step.id,
-                "rollback": rollback,
-                "destructive": s.step.destructive,
-                "hosts": {"ok": count(Status::Ok), "changed": count(Status::Changed), "failed": count(Status::Failed), "skipped": count(Status::Skipped), "aborted": count(Status::Aborted), "not_run": not_run},
-                "started_at": first.map(stamp),
-                "finished_at": last.map(stamp),
-                "duration_seconds": dur,
-            }));
+            steps.push(StepReport {
+                id: s.step.id.clone(),
+                rollback,
+                destructive: s.step.destructive,
+                hosts: HostCounts {
+                    ok: count(Status::Ok),
+                    changed: count(Status::Changed),
+                    failed: count(Status::Failed),
+                    skipped: count(Status::Skipped),
+                    aborted: count(Status::Aborted),
+                    not_run,
+                },
+                started_at: first.map(stamp),
+                finished_at: last.map(stamp),
+                duration_seconds: dur,
+            });
         }
     }
     for t in c
@@ -153,7 +261,7 @@ pub fn build(
         }
     }
     if !c.checks.is_empty() {
-        let failed: Vec<&J> = c.checks.iter().filter(|k| k["passed"] != true).collect();
+        let failed: Vec<&Check> = c.checks.iter().filter(|k| !k.passed).collect();
         let _ = writeln!(
             text,
             "Checks: {} passed, {} failed",
@@ -164,10 +272,7 @@ pub fn build(
             let _ = writeln!(
                 text,
                 "  FAILED {} on {}: expected {}, found {}",
-                k["name"].as_str().unwrap_or(""),
-                k["host"].as_str().unwrap_or(""),
-                k["expected"].as_str().unwrap_or(""),
-                k["found"].as_str().unwrap_or("")
+                k.name, k.host, k.expected, k.found
             );
         }
     }
@@ -181,14 +286,14 @@ pub fn build(
     let rollback_failures: Vec<String> = c
         .undone
         .iter()
-        .filter(|u| u["undone"] == false)
+        .filter(|u| !u.undone)
         .map(|u| {
             format!(
                 "undo of {} on {} ({}): {}",
-                u["step"].as_str().unwrap_or(""),
-                u["host"].as_str().unwrap_or(""),
-                u["what"].as_str().unwrap_or(""),
-                u["error"].as_str().unwrap_or("")
+                u.step,
+                u.host,
+                u.what,
+                u.error.as_deref().unwrap_or("")
             )
         })
         .chain(
@@ -200,14 +305,8 @@ pub fn build(
         .collect();
     if let Some(reason) = &c.rollback_reason {
         let _ = writeln!(text, "Rollback ran: {reason}");
-        for u in c.undone.iter().filter(|u| u["undone"] == true) {
-            let _ = writeln!(
-                text,
-                "  undone: {} on {}: {}",
-                u["step"].as_str().unwrap_or(""),
-                u["host"].as_str().unwrap_or(""),
-                u["what"].as_str().unwrap_or("")
-            );
+        for u in c.undone.iter().filter(|u| u.undone) {
+            let _ = writeln!(text, "  undone: {} on {}: {}", u.step, u.host, u.what);
         }
         for f in &rollback_failures {
             let _ = writeln!(text, "  ROLLBACK FAILED: {f}");
@@ -216,8 +315,8 @@ pub fn build(
     let unsigned: Vec<&str> = c
         .authenticity
         .iter()
-        .filter(|a| a["unsigned"] == true)
-        .filter_map(|a| a["object"].as_str())
+        .filter(|a| a.unsigned)
+        .map(|a| a.object.as_str())
         .collect();
     if !unsigned.is_empty() {
         let _ = writeln!(
@@ -230,11 +329,9 @@ pub fn build(
         let _ = writeln!(text, "Storage: {line}");
     }
     for k in &c.kept_aside {
-        let removed = k["removed"].as_array().into_iter().flatten();
-        let removed: Vec<&str> = removed.filter_map(J::as_str).collect();
-        if !removed.is_empty() {
-            let (host, keep) = (k["host"].as_str().unwrap_or(""), &k["keep"]);
-            let list = removed.join(", ");
+        if !k.removed.is_empty() {
+            let (host, keep) = (&k.host, k.keep);
+            let list = k.removed.join(", ");
             let _ = writeln!(
                 text,
                 "Removed on {host} (older than the last {keep} kept aside): {list}"
@@ -242,50 +339,70 @@ pub fn build(
         }
     }
     if let Some(d) = &c.drill {
-        let _ = writeln!(text, "Drill: {}", super::drill::verdict_line(d));
+        let _ = writeln!(
+            text,
+            "Drill: {}",
+            super::drill::verdict_line(d.verdict, &d.not_exercised)
+        );
     }
     if let Some(g) = &c.gate
         && !quiet
     {
         text.push_str(&crate::gate::text::render(g));
     }
-    let json = json!({
-        "schema": "setup.report/1",
-        "run_id": c.run_id,
-        "playbook": plan.name,
-        "status": status,
-        "exit_code": exit_code,
-        "started_at": stamp(start),
-        "finished_at": stamp(finished),
-        "duration_seconds": secs(start, finished),
-        "rto_seconds": rto,
-        "rpo": rpo,
-        "critical_path": path_ids,
-        "critical_path_seconds": path_secs,
-        "steps": steps,
-        "tasks": c.tasks.iter().map(|t| json!({
-            "step": t.step, "host": t.host, "rollback": t.rollback, "status": t.status, "exit_code": t.exit_code,
-            "started_at": stamp(t.started_at), "finished_at": stamp(t.finished_at), "duration_seconds": secs(t.started_at, t.finished_at),
-            "message": t.message, "input_hash": t.input_hash,
-        })).collect::<Vec<_>>(),
-        "rollback": {
-            "ran": c.rollback_reason.is_some(),
-            "reason": c.rollback_reason,
-            "undone": c.undone,
-            "failed": !rollback_failures.is_empty(),
-            "failures": rollback_failures,
+    let report = Report {
+        schema: "setup.report/1",
+        run_id: c.run_id.clone(),
+        playbook: plan.name.clone(),
+        status: status.to_string(),
+        exit_code,
+        started_at: stamp(start),
+        finished_at: stamp(finished),
+        duration_seconds: secs(start, finished),
+        rto_seconds: rto,
+        rpo,
+        critical_path: path_ids,
+        critical_path_seconds: path_secs,
+        steps,
+        tasks: c
+            .tasks
+            .iter()
+            .map(|t| TaskReport {
+                step: t.step.clone(),
+                host: t.host.clone(),
+                rollback: t.rollback,
+                status: t.status,
+                exit_code: t.exit_code,
+                started_at: stamp(t.started_at),
+                finished_at: stamp(t.finished_at),
+                duration_seconds: secs(t.started_at, t.finished_at),
+                message: t.message.clone(),
+                input_hash: t.input_hash.clone(),
+            })
+            .collect(),
+        rollback: Rollback {
+            ran: c.rollback_reason.is_some(),
+            reason: c.rollback_reason.clone(),
+            undone: c.undone.clone(),
+            failed: !rollback_failures.is_empty(),
+            failures: rollback_failures,
         },
-        "locks": c.locks,
-        "interrupted": c.interrupted,
-        "gate": c.gate,
-        "authenticity": c.authenticity,
-        "unsigned_allowed": !unsigned.is_empty(),
-        "checks": c.checks,
-        "storage": c.storage,
-        "drill": c.drill,
-        "kept_aside": c.kept_aside,
+        locks: c.locks.clone(),
+        interrupted: c.interrupted,
+        gate: c.gate.clone(),
+        authenticity: c.authenticity.clone(),
+        unsigned_allowed: !unsigned.is_empty(),
+        checks: c.checks.clone(),
+        storage: c.storage.clone(),
+        drill: c.drill.clone(),
+        kept_aside: c.kept_aside.clone(),
         // What stays in place: nothing of a run that did not complete (it rolled back).
-        "restored": if status == "done" { c.restored.clone() } else { Vec::new() },
-    });
-    Report { json, text }
+        restored: if status == "done" {
+            c.restored.clone()
+        } else {
+            Vec::new()
+        },
+        failed_targets: Vec::new(),
+    };
+    Summary { report, text }
 }

@@ -4,8 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value as J;
-
+use crate::report::collect::{DrillVerdict, NotExercised, Verdict};
 use crate::report::events::{Event, Status};
 use crate::report::summary::Collected;
 use crate::world::World;
@@ -17,7 +16,7 @@ pub fn drills_dir(dir: &Path) -> PathBuf {
 /// The drill's verdict once it has ended, as the run report's `drill`: `failed` unless the run
 /// passed; else `partial` when a component the site restores (restore.yml's `components`) had
 /// nothing restored into the sandbox, each named in `not_exercised` with why; else `passed`.
-pub fn verdict(w: &World, c: &Collected, passed: bool) -> J {
+pub fn verdict(w: &World, c: &Collected, passed: bool) -> DrillVerdict {
     let mut not = Vec::new();
     for component in &w.restore.components {
         let steps: Vec<&crate::plan::PlanStep> = w
@@ -27,11 +26,10 @@ pub fn verdict(w: &World, c: &Collected, passed: bool) -> J {
             .iter()
             .filter(|ps| ps.step.tags.iter().any(|t| t == component))
             .collect();
-        let restored = c.restored.iter().any(|r| {
-            steps
-                .iter()
-                .any(|ps| r["step"].as_str() == Some(ps.step.id.as_str()))
-        });
+        let restored = c
+            .restored
+            .iter()
+            .any(|r| steps.iter().any(|ps| r.step == ps.step.id));
         if steps.is_empty() || restored {
             continue;
         }
@@ -46,14 +44,20 @@ pub fn verdict(w: &World, c: &Collected, passed: bool) -> J {
         } else {
             "nothing of it was restored"
         };
-        not.push(serde_json::json!({"component": component, "why": why}));
+        not.push(NotExercised {
+            component: component.clone(),
+            why: why.into(),
+        });
     }
     let verdict = match (passed, not.is_empty()) {
-        (false, _) => "failed",
-        (true, true) => "passed",
-        (true, false) => "partial",
+        (false, _) => Verdict::Failed,
+        (true, true) => Verdict::Passed,
+        (true, false) => Verdict::Partial,
     };
-    serde_json::json!({"verdict": verdict, "not_exercised": not})
+    DrillVerdict {
+        verdict,
+        not_exercised: not,
+    }
 }
 
 /// The RTO of each component against its target, as checks (a drill that misses its target
@@ -86,14 +90,11 @@ pub fn failures(c: &Collected, plan: &crate::plan::Plan) -> Vec<String> {
     let mut out: Vec<String> = c
         .checks
         .iter()
-        .filter(|k| k["passed"] != true)
+        .filter(|k| !k.passed)
         .map(|k| {
             format!(
                 "{} on {}: expected {}, found {}",
-                k["name"].as_str().unwrap_or(""),
-                k["host"].as_str().unwrap_or(""),
-                k["expected"].as_str().unwrap_or(""),
-                k["found"].as_str().unwrap_or("")
+                k.name, k.host, k.expected, k.found
             )
         })
         .collect();
@@ -107,7 +108,7 @@ pub fn failures(c: &Collected, plan: &crate::plan::Plan) -> Vec<String> {
         let checked = c
             .checks
             .iter()
-            .any(|k| k["step"] == t.step && k["host"] == t.host && k["passed"] != true);
+            .any(|k| k.step == t.step && k.host == t.host && !k.passed);
         if !checked {
             out.push(format!("step {} on {}: {}", t.step, t.host, t.message));
         }
@@ -121,15 +122,17 @@ pub fn evidence(
     w: &World,
     shared: &crate::task::RunShared,
     c: &Collected,
-    verdict: &J,
+    verdict: &DrillVerdict,
     finished: chrono::DateTime<chrono::Utc>,
 ) -> Result<PathBuf, String> {
     let config = c
         .restored
         .iter()
-        .filter_map(|r| r["object"].as_str())
+        .map(|r| r.object.as_str())
         .find(|o| o.starts_with("director-config-"));
-    let rpo = crate::report::rpo::rpo(config, c.gate.as_ref(), c.clock.unwrap_or(finished), true).1;
+    let rpo = crate::report::rpo::rpo(config, c.gate.as_ref(), c.clock.unwrap_or(finished), true)
+        .1
+        .unwrap_or_default();
     let targets = w.restore.drill.rto_target;
     let run_dir = crate::report::journal::runs_dir(&w.dir).join(&w.run.id);
     let facts = crate::report::drill::Facts {
@@ -144,11 +147,11 @@ pub fn evidence(
         finished,
         run_report: run_dir.join("report.json").display().to_string(),
     };
-    let e = crate::report::drill::evidence(c, &facts, verdict, rpo);
+    let e = crate::report::drill::evidence(c, &facts, verdict, &rpo);
     let dir = drills_dir(&w.dir).join(&w.run.id);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mask = |s: String| shared.masker.mask(&s);
-    let json = mask(serde_json::to_string_pretty(&e).expect("json"));
+    let json = mask(serde_json::to_string_pretty(&e.to_json()).expect("json"));
     crate::report::journal::write_private(&dir.join("report.json"), &json)
         .map_err(|e| e.to_string())?;
     let page = mask(crate::report::drill_page::html(&e));

@@ -238,32 +238,61 @@ fn notify(
     let site = crate::pipeline::before::site_in(inventory.hosts.iter().map(|h| &h.vars));
     let stamp =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut tasks: Vec<J> = Vec::new();
+    use crate::pipeline::notify::{FailedStep, Payload, RollbackNote};
+    let failed = |step: &str, host: &str, message: String| FailedStep {
+        step: step.into(),
+        host: host.into(),
+        message,
+    };
+    let mut steps: Vec<FailedStep> = Vec::new();
     for v in verdicts {
         if !v.ok {
-            tasks.push(
-                json!({"step": "verify", "host": v.name, "status": "failed", "message": v.detail}),
-            );
+            steps.push(failed("verify", &v.name, v.detail.clone()));
         }
         for (target, why) in &v.copies {
-            tasks.push(json!({"step": "verify", "host": target, "status": "failed",
-                "message": format!("{}: {why}", crate::storage::shown(&v.name))}));
+            let message = format!("{}: {why}", crate::storage::shown(&v.name));
+            steps.push(failed("verify", target, message));
         }
     }
     for why in too_old {
-        tasks.push(json!({"step": "max_backup_age", "host": "storage", "status": "failed", "message": why}));
+        steps.push(failed("max_backup_age", "storage", why.clone()));
     }
+    let ok = steps.is_empty();
+    let payload = Payload {
+        run_id: format!("verify-{}", started.format("%Y%m%dT%H%M%SZ")),
+        operation: "verify".into(),
+        site,
+        status: if ok { "done" } else { "failed" }.into(),
+        exit_code: if ok { 0 } else { 1 },
+        started_at: stamp(started),
+        finished_at: stamp(chrono::Utc::now()),
+        rto_seconds: None,
+        rpo: None,
+        failed_steps: steps,
+        failed_targets: Vec::new(),
+        failed_checks: Vec::new(),
+        rollback: RollbackNote::not_run(),
+        drill: None,
+        storage: vanished.to_vec(),
+        report: String::new(),
+    };
+    // What the mail attaches: the verification as a report of its failed steps.
+    let tasks: Vec<J> = payload
+        .failed_steps
+        .iter()
+        .map(|f| json!({"step": f.step, "host": f.host, "status": "failed", "message": f.message}))
+        .collect();
     let report = json!({
-        "storage": vanished,
-        "run_id": format!("verify-{}", started.format("%Y%m%dT%H%M%SZ")),
-        "status": if tasks.is_empty() { "done" } else { "failed" },
-        "exit_code": if tasks.is_empty() { 0 } else { 1 },
-        "started_at": stamp(started),
-        "finished_at": stamp(chrono::Utc::now()),
+        "storage": payload.storage,
+        "run_id": payload.run_id,
+        "status": payload.status,
+        "exit_code": payload.exit_code,
+        "started_at": payload.started_at,
+        "finished_at": payload.finished_at,
         "tasks": tasks,
     });
     let sent = super::runtime().block_on(crate::pipeline::notify::after_run(
-        &w.answers, &w.dir, "verify", &site, &report, "", "",
+        &w.answers, &w.dir, &payload, &report, "",
     ));
     if let Some(warning) = sent {
         eprintln!("warning: {warning}");
