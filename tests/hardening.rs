@@ -905,6 +905,44 @@ fn the_servers_dashboard_turns_red_when_the_newest_backup_is_older_than_max_back
 fn a_jobs_output_is_owner_only_and_an_unknown_token_is_named_so() {
     use common::served::{TOKEN, curl, serve};
     let bed = common::dc_demo_one_store();
+    let out = bed.run(&[
+        "standalone",
+        "backup",
+        "-C",
+        "demo-dc",
+        "--now",
+        "2026-11-30T02:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // What a verify needs to read them, and one stored byte changed (its sidecar too).
+    std::fs::copy(
+        common::repo().join("inventories/demo/allowed_signers"),
+        bed.path("demo-dc/allowed_signers"),
+    )
+    .unwrap();
+    bed.file(
+        "demo-dc/answers.yml",
+        "storage.type: local\nstorage.local.path: store\nage_identity: demo-identity.txt\ntrusted_signers: allowed_signers\n",
+    );
+    let store = bed.path("demo-dc/store");
+    let day = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("analytics-") && n.ends_with(".age"))
+        .unwrap();
+    let mut bytes = std::fs::read(store.join(&day)).unwrap();
+    let n = bytes.len() - 40;
+    bytes[n] ^= 1;
+    std::fs::write(store.join(&day), &bytes).unwrap();
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    std::fs::write(
+        store.join(format!("{day}.sha256")),
+        format!("{digest}  {day}\n"),
+    )
+    .unwrap();
     let s = serve(&bed, "demo-dc");
     let (code, _, body) = curl(
         &s.base,
@@ -920,6 +958,31 @@ fn a_jobs_output_is_owner_only_and_an_unknown_token_is_named_so() {
     assert!(body.contains("a token is needed"), "{body}");
     let (code, _, body) = curl(&s.base, "POST", "/api/v1/verify", Some(TOKEN), None);
     assert_eq!(code, 202, "{body}");
+    let job: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = job["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let ended = loop {
+        let (_, _, body) = curl(
+            &s.base,
+            "GET",
+            &format!("/api/v1/jobs/{id}"),
+            Some(TOKEN),
+            None,
+        );
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["status"] != "running" {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "the job never ended");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // A tampered backup is said on the run's standard output, not its errors: the failed job
+    // still says why.
+    assert_eq!(ended["status"], "failed", "{ended}");
+    assert!(
+        ended["message"].as_str().is_some_and(|m| m.contains("BAD")),
+        "{ended}"
+    );
     let jobs = bed.path("demo-dc/.setup/serve/jobs");
     let files: Vec<_> = std::fs::read_dir(&jobs)
         .unwrap()

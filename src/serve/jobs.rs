@@ -382,7 +382,16 @@ impl Jobs {
                 let err = std::fs::read_to_string(me.folder().join(format!("{job_id}.err")))
                     .unwrap_or_default();
                 if code != 0 {
-                    job.message = Some(me.said(&err));
+                    // What the run said on its error stream, else the end of what it printed (a
+                    // verify names its bad backups there): a failed job always says why.
+                    let said = Some(me.said(&err)).filter(|m| !m.is_empty()).or_else(|| {
+                        let out =
+                            std::fs::read_to_string(me.folder().join(format!("{job_id}.out")))
+                                .unwrap_or_default();
+                        Some(me.said(&out)).filter(|m| !m.is_empty())
+                    });
+                    job.message =
+                        Some(said.unwrap_or_else(|| format!("it ended with exit code {code}")));
                 }
                 me.save(&job);
                 let _ = tx.send((code, err));
