@@ -367,3 +367,39 @@ fn a_connection_setup_cannot_drive_lists_but_is_refused_by_a_run_that_uses_it() 
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(bed.path("said-hi").exists());
 }
+
+/// An action's arguments are checked against its declaration before anything runs: a key it does
+/// not take, a required one missing, and a value written in the playbook that is not of its type
+/// (a templated one is read once rendered).
+#[test]
+fn an_actions_arguments_are_checked_against_its_declaration() {
+    let text = diag(
+        INVENTORY,
+        "steps:
+  - id: wait
+    hosts: director
+    wait_for: { port: 22, timeout: soon }
+  - id: put
+    hosts: director
+    copy: { content: x, dset: /tmp/x }
+  - id: templated
+    hosts: director
+    wait_for: { port: 22, timeout: '{{ 30 }}' }
+",
+        None,
+        &[],
+    );
+    assert!(
+        text.contains(
+            "wrong type for `timeout` of `wait_for`: `soon` where a whole number belongs"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("unknown key `dset` in `copy`"), "{text}");
+    assert!(text.contains("`copy` needs `dest`"), "{text}");
+    assert_eq!(
+        text.matches("wrong type for `timeout`").count(),
+        1,
+        "a templated value is not judged before it is rendered: {text}"
+    );
+}

@@ -347,10 +347,13 @@ fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
 
 /// A value written in a playbook (no template in it) that cannot be its argument's type.
 fn check_value(c: &mut Checker, a: &Action, f: &super::actions::Field, v: &Node) {
-    if v.to_json().to_string().contains("{{") || v.to_json().to_string().contains("{%") {
+    let value = v.to_json();
+    let text = value.to_string();
+    // A value with a template in it is read once rendered, when the task runs.
+    if text.contains("{{") || text.contains("{%") {
         return;
     }
-    if let Err(e) = (f.check)(v.to_json()) {
+    if let Err(e) = (f.check)(value) {
         let d = c.error(
             "wrong_type",
             v,
