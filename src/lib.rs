@@ -92,8 +92,10 @@ pub fn main() -> i32 {
                 .unicode(unicode)
                 .terminal_links(false)
                 .width(100)
-                // A path or a run id is one word: never cut at its hyphens, never broken.
+                // A path or a run id is one word: lines break at spaces only, never inside a word
+                // (at a hyphen or a slash of a path).
                 .break_words(false)
+                .word_separator(textwrap::WordSeparator::AsciiSpace)
                 .word_splitter(textwrap::WordSplitter::NoHyphenation)
                 .context_lines(1)
                 .force_graphical(true)

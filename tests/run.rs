@@ -158,7 +158,7 @@ fn failure_before_any_destructive_step_does_not_roll_back() {
     assert!(!bed.path("rollback.log").exists());
     // The report's path is said whole, on one line, never cut at a hyphen of the run's id (a
     // folder with a long name makes the line longer than the width errors are wrapped at).
-    let site = "the-disaster-recovery-site-of-the-eastern-region";
+    let site = "the-disaster-recovery-site-of-the-eastern-region/dr/site";
     bed.file(&format!("{site}/master.yml"), INV).file(
         &format!("{site}/pb.yml"),
         &DESTRUCTIVE.replace("shell: 'echo old > data' }", "shell: 'exit 1' }"),

@@ -76,10 +76,12 @@ async fn room_for(storage: &dyn crate::storage::Storage, object: &str) -> Result
     let kind = object
         .find(|c: char| c.is_ascii_digit())
         .map_or(object, |i| &object[..i]);
-    let last = storage
-        .list(kind)
-        .await
-        .map_err(|e| e.to_string())?
+    // The estimate is a courtesy: a storage that cannot be listed now (a local folder the first
+    // upload has not made yet) is left to the upload itself to judge.
+    let Ok(listed) = storage.list(kind).await else {
+        return Ok(());
+    };
+    let last = listed
         .into_iter()
         .filter(|o| !crate::storage::is_companion(&o.name))
         .max_by(|a, b| a.name.cmp(&b.name));

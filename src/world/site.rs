@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
-use super::{Options, PlaybookRef, Target, load_restore, resolve_answers, targets_in};
 use serde_json::Value as J;
 
+use super::{Options, PlaybookRef, Target, load_restore, resolve_answers, targets_in};
 use crate::answers::storage::{self, Question, questions};
 use crate::answers::{Answers, StorageSettings};
 use crate::diag::Diagnostics;
