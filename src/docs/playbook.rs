@@ -324,7 +324,7 @@ fn check_payload(c: &mut Checker, action: &str, payload: &Node) {
         Kind::Seq(_)
             if a.scalar
                 .and_then(|k| a.field(k))
-                .is_some_and(|f| f.kind == "a list of text") => {}
+                .is_some_and(|f| f.kind == <Vec<String> as super::actions::Arg>::KIND) => {}
         Kind::Null if a.bare => {}
         _ => {
             let found = payload.type_name();

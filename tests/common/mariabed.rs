@@ -1,45 +1,28 @@
 //! A real MariaDB server on loopback for the tests, started by `tests/support/mariabed`.
 
-use std::path::PathBuf;
 use std::process::Command;
 
+use super::started::Started;
+
 pub struct MariaBed {
-    pub dir: tempfile::TempDir,
-    pub port: String,
-    pub password: String,
+    server: Started,
     /// The server's process.
     pub pid: u32,
 }
 
-fn script() -> PathBuf {
-    super::repo().join("tests/support/mariabed")
+impl std::ops::Deref for MariaBed {
+    type Target = Started;
+    fn deref(&self) -> &Started {
+        &self.server
+    }
 }
 
 impl MariaBed {
     pub fn start() -> MariaBed {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mariabed start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let read = |f: &str| {
-            std::fs::read_to_string(dir.path().join(f))
-                .unwrap()
-                .trim()
-                .to_string()
-        };
-        let (port, password, pid) = (read("port"), read("password"), read("pid"));
+        let server = Started::start("mariabed");
         MariaBed {
-            pid: pid.parse().unwrap(),
-            dir,
-            port,
-            password,
+            pid: server.read("pid").parse().unwrap(),
+            server,
         }
     }
 
@@ -81,14 +64,5 @@ impl MariaBed {
         .lines()
         .map(str::to_string)
         .collect()
-    }
-}
-
-impl Drop for MariaBed {
-    fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
     }
 }

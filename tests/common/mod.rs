@@ -8,6 +8,7 @@ pub mod receivers;
 pub mod redisbed;
 pub mod served;
 pub mod sshbed;
+pub mod started;
 pub mod storagebed;
 
 use std::path::{Path, PathBuf};

@@ -1,42 +1,24 @@
 //! A real PostgreSQL server on loopback for the tests, started by `tests/support/pgbed`.
 
-use std::path::PathBuf;
 use std::process::Command;
 
+use super::started::Started;
+
 pub struct PgBed {
-    pub dir: tempfile::TempDir,
-    pub port: String,
-    pub password: String,
+    server: Started,
 }
 
-fn script() -> PathBuf {
-    super::repo().join("tests/support/pgbed")
+impl std::ops::Deref for PgBed {
+    type Target = Started;
+    fn deref(&self) -> &Started {
+        &self.server
+    }
 }
 
 impl PgBed {
     pub fn start() -> PgBed {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pgbed start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let read = |f: &str| {
-            std::fs::read_to_string(dir.path().join(f))
-                .unwrap()
-                .trim()
-                .to_string()
-        };
-        let (port, password) = (read("port"), read("password"));
         let bed = PgBed {
-            dir,
-            port,
-            password,
+            server: Started::start("pgbed"),
         };
         // The role that owns the director's databases and that a restore loads a dump as: not a
         // superuser (the superuser `setupdb` connects, makes and renames databases).
@@ -97,14 +79,5 @@ impl PgBed {
         .lines()
         .map(str::to_string)
         .collect()
-    }
-}
-
-impl Drop for PgBed {
-    fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
     }
 }

@@ -1,45 +1,28 @@
 //! A real Redis server on loopback for the tests, started by `tests/support/redisbed`.
 
-use std::path::PathBuf;
 use std::process::Command;
 
+use super::started::Started;
+
 pub struct RedisBed {
-    pub dir: tempfile::TempDir,
-    pub port: String,
-    pub password: String,
+    server: Started,
     /// The server's process.
     pub pid: u32,
 }
 
-fn script() -> PathBuf {
-    super::repo().join("tests/support/redisbed")
+impl std::ops::Deref for RedisBed {
+    type Target = Started;
+    fn deref(&self) -> &Started {
+        &self.server
+    }
 }
 
 impl RedisBed {
     pub fn start() -> RedisBed {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "redisbed start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let read = |f: &str| {
-            std::fs::read_to_string(dir.path().join(f))
-                .unwrap()
-                .trim()
-                .to_string()
-        };
-        let (port, password, pid) = (read("port"), read("password"), read("pid"));
+        let server = Started::start("redisbed");
         RedisBed {
-            pid: pid.parse().unwrap(),
-            dir,
-            port,
-            password,
+            pid: server.read("pid").parse().unwrap(),
+            server,
         }
     }
 
@@ -57,14 +40,5 @@ impl RedisBed {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for RedisBed {
-    fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
     }
 }
